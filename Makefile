@@ -1,0 +1,46 @@
+# vhflow: `make demo` and `make test` work on a fresh clone (see README.md).
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEBS := opensta yosys iverilog verilator klayout chromium
+PYTEST_ARGS ?=
+
+.PHONY: demo test venv system-tools lint bench clean
+
+$(BIN)/activate:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install -q -e '.[test]' -e examples/hello_plugin
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Debian tools the cross-check tests need; installed when missing and we are root (CI is).
+system-tools:
+	@missing=""; \
+	for t in sta:opensta yosys:yosys iverilog:iverilog verilator:verilator klayout:klayout chromium:chromium; do \
+	  cmd=$${t%%:*}; pkg=$${t##*:}; command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "not root: tests needing$$missing will skip"; fi; \
+	fi
+
+demo: venv
+	$(BIN)/vhflow run designs/mac_array/config.toml --tag demo
+
+test: venv system-tools
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check flow plugins convnet_opt tests benchmarks examples
+
+bench: venv
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,1 @@
+"""HTML sign-off report: sections from the core and from plugins, one self-contained file."""
