@@ -1,0 +1,248 @@
+"""Design configuration: typed variables with ORFS names, from TOML plus `--set` overrides.
+
+Every variable is declared somewhere — here (the flow-wide ones), on a stage (`config_vars`) or
+by a plugin (`vhflow_config_variables`) — with a type, default, unit and doc. Resolution builds a
+pydantic model from those declarations, so a wrong type is reported with the variable's name and
+where its value came from, and an unknown key is an error with a did-you-mean (a typo must not
+silently fall back to a default).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+import pydantic
+
+from flow.errors import ConfigError, FormatError
+from flow.stage import Variable
+
+FLOW_VARIABLES: tuple[Variable, ...] = (
+    Variable("DESIGN_NAME", str, "Name of the top-level module."),
+    Variable("PLATFORM", str, "Platform (PDK) name, e.g. nangate45 or sky130hd."),
+    Variable("VERILOG_FILES", list[Path], "RTL source files (relative to the config file)."),
+    Variable("SDC_FILE", Path, "Timing constraints (SDC) of the design."),
+    Variable("VERILOG_TOP_PARAMS", dict[str, int | float | str], "Parameters of the top module.", {}),
+    Variable("VERILOG_INCLUDE_DIRS", list[Path], "Include directories for the RTL.", []),
+    Variable("VERILOG_DEFINES", dict[str, int | float | str], "Preprocessor defines for the RTL.", {}),
+    Variable(
+        "CLOCK_PERIOD", float | None,
+        "Clock period; default: the first `create_clock -period` in SDC_FILE.", None, unit="ns",
+    ),
+    Variable("CORNER", str | None, "Liberty corner for single-corner steps; default: the platform's.", None),
+    Variable("DONT_USE_CELLS", list[str], "Extra cells (glob patterns) synthesis must not use.", []),
+)
+
+
+def _is_path_type(tp: Any) -> bool:
+    if tp is Path:
+        return True
+    return any(_is_path_type(a) for a in get_args(tp))
+
+
+def _type_name(tp: Any) -> str:
+    if get_origin(tp) is None and isinstance(tp, type):
+        return tp.__name__
+    return str(tp).replace("pathlib.", "").replace("typing.", "")
+
+
+class ResolvedConfig(Mapping[str, Any]):
+    """Every variable's value, with where it came from (file:line, --set, default)."""
+
+    def __init__(
+        self,
+        values: dict[str, Any],
+        sources: dict[str, str],
+        variables: dict[str, Variable],
+        path: Path | None,
+    ) -> None:
+        self._values = values
+        self.sources = sources
+        self.variables = variables
+        self.path = path
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise ConfigError(f"configuration variable {key!r} is not declared by the flow or any plugin") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @property
+    def design_dir(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    def to_json(self) -> dict[str, Any]:
+        out = {}
+        for name in sorted(self._values):
+            var = self.variables[name]
+            value = self._values[name]
+            out[name] = {
+                "value": _jsonable(value),
+                "source": self.sources.get(name, "default"),
+                "type": _type_name(var.type),
+                "unit": var.unit,
+                "doc": var.doc,
+                "declared_by": var.source,
+            }
+        return out
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, Path):
+        return str(v)
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    return v
+
+
+def collect_variables(groups: Iterable[Iterable[Variable]]) -> dict[str, Variable]:
+    """Merge declarations; the same name declared twice must agree on its type."""
+    merged: dict[str, Variable] = {}
+    for group in groups:
+        for var in group:
+            prev = merged.get(var.name)
+            if prev is None:
+                merged[var.name] = var
+            elif _type_name(prev.type) != _type_name(var.type):
+                raise ConfigError(
+                    f"variable {var.name} declared as {_type_name(prev.type)} by {prev.source} "
+                    f"and as {_type_name(var.type)} by {var.source}"
+                )
+    return merged
+
+
+def _toml_lines(text: str) -> dict[str, int]:
+    lines: dict[str, int] = {}
+    for i, line in enumerate(text.splitlines(), start=1):
+        m = re.match(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=", line)
+        if m and m.group(1) not in lines:
+            lines[m.group(1)] = i
+    return lines
+
+
+def load_toml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    """The raw table of a config file and the line of each top-level key."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise FormatError(path, int(m.group(1)) if m else None, f"invalid TOML: {exc}") from None
+    return data, _toml_lines(text)
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """`KEY=VALUE` with VALUE as a TOML literal (`8`, `0.5`, `true`, `[1, 2]`) or else a string."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    raw = raw.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def resolve_config(
+    path: Path | None,
+    variables: Mapping[str, Variable],
+    overrides: Iterable[str] = (),
+    raw: Mapping[str, Any] | None = None,
+) -> ResolvedConfig:
+    """Validate a config file (or a raw mapping) plus overrides against the declared variables."""
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    base = Path.cwd()
+    if path is not None:
+        path = Path(path).resolve()
+        data, lines = load_toml(path)
+        base = path.parent
+        for key, value in data.items():
+            values[key] = value
+            sources[key] = f"{path.name}:{lines.get(key, '?')}"
+    for key, value in (raw or {}).items():
+        values[key] = value
+        sources[key] = "api"
+    for item in overrides:
+        key, value = parse_override(item)
+        values[key] = value
+        sources[key] = "--set"
+
+    for key in values:
+        if key not in variables:
+            raise ConfigError(
+                f"{sources[key]}: unknown configuration variable {key!r}{did_you_mean(key, variables)}"
+            )
+
+    fields: dict[str, Any] = {}
+    for name, var in variables.items():
+        fields[name] = (var.type, ...) if var.required else (var.type, var.default)
+    model = pydantic.create_model("DesignConfig", __config__=pydantic.ConfigDict(strict=False), **fields)
+    try:
+        validated = model(**values)
+    except pydantic.ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "?"
+        where = sources.get(name, "config")
+        if err["type"] == "missing":
+            raise ConfigError(f"{path or 'config'}: required variable {name} is not set ({variables[name].doc})") from None
+        got = values.get(name)
+        raise ConfigError(
+            f"{where}: {name} = {got!r}: expected {_type_name(variables[name].type)} ({err['msg']})"
+        ) from None
+
+    resolved = {name: getattr(validated, name) for name in variables}
+    for name, var in variables.items():
+        if name in values and _is_path_type(var.type):
+            origin = base if sources[name] != "--set" else Path.cwd()
+            resolved[name] = _resolve_paths(resolved[name], origin)
+    return ResolvedConfig(resolved, sources, dict(variables), path)
+
+
+def _resolve_paths(value: Any, base: Path) -> Any:
+    if isinstance(value, Path):
+        return value if value.is_absolute() else (base / value).resolve()
+    if isinstance(value, list):
+        return [_resolve_paths(v, base) for v in value]
+    return value
+
+
+_PERIOD = re.compile(r"create_clock\b[^\n]*?-period\s+(\S+)")
+
+
+def clock_period_from_sdc(sdc: Path) -> float | None:
+    """The first clock period in an SDC (ns), via our SDC reader; None if it defines no clock."""
+    try:
+        from flow.formats.sdc import read_sdc
+    except ImportError:  # pragma: no cover - the SDC reader ships with the flow
+        read_sdc = None
+    if read_sdc is not None:
+        cons = read_sdc(sdc)
+        clocks = list(cons.clocks.values()) if isinstance(cons.clocks, dict) else list(cons.clocks)
+        return clocks[0].period * 1e9 if clocks else None
+    m = _PERIOD.search(Path(sdc).read_text())
+    return float(m.group(1)) if m else None

