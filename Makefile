@@ -12,7 +12,7 @@ $(BIN)/activate:
 	$(BIN)/pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/activate
-	$(BIN)/pip install -q -e '.[test]' -e examples/hello_plugin
+	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
 venv: $(VENV)/.installed

@@ -231,18 +231,10 @@ def _resolve_paths(value: Any, base: Path) -> Any:
     return value
 
 
-_PERIOD = re.compile(r"create_clock\b[^\n]*?-period\s+(\S+)")
-
-
 def clock_period_from_sdc(sdc: Path) -> float | None:
-    """The first clock period in an SDC (ns), via our SDC reader; None if it defines no clock."""
-    try:
-        from flow.formats.sdc import read_sdc
-    except ImportError:  # pragma: no cover - the SDC reader ships with the flow
-        read_sdc = None
-    if read_sdc is not None:
-        cons = read_sdc(sdc)
-        clocks = list(cons.clocks.values()) if isinstance(cons.clocks, dict) else list(cons.clocks)
-        return clocks[0].period * 1e9 if clocks else None
-    m = _PERIOD.search(Path(sdc).read_text())
-    return float(m.group(1)) if m else None
+    """The first clock period in an SDC (ns), read with our SDC reader (variables, expr)."""
+    from flow.formats.sdc import read_sdc
+
+    cons = read_sdc(sdc)
+    clocks = list(cons.clocks.values()) if isinstance(cons.clocks, dict) else list(cons.clocks)
+    return clocks[0].period * 1e9 if clocks else None

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 from collections.abc import Iterable
 
@@ -16,34 +17,44 @@ ENTRY_POINT_GROUP = "vhflow.plugins"
 hookimpl = pluggy.HookimplMarker("vhflow")
 
 
-def get_plugin_manager(disable: Iterable[str] = (), extra: Iterable[object] = ()) -> pluggy.PluginManager:
+def get_plugin_manager(
+    disable: Iterable[str] = (), extra: Iterable[object] = (), *, entry_points: bool = True
+) -> pluggy.PluginManager:
     """A fresh plugin manager with entry-point plugins loaded (no module-level singleton).
 
     `disable` names entry points to skip; `VHFLOW_DISABLE_PLUGINS` (comma-separated) adds to it.
-    `extra` registers plugin objects directly (tests, scripts).
+    `extra` registers plugin objects directly (tests, scripts); `entry_points=False` loads none.
     """
     pm = pluggy.PluginManager("vhflow")
     pm.add_hookspecs(hookspecs)
     blocked = set(disable) | {s.strip() for s in os.environ.get("VHFLOW_DISABLE_PLUGINS", "").split(",") if s.strip()}
-    for name in blocked:
-        pm.set_blocked(name)
-    try:
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-    except Exception as exc:  # a broken third-party plugin must say who it is
-        raise ConfigError(f"failed to load a plugin from entry-point group {ENTRY_POINT_GROUP!r}: {exc}") from exc
+    seen: set[str] = set()
+    eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP) if entry_points else []
+    for ep in sorted(eps, key=lambda e: e.name):
+        if ep.name in blocked or ep.name in seen:
+            continue
+        seen.add(ep.name)
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # a broken plugin must say who it is
+            raise ConfigError(f"plugin {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}") from exc
+        pm.register(plugin, name=ep.name)
     for plugin in extra:
         pm.register(plugin)
     return pm
 
 
 def plugin_list(pm: pluggy.PluginManager) -> list[tuple[str, str]]:
-    """(name, module/distribution) for every registered plugin."""
-    dists = {id(p): d for p, d in pm.list_plugin_distinfo()}
+    """(name, "module (distribution version)") for every registered plugin."""
+    dists: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        for ep in dist.entry_points:
+            if ep.group == ENTRY_POINT_GROUP:
+                dists[ep.name] = f"{dist.metadata['Name']} {dist.version}"
     rows = []
     for name, plugin in pm.list_name_plugin():
         if plugin is None:
             continue
-        dist = dists.get(id(plugin))
-        origin = f"{dist.project_name} {dist.version}" if dist is not None else getattr(plugin, "__name__", repr(plugin))
-        rows.append((name, origin))
+        module = getattr(plugin, "__name__", type(plugin).__name__)
+        rows.append((name, f"{module} ({dists[name]})" if name in dists else module))
     return rows

@@ -65,21 +65,34 @@ class State(Mapping[str, Path]):
         """A new State with these views replaced/added and these metrics merged in."""
         return State({**self._views, **(views or {})}, {**self._metrics, **(metrics or {})})
 
-    def to_json(self) -> dict[str, Any]:
-        return {"views": {k: str(v) for k, v in self._views.items()}, "metrics": dict(self._metrics)}
+    def to_json(self, base: Path | None = None) -> dict[str, Any]:
+        """Views as strings; relative to `base` when inside it (run dirs stay relocatable)."""
+
+        def rel(p: Path) -> str:
+            if base is not None:
+                try:
+                    return str(p.resolve().relative_to(Path(base).resolve()))
+                except ValueError:
+                    pass
+            return str(p)
+
+        return {"views": {k: rel(v) for k, v in self._views.items()}, "metrics": dict(self._metrics)}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> State:
-        return cls(data.get("views", {}), data.get("metrics", {}))
+    def from_json(cls, data: Mapping[str, Any], base: Path | None = None) -> State:
+        views = {k: (Path(base) / v if base is not None and not Path(v).is_absolute() else Path(v))
+                 for k, v in data.get("views", {}).items()}
+        return cls(views, data.get("metrics", {}))
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, base: Path | None = None) -> None:
         from flow.util import atomic_write_text, json_default
 
-        atomic_write_text(path, json.dumps(self.to_json(), indent=2, sort_keys=True, default=json_default))
+        text = json.dumps(self.to_json(base), indent=2, sort_keys=True, default=json_default)
+        atomic_write_text(path, text)
 
     @classmethod
-    def load(cls, path: Path) -> State:
-        return cls.from_json(json.loads(Path(path).read_text()))
+    def load(cls, path: Path, base: Path | None = None) -> State:
+        return cls.from_json(json.loads(Path(path).read_text()), base)
 
     def __repr__(self) -> str:
         return f"State(views={sorted(self._views)}, metrics={len(self._metrics)})"

@@ -1,0 +1,1 @@
+"""Example vhflow plugin (copy this folder to start your own)."""

@@ -1,0 +1,226 @@
+"""`vhflow` command line (typer). Sub-commands come from `flow/commands/*.py` modules
+(`register(app)`) and from plugins through the `vhflow_cli(app)` hook.
+
+Every error is one line on stderr: exit 2 for bad input, 1 for a failed stage or tool.
+Set `VHFLOW_DEBUG=1` for tracebacks.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from flow import __version__
+from flow.errors import VhflowError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vhflow {__version__}")
+        raise typer.Exit()
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="vhflow",
+        help="Plugin-based EDA flow around OpenROAD: FINE-VH islands, power/thermal sign-off, ConvNet tools.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+
+    @app.callback()
+    def _main(
+        version: Annotated[
+            bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        ] = False,
+    ) -> None:
+        """vhflow: run flows, sign off timing/power/thermal, explore designs."""
+
+    app.command("run")(run_cmd)
+    app.command("platforms")(platforms_cmd)
+    app.command("plugins")(plugins_cmd)
+    app.command("variables")(variables_cmd)
+
+    import flow.commands as commands_pkg
+
+    for mod in sorted(pkgutil.iter_modules(commands_pkg.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"flow.commands.{mod.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(app)
+
+    from flow.plugin_manager import get_plugin_manager
+
+    get_plugin_manager().hook.vhflow_cli(app=app)
+    return app
+
+
+def run_cmd(
+    config: Annotated[Path, typer.Argument(help="Design config (TOML).")],
+    backend: Annotated[str, typer.Option(help="embedded (in-process engines) or openroad.")] = "embedded",
+    from_stage: Annotated[str | None, typer.Option("--from", help="Resume from this stage.")] = None,
+    to_stage: Annotated[str | None, typer.Option("--to", help="Stop after this stage.")] = None,
+    tag: Annotated[str | None, typer.Option(help="Run tag (directory name); default: a timestamp.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a variable: KEY=VALUE.")] = None,
+    runs_dir: Annotated[Path | None, typer.Option(help="Where run directories go (default ./runs).")] = None,
+    dry_run: Annotated[bool, typer.Option(help="openroad backend: render scripts only.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Run the flow for a design: synthesis → floorplan → place → CTS/route estimates → sign-off."""
+    from flow.runner import run_flow
+
+    times: dict[str, float] = {}
+
+    def progress(stage: str, event: str, seconds: float | None) -> None:
+        if quiet:
+            return
+        if event == "start":
+            err_console.print(f"[bold cyan]▶[/] {stage} …")
+        elif event == "done":
+            times[stage] = seconds or 0.0
+            err_console.print(f"[green]✔[/] {stage} [dim]{seconds:.1f} s[/]")
+        elif event == "reused":
+            err_console.print(f"[dim]↺ {stage} (reused)[/]")
+        elif event == "failed":
+            err_console.print(f"[red]✘[/] {stage} [dim]{seconds:.1f} s[/]")
+
+    result = run_flow(
+        config, tag=tag, overrides=set_ or [], backend=backend, from_stage=from_stage, to_stage=to_stage,
+        runs_dir=runs_dir, dry_run=dry_run, progress=progress,
+    )
+    if not quiet:
+        _print_metrics(result.metrics)
+    typer.echo(f"run: {result.run_dir} ({result.status})")
+    typer.echo(f"metrics: {result.run_dir / 'metrics.json'}")
+    if result.report is not None:
+        typer.echo(f"report: {result.report}")
+
+
+def _print_metrics(metrics: dict) -> None:
+    keys = [k for k in metrics if any(k.startswith(p) for p in (
+        "synth__design__instance__area", "synth__design__instance__count", "globalplace__hpwl",
+        "detailedplace__hpwl", "timing__setup__ws", "timing__hold__ws", "power__total", "thermal__max_c",
+        "finevh__islands", "finevh__saving"))]
+    if not keys:
+        return
+    table = Table(title="key metrics", show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k in keys:
+        v = metrics[k]
+        table.add_row(k, f"{v:.6g}" if isinstance(v, float) else str(v))
+    err_console.print(table)
+
+
+def platforms_cmd() -> None:
+    """List platforms, their corners and which PDK files were found."""
+    from flow.platform import load_platform, platform_config_files, platform_search_path
+    from flow.plugin_manager import get_plugin_manager
+    from flow.runner import plugin_platform_configs
+
+    extra = plugin_platform_configs(get_plugin_manager())
+    console.print("search path: " + ", ".join(str(p) for p in platform_search_path()))
+    for name in platform_config_files(extra):
+        plat = load_platform(name, extra)
+        found = "found" if plat.root and not plat.missing_files() else (
+            f"[red]missing: {', '.join(plat.missing_files()) or 'platform directory'}[/]"
+        )
+        console.print(f"\n[bold]{name}[/] — {plat.description} ({plat.root or 'not found'}): {found}")
+        table = Table(show_header=True)
+        for col in ("corner", "process", "voltage (V)", "temp (°C)", "liberty"):
+            table.add_column(col)
+        for c in plat.corners.values():
+            libs = ", ".join(p.name for p in c.liberty) or "[red]missing[/]"
+            star = " *" if c.name == plat.default_corner else ""
+            table.add_row(c.name + star, c.process, f"{c.voltage:.2f}", f"{c.temperature:g}", libs)
+        console.print(table)
+        console.print(
+            f"site {plat.site.name} {plat.site.width * 1e6:g}×{plat.site.height * 1e6:g} µm; "
+            f"tech LEF: {plat.tech_lef.name if plat.tech_lef else 'missing'}; "
+            f"cell LEFs: {', '.join(p.name for p in plat.cell_lefs) or 'missing'}"
+        )
+
+
+def plugins_cmd() -> None:
+    """List registered plugins and the stages of the flow."""
+    from flow.plugin_manager import get_plugin_manager, plugin_list
+    from flow.runner import build_flow
+
+    pm = get_plugin_manager()
+    table = Table(title="plugins (entry-point group vhflow.plugins)")
+    table.add_column("name")
+    table.add_column("from")
+    for name, origin in plugin_list(pm):
+        table.add_row(name, origin)
+    console.print(table)
+    flow = build_flow(pm)
+    console.print("stages: " + " → ".join(flow.ids()))
+
+
+def variables_cmd(
+    stage: Annotated[str | None, typer.Option(help="Only the variables of this stage.")] = None,
+) -> None:
+    """List every configuration variable with its type, default, unit and doc."""
+    from flow.config import _type_name
+    from flow.plugin_manager import get_plugin_manager
+    from flow.runner import all_variables, build_flow
+
+    pm = get_plugin_manager()
+    variables = all_variables(pm, build_flow(pm))
+    table = Table(show_header=True)
+    for col in ("variable", "type", "default", "unit", "declared by", "doc"):
+        table.add_column(col)
+    for name in sorted(variables):
+        v = variables[name]
+        if stage and v.source != stage:
+            continue
+        default = "(required)" if v.required else repr(v.default)
+        table.add_row(name, _type_name(v.type), default, v.unit or "", v.source, v.doc)
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one-line errors, exit 2 for bad input, 1 for failures."""
+    try:
+        app = build_app()
+        app(args=argv, prog_name="vhflow", standalone_mode=False)
+    except VhflowError as exc:
+        if os.environ.get("VHFLOW_DEBUG"):
+            raise
+        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            err_console.print(f"[red]error:[/] {exc.format_message()}", highlight=False, soft_wrap=True)
+            sys.exit(exc.exit_code)
+        if os.environ.get("VHFLOW_DEBUG"):
+            raise
+        err_console.print(f"[red]internal error:[/] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Core CLI sub-commands: each module exposes `register(app: typer.Typer)`."""

@@ -1,0 +1,28 @@
+"""The core stages, in flow order. Plugins insert theirs through `vhflow_add_stages`."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from flow.stage import Stage
+
+#: (module, class) of each core stage, in order.
+CORE_STAGES: tuple[tuple[str, str], ...] = (
+    ("flow.stages.synth", "SynthStage"),
+    ("flow.stages.floorplan", "FloorplanStage"),
+    ("flow.stages.place", "PlaceStage"),
+    ("flow.stages.cts", "CtsStage"),
+    ("flow.stages.route", "RouteStage"),
+    ("flow.stages.signoff", "SignoffStage"),
+)
+
+
+def core_stages() -> list[type[Stage]]:
+    """The core stage classes, imported on demand (keeps `vhflow --help` fast)."""
+
+    return [
+        getattr(importlib.import_module(mod), cls)
+        for mod, cls in CORE_STAGES
+        if importlib.util.find_spec(mod) is not None  # TODO(lead): drop once all stages land
+    ]

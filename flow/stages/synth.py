@@ -1,0 +1,61 @@
+"""Synthesis stage: RTL → gate-level netlist on the platform's cells (both backends use Yosys,
+as ORFS does)."""
+
+from __future__ import annotations
+
+import shutil
+
+from flow.config import clock_period_from_sdc
+from flow.errors import ConfigError
+from flow.stage import Stage, StageContext, StageResult, Variable
+from flow.state import State
+from flow.synth import synthesize
+
+
+class SynthStage(Stage):
+    id = "synth"
+    name = "Synthesis (Yosys + ABC)"
+    inputs = ()
+    outputs = ("verilog", "sdc")
+    config_vars = (
+        Variable("ABC_AREA", bool, "Map for area instead of delay (no `abc -D`).", False, source="synth"),
+        Variable(
+            "SYNTH_CORNER", str | None,
+            "Liberty corner ABC maps against; default: the platform's default corner.", None, source="synth",
+        ),
+    )
+
+    def run(self, state: State, ctx: StageContext) -> StageResult:
+        cfg = ctx.config
+        sdc = cfg["SDC_FILE"]
+        if not sdc.is_file():
+            raise ConfigError(f"SDC_FILE {sdc}: file not found")
+        for f in cfg["VERILOG_FILES"]:
+            if not f.is_file():
+                raise ConfigError(f"VERILOG_FILES: {f}: file not found")
+        period = cfg["CLOCK_PERIOD"] or clock_period_from_sdc(sdc)
+        result = synthesize(
+            list(cfg["VERILOG_FILES"]),
+            cfg["DESIGN_NAME"],
+            ctx.platform,
+            ctx.stage_dir,
+            clock_period_ns=period,
+            params=cfg["VERILOG_TOP_PARAMS"],
+            corner=cfg["SYNTH_CORNER"] or cfg["CORNER"],
+            dont_use=cfg["DONT_USE_CELLS"],
+            defines=cfg["VERILOG_DEFINES"],
+            include_dirs=cfg["VERILOG_INCLUDE_DIRS"],
+            abc_area=cfg["ABC_AREA"],
+        )
+        sdc_out = ctx.path(f"{cfg['DESIGN_NAME']}.sdc")
+        shutil.copyfile(sdc, sdc_out)
+        ctx.log.info("synthesised %s: %d cells, %.1f um2", cfg["DESIGN_NAME"], result.cell_count, result.area_um2)
+        return StageResult(
+            views={"verilog": result.netlist, "sdc": sdc_out},
+            metrics={
+                "synth__design__instance__area__stdcell": round(result.area_um2, 4),
+                "synth__design__instance__count__stdcell": result.cell_count,
+                "synth__design__instance__area__sequential": round(result.sequential_area_um2, 4),
+                "synth__clock__period_ns": period,
+            },
+        )
