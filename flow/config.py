@@ -10,6 +10,7 @@ silently fall back to a default).
 from __future__ import annotations
 
 import difflib
+import glob
 import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
@@ -224,10 +225,21 @@ def resolve_config(
 
 
 def _resolve_paths(value: Any, base: Path) -> Any:
+    """Relative to `base`; in lists, glob patterns (`src/*.v`, as ORFS configs use) expand sorted."""
     if isinstance(value, Path):
         return value if value.is_absolute() else (base / value).resolve()
     if isinstance(value, list):
-        return [_resolve_paths(v, base) for v in value]
+        out: list[Any] = []
+        for v in value:
+            if isinstance(v, Path) and any(ch in str(v) for ch in "*?["):
+                pattern = str(v) if v.is_absolute() else str(base / v)
+                matches = sorted(Path(p).resolve() for p in glob.glob(pattern, recursive=True))
+                if not matches:
+                    raise ConfigError(f"{v}: glob pattern matches no file (relative to {base})")
+                out.extend(matches)
+            else:
+                out.append(_resolve_paths(v, base))
+        return out
     return value
 
 

@@ -24,6 +24,7 @@ import pluggy
 from flow import __version__
 from flow.config import FLOW_VARIABLES, ResolvedConfig, collect_variables, resolve_config
 from flow.errors import ConfigError, StageError, VhflowError
+from flow.orfs_variables import ORFS_COMPAT_VARIABLES
 from flow.platform import Platform, load_platform
 from flow.plugin_manager import get_plugin_manager
 from flow.stage import FlowSpec, Stage, StageContext, StageResult
@@ -59,7 +60,11 @@ def all_variables(pm: pluggy.PluginManager, flow: FlowSpec) -> dict:
     groups += [s.config_vars for s in flow]
     for plugin_vars in pm.hook.vhflow_config_variables():
         groups.append(plugin_vars or ())
-    return collect_variables(groups)
+    declared = collect_variables(groups)
+    # ORFS names come last: a stage or plugin that declares one of them owns it.
+    for var in ORFS_COMPAT_VARIABLES:
+        declared.setdefault(var.name, var)
+    return declared
 
 
 def build_flow(pm: pluggy.PluginManager) -> FlowSpec:

@@ -92,3 +92,13 @@ def test_clock_period_from_sdc(tmp_path):
     sdc = tmp_path / "c.sdc"
     sdc.write_text("set clk_period 2.5\ncreate_clock -name core_clock -period $clk_period [get_ports clk]\n")
     assert clock_period_from_sdc(sdc) == pytest.approx(2.5)
+
+
+def test_verilog_globs_expand_sorted(tmp_path):
+    for name in ("b.v", "a.v"):
+        (tmp_path / "src").mkdir(exist_ok=True)
+        (tmp_path / "src" / name).write_text("")
+    cfg = resolve_config(write(tmp_path, BASE.replace('["src/a.v"]', '["src/*.v"]')), variables())
+    assert [p.name for p in cfg["VERILOG_FILES"]] == ["a.v", "b.v"]
+    with pytest.raises(ConfigError, match="matches no file"):
+        resolve_config(write(tmp_path, BASE.replace('["src/a.v"]', '["rtl/*.v"]')), variables())
