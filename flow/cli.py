@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from flow import __version__
@@ -87,14 +88,14 @@ def run_cmd(
         if quiet:
             return
         if event == "start":
-            err_console.print(f"[bold cyan]▶[/] {stage} …")
+            console.print(f"[bold cyan]▶[/] {stage} …")
         elif event == "done":
             times[stage] = seconds or 0.0
-            err_console.print(f"[green]✔[/] {stage} [dim]{seconds:.1f} s[/]")
+            console.print(f"[green]✔[/] {stage} [dim]{seconds:.1f} s[/]")
         elif event == "reused":
-            err_console.print(f"[dim]↺ {stage} (reused)[/]")
+            console.print(f"[dim]↺ {stage} (reused)[/]")
         elif event == "failed":
-            err_console.print(f"[red]✘[/] {stage} [dim]{seconds:.1f} s[/]")
+            console.print(f"[red]✘[/] {stage} [dim]{seconds:.1f} s[/]")
 
     result = run_flow(
         config, tag=tag, overrides=set_ or [], backend=backend, from_stage=from_stage, to_stage=to_stage,
@@ -121,7 +122,7 @@ def _print_metrics(metrics: dict) -> None:
     for k in keys:
         v = metrics[k]
         table.add_row(k, f"{v:.6g}" if isinstance(v, float) else str(v))
-    err_console.print(table)
+    console.print(table)
 
 
 def platforms_cmd() -> None:
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     except VhflowError as exc:
         if os.environ.get("VHFLOW_DEBUG"):
             raise
-        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -213,11 +214,11 @@ def main(argv: list[str] | None = None) -> None:
         import click
 
         if isinstance(exc, click.exceptions.ClickException):
-            err_console.print(f"[red]error:[/] {exc.format_message()}", highlight=False, soft_wrap=True)
+            err_console.print(f"[red]error:[/] {escape(exc.format_message())}", highlight=False, soft_wrap=True)
             sys.exit(exc.exit_code)
         if os.environ.get("VHFLOW_DEBUG"):
             raise
-        err_console.print(f"[red]internal error:[/] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     sys.exit(0)
 

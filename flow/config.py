@@ -145,7 +145,8 @@ def load_toml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
-        raise FormatError(path, int(m.group(1)) if m else None, f"invalid TOML: {exc}") from None
+        line = int(m.group(1)) if m else max(1, len(text.splitlines()))  # "at end of document"
+        raise FormatError(path, line, f"invalid TOML: {exc}") from None
     return data, _toml_lines(text)
 
 
@@ -184,7 +185,7 @@ def resolve_config(
         base = path.parent
         for key, value in data.items():
             values[key] = value
-            sources[key] = f"{path.name}:{lines.get(key, '?')}"
+            sources[key] = f"{path}:{lines.get(key, '?')}"
     for key, value in (raw or {}).items():
         values[key] = value
         sources[key] = "api"

@@ -102,7 +102,7 @@ def test_complete_run(config):
     assert load(res.run_dir, "metrics.json")["increment__value"] == 21
     cfg = load(res.run_dir, "config.resolved.json")
     assert cfg["variables"]["START"] == {
-        "value": 20, "source": "config.toml:5", "type": "int", "unit": None, "doc": "Initial value.",
+        "value": 20, "source": f"{config}:5", "type": "int", "unit": None, "doc": "Initial value.",
         "declared_by": "test",
     }
     st = load(res.run_dir / "02_increment", "state_out.json")
