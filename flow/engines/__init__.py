@@ -1,0 +1,1 @@
+"""In-process engines (STA, power, activity, parasitics, ...) working on array netlists in SI units."""

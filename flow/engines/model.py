@@ -1,0 +1,169 @@
+"""Engine-side views of the netlist and of Liberty cells, shared by STA and power.
+
+`FlatDesign` is the flat array form the engines index (pins grouped per instance, ports after
+pins); `cell_model(lib, name)` extracts what timing needs from a parsed Liberty cell; `TableBank`
+stacks every NLDM table used by a run into padded arrays so one numpy call looks up thousands of
+arcs at once (bilinear, linear extrapolation outside the index range, as OpenSTA).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class FlatDesign:
+    """Flat netlist arrays: pin p belongs to instance `pin_inst[p]`, is named `pin_name[p]`
+    and sits on net `pin_net[p]`; pins of instance i are `inst_pin_start[i]:inst_pin_start[i+1]`."""
+
+    inst_names: list[str]
+    inst_cell: list[str]
+    inst_pin_start: np.ndarray
+    pin_inst: np.ndarray
+    pin_name: list[str]
+    pin_net: np.ndarray
+    net_names: list[str]
+    port_names: list[str]
+    port_dir: list[str]
+    port_net: np.ndarray
+
+    def node_names(self) -> list[str]:
+        return [f"{self.inst_names[i]}/{p}" for i, p in zip(self.pin_inst.tolist(), self.pin_name, strict=False)] + list(self.port_names)
+
+    @classmethod
+    def from_netlist(cls, nl: Any) -> FlatDesign:
+        """Adapter from `flow.netlist.Netlist` (array form)."""
+        from flow.engines.netlist_adapter import flat_from_netlist
+
+        return flat_from_netlist(nl)
+
+
+@dataclass
+class PinModel:
+    direction: str
+    cap_rise: float
+    cap_fall: float
+    is_clock: bool = False
+
+
+@dataclass
+class TableData:
+    """One NLDM table in SI; `var1/var2` are Liberty variable names ('' for a missing axis)."""
+
+    idx1: np.ndarray
+    idx2: np.ndarray
+    vals: np.ndarray  # shape (len(idx1), len(idx2)) — 1-D tables have idx2 = [0.0]
+    var1: str
+    var2: str
+
+
+@dataclass
+class ArcModel:
+    related_pin: str
+    pin: str
+    timing_sense: str
+    timing_type: str
+    tables: dict[str, TableData]
+
+
+@dataclass
+class CellModel:
+    name: str
+    pins: dict[str, PinModel]
+    arcs: list[ArcModel]
+    is_sequential: bool = False
+    index: int = -1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# variable name -> which query argument it reads: 0 = input/constrained slew, 1 = load, 2 = related slew
+_VAR_CODE = {
+    "input_net_transition": 0, "input_transition_time": 0, "constrained_pin_transition": 0,
+    "total_output_net_capacitance": 1, "output_net_capacitance": 1, "output_net_length": 1,
+    "related_pin_transition": 2, "related_out_total_output_net_capacitance": 1,
+}
+
+
+class TableBank:
+    """All tables of a run stacked into padded arrays for vectorised look-up."""
+
+    def __init__(self) -> None:
+        self._tables: list[TableData] = []
+        self._ids: dict[int, int] = {}
+
+    def add(self, t: TableData | None) -> int:
+        if t is None:
+            return -1
+        k = id(t)
+        if k not in self._ids:
+            self._ids[k] = len(self._tables)
+            self._tables.append(t)
+        return self._ids[k]
+
+    def finalize(self) -> None:
+        ts = self._tables or [TableData(np.zeros(1), np.zeros(1), np.zeros((1, 1)), "", "")]
+        k1 = max(max(len(t.idx1) for t in ts), 2)
+        k2 = max(max(len(t.idx2) for t in ts), 2)
+        n = len(ts)
+        self.ax1 = np.full((n, k1), np.inf)
+        self.ax2 = np.full((n, k2), np.inf)
+        self.vals = np.zeros((n, k1, k2))
+        self.n1 = np.zeros(n, dtype=np.int64)
+        self.n2 = np.zeros(n, dtype=np.int64)
+        self.c1 = np.zeros(n, dtype=np.int64)
+        self.c2 = np.zeros(n, dtype=np.int64)
+        for i, t in enumerate(ts):
+            a1, a2, v = np.asarray(t.idx1, float), np.asarray(t.idx2, float), np.asarray(t.vals, float)
+            v = v.reshape(len(a1), len(a2))
+            if len(a1) == 1:  # constant along axis 1: duplicate so the bilinear formula holds
+                a1, v = np.array([a1[0], a1[0] + 1.0]), np.vstack([v, v])
+            if len(a2) == 1:
+                a2, v = np.array([a2[0], a2[0] + 1.0]), np.hstack([v, v])
+            self.ax1[i, :len(a1)] = a1
+            self.ax2[i, :len(a2)] = a2
+            self.vals[i, :len(a1), :len(a2)] = v
+            self.n1[i], self.n2[i] = len(a1), len(a2)
+            self.c1[i] = _VAR_CODE.get(t.var1, 0)
+            self.c2[i] = _VAR_CODE.get(t.var2, 1)
+
+    def lookup(self, tids: np.ndarray, slew: np.ndarray, load: np.ndarray,
+               related: np.ndarray | None = None) -> np.ndarray:
+        """Values of tables `tids` at (slew, load[, related slew]); linear extrapolation."""
+        tids = np.asarray(tids, dtype=np.int64)
+        if tids.size == 0:
+            return np.zeros(0)
+        rel = np.zeros_like(slew) if related is None else related
+        q = np.stack([np.asarray(slew, float), np.asarray(load, float), np.asarray(rel, float)])
+        cols = np.arange(tids.size)
+        x = q[self.c1[tids], cols]
+        y = q[self.c2[tids], cols]
+        a1, a2 = self.ax1[tids], self.ax2[tids]
+        i = np.clip((a1 <= x[:, None]).sum(axis=1) - 1, 0, self.n1[tids] - 2)
+        j = np.clip((a2 <= y[:, None]).sum(axis=1) - 1, 0, self.n2[tids] - 2)
+        x0, x1 = a1[cols, i], a1[cols, i + 1]
+        y0, y1 = a2[cols, j], a2[cols, j + 1]
+        v = self.vals[tids]
+        v00, v01 = v[cols, i, j], v[cols, i, j + 1]
+        v10, v11 = v[cols, i + 1, j], v[cols, i + 1, j + 1]
+        tx = (x - x0) / (x1 - x0)
+        ty = (y - y0) / (y1 - y0)
+        return (1 - tx) * (1 - ty) * v00 + (1 - tx) * ty * v01 + tx * (1 - ty) * v10 + tx * ty * v11
+
+
+def table_data(t: Any) -> TableData | None:
+    """Adapter from a `flow.formats.liberty` Table (SI) to TableData."""
+    if t is None:
+        return None
+    from flow.engines.netlist_adapter import table_from_liberty
+
+    return table_from_liberty(t)
+
+
+def cell_model(lib: Any, name: str) -> CellModel | None:
+    """Timing view of Liberty cell `name` (None when the library lacks it)."""
+    from flow.engines.netlist_adapter import cell_from_liberty
+
+    return cell_from_liberty(lib, name)

@@ -1,0 +1,96 @@
+"""Per-net wire parasitics for STA and power: zero wire load, lumped capacitance, or RC trees.
+
+From SPEF (`from_spef`): the wire capacitance of a net is the sum of its `*CAP` entries
+(coupling grounded) — or `*D_NET` total when there are none — and pin capacitances come from
+Liberty, as OpenSTA does by default (no `-pin_cap_included`). With `*RES` the net is an RC tree
+rooted at the driver and each load pin gets the Elmore delay
+`sum over resistors on the root->pin path of R * downstream C`, pin capacitances included.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from flow.engines.model import FlatDesign
+from flow.formats.spef import Spef
+
+
+@dataclass
+class Parasitics:
+    """Wire capacitance per design net (F) and optional RC trees per net."""
+
+    wire_cap: np.ndarray
+    trees: dict[int, tuple[dict[str, float], list[tuple[str, str, float]]]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    _delays: dict[tuple[int, str], float] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def zero(cls, design: FlatDesign) -> Parasitics:
+        return cls(np.zeros(len(design.net_names)))
+
+    @classmethod
+    def lumped(cls, design: FlatDesign, caps: np.ndarray) -> Parasitics:
+        return cls(np.asarray(caps, dtype=float))
+
+    @classmethod
+    def from_spef(cls, spef: Spef, design: FlatDesign) -> Parasitics:
+        """Match SPEF nets to design nets by name; unknown nets are counted in `warnings`."""
+        index = {nm: k for k, nm in enumerate(design.net_names)}
+        # SPEF escapes hierarchy/bus characters with backslashes
+        caps = np.zeros(len(design.net_names))
+        trees: dict[int, tuple[dict[str, float], list[tuple[str, str, float]]]] = {}
+        unknown: list[str] = []
+        d = spef.delimiter
+        for name, net in spef.nets.items():
+            k = index.get(name)
+            if k is None:
+                k = index.get(name.replace("\\", ""))
+            if k is None:
+                unknown.append(name)
+                continue
+            caps[k] = sum(net.caps.values()) if net.caps else net.total_cap
+            if net.res:
+                def norm(node: str) -> str:
+                    return node.replace("\\", "").replace(d, "/") if d != "/" else node.replace("\\", "")
+
+                trees[k] = ({norm(a): c for a, c in net.caps.items()},
+                            [(norm(a), norm(b), r) for a, b, r in net.res])
+        warnings = []
+        if unknown:
+            warnings.append(f"SPEF {spef.path}: {len(unknown)} net(s) not in the netlist, ignored "
+                            f"(e.g. {', '.join(unknown[:3])})")
+        return cls(caps, trees, warnings)
+
+    def load_delays(self, net: int, driver: str, pin_caps: dict[str, float]) -> dict[str, float]:
+        """Elmore delay (s) from `driver` to every node of net's RC tree; {} without a tree."""
+        tree = self.trees.get(net)
+        if tree is None:
+            return {}
+        node_cap, res = tree
+        adj: dict[str, list[tuple[str, float]]] = {}
+        for a, b, r in res:
+            adj.setdefault(a, []).append((b, r))
+            adj.setdefault(b, []).append((a, r))
+        if driver not in adj:
+            return {}
+        parent: dict[str, tuple[str | None, float]] = {driver: (None, 0.0)}
+        order = [driver]
+        q = deque([driver])
+        while q:
+            v = q.popleft()
+            for w, r in adj[v]:
+                if w not in parent:
+                    parent[w] = (v, r)
+                    order.append(w)
+                    q.append(w)
+        down = {v: node_cap.get(v, 0.0) + pin_caps.get(v, 0.0) for v in order}
+        for v in reversed(order[1:]):
+            down[parent[v][0]] += down[v]  # type: ignore[index]
+        delay = {driver: 0.0}
+        for v in order[1:]:
+            p, r = parent[v]
+            delay[v] = delay[p] + r * down[v]  # type: ignore[index]
+        return delay

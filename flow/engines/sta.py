@@ -1,0 +1,784 @@
+"""Static timing analysis on the array netlist (OpenSTA-compatible numbers).
+
+Model (what OpenSTA does by default, minus what is listed under *Approximations*):
+
+* Timing graph: one node per instance pin and per top port; edges are net edges (driver pin ->
+  each load pin) and Liberty timing arcs (`related_pin` -> `pin`), expanded per transition by
+  `timing_sense` (positive/negative/non-unate) and `timing_type` (`combinational*`,
+  `rising_edge`/`falling_edge` launch arcs). Nodes are levelised once (Kahn); slews and delays are
+  computed level by level, vectorised with numpy over every edge of a level.
+* NLDM: `cell_rise/cell_fall` and `rise_transition/fall_transition` tables, bilinear look-up with
+  linear extrapolation outside the index range (as OpenSTA). Slew at a node is the max (late) or
+  min (early) over its incoming edges, independent of which edge gives the worst arrival.
+* Load of a driver: the Liberty rise/fall capacitance of every load pin (from the library of the
+  *load* instance's corner) + `set_load` on output ports + the net's wire capacitance.
+* Wires (`Parasitics`): zero wire load, lumped wire capacitance, or an RC tree from SPEF `*RES`
+  giving an Elmore delay per load pin (the driver sees the total capacitance).
+* Clocks: `create_clock` waveforms on ports/pins; ideal (network delay = `set_clock_latency`,
+  slew = `set_clock_transition`, default 0) or propagated through the clock tree cells and wires.
+  Arrivals are propagated per *launch group* (clock, source edge), so rising/falling launches and
+  several clocks are kept apart as OpenSTA's tags do.
+* Checks: setup/hold from `setup_rising`/`hold_rising` (and `_falling`) constraint tables looked
+  up at (data slew, clock slew); output ports with `set_output_delay`. Capture edge = first edge
+  of the capture clock after the launch edge (setup), that edge minus one period (hold). Clock
+  uncertainty is subtracted (setup) / added (hold). `set_false_path` (-from/-to clocks, -from
+  startpoints, -to endpoints), `set_clock_groups` (pairs skipped), `set_max_delay -to`.
+* Slack per endpoint is the worst over transitions and launch groups; WNS = worst slack (may be
+  positive, like OpenSTA `worst_slack`), TNS = sum of negative endpoint slacks.
+
+Multi-voltage API (FINE-VH)::
+
+    analyze(design, libs=[lib_vddl, lib_vddh], constraints=tc,
+            instance_corner=np.array([...]),      # per instance: index into libs
+            level_shifter_delay=35e-12,            # s, added on net edges whose driver and load
+                                                   # instances have different supply voltage
+            derate=np.array([...]))                # per instance factor on cell-arc delays
+                                                   # (e.g. 1.03 for a power-switch IR drop)
+
+Each instance's arcs, pin capacitances and constraint tables come from `libs[instance_corner[i]]`;
+supply voltage per library is `lib.nom_voltage` (or the `voltages` argument). `analyze_corners`
+runs the same netlist at every corner of a platform (dict corner -> Library).
+
+Approximations (documented, checked against OpenSTA in tests/signoff): the driver sees the total
+net capacitance (no effective-capacitance reduction of the pi model), load-pin slew equals the
+driver slew (no wire slew degradation), no CRPR, no latches, no clock gating checks,
+`set_false_path -from A -to B` with both sides being pins is not supported (warned).
+
+Reference: OpenSTA (Parallax) `report_checks`, `report_wns`, `report_tns` semantics.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from flow.engines.model import CellModel, FlatDesign, TableBank, cell_model
+from flow.engines.parasitics import Parasitics
+
+RISE, FALL = 0, 1
+_TR = "^v"
+
+
+# ---- constraints (SI, engine-side view of an SDC) -------------------------------------------
+@dataclass
+class ClockDef:
+    """A clock: period and waveform in seconds, sources are port or `inst/pin` names."""
+
+    name: str
+    period: float
+    waveform: tuple[float, float]
+    sources: list[str]
+    uncertainty_setup: float = 0.0
+    uncertainty_hold: float = 0.0
+    transition: float = 0.0  # ideal slew
+    latency: float = 0.0  # ideal network latency
+    source_latency: float = 0.0
+    propagated: bool = False
+
+
+@dataclass
+class IODelay:
+    port: str
+    clock: str
+    clock_fall: bool = False
+    max: float = 0.0
+    min: float = 0.0
+
+
+@dataclass
+class TimingConstraints:
+    """What the engine needs from SDC, in seconds / farads."""
+
+    clocks: list[ClockDef] = field(default_factory=list)
+    input_delays: list[IODelay] = field(default_factory=list)
+    output_delays: list[IODelay] = field(default_factory=list)
+    input_transition: dict[str, float] = field(default_factory=dict)
+    port_load: dict[str, float] = field(default_factory=dict)
+    false_paths: list[dict[str, Any]] = field(default_factory=list)  # {"from": [...], "to": [...]}
+    max_delays: list[dict[str, Any]] = field(default_factory=list)  # {"to": [...], "value": s}
+    async_groups: list[tuple[str, str]] = field(default_factory=list)  # clock pairs not timed
+    warnings: list[str] = field(default_factory=list)
+
+
+# ---- results ---------------------------------------------------------------------------------
+@dataclass
+class PathStage:
+    node: str
+    transition: str  # "^" rise, "v" fall
+    incr: float
+    arrival: float
+    slew: float
+    load: float | None
+    cell: str | None
+
+
+@dataclass
+class TimingPath:
+    kind: str  # "max" (setup) or "min" (hold)
+    startpoint: str
+    endpoint: str
+    launch_clock: str | None
+    capture_clock: str | None
+    stages: list[PathStage]
+    arrival: float
+    required: float
+    slack: float
+    launch_edge: float
+    capture_edge: float
+    clock_arrival: float
+    check: float  # setup/hold time or output delay
+    uncertainty: float
+
+    def to_json(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k != "stages"}
+        d["stages"] = [s.__dict__ for s in self.stages]
+        return d
+
+
+@dataclass
+class TimingResult:
+    """Slacks per endpoint (s) for setup and hold, summary numbers and the worst paths."""
+
+    endpoint_names: list[str]
+    setup_slack: np.ndarray  # per endpoint, +inf if unconstrained
+    hold_slack: np.ndarray
+    setup_paths: list[TimingPath]
+    hold_paths: list[TimingPath]
+    warnings: list[str]
+    node_slew: np.ndarray  # [nodes, 2] late slew (s)
+    node_load: np.ndarray  # [nodes, 2] load at drivers (F)
+    node_names: list[str]
+
+    @staticmethod
+    def _ws(s: np.ndarray) -> float:
+        f = s[np.isfinite(s)]
+        return float(f.min()) if f.size else math.inf
+
+    @staticmethod
+    def _tns(s: np.ndarray) -> float:
+        f = s[np.isfinite(s)]
+        return float(np.minimum(f, 0.0).sum()) if f.size else 0.0
+
+    @property
+    def setup_wns(self) -> float:
+        return self._ws(self.setup_slack)
+
+    @property
+    def setup_tns(self) -> float:
+        return self._tns(self.setup_slack)
+
+    @property
+    def hold_wns(self) -> float:
+        return self._ws(self.hold_slack)
+
+    @property
+    def hold_tns(self) -> float:
+        return self._tns(self.hold_slack)
+
+    def summary(self) -> dict[str, float | None]:
+        def fin(x: float) -> float | None:
+            return x if math.isfinite(x) else None
+
+        return {"setup_ws": fin(self.setup_wns), "setup_tns": self.setup_tns,
+                "hold_ws": fin(self.hold_wns), "hold_tns": self.hold_tns,
+                "endpoints": int(np.isfinite(self.setup_slack).sum())}
+
+    def to_json(self, max_paths: int = 10) -> dict[str, Any]:
+        return {**self.summary(), "warnings": self.warnings,
+                "setup_paths": [p.to_json() for p in self.setup_paths[:max_paths]],
+                "hold_paths": [p.to_json() for p in self.hold_paths[:max_paths]]}
+
+    def report_checks(self, kind: str = "max", group_count: int = 1, digits: int = 3) -> str:
+        """OpenSTA-like `report_checks -path_delay min|max` text (times in ns, caps in fF)."""
+        paths = self.setup_paths if kind == "max" else self.hold_paths
+        return "\n".join(format_path(p, digits) for p in paths[:group_count]) or "No paths found.\n"
+
+
+def format_path(p: TimingPath, digits: int = 3) -> str:
+    """One path in OpenSTA `report_checks -fields {slew cap}` layout."""
+    ns = 1e9
+    w = digits + 5
+
+    def f(x: float) -> str:
+        return f"{x * ns:{w}.{digits}f}"
+
+    lines = [f"Startpoint: {p.startpoint}", f"Endpoint: {p.endpoint}",
+             f"Path Group: {p.capture_clock or 'unconstrained'}",
+             f"Path Type: {p.kind}", "",
+             f"{'Cap':>{w}} {'Slew':>{w}} {'Delay':>{w}} {'Time':>{w}}   Description",
+             "-" * (4 * w + 30)]
+    blank = " " * w
+    if p.launch_clock:
+        lines.append(f"{blank} {blank} {f(0.0)} {f(p.launch_edge)}   clock {p.launch_clock} (rise edge)")
+    for s in p.stages:
+        cap = f"{s.load * 1e15:{w}.{digits}f}" if s.load is not None else blank
+        cell = f" ({s.cell})" if s.cell else (" (in)" if "/" not in s.node else " (out)")
+        lines.append(f"{cap} {s.slew * ns:{w}.{digits}f} {f(s.incr)} {f(s.arrival)} {s.transition} {s.node}{cell}")
+    lines.append(f"{blank} {blank} {blank} {f(p.arrival)}   data arrival time")
+    lines.append("")
+    if p.capture_clock:
+        lines.append(f"{blank} {blank} {f(p.capture_edge)} {f(p.capture_edge)}   clock {p.capture_clock} (rise edge)")
+        lines.append(f"{blank} {blank} {f(p.clock_arrival - p.capture_edge)} {f(p.clock_arrival)}   clock network delay")
+    sign = -1.0 if p.kind == "max" else 1.0
+    if p.uncertainty:
+        lines.append(f"{blank} {blank} {f(sign * p.uncertainty)} {f(p.clock_arrival + sign * p.uncertainty)}   clock uncertainty")
+    what = "library setup time" if p.kind == "max" else "library hold time"
+    lines.append(f"{blank} {blank} {f(sign * p.check)} {f(p.required)}   {what}")
+    lines.append(f"{blank} {blank} {blank} {f(p.required)}   data required time")
+    lines.append("-" * (4 * w + 30))
+    lines.append(f"{blank} {blank} {blank} {f(p.slack)}   slack ({'MET' if p.slack >= 0 else 'VIOLATED'})")
+    lines.append("")
+    return "\n".join(lines)
+
+
+# ---- graph construction ---------------------------------------------------------------------
+@dataclass
+class _Graph:
+    n: int
+    names: list[str]
+    node_inst: np.ndarray
+    node_net: np.ndarray
+    # expanded edges
+    src: np.ndarray
+    srctr: np.ndarray
+    dst: np.ndarray
+    dsttr: np.ndarray
+    is_cell: np.ndarray
+    dtab: np.ndarray
+    stab: np.ndarray
+    inst: np.ndarray
+    wire: np.ndarray
+    launch: np.ndarray  # cell edge is a clock->output launch arc
+    checks: list[tuple[int, int, str, int, int, int, int]]  # (d, ck, kind, ck_tr, tab_r, tab_f, inst)
+    load: np.ndarray  # [n, 2]
+    level: np.ndarray
+    cells: list[CellModel]
+    inst_cell_idx: np.ndarray
+    warnings: list[str]
+
+
+def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarray, bank: TableBank,
+                 tc: TimingConstraints, par: Parasitics | None, ls_delay: float,
+                 voltages: np.ndarray) -> _Graph:
+    warnings: list[str] = []
+    n_pins = len(design.pin_name)
+    n = n_pins + len(design.port_names)
+    names = design.node_names()
+    node_inst = np.concatenate([design.pin_inst, np.full(len(design.port_names), -1)])
+    node_net = np.concatenate([design.pin_net, design.port_net])
+    # cell models per (corner, cell)
+    models: dict[tuple[int, str], CellModel] = {}
+    cells: list[CellModel] = []
+    inst_cell_idx = np.empty(len(design.inst_names), dtype=np.int64)
+    missing: set[str] = set()
+    for i, cname in enumerate(design.inst_cell):
+        key = (int(inst_corner[i]), cname)
+        m = models.get(key)
+        if m is None:
+            m = cell_model(libs[key[0]], cname)
+            if m is None:
+                missing.add(cname)
+                m = CellModel(cname, {}, [], is_sequential=False)
+            models[key] = m
+            m.index = len(cells)
+            cells.append(m)
+        inst_cell_idx[i] = m.index
+    if missing:
+        warnings.append(f"{len(missing)} cell type(s) not in the library, untimed: {', '.join(sorted(missing)[:10])}")
+    pin_dir = np.zeros(n, dtype=np.int8)  # 0 unknown, 1 input, 2 output, 3 inout
+    cap = np.zeros((n, 2))
+    for p in range(n_pins):
+        m = cells[inst_cell_idx[design.pin_inst[p]]]
+        pm = m.pins.get(design.pin_name[p])
+        if pm is not None:
+            pin_dir[p] = {"input": 1, "output": 2, "inout": 3}.get(pm.direction, 0)
+            cap[p] = (pm.cap_rise, pm.cap_fall)
+    for q, d in enumerate(design.port_dir):
+        # a top input port drives its net; an output port is a load
+        pin_dir[n_pins + q] = {"input": 2, "output": 1, "inout": 3}.get(d, 0)
+        cap[n_pins + q] = tc.port_load.get(design.port_names[q], 0.0)
+    # net -> drivers / loads
+    n_nets = len(design.net_names)
+    order = np.argsort(node_net, kind="stable")
+    nets_sorted = node_net[order]
+    starts = np.searchsorted(nets_sorted, np.arange(n_nets + 1))
+    load = np.zeros((n, 2))
+    e_src: list[int] = []
+    e_dst: list[int] = []
+    e_wire: list[float] = []
+    wire_cap = par.wire_cap if par is not None else None
+    undriven = 0
+    multi = 0
+    for net in range(n_nets):
+        members = order[starts[net]:starts[net + 1]]
+        if members.size == 0:
+            continue
+        drv = members[(pin_dir[members] == 2) | (pin_dir[members] == 3)]
+        lds = members[(pin_dir[members] == 1) | (pin_dir[members] == 3)]
+        if drv.size == 0:
+            if lds.size:
+                undriven += 1
+            continue
+        if drv.size > 1:
+            multi += 1
+        c = cap[lds].sum(axis=0) if lds.size else np.zeros(2)
+        wc = float(wire_cap[net]) if wire_cap is not None else 0.0
+        for d in drv:
+            load[d] = c - (cap[d] if pin_dir[d] == 3 else 0.0) + wc
+            elm: dict[str, float] = {}
+            if par is not None and net in par.trees:
+                elm = par.load_delays(net, names[d], {names[ld]: float(cap[ld].max()) for ld in lds})
+            for ld in lds:
+                if ld == d:
+                    continue
+                wd = elm.get(names[ld], 0.0)
+                di, li = node_inst[d], node_inst[ld]
+                if ls_delay and di >= 0 and li >= 0 and voltages[inst_corner[di]] != voltages[inst_corner[li]]:
+                    wd += ls_delay
+                e_src.append(int(d))
+                e_dst.append(int(ld))
+                e_wire.append(wd)
+    if undriven:
+        warnings.append(f"{undriven} net(s) with loads but no driver")
+    if multi:
+        warnings.append(f"{multi} net(s) with several drivers")
+    src = [np.repeat(np.asarray(e_src, dtype=np.int64), 2)]
+    dst = [np.repeat(np.asarray(e_dst, dtype=np.int64), 2)]
+    srctr = [np.tile(np.array([RISE, FALL]), len(e_src))]
+    dsttr = [srctr[0].copy()]
+    is_cell = [np.zeros(2 * len(e_src), dtype=bool)]
+    dtab = [np.full(2 * len(e_src), -1, dtype=np.int64)]
+    stab = [np.full(2 * len(e_src), -1, dtype=np.int64)]
+    einst = [np.full(2 * len(e_src), -1, dtype=np.int64)]
+    wire = [np.repeat(np.asarray(e_wire, dtype=float), 2)]
+    launch = [np.zeros(2 * len(e_src), dtype=bool)]
+    # cell arcs: per instance, pin name -> node
+    pin_start = design.inst_pin_start
+    checks: list[tuple[int, int, str, int, int, int, int]] = []
+    cs, cst, cd, cdt, cdt_tab, cst_tab, ci, cl = [], [], [], [], [], [], [], []
+    for i in range(len(design.inst_names)):
+        m = cells[inst_cell_idx[i]]
+        if not m.arcs:
+            continue
+        lo, hi = pin_start[i], pin_start[i + 1]
+        pnode = {design.pin_name[p]: p for p in range(lo, hi)}
+        for arc in m.arcs:
+            a = pnode.get(arc.related_pin)
+            b = pnode.get(arc.pin)
+            if a is None or b is None:
+                continue
+            tt = arc.timing_type
+            if tt.startswith(("setup_", "hold_")):
+                kind = "setup" if tt.startswith("setup") else "hold"
+                ck_tr = RISE if tt.endswith("rising") else FALL
+                tr_ = bank.add(arc.tables.get("rise_constraint"))
+                tf_ = bank.add(arc.tables.get("fall_constraint"))
+                checks.append((b, a, kind, ck_tr, tr_, tf_, i))
+                continue
+            is_launch = tt in ("rising_edge", "falling_edge")
+            if is_launch:
+                ins = [RISE] if tt == "rising_edge" else [FALL]
+                pairs = [(ins[0], RISE), (ins[0], FALL)]
+            elif tt in ("combinational", "combinational_rise", "combinational_fall", "",
+                        "three_state_enable", "three_state_disable"):
+                sense = arc.timing_sense
+                if sense == "positive_unate":
+                    pairs = [(RISE, RISE), (FALL, FALL)]
+                elif sense == "negative_unate":
+                    pairs = [(FALL, RISE), (RISE, FALL)]
+                else:
+                    pairs = [(RISE, RISE), (FALL, RISE), (RISE, FALL), (FALL, FALL)]
+                if tt == "combinational_rise":
+                    pairs = [p for p in pairs if p[1] == RISE]
+                elif tt == "combinational_fall":
+                    pairs = [p for p in pairs if p[1] == FALL]
+            else:
+                continue
+            for itr, otr in pairs:
+                dt = arc.tables.get("cell_rise" if otr == RISE else "cell_fall")
+                st = arc.tables.get("rise_transition" if otr == RISE else "fall_transition")
+                if dt is None:
+                    continue
+                cs.append(a)
+                cst.append(itr)
+                cd.append(b)
+                cdt.append(otr)
+                cdt_tab.append(bank.add(dt))
+                cst_tab.append(bank.add(st))
+                ci.append(i)
+                cl.append(is_launch)
+    k = len(cs)
+    src.append(np.asarray(cs, dtype=np.int64))
+    srctr.append(np.asarray(cst, dtype=np.int64))
+    dst.append(np.asarray(cd, dtype=np.int64))
+    dsttr.append(np.asarray(cdt, dtype=np.int64))
+    is_cell.append(np.ones(k, dtype=bool))
+    dtab.append(np.asarray(cdt_tab, dtype=np.int64))
+    stab.append(np.asarray(cst_tab, dtype=np.int64))
+    einst.append(np.asarray(ci, dtype=np.int64))
+    wire.append(np.zeros(k))
+    launch.append(np.asarray(cl, dtype=bool))
+    cat = np.concatenate
+    g_src, g_dst = cat(src), cat(dst)
+    level = _levelise(n, g_src, g_dst, warnings)
+    return _Graph(n, names, node_inst, node_net, g_src, cat(srctr), g_dst, cat(dsttr), cat(is_cell),
+                  cat(dtab), cat(stab), cat(einst), cat(wire), cat(launch), checks, load, level, cells,
+                  inst_cell_idx, warnings)
+
+
+def _levelise(n: int, src: np.ndarray, dst: np.ndarray, warnings: list[str]) -> np.ndarray:
+    """Longest-path level of every node (Kahn); nodes on combinational loops get level -1."""
+    pairs = np.unique(np.stack([src, dst], axis=1), axis=0) if src.size else np.zeros((0, 2), dtype=np.int64)
+    s, d = pairs[:, 0], pairs[:, 1]
+    indeg = np.bincount(d, minlength=n)
+    order = np.argsort(s, kind="stable")
+    s_sorted, d_sorted = s[order], d[order]
+    starts = np.searchsorted(s_sorted, np.arange(n + 1))
+    level = np.full(n, -1, dtype=np.int64)
+    frontier = np.flatnonzero(indeg == 0)
+    level[frontier] = 0
+    lv = 0
+    remaining = indeg.copy()
+    while frontier.size:
+        # all successors of the frontier
+        cnt = starts[frontier + 1] - starts[frontier]
+        idx = np.repeat(starts[frontier], cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+        succ = d_sorted[idx]
+        np.subtract.at(remaining, succ, 1)
+        lv += 1
+        frontier = np.unique(succ[remaining[succ] == 0])
+        level[frontier] = lv
+    loops = int((level < 0).sum())
+    if loops:
+        warnings.append(f"{loops} node(s) on combinational loops are not timed")
+    return level
+
+
+# ---- analysis --------------------------------------------------------------------------------
+def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
+            parasitics: Parasitics | None = None, instance_corner: np.ndarray | None = None,
+            level_shifter_delay: float = 0.0, derate: np.ndarray | None = None,
+            voltages: Sequence[float] | None = None, propagated_clock: bool | None = None,
+            max_paths: int = 10) -> TimingResult:
+    """Setup and hold analysis of one netlist; see the module docstring for the model.
+
+    `libs` is a Library or a list of them (then `instance_corner[i]` indexes it).
+    `propagated_clock` overrides the per-clock `propagated` flag when given.
+    """
+    lib_list = list(libs) if isinstance(libs, (list, tuple)) else [libs]
+    n_inst = len(design.inst_names)
+    ic = np.zeros(n_inst, dtype=np.int64) if instance_corner is None else np.asarray(instance_corner, dtype=np.int64)
+    if ic.shape != (n_inst,) or (n_inst and (ic.min() < 0 or ic.max() >= len(lib_list))):
+        raise ValueError(f"instance_corner must have {n_inst} entries in [0, {len(lib_list)})")
+    volts = np.asarray(voltages if voltages is not None else [float(getattr(lb, "nom_voltage", 0.0) or 0.0) for lb in lib_list])
+    bank = TableBank()
+    g = _build_graph(design, lib_list, ic, bank, constraints, parasitics, level_shifter_delay, volts)
+    warnings = list(constraints.warnings) + g.warnings
+    bank.finalize()
+    name_to_node = {nm: k for k, nm in enumerate(g.names)}
+    clocks = constraints.clocks
+    # clock network: BFS from clock sources through non-launch edges
+    clk_of_node = np.full(g.n, -1, dtype=np.int64)
+    nonlaunch = ~g.launch
+    adj_order = np.argsort(g.src, kind="stable")
+    adj_src = g.src[adj_order]
+    adj_starts = np.searchsorted(adj_src, np.arange(g.n + 1))
+    for ci_, clk in enumerate(clocks):
+        for s in clk.sources:
+            if s not in name_to_node:
+                warnings.append(f"clock {clk.name}: source {s!r} not found")
+                continue
+            stack = [name_to_node[s]]
+            while stack:
+                v = stack.pop()
+                if clk_of_node[v] == ci_:
+                    continue
+                if clk_of_node[v] >= 0:
+                    warnings.append(f"node {g.names[v]} reached by several clocks; keeping {clocks[clk_of_node[v]].name}")
+                    continue
+                clk_of_node[v] = ci_
+                for e in adj_order[adj_starts[v]:adj_starts[v + 1]]:
+                    if nonlaunch[e]:
+                        stack.append(int(g.dst[e]))
+    prop = np.array([propagated_clock if propagated_clock is not None else c.propagated for c in clocks] or [False])
+    in_clk = clk_of_node >= 0
+    ideal_node = in_clk & ~prop[np.maximum(clk_of_node, 0)]
+    ideal_slew = np.array([c.transition for c in clocks] or [0.0])
+    # ---- pass 1: slews and edge delays, level by level
+    n, _E = g.n, g.src.size
+    slew_max = np.zeros((n, 2))
+    slew_min = np.zeros((n, 2))
+    for port, tr in constraints.input_transition.items():
+        if port in name_to_node:
+            slew_max[name_to_node[port]] = tr
+            slew_min[name_to_node[port]] = tr
+    slew_max[ideal_node] = ideal_slew[clk_of_node[ideal_node]][:, None]
+    slew_min[ideal_node] = slew_max[ideal_node]
+    dmax = g.wire.copy()
+    dmin = g.wire.copy()
+    edge_level = g.level[g.dst]
+    eorder = np.argsort(edge_level, kind="stable")
+    lv_sorted = edge_level[eorder]
+    maxlv = int(g.level.max()) if n else 0
+    lv_starts = np.searchsorted(lv_sorted, np.arange(maxlv + 2))
+    der = np.ones(max(n_inst, 1)) if derate is None else np.asarray(derate, dtype=float)
+    for lv in range(1, maxlv + 1):
+        es = eorder[lv_starts[lv]:lv_starts[lv + 1]]
+        if es.size == 0:
+            continue
+        s, st, d, dt = g.src[es], g.srctr[es], g.dst[es], g.dsttr[es]
+        cell = g.is_cell[es]
+        smx, smn = slew_max[s, st], slew_min[s, st]
+        out_mx, out_mn = smx.copy(), smn.copy()
+        if cell.any():
+            ce = es[cell]
+            ld = g.load[d[cell], dt[cell]]
+            f = der[g.inst[ce]]
+            dmax[ce] = bank.lookup(g.dtab[ce], smx[cell], ld) * f
+            dmin[ce] = bank.lookup(g.dtab[ce], smn[cell], ld) * f
+            has_s = g.stab[ce] >= 0
+            out_mx[cell] = np.where(has_s, bank.lookup(g.stab[ce], smx[cell], ld), 0.0)
+            out_mn[cell] = np.where(has_s, bank.lookup(g.stab[ce], smn[cell], ld), 0.0)
+        np.maximum.at(slew_max, (d, dt), out_mx)
+        tmp = np.full((n, 2), np.inf)
+        np.minimum.at(tmp, (d, dt), out_mn)
+        touched = np.isfinite(tmp)
+        slew_min[touched] = tmp[touched]
+        dn = np.unique(d)
+        ideal = dn[ideal_node[dn]]
+        if ideal.size:
+            slew_max[ideal] = ideal_slew[clk_of_node[ideal]][:, None]
+            slew_min[ideal] = slew_max[ideal]
+    # ideal clock network: zero delay inside it (latency added at the source)
+    zero = ideal_node[g.dst] & ideal_node[g.src]
+    dmax[zero] = 0.0
+    dmin[zero] = 0.0
+    # ---- pass 2: arrivals per launch group (clock, source edge) and for unclocked inputs
+    groups: list[tuple[int, int]] = [(c, e) for c in range(len(clocks)) for e in (RISE, FALL)]
+    arr = []
+    for ci_, edge in groups:
+        clk = clocks[ci_]
+        amax = np.full((n, 2), -np.inf)
+        amin = np.full((n, 2), np.inf)
+        base = clk.waveform[edge]
+        lat = clk.source_latency + (0.0 if prop[ci_] else clk.latency)
+        for s in clk.sources:
+            if s in name_to_node:
+                v = name_to_node[s]
+                amax[v, edge] = base + lat
+                amin[v, edge] = base + lat
+        for io in constraints.input_delays:
+            if io.clock == clk.name and (FALL if io.clock_fall else RISE) == edge and io.port in name_to_node:
+                v = name_to_node[io.port]
+                if in_clk[v]:
+                    continue
+                amax[v] = np.maximum(amax[v], base + io.max)
+                amin[v] = np.minimum(amin[v], base + io.min)
+        for fp in constraints.false_paths:  # -from startpoints: drop their launch
+            if fp.get("from") and not fp.get("to"):
+                for nm in fp["from"]:
+                    if nm in name_to_node and not in_clk[name_to_node[nm]]:
+                        amax[name_to_node[nm]] = -np.inf
+                        amin[name_to_node[nm]] = np.inf
+        pmax = np.full((n, 2), -1, dtype=np.int64)
+        pmin = np.full((n, 2), -1, dtype=np.int64)
+        for lv in range(1, maxlv + 1):
+            es = eorder[lv_starts[lv]:lv_starts[lv + 1]]
+            if es.size == 0:
+                continue
+            s, st, d, dt = g.src[es], g.srctr[es], g.dst[es], g.dsttr[es]
+            cmx = amax[s, st] + dmax[es]
+            cmn = amin[s, st] + dmin[es]
+            np.maximum.at(amax, (d, dt), cmx)
+            np.minimum.at(amin, (d, dt), cmn)
+            okx = np.isfinite(cmx) & (cmx == amax[d, dt])
+            pmax[d[okx], dt[okx]] = es[okx]
+            okn = np.isfinite(cmn) & (cmn == amin[d, dt])
+            pmin[d[okn], dt[okn]] = es[okn]
+        arr.append((amax, amin, pmax, pmin))
+    # ---- checks
+    endpoints: list[str] = []
+    setup_sl: list[float] = []
+    hold_sl: list[float] = []
+    setup_paths: list[TimingPath] = []
+    hold_paths: list[TimingPath] = []
+    fp_to = {nm for fp in constraints.false_paths if fp.get("to") and not fp.get("from") for nm in fp["to"]}
+    fp_clk = {(a, b) for fp in constraints.false_paths for a in fp.get("from_clocks", []) for b in fp.get("to_clocks", [])}
+    for fp in constraints.false_paths:
+        if fp.get("from") and fp.get("to"):
+            warnings.append("set_false_path -from <pins> -to <pins> is not supported; ignored")
+    async_pairs = set(constraints.async_groups) | {(b, a) for a, b in constraints.async_groups}
+    maxd = {nm: md["value"] for md in constraints.max_delays for nm in md.get("to", [])}
+
+    def capture_edges(lclk: ClockDef, ledge: int, cclk: ClockDef, cedge: int) -> tuple[float, float]:
+        """(setup capture edge, hold capture edge) of the capture clock for a launch edge."""
+        tl = lclk.waveform[ledge]
+        tc0 = cclk.waveform[cedge]
+        k = math.floor((tl - tc0) / cclk.period + 1e-9) + 1
+        setup = tc0 + k * cclk.period
+        return setup, setup - cclk.period
+
+    # flop checks grouped by data node
+    by_d: dict[int, list[tuple[int, str, int, int, int, int]]] = {}
+    for d_node, ck, kind, ck_tr, tr_, tf_, inst in g.checks:
+        by_d.setdefault(d_node, []).append((ck, kind, ck_tr, tr_, tf_, inst))
+    cand_setup: list[tuple[float, dict]] = []
+    cand_hold: list[tuple[float, dict]] = []
+
+    def consider(kind: str, slack: float, info: dict, bucket: list) -> None:
+        bucket.append((slack, info))
+
+    for d_node, lst in by_d.items():
+        ws, wh = math.inf, math.inf
+        name = g.names[d_node]
+        for ck, kind, ck_tr, tr_, tf_, _inst in lst:
+            cc = clk_of_node[ck]
+            if cc < 0:
+                continue
+            cclk = clocks[cc]
+            for gi, (lc, ledge) in enumerate(groups):
+                lclk = clocks[lc]
+                if (lclk.name, cclk.name) in async_pairs or (lclk.name, cclk.name) in fp_clk or name in fp_to:
+                    continue
+                amax, amin, _, _ = arr[gi]
+                for dtr in (RISE, FALL):
+                    tab = tr_ if dtr == RISE else tf_
+                    if tab < 0:
+                        continue
+                    # capture clock arrival at ck for its triggering transition, per capture group
+                    for cg, (c2, cedge) in enumerate(groups):
+                        if c2 != cc:
+                            continue
+                        cmax, cmin, _, _ = arr[cg]
+                        se, he = capture_edges(lclk, ledge, cclk, cedge)
+                        if kind == "setup" and np.isfinite(amax[d_node, dtr]) and np.isfinite(cmin[ck, ck_tr]):
+                            t_chk = float(bank.lookup(np.array([tab]), np.array([slew_max[d_node, dtr]]),
+                                                      np.array([0.0]), np.array([slew_min[ck, ck_tr]]))[0])
+                            carr = cmin[ck, ck_tr] + (se - cclk.waveform[cedge])
+                            if name in maxd:
+                                req = maxd[name] + lclk.waveform[ledge] - t_chk
+                            else:
+                                req = carr - t_chk - cclk.uncertainty_setup
+                            sl = req - amax[d_node, dtr]
+                            ws = min(ws, sl)
+                            consider("setup", sl, dict(g=gi, node=d_node, tr=dtr, req=req, carr=carr, edge=se,
+                                                       chk=t_chk, unc=cclk.uncertainty_setup, lc=lclk.name,
+                                                       cc=cclk.name, ledge=lclk.waveform[ledge]), cand_setup)
+                        if kind == "hold" and np.isfinite(amin[d_node, dtr]) and np.isfinite(cmax[ck, ck_tr]):
+                            t_chk = float(bank.lookup(np.array([tab]), np.array([slew_min[d_node, dtr]]),
+                                                      np.array([0.0]), np.array([slew_max[ck, ck_tr]]))[0])
+                            carr = cmax[ck, ck_tr] + (he - cclk.waveform[cedge])
+                            req = carr + t_chk + cclk.uncertainty_hold
+                            sl = amin[d_node, dtr] - req
+                            wh = min(wh, sl)
+                            consider("hold", sl, dict(g=gi, node=d_node, tr=dtr, req=req, carr=carr, edge=he,
+                                                      chk=t_chk, unc=cclk.uncertainty_hold, lc=lclk.name,
+                                                      cc=cclk.name, ledge=lclk.waveform[ledge]), cand_hold)
+        endpoints.append(name)
+        setup_sl.append(ws)
+        hold_sl.append(wh)
+    clk_index = {c.name: k for k, c in enumerate(clocks)}
+    for io in constraints.output_delays:
+        if io.port not in name_to_node or io.clock not in clk_index:
+            warnings.append(f"set_output_delay on {io.port!r} (clock {io.clock!r}) ignored: not found")
+            continue
+        v = name_to_node[io.port]
+        cclk = clocks[clk_index[io.clock]]
+        cedge = FALL if io.clock_fall else RISE
+        ws, wh = math.inf, math.inf
+        for gi, (lc, ledge) in enumerate(groups):
+            lclk = clocks[lc]
+            if (lclk.name, cclk.name) in async_pairs or (lclk.name, cclk.name) in fp_clk or io.port in fp_to:
+                continue
+            amax, amin, _, _ = arr[gi]
+            se, he = capture_edges(lclk, ledge, cclk, cedge)
+            for dtr in (RISE, FALL):
+                if np.isfinite(amax[v, dtr]):
+                    req = (maxd[io.port] + lclk.waveform[ledge]) if io.port in maxd else \
+                        se + cclk.source_latency - io.max - cclk.uncertainty_setup
+                    sl = req - amax[v, dtr]
+                    ws = min(ws, sl)
+                    consider("setup", sl, dict(g=gi, node=v, tr=dtr, req=req, carr=se, edge=se, chk=io.max,
+                                               unc=cclk.uncertainty_setup, lc=lclk.name, cc=cclk.name,
+                                               ledge=lclk.waveform[ledge]), cand_setup)
+                if np.isfinite(amin[v, dtr]):
+                    req = he + cclk.source_latency - io.min + cclk.uncertainty_hold
+                    sl = amin[v, dtr] - req
+                    wh = min(wh, sl)
+                    consider("hold", sl, dict(g=gi, node=v, tr=dtr, req=req, carr=he, edge=he, chk=-io.min,
+                                              unc=cclk.uncertainty_hold, lc=lclk.name, cc=cclk.name,
+                                              ledge=lclk.waveform[ledge]), cand_hold)
+        if io.port in endpoints:
+            k = endpoints.index(io.port)
+            setup_sl[k] = min(setup_sl[k], ws)
+            hold_sl[k] = min(hold_sl[k], wh)
+        else:
+            endpoints.append(io.port)
+            setup_sl.append(ws)
+            hold_sl.append(wh)
+    # worst paths: one per endpoint, worst first
+    for bucket, out, kind in ((cand_setup, setup_paths, "max"), (cand_hold, hold_paths, "min")):
+        bucket.sort(key=lambda t: t[0])
+        seen: set[int] = set()
+        for sl, info in bucket:
+            if info["node"] in seen:
+                continue
+            seen.add(info["node"])
+            out.append(_trace(g, arr, info, kind, sl, slew_max if kind == "max" else slew_min, design))
+            if len(out) >= max_paths:
+                break
+    return TimingResult(endpoints, np.asarray(setup_sl, dtype=float), np.asarray(hold_sl, dtype=float),
+                        setup_paths, hold_paths, warnings, slew_max, g.load, g.names)
+
+
+def _trace(g: _Graph, arr: list, info: dict, kind: str, slack: float, slew: np.ndarray,
+           design: FlatDesign) -> TimingPath:
+    amax, amin, pmax, pmin = arr[info["g"]]
+    a = amax if kind == "max" else amin
+    pred = pmax if kind == "max" else pmin
+    node, tr = info["node"], info["tr"]
+    chain: list[tuple[int, int]] = []
+    guard = 0
+    while True:
+        chain.append((node, tr))
+        e = pred[node, tr]
+        if e < 0 or guard > g.n:
+            break
+        node, tr = int(g.src[e]), int(g.srctr[e])
+        guard += 1
+    chain.reverse()
+    stages: list[PathStage] = []
+    prev = None
+    for nd, t in chain:
+        inst = g.node_inst[nd]
+        cellname = design.inst_cell[inst] if inst >= 0 else None
+        arrival = float(a[nd, t])
+        is_drv = g.load[nd].any()
+        stages.append(PathStage(g.names[nd], _TR[t], arrival - (prev if prev is not None else arrival),
+                                arrival, float(slew[nd, t]), float(g.load[nd, t]) if is_drv else None, cellname))
+        prev = arrival
+    return TimingPath(kind, stages[0].node, g.names[info["node"]], info["lc"], info["cc"], stages,
+                      float(a[info["node"], info["tr"]]), float(info["req"]), float(slack), float(info["ledge"]),
+                      float(info["edge"]), float(info["carr"]), float(info["chk"]), float(info["unc"]))
+
+
+def analyze_corners(design: FlatDesign, libs: Mapping[str, Any], constraints: TimingConstraints,
+                    **kwargs: Any) -> dict[str, TimingResult]:
+    """The same netlist at every corner (dict corner name -> Library)."""
+    return {name: analyze(design, lib, constraints, **kwargs) for name, lib in libs.items()}
+
+
+def timing_json(results: Mapping[str, TimingResult], max_paths: int = 5) -> str:
+    """The `timing` view: per corner summary + worst paths; worst-over-corners at top level."""
+    per = {c: r.to_json(max_paths) for c, r in results.items()}
+    ws = [r.setup_wns for r in results.values() if math.isfinite(r.setup_wns)]
+    hs = [r.hold_wns for r in results.values() if math.isfinite(r.hold_wns)]
+    doc = {"units": {"time": "s"}, "corners": per,
+           "setup_ws": min(ws) if ws else None, "setup_tns": min((r.setup_tns for r in results.values()), default=0.0),
+           "hold_ws": min(hs) if hs else None, "hold_tns": min((r.hold_tns for r in results.values()), default=0.0)}
+    return json.dumps(doc, indent=2)

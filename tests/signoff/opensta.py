@@ -1,0 +1,66 @@
+"""Test harness: run Debian OpenSTA (`sta`, 2019) on a script and parse its reports."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.conftest import require_tool
+
+_NUM = r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
+
+
+@dataclass
+class StaRun:
+    stdout: str
+
+    def slacks(self) -> list[float]:
+        """Slack (ns) of every path printed by report_checks, in order."""
+        return [float(m.group(1)) for m in re.finditer(rf"^\s*({_NUM})\s+slack \((?:MET|VIOLATED)\)", self.stdout, re.M)]
+
+    def value(self, key: str) -> float:
+        """`wns X` / `tns X` lines."""
+        m = re.search(rf"^{key} ({_NUM})", self.stdout, re.M)
+        if m is None:
+            raise AssertionError(f"no '{key}' in sta output:\n{self.stdout[-2000:]}")
+        return float(m.group(1))
+
+    def power(self) -> dict[str, tuple[float, float, float, float]]:
+        """report_power rows: group -> (internal, switching, leakage, total) in W."""
+        out = {}
+        for m in re.finditer(rf"^(Sequential|Combinational|Clock|Macro|Pad|Total)\s+({_NUM})\s+({_NUM})\s+({_NUM})\s+({_NUM})",
+                             self.stdout, re.M):
+            out[m.group(1)] = tuple(float(m.group(k)) for k in range(2, 6))
+        if "Total" not in out:
+            raise AssertionError(f"no report_power table in sta output:\n{self.stdout[-2000:]}")
+        return out
+
+
+def run_sta(script: str, cwd: Path, timeout: float = 600.0) -> StaRun:
+    """Run `sta -exit` on a script written into cwd; errors in the output fail the test."""
+    sta = require_tool("sta")
+    path = Path(cwd) / "run.tcl"
+    path.write_text(script)
+    proc = subprocess.run([sta, "-no_splash", "-exit", str(path)], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+    text = proc.stdout + proc.stderr
+    errors = [ln for ln in text.splitlines() if ln.startswith("Error")]
+    if proc.returncode != 0 or errors:
+        raise AssertionError(f"sta failed ({proc.returncode}): {errors[:5]}\n{text[-2000:]}")
+    return StaRun(text)
+
+
+def synth_nangate(rtl: str, top: str, liberty: Path, out_dir: Path) -> Path:
+    """Synthesise RTL to the liberty's cells with Debian yosys (the lead's synth may not be ready)."""
+    yosys = require_tool("yosys")
+    src = Path(out_dir) / "rtl.v"
+    src.write_text(rtl)
+    net = Path(out_dir) / "netlist.v"
+    cmd = (f"read_verilog {src}; synth -top {top} -flatten; dfflibmap -liberty {liberty}; "
+           f"abc -liberty {liberty}; opt_clean; write_verilog -noattr -noexpr -nohex -nodec {net}")
+    proc = subprocess.run([yosys, "-q", "-p", cmd], capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise AssertionError(f"yosys failed: {proc.stderr[-2000:]}")
+    return net
