@@ -70,6 +70,17 @@ class ArcModel:
 
 
 @dataclass
+class InternalPowerModel:
+    """One `internal_power` group: energy per transition (J) tables on `pin`."""
+
+    pin: str
+    related_pin: str | None
+    when: str | None
+    rise: TableData | None
+    fall: TableData | None
+
+
+@dataclass
 class CellModel:
     name: str
     pins: dict[str, PinModel]
@@ -77,6 +88,15 @@ class CellModel:
     is_sequential: bool = False
     index: int = -1
     extra: dict[str, Any] = field(default_factory=dict)
+    functions: dict[str, str] = field(default_factory=dict)  # output pin -> Liberty function
+    next_state: str | None = None  # flop data function (ff next_state), for activity across D->Q
+    internal_power: list[InternalPowerModel] = field(default_factory=list)
+    leakage_states: list[tuple[str | None, float]] = field(default_factory=list)  # (when, W)
+    cell_leakage: float | None = None  # W
+    voltage: float = 0.0  # V, supply of the cell's library
+    is_macro: bool = False
+    is_pad: bool = False
+    area: float = 0.0  # m^2
 
 
 # variable name -> which query argument it reads: 0 = input/constrained slew, 1 = load, 2 = related slew

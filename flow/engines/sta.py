@@ -153,6 +153,10 @@ class TimingResult:
     node_slew: np.ndarray  # [nodes, 2] late slew (s)
     node_load: np.ndarray  # [nodes, 2] load at drivers (F)
     node_names: list[str]
+    graph: Any = None  # the timing graph (power reuses pins, loads and levels)
+    node_clock: np.ndarray | None = None  # clock index of clock-network nodes, -1 elsewhere
+    node_data_clock: np.ndarray | None = None  # a clock whose paths reach the node, -1 if none
+    clock_periods: list[float] = field(default_factory=list)
 
     @staticmethod
     def _ws(s: np.ndarray) -> float:
@@ -732,8 +736,13 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
             out.append(_trace(g, arr, info, kind, sl, slew_max if kind == "max" else slew_min, design))
             if len(out) >= max_paths:
                 break
+    data_clk = np.full(n, -1, dtype=np.int64)
+    for gi, (ci_, _edge) in enumerate(groups):
+        reach = np.isfinite(arr[gi][0]).any(axis=1) & (data_clk < 0)
+        data_clk[reach] = ci_
     return TimingResult(endpoints, np.asarray(setup_sl, dtype=float), np.asarray(hold_sl, dtype=float),
-                        setup_paths, hold_paths, warnings, slew_max, g.load, g.names)
+                        setup_paths, hold_paths, warnings, slew_max, g.load, g.names, g, clk_of_node, data_clk,
+                        [c.period for c in clocks])
 
 
 def _trace(g: _Graph, arr: list, info: dict, kind: str, slack: float, slew: np.ndarray,

@@ -1,0 +1,86 @@
+"""`vhflow sta` and `vhflow power`: the embedded sign-off engines with OpenSTA-like options, so
+a user can swap a `sta` script (read_liberty / read_verilog / link / read_sdc / read_spef /
+report_checks / report_power) for one command line."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import typer
+
+
+def _libs(lib: list[Path], corner: str | None) -> dict:
+    from flow.formats.liberty import read_liberty
+
+    libs = [read_liberty(p) for p in lib]
+    if len(libs) == 1:
+        return {corner or "default": libs[0]}
+    from flow.formats.liberty import merge_libraries
+
+    return {corner or "default": merge_libraries(libs)}
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `sta` and `power` sub-commands."""
+
+    @app.command("sta")
+    def sta_cmd(
+        lib: list[Path] = typer.Option(..., "--lib", help="Liberty file(s), merged into one corner."),
+        netlist: list[Path] = typer.Option(..., "--netlist", help="Gate-level Verilog."),
+        top: str = typer.Option(None, "--top", help="Top module."),
+        sdc: Path = typer.Option(None, "--sdc", help="Constraints."),
+        spef: Path = typer.Option(None, "--spef", help="Parasitics (SPEF)."),
+        corner: str = typer.Option(None, "--corner", help="Name of the corner in the report."),
+        propagated_clock: bool = typer.Option(False, "--propagated-clock", help="Propagate clocks."),
+        paths: int = typer.Option(1, "--paths", help="Paths per check type in the report."),
+        as_json: bool = typer.Option(False, "--json", help="JSON instead of report text."),
+    ) -> None:
+        """Setup/hold analysis like `report_checks`, `report_wns`, `report_tns`."""
+        from flow.stages.signoff import run_signoff
+
+        res = run_signoff(netlist, top, _libs(lib, corner), sdc, spef=spef,
+                          propagated=True if propagated_clock else None, do_power=False)
+        for c, t in res.timing.items():
+            if as_json:
+                typer.echo(json.dumps({"corner": c, **t.to_json(paths)}, indent=2))
+                continue
+            typer.echo(t.report_checks("max", paths))
+            typer.echo(t.report_checks("min", paths))
+            typer.echo(f"wns {min(t.setup_wns, 0.0) * 1e9 if math.isfinite(t.setup_wns) else 0.0:.4f}")
+            typer.echo(f"tns {t.setup_tns * 1e9:.4f}")
+            for w in res.warnings + t.warnings:
+                typer.echo(f"Warning: {w}", err=True)
+
+    @app.command("power")
+    def power_cmd(
+        lib: list[Path] = typer.Option(..., "--lib", help="Liberty file(s)."),
+        netlist: list[Path] = typer.Option(..., "--netlist", help="Gate-level Verilog."),
+        top: str = typer.Option(None, "--top", help="Top module."),
+        sdc: Path = typer.Option(None, "--sdc", help="Constraints (clocks give activity periods)."),
+        spef: Path = typer.Option(None, "--spef", help="Parasitics (SPEF)."),
+        corner: str = typer.Option(None, "--corner"),
+        vcd: Path = typer.Option(None, "--vcd", help="VCD activity."),
+        saif: Path = typer.Option(None, "--saif", help="SAIF activity."),
+        scope: str = typer.Option(None, "--scope", help="Instance path of the design in the VCD/SAIF."),
+        input_activity: float = typer.Option(0.1, "--input-activity", help="Toggles per clock period."),
+        global_activity: float = typer.Option(None, "--global-activity",
+                                              help="Like set_power_activity -global -activity A."),
+        duty: float = typer.Option(0.5, "--duty"),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Power like `report_power` (groups × internal/switching/leakage)."""
+        from flow.stages.signoff import run_signoff
+
+        res = run_signoff(netlist, top, _libs(lib, corner), sdc, spef=spef, activity_file=vcd or saif,
+                          scope=scope, input_activity=input_activity,
+                          global_activity=(global_activity, duty) if global_activity is not None else None)
+        for c, p in res.power.items():
+            if as_json:
+                typer.echo(json.dumps({"corner": c, **p.to_json()}, indent=2))
+            else:
+                typer.echo(p.report_power())
+                typer.echo(res.activity[c].annotation_report())
+            for w in res.warnings + p.warnings:
+                typer.echo(f"Warning: {w}", err=True)

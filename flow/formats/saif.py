@@ -1,0 +1,122 @@
+"""SAIF reader (SAIF 2.0, backward): DURATION, TIMESCALE, per net/port T0, T1, TX, TC.
+
+The file is an s-expression; it is tokenised with one regular expression and walked with an
+explicit stack (no recursion limit on deep hierarchies). Names below `scope` (an instance path,
+`/` or `.` separated, like `read_saif -scope`) are returned relative to it with `/` as divider;
+escaped characters (`\\[`) are unescaped. Result type is the VCD one (`VcdActivity`), so power
+does not care where activity came from.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+
+from flow.errors import FormatError
+from flow.formats.vcd import _TS, VcdActivity
+
+_TOK = re.compile(rb'\(|\)|"(?:[^"\\]|\\.)*"|(?:\\.|[^\s()"])+')
+
+
+def read_saif(path: str | Path, scope: str | None = None) -> VcdActivity:
+    """Toggle counts (TC) and time at 1 (T1) per net/port bit under `scope`."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise FormatError(path, None, f"cannot read SAIF: {exc.strerror}") from None
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    want = [s for s in (scope or "").replace(".", "/").split("/") if s]
+    # build a tree of lists: each list = [head, children...] with line numbers for errors
+    root: list = []
+    stack: list[list] = [root]
+    lines: list[int] = [1]
+    line = 1
+    pos = 0
+    for m in _TOK.finditer(raw):
+        line += raw.count(b"\n", pos, m.start())
+        pos = m.start()
+        t = m.group()
+        if t == b"(":
+            node: list = []
+            stack[-1].append(node)
+            stack.append(node)
+            lines.append(line)
+        elif t == b")":
+            if len(stack) == 1:
+                raise FormatError(path, line, "unbalanced ')'")
+            stack.pop()
+            lines.pop()
+        else:
+            stack[-1].append(t.decode("utf-8", "replace"))
+    if len(stack) != 1:
+        raise FormatError(path, lines[-1], "unterminated '(' (truncated SAIF?)")
+    if not root or not isinstance(root[0], list) or not root[0] or root[0][0] != "SAIFILE":
+        raise FormatError(path, 1, "not a SAIF file (no SAIFILE)")
+    top = root[0]
+    timescale = 1e-9
+    duration = None
+    toggles: dict[str, int] = {}
+    high: dict[str, float] = {}
+    found_scope = not want
+    scopes_seen: list[str] = []
+
+    def num(x: str) -> float:
+        try:
+            return float(x)
+        except ValueError:
+            raise FormatError(path, None, f"bad number {x!r}") from None
+
+    for item in top[1:]:
+        if not isinstance(item, list) or not item:
+            continue
+        head = item[0]
+        if head == "TIMESCALE":
+            spec = "".join(str(x) for x in item[1:])
+            digits = "".join(ch for ch in spec if ch.isdigit() or ch == ".") or "1"
+            unit = spec[len(digits):].strip().lower()
+            if unit not in _TS:
+                raise FormatError(path, None, f"bad TIMESCALE {spec!r}")
+            timescale = float(digits) * _TS[unit]
+        elif head == "DURATION":
+            duration = num(item[1]) if len(item) > 1 else None
+            if duration is None or duration < 0:
+                raise FormatError(path, None, f"DURATION must be a non-negative number, got {item[1:]!r}")
+    if duration is None:
+        raise FormatError(path, None, "no DURATION")
+    # walk instances
+    work: list[tuple[list, list[str]]] = [(it, []) for it in top[1:] if isinstance(it, list) and it and it[0] == "INSTANCE"]
+    while work:
+        inst, parent = work.pop()
+        name = inst[1] if len(inst) > 1 and isinstance(inst[1], str) else ""
+        if name.startswith('"'):
+            name = name.strip('"')
+        here = parent + [name.replace("\\", "")]
+        scopes_seen.append("/".join(here))
+        inside = here[:len(want)] == want
+        if inside and len(here) >= len(want):
+            found_scope = True
+        for child in inst[2:]:
+            if not isinstance(child, list) or not child:
+                continue
+            if child[0] == "INSTANCE":
+                work.append((child, here))
+            elif child[0] in ("NET", "PORT") and inside:
+                rel = here[len(want):]
+                for sig in child[1:]:
+                    if not isinstance(sig, list) or not sig:
+                        continue
+                    sname = "/".join(rel + [str(sig[0]).replace("\\", "")])
+                    vals = {kv[0]: num(kv[1]) for kv in sig[1:] if isinstance(kv, list) and len(kv) >= 2}
+                    for key in ("T0", "T1", "TX", "TC"):
+                        if vals.get(key, 0.0) < 0:
+                            raise FormatError(path, None, f"{sname}: negative {key} {vals[key]}")
+                    if vals.get("T0", 0.0) + vals.get("T1", 0.0) + vals.get("TX", 0.0) > duration * (1 + 1e-9) + 1:
+                        raise FormatError(path, None, f"{sname}: T0+T1+TX exceeds DURATION {duration:g}")
+                    toggles[sname] = int(vals.get("TC", 0))
+                    high[sname] = vals.get("T1", 0.0) * timescale
+    if not found_scope:
+        raise FormatError(path, None, f"scope {'/'.join(want)!r} not in the SAIF (instances: {', '.join(sorted(scopes_seen)[:8])})")
+    return VcdActivity(toggles, high, duration * timescale, timescale, "/".join(want))

@@ -1,0 +1,206 @@
+"""Sign-off stage: multi-corner STA and activity-based power with the embedded engines.
+
+Reads `verilog` + `sdc` (+ `spef`, + `saif`/`vcd` or the `ACTIVITY` file, + `islands` for a
+per-instance corner), writes the `timing` (JSON) and `power` (JSON + per-instance NPZ) views,
+`reports/checks.rpt`, `reports/power.rpt`, `reports/activity.rpt`, and ORFS-style metrics.
+`run_signoff` is the same pipeline as a function (the CLI `vhflow sta` / `vhflow power` use it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flow.engines import power as pw
+from flow.engines import sta
+from flow.engines.model import FlatDesign
+from flow.engines.parasitics import Parasitics
+from flow.errors import ConfigError
+from flow.stage import Stage, StageContext, StageResult, Variable
+from flow.state import State
+
+
+@dataclass
+class SignoffResult:
+    design: FlatDesign
+    timing: dict[str, sta.TimingResult]
+    power: dict[str, pw.PowerResult]
+    activity: dict[str, pw.PinActivity]
+    warnings: list[str]
+
+
+def load_activity(path: Path, scope: str | None) -> dict[str, tuple[float, float]]:
+    """Net name -> (density 1/s, duty) from a VCD or SAIF file."""
+    from flow.formats.saif import read_saif
+    from flow.formats.vcd import read_vcd
+
+    name = path.name.lower()
+    data = read_saif(path, scope) if ".saif" in name else read_vcd(path, scope)
+    return {nm: (data.density(nm), data.duty(nm)) for nm in data.toggles}
+
+
+def run_signoff(verilog: Sequence[Path], top: str | None, libs: Mapping[str, Any], sdc: Path | None, *,
+                spef: Path | None = None, activity_file: Path | None = None, scope: str | None = None,
+                input_activity: float = 0.1, global_activity: tuple[float, float] | None = None,
+                propagated: bool | None = None, instance_corner: np.ndarray | None = None,
+                level_shifter_delay: float = 0.0, do_power: bool = True) -> SignoffResult:
+    """STA (+ power) of one netlist at each corner in `libs` (name -> Library).
+
+    With `instance_corner` (per instance, index into the *order* of `libs`), a single mixed
+    analysis named "mixed" is run instead, each instance on its own library and supply.
+    """
+    design = sta.load_design(verilog, top)
+    tc = sta.load_constraints(sdc, design) if sdc is not None else sta.TimingConstraints()
+    warnings: list[str] = list(tc.warnings)
+    par = None
+    if spef is not None:
+        from flow.formats.spef import read_spef
+
+        par = Parasitics.from_spef(read_spef(spef), design)
+        warnings += par.warnings
+    ann = load_activity(activity_file, scope) if activity_file is not None else None
+    runs: dict[str, tuple[Any, np.ndarray | None, list[str] | None]] = {}
+    if instance_corner is not None:
+        runs["mixed"] = (list(libs.values()), instance_corner, list(libs))
+    else:
+        for c, lib in libs.items():
+            runs[c] = (lib, None, [c])
+    timing, power, acts = {}, {}, {}
+    for c, (lib, ic, sup) in runs.items():
+        t = sta.analyze(design, lib, tc, parasitics=par, instance_corner=ic,
+                        level_shifter_delay=level_shifter_delay, propagated_clock=propagated)
+        timing[c] = t
+        if not do_power:
+            continue
+        if global_activity is not None:
+            a = pw.sta_global_activity(design, t, *global_activity)
+        else:
+            a = pw.propagate_activity(design, t, lib, input_activity=input_activity, annotated=ann)
+        if ann is not None:
+            hit = sum(1 for nm in ann if nm in set(design.net_names))
+            if hit == 0:
+                raise ConfigError(f"activity file {activity_file}: none of its {len(ann)} signals name a net of "
+                                  f"{top or 'the design'} (wrong scope {scope!r}?)")
+            warnings.append(f"activity: {hit} of {len(design.net_names)} nets annotated from {activity_file.name}")
+        acts[c] = a
+        power[c] = pw.analyze_power(design, t, a, supply_names=sup, instance_corner=ic)
+    return SignoffResult(design, timing, power, acts, warnings)
+
+
+def _fin(x: float) -> float | None:
+    return round(x, 15) if math.isfinite(x) else None
+
+
+class SignoffStage(Stage):
+    id = "signoff"
+    name = "Sign-off STA and power (embedded)"
+    inputs = ("verilog", "sdc")
+    outputs = ("timing", "power")
+    config_vars = (
+        Variable("ACTIVITY", Path | None, "VCD or SAIF file with switching activity for power.", None,
+                 source="signoff"),
+        Variable("ACTIVITY_SCOPE", str | None, "Instance path of the design inside the VCD/SAIF.", None,
+                 source="signoff"),
+        Variable("INPUT_ACTIVITY", float, "Default toggles per clock period on unannotated inputs.", 0.1,
+                 source="signoff"),
+        Variable("SIGNOFF_CORNERS", list[str] | None, "Corners to sign off; default all of the platform.",
+                 None, source="signoff"),
+        Variable("CLOCK_PROPAGATED", bool | None, "Force propagated (True) or ideal (False) clocks; "
+                 "default as the SDC says.", None, source="signoff"),
+    )
+
+    def run(self, state: State, ctx: StageContext) -> StageResult:
+        cfg = ctx.config
+        plat = ctx.platform
+        corners = list(cfg.get("SIGNOFF_CORNERS") or plat.corners)
+        libs = {c: plat.liberty(c) for c in corners}
+        act_file = cfg.get("ACTIVITY")
+        for view in ("saif", "vcd"):
+            if act_file is None and view in state:
+                act_file = state[view]
+        spef = state.get("spef", None)
+        islands = state.get("islands", None)
+        ic = None
+        ls_delay = 0.0
+        if islands is not None:
+            ic, libs = _island_corners(islands, libs, plat, state, cfg)
+            ls_delay = float(plat.level_shifter.get("delay_ps", 0.0)) * 1e-12
+        res = run_signoff([state["verilog"]], cfg.get("DESIGN_NAME"), libs, state["sdc"], spef=spef,
+                          activity_file=act_file, scope=cfg.get("ACTIVITY_SCOPE"),
+                          input_activity=cfg.get("INPUT_ACTIVITY", 0.1), propagated=cfg.get("CLOCK_PROPAGATED"),
+                          instance_corner=ic, level_shifter_delay=ls_delay)
+        rpt = ctx.path("reports/checks.rpt")
+        lines = []
+        for c, t in res.timing.items():
+            lines += [f"==== corner {c}", t.report_checks("max", 5), t.report_checks("min", 5),
+                      f"wns {t.setup_wns * 1e9 if math.isfinite(t.setup_wns) else 0:.4f}",
+                      f"tns {t.setup_tns * 1e9:.4f}", *(f"Warning: {w}" for w in t.warnings), ""]
+        rpt.write_text("\n".join(lines))
+        plines = []
+        for c, p in res.power.items():
+            plines += [f"==== corner {c}", p.report_power(), res.activity[c].annotation_report(),
+                       *(f"Warning: {w}" for w in p.warnings), ""]
+        ctx.path("reports/power.rpt").write_text("\n".join(plines + [f"Warning: {w}" for w in res.warnings]))
+        timing_path = ctx.path("timing.json")
+        timing_path.write_text(sta.timing_json(res.timing))
+        # power view: the worst (highest total) corner is the headline, all corners inside
+        worst = max(res.power, key=lambda c: res.power[c].totals()["total"])
+        pres = res.power[worst]
+        npz = ctx.path("power_instances.npz")
+        doc = pres.to_json(npz.name)
+        doc["corner"] = worst
+        doc["corners"] = {c: {"groups": p.groups(), "total_w": p.totals()["total"], "per_supply": p.per_supply()}
+                          for c, p in res.power.items()}
+        np.savez_compressed(npz, inst_names=np.asarray(pres.inst_names), internal_w=pres.internal,
+                            switching_w=pres.switching, leakage_w=pres.leakage, total_w=pres.total,
+                            group=np.asarray(pres.group), supply=np.asarray(pres.supply))
+        power_path = ctx.path("power.json")
+        power_path.write_text(json.dumps(doc, indent=2))
+        metrics: dict[str, Any] = {}
+        ws = [t.setup_wns for t in res.timing.values()]
+        hs = [t.hold_wns for t in res.timing.values()]
+        metrics["timing__setup__ws"] = _fin(min(ws))
+        metrics["timing__setup__tns"] = min(t.setup_tns for t in res.timing.values())
+        metrics["timing__hold__ws"] = _fin(min(hs))
+        metrics["timing__hold__tns"] = min(t.hold_tns for t in res.timing.values())
+        for c, t in res.timing.items():
+            metrics[f"timing__setup__ws__corner:{c}"] = _fin(t.setup_wns)
+            metrics[f"timing__setup__tns__corner:{c}"] = t.setup_tns
+            metrics[f"timing__hold__ws__corner:{c}"] = _fin(t.hold_wns)
+            metrics[f"timing__hold__tns__corner:{c}"] = t.hold_tns
+        tot = pres.totals()
+        metrics["power__internal__total"] = tot["internal"]
+        metrics["power__switching__total"] = tot["switching"]
+        metrics["power__leakage__total"] = tot["leakage"]
+        metrics["power__total"] = tot["total"]
+        for c, p in res.power.items():
+            metrics[f"power__total__corner:{c}"] = p.totals()["total"]
+        for w in res.warnings:
+            ctx.log.warning("signoff: %s", w)
+        return StageResult(views={"timing": timing_path, "power": power_path}, metrics=metrics)
+
+
+def _island_corners(islands: Path, libs: dict[str, Any], plat: Any, state: State, cfg: Any):
+    """Per-instance corner indices from the FINE-VH `islands` JSON ({"instances": {name: island},
+    "rails": {island: corner}}); libraries for every rail corner are added."""
+    doc = json.loads(Path(islands).read_text())
+    rails: dict[str, str] = {str(k): str(v) for k, v in doc.get("rails", {}).items()}
+    inst_island: dict[str, Any] = doc.get("instances", doc.get("island_of", {}))
+    for c in set(rails.values()):
+        if c not in libs:
+            libs[c] = plat.liberty(c)
+    order = list(libs)
+    design = sta.load_design([state["verilog"]], cfg.get("DESIGN_NAME"))
+    default = order.index(plat.default_corner) if plat.default_corner in order else 0
+    ic = np.full(len(design.inst_names), default, dtype=np.int64)
+    for k, nm in enumerate(design.inst_names):
+        isl = inst_island.get(nm)
+        if isl is not None and str(isl) in rails:
+            ic[k] = order.index(rails[str(isl)])
+    return ic, libs
