@@ -173,17 +173,98 @@ class TableBank:
         return (1 - tx) * (1 - ty) * v00 + (1 - tx) * ty * v01 + tx * (1 - ty) * v10 + tx * ty * v11
 
 
+def _get(obj: Any, *names: str, default: Any = None) -> Any:
+    """First attribute (or mapping key) of `names` present on obj."""
+    for n in names:
+        if isinstance(obj, dict) and n in obj:
+            return obj[n]
+        if hasattr(obj, n):
+            return getattr(obj, n)
+    return default
+
+
 def table_data(t: Any) -> TableData | None:
-    """Adapter from a `flow.formats.liberty` Table (SI) to TableData."""
+    """Adapter from a `flow.formats.liberty` Table (SI values and indices) to TableData."""
     if t is None:
         return None
-    from flow.engines.netlist_adapter import table_from_liberty
-
-    return table_from_liberty(t)
+    vals = np.asarray(_get(t, "values"), dtype=float)
+    idx = _get(t, "indices", "index", default=None)
+    if idx is not None:
+        idx1 = np.asarray(idx[0], float) if len(idx) > 0 else np.zeros(1)
+        idx2 = np.asarray(idx[1], float) if len(idx) > 1 else np.zeros(1)
+    else:
+        i1 = _get(t, "index_1", "index1", default=None)
+        i2 = _get(t, "index_2", "index2", default=None)
+        idx1 = np.asarray(i1, float) if i1 is not None and len(i1) else np.zeros(1)
+        idx2 = np.asarray(i2, float) if i2 is not None and len(i2) else np.zeros(1)
+    var = _get(t, "variables", default=None)
+    if var is not None:
+        var1 = var[0] if len(var) > 0 else ""
+        var2 = var[1] if len(var) > 1 else ""
+    else:
+        var1 = _get(t, "variable_1", "variable1", default="") or ""
+        var2 = _get(t, "variable_2", "variable2", default="") or ""
+    vals = vals.reshape(len(idx1), len(idx2)) if vals.size == len(idx1) * len(idx2) else np.atleast_2d(vals)
+    if vals.shape != (len(idx1), len(idx2)):
+        if vals.size == 1:
+            idx1, idx2, vals = np.zeros(1), np.zeros(1), vals.reshape(1, 1)
+        else:
+            raise ValueError(f"table shape {vals.shape} does not match its indices")
+    return TableData(idx1, idx2, vals, str(var1), str(var2))
 
 
 def cell_model(lib: Any, name: str) -> CellModel | None:
-    """Timing view of Liberty cell `name` (None when the library lacks it)."""
-    from flow.engines.netlist_adapter import cell_from_liberty
+    """Timing and power view of Liberty cell `name` (None when the library lacks it)."""
+    cells = _get(lib, "cells", default={})
+    cell = cells.get(name) if hasattr(cells, "get") else None
+    if cell is None:
+        return None
+    pins: dict[str, PinModel] = {}
+    functions: dict[str, str] = {}
+    for pname, pin in _get(cell, "pins", default={}).items():
+        c = float(_get(pin, "capacitance", default=0.0) or 0.0)
+        cr = _get(pin, "rise_capacitance", default=None)
+        cf = _get(pin, "fall_capacitance", default=None)
+        pins[pname] = PinModel(str(_get(pin, "direction", default="")),
+                               float(cr) if cr is not None else c, float(cf) if cf is not None else c,
+                               bool(_get(pin, "is_clock", "clock", default=False)))
+        f = _get(pin, "function", default=None)
+        if f:
+            functions[pname] = str(f)
+    arcs: list[ArcModel] = []
+    for a in _get(cell, "timing_arcs", "arcs", default=[]) or []:
+        tabs = {}
+        table_map = _get(a, "tables", default=None)
+        for k in ("cell_rise", "cell_fall", "rise_transition", "fall_transition", "rise_constraint", "fall_constraint"):
+            t = table_map.get(k) if isinstance(table_map, dict) else _get(a, k, default=None)
+            td = table_data(t)
+            if td is not None:
+                tabs[k] = td
+        arcs.append(ArcModel(str(_get(a, "related_pin", default="")), str(_get(a, "pin", default="")),
+                             str(_get(a, "timing_sense", default="") or ""),
+                             str(_get(a, "timing_type", default="") or "combinational"), tabs))
+    ip_list: list[InternalPowerModel] = []
+    for ip in _get(cell, "internal_power", default=[]) or []:
+        tm = _get(ip, "tables", default=None)
 
-    return cell_from_liberty(lib, name)
+        def tab(k: str, tm: Any = tm, ip: Any = ip) -> TableData | None:
+            return table_data(tm.get(k) if isinstance(tm, dict) else _get(ip, k, default=None))
+
+        rel = _get(ip, "related_pin", default=None) or None
+        ip_list.append(InternalPowerModel(str(_get(ip, "pin", default="")), rel,
+                                          _get(ip, "when", default=None) or None,
+                                          tab("rise_power"), tab("fall_power")))
+    states = [(w or None, float(v)) for w, v in (_get(cell, "leakage_states", default=[]) or [])]
+    leak = _get(cell, "leakage_power", "cell_leakage_power", default=None)
+    ff = _get(cell, "ff", "flop", "sequential", default=None)
+    next_state = None
+    if ff is not None:
+        next_state = _get(ff, "next_state", default=None)
+        if next_state is None and isinstance(ff, (list, tuple)) and ff:
+            next_state = _get(ff[0], "next_state", default=None)
+    volt = _get(lib, "nom_voltage", "voltage", default=0.0) or 0.0
+    return CellModel(name, pins, arcs, bool(_get(cell, "is_sequential", default=False)),
+                     functions=functions, next_state=next_state, internal_power=ip_list,
+                     leakage_states=states, cell_leakage=float(leak) if leak is not None else None,
+                     voltage=float(volt), is_macro=bool(_get(cell, "is_macro", default=False)),
+                     is_pad=bool(_get(cell, "is_pad", default=False)), area=float(_get(cell, "area", default=0.0) or 0.0))

@@ -11,9 +11,11 @@ a `/`- or `.`-separated instance path; names are returned relative to it (`u1/n3
 from __future__ import annotations
 
 import gzip
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
+
+import numpy as np
 
 from flow.errors import FormatError
 
@@ -37,6 +39,138 @@ class VcdActivity:
 
     def duty(self, name: str) -> float:
         return self.high_time[name] / self.duration if self.duration > 0 else 0.0
+
+
+@dataclass
+class _State:
+    """Per-bit state carried from chunk to chunk (value -1 = x/z or not yet dumped)."""
+
+    n: int
+    val: np.ndarray = field(init=False)
+    since: np.ndarray = field(init=False)
+    tog: np.ndarray = field(init=False)
+    high: np.ndarray = field(init=False)
+    time: int = 0
+    t0: int | None = None
+
+    def __post_init__(self) -> None:
+        self.val = np.full(self.n, -1, dtype=np.int8)
+        self.since = np.zeros(self.n, dtype=np.int64)
+        self.tog = np.zeros(self.n, dtype=np.int64)
+        self.high = np.zeros(self.n, dtype=np.int64)
+
+
+def _pack(code: bytes, path: Path) -> int:
+    if len(code) > 8:
+        raise FormatError(path, None, f"VCD id code {code!r} longer than 8 characters is not supported")
+    return int.from_bytes(code.ljust(8, b"\0"), "little")
+
+
+def _tokens(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) offsets of whitespace-separated tokens."""
+    ws = (buf == 32) | (buf == 10) | (buf == 9) | (buf == 13)
+    nws = ~ws
+    edge = np.diff(np.concatenate(([False], nws, [False])).astype(np.int8))
+    return np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
+
+
+def _gather_key(buf: np.ndarray, s: np.ndarray, ln: np.ndarray) -> np.ndarray:
+    key = np.zeros(s.size, dtype=np.uint64)
+    for k in range(int(ln.max()) if ln.size else 0):
+        m = ln > k
+        key[m] |= buf[s[m] + k].astype(np.uint64) << np.uint64(8 * k)
+    return key
+
+
+def _process(buf: np.ndarray, st: _State, keys: np.ndarray, first: np.ndarray, width: np.ndarray,
+             path: Path) -> None:
+    """Apply every value change of one chunk, vectorised (numpy) over tokens."""
+    ts, te = _tokens(buf)
+    if ts.size == 0:
+        return
+    c = buf[ts]
+    ln = te - ts
+    is_time = c == 35
+    is_vec = (c == 98) | (c == 66)
+    is_real = (c == 114) | (c == 82)
+    is_dollar = c == 36
+    # the token after a vector/real value is its id code
+    after = np.zeros(ts.size, dtype=bool)
+    after[1:] = is_vec[:-1] | is_real[:-1]
+    is_scal = ((c == 48) | (c == 49) | (c == 120) | (c == 122) | (c == 88) | (c == 90)) & (ln >= 2) & ~after
+    if not np.all(is_time | is_vec | is_real | is_dollar | is_scal | after | (ln == 0)):
+        bad = np.flatnonzero(~(is_time | is_vec | is_real | is_dollar | is_scal | after))[0]
+        tok = bytes(buf[ts[bad]:te[bad]][:20])
+        raise FormatError(path, None, f"unexpected token {tok!r} in the value change section")
+    # timestamps
+    ti = np.flatnonzero(is_time)
+    tvals = np.zeros(ti.size, dtype=np.int64)
+    for k in range(1, int(ln[ti].max()) if ti.size else 1):
+        m = ln[ti] > k
+        d = buf[ts[ti][m] + k].astype(np.int64) - 48
+        if np.any((d < 0) | (d > 9)):
+            raise FormatError(path, None, "bad timestamp in the value change section")
+        tvals[m] = tvals[m] * 10 + d
+    if ti.size and st.t0 is None:
+        st.t0 = int(tvals[0])
+    tcount = np.cumsum(is_time)
+    tok_time = np.where(tcount > 0, tvals[np.maximum(tcount - 1, 0)] if ti.size else st.time, st.time)
+    # scalar changes
+    si = np.flatnonzero(is_scal)
+    skey = _gather_key(buf, ts[si] + 1, ln[si] - 1)
+    pos = np.clip(np.searchsorted(keys, skey), 0, keys.size - 1)
+    ok = keys[pos] == skey
+    s_sig = first[pos[ok]]
+    cs = c[si][ok]
+    s_val = np.where(cs == 49, 1, np.where(cs == 48, 0, -1)).astype(np.int8)
+    s_time = tok_time[si][ok]
+    s_ord = si[ok]
+    # vector changes: expand to bits (MSB first), left-extend short values
+    vi = np.flatnonzero(is_vec)
+    vi = vi[vi + 1 < ts.size]
+    idt = vi + 1
+    vkey = _gather_key(buf, ts[idt], ln[idt])
+    vpos = np.clip(np.searchsorted(keys, vkey), 0, max(keys.size - 1, 0))
+    vok = keys[vpos] == vkey
+    vi, vpos = vi[vok], vpos[vok]
+    w = width[vpos]
+    lv = ln[vi] - 1
+    rep = np.repeat(np.arange(vi.size), w)
+    kk = np.arange(rep.size) - np.repeat(np.cumsum(w) - w, w)
+    src = (lv - w)[rep] + kk
+    vstart = ts[vi] + 1
+    ext_char = buf[vstart]
+    ext = np.where((ext_char == 120) | (ext_char == 122) | (ext_char == 88) | (ext_char == 90), ext_char, 48)
+    ch = np.where(src >= 0, buf[vstart[rep] + np.maximum(src, 0)], ext[rep])
+    b_sig = first[vpos][rep] + kk
+    b_val = np.where(ch == 49, 1, np.where(ch == 48, 0, -1)).astype(np.int8)
+    b_time = tok_time[vi][rep]
+    b_ord = vi[rep]
+    sig = np.concatenate([s_sig, b_sig])
+    val = np.concatenate([s_val, b_val])
+    tim = np.concatenate([s_time, b_time])
+    order = np.argsort(np.concatenate([s_ord, b_ord]), kind="stable")
+    order = order[np.argsort(sig[order], kind="stable")]
+    sig, val, tim = sig[order], val[order], tim[order]
+    if sig.size:
+        new_grp = np.ones(sig.size, dtype=bool)
+        new_grp[1:] = sig[1:] != sig[:-1]
+        prev_val = np.empty_like(val)
+        prev_val[1:] = val[:-1]
+        prev_val[new_grp] = st.val[sig[new_grp]]
+        prev_t = np.empty_like(tim)
+        prev_t[1:] = tim[:-1]
+        prev_t[new_grp] = st.since[sig[new_grp]]
+        toggled = (prev_val >= 0) & (val >= 0) & (prev_val != val)
+        st.tog += np.bincount(sig[toggled], minlength=st.n)
+        hi = prev_val == 1
+        st.high += np.bincount(sig[hi], weights=(tim - prev_t)[hi], minlength=st.n).astype(np.int64)
+        last = np.ones(sig.size, dtype=bool)
+        last[:-1] = sig[1:] != sig[:-1]
+        st.val[sig[last]] = val[last]
+        st.since[sig[last]] = tim[last]
+    if ti.size:
+        st.time = int(tvals[-1])
 
 
 def _open(path: Path) -> BinaryIO:
@@ -135,84 +269,38 @@ def read_vcd(path: str | Path, scope: str | None = None) -> VcdActivity:
         if not names:
             raise FormatError(path, None, "no variables under the selected scope")
         n = len(names)
-        val = [-1] * n  # -1 unknown (x/z or not yet dumped), else the bit value
-        since = [0] * n  # time the bit went to 1
-        tog = [0] * n
-        high = [0] * n
-        t = 0
-        t0: int | None = None
-        pending_vec: bytes | None = None
-        skip_next = False
+        # bit tables indexed by id code (packed into uint64, up to 8 characters)
+        code_keys = np.array([_pack(c, path) for c in bits_of], dtype=np.uint64)
+        korder = np.argsort(code_keys)
+        code_keys = code_keys[korder]
+        code_list = [bits_of[c] for c in bits_of]
+        first = np.array([code_list[k][0] for k in korder], dtype=np.int64)
+        width = np.array([len(code_list[k]) for k in korder], dtype=np.int64)
+        contiguous = all(b == list(range(b[0], b[0] + len(b))) for b in code_list)
+        if not contiguous:  # aliases: one id code for several scalar variables
+            raise FormatError(path, None, "VCD id codes shared by several variables are not supported")
+        st = _State(n)
         tail = b""
         while True:
             chunk = fh.read(_CHUNK)
-            if not chunk:
-                toks = tail.split()
-                tail = b""
-            else:
-                data = tail + chunk
-                cut = max(data.rfind(b"\n"), data.rfind(b" "))
+            data = tail + chunk
+            if chunk:
+                cut = data.rfind(b"\n")
                 if cut < 0:
                     tail = data
                     continue
-                toks = data[:cut].split()
-                tail = data[cut:]
-            for tok in toks:
-                c = tok[0]
-                if pending_vec is not None:
-                    idx = bits_of.get(tok)
-                    if idx is not None:
-                        v = pending_vec
-                        k = len(idx)
-                        if len(v) < k:  # left-extend (x/z extend with themselves, 0/1 with 0)
-                            v = (v[:1] if v[:1] in (b"x", b"z", b"X", b"Z") else b"0") * (k - len(v)) + v
-                        elif len(v) > k:
-                            v = v[-k:]
-                        for b, bi in zip(v, idx, strict=False):
-                            nv = 1 if b == 49 else (0 if b == 48 else -1)
-                            old = val[bi]
-                            if nv != old:
-                                if nv == 1:
-                                    since[bi] = t
-                                elif old == 1:
-                                    high[bi] += t - since[bi]
-                                if old >= 0 and nv >= 0:
-                                    tog[bi] += 1
-                                val[bi] = nv
-                    pending_vec = None
-                elif skip_next:
-                    skip_next = False
-                elif c == 35:  # '#'
-                    try:
-                        t = int(tok[1:])
-                    except ValueError:
-                        raise FormatError(path, None, f"bad timestamp {tok[:20]!r}") from None
-                    if t0 is None:
-                        t0 = t
-                elif c in (48, 49, 120, 122, 88, 90) and len(tok) > 1:
-                    idx = bits_of.get(tok[1:])
-                    if idx is not None:
-                        nv = 1 if c == 49 else (0 if c == 48 else -1)
-                        for bi in idx:
-                            old = val[bi]
-                            if nv != old:
-                                if nv == 1:
-                                    since[bi] = t
-                                elif old == 1:
-                                    high[bi] += t - since[bi]
-                                if old >= 0 and nv >= 0:
-                                    tog[bi] += 1
-                                val[bi] = nv
-                elif c in (98, 66):  # 'b'
-                    pending_vec = tok[1:]
-                elif c in (114, 82):  # real value: skip its id
-                    skip_next = True
+                body, tail = data[:cut + 1], data[cut + 1:]
+            else:
+                body, tail = data, b""
+            if body:
+                _process(np.frombuffer(body, dtype=np.uint8), st, code_keys, first, width, path)
             if not chunk:
                 break
-        for bi in range(n):
-            if val[bi] == 1:
-                high[bi] += t - since[bi]
-        start = t0 or 0
+        t = st.time
+        high = st.high + np.where(st.val == 1, t - st.since, 0)
+        start = st.t0 if st.t0 is not None else 0
         duration = (t - start) * timescale
+        tog = st.tog.tolist()
+        high = high.tolist()
         return VcdActivity(dict(zip(names, tog, strict=False)), {nm: h * timescale for nm, h in zip(names, high, strict=False)},
                            duration, timescale, "/".join(want))
