@@ -760,6 +760,9 @@ def _trace(g: _Graph, arr: list, info: dict, kind: str, slack: float, slew: np.n
             break
         node, tr = int(g.src[e]), int(g.srctr[e])
         guard += 1
+        if g.launch[e]:  # the path starts at the register clock pin, like report_checks
+            chain.append((node, tr))
+            break
     chain.reverse()
     stages: list[PathStage] = []
     prev = None
@@ -791,3 +794,39 @@ def timing_json(results: Mapping[str, TimingResult], max_paths: int = 5) -> str:
            "setup_ws": min(ws) if ws else None, "setup_tns": min((r.setup_tns for r in results.values()), default=0.0),
            "hold_ws": min(hs) if hs else None, "hold_tns": min((r.hold_tns for r in results.values()), default=0.0)}
     return json.dumps(doc, indent=2)
+
+
+# ---- loading -------------------------------------------------------------------------------
+def load_design(verilog: Sequence[Any], top: str | None = None) -> FlatDesign:
+    """Netlist -> FlatDesign: the shared `flow.formats.verilog` reader when present, else the
+    engine's compact structural reader."""
+    from pathlib import Path
+
+    paths = [Path(p) for p in verilog]
+    try:
+        from flow.formats.verilog import read_verilog  # type: ignore[import-not-found]
+    except ImportError:
+        from flow.engines.readers import read_verilog_fallback
+
+        return read_verilog_fallback(paths, top)
+    return FlatDesign.from_netlist(read_verilog(paths, top=top))
+
+
+def load_liberty(path: Any) -> Any:
+    """Liberty library: the shared reader when present, else the engine's compact one."""
+    try:
+        from flow.formats.liberty import read_liberty  # type: ignore[import-not-found]
+    except ImportError:
+        from flow.engines.readers import read_liberty_fallback
+
+        return read_liberty_fallback(path)
+    return read_liberty(path)
+
+
+def load_constraints(sdc: Any, design: FlatDesign) -> TimingConstraints:
+    """SDC -> TimingConstraints (evaluated with Tcl; times in ns, caps in fF as in our PDKs)."""
+    from pathlib import Path
+
+    from flow.engines.readers import read_sdc_fallback
+
+    return read_sdc_fallback(Path(sdc), design)
