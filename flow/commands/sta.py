@@ -12,12 +12,16 @@ import typer
 
 
 def _libs(lib: list[Path], corner: str | None) -> dict:
-    from flow.formats.liberty import read_liberty
+    """Liberty files merged into one corner (later files override cells of earlier ones)."""
+    from flow.engines.sta import load_liberty
 
-    libs = [read_liberty(p) for p in lib]
+    libs = [load_liberty(p) for p in lib]
     if len(libs) == 1:
         return {corner or "default": libs[0]}
-    from flow.formats.liberty import merge_libraries
+    if isinstance(libs[0], dict):
+        merged = {**libs[0], "cells": {k: v for lb in libs for k, v in lb["cells"].items()}}
+        return {corner or "default": merged}
+    from flow.formats.liberty import merge_libraries  # type: ignore[import-not-found]
 
     return {corner or "default": merge_libraries(libs)}
 

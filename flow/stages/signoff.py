@@ -93,6 +93,22 @@ def run_signoff(verilog: Sequence[Path], top: str | None, libs: Mapping[str, Any
     return SignoffResult(design, timing, power, acts, warnings)
 
 
+def _view(state: State, name: str) -> Path | None:
+    """A view's path or None (State's `in`/`get` raise for missing views)."""
+    return state[name] if name in set(state) else None
+
+
+def corner_library(plat: Any, corner: str) -> Any:
+    """The platform's parsed library for a corner (shared reader), or the engine reader's."""
+    try:
+        return plat.liberty(corner)
+    except ImportError:
+        files = plat.corner(corner).liberty
+        if len(files) != 1:
+            raise
+        return sta.load_liberty(files[0])
+
+
 def _fin(x: float) -> float | None:
     return round(x, 15) if math.isfinite(x) else None
 
@@ -119,13 +135,13 @@ class SignoffStage(Stage):
         cfg = ctx.config
         plat = ctx.platform
         corners = list(cfg.get("SIGNOFF_CORNERS") or plat.corners)
-        libs = {c: plat.liberty(c) for c in corners}
+        libs = {c: corner_library(plat, c) for c in corners}
         act_file = cfg.get("ACTIVITY")
         for view in ("saif", "vcd"):
-            if act_file is None and view in state:
+            if act_file is None and view in set(state):
                 act_file = state[view]
-        spef = state.get("spef", None)
-        islands = state.get("islands", None)
+        spef = _view(state, "spef")
+        islands = _view(state, "islands")
         ic = None
         ls_delay = 0.0
         if islands is not None:
@@ -194,7 +210,7 @@ def _island_corners(islands: Path, libs: dict[str, Any], plat: Any, state: State
     inst_island: dict[str, Any] = doc.get("instances", doc.get("island_of", {}))
     for c in set(rails.values()):
         if c not in libs:
-            libs[c] = plat.liberty(c)
+            libs[c] = corner_library(plat, c)
     order = list(libs)
     design = sta.load_design([state["verilog"]], cfg.get("DESIGN_NAME"))
     default = order.index(plat.default_corner) if plat.default_corner in order else 0

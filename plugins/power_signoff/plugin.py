@@ -24,7 +24,7 @@ from flow.report.sections import ReportSection
 
 
 def _power(state: Any) -> tuple[dict[str, Any], Path] | None:
-    if "power" not in state:
+    if "power" not in set(state):
         return None
     p = Path(state["power"])
     return json.loads(p.read_text()), p
@@ -33,7 +33,7 @@ def _power(state: Any) -> tuple[dict[str, Any], Path] | None:
 def island_power(state: Any) -> dict[str, float]:
     """Island -> W from the per-instance NPZ and the FINE-VH islands JSON ({} without islands)."""
     got = _power(state)
-    if got is None or "islands" not in state:
+    if got is None or "islands" not in set(state):
         return {}
     doc, path = got
     isl = json.loads(Path(state["islands"]).read_text())
@@ -48,7 +48,7 @@ def island_power(state: Any) -> dict[str, float]:
 
 def ir_drop(state: Any, voltage: float | None = None) -> dict[str, float]:
     """Static ΔV (V) per island through its header switches (estimate)."""
-    if "islands" not in state:
+    if "islands" not in set(state):
         return {}
     isl = json.loads(Path(state["islands"]).read_text())
     widths = isl.get("switch_width_um", {})
