@@ -303,7 +303,6 @@ def analyze_power(design: FlatDesign, timing: TimingResult, activity: PinActivit
     names_sup = list(supply_names) if supply_names is not None else None
     bank = TableBank()
     internal = np.zeros(n_inst)
-    switching = np.zeros(n_inst)
     leakage = np.zeros(n_inst)
     group: list[str] = []
     supply: list[str] = []
@@ -319,21 +318,50 @@ def analyze_power(design: FlatDesign, timing: TimingResult, activity: PinActivit
             parsed[text] = act.parse_function(text)
         return parsed[text]
 
-    # collect internal-power look-ups, evaluate them in one vectorised call
+    # switching, vectorised over output pins
+    n_pins = len(design.pin_name)
+    pin_cell = g.inst_cell_idx[design.pin_inst]
+    is_out = np.zeros(n_pins, dtype=bool)
+    volt_pin = np.zeros(n_pins)
+    out_cache: dict[tuple[int, str], bool] = {}
+    for p_, (ci_, pname) in enumerate(zip(pin_cell.tolist(), design.pin_name, strict=True)):
+        o = out_cache.get((ci_, pname))
+        if o is None:
+            pm = g.cells[ci_].pins.get(pname)
+            o = out_cache[(ci_, pname)] = pm is not None and pm.direction in ("output", "inout")
+        is_out[p_] = o
+    volt_cell = np.array([c.voltage for c in g.cells] or [0.0])
+    volt_pin = volt_cell[pin_cell]
+    sw_pin = np.where(is_out, 0.5 * load[:n_pins] * volt_pin ** 2 * activity.density[:n_pins], 0.0)
+    switching = np.bincount(design.pin_inst, weights=sw_pin, minlength=n_inst)
+    drives_clock = np.bincount(design.pin_inst, weights=(is_out & clk[:n_pins]).astype(float), minlength=n_inst) > 0
+    # internal power: per cell type a template, per instance only the activity-dependent weight
     q_tab: list[int] = []
     q_slew: list[float] = []
     q_load: list[float] = []
     q_scale: list[float] = []
     q_inst: list[int] = []
-    drives_clock = np.zeros(n_inst, dtype=bool)
+    templates: dict[int, list[tuple]] = {}
+    leak_cache: dict[int, float] = {}
     for i in range(n_inst):
         cm = g.cells[g.inst_cell_idx[i]]
         lo, hi = pin_start[i], pin_start[i + 1]
         local = {design.pin_name[p]: p for p in range(lo, hi)}
-        volt = cm.voltage
-        supply.append(names_sup[ic[i]] if names_sup else f"{volt:.2f}V")
+        supply.append(names_sup[ic[i]] if names_sup else f"{cm.voltage:.2f}V")
         if not cm.internal_power and cm.cell_leakage is None and not cm.leakage_states and cm.pins:
             no_power.add(cm.name)
+        tpl = templates.get(cm.index)
+        if tpl is None:
+            tpl = []
+            for ip in cm.internal_power:
+                iw = None
+                if ip.related_pin and ip.when is None and ip.pin in cm.functions:
+                    iw = act.infered_when(tree(cm.functions[ip.pin]), ip.related_pin)
+                pm = cm.pins.get(ip.pin)
+                is_o = pm is not None and pm.direction in ("output", "inout")
+                tpl.append((ip.pin, ip.related_pin or ip.pin, bool(ip.related_pin), iw,
+                            tree(ip.when) if ip.when else None, is_o, bank.add(ip.rise), bank.add(ip.fall)))
+            templates[cm.index] = tpl
 
         def pin_act(nm: str, local=local) -> tuple[float, float]:
             p = local.get(nm)
@@ -341,68 +369,55 @@ def analyze_power(design: FlatDesign, timing: TimingResult, activity: PinActivit
                 return 0.0, 0.0
             return float(activity.raw[p]), float(activity.duty[p])
 
-        for pname, p in local.items():
-            pm = cm.pins.get(pname)
-            if pm is None:
-                continue
-            if pm.direction in ("output", "inout"):
-                switching[i] += 0.5 * load[p] * volt * volt * activity.density[p]
-                if clk[p]:
-                    drives_clock[i] = True
-        for ip in cm.internal_power:
-            to = local.get(ip.pin)
-            if to is None:
-                continue
-            frm_name = ip.related_pin or ip.pin
+        for pin, frm_name, _has_rel, iw, when_t, is_o, tid_r, tid_f in tpl:
+            to = local.get(pin)
             frm = local.get(frm_name)
-            if frm is None:
+            if to is None or frm is None:
                 continue
-            w: float
-            iw = None
-            if ip.related_pin and ip.when is None and ip.pin in cm.functions:
-                iw = act.infered_when(tree(cm.functions[ip.pin]), ip.related_pin)
             if iw is not None:
                 to_raw = float(activity.raw[to])
                 w = 0.0 if to_raw == 0 else float(activity.raw[frm]) / to_raw * act.sta_eval(iw, pin_act)[1]
-            elif ip.when is not None:
-                w = act.sta_eval(tree(ip.when), pin_act)[1]
+            elif when_t is not None:
+                w = act.sta_eval(when_t, pin_act)[1]
             elif clk[frm]:
                 w = 1.0
             else:
                 w = 0.5
-            pm = cm.pins.get(ip.pin)
-            ld = load[to] if pm is not None and pm.direction in ("output", "inout") else 0.0
-            for rf, tab in ((0, ip.rise), (1, ip.fall)):
-                if tab is None:
+            ld = float(load[to]) if is_o else 0.0
+            sc = w * float(activity.density[to])
+            for rf, tid in ((0, tid_r), (1, tid_f)):
+                if tid < 0:
                     continue
-                q_tab.append(bank.add(tab))
+                q_tab.append(tid)
                 q_slew.append(float(slew[frm, rf]))
-                q_load.append(float(ld))
-                q_scale.append(w * float(activity.density[to]))
+                q_load.append(ld)
+                q_scale.append(sc)
                 q_inst.append(i)
         # leakage
-        conds = [(wh, v) for wh, v in cm.leakage_states if wh]
-        if conds:
-            tot = 0.0
-            for wh, v in conds:
-                e = tree(wh)
-                if exact_leakage:
-                    probs = {}
-                    for nm in act.ports(e):
-                        probs[nm] = float(activity.duty[local[nm]]) if nm in local else 0.0
-                    tot += v * act.exact_probability(e, probs)
-                else:
-                    wgt = 1.0
-                    for nm in _port_occurrences(e):
-                        pmn = cm.pins.get(nm)
-                        if pmn is not None and pmn.direction in ("input", "inout"):
-                            wgt *= 0.25 if pmn.is_clock else 0.5
-                    tot += v * wgt
-            leakage[i] = tot
-        elif any(wh is None for wh, _ in cm.leakage_states):
-            leakage[i] = sum(v for wh, v in cm.leakage_states if wh is None)
-        elif cm.cell_leakage is not None:
-            leakage[i] = cm.cell_leakage
+        if not exact_leakage and cm.index in leak_cache:
+            leakage[i] = leak_cache[cm.index]
+        else:
+            conds = [(wh, v) for wh, v in cm.leakage_states if wh]
+            if conds:
+                tot = 0.0
+                for wh, v in conds:
+                    e = tree(wh)
+                    if exact_leakage:
+                        probs = {nm: float(activity.duty[local[nm]]) if nm in local else 0.0 for nm in act.ports(e)}
+                        tot += v * act.exact_probability(e, probs)
+                    else:
+                        wgt = 1.0
+                        for nm in _port_occurrences(e):
+                            pmn = cm.pins.get(nm)
+                            if pmn is not None and pmn.direction in ("input", "inout"):
+                                wgt *= 0.25 if pmn.is_clock else 0.5
+                        tot += v * wgt
+                leakage[i] = tot
+            elif any(wh is None for wh, _ in cm.leakage_states):
+                leakage[i] = sum(v for wh, v in cm.leakage_states if wh is None)
+            elif cm.cell_leakage is not None:
+                leakage[i] = cm.cell_leakage
+            leak_cache[cm.index] = float(leakage[i])
         if cm.is_macro:
             group.append("Macro")
         elif cm.is_pad:

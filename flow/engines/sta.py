@@ -296,61 +296,72 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
         warnings.append(f"{len(missing)} cell type(s) not in the library, untimed: {', '.join(sorted(missing)[:10])}")
     pin_dir = np.zeros(n, dtype=np.int8)  # 0 unknown, 1 input, 2 output, 3 inout
     cap = np.zeros((n, 2))
-    for p in range(n_pins):
-        m = cells[inst_cell_idx[design.pin_inst[p]]]
-        pm = m.pins.get(design.pin_name[p])
-        if pm is not None:
-            pin_dir[p] = {"input": 1, "output": 2, "inout": 3}.get(pm.direction, 0)
-            cap[p] = (pm.cap_rise, pm.cap_fall)
+    dcode = {"input": 1, "output": 2, "inout": 3}
+    pin_info: dict[tuple[int, str], tuple[int, float, float]] = {}
+    pin_cell = inst_cell_idx[design.pin_inst]
+    for p, (ci_, pname) in enumerate(zip(pin_cell.tolist(), design.pin_name, strict=True)):
+        info = pin_info.get((ci_, pname))
+        if info is None:
+            pm = cells[ci_].pins.get(pname)
+            info = (dcode.get(pm.direction, 0), pm.cap_rise, pm.cap_fall) if pm is not None else (0, 0.0, 0.0)
+            pin_info[(ci_, pname)] = info
+        pin_dir[p] = info[0]
+        cap[p, 0] = info[1]
+        cap[p, 1] = info[2]
     for q, d in enumerate(design.port_dir):
         # a top input port drives its net; an output port is a load
         pin_dir[n_pins + q] = {"input": 2, "output": 1, "inout": 3}.get(d, 0)
         cap[n_pins + q] = tc.port_load.get(design.port_names[q], 0.0)
-    # net -> drivers / loads
+    # net -> drivers / loads (vectorised; nets with an RC tree get per-load Elmore delays)
     n_nets = len(design.net_names)
-    order = np.argsort(node_net, kind="stable")
-    nets_sorted = node_net[order]
-    starts = np.searchsorted(nets_sorted, np.arange(n_nets + 1))
-    load = np.zeros((n, 2))
-    e_src: list[int] = []
-    e_dst: list[int] = []
-    e_wire: list[float] = []
-    wire_cap = par.wire_cap if par is not None else None
-    undriven = 0
-    multi = 0
-    for net in range(n_nets):
-        members = order[starts[net]:starts[net + 1]]
-        if members.size == 0:
-            continue
-        drv = members[(pin_dir[members] == 2) | (pin_dir[members] == 3)]
-        lds = members[(pin_dir[members] == 1) | (pin_dir[members] == 3)]
-        if drv.size == 0:
-            if lds.size:
-                undriven += 1
-            continue
-        if drv.size > 1:
-            multi += 1
-        c = cap[lds].sum(axis=0) if lds.size else np.zeros(2)
-        wc = float(wire_cap[net]) if wire_cap is not None else 0.0
-        for d in drv:
-            load[d] = c - (cap[d] if pin_dir[d] == 3 else 0.0) + wc
-            elm: dict[str, float] = {}
-            if par is not None and net in par.trees:
-                elm = par.load_delays(net, names[d], {names[ld]: float(cap[ld].max()) for ld in lds})
-            for ld in lds:
-                if ld == d:
-                    continue
-                wd = elm.get(names[ld], 0.0)
-                di, li = node_inst[d], node_inst[ld]
-                if ls_delay and di >= 0 and li >= 0 and voltages[inst_corner[di]] != voltages[inst_corner[li]]:
-                    wd += ls_delay
-                e_src.append(int(d))
-                e_dst.append(int(ld))
-                e_wire.append(wd)
+    is_drv = (pin_dir == 2) | (pin_dir == 3)
+    is_ld = (pin_dir == 1) | (pin_dir == 3)
+    drv_nodes = np.flatnonzero(is_drv)
+    n_drv = np.bincount(node_net[drv_nodes], minlength=n_nets)
+    if (n_drv > 1).any():
+        warnings.append(f"{int((n_drv > 1).sum())} net(s) with several drivers")
+    ld_nodes = np.flatnonzero(is_ld)
+    net_cap = np.zeros((n_nets, 2))
+    for tr in (0, 1):
+        net_cap[:, tr] = np.bincount(node_net[ld_nodes], weights=cap[ld_nodes, tr], minlength=n_nets)
+    if par is not None:
+        net_cap += np.asarray(par.wire_cap, dtype=float)[:, None]
+    undriven = int(((n_drv == 0) & (np.bincount(node_net[ld_nodes], minlength=n_nets) > 0)).sum())
     if undriven:
         warnings.append(f"{undriven} net(s) with loads but no driver")
-    if multi:
-        warnings.append(f"{multi} net(s) with several drivers")
+    load = np.zeros((n, 2))
+    load[drv_nodes] = net_cap[node_net[drv_nodes]] - np.where(pin_dir[drv_nodes] == 3, 1.0, 0.0)[:, None] * cap[drv_nodes]
+    # edges: every driver of a net to every load of it (CSR over nets)
+    drv_sorted = drv_nodes[np.argsort(node_net[drv_nodes], kind="stable")]
+    dstart = np.searchsorted(node_net[drv_sorted], np.arange(n_nets + 1))
+    cnt = (dstart[1:] - dstart[:-1])[node_net[ld_nodes]]
+    e_dst_a = np.repeat(ld_nodes, cnt)
+    first = dstart[node_net[ld_nodes]]
+    offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    e_src_a = drv_sorted[np.repeat(first, cnt) + offs]
+    keep = e_src_a != e_dst_a
+    e_src_a, e_dst_a = e_src_a[keep], e_dst_a[keep]
+    e_wire_a = np.zeros(e_src_a.size)
+    if par is not None and par.trees:
+        tree_nets = np.fromiter(par.trees.keys(), dtype=np.int64)
+        sel = np.flatnonzero(np.isin(node_net[e_src_a], tree_nets))
+        by_drv: dict[int, dict[str, float]] = {}
+        ld_sorted = ld_nodes[np.argsort(node_net[ld_nodes], kind="stable")]
+        lstart = np.searchsorted(node_net[ld_sorted], np.arange(n_nets + 1))
+        for k in sel:
+            d = int(e_src_a[k])
+            if d not in by_drv:
+                net = int(node_net[d])
+                members = ld_sorted[lstart[net]:lstart[net + 1]]
+                by_drv[d] = par.load_delays(net, names[d], {names[m]: float(cap[m].max()) for m in members})
+            e_wire_a[k] = by_drv[d].get(names[int(e_dst_a[k])], 0.0)
+    if ls_delay:
+        di, li = node_inst[e_src_a], node_inst[e_dst_a]
+        ok = (di >= 0) & (li >= 0)
+        vd = np.where(ok, voltages[inst_corner[np.maximum(di, 0)]], 0.0)
+        vl = np.where(ok, voltages[inst_corner[np.maximum(li, 0)]], 0.0)
+        e_wire_a = e_wire_a + np.where(ok & (vd != vl), ls_delay, 0.0)
+    e_src, e_dst, e_wire = e_src_a, e_dst_a, e_wire_a
     src = [np.repeat(np.asarray(e_src, dtype=np.int64), 2)]
     dst = [np.repeat(np.asarray(e_dst, dtype=np.int64), 2)]
     srctr = [np.tile(np.array([RISE, FALL]), len(e_src))]
@@ -365,57 +376,35 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
     pin_start = design.inst_pin_start
     checks: list[tuple[int, int, str, int, int, int, int]] = []
     cs, cst, cd, cdt, cdt_tab, cst_tab, ci, cl = [], [], [], [], [], [], [], []
+    templates: dict[int, tuple[list, list]] = {}
     for i in range(len(design.inst_names)):
         m = cells[inst_cell_idx[i]]
         if not m.arcs:
             continue
+        tpl = templates.get(m.index)
+        if tpl is None:
+            tpl = templates[m.index] = _arc_template(m, bank)
         lo, hi = pin_start[i], pin_start[i + 1]
         pnode = {design.pin_name[p]: p for p in range(lo, hi)}
-        for arc in m.arcs:
-            a = pnode.get(arc.related_pin)
-            b = pnode.get(arc.pin)
-            if a is None or b is None:
+        arcs_t, checks_t = tpl
+        for rp, pn, kind, ck_tr, tr_, tf_ in checks_t:
+            a_ = pnode.get(rp)
+            b_ = pnode.get(pn)
+            if a_ is not None and b_ is not None:
+                checks.append((b_, a_, kind, ck_tr, tr_, tf_, i))
+        for rp, pn, itr, otr, dtid, stid, is_launch in arcs_t:
+            a_ = pnode.get(rp)
+            b_ = pnode.get(pn)
+            if a_ is None or b_ is None:
                 continue
-            tt = arc.timing_type
-            if tt.startswith(("setup_", "hold_")):
-                kind = "setup" if tt.startswith("setup") else "hold"
-                ck_tr = RISE if tt.endswith("rising") else FALL
-                tr_ = bank.add(arc.tables.get("rise_constraint"))
-                tf_ = bank.add(arc.tables.get("fall_constraint"))
-                checks.append((b, a, kind, ck_tr, tr_, tf_, i))
-                continue
-            is_launch = tt in ("rising_edge", "falling_edge")
-            if is_launch:
-                ins = [RISE] if tt == "rising_edge" else [FALL]
-                pairs = [(ins[0], RISE), (ins[0], FALL)]
-            elif tt in ("combinational", "combinational_rise", "combinational_fall", "",
-                        "three_state_enable", "three_state_disable"):
-                sense = arc.timing_sense
-                if sense == "positive_unate":
-                    pairs = [(RISE, RISE), (FALL, FALL)]
-                elif sense == "negative_unate":
-                    pairs = [(FALL, RISE), (RISE, FALL)]
-                else:
-                    pairs = [(RISE, RISE), (FALL, RISE), (RISE, FALL), (FALL, FALL)]
-                if tt == "combinational_rise":
-                    pairs = [p for p in pairs if p[1] == RISE]
-                elif tt == "combinational_fall":
-                    pairs = [p for p in pairs if p[1] == FALL]
-            else:
-                continue
-            for itr, otr in pairs:
-                dt = arc.tables.get("cell_rise" if otr == RISE else "cell_fall")
-                st = arc.tables.get("rise_transition" if otr == RISE else "fall_transition")
-                if dt is None:
-                    continue
-                cs.append(a)
-                cst.append(itr)
-                cd.append(b)
-                cdt.append(otr)
-                cdt_tab.append(bank.add(dt))
-                cst_tab.append(bank.add(st))
-                ci.append(i)
-                cl.append(is_launch)
+            cs.append(a_)
+            cst.append(itr)
+            cd.append(b_)
+            cdt.append(otr)
+            cdt_tab.append(dtid)
+            cst_tab.append(stid)
+            ci.append(i)
+            cl.append(is_launch)
     k = len(cs)
     src.append(np.asarray(cs, dtype=np.int64))
     srctr.append(np.asarray(cst, dtype=np.int64))
@@ -433,6 +422,47 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
     return _Graph(n, names, node_inst, node_net, g_src, cat(srctr), g_dst, cat(dsttr), cat(is_cell),
                   cat(dtab), cat(stab), cat(einst), cat(wire), cat(launch), checks, load, level, cells,
                   inst_cell_idx, warnings)
+
+
+def _arc_template(m: CellModel, bank: TableBank) -> tuple[list, list]:
+    """Per cell type: expanded (from, to, in tr, out tr, delay table, slew table, launch) arcs
+    and (related, pin, kind, clock tr, rise table, fall table) checks, computed once."""
+    arcs: list[tuple] = []
+    checks: list[tuple] = []
+    for arc in m.arcs:
+        tt = arc.timing_type
+        if tt.startswith(("setup_", "hold_")):
+            kind = "setup" if tt.startswith("setup") else "hold"
+            ck_tr = RISE if tt.endswith("rising") else FALL
+            checks.append((arc.related_pin, arc.pin, kind, ck_tr, bank.add(arc.tables.get("rise_constraint")),
+                           bank.add(arc.tables.get("fall_constraint"))))
+            continue
+        is_launch = tt in ("rising_edge", "falling_edge")
+        if is_launch:
+            itr = RISE if tt == "rising_edge" else FALL
+            pairs = [(itr, RISE), (itr, FALL)]
+        elif tt in ("combinational", "combinational_rise", "combinational_fall", "",
+                    "three_state_enable", "three_state_disable"):
+            sense = arc.timing_sense
+            if sense == "positive_unate":
+                pairs = [(RISE, RISE), (FALL, FALL)]
+            elif sense == "negative_unate":
+                pairs = [(FALL, RISE), (RISE, FALL)]
+            else:
+                pairs = [(RISE, RISE), (FALL, RISE), (RISE, FALL), (FALL, FALL)]
+            if tt == "combinational_rise":
+                pairs = [p for p in pairs if p[1] == RISE]
+            elif tt == "combinational_fall":
+                pairs = [p for p in pairs if p[1] == FALL]
+        else:
+            continue
+        for itr, otr in pairs:
+            dt = arc.tables.get("cell_rise" if otr == RISE else "cell_fall")
+            st = arc.tables.get("rise_transition" if otr == RISE else "fall_transition")
+            if dt is None:
+                continue
+            arcs.append((arc.related_pin, arc.pin, itr, otr, bank.add(dt), bank.add(st), is_launch))
+    return arcs, checks
 
 
 def _levelise(n: int, src: np.ndarray, dst: np.ndarray, warnings: list[str]) -> np.ndarray:
