@@ -659,8 +659,19 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
 
     # flop checks grouped by data node
     by_d: dict[int, list[tuple[int, str, int, int, int, int]]] = {}
-    for d_node, ck, kind, ck_tr, tr_, tf_, inst in g.checks:
-        by_d.setdefault(d_node, []).append((ck, kind, ck_tr, tr_, tf_, inst))
+    # constraint values of every check, both data transitions, in one vectorised look-up
+    if g.checks:
+        ca = np.array([(c[0], c[1], c[3], c[4], c[5]) for c in g.checks], dtype=np.int64)
+        is_setup = np.array([c[2] == "setup" for c in g.checks])
+        chk_val = np.zeros((len(g.checks), 2))
+        for dtr, col in ((RISE, 3), (FALL, 4)):
+            tabs = ca[:, col]
+            ok = tabs >= 0
+            dsl = np.where(is_setup, slew_max[ca[:, 0], dtr], slew_min[ca[:, 0], dtr])
+            csl = np.where(is_setup, slew_min[ca[:, 1], ca[:, 2]], slew_max[ca[:, 1], ca[:, 2]])
+            chk_val[ok, dtr] = bank.lookup(tabs[ok], dsl[ok], np.zeros(int(ok.sum())), csl[ok])
+    for k_chk, (d_node, ck, kind, ck_tr, tr_, tf_, _inst) in enumerate(g.checks):
+        by_d.setdefault(d_node, []).append((ck, kind, ck_tr, tr_, tf_, k_chk))
     cand_setup: list[tuple[float, dict]] = []
     cand_hold: list[tuple[float, dict]] = []
 
@@ -670,7 +681,7 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     for d_node, lst in by_d.items():
         ws, wh = math.inf, math.inf
         name = g.names[d_node]
-        for ck, kind, ck_tr, tr_, tf_, _inst in lst:
+        for ck, kind, ck_tr, tr_, tf_, k_chk in lst:
             cc = clk_of_node[ck]
             if cc < 0:
                 continue
@@ -691,8 +702,7 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                         cmax, cmin, _, _ = arr[cg]
                         se, he = capture_edges(lclk, ledge, cclk, cedge)
                         if kind == "setup" and np.isfinite(amax[d_node, dtr]) and np.isfinite(cmin[ck, ck_tr]):
-                            t_chk = float(bank.lookup(np.array([tab]), np.array([slew_max[d_node, dtr]]),
-                                                      np.array([0.0]), np.array([slew_min[ck, ck_tr]]))[0])
+                            t_chk = float(chk_val[k_chk, dtr])
                             carr = cmin[ck, ck_tr] + (se - cclk.waveform[cedge])
                             if name in maxd:
                                 req = maxd[name] + lclk.waveform[ledge] - t_chk
@@ -704,8 +714,7 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                                                        chk=t_chk, unc=cclk.uncertainty_setup, lc=lclk.name,
                                                        cc=cclk.name, ledge=lclk.waveform[ledge]), cand_setup)
                         if kind == "hold" and np.isfinite(amin[d_node, dtr]) and np.isfinite(cmax[ck, ck_tr]):
-                            t_chk = float(bank.lookup(np.array([tab]), np.array([slew_min[d_node, dtr]]),
-                                                      np.array([0.0]), np.array([slew_max[ck, ck_tr]]))[0])
+                            t_chk = float(chk_val[k_chk, dtr])
                             carr = cmax[ck, ck_tr] + (he - cclk.waveform[cedge])
                             req = carr + t_chk + cclk.uncertainty_hold
                             sl = amin[d_node, dtr] - req
