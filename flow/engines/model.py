@@ -35,10 +35,20 @@ class FlatDesign:
 
     @classmethod
     def from_netlist(cls, nl: Any) -> FlatDesign:
-        """Adapter from `flow.netlist.Netlist` (array form)."""
-        from flow.engines.netlist_adapter import flat_from_netlist
-
-        return flat_from_netlist(nl)
+        """Adapter from an array netlist object exposing the documented fields (instance names,
+        cell names, per-instance pin CSR with pin names and net indices, net names, ports)."""
+        inst_names = list(_get(nl, "inst_names", "instance_names"))
+        cells = _get(nl, "inst_cell", "cell_names_of_instances", default=None)
+        if cells is None:
+            types = list(_get(nl, "cell_types", "cell_names"))
+            cells = [types[k] for k in np.asarray(_get(nl, "inst_cell_type", "cell_index"))]
+        start = np.asarray(_get(nl, "inst_pin_start", "pin_start", "inst_pin_ptr"), dtype=np.int64)
+        pin_inst = np.repeat(np.arange(len(inst_names)), np.diff(start))
+        ports = list(_get(nl, "port_names"))
+        return cls(inst_names, list(cells), start, pin_inst, list(_get(nl, "pin_names", "pin_name")),
+                   np.asarray(_get(nl, "pin_net"), dtype=np.int64), list(_get(nl, "net_names")), ports,
+                   list(_get(nl, "port_dirs", "port_direction", "port_dir")),
+                   np.asarray(_get(nl, "port_net", "port_nets"), dtype=np.int64))
 
 
 @dataclass

@@ -837,29 +837,21 @@ def timing_json(results: Mapping[str, TimingResult], max_paths: int = 5) -> str:
 
 # ---- loading -------------------------------------------------------------------------------
 def load_design(verilog: Sequence[Any], top: str | None = None) -> FlatDesign:
-    """Netlist -> FlatDesign: the shared `flow.formats.verilog` reader when present, else the
-    engine's compact structural reader."""
+    """Gate-level netlist -> FlatDesign with the engine's structural reader (flat netlists as
+    Yosys writes them; `FlatDesign.from_netlist` adapts a shared `flow.netlist.Netlist`)."""
     from pathlib import Path
 
-    paths = [Path(p) for p in verilog]
-    try:
-        from flow.formats.verilog import read_verilog  # type: ignore[import-not-found]
-    except ImportError:
-        from flow.engines.readers import read_verilog_fallback
+    from flow.engines.readers import read_verilog_fallback
 
-        return read_verilog_fallback(paths, top)
-    return FlatDesign.from_netlist(read_verilog(paths, top=top))
+    return read_verilog_fallback([Path(p) for p in verilog], top)
 
 
 def load_liberty(path: Any) -> Any:
-    """Liberty library: the shared reader when present, else the engine's compact one."""
-    try:
-        from flow.formats.liberty import read_liberty  # type: ignore[import-not-found]
-    except ImportError:
-        from flow.engines.readers import read_liberty_fallback
+    """Liberty library for the engines (timing/power subset, SI) from the engine's reader;
+    `model.cell_model` also accepts a shared `flow.formats.liberty` Library object."""
+    from flow.engines.readers import read_liberty_fallback
 
-        return read_liberty_fallback(path)
-    return read_liberty(path)
+    return read_liberty_fallback(path)
 
 
 def load_constraints(sdc: Any, design: FlatDesign) -> TimingConstraints:

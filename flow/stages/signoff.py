@@ -99,14 +99,13 @@ def _view(state: State, name: str) -> Path | None:
 
 
 def corner_library(plat: Any, corner: str) -> Any:
-    """The platform's parsed library for a corner (shared reader), or the engine reader's."""
-    try:
-        return plat.liberty(corner)
-    except ImportError:
-        files = plat.corner(corner).liberty
-        if len(files) != 1:
-            raise
-        return sta.load_liberty(files[0])
+    """The engines' library for a platform corner (files of the corner merged, parsed once per
+    process through the engine reader, which keeps only the timing/power subset)."""
+    files = plat.corner(corner).liberty
+    libs = [sta.load_liberty(f) for f in files]
+    if len(libs) == 1:
+        return libs[0]
+    return {**libs[0], "cells": {k: v for lb in libs for k, v in lb["cells"].items()}}
 
 
 def _fin(x: float) -> float | None:
@@ -135,7 +134,7 @@ class SignoffStage(Stage):
         cfg = ctx.config
         plat = ctx.platform
         corners = list(cfg.get("SIGNOFF_CORNERS") or plat.corners)
-        libs = {c: corner_library(plat, c) for c in corners}
+        libs = {c: ctx.cached(("engine_liberty", c), lambda c=c: corner_library(plat, c)) for c in corners}
         act_file = cfg.get("ACTIVITY")
         for view in ("saif", "vcd"):
             if act_file is None and view in set(state):
