@@ -372,39 +372,63 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
     einst = [np.full(2 * len(e_src), -1, dtype=np.int64)]
     wire = [np.repeat(np.asarray(e_wire, dtype=float), 2)]
     launch = [np.zeros(2 * len(e_src), dtype=bool)]
-    # cell arcs: per instance, pin name -> node
-    pin_start = design.inst_pin_start
+    # cell arcs: expanded per cell type, vectorised over its instances
     checks: list[tuple[int, int, str, int, int, int, int]] = []
     cs, cst, cd, cdt, cdt_tab, cst_tab, ci, cl = [], [], [], [], [], [], [], []
-    templates: dict[int, tuple[list, list]] = {}
-    for i in range(len(design.inst_names)):
-        m = cells[inst_cell_idx[i]]
+    # (instance, pin name) -> node through sorted integer keys, vectorised per cell type
+    name_ids: dict[str, int] = {}
+    pid = np.fromiter((name_ids.setdefault(nm, len(name_ids)) for nm in design.pin_name), dtype=np.int64,
+                      count=n_pins)
+    n_names = max(len(name_ids), 1)
+    keys = design.pin_inst * n_names + pid
+    korder = np.argsort(keys, kind="stable")
+    skeys = keys[korder]
+
+    def nodes_of(insts: np.ndarray, pin: str) -> np.ndarray:
+        """Node of `pin` on each instance, -1 where the instance has no such pin."""
+        j = name_ids.get(pin)
+        if j is None or skeys.size == 0:
+            return np.full(insts.size, -1, dtype=np.int64)
+        q = insts * n_names + j
+        pos = np.clip(np.searchsorted(skeys, q), 0, skeys.size - 1)
+        return np.where(skeys[pos] == q, korder[pos], -1)
+
+    by_cell = np.argsort(inst_cell_idx, kind="stable")
+    cstarts = np.searchsorted(inst_cell_idx[by_cell], np.arange(len(cells) + 1))
+    for m in cells:
         if not m.arcs:
             continue
-        tpl = templates.get(m.index)
-        if tpl is None:
-            tpl = templates[m.index] = _arc_template(m, bank)
-        lo, hi = pin_start[i], pin_start[i + 1]
-        pnode = {design.pin_name[p]: p for p in range(lo, hi)}
-        arcs_t, checks_t = tpl
+        insts = by_cell[cstarts[m.index]:cstarts[m.index + 1]]
+        if insts.size == 0:
+            continue
+        arcs_t, checks_t = _arc_template(m, bank)
         for rp, pn, kind, ck_tr, tr_, tf_ in checks_t:
-            a_ = pnode.get(rp)
-            b_ = pnode.get(pn)
-            if a_ is not None and b_ is not None:
-                checks.append((b_, a_, kind, ck_tr, tr_, tf_, i))
+            a_, b_ = nodes_of(insts, rp), nodes_of(insts, pn)
+            ok = (a_ >= 0) & (b_ >= 0)
+            checks += [(int(bb), int(aa), kind, ck_tr, tr_, tf_, int(ii))
+                       for aa, bb, ii in zip(a_[ok], b_[ok], insts[ok], strict=True)]
         for rp, pn, itr, otr, dtid, stid, is_launch in arcs_t:
-            a_ = pnode.get(rp)
-            b_ = pnode.get(pn)
-            if a_ is None or b_ is None:
-                continue
-            cs.append(a_)
-            cst.append(itr)
-            cd.append(b_)
-            cdt.append(otr)
-            cdt_tab.append(dtid)
-            cst_tab.append(stid)
-            ci.append(i)
-            cl.append(is_launch)
+            a_, b_ = nodes_of(insts, rp), nodes_of(insts, pn)
+            ok = (a_ >= 0) & (b_ >= 0)
+            k_ = int(ok.sum())
+            cs.append(a_[ok])
+            cd.append(b_[ok])
+            ci.append(insts[ok])
+            cst.append(np.full(k_, itr))
+            cdt.append(np.full(k_, otr))
+            cdt_tab.append(np.full(k_, dtid))
+            cst_tab.append(np.full(k_, stid))
+            cl.append(np.full(k_, is_launch))
+    catl = np.concatenate
+    cs_a = catl(cs).astype(np.int64) if cs else np.zeros(0, dtype=np.int64)
+    cs, cst, cd, cdt = cs_a, (catl(cst) if cst else np.zeros(0, np.int64)), \
+        (catl(cd) if cd else np.zeros(0, np.int64)), (catl(cdt) if cdt else np.zeros(0, np.int64))
+    cdt_tab = catl(cdt_tab) if cdt_tab else np.zeros(0, np.int64)
+    cst_tab = catl(cst_tab) if cst_tab else np.zeros(0, np.int64)
+    ci = catl(ci) if ci else np.zeros(0, np.int64)
+    cl = catl(cl) if cl else np.zeros(0, bool)
+    # keep checks in instance order (stable reports)
+    checks.sort(key=lambda c: c[6])
     k = len(cs)
     src.append(np.asarray(cs, dtype=np.int64))
     srctr.append(np.asarray(cst, dtype=np.int64))
