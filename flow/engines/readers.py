@@ -277,68 +277,57 @@ def read_verilog_fallback(paths: list[Path], top: str | None = None) -> FlatDesi
             return [f"{name}[{a}]"]
         return bits(name)
 
-    while i < len(toks):
-        t = toks[i]
-        if t in ("input", "output", "inout", "wire", "reg", "supply0", "supply1", "tri"):
-            i += 1
+    inst_re = re.compile(r"\s*(\\\S+|[A-Za-z_][\w$]*)\s+(?:#\s*\((?:[^()]|\([^()]*\))*\)\s*)?"
+                         r"(\\\S+|[A-Za-z_][\w$]*)\s*\((.*)\)\s*$", re.S)
+    conn_re = re.compile(r"\.\s*([\w$]+)\s*\(\s*((?:\\\S+\s)?[^()]*?)\s*\)")
+    simple_re = re.compile(r"(?:\\(\S+)|([A-Za-z_][\w$]*))\s*(?:\[\s*(\d+)\s*\])?")
+
+    def conn_bits(text: str) -> list[str]:
+        """Bits of a connection expression: fast path for `net` / `net[k]`, tokens otherwise."""
+        nonlocal toks, i
+        m = simple_re.fullmatch(text)
+        if m is not None:
+            name = m.group(1) or m.group(2)
+            if m.group(3) is not None:
+                return [f"{name}[{m.group(3)}]"]
+            return bits(name)
+        if not text:
+            return []
+        toks, i = _VTOK.findall(text), 0
+        return expr()
+
+    for stmt in body.split(";"):
+        st = stmt.strip()
+        if not st or st.startswith("("):
+            continue
+        word = st.split(None, 1)[0]
+        if word in ("input", "output", "inout", "wire", "reg", "supply0", "supply1", "tri"):
+            toks, i = _VTOK.findall(st), 1
             r = rng()
-            while toks[i] != ";":
-                if toks[i] == ",":
-                    i += 1
-                    continue
-                nm = toks[i][1:] if toks[i].startswith("\\") else toks[i]
-                if r is not None:
-                    widths[nm] = r
-                if t in ("input", "output", "inout"):
-                    port_dir[nm] = t
+            while i < len(toks):
+                if toks[i] != ",":
+                    nm = toks[i][1:] if toks[i].startswith("\\") else toks[i]
+                    if r is not None:
+                        widths[nm] = r
+                    if word in ("input", "output", "inout"):
+                        port_dir[nm] = word
                 i += 1
-            i += 1
-        elif t == "assign":
-            i += 1
+        elif word == "assign":
+            toks, i = _VTOK.findall(st[len("assign"):]), 0
             lhs = expr()
             i += 1  # '='
             rhs = expr()
-            for a, b in zip(lhs, rhs, strict=False):
-                parent[find(a)] = find(b)
-            i += 1
-        elif t == "(":  # module port list
-            while toks[i] != ")":
-                i += 1
-            i += 1
-        elif t == ";":
-            i += 1
-        elif re.fullmatch(_ID, t):
-            cell = t
-            i += 1
-            if toks[i] == "#":
-                depth = 0
-                i += 1
-                while True:
-                    depth += toks[i] == "("
-                    depth -= toks[i] == ")"
-                    i += 1
-                    if depth == 0:
-                        break
-            iname = toks[i][1:] if toks[i].startswith("\\") else toks[i]
-            i += 2  # name, '('
-            conns: list[tuple[str, list[str]]] = []
-            while toks[i] != ")":
-                if toks[i] == ",":
-                    i += 1
-                    continue
-                if toks[i] != ".":
-                    raise FormatError(paths[0], None, f"instance {iname}: only named connections are supported")
-                pin = toks[i + 1]
-                i += 3
-                if toks[i] == ")":
-                    conns.append((pin, []))
-                else:
-                    conns.append((pin, expr()))
-                i += 1
-            i += 2
-            insts.append((cell, iname, conns))
+            for a_, b_ in zip(lhs, rhs, strict=False):
+                parent[find(a_)] = find(b_)
         else:
-            raise FormatError(paths[0], None, f"unexpected token {t!r} in module {top}")
+            m = inst_re.match(st)
+            if m is None:
+                raise FormatError(paths[0], None, f"cannot parse statement {st[:60]!r} in module {top}")
+            cell, iname, conn_text = m.groups()
+            iname = iname[1:] if iname.startswith("\\") else iname
+            if conn_text.strip() and not conn_text.lstrip().startswith("."):
+                raise FormatError(paths[0], None, f"instance {iname}: only named connections are supported")
+            insts.append((cell, iname, [(pin, conn_bits(e.strip())) for pin, e in conn_re.findall(conn_text)]))
     net_id: dict[str, int] = {}
     net_names: list[str] = []
 
