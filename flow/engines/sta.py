@@ -729,7 +729,7 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                             t_chk = float(chk_val[k_chk, dtr])
                             carr = cmin[ck, ck_tr] + (se - cclk.waveform[cedge])
                             if name in maxd:
-                                req = maxd[name] + lclk.waveform[ledge] - t_chk
+                                req = maxd[name] + lclk.waveform[ledge] - t_chk - cclk.uncertainty_setup
                             else:
                                 req = carr - t_chk - cclk.uncertainty_setup
                             sl = req - amax[d_node, dtr]

@@ -1,0 +1,35 @@
+"""SDC exceptions (false path, max delay, clock uncertainty split) against OpenSTA."""
+
+from __future__ import annotations
+
+import pytest
+
+from flow.engines import sta
+from tests.signoff.handlib import write_lib
+from tests.signoff.opensta import run_sta
+from tests.signoff.test_sta_hand import NETLIST, SDC
+
+
+@pytest.mark.parametrize("extra", [
+    "set_false_path -to [get_ports out1]\n",
+    "set_false_path -from [get_ports in1]\n",
+    "set_max_delay 0.05 -to [get_pins r2/D]\n",
+    "set_clock_uncertainty -setup 0.07 [get_clocks clk]\nset_clock_uncertainty -hold 0.02 [get_clocks clk]\n",
+])
+def test_exceptions_match_opensta(tmp_path, extra):
+    lib = write_lib(tmp_path / "hand.lib")
+    (tmp_path / "top.v").write_text(NETLIST)
+    (tmp_path / "top.sdc").write_text(SDC + extra)
+    design = sta.load_design([tmp_path / "top.v"], "top")
+    tc = sta.load_constraints(tmp_path / "top.sdc", design)
+    t = sta.analyze(design, sta.load_liberty(lib), tc)
+    ref = run_sta(f"""read_liberty {lib}
+read_verilog {tmp_path / 'top.v'}
+link_design top
+read_sdc {tmp_path / 'top.sdc'}
+report_checks -path_delay max -digits 6
+report_checks -path_delay min -digits 6
+""", tmp_path)
+    setup, hold = ref.slacks()
+    assert t.setup_wns == pytest.approx(setup * 1e-9, abs=1e-15)
+    assert t.hold_wns == pytest.approx(hold * 1e-9, abs=1e-15)
