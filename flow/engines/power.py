@@ -304,9 +304,6 @@ def analyze_power(design: FlatDesign, timing: TimingResult, activity: PinActivit
     bank = TableBank()
     internal = np.zeros(n_inst)
     leakage = np.zeros(n_inst)
-    group: list[str] = []
-    supply: list[str] = []
-    pin_start = design.inst_pin_start
     clk = timing.node_clock >= 0
     load = np.maximum(g.load[:, 0], g.load[:, 1])
     slew = timing.node_slew
@@ -335,103 +332,103 @@ def analyze_power(design: FlatDesign, timing: TimingResult, activity: PinActivit
     sw_pin = np.where(is_out, 0.5 * load[:n_pins] * volt_pin ** 2 * activity.density[:n_pins], 0.0)
     switching = np.bincount(design.pin_inst, weights=sw_pin, minlength=n_inst)
     drives_clock = np.bincount(design.pin_inst, weights=(is_out & clk[:n_pins]).astype(float), minlength=n_inst) > 0
-    # internal power: per cell type a template, per instance only the activity-dependent weight
-    q_tab: list[int] = []
-    q_slew: list[float] = []
-    q_load: list[float] = []
-    q_scale: list[float] = []
-    q_inst: list[int] = []
-    templates: dict[int, list[tuple]] = {}
-    leak_cache: dict[int, float] = {}
-    for i in range(n_inst):
-        cm = g.cells[g.inst_cell_idx[i]]
-        lo, hi = pin_start[i], pin_start[i + 1]
-        local = {design.pin_name[p]: p for p in range(lo, hi)}
-        supply.append(names_sup[ic[i]] if names_sup else f"{cm.voltage:.2f}V")
+    # internal power and leakage per cell type, vectorised over the instances of the type
+    q_tab: list[np.ndarray] = []
+    q_slew: list[np.ndarray] = []
+    q_load: list[np.ndarray] = []
+    q_scale: list[np.ndarray] = []
+    q_inst: list[np.ndarray] = []
+    raw, dut, dens = activity.raw, activity.duty, activity.density
+    by_cell = np.argsort(g.inst_cell_idx, kind="stable")
+    cstarts = np.searchsorted(g.inst_cell_idx[by_cell], np.arange(len(g.cells) + 1))
+    group_arr = np.empty(n_inst, dtype=object)
+    for cm in g.cells:
+        insts = by_cell[cstarts[cm.index]:cstarts[cm.index + 1]]
+        if insts.size == 0:
+            continue
         if not cm.internal_power and cm.cell_leakage is None and not cm.leakage_states and cm.pins:
             no_power.add(cm.name)
-        tpl = templates.get(cm.index)
-        if tpl is None:
-            tpl = []
-            for ip in cm.internal_power:
-                iw = None
-                if ip.related_pin and ip.when is None and ip.pin in cm.functions:
-                    iw = act.infered_when(tree(cm.functions[ip.pin]), ip.related_pin)
-                pm = cm.pins.get(ip.pin)
-                is_o = pm is not None and pm.direction in ("output", "inout")
-                tpl.append((ip.pin, ip.related_pin or ip.pin, bool(ip.related_pin), iw,
-                            tree(ip.when) if ip.when else None, is_o, bank.add(ip.rise), bank.add(ip.fall)))
-            templates[cm.index] = tpl
+        node_cache: dict[str, np.ndarray] = {}
 
-        def pin_act(nm: str, local=local) -> tuple[float, float]:
-            p = local.get(nm)
-            if p is None:
-                return 0.0, 0.0
-            return float(activity.raw[p]), float(activity.duty[p])
+        def nodes(pin: str, insts=insts, node_cache=node_cache) -> np.ndarray:
+            if pin not in node_cache:
+                node_cache[pin] = g.nodes_of(insts, pin)
+            return node_cache[pin]
 
-        for pin, frm_name, _has_rel, iw, when_t, is_o, tid_r, tid_f in tpl:
-            to = local.get(pin)
-            frm = local.get(frm_name)
-            if to is None or frm is None:
+        def pin_act(nm: str) -> tuple[np.ndarray, np.ndarray]:
+            v = nodes(nm)
+            ok = v >= 0
+            vv = np.maximum(v, 0)
+            return np.where(ok, raw[vv], 0.0), np.where(ok, dut[vv], 0.0)
+
+        for ip in cm.internal_power:
+            to, frm = nodes(ip.pin), nodes(ip.related_pin or ip.pin)
+            ok = (to >= 0) & (frm >= 0)
+            if not ok.any():
                 continue
+            to_, frm_ = np.maximum(to, 0), np.maximum(frm, 0)
+            iw = None
+            if ip.related_pin and ip.when is None and ip.pin in cm.functions:
+                iw = act.infered_when(tree(cm.functions[ip.pin]), ip.related_pin)
             if iw is not None:
-                to_raw = float(activity.raw[to])
-                w = 0.0 if to_raw == 0 else float(activity.raw[frm]) / to_raw * act.sta_eval(iw, pin_act)[1]
-            elif when_t is not None:
-                w = act.sta_eval(when_t, pin_act)[1]
-            elif clk[frm]:
-                w = 1.0
+                to_raw = raw[to_]
+                w = np.where(to_raw == 0, 0.0, raw[frm_] / np.where(to_raw == 0, 1.0, to_raw)
+                             * act.sta_eval(iw, pin_act)[1])
+            elif ip.when is not None:
+                w = np.broadcast_to(act.sta_eval(tree(ip.when), pin_act)[1], insts.shape)
             else:
-                w = 0.5
-            ld = float(load[to]) if is_o else 0.0
-            sc = w * float(activity.density[to])
-            for rf, tid in ((0, tid_r), (1, tid_f)):
-                if tid < 0:
+                w = np.where(clk[frm_], 1.0, 0.5)
+            pm = cm.pins.get(ip.pin)
+            is_o = pm is not None and pm.direction in ("output", "inout")
+            ld = load[to_] if is_o else np.zeros(insts.size)
+            sc = w * dens[to_]
+            for rf, tab in ((0, ip.rise), (1, ip.fall)):
+                if tab is None:
                     continue
-                q_tab.append(tid)
-                q_slew.append(float(slew[frm, rf]))
-                q_load.append(ld)
-                q_scale.append(sc)
-                q_inst.append(i)
+                q_tab.append(np.full(int(ok.sum()), bank.add(tab)))
+                q_slew.append(slew[frm_, rf][ok])
+                q_load.append(ld[ok])
+                q_scale.append(sc[ok])
+                q_inst.append(insts[ok])
         # leakage
-        if not exact_leakage and cm.index in leak_cache:
-            leakage[i] = leak_cache[cm.index]
-        else:
-            conds = [(wh, v) for wh, v in cm.leakage_states if wh]
-            if conds:
-                tot = 0.0
-                for wh, v in conds:
-                    e = tree(wh)
-                    if exact_leakage:
-                        probs = {nm: float(activity.duty[local[nm]]) if nm in local else 0.0 for nm in act.ports(e)}
-                        tot += v * act.exact_probability(e, probs)
-                    else:
-                        wgt = 1.0
-                        for nm in _port_occurrences(e):
-                            pmn = cm.pins.get(nm)
-                            if pmn is not None and pmn.direction in ("input", "inout"):
-                                wgt *= 0.25 if pmn.is_clock else 0.5
-                        tot += v * wgt
-                leakage[i] = tot
-            elif any(wh is None for wh, _ in cm.leakage_states):
-                leakage[i] = sum(v for wh, v in cm.leakage_states if wh is None)
-            elif cm.cell_leakage is not None:
-                leakage[i] = cm.cell_leakage
-            leak_cache[cm.index] = float(leakage[i])
+        conds = [(wh, v) for wh, v in cm.leakage_states if wh]
+        if conds:
+            tot = np.zeros(insts.size)
+            for wh, v in conds:
+                e = tree(wh)
+                if exact_leakage:
+                    names = act.ports(e)
+                    probs = {nm: pin_act(nm)[1] for nm in names}
+                    # exact enumeration per instance (inputs independent)
+                    tot += v * np.array([act.exact_probability(e, {nm: float(probs[nm][k]) for nm in names})
+                                         for k in range(insts.size)])
+                else:
+                    wgt = 1.0
+                    for nm in _port_occurrences(e):
+                        pmn = cm.pins.get(nm)
+                        if pmn is not None and pmn.direction in ("input", "inout"):
+                            wgt *= 0.25 if pmn.is_clock else 0.5
+                    tot += v * wgt
+            leakage[insts] = tot
+        elif any(wh is None for wh, _ in cm.leakage_states):
+            leakage[insts] = sum(v for wh, v in cm.leakage_states if wh is None)
+        elif cm.cell_leakage is not None:
+            leakage[insts] = cm.cell_leakage
         if cm.is_macro:
-            group.append("Macro")
+            group_arr[insts] = "Macro"
         elif cm.is_pad:
-            group.append("Pad")
+            group_arr[insts] = "Pad"
         elif cm.is_sequential:
-            group.append("Sequential")
-        elif drives_clock[i]:
-            group.append("Clock")
+            group_arr[insts] = "Sequential"
         else:
-            group.append("Combinational")
+            group_arr[insts] = np.where(drives_clock[insts], "Clock", "Combinational")
+    group = [str(x) if x is not None else "Combinational" for x in group_arr]
+    volts = np.array([g.cells[c].voltage for c in g.inst_cell_idx.tolist()]) if n_inst else np.zeros(0)
+    supply = [names_sup[k] for k in ic.tolist()] if names_sup else [f"{v:.2f}V" for v in volts]
     if q_tab:
         bank.finalize()
-        e = bank.lookup(np.asarray(q_tab), np.asarray(q_slew), np.asarray(q_load))
-        np.add.at(internal, np.asarray(q_inst), e * np.asarray(q_scale))
+        e = bank.lookup(np.concatenate(q_tab), np.concatenate(q_slew), np.concatenate(q_load))
+        internal += np.bincount(np.concatenate(q_inst), weights=e * np.concatenate(q_scale), minlength=n_inst)
     warnings = []
     if no_power:
         warnings.append(f"{len(no_power)} cell type(s) without power data (no internal_power or leakage): "

@@ -39,10 +39,21 @@ Each instance's arcs, pin capacitances and constraint tables come from `libs[ins
 supply voltage per library is `lib.nom_voltage` (or the `voltages` argument). `analyze_corners`
 runs the same netlist at every corner of a platform (dict corner -> Library).
 
+Loading: `load_design(verilog_paths, top) -> FlatDesign`, `load_liberty(path)` (engine reader,
+SI units), `load_constraints(sdc_path, design) -> TimingConstraints` (SDC evaluated by Tcl).
+Results: `TimingResult.setup_wns/setup_tns/hold_wns/hold_tns` (s), per-endpoint slacks,
+`setup_paths/hold_paths` (`TimingPath` with per-stage incr/arrival/slew/load), `report_checks()`
+text, `to_json()`; `timing_json({corner: result})` is the `timing` view.
+
 Approximations (documented, checked against OpenSTA in tests/signoff): the driver sees the total
-net capacitance (no effective-capacitance reduction of the pi model), load-pin slew equals the
-driver slew (no wire slew degradation), no CRPR, no latches, no clock gating checks,
-`set_false_path -from A -to B` with both sides being pins is not supported (warned).
+net capacitance (OpenSTA switches to its DMP effective-capacitance driver model as soon as a net
+has resistance: on a synthesised Nangate45 block with 2-30 ohm wire segments the worst slack
+differs by ~4 ps, with 10-150 ohm by ~9 ps, ours pessimistic), load-pin slew equals the driver
+slew (no wire slew degradation), no CRPR, no latches, no clock gating checks, no wire-load
+models (without SPEF OpenSTA applies the library's `default_wire_load`, we use zero wire load —
+give both tools an SPEF to compare), `set_false_path -from A -to B` with both sides pins and
+`-through` are not supported (warned). Without SPEF and with ideal or propagated clocks the
+numbers equal OpenSTA's to the femtosecond (tests/signoff/test_sta_hand.py, test_activity_clock.py).
 
 Reference: OpenSTA (Parallax) `report_checks`, `report_wns`, `report_tns` semantics.
 """
@@ -264,6 +275,17 @@ class _Graph:
     cells: list[CellModel]
     inst_cell_idx: np.ndarray
     warnings: list[str]
+    pin_keys: tuple = ()  # (name_ids, n_names, sorted keys, order) for (instance, pin) look-ups
+
+    def nodes_of(self, insts: np.ndarray, pin: str) -> np.ndarray:
+        """Node of `pin` on each instance in `insts` (-1 where it has no such pin)."""
+        name_ids, n_names, skeys, korder = self.pin_keys
+        j = name_ids.get(pin)
+        if j is None or skeys.size == 0:
+            return np.full(insts.size, -1, dtype=np.int64)
+        q = insts * n_names + j
+        pos = np.clip(np.searchsorted(skeys, q), 0, skeys.size - 1)
+        return np.where(skeys[pos] == q, korder[pos], -1)
 
 
 def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarray, bank: TableBank,
@@ -445,7 +467,7 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
     level = _levelise(n, g_src, g_dst, warnings)
     return _Graph(n, names, node_inst, node_net, g_src, cat(srctr), g_dst, cat(dsttr), cat(is_cell),
                   cat(dtab), cat(stab), cat(einst), cat(wire), cat(launch), checks, load, level, cells,
-                  inst_cell_idx, warnings)
+                  inst_cell_idx, warnings, (name_ids, n_names, skeys, korder))
 
 
 def _arc_template(m: CellModel, bank: TableBank) -> tuple[list, list]:
