@@ -175,9 +175,11 @@ class TableBank:
         j = np.clip((a2 <= y[:, None]).sum(axis=1) - 1, 0, self.n2[tids] - 2)
         x0, x1 = a1[cols, i], a1[cols, i + 1]
         y0, y1 = a2[cols, j], a2[cols, j + 1]
-        v = self.vals[tids]
-        v00, v01 = v[cols, i, j], v[cols, i, j + 1]
-        v10, v11 = v[cols, i + 1, j], v[cols, i + 1, j + 1]
+        k1, k2 = self.vals.shape[1], self.vals.shape[2]
+        flat = self.vals.reshape(-1)
+        base = tids * (k1 * k2) + i * k2 + j
+        v00, v01 = flat[base], flat[base + 1]
+        v10, v11 = flat[base + k2], flat[base + k2 + 1]
         tx = (x - x0) / (x1 - x0)
         ty = (y - y0) / (y1 - y0)
         return (1 - tx) * (1 - ty) * v00 + (1 - tx) * ty * v01 + tx * (1 - ty) * v10 + tx * ty * v11

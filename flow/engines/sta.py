@@ -513,8 +513,8 @@ def _arc_template(m: CellModel, bank: TableBank) -> tuple[list, list]:
 
 def _levelise(n: int, src: np.ndarray, dst: np.ndarray, warnings: list[str]) -> np.ndarray:
     """Longest-path level of every node (Kahn); nodes on combinational loops get level -1."""
-    pairs = np.unique(np.stack([src, dst], axis=1), axis=0) if src.size else np.zeros((0, 2), dtype=np.int64)
-    s, d = pairs[:, 0], pairs[:, 1]
+    key = np.unique(src.astype(np.int64) * n + dst) if src.size else np.zeros(0, dtype=np.int64)
+    s, d = key // n, key % n
     indeg = np.bincount(d, minlength=n)
     order = np.argsort(s, kind="stable")
     s_sorted, d_sorted = s[order], d[order]
@@ -625,10 +625,8 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
             out_mx[cell] = np.where(has_s, bank.lookup(g.stab[ce], smx[cell], ld), 0.0)
             out_mn[cell] = np.where(has_s, bank.lookup(g.stab[ce], smn[cell], ld), 0.0)
         np.maximum.at(slew_max, (d, dt), out_mx)
-        tmp = np.full((n, 2), np.inf)
-        np.minimum.at(tmp, (d, dt), out_mn)
-        touched = np.isfinite(tmp)
-        slew_min[touched] = tmp[touched]
+        slew_min[d, dt] = np.inf  # nodes of this level are only driven from this level's edges
+        np.minimum.at(slew_min, (d, dt), out_mn)
         dn = np.unique(d)
         ideal = dn[ideal_node[dn]]
         if ideal.size:
