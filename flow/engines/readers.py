@@ -279,12 +279,19 @@ def read_verilog_fallback(paths: list[Path], top: str | None = None) -> FlatDesi
 
     inst_re = re.compile(r"\s*(\\\S+|[A-Za-z_][\w$]*)\s+(?:#\s*\((?:[^()]|\([^()]*\))*\)\s*)?"
                          r"(\\\S+|[A-Za-z_][\w$]*)\s*\((.*)\)\s*$", re.S)
-    conn_re = re.compile(r"\.\s*([\w$]+)\s*\(\s*((?:\\\S+\s)?[^()]*?)\s*\)")
+    conn_re = re.compile(r"\.\s*([\w$]+)\s*\(([^()]*)\)")
+    decl_re = re.compile(r"\w+\s*(?:\[\s*(-?\d+)\s*:\s*(-?\d+)\s*\])?\s*(.*)", re.S)
     simple_re = re.compile(r"(?:\\(\S+)|([A-Za-z_][\w$]*))\s*(?:\[\s*(\d+)\s*\])?")
 
     def conn_bits(text: str) -> list[str]:
         """Bits of a connection expression: fast path for `net` / `net[k]`, tokens otherwise."""
         nonlocal toks, i
+        if "{" not in text and "'" not in text and ":" not in text:
+            if text.startswith("\\"):
+                return bits(text[1:].strip())
+            if "[" in text:
+                return [text.replace(" ", "")]
+            return bits(text) if text in widths else [text]
         m = simple_re.fullmatch(text)
         if m is not None:
             name = m.group(1) or m.group(2)
@@ -302,16 +309,18 @@ def read_verilog_fallback(paths: list[Path], top: str | None = None) -> FlatDesi
             continue
         word = st.split(None, 1)[0]
         if word in ("input", "output", "inout", "wire", "reg", "supply0", "supply1", "tri"):
-            toks, i = _VTOK.findall(st), 1
-            r = rng()
-            while i < len(toks):
-                if toks[i] != ",":
-                    nm = toks[i][1:] if toks[i].startswith("\\") else toks[i]
-                    if r is not None:
-                        widths[nm] = r
-                    if word in ("input", "output", "inout"):
-                        port_dir[nm] = word
-                i += 1
+            dm = decl_re.match(st)
+            r = (int(dm.group(1)), int(dm.group(2))) if dm.group(1) is not None else None
+            for nm in dm.group(3).split(","):
+                nm = nm.strip()
+                if nm.startswith("\\"):
+                    nm = nm[1:]
+                if not nm:
+                    continue
+                if r is not None:
+                    widths[nm] = r
+                if word in ("input", "output", "inout"):
+                    port_dir[nm] = word
         elif word == "assign":
             toks, i = _VTOK.findall(st[len("assign"):]), 0
             lhs = expr()
@@ -332,7 +341,7 @@ def read_verilog_fallback(paths: list[Path], top: str | None = None) -> FlatDesi
     net_names: list[str] = []
 
     def nid(b: str) -> int:
-        r = find(b)
+        r = find(b) if parent else b
         if r not in net_id:
             net_id[r] = len(net_names)
             net_names.append(r)
