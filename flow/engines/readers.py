@@ -192,7 +192,8 @@ def read_liberty_fallback(path: str | Path) -> dict:
                         "area": float(_a(cg, "area", 0.0) or 0.0) * 1e-12,
                         "is_macro": _a(cg, "is_macro_cell", "false") == "true",
                         "is_pad": _a(cg, "pad_cell", "false") == "true"}
-    return {"name": lib["args"][0] if lib["args"] else "", "cells": cells, "nom_voltage": nom_v, "path": str(path)}
+    return {"name": lib["args"][0] if lib["args"] else "", "cells": cells, "nom_voltage": nom_v, "path": str(path),
+            "time_unit": tu, "cap_unit": cu}
 
 
 # ---- structural Verilog ---------------------------------------------------------------------

@@ -48,7 +48,8 @@ text, `to_json()`; `timing_json({corner: result})` is the `timing` view.
 Approximations (documented, checked against OpenSTA in tests/signoff): the driver sees the total
 net capacitance (OpenSTA switches to its DMP effective-capacitance driver model as soon as a net
 has resistance: on a synthesised Nangate45 block with 2-30 ohm wire segments the worst slack
-differs by ~4 ps, with 10-150 ohm by ~9 ps, ours pessimistic), load-pin slew equals the driver
+differs by ~4 ps, with 10-150 ohm by ~9 ps, ours pessimistic; on sky130hd with 2-30 ohm by
+~16 ps, ours optimistic; with capacitance-only SPEF both PDKs match to the femtosecond), load-pin slew equals the driver
 slew (no wire slew degradation), no CRPR, no latches, no clock gating checks, no wire-load
 models (without SPEF OpenSTA applies the library's `default_wire_load`, we use zero wire load —
 give both tools an SPEF to compare), `set_false_path -from A -to B` with both sides pins and
@@ -898,10 +899,14 @@ def load_liberty(path: Any) -> Any:
     return read_liberty_fallback(path)
 
 
-def load_constraints(sdc: Any, design: FlatDesign) -> TimingConstraints:
-    """SDC -> TimingConstraints (evaluated with Tcl; times in ns, caps in fF as in our PDKs)."""
+def load_constraints(sdc: Any, design: FlatDesign, lib: Any = None) -> TimingConstraints:
+    """SDC -> TimingConstraints (evaluated with Tcl). SDC numbers are in the library's time and
+    capacitance units, as OpenSTA reads them (default ns and fF when no library is given)."""
     from pathlib import Path
 
+    from flow.engines.model import _get
     from flow.engines.readers import read_sdc_fallback
 
-    return read_sdc_fallback(Path(sdc), design)
+    tu = float(_get(lib, "time_unit", default=1e-9) or 1e-9) if lib is not None else 1e-9
+    cu = float(_get(lib, "cap_unit", default=1e-15) or 1e-15) if lib is not None else 1e-15
+    return read_sdc_fallback(Path(sdc), design, tu, cu)

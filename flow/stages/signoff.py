@@ -56,7 +56,7 @@ def run_signoff(verilog: Sequence[Path], top: str | None, libs: Mapping[str, Any
     analysis named "mixed" is run instead, each instance on its own library and supply.
     """
     design = sta.load_design(verilog, top)
-    tc = sta.load_constraints(sdc, design) if sdc is not None else sta.TimingConstraints()
+    tc = sta.load_constraints(sdc, design, next(iter(libs.values()))) if sdc is not None else sta.TimingConstraints()
     warnings: list[str] = list(tc.warnings)
     par = None
     if spef is not None:
