@@ -5,6 +5,10 @@
 * `vhflow_metrics`: `power__per_supply__<rail>` and `power__per_island__<island>` (W), and
   `power__ir_drop__worst` (V).
 
+`islands` JSON read here (and by the signoff stage): {"instances": {inst: island}, "rails":
+{island: corner name}, optional "switch_width_um": {island: um}, "switch_r_on_ohm_um",
+"rail_voltage": {corner: V}}.
+
 IR drop (estimate, labelled as such): an island drawing I = P / V through its header switches
 of total on-resistance R_sw = r_on_ohm_um / W_switch (platform `power_switch` model, width from
 the islands JSON `switch_width_um` per island when FINE-VH sized them) drops ΔV = I · R_sw.

@@ -98,3 +98,39 @@ def test_vcd_activity_wrong_scope_is_an_error(tmp_path):
     assert a.density[k] == pytest.approx(1 / 10e-9) and a.duty[k] == pytest.approx(0.5)
     assert "vcd" in res.power["t"].activity_counts
     assert any("1 of" in w for w in res.warnings)
+
+
+def test_islands_mixed_supply_and_ir_drop(tmp_path, nangate45):
+    """FINE-VH view: u1 on the slow (0.95 V) rail, the rest typical (1.10 V): one mixed run,
+    per-supply power, a level shifter on the crossings, per-island power and IR drop."""
+    v = tmp_path / "top.v"
+    v.write_text(NETLIST)
+    (tmp_path / "top.sdc").write_text(SDC)
+    isl = tmp_path / "islands.json"
+    isl.write_text(json.dumps({"instances": {"u1": "i1", "r1": "i0", "r2": "i0", "u2": "i0"},
+                               "rails": {"i0": "typical", "i1": "slow"},
+                               "switch_width_um": {"i0": 10.0, "i1": 2.0}, "switch_r_on_ohm_um": 1500.0,
+                               "rail_voltage": {"typical": 1.1, "slow": 0.95}}))
+    state = State({"verilog": v, "sdc": tmp_path / "top.sdc", "islands": isl})
+    cfg = {"DESIGN_NAME": "top", "ACTIVITY": None, "ACTIVITY_SCOPE": None, "INPUT_ACTIVITY": 0.1,
+           "SIGNOFF_CORNERS": ["typical"], "CLOCK_PROPAGATED": None}
+    ctx = StageContext(cfg, nangate45, tmp_path / "stage", tmp_path, tmp_path, log=logging.getLogger("t"))
+    res = SignoffStage().run(state, ctx)
+    doc = json.loads(res.views["power"].read_text())
+    assert set(doc["per_supply"]) == {"typical", "slow"}
+    assert sum(doc["per_supply"].values()) == pytest.approx(doc["total_w"])
+    timing = json.loads(res.views["timing"].read_text())
+    assert "mixed" in timing["corners"]
+    from plugins.power_signoff import plugin
+
+    st = state.updated(res.views, res.metrics)
+    m = plugin.vhflow_metrics(st, tmp_path)
+    npz = np.load(res.views["power"].parent / doc["instances_npz"])
+    p_i1 = float(npz["total_w"][list(npz["inst_names"]).index("u1")])
+    assert m["power__per_island__i1"] == pytest.approx(p_i1)
+    # dV = P / V * r_on / W
+    drops = plugin.ir_drop(st)
+    assert drops["i1"] == pytest.approx(p_i1 / 0.95 * 1500.0 / 2.0)
+    assert m["power__ir_drop__worst"] == pytest.approx(max(drops.values()))
+    html = plugin.vhflow_report_sections(st, tmp_path, cfg)[0].html
+    assert "i1" in html and "IR drop" in html
