@@ -68,18 +68,26 @@ def _pack(code: bytes, path: Path) -> int:
 
 def _tokens(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive) offsets of whitespace-separated tokens."""
-    ws = (buf == 32) | (buf == 10) | (buf == 9) | (buf == 13)
+    ws = buf <= 32  # space, tab, CR, LF (VCD text has no other control characters)
     nws = ~ws
-    edge = np.diff(np.concatenate(([False], nws, [False])).astype(np.int8))
-    return np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
+    start = nws.copy()
+    start[1:] &= ws[:-1]
+    end = nws.copy()
+    end[:-1] &= ws[1:]
+    return np.flatnonzero(start), np.flatnonzero(end) + 1
+
+
+_LEN_MASK = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 
 
 def _gather_key(buf: np.ndarray, s: np.ndarray, ln: np.ndarray) -> np.ndarray:
-    key = np.zeros(s.size, dtype=np.uint64)
-    for k in range(int(ln.max()) if ln.size else 0):
-        m = ln > k
-        key[m] |= buf[s[m] + k].astype(np.uint64) << np.uint64(8 * k)
-    return key
+    """Up to 8 bytes at each offset packed little-endian into uint64, masked to the length."""
+    if s.size == 0:
+        return np.zeros(0, dtype=np.uint64)
+    pad = np.concatenate([buf, np.zeros(8, dtype=np.uint8)])
+    win = np.lib.stride_tricks.as_strided(pad, shape=(buf.size + 1, 8), strides=(1, 1))
+    rows = win[s]  # (n, 8) contiguous copy
+    return rows.view(np.uint64).reshape(-1) & _LEN_MASK[np.clip(ln, 0, 8)]
 
 
 def _process(buf: np.ndarray, st: _State, keys: np.ndarray, first: np.ndarray, width: np.ndarray,
@@ -149,8 +157,8 @@ def _process(buf: np.ndarray, st: _State, keys: np.ndarray, first: np.ndarray, w
     sig = np.concatenate([s_sig, b_sig])
     val = np.concatenate([s_val, b_val])
     tim = np.concatenate([s_time, b_time])
-    order = np.argsort(np.concatenate([s_ord, b_ord]), kind="stable")
-    order = order[np.argsort(sig[order], kind="stable")]
+    # one sort on (signal, token position): keys are unique, so any sort algorithm keeps order
+    order = np.argsort(sig.astype(np.int64) * (ts.size + 1) + np.concatenate([s_ord, b_ord]))
     sig, val, tim = sig[order], val[order], tim[order]
     if sig.size:
         new_grp = np.ones(sig.size, dtype=bool)

@@ -180,3 +180,64 @@ def test_najm_density_matches_enumeration(text):
         sum(act.evaluate(e, dict(zip(names, map(bool, b), strict=True)))
             for b in itertools.product((0, 1), repeat=len(names))) / 2 ** len(names))
     assert exp <= single + 1e-12  # simultaneous flips can only cancel transitions
+
+
+def _reference_vcd(text: str) -> tuple[dict[str, int], dict[str, int], int, int]:
+    """Plain line-by-line reference: per bit toggles and time at 1 (timescale units)."""
+    ids: dict[str, list[str]] = {}
+    for m in __import__("re").finditer(r"\$var \w+ (\d+) (\S+) (\S+)(?: \[(\d+):(\d+)\])? \$end", text):
+        w, code, name = int(m.group(1)), m.group(2), m.group(3)
+        ids[code] = [name] if w == 1 else [f"{name}[{k}]" for k in range(w - 1, -1, -1)]
+    val: dict[str, int] = {}
+    since: dict[str, int] = {}
+    tog = {b: 0 for v in ids.values() for b in v}
+    high = dict.fromkeys(tog, 0)
+    t = t0 = None
+    body = text.split("$enddefinitions $end", 1)[1].split()
+    k = 0
+
+    def setbit(b: str, nv: int) -> None:
+        old = val.get(b, -1)
+        if nv != old:
+            if old == 1:
+                high[b] += t - since[b]
+            if nv == 1:
+                since[b] = t
+            if old >= 0 and nv >= 0:
+                tog[b] += 1
+            val[b] = nv
+
+    while k < len(body):
+        tok = body[k]
+        if tok.startswith("#"):
+            t = int(tok[1:])
+            t0 = t if t0 is None else t0
+        elif tok[0] in "01xz" and len(tok) > 1:
+            setbit(ids[tok[1:]][0], {"0": 0, "1": 1}.get(tok[0], -1))
+        elif tok[0] == "b":
+            bits = ids[body[k + 1]]
+            v = tok[1:].rjust(len(bits), "0")[-len(bits):]
+            for b, ch in zip(bits, v, strict=True):
+                setbit(b, {"0": 0, "1": 1}.get(ch, -1))
+            k += 1
+        k += 1
+    for b, v in val.items():
+        if v == 1:
+            high[b] += t - since[b]
+    return tog, high, t0, t
+
+
+def test_vcd_vectorised_reader_matches_reference_across_chunks(tmp_path, monkeypatch):
+    from benchmarks.bench_vcd import make_vcd
+    from flow.formats import vcd as vcd_mod
+
+    p = tmp_path / "r.vcd"
+    make_vcd(p, target_mb=0.05, n_scalar=40, n_vec=6, seed=3)
+    tog, high, t0, t1 = _reference_vcd(p.read_text())
+    for chunk in (vcd_mod._CHUNK, 97):
+        monkeypatch.setattr(vcd_mod, "_CHUNK", chunk)
+        a = read_vcd(p, "tb/dut")
+        assert a.toggles == tog
+        assert a.duration == pytest.approx((t1 - t0) * 1e-12)
+        for b, h in high.items():
+            assert a.high_time[b] == pytest.approx(h * 1e-12, abs=1e-18)
