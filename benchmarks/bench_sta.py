@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
 RTL = """module blk(input clk, input [7:0] a, input [7:0] b, input sel, output reg [15:0] y);
   reg [7:0] ra, rb; reg [15:0] acc;
   always @(posedge clk) begin
@@ -64,7 +66,7 @@ def replicate(netlist: Path, copies: int, out: Path) -> int:
         ren["clk"] = "clk"
 
         def sub(expr: str, ren: dict = ren) -> str:
-            return re.sub(r"(\\\S+|[A-Za-z_][\w$]*)", lambda m: ren.get(m.group(1), m.group(1)), expr)
+            return re.sub(r"(\\\S+|[A-Za-z_][\w$]*)", lambda mt: ren.get(mt.group(1), mt.group(1)), expr)
 
         for s in rest:
             if s.startswith("assign"):

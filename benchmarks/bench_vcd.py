@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
 from flow.formats.vcd import read_vcd
 
 
