@@ -203,7 +203,9 @@ def propagate_activity(design: FlatDesign, timing: TimingResult, libs: Sequence[
     """Activity of every pin from annotations (net name -> (density 1/s, duty)) and a default
     input activity (per clock period), propagated in level order through cell functions
     (`exact`: Najm density and exact probability per gate; else OpenSTA's tree formulas) and
-    across flops (Q takes the activity of the next-state function). Clock nets: 2 per period."""
+    across flops (Q takes the activity of the next-state function). Clock nets: 2 per period.
+    `libs` / `instance_corner` are accepted for symmetry with `sta.analyze` but not needed: the
+    timing graph already holds each instance's cell model (functions, next state)."""
     g = timing.graph
     n = g.n
     per = _clock_period(timing, n)
@@ -227,8 +229,9 @@ def propagate_activity(design: FlatDesign, timing: TimingResult, libs: Sequence[
         v = n_pins + q
         if design.port_dir[q] == "input" and not clk[v] and int(node_net[v]) not in net_act:
             net_act[int(node_net[v])] = (input_activity / per[v], input_duty, ORIGINS.index("input"))
-    lib_list = list(libs) if isinstance(libs, (list, tuple)) else [libs]
     cells = g.cells
+    net_nodes = np.argsort(node_net, kind="stable")
+    nstart = np.searchsorted(node_net[net_nodes], np.arange(len(design.net_names) + 1))
     parsed: dict[str, Any] = {}
 
     def tree(text: str) -> Any:
@@ -238,10 +241,9 @@ def propagate_activity(design: FlatDesign, timing: TimingResult, libs: Sequence[
 
     order = np.argsort(g.level, kind="stable")
     pin_start = design.inst_pin_start
-    del lib_list, instance_corner
     for _ in range(sweeps):
         for k, (d, p, o) in net_act.items():
-            m = node_net == k
+            m = net_nodes[nstart[k]:nstart[k + 1]]
             dens[m], dut[m], origin[m] = d, p, o
         dens[clk] = 2.0 / per[clk]
         dut[clk] = 0.5
@@ -283,7 +285,7 @@ def propagate_activity(design: FlatDesign, timing: TimingResult, libs: Sequence[
                 dn, prob = act.sta_eval(e, lambda nm, dd=dd, pp=pp: (dd[nm], pp[nm]))
             k = int(node_net[v])
             net_act[k] = (dn, prob, ORIGINS.index("propagated"))
-            m = node_net == k
+            m = net_nodes[nstart[k]:nstart[k + 1]]
             dens[m], dut[m], origin[m] = dn, prob, ORIGINS.index("propagated")
     miss = np.isnan(dens)
     dens[miss] = 0.0
