@@ -274,9 +274,11 @@ def cell_model(lib: Any, name: str) -> CellModel | None:
         next_state = _get(ff, "next_state", default=None)
         if next_state is None and isinstance(ff, (list, tuple)) and ff:
             next_state = _get(ff[0], "next_state", default=None)
+    ff_names = list(_get(ff, "names", default=[]) or []) if ff is not None and not isinstance(ff, (list, tuple)) else []
     volt = _get(lib, "nom_voltage", "voltage", default=0.0) or 0.0
     return CellModel(name, pins, arcs, bool(_get(cell, "is_sequential", default=False)),
                      functions=functions, next_state=next_state, internal_power=ip_list,
                      leakage_states=states, cell_leakage=float(leak) if leak is not None else None,
                      voltage=float(volt), is_macro=bool(_get(cell, "is_macro", default=False)),
-                     is_pad=bool(_get(cell, "is_pad", default=False)), area=float(_get(cell, "area", default=0.0) or 0.0))
+                     is_pad=bool(_get(cell, "is_pad", default=False)), area=float(_get(cell, "area", default=0.0) or 0.0),
+                     extra={"ff_names": ff_names})

@@ -255,12 +255,18 @@ def propagate_activity(design: FlatDesign, timing: TimingResult, libs: Sequence[
             cm = cells[g.inst_cell_idx[inst]]
             pname = design.pin_name[v]
             f = cm.functions.get(pname)
-            if f is None and cm.is_sequential and cm.next_state and pname in cm.pins and \
-                    cm.pins[pname].direction == "output":
-                f = cm.next_state
-                ff_out = True
-            else:
-                ff_out = False
+            ff_out = False
+            neg = False
+            if cm.is_sequential and cm.next_state and pname in cm.pins and cm.pins[pname].direction == "output":
+                # flop output: its function names the internal state (IQ / !IQ / IQN)
+                ffn = cm.extra.get("ff_names", [])
+                ft = tree(f) if f else None
+                if ft is None or all(x in ffn for x in act.ports(ft)):
+                    ff_out = True
+                    if ft is not None:
+                        inner = ft[1] if ft[0] == "not" else ft
+                        neg = (ft[0] == "not") != (inner[0] == "port" and len(ffn) > 1 and inner[1] == ffn[1])
+                    f = cm.next_state
             if f is None or int(node_net[v]) in net_act and net_act[int(node_net[v])][2] == ORIGINS.index("vcd"):
                 continue
             lo, hi = pin_start[inst], pin_start[inst + 1]
@@ -275,7 +281,6 @@ def propagate_activity(design: FlatDesign, timing: TimingResult, libs: Sequence[
                 # the flop samples once per clock: density bounded by its inputs', duty kept
                 prob = act.exact_probability(e, pp)
                 dn = min(act.najm_density(e, pp, dd), 1.0 / per[v])
-                neg = "QN" in pname or pname.endswith("N")
                 if neg:
                     prob = 1.0 - prob
             elif exact:

@@ -160,7 +160,8 @@ def read_liberty_fallback(path: str | Path) -> dict:
             elif g["type"] == "bus" or g["type"] == "bundle":
                 pin_groups += [(p["args"][0], p) for p in g["groups"] if p["type"] == "pin"]
             elif g["type"] in ("ff", "latch"):
-                ff = {"next_state": _a(g, "next_state") or _a(g, "data_in"), "clocked_on": _a(g, "clocked_on")}
+                ff = {"next_state": _a(g, "next_state") or _a(g, "data_in"), "clocked_on": _a(g, "clocked_on"),
+                      "names": list(g["args"])}
             elif g["type"] == "leakage_power":
                 states.append((_a(g, "when"), float(_a(g, "value", 0.0)) * pu))
         for pname, pg in pin_groups:

@@ -176,3 +176,18 @@ def test_paths_file(hand, tmp_path: Path):
     doc = t.to_json()
     assert doc["setup_ws"] == pytest.approx(t.setup_wns)
     assert doc["setup_paths"][0]["endpoint"] == "out1"
+
+
+def test_activity_crosses_flops(hand):
+    """Default propagation: in1 (0.1 per 1 ns, duty 0.5) reaches r1/Q through ff next_state "D",
+    then u1 (inverter) and r2; clock pins toggle twice per period."""
+    _, lib, design, tc = hand
+    t = sta.analyze(design, lib, tc)
+    a = pw.propagate_activity(design, t, lib, input_activity=0.1, input_duty=0.3)
+    names = design.node_names()
+    for pin, duty in (("r1/Q", 0.3), ("u1/ZN", 0.7), ("r2/Q", 0.7), ("out1", 0.3)):
+        k = names.index(pin)
+        assert a.density[k] == pytest.approx(0.1 / NS), pin
+        assert a.duty[k] == pytest.approx(duty), pin
+    assert a.density[names.index("r1/CK")] == pytest.approx(2 / NS)
+    assert "none" not in a.counts()
