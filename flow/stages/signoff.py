@@ -80,6 +80,8 @@ def run_signoff(verilog: Sequence[Path], top: str | None, libs: Mapping[str, Any
             continue
         if global_activity is not None:
             a = pw.sta_global_activity(design, t, *global_activity)
+        elif acts:  # activity depends on functions and clocks, not on the corner: reuse it
+            a = next(iter(acts.values()))
         else:
             a = pw.propagate_activity(design, t, lib, input_activity=input_activity, annotated=ann)
         if ann is not None:
