@@ -159,3 +159,39 @@ def test_sky130_matches_opensta(tmp_path, sky130hd):
     for g in ("Sequential", "Combinational"):
         assert p[g]["total"] == pytest.approx(rp[g][3], rel=0.10), g
     assert sum(p[g]["total"] for g in ("Sequential", "Combinational")) == pytest.approx(rp["Total"][3], rel=0.05)
+
+
+def test_gcd_design_matches_opensta(tmp_path, nangate45):
+    """Our gcd design with its ORFS-style SDC (Tcl variables, lsearch, expr), C-only SPEF."""
+    from tests.conftest import DESIGNS
+
+    src = Path(nangate45.corner("typical").liberty[0])
+    lib = tmp_path / "typ.lib"
+    lib.write_bytes(gzip.decompress(src.read_bytes()) if src.suffix == ".gz" else src.read_bytes())
+    net = synth_nangate((DESIGNS / "gcd/src/gcd.v").read_text(), "gcd", lib, tmp_path)
+    sdc = DESIGNS / "gcd/src/constraint.sdc"
+    library = sta.load_liberty(lib)
+    design = sta.load_design([net], "gcd")
+    tc = sta.load_constraints(sdc, design, library)
+    make_spef(design, tmp_path / "top.spef", r_scale=0.0)
+    t = sta.analyze(design, library, tc, parasitics=Parasitics.from_spef(read_spef(tmp_path / "top.spef"), design))
+    ref = run_sta(f"""read_liberty {lib}
+read_verilog {net}
+link_design gcd
+read_sdc {sdc}
+read_spef {tmp_path / 'top.spef'}
+report_checks -path_delay max -digits 6
+report_checks -path_delay min -digits 6
+report_tns -digits 6
+set_power_activity -global -activity 0.1 -duty 0.5
+report_power -digits 8
+""", tmp_path)
+    setup, hold = ref.slacks()
+    assert abs(t.setup_wns - setup * 1e-9) < 1e-15
+    assert abs(t.hold_wns - hold * 1e-9) < 1e-15
+    assert abs(t.setup_tns - ref.value("tns") * 1e-9) < 1e-14
+    p = pw.analyze_power(design, t, pw.sta_global_activity(design, t, 0.1, 0.5)).groups_sta2019()
+    rp = ref.power()
+    assert sum(p[g]["total"] for g in ("Sequential", "Combinational")) == pytest.approx(rp["Total"][3], rel=0.05)
+    for g in ("Sequential", "Combinational"):
+        assert p[g]["total"] == pytest.approx(rp[g][3], rel=0.10), g
