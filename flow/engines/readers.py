@@ -28,7 +28,10 @@ _VOLT = {"1v": 1.0, "1mv": 1e-3, "10mv": 1e-2, "100mv": 0.1}
 
 
 def _read_text(path: Path) -> str:
-    raw = Path(path).read_bytes()
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise FormatError(path, None, f"cannot read: {exc.strerror}") from None
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)
     text = raw.decode("utf-8", "replace")
