@@ -132,7 +132,6 @@ def _process(buf: np.ndarray, st: _State, keys: np.ndarray, first: np.ndarray, w
     cs = c[si][ok]
     s_val = np.where(cs == 49, 1, np.where(cs == 48, 0, -1)).astype(np.int8)
     s_time = tok_time[si][ok]
-    s_ord = si[ok]
     # vector changes: expand to bits (MSB first), left-extend short values
     vi = np.flatnonzero(is_vec)
     vi = vi[vi + 1 < ts.size]
@@ -153,12 +152,14 @@ def _process(buf: np.ndarray, st: _State, keys: np.ndarray, first: np.ndarray, w
     b_sig = first[vpos][rep] + kk
     b_val = np.where(ch == 49, 1, np.where(ch == 48, 0, -1)).astype(np.int8)
     b_time = tok_time[vi][rep]
-    b_ord = vi[rep]
     sig = np.concatenate([s_sig, b_sig])
     val = np.concatenate([s_val, b_val])
     tim = np.concatenate([s_time, b_time])
-    # one sort on (signal, token position): keys are unique, so any sort algorithm keeps order
-    order = np.argsort(sig.astype(np.int64) * (ts.size + 1) + np.concatenate([s_ord, b_ord]))
+    # group by signal; a signal is either scalar or a vector bit, so its changes come from one
+    # of the two lists, already in token order: a stable sort on the signal index is enough
+    # (radix sort when the index fits 16 bits)
+    skey_sig = sig.astype(np.uint16) if st.n <= 65536 else sig
+    order = np.argsort(skey_sig, kind="stable")
     sig, val, tim = sig[order], val[order], tim[order]
     if sig.size:
         new_grp = np.ones(sig.size, dtype=bool)
