@@ -25,6 +25,26 @@ from flow.platform import Platform
 
 YOSYS_TIMEOUT_S = 3600
 
+#: An explicit ABC script (as ORFS ships one) rather than Yosys' built-in default, which changes
+#: between Yosys releases: the mapping is then the same whichever Yosys runs it (checked in
+#: tests/host/test_synth.py against Debian's Yosys 0.23 on the same generic netlist).
+#: `{D}` is replaced by Yosys with `-D <delay target>` from `abc -D`.
+ABC_SPEED_SCRIPT = """strash
+dch
+map -B 0.9 {D}
+topo
+stime -c
+buffer -c
+upsize -c {D}
+dnsize -c {D}
+"""
+ABC_AREA_SCRIPT = """strash
+dch -f
+map -a
+topo
+stime -p
+"""
+
 
 @dataclass(frozen=True)
 class SynthResult:
@@ -101,9 +121,11 @@ def render_script(
     defs = " ".join(f"-D{k}={v}" for k, v in (defines or {}).items())
     for f in verilog_files:
         lines.append(f"read_verilog -defer -sv {incs} {defs} {_tcl_word(str(f))}".replace("  ", " "))
-    chparams = " ".join(f"-chparam {k} {_param_value(v)}" for k, v in (params or {}).items())
+    if params:  # `chparam` rather than `hierarchy -chparam`, which trips an assertion in Yosys 0.70
+        sets = " ".join(f"-set {k} {_param_value(v)}" for k, v in params.items())
+        lines.append(f"chparam {sets} {top}")
     lines += [
-        f"hierarchy -check -top {top} {chparams}".rstrip(),
+        f"hierarchy -check -top {top}",
         f"synth -top {top} -flatten",
         "opt -purge",
         f"dfflibmap -liberty {lib}",
@@ -111,7 +133,9 @@ def render_script(
     ]
     abc = f"abc -liberty {lib}"
     if clock_period_ns and not abc_area:
-        abc += f" -D {clock_period_ns * 1000.0:.1f}"
+        abc += f" -script abc_speed.script -D {clock_period_ns * 1000.0:.1f}"
+    else:
+        abc += " -script abc_area.script"
     lines += [
         abc,
         "setundef -zero",
@@ -189,6 +213,8 @@ def synthesize(
     netlist = out_dir / f"{top}.v"
     stat_file = out_dir / "synth_stat.txt"
     script = out_dir / "synth.ys"
+    (out_dir / "abc_speed.script").write_text(ABC_SPEED_SCRIPT)
+    (out_dir / "abc_area.script").write_text(ABC_AREA_SCRIPT)
     # Paths relative to the working directory: the WebAssembly Yosys sees the host file system
     # only through preopened directories ("." and its parents), and it shadows /tmp.
     def rel(p: Path) -> Path:
