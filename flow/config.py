@@ -245,9 +245,14 @@ def _resolve_paths(value: Any, base: Path) -> Any:
 
 
 def clock_period_from_sdc(sdc: Path) -> float | None:
-    """The first clock period in an SDC (ns), read with our SDC reader (variables, expr)."""
-    from flow.formats.sdc import read_sdc
+    """The first clock period in an SDC (ns). The SDC is evaluated by the sign-off engine's Tcl
+    reader (variables, `expr`, `lsearch` work as in OpenSTA) against a design with no ports yet."""
+    import numpy as np
 
-    cons = read_sdc(sdc)
-    clocks = list(cons.clocks.values()) if isinstance(cons.clocks, dict) else list(cons.clocks)
+    from flow.engines.model import FlatDesign
+    from flow.engines.readers import read_sdc_fallback
+
+    empty = np.zeros(0, dtype=np.int64)
+    design = FlatDesign([], [], np.zeros(1, dtype=np.int64), empty, [], empty, [], [], [], empty)
+    clocks = read_sdc_fallback(Path(sdc), design).clocks
     return clocks[0].period * 1e9 if clocks else None
