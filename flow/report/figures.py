@@ -1,0 +1,112 @@
+"""Report figures: matplotlib (Agg) rendered to inline base64 PNG, so the report is one file."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.collections import PatchCollection  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+
+def to_img(fig: Any, alt: str) -> str:
+    """An `<img>` tag with the figure as a base64 PNG; closes the figure."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode()
+    return f'<img class="fig" alt="{alt}" src="data:image/png;base64,{data}">'
+
+
+def stage_timeline(stages: list[dict[str, Any]]) -> str:
+    done = [s for s in stages if s.get("seconds") is not None]
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * max(2, len(done)) + 0.8))
+    start = 0.0
+    colors = {"done": "#2e7d32", "failed": "#c62828", "running": "#f9a825"}
+    for i, s in enumerate(done):
+        ax.barh(i, s["seconds"], left=start, color=colors.get(s["status"], "#607d8b"))
+        ax.text(start + s["seconds"], i, f" {s['seconds']:.1f} s", va="center", fontsize=8)
+        start += s["seconds"]
+    ax.set_yticks(range(len(done)), [s["id"] for s in done])
+    ax.invert_yaxis()
+    ax.set_xlabel("wall time (s)")
+    ax.set_title("Stage timeline")
+    ax.set_xlim(0, start * 1.18 + 1e-9)
+    return to_img(fig, "stage timeline")
+
+
+def placement(npz: Any, islands: dict[str, str] | None = None) -> str:
+    """Cells as rectangles, coloured by region (or FINE-VH island), core and die outlined."""
+    x, y, w, h = (np.asarray(npz[k], dtype=float) * 1e6 for k in ("x", "y", "w", "h"))
+    region = np.asarray(npz["region"]) if "region" in npz else np.full(x.size, -1)
+    if islands:
+        names = [str(n) for n in npz["inst_names"]]
+        keys = sorted(set(islands.values()))
+        region = np.array([keys.index(islands[n]) if n in islands else -1 for n in names])
+    die = np.asarray(npz["die"], dtype=float) * 1e6
+    core = np.asarray(npz["core"], dtype=float) * 1e6
+    fig, ax = plt.subplots(figsize=(6.5, 6.5 * (die[3] - die[1]) / max(die[2] - die[0], 1e-9)))
+    cmap = plt.get_cmap("tab20")
+    colors = np.where(region[:, None] >= 0, cmap(np.mod(region, 20)), np.array([[0.55, 0.6, 0.7, 1.0]]))
+    rects = [Rectangle((a, b), c, d) for a, b, c, d in zip(x, y, w, h, strict=True)]
+    ax.add_collection(PatchCollection(rects, facecolors=colors, edgecolors="none", linewidths=0))
+    ax.add_patch(Rectangle(die[:2], die[2] - die[0], die[3] - die[1], fill=False, lw=1.2, ec="black"))
+    ax.add_patch(Rectangle(core[:2], core[2] - core[0], core[3] - core[1], fill=False, lw=0.8, ec="gray", ls="--"))
+    ax.set_xlim(die[0], die[2])
+    ax.set_ylim(die[1], die[3])
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (µm)")
+    ax.set_ylabel("y (µm)")
+    ax.set_title(f"Placement: {x.size} cells" + (" (coloured by island)" if islands else ""))
+    return to_img(fig, "placement")
+
+
+def density_map(npz: Any, values: np.ndarray, title: str, unit: str, bins: int = 48) -> str:
+    """A per-instance quantity (e.g. power) binned over the die as a density heat map."""
+    x = (np.asarray(npz["x"], float) + np.asarray(npz["w"], float) / 2) * 1e6
+    y = (np.asarray(npz["y"], float) + np.asarray(npz["h"], float) / 2) * 1e6
+    die = np.asarray(npz["die"], dtype=float) * 1e6
+    hist, xe, ye = np.histogram2d(x, y, bins=bins, range=[[die[0], die[2]], [die[1], die[3]]], weights=values)
+    area = (xe[1] - xe[0]) * (ye[1] - ye[0])
+    fig, ax = plt.subplots(figsize=(6.5, 5.2))
+    im = ax.imshow(hist.T / area, origin="lower", extent=(die[0], die[2], die[1], die[3]), cmap="inferno",
+                   aspect="equal")
+    fig.colorbar(im, ax=ax, label=unit)
+    ax.set_xlabel("x (µm)")
+    ax.set_ylabel("y (µm)")
+    ax.set_title(title)
+    return to_img(fig, title)
+
+
+def slack_histogram(slacks_ns: dict[str, np.ndarray], kind: str) -> str:
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    for corner, s in slacks_ns.items():
+        s = s[np.isfinite(s)]
+        if s.size:
+            ax.hist(s, bins=40, alpha=0.55, label=corner)
+    ax.axvline(0.0, color="red", lw=1)
+    ax.set_xlabel(f"{kind} slack (ns)")
+    ax.set_ylabel("endpoints")
+    ax.set_title(f"{kind.capitalize()} slack per endpoint")
+    ax.legend(fontsize=8)
+    return to_img(fig, f"{kind} slack histogram")
+
+
+def power_breakdown(groups: dict[str, dict[str, float]]) -> str:
+    names = [g for g, v in groups.items() if v.get("total", 0.0) > 0]
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    left = np.zeros(len(names))
+    for comp, color in (("internal", "#1565c0"), ("switching", "#ef6c00"), ("leakage", "#6a1b9a")):
+        vals = np.array([groups[g].get(comp, 0.0) * 1e3 for g in names])
+        ax.barh(names, vals, left=left, color=color, label=comp)
+        left += vals
+    ax.set_xlabel("power (mW)")
+    ax.set_title("Power by group (OpenSTA grouping)")
+    ax.legend(fontsize=8)
+    return to_img(fig, "power breakdown")
