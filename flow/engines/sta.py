@@ -603,15 +603,21 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     dmax = g.wire.copy()
     dmin = g.wire.copy()
     edge_level = g.level[g.dst]
-    eorder = np.argsort(edge_level, kind="stable")
+    # edges by level, then by target (node, transition): per level one reduceat per quantity
+    eorder = np.lexsort((g.dst * 2 + g.dsttr, edge_level))
     lv_sorted = edge_level[eorder]
     maxlv = int(g.level.max()) if n else 0
     lv_starts = np.searchsorted(lv_sorted, np.arange(maxlv + 2))
-    der = np.ones(max(n_inst, 1)) if derate is None else np.asarray(derate, dtype=float)
+    levels: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     for lv in range(1, maxlv + 1):
         es = eorder[lv_starts[lv]:lv_starts[lv + 1]]
         if es.size == 0:
             continue
+        key = g.dst[es] * 2 + g.dsttr[es]
+        seg = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+        levels.append((es, seg, g.dst[es][seg], g.dsttr[es][seg]))
+    der = np.ones(max(n_inst, 1)) if derate is None else np.asarray(derate, dtype=float)
+    for es, seg, ud, ut in levels:
         s, st, d, dt = g.src[es], g.srctr[es], g.dst[es], g.dsttr[es]
         cell = g.is_cell[es]
         smx, smn = slew_max[s, st], slew_min[s, st]
@@ -625,10 +631,9 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
             has_s = g.stab[ce] >= 0
             out_mx[cell] = np.where(has_s, bank.lookup(g.stab[ce], smx[cell], ld), 0.0)
             out_mn[cell] = np.where(has_s, bank.lookup(g.stab[ce], smn[cell], ld), 0.0)
-        np.maximum.at(slew_max, (d, dt), out_mx)
-        slew_min[d, dt] = np.inf  # nodes of this level are only driven from this level's edges
-        np.minimum.at(slew_min, (d, dt), out_mn)
-        dn = np.unique(d)
+        slew_max[ud, ut] = np.maximum(slew_max[ud, ut], np.maximum.reduceat(out_mx, seg))
+        slew_min[ud, ut] = np.minimum.reduceat(out_mn, seg)  # only this level's edges drive them
+        dn = np.unique(ud)
         ideal = dn[ideal_node[dn]]
         if ideal.size:
             slew_max[ideal] = ideal_slew[clk_of_node[ideal]][:, None]
@@ -666,15 +671,12 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                         amin[name_to_node[nm]] = np.inf
         pmax = np.full((n, 2), -1, dtype=np.int64)
         pmin = np.full((n, 2), -1, dtype=np.int64)
-        for lv in range(1, maxlv + 1):
-            es = eorder[lv_starts[lv]:lv_starts[lv + 1]]
-            if es.size == 0:
-                continue
+        for es, seg, ud, ut in levels:
             s, st, d, dt = g.src[es], g.srctr[es], g.dst[es], g.dsttr[es]
             cmx = amax[s, st] + dmax[es]
             cmn = amin[s, st] + dmin[es]
-            np.maximum.at(amax, (d, dt), cmx)
-            np.minimum.at(amin, (d, dt), cmn)
+            amax[ud, ut] = np.maximum(amax[ud, ut], np.maximum.reduceat(cmx, seg))
+            amin[ud, ut] = np.minimum(amin[ud, ut], np.minimum.reduceat(cmn, seg))
             okx = np.isfinite(cmx) & (cmx == amax[d, dt])
             pmax[d[okx], dt[okx]] = es[okx]
             okn = np.isfinite(cmn) & (cmn == amin[d, dt])
