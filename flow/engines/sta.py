@@ -704,8 +704,7 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
         setup = tc0 + k * cclk.period
         return setup, setup - cclk.period
 
-    # flop checks grouped by data node
-    by_d: dict[int, list[tuple[int, str, int, int, int, int]]] = {}
+    # register checks
     # constraint values of every check, both data transitions, in one vectorised look-up
     if g.checks:
         ca = np.array([(c[0], c[1], c[3], c[4], c[5]) for c in g.checks], dtype=np.int64)
@@ -717,61 +716,85 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
             dsl = np.where(is_setup, slew_max[ca[:, 0], dtr], slew_min[ca[:, 0], dtr])
             csl = np.where(is_setup, slew_min[ca[:, 1], ca[:, 2]], slew_max[ca[:, 1], ca[:, 2]])
             chk_val[ok, dtr] = bank.lookup(tabs[ok], dsl[ok], np.zeros(int(ok.sum())), csl[ok])
-    for k_chk, (d_node, ck, kind, ck_tr, tr_, tf_, _inst) in enumerate(g.checks):
-        by_d.setdefault(d_node, []).append((ck, kind, ck_tr, tr_, tf_, k_chk))
     cand_setup: list[tuple[float, dict]] = []
     cand_hold: list[tuple[float, dict]] = []
 
     def consider(kind: str, slack: float, info: dict, bucket: list) -> None:
         bucket.append((slack, info))
 
-    for d_node, lst in by_d.items():
-        ws, wh = math.inf, math.inf
-        name = g.names[d_node]
-        for ck, kind, ck_tr, tr_, tf_, k_chk in lst:
-            cc = clk_of_node[ck]
-            if cc < 0:
-                continue
-            cclk = clocks[cc]
-            for gi, (lc, ledge) in enumerate(groups):
-                lclk = clocks[lc]
-                if (lclk.name, cclk.name) in async_pairs or (lclk.name, cclk.name) in fp_clk or name in fp_to:
+    # register checks, vectorised over all checks per (launch group, capture group, data edge)
+    if g.checks:
+        d_of, ck_of, cktr_of, tab_r, tab_f = (ca[:, k] for k in range(5))
+        first_idx = np.unique(d_of, return_index=True)[1]
+        ud = d_of[np.sort(first_idx)]
+        ep_index = np.zeros(n, dtype=np.int64)
+        ep_index[ud] = np.arange(ud.size)
+        chk_ep = ep_index[d_of]
+        ws_arr = np.full(ud.size, np.inf)
+        wh_arr = np.full(ud.size, np.inf)
+        fp_mask = np.array([g.names[x] in fp_to for x in d_of.tolist()]) if fp_to else np.zeros(d_of.size, bool)
+        maxd_chk = np.array([maxd.get(g.names[x], np.nan) for x in d_of.tolist()]) if maxd else \
+            np.full(d_of.size, np.nan)
+        cc_chk = clk_of_node[ck_of]
+        cands: dict[str, list[tuple]] = {"setup": [], "hold": []}
+        for gi, (lc, ledge) in enumerate(groups):
+            lclk = clocks[lc]
+            amax, amin = arr[gi][0], arr[gi][1]
+            for cg, (c2, cedge) in enumerate(groups):
+                cclk = clocks[c2]
+                if (lclk.name, cclk.name) in async_pairs or (lclk.name, cclk.name) in fp_clk:
                     continue
-                amax, amin, _, _ = arr[gi]
+                base_m = (cc_chk == c2) & ~fp_mask
+                if not base_m.any():
+                    continue
+                cmax, cmin = arr[cg][0], arr[cg][1]
+                se, he = capture_edges(lclk, ledge, cclk, cedge)
                 for dtr in (RISE, FALL):
-                    tab = tr_ if dtr == RISE else tf_
-                    if tab < 0:
-                        continue
-                    # capture clock arrival at ck for its triggering transition, per capture group
-                    for cg, (c2, cedge) in enumerate(groups):
-                        if c2 != cc:
-                            continue
-                        cmax, cmin, _, _ = arr[cg]
-                        se, he = capture_edges(lclk, ledge, cclk, cedge)
-                        if kind == "setup" and np.isfinite(amax[d_node, dtr]) and np.isfinite(cmin[ck, ck_tr]):
-                            t_chk = float(chk_val[k_chk, dtr])
-                            carr = cmin[ck, ck_tr] + (se - cclk.waveform[cedge])
-                            if name in maxd:
-                                req = maxd[name] + lclk.waveform[ledge] - t_chk - cclk.uncertainty_setup
-                            else:
-                                req = carr - t_chk - cclk.uncertainty_setup
-                            sl = req - amax[d_node, dtr]
-                            ws = min(ws, sl)
-                            consider("setup", sl, dict(g=gi, node=d_node, tr=dtr, req=req, carr=carr, edge=se,
-                                                       chk=t_chk, unc=cclk.uncertainty_setup, lc=lclk.name,
-                                                       cc=cclk.name, ledge=lclk.waveform[ledge]), cand_setup)
-                        if kind == "hold" and np.isfinite(amin[d_node, dtr]) and np.isfinite(cmax[ck, ck_tr]):
-                            t_chk = float(chk_val[k_chk, dtr])
-                            carr = cmax[ck, ck_tr] + (he - cclk.waveform[cedge])
-                            req = carr + t_chk + cclk.uncertainty_hold
-                            sl = amin[d_node, dtr] - req
-                            wh = min(wh, sl)
-                            consider("hold", sl, dict(g=gi, node=d_node, tr=dtr, req=req, carr=carr, edge=he,
-                                                      chk=t_chk, unc=cclk.uncertainty_hold, lc=lclk.name,
-                                                      cc=cclk.name, ledge=lclk.waveform[ledge]), cand_hold)
-        endpoints.append(name)
-        setup_sl.append(ws)
-        hold_sl.append(wh)
+                    m = base_m & ((tab_r if dtr == RISE else tab_f) >= 0)
+                    a_mx, c_mn = amax[d_of, dtr], cmin[ck_of, cktr_of]
+                    idx = np.flatnonzero(m & is_setup & np.isfinite(a_mx) & np.isfinite(c_mn))
+                    if idx.size:
+                        val = chk_val[idx, dtr]
+                        carr = c_mn[idx] + (se - cclk.waveform[cedge])
+                        req = carr - val - cclk.uncertainty_setup
+                        md = maxd_chk[idx]
+                        req = np.where(np.isnan(md), req, md + lclk.waveform[ledge] - val - cclk.uncertainty_setup)
+                        sl = req - a_mx[idx]
+                        np.minimum.at(ws_arr, chk_ep[idx], sl)
+                        cands["setup"].append((sl, idx, req, carr, val, gi, cg, dtr, se, cclk.uncertainty_setup))
+                    a_mn, c_mx = amin[d_of, dtr], cmax[ck_of, cktr_of]
+                    idx = np.flatnonzero(m & ~is_setup & np.isfinite(a_mn) & np.isfinite(c_mx))
+                    if idx.size:
+                        val = chk_val[idx, dtr]
+                        carr = c_mx[idx] + (he - cclk.waveform[cedge])
+                        req = carr + val + cclk.uncertainty_hold
+                        sl = a_mn[idx] - req
+                        np.minimum.at(wh_arr, chk_ep[idx], sl)
+                        cands["hold"].append((sl, idx, req, carr, val, gi, cg, dtr, he, cclk.uncertainty_hold))
+        for kind, bucket in (("setup", cand_setup), ("hold", cand_hold)):
+            parts = cands[kind]
+            if not parts:
+                continue
+            allsl = np.concatenate([p_[0] for p_ in parts])
+            part_id = np.concatenate([np.full(p_[0].size, j) for j, p_ in enumerate(parts)])
+            pos = np.concatenate([np.arange(p_[0].size) for p_ in parts])
+            seen_d: set[int] = set()
+            for o in np.argsort(allsl, kind="stable"):
+                sl, idx, req, carr, val, gi, cg, dtr, edge, unc = parts[part_id[o]]
+                q = pos[o]
+                node = int(d_of[idx[q]])
+                if node in seen_d:
+                    continue
+                seen_d.add(node)
+                lc, ledge = groups[gi]
+                bucket.append((float(sl[q]), dict(g=gi, node=node, tr=dtr, req=float(req[q]), carr=float(carr[q]),
+                                                  edge=edge, chk=float(val[q]), unc=unc, lc=clocks[lc].name,
+                                                  cc=clocks[groups[cg][0]].name, ledge=clocks[lc].waveform[ledge])))
+                if len(seen_d) >= max_paths:
+                    break
+        endpoints += [g.names[x] for x in ud.tolist()]
+        setup_sl += ws_arr.tolist()
+        hold_sl += wh_arr.tolist()
     clk_index = {c.name: k for k, c in enumerate(clocks)}
     for io in constraints.output_delays:
         if io.port not in name_to_node or io.clock not in clk_index:
