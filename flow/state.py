@@ -51,6 +51,12 @@ class State(Mapping[str, Path]):
                 "an earlier stage that produces it did not run"
             ) from None
 
+    def __contains__(self, view: object) -> bool:
+        return view in self._views
+
+    def get(self, view: str, default: Path | None = None) -> Path | None:  # type: ignore[override]
+        return self._views.get(view, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._views)
 
