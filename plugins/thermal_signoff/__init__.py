@@ -1,0 +1,1 @@
+"""Thermal sign-off plugin: temperature maps from placed power, HotSpot files, thermal DVFS."""

@@ -1,0 +1,174 @@
+"""Thermal sign-off plugin: the `thermal` stage, `vhflow thermal`, report section, metrics.
+
+The stage bins the per-instance power of the `power` view over the placed die (`placement`),
+solves the HotSpot-style package model with the leakage–temperature fixed point, and writes the
+`thermal` view (JSON summary + NPZ maps) and `thermal__*` metrics.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from flow.engines.thermal import KELVIN, ThermalConfig
+from flow.errors import ConfigError
+from flow.plugin_manager import hookimpl
+from flow.report.sections import ReportSection
+from flow.stage import Stage, StageContext, StageResult, Variable
+from flow.state import State
+from plugins.thermal_signoff.analysis import config_from, leakage_beta, solve_floorplan, solve_placed
+
+HOTSPOT_NAMES = tuple(f for f in ThermalConfig.__dataclass_fields__ if not f.startswith("grid"))
+
+
+class ThermalStage(Stage):
+    id = "thermal"
+    name = "Thermal sign-off (compact model)"
+    inputs = ("placement", "power")
+    outputs = ("thermal",)
+    config_vars = (
+        Variable("THERMAL_ANALYSIS", bool, "Run thermal sign-off after power sign-off.", True, source="thermal"),
+        Variable("THERMAL_GRID", str, "Die grid of the thermal model, ROWSxCOLS.", "32x32", source="thermal"),
+        Variable("THERMAL_AMBIENT_C", float, "Ambient temperature.", 45.0, unit="°C", source="thermal"),
+        Variable("THERMAL_LIMIT_C", float, "Maximum allowed die temperature (sign-off check).", 85.0,
+                 unit="°C", source="thermal"),
+        Variable("THERMAL_PARAMS", dict[str, float],
+                 "HotSpot parameters by their HotSpot names (t_chip, k_chip, r_convec, s_sink, ...).", {},
+                 source="thermal"),
+        Variable("THERMAL_LEAKAGE_BETA", float | None,
+                 "Leakage temperature coefficient in exp(β·ΔT); default: fitted from two Liberty corners "
+                 "differing only in temperature, else 0.02.", None, unit="1/K", source="thermal"),
+    )
+
+    @classmethod
+    def enabled(cls, config) -> bool:
+        return bool(config.get("THERMAL_ANALYSIS", True))
+
+    def run(self, state: State, ctx: StageContext) -> StageResult:
+        cfg = ctx.config
+        params = dict(cfg["THERMAL_PARAMS"])
+        bad = set(params) - set(HOTSPOT_NAMES)
+        if bad:
+            raise ConfigError(f"THERMAL_PARAMS: unknown HotSpot parameter(s) {', '.join(sorted(bad))}")
+        tcfg = config_from(cfg["THERMAL_GRID"], params, ambient_c=cfg["THERMAL_AMBIENT_C"])
+        place = np.load(state["placement"])
+        pdoc = json.loads(Path(state["power"]).read_text())
+        pw = np.load(Path(state["power"]).parent / pdoc.get("instances_npz", "power_instances.npz"))
+        index = {str(n): i for i, n in enumerate(place["inst_names"])}
+        sel = np.array([index.get(str(n), -1) for n in pw["inst_names"]])
+        if np.any(sel < 0):
+            missing = int(np.sum(sel < 0))
+            ctx.log.warning("thermal: %d powered instances have no placement (ignored)", missing)
+        ok = sel >= 0
+        x = place["x"][sel[ok]] + place["w"][sel[ok]] / 2
+        y = place["y"][sel[ok]] + place["h"][sel[ok]] / 2
+        dyn = (pw["internal_w"] + pw["switching_w"])[ok]
+        leak = pw["leakage_w"][ok]
+        corner = pdoc.get("corner") or ctx.platform.default_corner
+        info = {c.name: (c.process, c.voltage, c.temperature) for c in ctx.platform.corners.values()}
+        beta, how = leakage_beta(pdoc.get("corners", {}), info, 0.02)
+        if cfg["THERMAL_LEAKAGE_BETA"] is not None:
+            beta, how = float(cfg["THERMAL_LEAKAGE_BETA"]), "set by THERMAL_LEAKAGE_BETA"
+        t_ref = info.get(corner, (None, None, 25.0))[2]
+        die = tuple(float(v) for v in place["die"])
+        res = solve_placed(x, y, dyn, leak, die, tcfg, t_ref, beta)
+        if res.runaway:
+            ctx.log.error("thermal runaway: leakage–temperature loop diverges (β=%.4g /K)", beta)
+        maps = ctx.path("thermal_maps.npz")
+        np.savez_compressed(maps, temperature_c=res.die_map_k - KELVIN, power_w=res.power_map_w, die=np.array(die))
+        metrics = res.metrics()
+        metrics["thermal__limit_c"] = cfg["THERMAL_LIMIT_C"]
+        doc = {
+            "corner": corner, "grid": [tcfg.grid_rows, tcfg.grid_cols], "ambient_c": tcfg.ambient - KELVIN,
+            "hotspot_params": {k: getattr(tcfg, k) for k in HOTSPOT_NAMES}, "leakage_beta_per_k": beta,
+            "leakage_beta_source": how, "converged": res.converged, "runaway": res.runaway,
+            "iterations": res.iterations, "heat_out_w": res.heat_out_w, "maps_npz": maps.name, **metrics,
+        }
+        out = ctx.path("thermal.json")
+        out.write_text(json.dumps(doc, indent=2))
+        ctx.log.info("thermal: max %.2f °C (β %.4g /K, %s)", metrics["thermal__max_c"], beta, how)
+        return StageResult(views={"thermal": out}, metrics=metrics)
+
+
+@hookimpl
+def vhflow_add_stages(flow) -> None:
+    if "signoff" in flow.ids():
+        flow.insert_after("signoff", ThermalStage)
+    else:
+        flow.append(ThermalStage)
+
+
+@hookimpl
+def vhflow_report_sections(state, run_dir, config) -> list[ReportSection]:
+    if "thermal" not in state:
+        return []
+    from flow.report import figures
+
+    doc = json.loads(Path(state["thermal"]).read_text())
+    maps = np.load(Path(state["thermal"]).parent / doc["maps_npz"])
+    die = maps["die"] * 1e6
+    fig, axes = figures.plt.subplots(1, 2, figsize=(11, 4.6))
+    for ax, data, title, unit, cmap in (
+        (axes[0], maps["power_w"] * 1e3, "Power per grid cell", "mW", "magma"),
+        (axes[1], maps["temperature_c"], "Steady temperature", "°C", "coolwarm"),
+    ):
+        im = ax.imshow(data, origin="lower", extent=(die[0], die[2], die[1], die[3]), cmap=cmap, aspect="equal")
+        fig.colorbar(im, ax=ax, label=unit)
+        ax.set_xlabel("x (µm)")
+        ax.set_ylabel("y (µm)")
+        ax.set_title(title)
+    img = figures.to_img(fig, "thermal maps")
+    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in (
+        ("max / mean / min (°C)", f"{doc['thermal__max_c']:.3f} / {doc['thermal__mean_c']:.3f} / {doc['thermal__min_c']:.3f}"),
+        ("limit (°C)", doc.get("thermal__limit_c")),
+        ("hotspot (µm)", f"({doc['thermal__hotspot_x_um']:.1f}, {doc['thermal__hotspot_y_um']:.1f})"),
+        ("max gradient (°C/mm)", doc["thermal__gradient_max_c_per_mm"]),
+        ("power corner", doc["corner"]),
+        ("leakage β (1/K)", f"{doc['leakage_beta_per_k']:.4g} — {doc['leakage_beta_source']}"),
+        ("leakage loop", f"{doc['iterations']} iterations, converged={doc['converged']}, runaway={doc['runaway']}"),
+        ("ambient (°C)", doc["ambient_c"]), ("grid", "×".join(map(str, doc["grid"]))),
+        ("package (HotSpot parameters)", ", ".join(f"{k}={v:g}" for k, v in doc["hotspot_params"].items())),
+    ))
+    return [ReportSection("Thermal sign-off", img + f"<table>{rows}</table>", order=60, source="thermal_signoff")]
+
+
+def thermal_cmd(
+    flp: Annotated[Path, typer.Option(help="HotSpot floorplan (.flp).")],
+    ptrace: Annotated[Path, typer.Option(help="HotSpot power trace (.ptrace).")],
+    config: Annotated[Path | None, typer.Option(help="HotSpot .config file.")] = None,
+    grid: Annotated[str, typer.Option(help="Grid ROWSxCOLS.")] = "64x64",
+    transient: Annotated[bool, typer.Option(help="Transient: one ptrace row per --dt.")] = False,
+    dt: Annotated[float, typer.Option(help="Transient step (s); HotSpot's sampling_intvl.")] = 3.333e-6,
+    steady_file: Annotated[Path | None, typer.Option(help="Write block temperatures (K) here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Block-level thermal analysis from HotSpot files (steady or transient)."""
+    from flow.formats.hotspot import read_flp, read_ptrace, write_steady
+
+    fp = read_flp(flp)
+    names, powers = read_ptrace(ptrace, fp)
+    cfg = config_from(grid, config_file=config)
+    res = solve_floorplan(fp, names, powers, cfg, transient=transient, dt=dt)
+    final = res.block_k if res.block_k.ndim == 1 else res.block_k[-1]
+    if steady_file is not None:
+        write_steady(res.names, final, steady_file)
+    if as_json:
+        out: dict[str, Any] = {"units": dict(zip(res.names, (final - KELVIN).round(4).tolist(), strict=True)),
+                               "max_c": float(res.die_map_k.max() - KELVIN), "power_w": res.power_w}
+        if res.times_s is not None:
+            out["trace_c"] = (res.block_k - KELVIN).round(4).tolist()
+            out["times_s"] = res.times_s.tolist()
+        typer.echo(json.dumps(out, indent=2))
+    else:
+        for n, t in zip(res.names, final, strict=True):
+            typer.echo(f"{n}\t{t:.2f}")
+
+
+@hookimpl
+def vhflow_cli(app) -> None:
+    app.command("thermal")(thermal_cmd)
