@@ -113,15 +113,18 @@ def _print_metrics(metrics: dict) -> None:
     keys = [k for k in metrics if any(k.startswith(p) for p in (
         "synth__design__instance__area", "synth__design__instance__count", "globalplace__hpwl",
         "detailedplace__hpwl", "timing__setup__ws", "timing__hold__ws", "power__total", "thermal__max_c",
-        "finevh__islands", "finevh__saving"))]
+        "finevh__islands", "finevh__saving")) and "__corner:" not in k]
     if not keys:
         return
+    from flow.report.metrics_doc import display
+
     table = Table(title="key metrics", show_header=True)
     table.add_column("metric")
     table.add_column("value", justify="right")
+    table.add_column("unit")
     for k in keys:
-        v = metrics[k]
-        table.add_row(k, f"{v:.6g}" if isinstance(v, float) else str(v))
+        value, unit = display(k, metrics[k])
+        table.add_row(k, value, unit)
     console.print(table)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 
 from flow.stage import Stage
 
@@ -21,8 +20,4 @@ CORE_STAGES: tuple[tuple[str, str], ...] = (
 def core_stages() -> list[type[Stage]]:
     """The core stage classes, imported on demand (keeps `vhflow --help` fast)."""
 
-    return [
-        getattr(importlib.import_module(mod), cls)
-        for mod, cls in CORE_STAGES
-        if importlib.util.find_spec(mod) is not None  # TODO(lead): drop once all stages land
-    ]
+    return [getattr(importlib.import_module(mod), cls) for mod, cls in CORE_STAGES]

@@ -1,0 +1,83 @@
+"""Glue between the netlist, the LEF and the placement engine: cell sizes, pins, problems."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from flow.engines.model import FlatDesign
+from flow.engines.place import PlaceProblem
+from flow.errors import FormatError
+from flow.formats.lef import Lef
+
+
+@dataclass
+class Geometry:
+    design: FlatDesign
+    w: np.ndarray
+    h: np.ndarray
+
+
+def cell_sizes(design: FlatDesign, lef: Lef, verilog: Path) -> Geometry:
+    """Width/height (m) of every instance from its LEF macro."""
+    sizes = {}
+    for cell in set(design.inst_cell):
+        macro = lef.macros.get(cell)
+        if macro is None or macro.width <= 0:
+            raise FormatError(verilog, None, f"cell {cell} has no LEF macro with a SIZE in the platform LEFs")
+        sizes[cell] = (macro.width, macro.height)
+    w = np.array([sizes[c][0] for c in design.inst_cell])
+    h = np.array([sizes[c][1] for c in design.inst_cell])
+    return Geometry(design, w, h)
+
+
+def io_positions(ports: list[str], die: tuple[float, float, float, float], grid: float) -> tuple[np.ndarray, np.ndarray]:
+    """Ports spread evenly around the die boundary (counter-clockwise from the lower-left),
+    snapped to `grid` (a routing pitch), as `place_pins` does without constraints."""
+    x0, y0, x1, y1 = die
+    w, h = x1 - x0, y1 - y0
+    per = 2 * (w + h)
+    n = max(len(ports), 1)
+    t = (np.arange(len(ports)) + 0.5) / n * per
+    x = np.empty(len(ports))
+    y = np.empty(len(ports))
+    for i, s in enumerate(t):
+        if s < w:
+            x[i], y[i] = x0 + s, y0
+        elif s < w + h:
+            x[i], y[i] = x1, y0 + (s - w)
+        elif s < 2 * w + h:
+            x[i], y[i] = x1 - (s - w - h), y1
+        else:
+            x[i], y[i] = x0, y1 - (s - 2 * w - h)
+    if grid > 0:
+        x = np.clip(x0 + np.round((x - x0) / grid) * grid, x0, x1)
+        y = np.clip(y0 + np.round((y - y0) / grid) * grid, y0, y1)
+    return x, y
+
+
+def build_problem(geo: Geometry, port_x: np.ndarray, port_y: np.ndarray, core: tuple[float, float, float, float],
+                  row_height: float, site_width: float, region: np.ndarray | None = None,
+                  region_rects: list | None = None) -> PlaceProblem:
+    """Nets as pin lists over movable cells and fixed ports (constant nets are not placed)."""
+    d = geo.design
+    n_pins = len(d.pin_name)
+    n_ports = len(d.port_names)
+    net = np.concatenate([d.pin_net, d.port_net]).astype(np.int64)
+    who = np.concatenate([d.pin_inst.astype(np.int64), -(np.arange(n_ports, dtype=np.int64) + 1)])
+    ok = net >= 0
+    net, who = net[ok], who[ok]
+    order = np.argsort(net, kind="stable")
+    net, who = net[order], who[order]
+    counts = np.bincount(net, minlength=len(d.net_names))
+    # ignore huge nets (clock, reset fan-out) in the wire model, as placers do for clocks
+    big = counts > max(64, int(0.05 * max(len(d.inst_names), 1)))
+    keep = ~big[net]
+    net, who = net[keep], who[keep]
+    counts = np.bincount(net, minlength=len(d.net_names))
+    ptr = np.concatenate([[0], np.cumsum(counts)])
+    del n_pins
+    return PlaceProblem(geo.w, geo.h, ptr, who, port_x, port_y, core, row_height, site_width,
+                        region if region is not None else np.zeros(0, dtype=np.int64), region_rects or [])

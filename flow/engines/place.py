@@ -1,0 +1,315 @@
+"""Analytic global placement, Tetris legalisation into rows, HPWL.
+
+Global placement is quadratic (SimPL-style, Kim et al. 2012): the netlist is a star-model
+Laplacian (one auxiliary node per net, weight d/(d−1), equivalent to a clique of weight 1/(d−1)),
+fixed I/O pins anchor it, and x and y are solved by Jacobi-preconditioned conjugate gradients.
+Spreading alternates with the solve: a look-ahead legalisation maps cells to a uniform density
+(area quantiles in horizontal bands, then in x inside each band — two levels of recursive
+bisection) inside their allowed region (the fence rectangle for fenced cells; otherwise the core
+shrunk so that cell area / region area = PLACE_DENSITY), and pseudo-nets of growing weight pull
+each cell toward its spread position. Legalisation is Tetris (Hill, 2002) on row segments cut by
+fence regions: cells in x order take the free site nearest their target within their own
+region's segments, so the result has no overlap, every cell on a site, every fenced cell in its
+fence and no other cell in an exclusive fence.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from flow.errors import StageError
+
+Rect = tuple[float, float, float, float]
+
+
+@dataclass
+class PlaceProblem:
+    """Movable cells (sizes), nets as CSR over pins, fixed pins, core, rows, fences (SI)."""
+
+    w: np.ndarray
+    h: np.ndarray
+    net_ptr: np.ndarray  # nets -> pin slice
+    pin_cell: np.ndarray  # movable cell index, or -(k+1) for fixed pin k
+    fixed_x: np.ndarray
+    fixed_y: np.ndarray
+    core: Rect
+    row_height: float
+    site_width: float
+    region: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # -1: none
+    region_rects: list[list[Rect]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.region.size == 0:
+            self.region = np.full(self.w.size, -1, dtype=np.int64)
+
+    @property
+    def n(self) -> int:
+        return int(self.w.size)
+
+
+def _net_arrays(prob: PlaceProblem) -> tuple[np.ndarray, np.ndarray]:
+    deg = np.diff(prob.net_ptr)
+    net_of_pin = np.repeat(np.arange(deg.size), deg)
+    return deg, net_of_pin
+
+
+def pin_positions(prob: PlaceProblem, cx: np.ndarray, cy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pc = prob.pin_cell
+    fixed = pc < 0
+    px = np.where(fixed, prob.fixed_x[np.where(fixed, -pc - 1, 0)], cx[np.where(fixed, 0, pc)])
+    py = np.where(fixed, prob.fixed_y[np.where(fixed, -pc - 1, 0)], cy[np.where(fixed, 0, pc)])
+    return px, py
+
+
+def net_spans(prob: PlaceProblem, cx: np.ndarray, cy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(net indices with ≥ 2 pins, x span, y span) in metres."""
+    px, py = pin_positions(prob, cx, cy)
+    deg, net_of_pin = _net_arrays(prob)
+    keep_pin = deg[net_of_pin] >= 2
+    nets = np.nonzero(deg >= 2)[0]
+    if nets.size == 0:
+        return nets, np.zeros(0), np.zeros(0)
+    starts = np.concatenate([[0], np.cumsum(deg[nets])[:-1]])
+    qx, qy = px[keep_pin], py[keep_pin]
+    sx = np.maximum.reduceat(qx, starts) - np.minimum.reduceat(qx, starts)
+    sy = np.maximum.reduceat(qy, starts) - np.minimum.reduceat(qy, starts)
+    return nets, sx, sy
+
+
+def hpwl(prob: PlaceProblem, cx: np.ndarray, cy: np.ndarray) -> float:
+    """Half-perimeter wire length (m) with pins at cell centres and fixed pin positions."""
+    _, sx, sy = net_spans(prob, cx, cy)
+    return float(sx.sum() + sy.sum())
+
+
+def _laplacian(prob: PlaceProblem) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
+    """Star-model system over [cells, star nodes]: matrix, fixed-pin rhs (x, y), diag weights."""
+    deg, net_of_pin = _net_arrays(prob)
+    n = prob.n
+    use = deg[net_of_pin] >= 2
+    wnet = np.where(deg >= 2, deg / np.maximum(deg - 1, 1), 0.0)
+    star = n + net_of_pin[use]
+    pc = prob.pin_cell[use]
+    w = wnet[net_of_pin[use]]
+    m = n + deg.size
+    movable = pc >= 0
+    rows = np.concatenate([pc[movable], star[movable], pc[movable], star[movable]])
+    cols = np.concatenate([pc[movable], star[movable], star[movable], pc[movable]])
+    vals = np.concatenate([w[movable], w[movable], -w[movable], -w[movable]])
+    diag_fixed = np.zeros(m)
+    bx = np.zeros(m)
+    by = np.zeros(m)
+    fk = -pc[~movable] - 1
+    np.add.at(diag_fixed, star[~movable], w[~movable])
+    np.add.at(bx, star[~movable], w[~movable] * prob.fixed_x[fk])
+    np.add.at(by, star[~movable], w[~movable] * prob.fixed_y[fk])
+    L = sp.coo_matrix((vals, (rows, cols)), shape=(m, m)).tocsr() + sp.diags(diag_fixed)
+    return L.tocsr(), bx, by, diag_fixed
+
+
+def _cg(A: sp.csr_matrix, b: np.ndarray, x0: np.ndarray) -> np.ndarray:
+    d = A.diagonal()
+    M = sp.diags(1.0 / np.where(d > 0, d, 1.0))
+    x, _ = spla.cg(A, b, x0=x0, rtol=1e-6, maxiter=400, M=M)
+    return x
+
+
+def _allowed_rect(prob: PlaceProblem, density: float) -> Rect:
+    x0, y0, x1, y1 = prob.core
+    free = prob.region < 0
+    need = float(np.sum(prob.w[free] * prob.h[free])) / max(density, 1e-3)
+    area = (x1 - x0) * (y1 - y0)
+    for rects in prob.region_rects:
+        area -= sum((r[2] - r[0]) * (r[3] - r[1]) for r in rects)
+    if need >= area or need <= 0:
+        return prob.core
+    s = math.sqrt(need / area)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return (cx - (x1 - x0) * s / 2, cy - (y1 - y0) * s / 2, cx + (x1 - x0) * s / 2, cy + (y1 - y0) * s / 2)
+
+
+def _spread(cx: np.ndarray, cy: np.ndarray, area: np.ndarray, rect: Rect, bands: int) -> tuple[np.ndarray, np.ndarray]:
+    """Map cells to uniform density in `rect`: area quantiles in y bands, then in x per band."""
+    x0, y0, x1, y1 = rect
+    n = cx.size
+    tx = np.empty(n)
+    ty = np.empty(n)
+    if n == 0:
+        return tx, ty
+    order = np.argsort(cy, kind="stable")
+    cum = np.cumsum(area[order])
+    total = cum[-1]
+    bands = max(1, min(bands, n))
+    band_of = np.minimum((cum - area[order] / 2) / total * bands, bands - 1e-9).astype(int)
+    ty[order] = y0 + (cum - area[order] / 2) / total * (y1 - y0)
+    for b in range(bands):
+        idx = order[band_of == b]
+        if idx.size == 0:
+            continue
+        o = idx[np.argsort(cx[idx], kind="stable")]
+        c = np.cumsum(area[o])
+        tx[o] = x0 + (c - area[o] / 2) / c[-1] * (x1 - x0)
+    return tx, ty
+
+
+def global_place(prob: PlaceProblem, density: float = 0.6, iterations: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Cell centres (m) after quadratic placement with look-ahead spreading."""
+    n = prob.n
+    L, bx, by, _ = _laplacian(prob)
+    m = L.shape[0]
+    x0, y0, x1, y1 = prob.core
+    rng = np.random.default_rng(seed)
+    # a weak pull to the core centre keeps disconnected parts well posed
+    eps = 1e-6 * (L.diagonal().mean() if m else 1.0)
+    cxc, cyc = (x0 + x1) / 2, (y0 + y1) / 2
+    reg = sp.diags(np.full(m, eps))
+    x = np.full(m, cxc) + rng.normal(0, (x1 - x0) * 1e-3, m)
+    y = np.full(m, cyc) + rng.normal(0, (y1 - y0) * 1e-3, m)
+    A = (L + reg).tocsr()
+    x = _cg(A, bx + eps * cxc, x)
+    y = _cg(A, by + eps * cyc, y)
+    area = prob.w * prob.h
+    free_rect = _allowed_rect(prob, density)
+    base = float(L.diagonal()[:n].mean()) if n else 1.0
+    tx = x[:n].copy()
+    ty = y[:n].copy()
+    for it in range(iterations):
+        groups = [(prob.region < 0, free_rect)] + [
+            (prob.region == r, _bbox(rects)) for r, rects in enumerate(prob.region_rects)
+        ]
+        for mask, rect in groups:
+            if np.any(mask):
+                bands = max(1, int(math.sqrt(mask.sum() / 4)))
+                sx, sy = _spread(x[:n][mask], y[:n][mask], area[mask], rect, bands)
+                tx[mask], ty[mask] = sx, sy
+        alpha = base * 0.02 * (2.0 ** it)
+        anchor = np.zeros(m)
+        anchor[:n] = alpha
+        A = (L + reg + sp.diags(anchor)).tocsr()
+        ax = np.zeros(m)
+        ay = np.zeros(m)
+        ax[:n] = alpha * tx
+        ay[:n] = alpha * ty
+        x = _cg(A, bx + ax + eps * cxc, x)
+        y = _cg(A, by + ay + eps * cyc, y)
+    return tx, ty
+
+
+def _bbox(rects: list[Rect]) -> Rect:
+    r = np.array(rects)
+    return float(r[:, 0].min()), float(r[:, 1].min()), float(r[:, 2].max()), float(r[:, 3].max())
+
+
+def row_segments(prob: PlaceProblem) -> list[list[tuple[float, float, int]]]:
+    """Per row, the (x0, x1, owner) segments; owner = fence region index or -1 (outside fences)."""
+    x0, y0, x1, y1 = prob.core
+    nrows = int(math.floor((y1 - y0) / prob.row_height + 1e-9))
+    out = []
+    for r in range(nrows):
+        ylo = y0 + r * prob.row_height
+        yhi = ylo + prob.row_height
+        cuts: list[tuple[float, float, int]] = []
+        for reg, rects in enumerate(prob.region_rects):
+            for rx0, ry0, rx1, ry1 in rects:
+                if ry0 <= ylo + 1e-12 and ry1 >= yhi - 1e-12:
+                    cuts.append((max(rx0, x0), min(rx1, x1), reg))
+        cuts.sort()
+        segs = []
+        cur = x0
+        for a, b, reg in cuts:
+            if a > cur:
+                segs.append((cur, a, -1))
+            segs.append((a, b, reg))
+            cur = max(cur, b)
+        if cur < x1:
+            segs.append((cur, x1, -1))
+        out.append(segs)
+    return out
+
+
+def legalize(prob: PlaceProblem, cx: np.ndarray, cy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tetris legalisation; returns lower-left corners on sites (m)."""
+    x0, y0, _, _ = prob.core
+    segs = row_segments(prob)
+    nrows = len(segs)
+    if nrows == 0:
+        raise StageError("cannot legalise: the core has no placement row")
+    sw, rh = prob.site_width, prob.row_height
+    # segment state: first site, last site (exclusive), fill pointer (site index), owner
+    seg_rows = [[(int(math.ceil((a - x0) / sw - 1e-9)), int(math.floor((b - x0) / sw + 1e-9)), own) for a, b, own in row]
+                for row in segs]
+    fill = [[s[0] for s in row] for row in seg_rows]
+    wsites = np.ceil(prob.w / sw - 1e-9).astype(int)
+    lx = cx - prob.w / 2
+    ly = cy - prob.h / 2
+    out_x = np.empty(prob.n)
+    out_y = np.empty(prob.n)
+    order = np.argsort(lx, kind="stable")
+    for i in order:
+        want_site = (lx[i] - x0) / sw
+        want_row = (ly[i] - y0) / rh
+        r0 = int(min(max(round(want_row), 0), nrows - 1))
+        best = None
+        best_cost = math.inf
+        for dist in range(nrows):
+            if dist * rh >= best_cost:
+                break
+            for r in {r0 - dist, r0 + dist}:
+                if r < 0 or r >= nrows:
+                    continue
+                dy = abs(r - want_row) * rh
+                for k, (_s0, s1, own) in enumerate(seg_rows[r]):
+                    if own != prob.region[i]:
+                        continue
+                    site = max(fill[r][k], int(round(want_site)))
+                    if site + wsites[i] > s1:
+                        site = fill[r][k]
+                        if site + wsites[i] > s1:
+                            continue
+                    cost = abs(site - want_site) * sw + dy
+                    if cost < best_cost:
+                        best_cost = cost
+                        best = (r, k, site)
+        if best is None:
+            raise StageError(
+                f"cannot legalise cell {i}: no free row space in its region (core or fence too small "
+                "for the cell area; lower CORE_UTILIZATION)"
+            )
+        r, k, site = best
+        fill[r][k] = site + wsites[i]
+        out_x[i] = x0 + site * sw
+        out_y[i] = y0 + r * rh
+    return out_x, out_y
+
+
+def check_legal(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray) -> dict[str, int]:
+    """Overlaps, off-site/off-row cells, cells outside the core, fence violations."""
+    x0, y0, x1, y1 = prob.core
+    sw, rh = prob.site_width, prob.row_height
+    off_site = np.abs((lx - x0) / sw - np.round((lx - x0) / sw)) > 1e-6
+    off_row = np.abs((ly - y0) / rh - np.round((ly - y0) / rh)) > 1e-6
+    outside = (lx < x0 - 1e-12) | (lx + prob.w > x1 + 1e-12) | (ly < y0 - 1e-12) | (ly + prob.h > y1 + 1e-12)
+    overlaps = 0
+    rows = np.round((ly - y0) / rh).astype(int)
+    for r in np.unique(rows):
+        idx = np.nonzero(rows == r)[0]
+        o = idx[np.argsort(lx[idx])]
+        overlaps += int(np.sum(lx[o][1:] < lx[o][:-1] + prob.w[o][:-1] - 1e-12))
+    fence = 0
+    cx, cy = lx + prob.w / 2, ly + prob.h / 2
+    for reg, rects in enumerate(prob.region_rects):
+        inside_any = np.zeros(prob.n, dtype=bool)
+        for rx0, ry0, rx1, ry1 in rects:
+            inside_any |= (lx >= rx0 - 1e-12) & (lx + prob.w <= rx1 + 1e-12) & (ly >= ry0 - 1e-12) & (ly + prob.h <= ry1 + 1e-12)
+        fence += int(np.sum((prob.region == reg) & ~inside_any))
+        center_in = np.zeros(prob.n, dtype=bool)
+        for rx0, ry0, rx1, ry1 in rects:
+            center_in |= (cx > rx0) & (cx < rx1) & (cy > ry0) & (cy < ry1)
+        fence += int(np.sum((prob.region != reg) & center_in))
+    return {"overlaps": overlaps, "off_site": int(np.sum(off_site | off_row)), "outside_core": int(np.sum(outside)),
+            "fence": fence}

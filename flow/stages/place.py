@@ -1,0 +1,96 @@
+"""Placement stage: analytic global placement, Tetris legalisation, legality report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from flow.engines.physical import Geometry, build_problem
+from flow.engines.place import check_legal, global_place, hpwl, legalize
+from flow.errors import ConfigError, FormatError
+from flow.formats.deflib import write_def
+from flow.stage import Stage, StageContext, StageResult, Variable
+from flow.stages.floorplan import load_netlist
+from flow.state import State
+
+
+def read_fences(path, names: list[str]) -> tuple[np.ndarray, list, list]:
+    """Region per instance, rects per region, region names from a `fences` JSON view."""
+    doc = json.loads(path.read_text())
+    index = {n: i for i, n in enumerate(names)}
+    region = np.full(len(names), -1, dtype=np.int64)
+    rects, rnames = [], []
+    for r, reg in enumerate(doc.get("regions", [])):
+        rects.append([tuple(float(v) for v in rect) for rect in reg["rects"]])
+        rnames.append(reg["name"])
+        for inst in reg.get("instances", []):
+            if inst not in index:
+                raise FormatError(path, None, f"fence {reg['name']}: unknown instance {inst}")
+            region[index[inst]] = r
+    return region, rects, rnames
+
+
+class PlaceStage(Stage):
+    id = "place"
+    name = "Global + detailed placement (analytic, embedded)"
+    inputs = ("verilog", "placement")
+    outputs = ("def", "placement")
+    config_vars = (
+        Variable("PLACE_DENSITY", float | None, "Target cell density in the placement region; default: the "
+                 "platform's.", None, source="place"),
+        Variable("PLACE_ITERATIONS", int, "Spreading iterations of global placement.", 10, source="place"),
+        Variable("PLACE_SEED", int, "Seed of the initial placement jitter.", 0, source="place"),
+    )
+
+    def run(self, state: State, ctx: StageContext) -> StageResult:
+        cfg = ctx.config
+        fp = dict(np.load(state["placement"]))
+        design = load_netlist(ctx, state)
+        names = list(design.inst_names)
+        if list(map(str, fp["inst_names"])) != names:
+            raise ConfigError("placement view does not match the netlist (rerun floorplan)")
+        core = tuple(float(v) for v in fp["core"])
+        density = cfg["PLACE_DENSITY"] if cfg["PLACE_DENSITY"] is not None else ctx.platform.place_density
+        util = float(np.sum(fp["w"] * fp["h"])) / ((core[2] - core[0]) * (core[3] - core[1]))
+        if not 0 < density <= 1:
+            raise ConfigError(f"PLACE_DENSITY = {density}: must be in (0, 1]")
+        density = max(density, util)  # cannot be denser than the utilisation allows
+        region, rects, rnames = (np.zeros(0, dtype=np.int64), [], [])
+        if "fences" in state:
+            region, rects, rnames = read_fences(state["fences"], names)
+        geo = Geometry(design, fp["w"], fp["h"])
+        prob = build_problem(geo, fp["pin_x"], fp["pin_y"], core, float(fp["row_height"]), float(fp["site_width"]),
+                             region, rects)
+        cx, cy = global_place(prob, density, cfg["PLACE_ITERATIONS"], cfg["PLACE_SEED"])
+        gp = hpwl(prob, cx, cy)
+        lx, ly = legalize(prob, cx, cy)
+        dp = hpwl(prob, lx + prob.w / 2, ly + prob.h / 2)
+        legal = check_legal(prob, lx, ly)
+        violations = legal["overlaps"] + legal["off_site"] + legal["outside_core"] + legal["fence"]
+        npz = ctx.path("placement.npz")
+        fp.update(x=lx, y=ly, region=prob.region, placed=np.array(True))
+        np.savez_compressed(npz, **fp)
+        rows = []
+        nrows = int(round((core[3] - core[1]) / prob.row_height))
+        ncols = int(round((core[2] - core[0]) / prob.site_width))
+        for r in range(nrows):
+            rows.append((f"ROW_{r}", ctx.platform.site.name, core[0], core[1] + r * prob.row_height, ncols, prob.site_width))
+        def_path = ctx.path(f"{cfg['DESIGN_NAME']}.place.def")
+        members = [[names[i] for i in np.nonzero(prob.region == r)[0]] for r in range(len(rects))]
+        write_def(def_path, cfg["DESIGN_NAME"], 1000, fp["die"], rows,
+                  list(zip(names, design.inst_cell, strict=True)), np.column_stack([lx, ly]),
+                  [(str(p), d.upper() if d in ("input", "output") else "INOUT", x, y)
+                   for p, d, x, y in zip(fp["pin_names"], design.port_dir, fp["pin_x"], fp["pin_y"], strict=True)],
+                  regions=[(rnames[r], rects[r], members[r]) for r in range(len(rects))])
+        ctx.log.info("placement: HPWL %.1f um global, %.1f um legal; %s", gp * 1e6, dp * 1e6, legal)
+        return StageResult(
+            views={"def": def_path, "placement": npz},
+            metrics={
+                "globalplace__hpwl": round(gp * 1e6, 3),
+                "detailedplace__hpwl": round(dp * 1e6, 3),
+                "detailedplace__design__violations": violations,
+                "placement__fence__violations": legal["fence"],
+                "placement__design__density_target": round(density, 4),
+            },
+        )
