@@ -313,9 +313,9 @@ def run_flow(
         metrics["flow__stages__completed"] = sum(1 for s in run_info["stages"] if s["status"] == "done")
         write_json(run_dir / "metrics.json", metrics)
         complete = last == len(stages) - 1
-        report = _build_report(run_dir, setup.pm, log.logger)
         run_info.update(status="completed" if complete else "stopped", finished=_now(), stopped_after=stages[last].id)
         write_json(run_dir / "run.json", run_info)
+        report = _build_report(run_dir, setup.pm, log.logger)  # a failure here marks the run failed
         log.logger.info("run %s: %s", run_dir, run_info["status"])
         return RunResult(run_dir, run_info["status"], metrics, report)
     except VhflowError:
