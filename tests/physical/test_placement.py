@@ -1,0 +1,131 @@
+"""Placement on real synthesised designs: legality, fences, quality against baselines, SPEF."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from flow.engines.physical import build_problem, cell_sizes, io_positions
+from flow.engines.place import check_legal, global_place, hpwl, legalize
+from flow.engines.sta import load_design
+from flow.errors import ConfigError, FormatError
+from flow.formats.lef import read_lef
+from flow.synth import synthesize
+from tests.conftest import DESIGNS
+
+CASES = {
+    "gcd": ([DESIGNS / "gcd/src/gcd.v"], {}, 3.0),
+    "mac_array": ([DESIGNS / "mac_array/src/mac_pe.v", DESIGNS / "mac_array/src/mac_array.v"], {"ROWS": 2, "COLS": 2}, 4.0),
+}
+
+
+@pytest.fixture(scope="module", params=[(d, p) for d in CASES for p in ("nangate45", "sky130hd")],
+                ids=lambda v: f"{v[0]}-{v[1]}")
+def problem(request, tmp_path_factory):
+    design, plat_name = request.param
+    plat = request.getfixturevalue(plat_name)
+    files, params, period = CASES[design]
+    res = synthesize(files, design, plat, tmp_path_factory.mktemp("syn"), clock_period_ns=period, params=params)
+    d = load_design([res.netlist], design)
+    lef = read_lef([plat.tech_lef, *plat.cell_lefs])
+    geo = cell_sizes(d, lef, res.netlist)
+    sw, rh = plat.site.width, plat.site.height
+    area = float(np.sum(geo.w * geo.h)) / 0.5
+    side = np.sqrt(area)
+    nrows, ncols = int(np.ceil(side / rh)), int(np.ceil(side / sw))
+    core = (10 * sw, 2 * rh, 10 * sw + ncols * sw, 2 * rh + nrows * rh)
+    die = (0.0, 0.0, core[2] + 10 * sw, core[3] + 2 * rh)
+    px, py = io_positions(list(d.port_names), die, sw)
+    return build_problem(geo, px, py, core, rh, sw), d
+
+
+def random_legal(prob, seed=1):
+    rng = np.random.default_rng(seed)
+    x0, y0, x1, y1 = prob.core
+    return legalize(prob, rng.uniform(x0, x1, prob.n), rng.uniform(y0, y1, prob.n))
+
+
+def row_by_row(prob):
+    """Naive baseline: cells in netlist order filled into rows left to right."""
+    x0, y0, x1, y1 = prob.core
+    xs, ys = np.empty(prob.n), np.empty(prob.n)
+    x, y = x0, y0
+    for i in range(prob.n):
+        if x + prob.w[i] > x1:
+            x, y = x0, y + prob.row_height
+        xs[i], ys[i] = x, y
+        x += prob.w[i]
+    return xs, ys
+
+
+def test_legal_and_better_than_baselines(problem):
+    prob, _ = problem
+    cx, cy = global_place(prob, density=0.7)
+    lx, ly = legalize(prob, cx, cy)
+    assert check_legal(prob, lx, ly) == {"overlaps": 0, "off_site": 0, "outside_core": 0, "fence": 0}
+    ours = hpwl(prob, lx + prob.w / 2, ly + prob.h / 2)
+    rx, ry = random_legal(prob)
+    assert check_legal(prob, rx, ry)["overlaps"] == 0
+    rand = hpwl(prob, rx + prob.w / 2, ry + prob.h / 2)
+    nx, ny = row_by_row(prob)
+    naive = hpwl(prob, nx + prob.w / 2, ny + prob.h / 2)
+    assert ours <= 0.7 * rand, (ours, rand)
+    assert ours < naive, (ours, naive)
+
+
+def test_fences_respected(problem):
+    prob, _ = problem
+    x0, y0, x1, y1 = prob.core
+    rh = prob.row_height
+    mid_row = y0 + round((y1 - y0) / rh / 2) * rh
+    fence = (x0, y0, x0 + (x1 - x0) * 0.6, mid_row)  # lower-left part, row aligned
+    region = np.full(prob.n, -1)
+    region[: prob.n // 5] = 0  # 20 % of the cells must stay in the fence
+    prob.region = region
+    prob.region_rects = [[fence]]
+    try:
+        cx, cy = global_place(prob, density=0.7)
+        lx, ly = legalize(prob, cx, cy)
+        legal = check_legal(prob, lx, ly)
+    finally:
+        prob.region = np.full(prob.n, -1)
+        prob.region_rects = []
+    assert legal == {"overlaps": 0, "off_site": 0, "outside_core": 0, "fence": 0}
+    inside = (lx[: prob.n // 5] >= fence[0]) & (lx[: prob.n // 5] + prob.w[: prob.n // 5] <= fence[2] + 1e-12)
+    assert inside.all()
+
+
+def test_hpwl_hand_case():
+    from flow.engines.place import PlaceProblem
+
+    prob = PlaceProblem(np.array([1.0, 1.0]), np.array([1.0, 1.0]), np.array([0, 3, 5]),
+                        np.array([0, 1, -1, 0, 1]), np.array([10.0]), np.array([0.0]), (0, 0, 20, 20), 1.0, 1.0)
+    # net 0: cells 0,1 and pin (10, 0); net 1: cells 0,1
+    cx, cy = np.array([2.0, 5.0]), np.array([3.0, 7.0])
+    assert hpwl(prob, cx, cy) == pytest.approx((10 - 2) + (7 - 0) + (5 - 2) + (7 - 3))
+
+
+def test_lef_errors(tmp_path, nangate45):
+    bad = tmp_path / "t.lef"
+    bad.write_text("MACRO INV\n  SIZE 1.0 BY\nEND INV\n")
+    with pytest.raises(FormatError, match=r"t.lef:2: MACRO INV: SIZE"):
+        read_lef(bad)
+    bad.write_text("MACRO INV\n  SIZE 1.0 BY 2.0 ;\n")
+    with pytest.raises(FormatError, match=r"t.lef:1: MACRO INV is never closed"):
+        read_lef(bad)
+    lef = read_lef([nangate45.tech_lef, *nangate45.cell_lefs])
+    assert lef.macros["INV_X1"].width == pytest.approx(0.38e-6)  # NangateOpenCellLibrary: SIZE 0.38 BY 1.4
+    assert lef.macros["INV_X1"].pins["ZN"] == "OUTPUT"
+
+
+def test_floorplan_errors(tmp_path, nangate45):
+    from flow.runner import run_flow
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'DESIGN_NAME = "gcd"\nPLATFORM = "nangate45"\nVERILOG_FILES = ["{DESIGNS}/gcd/src/gcd.v"]\n'
+                   f'SDC_FILE = "{DESIGNS}/gcd/src/constraint.sdc"\n')
+    with pytest.raises(ConfigError, match=r"CORE_UTILIZATION = 120.0: must be in \(0, 100\]"):
+        run_flow(cfg, overrides=["CORE_UTILIZATION=120"], runs_dir=tmp_path / "runs", tag="u", to_stage="floorplan")
+    with pytest.raises(ConfigError, match="CORE_AREA .* is not inside DIE_AREA"):
+        run_flow(cfg, overrides=["DIE_AREA=[0, 0, 50, 50]", "CORE_AREA=[5, 5, 60, 45]"],
+                 runs_dir=tmp_path / "runs", tag="d", to_stage="floorplan")
