@@ -102,16 +102,19 @@ class Platform:
         if self._missing:
             raise PlatformError(f"platform {self.name}: missing PDK file(s) under {self.root}: {', '.join(self._missing)}")
 
-    def liberty(self, corner: str | None = None):
-        """The parsed Liberty library of a corner (parsed once per Platform object)."""
+    def liberty(self, corner: str | None = None) -> dict[str, Any]:
+        """The corner's Liberty (files merged) as the engines read it: a dict in SI units with
+        `cells[name]` holding area, pins, timing and power tables. Parsed once per Platform."""
         c = self.corner(corner)
         if c.missing:
             raise PlatformError(f"platform {self.name}: corner {c.name}: missing {', '.join(c.missing)}")
         if c.name not in self._liberty_cache:
-            from flow.formats.liberty import merge_libraries, read_liberty
+            from flow.engines.readers import read_liberty_fallback
 
-            libs = [read_liberty(p) for p in c.liberty]
-            self._liberty_cache[c.name] = libs[0] if len(libs) == 1 else merge_libraries(libs)
+            libs = [read_liberty_fallback(p) for p in c.liberty]
+            merged = dict(libs[0])
+            merged["cells"] = {k: v for lib in libs for k, v in lib["cells"].items()}
+            self._liberty_cache[c.name] = merged
         return self._liberty_cache[c.name]
 
     def layer(self, name: str) -> Layer:
