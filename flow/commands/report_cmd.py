@@ -1,0 +1,80 @@
+"""`vhflow report RUN_DIR` (regenerate a report) and `vhflow compare RUN_A RUN_B`."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from flow.errors import ConfigError
+
+
+def _metrics(run_dir: Path) -> dict:
+    path = run_dir / "metrics.json"
+    if not path.is_file():
+        raise ConfigError(f"{run_dir}: not a run directory (no metrics.json)")
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise ConfigError(f"{path}: invalid JSON ({exc})") from None
+
+
+def compare_metrics(a: dict, b: dict) -> list[tuple[str, object, object, float | None]]:
+    """(key, value in A, value in B, relative change B/A − 1 where numeric)."""
+    rows = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key), b.get(key)
+        rel = None
+        if isinstance(va, int | float) and isinstance(vb, int | float) and not isinstance(va, bool) and va != 0:
+            rel = vb / va - 1.0
+        rows.append((key, va, vb, rel))
+    return rows
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("report")
+    def report(run_dir: Annotated[Path, typer.Argument(help="A run directory (runs/<design>/<tag>).")]) -> None:
+        """Regenerate report.html of a run from its directory."""
+        from flow.plugin_manager import get_plugin_manager
+        from flow.report.html import build_report
+
+        _metrics(run_dir)
+        typer.echo(f"report: {build_report(run_dir, get_plugin_manager())}")
+
+    @app.command("compare")
+    def compare(
+        run_a: Annotated[Path, typer.Argument(help="First run directory.")],
+        run_b: Annotated[Path, typer.Argument(help="Second run directory.")],
+        html_out: Annotated[Path | None, typer.Option("--html", help="Also write an HTML table here.")] = None,
+        changed_only: Annotated[bool, typer.Option(help="Only metrics that differ.")] = False,
+    ) -> None:
+        """Print (and optionally render) the metric differences between two runs."""
+        from flow.report.metrics_doc import display
+
+        rows = compare_metrics(_metrics(run_a), _metrics(run_b))
+        if changed_only:
+            rows = [r for r in rows if r[1] != r[2]]
+        table = Table(title=f"{run_a} → {run_b}")
+        for col in ("metric", "A", "B", "unit", "change"):
+            table.add_column(col, justify="right" if col in ("A", "B", "change") else "left")
+        out_rows = []
+        for key, va, vb, rel in rows:
+            (sa, unit), (sb, _) = display(key, va), display(key, vb)
+            change = "" if rel is None else f"{rel:+.2%}"
+            table.add_row(key, sa, sb, unit, change)
+            out_rows.append((key, sa, sb, unit, change))
+        Console().print(table)
+        if html_out is not None:
+            body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in out_rows)
+            html_out.write_text(
+                "<!DOCTYPE html><html><head><meta charset='utf-8'><title>vhflow compare</title></head><body>"
+                f"<h1>{html.escape(str(run_a))} → {html.escape(str(run_b))}</h1><table border='1'>"
+                "<tr><th>metric</th><th>A</th><th>B</th><th>unit</th><th>change</th></tr>"
+                f"{body}</table></body></html>"
+            )
+            typer.echo(f"html: {html_out}")
