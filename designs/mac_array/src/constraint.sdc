@@ -1,7 +1,7 @@
 # ORFS-style constraints for mac_array (Nangate45).
 set clk_name core_clock
 set clk_port_name clk
-set clk_period 2.5
+set clk_period 3.0
 set clk_io_pct 0.2
 
 set clk_port [get_ports $clk_port_name]
