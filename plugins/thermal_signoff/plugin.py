@@ -169,6 +169,48 @@ def thermal_cmd(
             typer.echo(f"{n}\t{t:.2f}")
 
 
+def thermal_dvfs_cmd(
+    trace: Annotated[Path, typer.Option(help="Workload: ConvNet layer trace or task list (JSON).")],
+    points: Annotated[Path, typer.Option(help="Operating points JSON (voltage, frequency_hz, dynamic_w, leakage_w).")],
+    tmax: Annotated[float, typer.Option(help="Maximum die temperature (°C).")] = 85.0,
+    duration: Annotated[float, typer.Option(help="Simulated horizon (s).")] = 5.0,
+    dt: Annotated[float, typer.Option(help="Control interval (s).")] = 1e-3,
+    die_mm: Annotated[float, typer.Option(help="Die side (mm), uniform power.")] = 5.0,
+    beta: Annotated[float, typer.Option(help="Leakage temperature coefficient (1/K).")] = 0.02,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Thermal-aware DVFS: static, reactive, proactive and optimal policies on a workload."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from plugins.thermal_signoff.dvfs import (
+        ThermalDvfs,
+        read_points,
+        read_workload,
+        run_policies,
+        time_constant_s,
+    )
+
+    pts, t_ref = read_points(points)
+    sim = ThermalDvfs(pts, read_workload(trace), tmax, die_w=die_mm * 1e-3, die_h=die_mm * 1e-3, dt=dt,
+                      t_ref_c=t_ref, beta=beta)
+    results = run_policies(sim, duration)
+    tau = time_constant_s(sim)
+    if as_json:
+        typer.echo(json.dumps({"time_constant_s": tau, "horizon_s": duration,
+                               "policies": [r.summary() for r in results]}, indent=2))
+        return
+    table = Table(title=f"thermal-aware DVFS, T_MAX {tmax:g} °C, horizon {duration:g} s (τ ≈ {tau:.2g} s)")
+    for col in ("policy", "inferences/s", "energy/inference (mJ)", "peak (°C)", "time above T_MAX−2 (s)"):
+        table.add_column(col, justify="right")
+    for r in results:
+        s = r.summary()
+        table.add_row(r.policy, f"{s['inferences_per_s']:.2f}", f"{s['energy_per_inference_mj']:.3f}",
+                      f"{s['peak_c']:.2f}", f"{s['time_above_threshold_s']:.3f}")
+    Console().print(table)
+
+
 @hookimpl
 def vhflow_cli(app) -> None:
     app.command("thermal")(thermal_cmd)
+    app.command("thermal-dvfs")(thermal_dvfs_cmd)

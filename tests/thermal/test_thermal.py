@@ -169,3 +169,63 @@ def test_cli_thermal(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["thermal", "--flp", str(flp), "--ptrace", str(ptrace), "--grid", "8by8"])
     assert e.value.code == 2
+
+
+# ---- thermal-aware DVFS ------------------------------------------------------------------------
+def dvfs_case(t_max=70.0):
+    from plugins.thermal_signoff.dvfs import OperatingPoint, Phase, ThermalDvfs
+
+    pts = [OperatingPoint("a", 0.8, 0.5e9, 8, 1), OperatingPoint("b", 0.9, 0.8e9, 16, 1.5),
+           OperatingPoint("c", 1.0, 1.0e9, 26, 2), OperatingPoint("d", 1.1, 1.2e9, 38, 3)]
+    phases = [Phase("conv1", 2e6, 1.3), Phase("conv2", 4e6, 1.0), Phase("fc", 1e6, 0.6)]
+    # a light package (τ ≈ 0.1 s) so that a 1.5 s horizon is long-run
+    cfg = ThermalConfig(grid_rows=4, grid_cols=4, c_convec=0.2, t_sink=0.5e-3, s_sink=0.02, s_spreader=0.02,
+                        t_spreader=0.3e-3)
+    return ThermalDvfs(pts, phases, t_max, dt=2e-3, cfg=cfg)
+
+
+def test_dvfs_policies_order_and_safety():
+    from plugins.thermal_signoff.dvfs import run_policies, time_constant_s
+
+    sim = dvfs_case()
+    assert time_constant_s(sim) < 0.5
+    res = {r.policy: r for r in run_policies(sim, 1.5)}
+    assert res["static"].peak_c <= 70.0 and res["proactive"].peak_c <= 70.0 + 1e-6
+    assert res["optimal"].peak_c <= 70.0 + 1e-6
+    assert res["static"].inferences_per_s < res["proactive"].inferences_per_s
+    assert res["optimal"].inferences_per_s >= 0.97 * res["proactive"].inferences_per_s
+    shares = sim._optimal_plan()
+    assert shares.sum(axis=1) == pytest.approx(np.ones(3))
+    # the LP spends exactly the sustainable power on average (the thermal constraint is active)
+    f = np.array([p.frequency for p in sim.points])
+    cycles = np.array([ph.cycles for ph in sim.phases])
+    t = shares * (cycles / (shares @ f))[:, None]  # time of each phase at each level
+    pw = np.array([[sim.power(lv, ph.activity, 70.0) for lv in range(4)] for ph in sim.phases])
+    assert (pw * t).sum() / t.sum() == pytest.approx(sim.sustainable_power(), rel=1e-6)
+
+
+def test_dvfs_hand_case_single_point():
+    """One operating point: every policy runs it; throughput = f / cycles per inference."""
+    from plugins.thermal_signoff.dvfs import OperatingPoint, Phase, ThermalDvfs, run_policies
+
+    sim = ThermalDvfs([OperatingPoint("only", 1.0, 1e9, 1.0, 0.0)], [Phase("all", 1e7, 1.0)], 200.0, dt=1e-3,
+                      cfg=ThermalConfig(grid_rows=2, grid_cols=2))
+    for r in run_policies(sim, 0.5):
+        assert r.inferences_per_s == pytest.approx(100.0)
+        assert r.energy_per_inference_j == pytest.approx(1.0 / 100.0)
+
+
+def test_dvfs_reads_convnet_trace(tmp_path):
+    from plugins.thermal_signoff.dvfs import read_workload
+
+    p = tmp_path / "trace.json"
+    p.write_text(json.dumps({"model": "lenet", "layers": [
+        {"name": "c1", "cycles": 100, "toggle_w": 0.2, "toggle_a": 0.4},
+        {"name": "c2", "cycles": 300, "toggle_w": 0.4, "toggle_a": 0.2},
+        {"name": "f", "cycles": 50, "toggle_w": 0.1, "toggle_a": 0.1}]}))
+    phases = read_workload(p)
+    assert [ph.cycles for ph in phases] == [100, 300, 50]
+    assert phases[0].activity == pytest.approx(0.3 / (0.7 / 3))
+    (tmp_path / "bad.json").write_text('{"layers": [{"name": "x", "cycles": -1}]}')
+    with pytest.raises(FormatError, match="positive cycles"):
+        read_workload(tmp_path / "bad.json")
