@@ -1,0 +1,254 @@
+"""Design-space sweeps: every point is an ordinary run directory; results in one table.
+
+A sweep file (TOML) names a base design config, the parameters to vary and the metrics to
+collect:
+
+    base = "../designs/gcd/config.toml"     # relative to the sweep file
+    mode = "grid"                           # grid (all combinations) | list (zip) | random
+    samples = 8                             # random: how many points
+    seed = 1                                # random: seed
+    to_stage = "place"                      # optional: stop each run early
+    metrics = ["detailedplace__hpwl", "power__total"]
+    pareto = ["detailedplace__hpwl", "max:timing__setup__ws"]   # minimise, or max: to maximise
+    [parameters]
+    CORE_UTILIZATION = [30, 40, 50]         # grid/list: values; random: [min, max] (uniform)
+    PLACE_DENSITY = [0.6, 0.7]
+
+Points run on a local process pool or, unchanged, as Ray tasks (the engine ORFS AutoTuner uses),
+locally (`ray.init(num_cpus=N)`) or on a cluster (`--address`). A failed point is recorded with
+its error and does not stop the sweep; a re-run skips points whose run directory completed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flow.errors import ConfigError, FormatError
+
+
+@dataclass
+class SweepSpec:
+    path: Path
+    base: Path
+    mode: str
+    parameters: dict[str, list[Any]]
+    metrics: list[str]
+    pareto: list[str]
+    to_stage: str | None
+    samples: int
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def read_sweep(path: Path) -> SweepSpec:
+    path = Path(path).resolve()
+    try:
+        doc = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: sweep file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise FormatError(path, int(m.group(1)) if m else None, f"invalid TOML: {exc}") from None
+    unknown = set(doc) - {"base", "mode", "parameters", "metrics", "pareto", "to_stage", "samples", "seed"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown sweep key(s) {', '.join(sorted(unknown))}")
+    if "base" not in doc or not doc.get("parameters"):
+        raise ConfigError(f"{path}: a sweep needs 'base' and a [parameters] table")
+    mode = doc.get("mode", "grid")
+    if mode not in ("grid", "list", "random"):
+        raise ConfigError(f"{path}: mode {mode!r} must be grid, list or random")
+    params = {k: v if isinstance(v, list) else [v] for k, v in doc["parameters"].items()}
+    if mode == "list" and len({len(v) for v in params.values()}) != 1:
+        raise ConfigError(f"{path}: mode = list needs parameter lists of equal length")
+    if mode == "random" and any(len(v) != 2 for v in params.values()):
+        raise ConfigError(f"{path}: mode = random needs [min, max] per parameter")
+    base = (path.parent / doc["base"]).resolve()
+    if not base.is_file():
+        raise ConfigError(f"{path}: base config {base} not found")
+    return SweepSpec(path, base, mode, params, list(doc.get("metrics", [])), list(doc.get("pareto", [])),
+                     doc.get("to_stage"), int(doc.get("samples", 8)), int(doc.get("seed", 0)))
+
+
+def points(spec: SweepSpec) -> list[dict[str, Any]]:
+    names = list(spec.parameters)
+    if spec.mode == "grid":
+        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*spec.parameters.values())]
+    if spec.mode == "list":
+        return [dict(zip(names, combo, strict=True)) for combo in zip(*spec.parameters.values(), strict=True)]
+    rng = random.Random(spec.seed)
+    out = []
+    for _ in range(spec.samples):
+        p = {}
+        for k, (lo, hi) in spec.parameters.items():
+            p[k] = rng.randint(lo, hi) if isinstance(lo, int) and isinstance(hi, int) else round(rng.uniform(lo, hi), 6)
+        out.append(p)
+    return out
+
+
+def point_tag(point: dict[str, Any]) -> str:
+    """A stable, file-system-safe tag from the parameter values."""
+    text = "_".join(f"{k}-{v}" for k, v in point.items())
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "-", text)
+
+
+def _override(k: str, v: Any) -> str:
+    return f"{k}={json.dumps(v) if isinstance(v, str | list) else v}"
+
+
+def run_point(base: str, runs_dir: str, tag: str, overrides: list[str], to_stage: str | None) -> dict[str, Any]:
+    """Run one point; never raises (a failure is a result). Importable by worker processes."""
+    from flow.runner import run_flow
+
+    try:
+        res = run_flow(Path(base), tag=tag, overrides=overrides, runs_dir=Path(runs_dir), to_stage=to_stage)
+        return {"status": res.status, "run_dir": str(res.run_dir), "metrics": res.metrics, "error": None}
+    except Exception as exc:  # the sweep goes on; the error is in the table
+        return {"status": "failed", "run_dir": None, "metrics": {}, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def finished(run_dir: Path, to_stage: str | None) -> dict[str, Any] | None:
+    try:
+        info = json.loads((run_dir / "run.json").read_text())
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    want = "stopped" if to_stage else "completed"
+    if info.get("status") in (want, "completed") and (to_stage is None or info.get("stopped_after") == to_stage):
+        return {"status": info["status"], "run_dir": str(run_dir), "metrics": metrics, "error": None, "skipped": True}
+    return None
+
+
+def run_sweep(spec: SweepSpec, out_dir: Path, executor: str = "local", jobs: int = 2, address: str | None = None,
+              progress: Callable[[str, dict[str, Any]], None] | None = None):
+    """Run the missing points and write `sweep.csv`, `pareto.png` and `report.html` in out_dir."""
+    import pandas as pd
+
+    out_dir = Path(out_dir)
+    runs_dir = out_dir / "runs"
+    design = _design_name(spec.base)
+    pts = points(spec)
+    results: dict[str, dict[str, Any]] = {}
+    todo = []
+    for p in pts:
+        tag = point_tag(p)
+        done = finished(runs_dir / design / tag, spec.to_stage)
+        if done is not None:
+            results[tag] = done
+            if progress:
+                progress(tag, done)
+        else:
+            todo.append((tag, [_override(k, v) for k, v in p.items()]))
+    args = [(str(spec.base), str(runs_dir), tag, ov, spec.to_stage) for tag, ov in todo]
+    if executor == "local":
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+            for (tag, _), res in zip(todo, pool.map(run_point, *zip(*args, strict=True)) if args else [], strict=True):
+                results[tag] = res
+                if progress:
+                    progress(tag, res)
+    elif executor == "ray":
+        import ray
+
+        started = False
+        if not ray.is_initialized():
+            ray.init(address=address, num_cpus=None if address else jobs, include_dashboard=False,
+                     log_to_driver=False)
+            started = True
+        try:
+            remote = ray.remote(num_cpus=1)(run_point)
+            refs = {tag: remote.remote(*a) for (tag, _), a in zip(todo, args, strict=True)}
+            for tag, ref in refs.items():
+                results[tag] = ray.get(ref)
+                if progress:
+                    progress(tag, results[tag])
+        finally:
+            if started:
+                ray.shutdown()
+    else:
+        raise ConfigError(f"unknown executor {executor!r} (local, ray)")
+    rows = []
+    for p in pts:
+        tag = point_tag(p)
+        r = results[tag]
+        row = {"tag": tag, **p, "status": r["status"], "error": r.get("error"), "skipped": bool(r.get("skipped"))}
+        for m in spec.metrics or sorted(r["metrics"]):
+            row[m] = r["metrics"].get(m)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if spec.pareto:
+        table["pareto"] = pareto_mask(table, spec.pareto)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_dir / "sweep.csv", index=False)
+    _sweep_report(spec, table, out_dir)
+    return table
+
+
+def _design_name(base: Path) -> str:
+    from flow.config import load_toml
+
+    data, _ = load_toml(base)
+    return str(data.get("DESIGN_NAME", base.parent.name))
+
+
+def pareto_mask(table, objectives: list[str]) -> list[bool]:
+    """Non-dominated rows (completed ones only); `max:key` maximises, plain keys minimise."""
+    import numpy as np
+
+    cols = [(o[4:], -1.0) if o.startswith("max:") else (o, 1.0) for o in objectives]
+    ok = (table["status"].isin(["completed", "stopped"])).to_numpy()
+    vals = np.full((len(table), len(cols)), np.inf)
+    for j, (c, sign) in enumerate(cols):
+        if c in table:
+            v = table[c].to_numpy(dtype=float)
+            vals[:, j] = np.where(np.isfinite(v), v * sign, np.inf)
+    mask = []
+    for i in range(len(table)):
+        if not ok[i] or not np.all(np.isfinite(vals[i])):
+            mask.append(False)
+            continue
+        dominated = np.any(np.all(vals <= vals[i], axis=1) & np.any(vals < vals[i], axis=1) & ok)
+        mask.append(not dominated)
+    return mask
+
+
+def _sweep_report(spec: SweepSpec, table, out_dir: Path) -> Path:
+    import html
+
+    from flow.report import figures
+
+    body = ""
+    if len(spec.pareto) >= 2:
+        xk, yk = (p.removeprefix("max:") for p in spec.pareto[:2])
+        if xk in table and yk in table:
+            fig, ax = figures.plt.subplots(figsize=(6.5, 4.5))
+            done = table[table["status"].isin(["completed", "stopped"])]
+            front = done[done["pareto"]].sort_values(xk)
+            ax.scatter(done[xk], done[yk], color="#90a4ae", label="points")
+            ax.plot(front[xk], front[yk], "o-", color="#c62828", label="Pareto front")
+            ax.set_xlabel(xk)
+            ax.set_ylabel(yk)
+            ax.set_title(f"Sweep {spec.name}: Pareto front")
+            ax.legend()
+            fig.savefig(out_dir / "pareto.png", dpi=110, bbox_inches="tight")
+            body += figures.to_img(fig, "pareto front")
+    body += table.to_html(index=False, na_rep="—", escape=True)
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>sweep {html.escape(spec.name)}</title>"
+            "<style>body{font-family:sans-serif;margin:24px} table{border-collapse:collapse;font-size:12px}"
+            "td,th{border:1px solid #ddd;padding:3px 6px}</style></head>"
+            f"<body><h1>Sweep {html.escape(spec.name)}</h1><p>base {html.escape(str(spec.base))}, "
+            f"{len(table)} points</p>{body}</body></html>")
+    out = out_dir / "report.html"
+    out.write_text(page)
+    return out
