@@ -102,3 +102,11 @@ def test_verilog_globs_expand_sorted(tmp_path):
     assert [p.name for p in cfg["VERILOG_FILES"]] == ["a.v", "b.v"]
     with pytest.raises(ConfigError, match="matches no file"):
         resolve_config(write(tmp_path, BASE.replace('["src/a.v"]', '["rtl/*.v"]')), variables())
+
+
+def test_user_guide_documents_every_metric():
+    from flow.report.metrics_doc import METRICS
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "USER_GUIDE.md").read_text()
+    missing = [k for k in METRICS if f"`{k.replace('|', chr(92) + '|')}`" not in guide]
+    assert not missing
