@@ -63,7 +63,8 @@ def partition(graph: sp.csr_matrix, k: int, vweights: np.ndarray, seed: int = 0)
     ew = np.maximum(1, np.round(g.data * 100)).astype(np.int64)
     vw = np.maximum(1, np.round(vweights / max(vweights.min(), 1e-30))).astype(np.int64)
     opts = pymetis.Options(seed=seed, ufactor=50)
-    _, parts = pymetis.part_graph(k, xadj=g.indptr, adjncy=g.indices, eweights=ew, vweights=vw, options=opts)
+    adjacency = pymetis.CSRAdjacency(g.indptr, g.indices)
+    _, parts = pymetis.part_graph(k, adjacency=adjacency, eweights=ew, vweights=vw, options=opts)
     return np.asarray(parts, dtype=np.int64)
 
 

@@ -1,0 +1,114 @@
+"""FINE-VH: policies (hand case and ordering), supply fit, UPF round trip, and a flow run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from flow.formats.upf import read_upf, write_upf
+from plugins.finevh import policy as pol
+from plugins.finevh.supply import AlphaPower, fit_alpha_power
+from tests.conftest import DESIGNS
+
+LAW = AlphaPower(0.45, 1.3)
+
+
+def model(islands):
+    return pol.SystemModel(1e9, 1.1, 0.95, LAW, islands, ls_energy=0.0, ls_leak=0.0)
+
+
+def test_alpha_power_fit_reproduces_delays():
+    ap = fit_alpha_power([1.1, 0.95], [1.0e-9, 1.5e-9])
+    assert ap.delay_scale(0.95, 1.1) == pytest.approx(1.5, rel=1e-6)
+    v = [1.76, 1.44, 1.40, 1.28]
+    truth = AlphaPower(0.7, 1.4)
+    ap = fit_alpha_power(v, [truth.delay_scale(x, 1.76) for x in v])
+    assert ap.vt == pytest.approx(0.7, abs=0.02) and ap.alpha == pytest.approx(1.4, abs=0.05)
+
+
+def test_two_island_hand_case():
+    """Island A is critical (needs VDDH at f_nom), B has slack; demand 100 % then 50 %."""
+    a = pol.IslandModel("A", crit=1.0, e_cycle=1e-12, leak=0.0)
+    b = pol.IslandModel("B", crit=0.5, e_cycle=1e-12, leak=0.0)
+    m = model([a, b])
+    tr = [pol.Interval(1e-3, 1e6), pol.Interval(1e-3, 0.5e6)]
+    r = pol.compare(m, tr)
+    e_h, e_l = 1e-12, 1e-12 * (0.95 / 1.1) ** 2
+    # nominal: both islands at VDDH for all 1.5e6 cycles
+    assert r["nominal"].energy_j == pytest.approx(2 * e_h * 1.5e6)
+    # FINE-VH: interval 1 at f_nom, A on VDDH, B on VDDL; interval 2: f_L = f_nom/scale(VDDL)
+    # (A's path at VDDL) >= 0.5 f_nom, so everything runs on VDDL
+    assert m.fmax(0.95, 1.0) > 0.5e9
+    assert r["finevh"].energy_j == pytest.approx((e_h + e_l) * 1e6 + 2 * e_l * 0.5e6)
+    assert r["finevh"].misses == 0
+    # ideal chip-wide DVFS must keep both at VDDH in interval 1 (A is critical)
+    assert r["ideal_dvfs"].energy_j > r["finevh"].energy_j
+    assert r["ideal_islands"].energy_j <= r["finevh"].energy_j + 1e-18
+
+
+def test_policy_ordering_on_varied_trace():
+    rng = np.random.default_rng(5)
+    isl = [pol.IslandModel(f"i{k}", float(c), float(e), float(lk), 10, 5e-12, 1e-7, 1.0)
+           for k, (c, e, lk) in enumerate(zip(rng.uniform(0.4, 1.0, 6), rng.uniform(1e-12, 3e-12, 6),
+                                               rng.uniform(1e-5, 1e-4, 6), strict=True))]
+    isl[0].crit = 0.98
+    m = pol.SystemModel(1e9, 1.1, 0.95, LAW, isl)
+    r = pol.compare(m, pol.synthetic_trace(1e9, n=60, seed=2))
+    e = {k: v.energy_j for k, v in r.items()}
+    assert e["ideal_islands"] <= e["finevh"]
+    assert e["ideal_islands"] <= e["ideal_dvfs"] <= e["dvfs"] <= e["nominal"]
+    assert r["finevh"].misses == 0 and r["ideal_dvfs"].misses == 0
+
+
+def test_upf_round_trip_and_errors(tmp_path):
+    from plugins.finevh.plugin import build_upf
+
+    doc = {"vddh": "typical", "vddl": "slow", "rail_voltage": {"typical": 1.1, "slow": 0.95}}
+    upf = build_upf(["isl0", "isl1"], {"isl0": ["u1", "u2"], "isl1": ["u3"]},
+                    [(0, 0, 1e-5, 1e-5), (1e-5, 0, 2e-5, 1e-5)], doc)
+    write_upf(upf, tmp_path / "a.upf")
+    back = read_upf(tmp_path / "a.upf")
+    assert back.domains() == {"PD_TOP": [], "PD_isl0": ["u1", "u2"], "PD_isl1": ["u3"]}
+    sw = back.switches()
+    assert sw["SW_isl0_H"]["input"] == ["vin", "VDDH"] and sw["SW_isl0_L"]["input"] == ["vin", "VDDL"]
+    assert sw["SW_isl1_H"]["control"] == ["ctrl", "hop_isl1"]
+    assert [c.option("-area") for c in back.of("set_domain_area")][1] == ["10.000", "0.000", "20.000", "10.000"]
+    (tmp_path / "b.upf").write_text("create_power_domain PD -elements {a b\n")
+    with pytest.raises(Exception, match=r"b.upf:1: unterminated"):
+        read_upf(tmp_path / "b.upf")
+    (tmp_path / "c.upf").write_text("create_power_domain PD\nmake_coffee now\n")
+    with pytest.raises(Exception, match=r"c.upf:2: unsupported UPF command 'make_coffee'"):
+        read_upf(tmp_path / "c.upf")
+
+
+def test_flow_with_islands(tmp_path, nangate45):
+    from flow.runner import run_flow
+
+    res = run_flow(DESIGNS / "gcd/config.toml", runs_dir=tmp_path, tag="fvh", overrides=["FINEVH_ISLANDS=3"])
+    assert res.status == "completed" and res.metrics["finevh__islands"] == 3
+    run = res.run_dir
+    isl = json.loads(next(run.glob("*_finevh_islands/islands.json")).read_text())
+    # islands cover every cell exactly once
+    from flow.engines.sta import load_design
+
+    design = load_design([next(run.glob("*_synth/gcd.v"))], "gcd")
+    assert sorted(isl["instances"]) == sorted(design.inst_names)
+    assert sum(i["cells"] for i in isl["islands"]) == len(design.inst_names)
+    # every crossing net has a level shifter at each receiving island
+    assert res.metrics["finevh__level_shifters"] == sum(len([r for r in rec if r != drv]) for _, drv, rec in isl["crossings"])
+    # fences respected by the placer, and the mixed-rail design meets timing
+    assert res.metrics["placement__fence__violations"] == 0 and res.metrics["detailedplace__design__violations"] == 0
+    assert res.metrics["finevh__timing__setup__ws_mixed"] >= 0
+    place = np.load(next(run.glob("*_place/placement.npz")))
+    fences = json.loads(next(run.glob("*_finevh_islands/fences.json")).read_text())["regions"]
+    names = [str(n) for n in place["inst_names"]]
+    for reg in fences:
+        x0, y0, x1, y1 = reg["rects"][0]
+        for inst in reg["instances"][:50]:
+            k = names.index(inst)
+            assert x0 - 1e-12 <= place["x"][k] and place["x"][k] + place["w"][k] <= x1 + 1e-12
+            assert y0 - 1e-12 <= place["y"][k] and place["y"][k] + place["h"][k] <= y1 + 1e-12
+    assert read_upf(next(run.glob("*_finevh_islands/gcd.upf"))).domains().keys() >= {"PD_isl0", "PD_isl1", "PD_isl2"}
+    assert "FINE-VH islands and policy" in (run / "report.html").read_text()
