@@ -36,3 +36,21 @@ def json_default(obj: Any) -> Any:
 
 def write_json(path: Path | str, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=json_default) + "\n")
+
+
+def read_bytes_maybe_gzip(path: Path | str, what: str) -> bytes:
+    """A file's bytes, gunzipped when it is gzip; a FormatError naming it when unreadable."""
+    import gzip
+
+    from flow.errors import FormatError
+
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise FormatError(path, None, f"cannot read {what}: {exc.strerror}") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise FormatError(path, None, f"corrupt gzip {what}: {exc}") from None
+    return raw

@@ -7,11 +7,11 @@ is on PyPI; it reads the platform LEFs in milliseconds. Lengths are converted to
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from flow.errors import FormatError
+from flow.util import read_bytes_maybe_gzip
 
 UM = 1e-6
 _TOP_BLOCKS = frozenset({"UNITS", "PROPERTYDEFINITIONS", "SPACING", "BEGINEXT"})
@@ -60,13 +60,7 @@ class Lef:
 
 
 def _text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise FormatError(path, None, f"cannot read LEF: {exc.strerror}") from None
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    return raw.decode("utf-8", "replace")
+    return read_bytes_maybe_gzip(path, "LEF").decode("utf-8", "replace")
 
 
 def read_lef(paths: list[Path] | Path) -> Lef:

@@ -9,12 +9,12 @@ does not care where activity came from.
 
 from __future__ import annotations
 
-import gzip
 import re
 from pathlib import Path
 
 from flow.errors import FormatError
 from flow.formats.vcd import _TS, VcdActivity
+from flow.util import read_bytes_maybe_gzip
 
 _TOK = re.compile(rb'\(|\)|"(?:[^"\\]|\\.)*"|(?:\\.|[^\s()"])+')
 
@@ -22,12 +22,7 @@ _TOK = re.compile(rb'\(|\)|"(?:[^"\\]|\\.)*"|(?:\\.|[^\s()"])+')
 def read_saif(path: str | Path, scope: str | None = None) -> VcdActivity:
     """Toggle counts (TC) and time at 1 (T1) per net/port bit under `scope`."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise FormatError(path, None, f"cannot read SAIF: {exc.strerror}") from None
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+    raw = read_bytes_maybe_gzip(path, "SAIF")
     want = [s for s in (scope or "").replace(".", "/").split("/") if s]
     # build a tree of lists: each list = [head, children...] with line numbers for errors
     root: list = []
