@@ -1,0 +1,1 @@
+"""ConvNet optimisation for edge targets: data, models, encoders, memory accounting (PyTorch, CPU)."""
