@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.collections import PatchCollection  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 
@@ -54,8 +54,9 @@ def placement(npz: Any, islands: dict[str, str] | None = None) -> str:
     fig, ax = plt.subplots(figsize=(6.5, 6.5 * (die[3] - die[1]) / max(die[2] - die[0], 1e-9)))
     cmap = plt.get_cmap("tab20")
     colors = np.where(region[:, None] >= 0, cmap(np.mod(region, 20)), np.array([[0.55, 0.6, 0.7, 1.0]]))
-    rects = [Rectangle((a, b), c, d) for a, b, c, d in zip(x, y, w, h, strict=True)]
-    ax.add_collection(PatchCollection(rects, facecolors=colors, edgecolors="none", linewidths=0))
+    verts = np.stack([np.column_stack([x, y]), np.column_stack([x + w, y]), np.column_stack([x + w, y + h]),
+                      np.column_stack([x, y + h])], axis=1)
+    ax.add_collection(PolyCollection(verts, facecolors=colors, edgecolors="none", linewidths=0))
     ax.add_patch(Rectangle(die[:2], die[2] - die[0], die[3] - die[1], fill=False, lw=1.2, ec="black"))
     ax.add_patch(Rectangle(core[:2], core[2] - core[0], core[3] - core[1], fill=False, lw=0.8, ec="gray", ls="--"))
     ax.set_xlim(die[0], die[2])

@@ -151,9 +151,10 @@ def _core_figures(state: State) -> list[str]:
             figs.append(figures.power_breakdown(doc["groups"]))
         inst = Path(state["power"]).parent / doc.get("instances_npz", "power_instances.npz")
         if npz is not None and inst.exists():
-            pw = np.load(inst)
-            order = {str(n): i for i, n in enumerate(pw["inst_names"])}
-            vals = np.array([pw["total_w"][order[str(n)]] if str(n) in order else 0.0 for n in npz["inst_names"]])
+            with np.load(inst) as pw:  # read each array once: NpzFile re-reads on every access
+                names, total = pw["inst_names"], pw["total_w"]
+            order = {str(n): i for i, n in enumerate(names)}
+            vals = np.array([total[order[str(n)]] if str(n) in order else 0.0 for n in npz["inst_names"]])
             figs.append(figures.density_map(npz, vals * 1e3 / 1e-6 * 1e-6, "Power density", "mW / µm²"))
     if "timing" in views:
         endpoints = Path(state["timing"]).parent / "timing_endpoints.npz"
