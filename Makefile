@@ -31,7 +31,7 @@ system-tools:
 	fi
 
 demo: venv
-	$(BIN)/vhflow run designs/mac_array/config.toml --tag demo
+	$(BIN)/vhflow run designs/mac_array/config.toml --set FINEVH_ISLANDS=8 --tag demo
 
 test: venv system-tools
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
