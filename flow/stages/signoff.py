@@ -166,6 +166,10 @@ class SignoffStage(Stage):
         ctx.path("reports/power.rpt").write_text("\n".join(plines + [f"Warning: {w}" for w in res.warnings]))
         timing_path = ctx.path("timing.json")
         timing_path.write_text(sta.timing_json(res.timing))
+        # per-endpoint slacks (s) for histograms: setup:<corner> / hold:<corner>
+        np.savez_compressed(ctx.path("timing_endpoints.npz"),
+                            **{f"{kind}:{c}": getattr(t, f"{kind}_slack") for c, t in res.timing.items()
+                               for kind in ("setup", "hold")})
         # power view: the worst (highest total) corner is the headline, all corners inside
         worst = max(res.power, key=lambda c: res.power[c].totals()["total"])
         pres = res.power[worst]
