@@ -172,6 +172,10 @@ def run_flow(
     """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r} (backends: {', '.join(BACKENDS)})")
+    if backend == "openroad":
+        # Say so rather than silently running the embedded engines under another name.
+        raise ConfigError("backend openroad: rendering and running OpenROAD Tcl is not implemented in this "
+                          "version yet; use --backend embedded")
     setup = prepare(Path(config_path) if config_path is not None else None, list(overrides), pm=pm, raw=raw)
     stages = setup.stages
     first = _select(stages, from_stage, "--from") or 0

@@ -161,3 +161,10 @@ def test_rerun_same_tag_starts_over(config):
     second = run(config, overrides=["START=1"])
     assert not (second.run_dir / "stale.txt").exists()
     assert second.metrics["double__value"] == 4
+
+
+def test_openroad_backend_is_refused_until_it_exists(config):
+    with pytest.raises(ConfigError, match="backend openroad: .* not implemented"):
+        run(config, backend="openroad")
+    with pytest.raises(ConfigError, match="unknown backend 'magic'"):
+        run(config, backend="magic")
