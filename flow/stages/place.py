@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from flow.engines.physical import Geometry, build_problem
-from flow.engines.place import check_legal, global_place, hpwl, legalize
+from flow.engines.place import check_legal, detailed_swap, global_place, hpwl, legalize
 from flow.errors import ConfigError, FormatError
 from flow.formats.deflib import write_def
 from flow.stage import Stage, StageContext, StageResult, Variable
@@ -41,6 +41,7 @@ class PlaceStage(Stage):
                  "platform's.", None, source="place"),
         Variable("PLACE_ITERATIONS", int, "Spreading iterations of global placement.", 10, source="place"),
         Variable("PLACE_SEED", int, "Seed of the initial placement jitter.", 0, source="place"),
+        Variable("DETAILED_PLACE_PASSES", int, "Passes of adjacent-swap detailed placement.", 1, source="place"),
     )
 
     def run(self, state: State, ctx: StageContext) -> StageResult:
@@ -65,6 +66,8 @@ class PlaceStage(Stage):
         cx, cy = global_place(prob, density, cfg["PLACE_ITERATIONS"], cfg["PLACE_SEED"])
         gp = hpwl(prob, cx, cy)
         lx, ly = legalize(prob, cx, cy)
+        legal_hpwl = hpwl(prob, lx + prob.w / 2, ly + prob.h / 2)
+        lx, ly, swaps = detailed_swap(prob, lx, ly, passes=cfg["DETAILED_PLACE_PASSES"])
         dp = hpwl(prob, lx + prob.w / 2, ly + prob.h / 2)
         legal = check_legal(prob, lx, ly)
         violations = legal["overlaps"] + legal["off_site"] + legal["outside_core"] + legal["fence"]
@@ -88,6 +91,8 @@ class PlaceStage(Stage):
             views={"def": def_path, "placement": npz},
             metrics={
                 "globalplace__hpwl": round(gp * 1e6, 3),
+                "legalize__hpwl": round(legal_hpwl * 1e6, 3),
+                "detailedplace__swaps": swaps,
                 "detailedplace__hpwl": round(dp * 1e6, 3),
                 "detailedplace__design__violations": violations,
                 "placement__fence__violations": legal["fence"],

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from flow.engines.physical import build_problem, cell_sizes, io_positions
-from flow.engines.place import check_legal, global_place, hpwl, legalize
+from flow.engines.place import check_legal, detailed_swap, global_place, hpwl, legalize
 from flow.engines.sta import load_design
 from flow.errors import ConfigError, FormatError
 from flow.formats.lef import read_lef
@@ -63,7 +63,11 @@ def test_legal_and_better_than_baselines(problem):
     cx, cy = global_place(prob, density=0.7)
     lx, ly = legalize(prob, cx, cy)
     assert check_legal(prob, lx, ly) == {"overlaps": 0, "off_site": 0, "outside_core": 0, "fence": 0}
+    legal = hpwl(prob, lx + prob.w / 2, ly + prob.h / 2)
+    lx, ly, swaps = detailed_swap(prob, lx, ly)
+    assert check_legal(prob, lx, ly) == {"overlaps": 0, "off_site": 0, "outside_core": 0, "fence": 0}
     ours = hpwl(prob, lx + prob.w / 2, ly + prob.h / 2)
+    assert swaps > 0 and ours < legal  # the detailed pass lowers HPWL
     rx, ry = random_legal(prob)
     assert check_legal(prob, rx, ry)["overlaps"] == 0
     rand = hpwl(prob, rx + prob.w / 2, ry + prob.h / 2)
