@@ -63,7 +63,6 @@ def build_problem(geo: Geometry, port_x: np.ndarray, port_y: np.ndarray, core: t
                   region_rects: list | None = None) -> PlaceProblem:
     """Nets as pin lists over movable cells and fixed ports (constant nets are not placed)."""
     d = geo.design
-    n_pins = len(d.pin_name)
     n_ports = len(d.port_names)
     net = np.concatenate([d.pin_net, d.port_net]).astype(np.int64)
     who = np.concatenate([d.pin_inst.astype(np.int64), -(np.arange(n_ports, dtype=np.int64) + 1)])
@@ -78,6 +77,5 @@ def build_problem(geo: Geometry, port_x: np.ndarray, port_y: np.ndarray, core: t
     net, who = net[keep], who[keep]
     counts = np.bincount(net, minlength=len(d.net_names))
     ptr = np.concatenate([[0], np.cumsum(counts)])
-    del n_pins
     return PlaceProblem(geo.w, geo.h, ptr, who, port_x, port_y, core, row_height, site_width,
                         region if region is not None else np.zeros(0, dtype=np.int64), region_rects or [])

@@ -20,8 +20,7 @@ Voltages stay within [VDDL, VDDH], the characterised range, in every policy.
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -242,20 +241,3 @@ def synthetic_trace(f_nom: float, n: int = 40, interval_s: float = 1e-3, seed: i
     rng = np.random.default_rng(seed)
     loads = np.clip(0.6 + 0.35 * np.sin(np.arange(n) / 3.0) + rng.normal(0, 0.1, n), 0.2, 1.0)
     return [Interval(interval_s, float(ld * f_nom * interval_s), {}, float(0.5 + 0.5 * ld)) for ld in loads]
-
-
-def model_to_json(m: SystemModel) -> dict:
-    d = asdict(m)
-    d["law"] = {"vt": m.law.vt, "alpha": m.law.alpha}
-    return d
-
-
-def model_from_json(d: dict) -> SystemModel:
-    d = dict(d)
-    d["law"] = AlphaPower(d["law"]["vt"], d["law"]["alpha"])
-    d["islands"] = [IslandModel(**i) for i in d["islands"]]
-    return SystemModel(**d)
-
-
-def is_finite(x: float) -> bool:
-    return math.isfinite(x)
