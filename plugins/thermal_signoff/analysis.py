@@ -102,6 +102,8 @@ class PlacedResult:
     leakage_w: float
     heat_out_w: float
     beta: float
+    step_times_s: np.ndarray | None = None
+    step_max_k: np.ndarray | None = None
 
     def metrics(self) -> dict[str, float]:
         m = self.die_map_k - KELVIN
@@ -123,8 +125,9 @@ class PlacedResult:
 
 def solve_placed(x: np.ndarray, y: np.ndarray, dyn_w: np.ndarray, leak_w: np.ndarray,
                  die: tuple[float, float, float, float], cfg: ThermalConfig, t_ref_c: float,
-                 beta: float) -> PlacedResult:
-    """Steady temperature of a placed design with the leakage–temperature fixed point."""
+                 beta: float, transient_steps: int = 0, transient_dt: float = 0.05) -> PlacedResult:
+    """Steady temperature of a placed design with the leakage–temperature fixed point, and
+    optionally the power-on transient (ambient start, converged power held) of the hottest cell."""
     from flow.engines.thermal import bin_points
 
     rows, cols = cfg.grid_rows, cfg.grid_cols
@@ -133,8 +136,14 @@ def solve_placed(x: np.ndarray, y: np.ndarray, dyn_w: np.ndarray, leak_w: np.nda
     leak = bin_points(x, y, leak_w, die, rows, cols)
     res = leakage_temperature_loop(model, dyn, leak, t_ref_c + KELVIN, beta)
     dmap = model.die_map(res.T)
+    times = peaks = None
+    if transient_steps > 0:
+        pmap = dyn + res.leakage_map
+        maps = model.transient(np.repeat(pmap[None], transient_steps, axis=0), transient_dt, method="be")
+        times = transient_dt * np.arange(1, transient_steps + 1)
+        peaks = maps.reshape(transient_steps, -1).max(axis=1)
     return PlacedResult(dmap, dyn + res.leakage_map, die, res.iterations, res.converged, res.runaway,
-                        float(res.leakage_map.sum()), model.heat_out(res.T), beta)
+                        float(res.leakage_map.sum()), model.heat_out(res.T), beta, times, peaks)
 
 
 def leakage_beta(corners: dict[str, dict[str, Any]], corner_info: dict[str, tuple[str, float, float]],

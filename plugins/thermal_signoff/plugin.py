@@ -40,6 +40,10 @@ class ThermalStage(Stage):
         Variable("THERMAL_PARAMS", dict[str, float],
                  "HotSpot parameters by their HotSpot names (t_chip, k_chip, r_convec, s_sink, ...).", {},
                  source="thermal"),
+        Variable("THERMAL_TRANSIENT_STEPS", int, "Steps of the power-on transient (0: steady only).", 60,
+                 source="thermal"),
+        Variable("THERMAL_TRANSIENT_DT", float, "Time step of the power-on transient.", 1.0, unit="s",
+                 source="thermal"),
         Variable("THERMAL_LEAKAGE_BETA", float | None,
                  "Leakage temperature coefficient in exp(β·ΔT); default: fitted from two Liberty corners "
                  "differing only in temperature, else 0.02.", None, unit="1/K", source="thermal"),
@@ -76,11 +80,15 @@ class ThermalStage(Stage):
             beta, how = float(cfg["THERMAL_LEAKAGE_BETA"]), "set by THERMAL_LEAKAGE_BETA"
         t_ref = info.get(corner, (None, None, 25.0))[2]
         die = tuple(float(v) for v in place["die"])
-        res = solve_placed(x, y, dyn, leak, die, tcfg, t_ref, beta)
+        res = solve_placed(x, y, dyn, leak, die, tcfg, t_ref, beta, cfg["THERMAL_TRANSIENT_STEPS"],
+                           cfg["THERMAL_TRANSIENT_DT"])
         if res.runaway:
             ctx.log.error("thermal runaway: leakage–temperature loop diverges (β=%.4g /K)", beta)
         maps = ctx.path("thermal_maps.npz")
-        np.savez_compressed(maps, temperature_c=res.die_map_k - KELVIN, power_w=res.power_map_w, die=np.array(die))
+        extra = {} if res.step_times_s is None else {"transient_t_s": res.step_times_s,
+                                                     "transient_max_c": res.step_max_k - KELVIN}
+        np.savez_compressed(maps, temperature_c=res.die_map_k - KELVIN, power_w=res.power_map_w, die=np.array(die),
+                            **extra)
         metrics = res.metrics()
         metrics["thermal__limit_c"] = cfg["THERMAL_LIMIT_C"]
         doc = {
@@ -123,6 +131,15 @@ def vhflow_report_sections(state, run_dir, config) -> list[ReportSection]:
         ax.set_ylabel("y (µm)")
         ax.set_title(title)
     img = figures.to_img(fig, "thermal maps")
+    if "transient_t_s" in maps.files:
+        fig, ax = figures.plt.subplots(figsize=(6.5, 3.2))
+        ax.plot(maps["transient_t_s"], maps["transient_max_c"], color="#c62828")
+        ax.axhline(float(doc["thermal__max_c"]), ls="--", color="gray", lw=0.8, label="steady state")
+        ax.set_xlabel("time after power-on (s)")
+        ax.set_ylabel("hottest cell (°C)")
+        ax.set_title("Power-on transient of the hottest cell")
+        ax.legend(fontsize=8)
+        img += figures.to_img(fig, "thermal transient")
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in (
         ("max / mean / min (°C)", f"{doc['thermal__max_c']:.3f} / {doc['thermal__mean_c']:.3f} / {doc['thermal__min_c']:.3f}"),
         ("limit (°C)", doc.get("thermal__limit_c")),

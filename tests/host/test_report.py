@@ -27,7 +27,7 @@ def test_report_is_self_contained_with_figures(gcd_run):
     imgs = re.findall(r'<img class="fig" alt="([^"]+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
     alts = {a for a, _ in imgs}
     assert {"placement", "power breakdown", "Power density", "stage timeline", "thermal maps",
-            "setup slack histogram"} <= alts
+            "setup slack histogram", "thermal transient"} <= alts
     for _, data in imgs:
         png = base64.b64decode(data)
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000

@@ -229,3 +229,16 @@ def test_dvfs_reads_convnet_trace(tmp_path):
     (tmp_path / "bad.json").write_text('{"layers": [{"name": "x", "cycles": -1}]}')
     with pytest.raises(FormatError, match="positive cycles"):
         read_workload(tmp_path / "bad.json")
+
+
+def test_placed_power_on_transient_approaches_steady_state():
+    from plugins.thermal_signoff.analysis import solve_placed
+
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0, 1e-3, 200), rng.uniform(0, 1e-3, 200)
+    cfg = ThermalConfig(grid_rows=8, grid_cols=8, c_convec=0.5, t_sink=1e-3, s_sink=0.02, s_spreader=0.02)
+    res = solve_placed(x, y, np.full(200, 0.01), np.full(200, 1e-4), (0, 0, 1e-3, 1e-3), cfg, 25.0, 0.02,
+                       transient_steps=300, transient_dt=0.05)
+    peaks = res.step_max_k
+    assert np.all(np.diff(peaks) > -1e-9)  # monotone heating from ambient
+    assert peaks[0] < res.die_map_k.max() and abs(peaks[-1] - res.die_map_k.max()) < 0.02
