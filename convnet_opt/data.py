@@ -7,7 +7,6 @@ beside the checkout, or a path the caller gives; the IDX format is read directly
 
 from __future__ import annotations
 
-import gzip
 import os
 import pickle
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from flow.errors import ConfigError, FormatError
+from flow.util import read_bytes_maybe_gzip
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,12 +41,7 @@ def find_dataset(name: str, path: Path | None = None) -> Path:
 def read_idx(path: Path) -> np.ndarray:
     """An IDX array (.gz or plain)."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise FormatError(path, None, f"cannot read: {exc.strerror}") from None
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+    raw = read_bytes_maybe_gzip(path, "IDX file")
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise FormatError(path, None, "not an IDX file (bad magic)")
     dtype = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}.get(raw[2])

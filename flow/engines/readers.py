@@ -10,7 +10,6 @@ gate-level netlist becomes a `FlatDesign`, and SDC is *evaluated* by a real Tcl 
 
 from __future__ import annotations
 
-import gzip
 import re
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 
 from flow.engines.model import FlatDesign
 from flow.errors import FormatError
+from flow.util import read_bytes_maybe_gzip
 
 _LIB_TOK = re.compile(r'"(?:[^"\\]|\\.)*"|[{}();:,]|[^\s{}();:,"]+')
 _TIME = {"1ns": 1e-9, "1ps": 1e-12, "10ps": 1e-11, "100ps": 1e-10, "1us": 1e-6}
@@ -28,13 +28,7 @@ _VOLT = {"1v": 1.0, "1mv": 1e-3, "10mv": 1e-2, "100mv": 0.1}
 
 
 def _read_text(path: Path) -> str:
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise FormatError(path, None, f"cannot read: {exc.strerror}") from None
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    text = raw.decode("utf-8", "replace")
+    text = read_bytes_maybe_gzip(path, "file").decode("utf-8", "replace")
     text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group().count("\n"), text, flags=re.S)
     return text.replace("\\\n", " \n")
 

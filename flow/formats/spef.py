@@ -9,11 +9,11 @@ the file after name-map substitution; hierarchy divider `/` and pin delimiter `:
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from flow.errors import FormatError
+from flow.util import read_bytes_maybe_gzip
 
 _CAP_UNITS = {"F": 1.0, "PF": 1e-12, "FF": 1e-15, "NF": 1e-9, "UF": 1e-6}
 _RES_UNITS = {"OHM": 1.0, "KOHM": 1e3, "MOHM": 1e6}
@@ -41,10 +41,7 @@ class Spef:
 
 
 def _open_text(path: Path) -> list[str]:
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    return raw.decode("utf-8", errors="replace").splitlines()
+    return read_bytes_maybe_gzip(path, "SPEF").decode("utf-8", errors="replace").splitlines()
 
 
 def _unit(path: Path, lineno: int, toks: list[str], table: dict[str, float]) -> float:
@@ -59,10 +56,7 @@ def _unit(path: Path, lineno: int, toks: list[str], table: dict[str, float]) -> 
 def read_spef(path: str | Path) -> Spef:
     """Parse a SPEF file (plain or gzip) into SI-valued nets keyed by (name-mapped) net name."""
     path = Path(path)
-    try:
-        lines = _open_text(path)
-    except OSError as exc:
-        raise FormatError(path, None, f"cannot read SPEF: {exc.strerror}") from None
+    lines = _open_text(path)
     cu, ru = 1e-12, 1.0
     design, divider, delimiter = "", "/", ":"
     names: dict[str, str] = {}

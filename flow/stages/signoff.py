@@ -101,13 +101,8 @@ def _view(state: State, name: str) -> Path | None:
 
 
 def corner_library(plat: Any, corner: str) -> Any:
-    """The engines' library for a platform corner (files of the corner merged, parsed once per
-    process through the engine reader, which keeps only the timing/power subset)."""
-    files = plat.corner(corner).liberty
-    libs = [sta.load_liberty(f) for f in files]
-    if len(libs) == 1:
-        return libs[0]
-    return {**libs[0], "cells": {k: v for lb in libs for k, v in lb["cells"].items()}}
+    """The engines' library for a platform corner: the Platform parses and merges it once."""
+    return plat.liberty(corner)
 
 
 def _fin(x: float) -> float | None:
