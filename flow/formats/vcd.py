@@ -217,8 +217,10 @@ def read_vcd(path: str | Path, scope: str | None = None) -> VcdActivity:
         timescale = 1e-9
         stack: list[str] = []
         seen_scopes: set[str] = set()
-        bits_of: dict[bytes, list[int]] = {}  # id code -> indices of its bits (MSB first)
+        bits_of: dict[bytes, list[int]] = {}  # id code -> its state slots (MSB first)
         names: list[str] = []
+        name_slot: list[int] = []  # a name's bit -> slot; aliases (one id code) share slots
+        n_slots = 0
         lineno = 0
         header: list[str] = []
         # ---- header, statement by statement
@@ -267,9 +269,14 @@ def read_vcd(path: str | Path, scope: str | None = None) -> VcdActivity:
                 bits = _bits(rel if " " not in ref else rel + ref.split(" ", 1)[1], size)
                 if len(bits) != size:
                     bits = [f"{rel}[{i}]" for i in range(size - 1, -1, -1)] if size > 1 else [rel]
-                idx = list(range(len(names), len(names) + len(bits)))
+                if code not in bits_of:
+                    bits_of[code] = list(range(n_slots, n_slots + len(bits)))
+                    n_slots += len(bits)
+                elif len(bits_of[code]) != len(bits):
+                    raise FormatError(path, lineno, f"id code {toks[3]} reused with width {size} "
+                                      f"(first declared with {len(bits_of[code])})")
                 names.extend(bits)
-                bits_of.setdefault(code, []).extend(idx) if size == 1 else bits_of.setdefault(code, idx)
+                name_slot.extend(bits_of[code])
             elif kw == "$enddefinitions":
                 break
         if want and "/".join(want) not in seen_scopes:
@@ -277,7 +284,7 @@ def read_vcd(path: str | Path, scope: str | None = None) -> VcdActivity:
             raise FormatError(path, None, f"scope {'/'.join(want)!r} not in the VCD (scopes: {', '.join(tops)})")
         if not names:
             raise FormatError(path, None, "no variables under the selected scope")
-        n = len(names)
+        n = n_slots
         # bit tables indexed by id code (packed into uint64, up to 8 characters)
         code_keys = np.array([_pack(c, path) for c in bits_of], dtype=np.uint64)
         korder = np.argsort(code_keys)
@@ -285,9 +292,6 @@ def read_vcd(path: str | Path, scope: str | None = None) -> VcdActivity:
         code_list = [bits_of[c] for c in bits_of]
         first = np.array([code_list[k][0] for k in korder], dtype=np.int64)
         width = np.array([len(code_list[k]) for k in korder], dtype=np.int64)
-        contiguous = all(b == list(range(b[0], b[0] + len(b))) for b in code_list)
-        if not contiguous:  # aliases: one id code for several scalar variables
-            raise FormatError(path, None, "VCD id codes shared by several variables are not supported")
         st = _State(n)
         tail = b""
         while True:
@@ -309,7 +313,8 @@ def read_vcd(path: str | Path, scope: str | None = None) -> VcdActivity:
         high = st.high + np.where(st.val == 1, t - st.since, 0)
         start = st.t0 if st.t0 is not None else 0
         duration = (t - start) * timescale
-        tog = st.tog.tolist()
-        high = high.tolist()
+        slot = np.asarray(name_slot, dtype=np.int64)
+        tog = st.tog[slot].tolist()
+        high = high[slot].tolist()
         return VcdActivity(dict(zip(names, tog, strict=False)), {nm: h * timescale for nm, h in zip(names, high, strict=False)},
                            duration, timescale, "/".join(want))

@@ -69,6 +69,23 @@ def test_vcd_gzip_and_wrong_scope(tmp_path):
         read_vcd(bad)
 
 
+def test_vcd_aliased_id_codes(tmp_path):
+    """iverilog gives one id code to nets that are the same wire (port and its internal name):
+    every alias gets the code's toggles; a code reused with another width is an error."""
+    text = VCD.replace('$var wire 1 " a $end', '$var wire 1 " a $end\n$var wire 1 " a_alias $end\n'
+                       '$var wire 4 # d_alias [3:0] $end')
+    p = tmp_path / "alias.vcd"
+    p.write_text(text)
+    a = read_vcd(p, "tb/dut")
+    assert a.toggles["a_alias"] == a.toggles["a"] == 2
+    assert [a.toggles[f"d_alias[{i}]"] for i in range(4)] == [2, 2, 1, 0]
+    assert a.high_time["a_alias"] == pytest.approx(30e-9)
+    bad = tmp_path / "bad_alias.vcd"
+    bad.write_text(VCD.replace('$var wire 1 " a $end', '$var wire 1 " a $end\n$var wire 2 " b [1:0] $end'))
+    with pytest.raises(FormatError, match="reused with width 2"):
+        read_vcd(bad, "tb/dut")
+
+
 SAIF = """(SAIFILE
 (SAIFVERSION "2.0")
 (DIRECTION "backward")
