@@ -115,3 +115,36 @@ def read_saif(path: str | Path, scope: str | None = None) -> VcdActivity:
     if not found_scope:
         raise FormatError(path, None, f"scope {'/'.join(want)!r} not in the SAIF (instances: {', '.join(sorted(scopes_seen)[:8])})")
     return VcdActivity(toggles, high, duration * timescale, timescale, "/".join(want))
+
+
+_SAIF_SPECIAL = re.compile(r"([\[\]./\\()\s])")
+
+
+def _saif_name(name: str) -> str:
+    return _SAIF_SPECIAL.sub(r"\\\1", name)
+
+
+def write_saif(path: str | Path, design: str, duration_s: float, nets: dict[str, tuple[float, float, int]],
+               timescale_s: float = 1e-12) -> Path:
+    """A flat backward SAIF: `nets[name] = (T0 s, T1 s, TC)`, names escaped as SAIF requires
+    (so flattened hierarchical names like `u1.acc[3]` survive); read back by `read_saif` with
+    `scope=design`."""
+    from flow.util import atomic_write_text
+
+    unit = {1e-9: "1 ns", 1e-12: "1 ps", 1e-15: "1 fs"}.get(timescale_s)
+    if unit is None:
+        raise ValueError(f"unsupported SAIF timescale {timescale_s}")
+    if duration_s <= 0:
+        raise ValueError("SAIF duration must be positive")
+
+    def ticks(t: float) -> int:
+        return max(0, int(round(t / timescale_s)))
+
+    lines = ["(SAIFILE", '(SAIFVERSION "2.0")', '(DIRECTION "backward")', f'(DESIGN "{design}")',
+             '(PROGRAM_NAME "vhflow")', f"(TIMESCALE {unit})", f"(DURATION {ticks(duration_s)})",
+             f"(INSTANCE {_saif_name(design)}", "  (NET"]
+    for name, (t0, t1, tc) in nets.items():
+        lines.append(f"    ({_saif_name(name)} (T0 {ticks(t0)}) (T1 {ticks(t1)}) (TX 0) (TC {int(tc)}))")
+    lines += ["  )", ")", ")"]
+    atomic_write_text(Path(path), "\n".join(lines) + "\n")
+    return Path(path)

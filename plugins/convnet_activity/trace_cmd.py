@@ -1,0 +1,161 @@
+"""`vhflow convnet trace RUN_DIR`: a ConvNet inference on the run's synthesised mac_array →
+per-layer trace, SAIF for sign-off, and energy per inference at each precision.
+
+Power per layer uses the run's own netlist, SDC and platform corner with the layer's simulated
+toggles as annotations (STA once, power per layer), so energy = Σ_layers P_layer · t_layer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from convnet_opt.mac_array_driver import MacArrayShape
+from convnet_opt.trace import TraceResult, layer_workloads, quantised_accuracy, simulate_workload, write_trace
+from flow.errors import ConfigError
+
+MODELS = ("lenet5", "resnet8", "dscnn")
+
+
+def load_run(run_dir: Path) -> dict[str, Any]:
+    """What the trace needs from a finished run: config values, netlist, SDC, platform."""
+    cfg_path = run_dir / "config.resolved.json"
+    if not cfg_path.is_file():
+        raise ConfigError(f"{run_dir}: not a run directory (no config.resolved.json)")
+    cfg = json.loads(cfg_path.read_text())
+    values = {k: v["value"] for k, v in cfg["variables"].items()}
+    synth = sorted(run_dir.glob("*_synth/state_out.json"))
+    if not synth:
+        raise ConfigError(f"{run_dir}: synthesis has not finished in this run")
+    views = json.loads(synth[-1].read_text())["views"]
+    params = values.get("VERILOG_TOP_PARAMS") or {}
+    if values.get("DESIGN_NAME") != "mac_array" and "ROWS" not in params:
+        raise ConfigError(f"{run_dir}: the trace drives designs/mac_array (ROWS/COLS parameters); this run is "
+                          f"{values.get('DESIGN_NAME')}")
+    try:
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+    except (OSError, ValueError):
+        metrics = {}
+    return {"values": values, "metrics": metrics, "platform": cfg["platform"], "netlist": run_dir / views["verilog"],
+            "sdc": run_dir / views["sdc"], "run_dir": run_dir,
+            "shape": MacArrayShape(int(params.get("ROWS", 4)), int(params.get("COLS", 4)), int(params.get("ACC_W", 24)))}
+
+
+def build_model(name: str, in_ch: int, size: int, classes: int) -> torch.nn.Module:
+    from convnet_opt.models import DSCNN, LeNet5, ResNet8
+
+    if name == "lenet5":
+        return LeNet5(in_ch=in_ch, classes=classes, size=size)
+    if name == "resnet8":
+        return ResNet8(in_ch=in_ch, classes=classes)
+    if name == "dscnn":
+        return DSCNN(in_ch=in_ch, classes=classes)
+    raise ConfigError(f"unknown model {name!r} (models: {', '.join(MODELS)})")
+
+
+def load_data(dataset: str, data_path: Path | None) -> tuple[torch.Tensor, ...]:
+    from convnet_opt import data
+
+    if dataset == "digits":
+        xtr, ytr, xte, yte = data.load_digits_split()
+    elif dataset == "mnist":
+        xtr, ytr = data.load_mnist(data_path, "train")
+        xte, yte = data.load_mnist(data_path, "test")
+        xtr, xte = xtr[:, None].astype(np.float32) / 255.0, xte[:, None].astype(np.float32) / 255.0
+    else:
+        raise ConfigError(f"unknown dataset {dataset!r} (digits, mnist)")
+    return (torch.from_numpy(np.ascontiguousarray(xtr)), torch.from_numpy(np.asarray(ytr, dtype=np.int64)),
+            torch.from_numpy(np.ascontiguousarray(xte)), torch.from_numpy(np.asarray(yte, dtype=np.int64)))
+
+
+def quick_train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int) -> None:
+    """A few epochs of Adam so the traced weights and activations are those of a working model."""
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    model.train()
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        for idx in torch.randperm(len(x), generator=g).split(64):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+            opt.step()
+
+
+def layer_energy(run: dict[str, Any], result: TraceResult, net_names: list[str], period_s: float) -> list[dict]:
+    """Power of each layer from its own toggles (STA once at the platform's default corner)."""
+    from flow.engines import power as pw
+    from flow.engines import sta
+    from flow.platform import load_platform
+
+    plat = load_platform(run["platform"])
+    lib = plat.liberty()
+    design = sta.load_design([run["netlist"]], "mac_array")
+    tc = sta.load_constraints(run["sdc"], design, lib)
+    timing = sta.analyze(design, lib, tc)
+    out = []
+    for ly, tog in zip(result.layers, result.per_layer_toggles, strict=True):
+        t_layer = ly.cycles * period_s
+        ann = {n: (float(c) / t_layer, 0.5) for n, c in zip(net_names, tog, strict=True)}
+        act = pw.propagate_activity(design, timing, lib, annotated=ann)
+        p = pw.analyze_power(design, timing, act)
+        total = float(p.total.sum())
+        out.append({"layer": ly.name, "power_w": total, "time_s": t_layer, "energy_j": total * t_layer,
+                    "leakage_w": float(p.leakage.sum())})
+    return out
+
+
+def run_trace(run_dir: Path, out: Path, *, model_name: str = "lenet5", dataset: str = "digits",
+              data_path: Path | None = None, weights: Path | None = None, bits: list[int] | None = None,
+              images: int = 2, max_tiles: int = 48, epochs: int = 3, seed: int = 0, clock: str = "clk",
+              energy: bool = True, log=print) -> dict[str, Any]:
+    from flow.engines.gatesim import GateSim
+    from flow.engines.readers import read_verilog_fallback
+    from flow.platform import load_platform
+
+    run = load_run(run_dir)
+    period_s = float(run["values"].get("CLOCK_PERIOD") or run["metrics"].get("synth__clock__period_ns") or 0) * 1e-9
+    if period_s <= 0:
+        raise ConfigError(f"{run_dir}: no CLOCK_PERIOD in the run's configuration")
+    xtr, ytr, xte, yte = load_data(dataset, data_path)
+    model = build_model(model_name, xtr.shape[1], xtr.shape[-1], int(max(ytr.max(), yte.max())) + 1)
+    if weights is not None:
+        try:
+            model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        except (OSError, RuntimeError) as exc:
+            raise ConfigError(f"{weights}: cannot load model weights: {str(exc).splitlines()[0]}") from None
+    else:
+        log(f"training {model_name} on {dataset} for {epochs} epochs (seed {seed})")
+        quick_train(model, xtr, ytr, epochs, seed)
+    design = read_verilog_fallback([run["netlist"]], "mac_array")
+    sim = GateSim(design, load_platform(run["platform"]).liberty(), clock)
+    points = []
+    for b in bits or [8, 4, 2]:
+        if b not in (8, 4, 2):
+            raise ConfigError(f"--bits {b}: mac_array computes in 8, 4 or 2 bits")
+        wls = layer_workloads(model, xte[:images], b)
+        res = simulate_workload(wls, sim, run["shape"], max_tiles=max_tiles, seed=seed)
+        acc = quantised_accuracy(model, xte, yte, b)
+        pdir = out if b == (bits or [8])[0] else out / f"bits{b}"
+        meta = {"model": model_name, "dataset": dataset, "images": images, "bits": b, "accuracy": acc,
+                "mac_array": asdict(run["shape"]), "run_dir": str(run_dir), "max_tiles": max_tiles}
+        point = {"label": f"{b}-bit", "bits": b, "accuracy": acc, "cycles_per_inference": res.cycles / images,
+                 "macs_per_inference": sum(ly.macs for ly in res.layers) / images, "trace": str(pdir / "trace.json")}
+        if energy:
+            le = layer_energy(run, res, design.net_names, period_s)
+            e = sum(x["energy_j"] for x in le) / images
+            meta["layer_energy"] = le
+            meta["energy_per_inference_j"] = e
+            point["energy_per_inference_j"] = e
+        write_trace(pdir, res, "mac_array", design.net_names, period_s, meta)
+        points.append(point)
+        log(f"{b}-bit: accuracy {acc:.3f}, {res.cycles / images:.0f} cycles/inference"
+            + (f", {point['energy_per_inference_j'] * 1e9:.2f} nJ/inference" if energy else ""))
+    main = json.loads((out / "trace.json").read_text())
+    main["operating_points"] = points
+    (out / "trace.json").write_text(json.dumps(main, indent=1))
+    return main
