@@ -30,7 +30,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from convnet_opt.mac_array_driver import MAX_WORDS, MacArrayShape, pack_words, port_bit_matrix, reset_program, tile_program
+from convnet_opt.mac_array_driver import (
+    MAX_WORDS,
+    MacArrayShape,
+    pack_words,
+    port_bit_matrix,
+    reset_program,
+    tile_program,
+)
 from convnet_opt.memory import quantize, weight_layers
 from flow.engines.gatesim import GateSim
 
