@@ -30,8 +30,15 @@ system-tools:
 	  else echo "not root: tests needing$$missing will skip"; fi; \
 	fi
 
+# the main job: synthesise mac_array, trace a LeNet-5 inference through its gates (SAIF), then the
+# full flow with FINE-VH islands, signed off and policy-evaluated on that ConvNet workload
+DEMO_TRACE := $(CURDIR)/runs/mac_array/demo-trace
 demo: venv
-	$(BIN)/vhflow run designs/mac_array/config.toml --set FINEVH_ISLANDS=8 --tag demo
+	$(BIN)/vhflow run designs/mac_array/config.toml --tag demo-synth --to synth
+	$(BIN)/vhflow convnet trace runs/mac_array/demo-synth --out $(DEMO_TRACE) --bits 8 --bits 4 --images 1 --max-tiles 24
+	$(BIN)/vhflow run designs/mac_array/config.toml --tag demo --set FINEVH_ISLANDS=8 \
+	  --set ACTIVITY=$(DEMO_TRACE)/trace.saif --set ACTIVITY_SCOPE=mac_array \
+	  --set CONVNET_TRACE=$(DEMO_TRACE)/trace.json --set FINEVH_TRACE=$(DEMO_TRACE)/trace.json
 
 test: venv system-tools
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)

@@ -250,9 +250,9 @@ def clock_period_from_sdc(sdc: Path) -> float | None:
     import numpy as np
 
     from flow.engines.model import FlatDesign
-    from flow.engines.readers import read_sdc_fallback
+    from flow.formats.sdc import read_sdc
 
     empty = np.zeros(0, dtype=np.int64)
     design = FlatDesign([], [], np.zeros(1, dtype=np.int64), empty, [], empty, [], [], [], empty)
-    clocks = read_sdc_fallback(Path(sdc), design).clocks
+    clocks = read_sdc(Path(sdc), design).clocks
     return clocks[0].period * 1e9 if clocks else None

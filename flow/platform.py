@@ -109,9 +109,9 @@ class Platform:
         if c.missing:
             raise PlatformError(f"platform {self.name}: corner {c.name}: missing {', '.join(c.missing)}")
         if c.name not in self._liberty_cache:
-            from flow.engines.readers import read_liberty_fallback
+            from flow.formats.liberty import read_liberty
 
-            libs = [read_liberty_fallback(p) for p in c.liberty]
+            libs = [read_liberty(p) for p in c.liberty]
             merged = dict(libs[0])
             merged["cells"] = {k: v for lib in libs for k, v in lib["cells"].items()}
             self._liberty_cache[c.name] = merged

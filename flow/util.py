@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -54,3 +55,11 @@ def read_bytes_maybe_gzip(path: Path | str, what: str) -> bytes:
         except (OSError, EOFError) as exc:
             raise FormatError(path, None, f"corrupt gzip {what}: {exc}") from None
     return raw
+
+
+def read_text_without_block_comments(path: Path | str, what: str = "file") -> str:
+    """Text of a (maybe gzipped) file with `/* */` comments blanked (line numbers kept) and
+    backslash-newline continuations joined — what Liberty and Verilog readers start from."""
+    text = read_bytes_maybe_gzip(path, what).decode("utf-8", "replace")
+    text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group().count("\n"), text, flags=re.S)
+    return text.replace("\\\n", " \n")

@@ -72,11 +72,11 @@ def sky130hd_lib(sky130hd):
 def mac_array_2x2(tmp_path_factory, nangate45):
     """mac_array ROWS=2 COLS=2 ACC_W=20 synthesised on Nangate45: (netlist, FlatDesign, GateSim)."""
     from flow.engines.gatesim import GateSim
-    from flow.engines.readers import read_verilog_fallback
+    from flow.formats.verilog import read_verilog
     from flow.synth import synthesize
 
     src = DESIGNS / "mac_array/src"
     res = synthesize([src / "mac_pe.v", src / "mac_array.v"], "mac_array", nangate45,
                      tmp_path_factory.mktemp("mac2x2"), clock_period_ns=3.0, params={"ROWS": 2, "COLS": 2, "ACC_W": 20})
-    design = read_verilog_fallback([res.netlist], "mac_array")
+    design = read_verilog([res.netlist], "mac_array")
     return res.netlist, design, GateSim(design, nangate45.liberty(), "clk")

@@ -56,7 +56,7 @@ def _truth_table(expr: tuple, names: list[str]) -> np.ndarray:
 
 
 class GateSim:
-    """Compile `design` against the Liberty `lib` (dict form of `flow.engines.readers`)."""
+    """Compile `design` against the Liberty `lib` (dict form of `flow.formats.liberty`)."""
 
     def __init__(self, design: FlatDesign, lib: Mapping, clock_port: str) -> None:
         self.design = design

@@ -911,17 +911,17 @@ def load_design(verilog: Sequence[Any], top: str | None = None) -> FlatDesign:
     Yosys writes them; `FlatDesign.from_netlist` adapts a shared `flow.netlist.Netlist`)."""
     from pathlib import Path
 
-    from flow.engines.readers import read_verilog_fallback
+    from flow.formats.verilog import read_verilog
 
-    return read_verilog_fallback([Path(p) for p in verilog], top)
+    return read_verilog([Path(p) for p in verilog], top)
 
 
 def load_liberty(path: Any) -> Any:
     """Liberty library for the engines (timing/power subset, SI) from the engine's reader;
     `model.cell_model` also accepts a shared `flow.formats.liberty` Library object."""
-    from flow.engines.readers import read_liberty_fallback
+    from flow.formats.liberty import read_liberty
 
-    return read_liberty_fallback(path)
+    return read_liberty(path)
 
 
 def load_constraints(sdc: Any, design: FlatDesign, lib: Any = None) -> TimingConstraints:
@@ -930,8 +930,8 @@ def load_constraints(sdc: Any, design: FlatDesign, lib: Any = None) -> TimingCon
     from pathlib import Path
 
     from flow.engines.model import _get
-    from flow.engines.readers import read_sdc_fallback
+    from flow.formats.sdc import read_sdc
 
     tu = float(_get(lib, "time_unit", default=1e-9) or 1e-9) if lib is not None else 1e-9
     cu = float(_get(lib, "cap_unit", default=1e-15) or 1e-15) if lib is not None else 1e-15
-    return read_sdc_fallback(Path(sdc), design, tu, cu)
+    return read_sdc(Path(sdc), design, tu, cu)

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from flow.engines.readers import read_sdc_fallback
 from flow.engines.steiner import rmst, tree_elmore
+from flow.formats.sdc import read_sdc
 from flow.stage import Stage, StageContext, StageResult
 from flow.stages.floorplan import load_netlist
 from flow.state import State
@@ -28,7 +28,7 @@ class CtsStage(Stage):
     def run(self, state: State, ctx: StageContext) -> StageResult:
         d = load_netlist(ctx, state)
         fp = np.load(state["placement"])
-        clocks = read_sdc_fallback(state["sdc"], d).clocks
+        clocks = read_sdc(state["sdc"], d).clocks
         ports = {p: i for i, p in enumerate(d.port_names)}
         plat = ctx.platform
         layer = plat.clock_layer

@@ -109,12 +109,37 @@ def layer_energy(run: dict[str, Any], result: TraceResult, net_names: list[str],
     return out
 
 
+def island_activity(run_dir: Path, design, lib: dict, result: TraceResult) -> list[dict[str, float]] | None:
+    """Per layer, each FINE-VH island's net toggles per cycle relative to its inference average
+    (what `policy.read_trace` multiplies the island's sign-off energy per cycle by), or None
+    when the run has no islands."""
+    files = sorted(run_dir.glob("*_finevh_islands/islands.json")) or sorted(run_dir.glob("*_finevh_partition/islands.json"))
+    if not files:
+        return None
+    of = json.loads(files[-1].read_text()).get("instances", {})
+    names = sorted(set(of.values()))
+    col = {n: k for k, n in enumerate(names)}
+    net_island = np.full(len(design.net_names), -1, dtype=np.int64)
+    for p in range(len(design.pin_name)):
+        i = int(design.pin_inst[p])
+        cell = lib["cells"].get(design.inst_cell[i], {})
+        if cell.get("pins", {}).get(design.pin_name[p], {}).get("direction") == "output" and design.inst_names[i] in of:
+            net_island[design.pin_net[p]] = col[of[design.inst_names[i]]]
+    keep = net_island >= 0
+    per_layer = np.array([np.bincount(net_island[keep], weights=t[keep], minlength=len(names)) for t in result.per_layer_toggles])
+    cycles = np.array([ly.cycles for ly in result.layers], dtype=float)
+    mean = per_layer.sum(axis=0) / cycles.sum()
+    rate = per_layer / cycles[:, None]
+    rel = np.divide(rate, mean, out=np.ones_like(rate), where=mean > 0)
+    return [{n: round(float(rel[k, j]), 4) for j, n in enumerate(names)} for k in range(len(cycles))]
+
+
 def run_trace(run_dir: Path, out: Path, *, model_name: str = "lenet5", dataset: str = "digits",
               data_path: Path | None = None, weights: Path | None = None, bits: list[int] | None = None,
               images: int = 2, max_tiles: int = 48, epochs: int = 3, seed: int = 0, clock: str = "clk",
               energy: bool = True, log=print) -> dict[str, Any]:
     from flow.engines.gatesim import GateSim
-    from flow.engines.readers import read_verilog_fallback
+    from flow.formats.verilog import read_verilog
     from flow.platform import load_platform
 
     run = load_run(run_dir)
@@ -131,8 +156,9 @@ def run_trace(run_dir: Path, out: Path, *, model_name: str = "lenet5", dataset: 
     else:
         log(f"training {model_name} on {dataset} for {epochs} epochs (seed {seed})")
         quick_train(model, xtr, ytr, epochs, seed)
-    design = read_verilog_fallback([run["netlist"]], "mac_array")
-    sim = GateSim(design, load_platform(run["platform"]).liberty(), clock)
+    design = read_verilog([run["netlist"]], "mac_array")
+    lib = load_platform(run["platform"]).liberty()
+    sim = GateSim(design, lib, clock)
     points = []
     for b in bits or [8, 4, 2]:
         if b not in (8, 4, 2):
@@ -151,7 +177,13 @@ def run_trace(run_dir: Path, out: Path, *, model_name: str = "lenet5", dataset: 
             meta["layer_energy"] = le
             meta["energy_per_inference_j"] = e
             point["energy_per_inference_j"] = e
-        write_trace(pdir, res, "mac_array", design.net_names, period_s, meta)
+        paths = write_trace(pdir, res, "mac_array", design.net_names, period_s, meta)
+        isl = island_activity(run_dir, design, lib, res)
+        if isl is not None:
+            doc = json.loads(paths["json"].read_text())
+            for ly, a in zip(doc["layers"], isl, strict=True):
+                ly["island_activity"] = a
+            paths["json"].write_text(json.dumps(doc, indent=1))
         points.append(point)
         log(f"{b}-bit: accuracy {acc:.3f}, {res.cycles / images:.0f} cycles/inference"
             + (f", {point['energy_per_inference_j'] * 1e9:.2f} nJ/inference" if energy else ""))

@@ -284,13 +284,31 @@ def vhflow_add_stages(flow) -> None:
         flow.insert_before("place", IslandsStage)
 
 
+def _trace_path(run_dir) -> Path | None:
+    try:
+        cfg = json.loads((Path(run_dir) / "config.resolved.json").read_text())
+    except (OSError, ValueError):
+        return None
+    value = (cfg.get("variables", {}).get("FINEVH_TRACE") or {}).get("value")
+    return Path(value) if value else None
+
+
+def workload(m: pol.SystemModel, trace: Path | None) -> tuple[list[pol.Interval], str]:
+    """The policy workload: FINEVH_TRACE when set (a ConvNet layer trace or intervals), else the
+    synthetic bursty trace; and a label for the report."""
+    if trace is None:
+        return pol.synthetic_trace(m.f_nom), "a synthetic bursty trace (40 × 1 ms)"
+    tr = pol.read_trace(trace, m.f_nom)
+    return tr, f"the workload trace {trace.name} ({len(tr)} intervals)"
+
+
 @hookimpl
 def vhflow_metrics(state, run_dir) -> dict[str, float]:
     doc = _islands_doc(state)
     if doc is None:
         return {}
     m = policy_model(doc)
-    res = pol.compare(m, pol.synthetic_trace(m.f_nom))
+    res = pol.compare(m, workload(m, _trace_path(run_dir))[0])
     s = pol.savings(res)
     return {f"finevh__saving__{k}": round(float(v), 3) for k, v in s.items()}
 
@@ -301,7 +319,8 @@ def vhflow_report_sections(state, run_dir, config) -> list[ReportSection]:
     if doc is None:
         return []
     m = policy_model(doc)
-    res = pol.compare(m, pol.synthetic_trace(m.f_nom))
+    trace, label = workload(m, _trace_path(run_dir))
+    res = pol.compare(m, trace)
     rows = "".join(f"<tr><td>{html.escape(i['name'])}</td><td>{i['cells']}</td><td>{i['area_um2']:.1f}</td>"
                    f"<td>{html.escape(i['rail'])}</td><td>{i['crit']:.3f}</td><td>{(i['dynamic_w'] + i['leakage_w']) * 1e3:.4f}</td>"
                    f"<td>{i.get('switch_width_um', 0):.1f}</td><td>{i.get('level_shifters', 0)}</td></tr>"
@@ -314,7 +333,7 @@ def vhflow_report_sections(state, run_dir, config) -> list[ReportSection]:
             f" Mixed-rail WNS after assignment: {doc['assignment']['wns_s'] * 1e9:.3f} ns.</p>"
             "<table><tr><th>island</th><th>cells</th><th>area µm²</th><th>rail (static)</th><th>criticality</th>"
             f"<th>power mW</th><th>switch W µm</th><th>level shifters</th></tr>{rows}</table>"
-            "<h3>Policies on a synthetic bursty trace (40 × 1 ms)</h3>"
+            f"<h3>Policies on {html.escape(label)}</h3>"
             f"<table><tr><th>policy</th><th>energy µJ</th><th>deadline misses</th></tr>{prow}</table>"
             f"<p>FINE-VH saves {sv['finevh_vs_dvfs_pct']:.1f} % over realistic chip-wide DVFS and "
             f"{sv['finevh_vs_ideal_dvfs_pct']:.1f} % over ideal chip-wide DVFS; it is {sv['finevh_above_lower_bound_pct']:.1f} % "

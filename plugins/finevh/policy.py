@@ -223,12 +223,22 @@ def read_trace(path: Path, f_nom: float) -> list[Interval]:
             act = iv.get("activity", 1.0)
             out.append(Interval(d, cycles, act if isinstance(act, dict) else {}, 1.0 if isinstance(act, dict) else float(act)))
     elif "layers" in doc:
+        # a ConvNet layer trace (`vhflow convnet trace`): one interval per layer, its cycles in
+        # frame_slack × the time they take at f_nom; activity per island from the gate-level
+        # toggles when the trace has them, else the layer's net toggles per cycle relative to the
+        # inference average, else its operand toggle rates
         slack = float(doc.get("frame_slack", 1.5))
-        tog = [(float(ly.get("toggle_w", 0.5)) + float(ly.get("toggle_a", 0.5))) / 2 for ly in doc["layers"]]
-        mean = sum(tog) / len(tog) if tog else 1.0
-        for ly, t in zip(doc["layers"], tog, strict=True):
+        layers = doc["layers"]
+        if all("net_toggles" in ly for ly in layers) and sum(float(ly["cycles"]) for ly in layers) > 0:
+            mean = sum(float(ly["net_toggles"]) for ly in layers) / sum(float(ly["cycles"]) for ly in layers)
+            tog = [float(ly["net_toggles"]) / max(float(ly["cycles"]), 1.0) for ly in layers]
+        else:
+            tog = [(float(ly.get("toggle_w", 0.5)) + float(ly.get("toggle_a", 0.5))) / 2 for ly in layers]
+            mean = sum(tog) / len(tog) if tog else 1.0
+        for ly, t in zip(layers, tog, strict=True):
             cycles = float(ly["cycles"])
-            out.append(Interval(cycles / f_nom * slack, cycles, {}, t / mean if mean else 1.0))
+            isl = {str(k): float(v) for k, v in (ly.get("island_activity") or {}).items()}
+            out.append(Interval(cycles / f_nom * slack, cycles, isl, t / mean if mean else 1.0))
     else:
         raise FormatError(path, None, "trace needs 'intervals' or 'layers'")
     if not out:

@@ -1,0 +1,273 @@
+"""SDC reader: the constraint file is *evaluated* by a real Tcl interpreter (`tkinter.Tcl`, no
+display needed) whose SDC commands record into `TimingConstraints` (SI units), so `set`,
+`expr`, `[all_inputs]`, `lsearch`, `foreach` in ORFS constraint files just work. Commands the
+embedded STA does not model, and unknown commands, become warnings naming file:line.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from flow.engines.model import FlatDesign
+from flow.errors import FormatError
+
+
+def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: float = 1e-15):
+    """Evaluate an SDC file with Tcl; SDC commands fill a `TimingConstraints` (SI units).
+
+    Times in the file are in `time_unit` (the Liberty time unit, ns for our PDKs) and
+    capacitances in `cap_unit` (fF), as OpenSTA interprets SDC against the library units.
+    """
+    import tkinter
+
+    from flow.engines.sta import ClockDef, IODelay, TimingConstraints
+
+    tc = TimingConstraints()
+    tcl = tkinter.Tcl()
+    ports_in = [p for p, d in zip(design.port_names, design.port_dir, strict=True) if d == "input"]
+    ports_out = [p for p, d in zip(design.port_names, design.port_dir, strict=True) if d == "output"]
+    all_ports = list(design.port_names)
+    base_ports = {}
+    for p in all_ports:
+        base_ports.setdefault(p.split("[")[0], []).append(p)
+    pins = set(design.node_names()[: len(design.pin_name)])
+
+    def line_now() -> int | None:
+        """Line of the SDC command being evaluated (Tcl's frame of the calling command)."""
+        try:
+            return int(tcl.eval("dict get [info frame -1] line"))
+        except (tkinter.TclError, ValueError):
+            return None
+
+    def where() -> str:
+        line = line_now()
+        return f"{path}:{line}" if line is not None else str(path)
+
+    def warn(msg: str) -> None:
+        tc.warnings.append(f"{where()}: {msg}")
+
+    def split(s: str) -> list[str]:
+        return list(tcl.splitlist(s)) if s else []
+
+    def err(msg: str) -> FormatError:
+        return FormatError(path, None, msg)
+
+    def match(pattern: str, names: list[str]) -> list[str]:
+        import fnmatch
+
+        return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+
+    def get_ports(*args: str) -> str:
+        pats = [a for a in args if not a.startswith("-")]
+        out: list[str] = []
+        for s in pats:
+            for pat in split(s) or [s]:
+                hit = base_ports.get(pat) or match(pat, all_ports) or match(pat.replace("\\", ""), all_ports)
+                if not hit:
+                    warn(f"get_ports {pat}: no match")
+                out += hit
+        return tuple(out)
+
+    def get_pins(*args: str) -> str:
+        out: list[str] = []
+        for s in (a for a in args if not a.startswith("-")):
+            for pat in split(s) or [s]:
+                out += [p for p in match(pat, sorted(pins))]
+        return tuple(out)
+
+    def get_clocks(*args: str) -> str:
+        out = []
+        for s in (a for a in args if not a.startswith("-")):
+            for pat in split(s) or [s]:
+                out += match(pat, [c.name for c in tc.clocks])
+        return tuple(out)
+
+    def opts(args: tuple[str, ...], flags: set[str], valued: set[str]) -> tuple[dict[str, Any], list[str]]:
+        o: dict[str, Any] = {}
+        pos: list[str] = []
+        k = 0
+        while k < len(args):
+            a = args[k]
+            if a in flags:
+                o[a] = True
+            elif a in valued:
+                o[a] = args[k + 1]
+                k += 1
+            elif a.startswith("-") and not re.fullmatch(r"-[\d.]+(e-?\d+)?", a):
+                raise err(f"unsupported option {a}")
+            else:
+                pos.append(a)
+            k += 1
+        return o, pos
+
+    def create_clock(*args: str) -> str:
+        o, pos = opts(args, {"-add"}, {"-name", "-period", "-waveform", "-comment"})
+        if "-period" not in o:
+            raise err("create_clock needs -period")
+        per = float(o["-period"]) * time_unit
+        srcs = [s for p in pos for s in split(p)]
+        name = o.get("-name") or (srcs[0] if srcs else "clk")
+        wf = [float(x) * time_unit for x in split(o.get("-waveform", ""))] or [0.0, per / 2]
+        tc.clocks.append(ClockDef(name, per, (wf[0], wf[1]), srcs))
+        return name
+
+    def clocks_of(s: str) -> list[ClockDef]:
+        names = set(split(s))
+        return [c for c in tc.clocks if c.name in names]
+
+    def io_delay(kind: str, args: tuple[str, ...]) -> None:
+        o, pos = opts(args, {"-max", "-min", "-clock_fall", "-add_delay", "-rise", "-fall", "-network_latency_included",
+                             "-source_latency_included"}, {"-clock", "-reference_pin"})
+        if len(pos) < 2:
+            raise err(f"{kind} needs a delay and ports")
+        val = float(pos[0]) * time_unit
+        for p in (x for s in pos[1:] for x in split(s)):
+            lst = tc.input_delays if kind == "set_input_delay" else tc.output_delays
+            prev = next((d for d in lst if d.port == p and d.clock == o.get("-clock", "")), None)
+            if prev is None:
+                prev = IODelay(p, o.get("-clock", ""), bool(o.get("-clock_fall")), val, val)
+                lst.append(prev)
+            if o.get("-max") or not o.get("-min"):
+                prev.max = val
+            if o.get("-min") or not o.get("-max"):
+                prev.min = val
+
+    def set_clock_uncertainty(*args: str) -> None:
+        o, pos = opts(args, {"-setup", "-hold"}, {"-from", "-to", "-rise_from", "-fall_from"})
+        val = float(pos[0]) * time_unit
+        for c in clocks_of(" ".join(pos[1:])) if len(pos) > 1 else tc.clocks:
+            if o.get("-setup") or not o.get("-hold"):
+                c.uncertainty_setup = val
+            if o.get("-hold") or not o.get("-setup"):
+                c.uncertainty_hold = val
+
+    def set_load(*args: str) -> None:
+        o, pos = opts(args, {"-pin_load", "-wire_load", "-max", "-min", "-subtract_pin_load"}, set())
+        for p in (x for s in pos[1:] for x in split(s)):
+            tc.port_load[p] = float(pos[0]) * cap_unit
+
+    def set_input_transition(*args: str) -> None:
+        o, pos = opts(args, {"-max", "-min", "-rise", "-fall"}, {"-clock"})
+        for p in (x for s in pos[1:] for x in split(s)):
+            tc.input_transition[p] = float(pos[0]) * time_unit
+
+    def set_propagated_clock(*args: str) -> None:
+        for c in clocks_of(" ".join(args)) or tc.clocks:
+            c.propagated = True
+
+    def set_clock_transition(*args: str) -> None:
+        o, pos = opts(args, {"-rise", "-fall", "-max", "-min"}, set())
+        for c in clocks_of(" ".join(pos[1:])):
+            c.transition = float(pos[0]) * time_unit
+
+    def set_clock_latency(*args: str) -> None:
+        o, pos = opts(args, {"-source", "-rise", "-fall", "-max", "-min", "-early", "-late"}, {"-clock"})
+        for c in clocks_of(" ".join(pos[1:])):
+            if o.get("-source"):
+                c.source_latency = float(pos[0]) * time_unit
+            else:
+                c.latency = float(pos[0]) * time_unit
+
+    def set_false_path(*args: str) -> None:
+        o, _ = opts(args, {"-setup", "-hold", "-rise", "-fall"}, {"-from", "-to", "-through"})
+        fp: dict[str, Any] = {}
+        for key in ("-from", "-to"):
+            if key in o:
+                items = split(o[key])
+                clk = [c.name for c in tc.clocks if c.name in items]
+                fp[key[1:] + "_clocks"] = clk
+                fp[key[1:]] = [x for x in items if x not in clk]
+        if "-through" in o:
+            warn("set_false_path -through is not supported; ignored")
+            return
+        tc.false_paths.append(fp)
+
+    def set_max_delay(*args: str) -> None:
+        o, pos = opts(args, {"-ignore_clock_latency", "-rise", "-fall"}, {"-from", "-to", "-through"})
+        if "-to" not in o:
+            warn("set_max_delay without -to is not supported; ignored")
+            return
+        tc.max_delays.append({"to": split(o["-to"]), "value": float(pos[0]) * time_unit})
+
+    def set_clock_groups(*args: str) -> None:
+        groups = []
+        k = 0
+        while k < len(args):
+            if args[k] == "-group":
+                groups.append(split(args[k + 1]))
+                k += 1
+            k += 1
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                tc.async_groups += [(x, y) for x in groups[a] for y in groups[b]]
+
+    def ignore(*args: str) -> str:
+        return ""
+
+    def warn_ignore(name: str):
+        def f(*args: str) -> str:
+            warn(f"{name} is not modelled by the embedded STA; ignored")
+            return ""
+        return f
+
+    def unknown(name: str = "", *args: str) -> str:
+        warn(f"unknown SDC command {name!r}; ignored")
+        return ""
+
+    cmds = {
+        "get_ports": get_ports, "get_pins": get_pins, "get_clocks": get_clocks, "get_nets": get_pins,
+        "get_cells": get_pins, "all_inputs": lambda *a: tuple(ports_in),
+        "all_outputs": lambda *a: tuple(ports_out),
+        "all_clocks": lambda *a: tuple([c.name for c in tc.clocks]),
+        "create_clock": create_clock,
+        "set_input_delay": lambda *a: io_delay("set_input_delay", a),
+        "set_output_delay": lambda *a: io_delay("set_output_delay", a),
+        "set_clock_uncertainty": set_clock_uncertainty, "set_load": set_load,
+        "set_input_transition": set_input_transition, "set_propagated_clock": set_propagated_clock,
+        "set_clock_transition": set_clock_transition, "set_clock_latency": set_clock_latency,
+        "set_false_path": set_false_path, "set_max_delay": set_max_delay, "set_clock_groups": set_clock_groups,
+        "current_design": ignore, "set_units": ignore, "set_max_fanout": ignore, "set_max_transition": ignore,
+        "set_max_capacitance": ignore, "set_wire_load_model": ignore, "set_wire_load_mode": ignore,
+        "set_driving_cell": warn_ignore("set_driving_cell"), "set_min_delay": warn_ignore("set_min_delay"),
+        "set_multicycle_path": warn_ignore("set_multicycle_path"),
+        "set_timing_derate": warn_ignore("set_timing_derate"), "set_case_analysis": warn_ignore("set_case_analysis"),
+        "set_disable_timing": warn_ignore("set_disable_timing"),
+        "group_path": ignore, "set_dont_touch": ignore, "set_ideal_network": ignore,
+    }
+    cmds["unknown"] = unknown
+    pending: list[tuple[int | None, Exception]] = []  # errors raised inside our commands
+
+    def guard(fn):
+        def call(*args: str):
+            try:
+                return fn(*args)
+            except Exception as exc:
+                pending.append((line_now(), exc))
+                raise
+        return call
+
+    for name, fn in cmds.items():
+        tcl.createcommand(name, guard(fn))
+    # collections are plain Tcl lists here, so these helpers are list operations
+    tcl.eval("proc remove_from_collection {a b} { set out {}; foreach x $a { if {[lsearch -exact $b $x] < 0} "
+             "{ lappend out $x } }; return $out }")
+    tcl.eval("proc get_property {obj prop} { return {} }")
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise FormatError(path, None, f"cannot read SDC: {exc.strerror}") from None
+    tcl.setvar("__vh_sdc", text)
+    if tcl.eval("catch $__vh_sdc __vh_msg __vh_opts") != "0":
+        if pending:
+            line, exc = pending[0]
+            raise FormatError(path, line, getattr(exc, "message", None) or str(exc)) from None
+        try:
+            line = int(tcl.eval("dict get $__vh_opts -errorline"))
+        except (tkinter.TclError, ValueError):
+            line = None
+        msg = " ".join(str(tcl.getvar("__vh_msg")).split())
+        raise FormatError(path, line, f"SDC error: {msg}")
+    return tc
+

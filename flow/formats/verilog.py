@@ -1,0 +1,279 @@
+"""Structural (gate-level) Verilog netlist reader into the flat array form, and a writer.
+
+Handles what Yosys and OpenROAD write: escaped identifiers, buses and bus slices, `assign`
+aliases (union-find), constants, named port connections; one flat module is the top.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from flow.engines.model import FlatDesign
+from flow.errors import FormatError
+from flow.util import read_text_without_block_comments
+
+_ID = r"(?:\\\S+|[A-Za-z_][\w$]*)"
+_VTOK = re.compile(r"\\\S+|[A-Za-z_][\w$]*|\d+'[bBhHdD][0-9a-fA-FxXzZ_]+|\d+|[()\[\]{}.,;:=#]")
+
+
+def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
+    """Flat gate-level netlist (one module instantiating library cells) -> FlatDesign."""
+    text = ""
+    for p in paths:
+        text += re.sub(r"/\*.*?\*/", " ", re.sub(r"//[^\n]*", " ", read_text_without_block_comments(Path(p), "Verilog")), flags=re.S) + "\n"
+    mods = re.findall(r"\bmodule\s+(" + _ID + r")(.*?)\bendmodule", text, flags=re.S)
+    if not mods:
+        raise FormatError(paths[0], None, "no module")
+    names = [m[0] for m in mods]
+    if top is None:
+        top = names[-1]
+    if top not in names:
+        raise FormatError(paths[0], None, f"top module {top!r} not found (modules: {', '.join(names)})")
+    body = dict(mods)[top]
+    toks = _VTOK.findall(body)
+    # net namespace with union-find for `assign a = b;`
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    widths: dict[str, tuple[int, int]] = {}
+    port_dir: dict[str, str] = {}
+    insts: list[tuple[str, str, list[tuple[str, list[str]]]]] = []
+    i = 0
+
+    def rng() -> tuple[int, int] | None:
+        nonlocal i
+        if i < len(toks) and toks[i] == "[":
+            hi, lo = int(toks[i + 1]), int(toks[i + 3])
+            i += 5
+            return hi, lo
+        return None
+
+    def bits(name: str) -> list[str]:
+        if name in widths:
+            hi, lo = widths[name]
+            step = -1 if hi >= lo else 1
+            return [f"{name}[{k}]" for k in range(hi, lo + step, step)]
+        return [name]
+
+    def expr() -> list[str]:
+        """A net expression: id, id[k], id[a:b], constant, or {concat}."""
+        nonlocal i
+        t = toks[i]
+        if t == "{":
+            i += 1
+            out: list[str] = []
+            while toks[i] != "}":
+                if toks[i] == ",":
+                    i += 1
+                    continue
+                out += expr()
+            i += 1
+            return out
+        if "'" in t:
+            i += 1
+            w, v = t.split("'")
+            base = v[0].lower()
+            val = int(v[1:].replace("_", "").replace("x", "0").replace("z", "0"), {"b": 2, "h": 16, "d": 10}[base])
+            return [f"1'b{(val >> k) & 1}" for k in range(int(w) - 1, -1, -1)]
+        i += 1
+        name = t[1:] if t.startswith("\\") else t
+        if i < len(toks) and toks[i] == "[":
+            a = int(toks[i + 1])
+            if toks[i + 2] == ":":
+                b = int(toks[i + 3])
+                i += 5
+                step = -1 if a >= b else 1
+                return [f"{name}[{k}]" for k in range(a, b + step, step)]
+            i += 3
+            return [f"{name}[{a}]"]
+        return bits(name)
+
+    inst_re = re.compile(r"\s*(\\\S+|[A-Za-z_][\w$]*)\s+(?:#\s*\((?:[^()]|\([^()]*\))*\)\s*)?"
+                         r"(\\\S+|[A-Za-z_][\w$]*)\s*\((.*)\)\s*$", re.S)
+    conn_re = re.compile(r"\.\s*([\w$]+)\s*\(([^()]*)\)")
+    decl_re = re.compile(r"\w+\s*(?:\[\s*(-?\d+)\s*:\s*(-?\d+)\s*\])?\s*(.*)", re.S)
+    simple_re = re.compile(r"(?:\\(\S+)|([A-Za-z_][\w$]*))\s*(?:\[\s*(\d+)\s*\])?")
+
+    def conn_bits(text: str) -> list[str]:
+        """Bits of a connection expression: fast path for `net` / `net[k]`, tokens otherwise."""
+        nonlocal toks, i
+        if "{" not in text and "'" not in text and ":" not in text:
+            if text.startswith("\\"):
+                return bits(text[1:].strip())
+            if "[" in text:
+                return [text.replace(" ", "")]
+            return bits(text) if text in widths else [text]
+        m = simple_re.fullmatch(text)
+        if m is not None:
+            name = m.group(1) or m.group(2)
+            if m.group(3) is not None:
+                return [f"{name}[{m.group(3)}]"]
+            return bits(name)
+        if not text:
+            return []
+        toks, i = _VTOK.findall(text), 0
+        return expr()
+
+    for stmt in body.split(";"):
+        st = stmt.strip()
+        if not st or st.startswith("("):
+            continue
+        word = st.split(None, 1)[0]
+        if word in ("input", "output", "inout", "wire", "reg", "supply0", "supply1", "tri"):
+            dm = decl_re.match(st)
+            r = (int(dm.group(1)), int(dm.group(2))) if dm.group(1) is not None else None
+            for nm in dm.group(3).split(","):
+                nm = nm.strip()
+                if nm.startswith("\\"):
+                    nm = nm[1:]
+                if not nm:
+                    continue
+                if r is not None:
+                    widths[nm] = r
+                if word in ("input", "output", "inout"):
+                    port_dir[nm] = word
+        elif word == "assign":
+            toks, i = _VTOK.findall(st[len("assign"):]), 0
+            lhs = expr()
+            i += 1  # '='
+            rhs = expr()
+            for a_, b_ in zip(lhs, rhs, strict=False):
+                parent[find(a_)] = find(b_)
+        else:
+            m = inst_re.match(st)
+            if m is None:
+                raise FormatError(paths[0], None, f"cannot parse statement {st[:60]!r} in module {top}")
+            cell, iname, conn_text = m.groups()
+            iname = iname[1:] if iname.startswith("\\") else iname
+            if conn_text.strip() and not conn_text.lstrip().startswith("."):
+                raise FormatError(paths[0], None, f"instance {iname}: only named connections are supported")
+            insts.append((cell, iname, [(pin, conn_bits(e.strip())) for pin, e in conn_re.findall(conn_text)]))
+    net_id: dict[str, int] = {}
+    net_names: list[str] = []
+
+    def nid(b: str) -> int:
+        r = find(b) if parent else b
+        if r not in net_id:
+            net_id[r] = len(net_names)
+            net_names.append(r)
+        return net_id[r]
+
+    inst_names, inst_cell, starts, pin_inst, pin_name, pin_net = [], [], [0], [], [], []
+    for cell, iname, conns in insts:
+        k = len(inst_names)
+        inst_names.append(iname)
+        inst_cell.append(cell)
+        for pin, bl in conns:
+            if len(bl) == 1 and not bl[0].startswith("1'b"):
+                pin_inst.append(k)
+                pin_name.append(pin)
+                pin_net.append(nid(bl[0]))
+            elif len(bl) > 1:
+                for j, b in enumerate(bl):
+                    if not b.startswith("1'b"):
+                        pin_inst.append(k)
+                        pin_name.append(f"{pin}[{len(bl) - 1 - j}]")
+                        pin_net.append(nid(b))
+        starts.append(len(pin_name))
+    port_names, pdirs, pnets = [], [], []
+    for nm, d in port_dir.items():
+        for b in bits(nm):
+            port_names.append(b)
+            pdirs.append(d)
+            pnets.append(nid(b))
+    return FlatDesign(inst_names, inst_cell, np.asarray(starts, dtype=np.int64), np.asarray(pin_inst, dtype=np.int64),
+                      pin_name, np.asarray(pin_net, dtype=np.int64), net_names, port_names, pdirs,
+                      np.asarray(pnets, dtype=np.int64))
+
+
+
+
+_SIMPLE_ID = re.compile(r"[A-Za-z_][\w$]*\Z")
+_BIT = re.compile(r"(.*)\[(\d+)\]\Z")
+
+
+def _vid(name: str) -> str:
+    """A Verilog identifier: plain when legal, else escaped (backslash ... space)."""
+    return name if _SIMPLE_ID.match(name) else f"\\{name} "
+
+
+def write_verilog(design: FlatDesign, path: str | Path, top: str) -> Path:
+    """Write a flat gate-level module that `read_verilog` reads back to the same connectivity.
+
+    Bit names `base[k]` that share a base become one vector (ports keep their declared range);
+    other names are written as escaped identifiers when they are not legal plain ones. Nets that
+    carry several ports are joined with `assign`."""
+    from flow.util import atomic_write_text
+
+    def split(name: str) -> tuple[str, int | None]:
+        m = _BIT.match(name)
+        return (m.group(1), int(m.group(2))) if m else (name, None)
+
+    vectors: dict[str, list[int]] = {}
+    for name in list(design.port_names) + list(design.net_names):
+        base, k = split(name)
+        if k is not None:
+            vectors.setdefault(base, []).append(k)
+
+    def ref(name: str) -> str:
+        base, k = split(name)
+        if k is not None and base in vectors:
+            return f"{_vid(base)}[{k}]"
+        return _vid(name)
+
+    port_bases: dict[str, tuple[str, list[int]]] = {}
+    for name, d in zip(design.port_names, design.port_dir, strict=True):
+        base, k = split(name)
+        entry = port_bases.setdefault(base if k is not None else name, (d, []))
+        if k is not None:
+            entry[1].append(k)
+    lines = ["// written by vhflow (flow/formats/verilog.py)", f"module {_vid(top)} ({', '.join(_vid(b) for b in port_bases)});"]
+    for base, (d, idx) in port_bases.items():
+        rng = f"[{max(idx)}:{min(idx)}] " if idx else ""
+        lines.append(f"  {d} {rng}{_vid(base)};")
+    # net names: a port's own name where the net is a port, so no alias is needed for it
+    net_name = list(design.net_names)
+    port_of_net: dict[int, str] = {}
+    assigns = []
+    for name, n in zip(design.port_names, design.port_net.tolist(), strict=True):
+        if n in port_of_net:
+            assigns.append((name, port_of_net[n]))
+        else:
+            port_of_net[n] = name
+            net_name[n] = name
+    declared = {b for b in port_bases}
+    wires: dict[str, list[int]] = {}
+    for k, name in enumerate(net_name):
+        if k in port_of_net:
+            continue
+        base, b = split(name)
+        if b is not None and base in vectors:
+            if base not in declared:
+                wires.setdefault(base, []).append(b)
+        else:
+            lines.append(f"  wire {_vid(name)};")
+    for base, idx in wires.items():
+        lines.append(f"  wire [{max(idx)}:{min(idx)}] {_vid(base)};")
+    for a, b in assigns:
+        lines.append(f"  assign {ref(a)} = {ref(b)};")
+    starts = design.inst_pin_start
+    for i, (iname, cell) in enumerate(zip(design.inst_names, design.inst_cell, strict=True)):
+        pins: dict[str, dict[int | None, str]] = {}
+        for p in range(starts[i], starts[i + 1]):
+            base, k = split(design.pin_name[p])
+            pins.setdefault(base, {})[k] = ref(net_name[design.pin_net[p]])
+        conns = ", ".join(
+            f".{b}({bits[None]})" if None in bits else f".{b}({{{', '.join(bits[k] for k in sorted(bits, reverse=True))}}})"
+            for b, bits in pins.items())
+        lines.append(f"  {cell} {_vid(iname)} ({conns});")
+    lines.append("endmodule")
+    atomic_write_text(Path(path), "\n".join(lines) + "\n")
+    return Path(path)

@@ -1,0 +1,156 @@
+"""Liberty, structural Verilog and SDC readers: values hand-read from the Nangate45 library, a
+netlist round trip through the writer, SDC warnings with file:line, bad inputs with lines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from flow.engines.model import FlatDesign
+from flow.errors import FormatError
+from flow.formats.liberty import read_liberty
+from flow.formats.sdc import read_sdc
+from flow.formats.verilog import read_verilog, write_verilog
+
+
+def test_nangate_values_read_by_hand(nangate45):
+    lib = read_liberty(nangate45.corner("typical").liberty[0])
+    assert lib["nom_voltage"] == pytest.approx(1.10)
+    assert lib["time_unit"] == 1e-9 and lib["cap_unit"] == 1e-15
+    inv = lib["cells"]["INV_X1"]
+    assert inv["area"] == pytest.approx(0.532e-12)
+    assert inv["leakage_power"] == pytest.approx(14.353185e-9)
+    a = inv["pins"]["A"]
+    assert a["direction"] == "input" and a["capacitance"] == pytest.approx(1.700230e-15)
+    assert a["fall_capacitance"] == pytest.approx(1.549360e-15)
+    assert inv["pins"]["ZN"]["function"] == "!A"
+    arc = next(x for x in inv["timing_arcs"] if x["pin"] == "ZN" and x["related_pin"] == "A")
+    assert arc["timing_sense"] == "negative_unate"
+    fall = arc["tables"]["cell_fall"]
+    assert fall["values"].shape == (7, 7)
+    assert fall["values"][0, 0] == pytest.approx(0.00334769e-9)
+    assert fall["values"][6, 0] == pytest.approx(-0.0102639e-9)
+    assert fall["index_1"][1] == pytest.approx(0.00472397e-9)  # input transition, s
+    assert fall["index_2"][6] == pytest.approx(60.73e-15)  # load, F
+    dff = lib["cells"]["DFF_X1"]
+    assert dff["is_sequential"] and dff["ff"]["next_state"] == "D" and dff["ff"]["clocked_on"] == "CK"
+    setup = [x for x in dff["timing_arcs"] if x["timing_type"] == "setup_rising"]
+    assert setup and setup[0]["related_pin"] == "CK"
+
+
+def test_every_pdk_liberty_parses(nangate45, sky130hd):
+    for plat in (nangate45, sky130hd):
+        for corner in plat.corners:
+            for path in plat.corner(corner).liberty:
+                lib = read_liberty(path)
+                assert len(lib["cells"]) > 100, path
+                assert lib["nom_voltage"] > 0, path
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("library (x) {\n  cell (a) {\n    area : 1;\n", 4, r"unterminated group cell\(a\)"),
+    ("library (x) {\n  cell (a) {\n    area : 1;\n  }\n}\n}\n", 6, "unbalanced '}'"),
+    ("library (x) {\n  cell (a) {\n    @@@ ;\n  }\n}\n", 3, "unexpected Liberty text"),
+])
+def test_broken_liberty_names_line(tmp_path, text, line, message):
+    p = tmp_path / "bad.lib"
+    p.write_text(text)
+    with pytest.raises(FormatError, match=message) as exc:
+        read_liberty(p)
+    assert exc.value.line == line and exc.value.path == p
+
+
+def test_liberty_table_size_mismatch(tmp_path):
+    p = tmp_path / "t.lib"
+    p.write_text('library (x) {\n time_unit : "1ns";\n cell (a) {\n  pin (Z) {\n   direction : output;\n'
+                 '   timing () {\n    related_pin : "A";\n    cell_rise (t) {\n     index_1 ("1, 2");\n'
+                 '     index_2 ("1, 2");\n     values ("1, 2, 3");\n    }\n   }\n  }\n }\n}\n')
+    with pytest.raises(FormatError, match="3 values for a 2×2 table"):
+        read_liberty(p)
+
+
+NETLIST = r"""
+// escaped names, buses, assigns and a constant, as Yosys writes them
+module top (clk, \in.bus , out, y);
+  input clk;
+  input [1:0] \in.bus ;
+  output [2:0] out;
+  output y;
+  wire \u1.n[0] ;
+  wire [1:0] w;
+  assign y = out[0];
+  INV_X1 \g[0].inv  (.A(\in.bus [0]), .ZN(\u1.n[0] ));
+  NAND2_X1 n1 (.A1(\u1.n[0] ), .A2(\in.bus [1]), .ZN(w[1]));
+  DFF_X1 r0 (.CK(clk), .D(w[1]), .Q(out[0]), .QN(w[0]));
+  BUF_X1 b (.A(w[0]), .Z(out[1]));
+  LOGIC0_X1 t (.Z(out[2]));
+endmodule
+"""
+
+
+def _connectivity(d: FlatDesign) -> set[tuple[str, str, frozenset]]:
+    """(instance, pin, names of everything on its net) — independent of net naming."""
+    on_net: dict[int, set[str]] = {}
+    for p in range(len(d.pin_name)):
+        on_net.setdefault(int(d.pin_net[p]), set()).add(f"{d.inst_names[d.pin_inst[p]]}/{d.pin_name[p]}")
+    for name, n in zip(d.port_names, d.port_net.tolist(), strict=True):
+        on_net.setdefault(n, set()).add(name)
+    return {(d.inst_names[d.pin_inst[p]], d.pin_name[p], frozenset(on_net[int(d.pin_net[p])]))
+            for p in range(len(d.pin_name))}
+
+
+def test_verilog_reader_and_writer_round_trip(tmp_path):
+    src = tmp_path / "n.v"
+    src.write_text(NETLIST)
+    d = read_verilog([src], "top")
+    assert d.inst_names == ["g[0].inv", "n1", "r0", "b", "t"]
+    assert d.port_names == ["clk", "in.bus[1]", "in.bus[0]", "out[2]", "out[1]", "out[0]", "y"]
+    # `assign y = out[0]` joins the two ports on one net, driven by the flop
+    assert d.port_net[d.port_names.index("y")] == d.port_net[d.port_names.index("out[0]")]
+    q = [p for p in range(len(d.pin_name)) if d.inst_names[d.pin_inst[p]] == "r0" and d.pin_name[p] == "Q"][0]
+    assert d.pin_net[q] == d.port_net[d.port_names.index("y")]
+    out = write_verilog(d, tmp_path / "w.v", "top")
+    back = read_verilog([out], "top")
+    assert back.inst_names == d.inst_names and back.inst_cell == d.inst_cell
+    assert back.port_names == d.port_names and back.port_dir == d.port_dir
+    assert _connectivity(back) == _connectivity(d)
+    assert np.array_equal(np.diff(back.inst_pin_start), np.diff(d.inst_pin_start))
+
+
+def test_verilog_errors_name_the_file(tmp_path):
+    p = tmp_path / "bad.v"
+    p.write_text("module a (x); input x; endmodule\n")
+    with pytest.raises(FormatError, match="top module 'b' not found") as exc:
+        read_verilog([p], "b")
+    assert exc.value.path == p
+    p.write_text("wire x;\n")
+    with pytest.raises(FormatError, match="no module"):
+        read_verilog([p], None)
+
+
+def test_sdc_variables_expr_and_warnings_with_lines(tmp_path):
+    v = tmp_path / "n.v"
+    v.write_text(NETLIST)
+    d = read_verilog([v], "top")
+    sdc = tmp_path / "c.sdc"
+    sdc.write_text(
+        "set clk_period 2.5\n"
+        "create_clock -name core -period $clk_period [get_ports clk]\n"
+        "set non_clk [lsearch -inline -all -not -exact [all_inputs] clk]\n"
+        "set_input_delay [expr $clk_period * 0.2] -clock core $non_clk\n"
+        "set_output_delay 0.3 -clock core [all_outputs]\n"
+        "set_load 4 [all_outputs]\n"
+        "set_multicycle_path 2 -to [all_outputs]\n"
+        "frobnicate_timing 3\n")
+    tc = read_sdc(sdc, d)
+    assert [c.name for c in tc.clocks] == ["core"] and tc.clocks[0].period == pytest.approx(2.5e-9)
+    assert sorted(x.port for x in tc.input_delays) == ["in.bus[0]", "in.bus[1]"]
+    assert all(x.max == pytest.approx(0.5e-9) and x.min == pytest.approx(0.5e-9) for x in tc.input_delays)
+    assert tc.port_load["out[1]"] == pytest.approx(4e-15)
+    assert f"{sdc}:7: set_multicycle_path is not modelled by the embedded STA; ignored" in tc.warnings
+    assert f"{sdc}:8: unknown SDC command 'frobnicate_timing'; ignored" in tc.warnings
+    bad = tmp_path / "bad.sdc"
+    bad.write_text("set a 1\ncreate_clock -period [expr {1 +}] [get_ports clk]\n")
+    with pytest.raises(FormatError) as exc:
+        read_sdc(bad, d)
+    assert exc.value.line == 2
