@@ -91,11 +91,115 @@ def _gather_key(buf: np.ndarray, s: np.ndarray, ln: np.ndarray) -> np.ndarray:
 
 
 def _process(buf: np.ndarray, st: _State, keys: np.ndarray, first: np.ndarray, width: np.ndarray,
-             path: Path) -> None:
-    """Apply every value change of one chunk, vectorised (numpy) over tokens."""
+             path: Path, dense: np.ndarray | None = None) -> None:
+    """Apply every value change of one chunk: one change per line (what simulators write) on
+    the fast path, any whitespace layout on the token path."""
+    got = _changes_by_line(buf, st, dense, first, width) if dense is not None else None
+    if got is None:
+        got = _changes_by_token(buf, st, keys, first, width, path)
+    if got is not None:
+        _apply(st, *got)
+
+
+def _expand_vectors(buf: np.ndarray, vstart: np.ndarray, vlen: np.ndarray, slot: np.ndarray, w: np.ndarray,
+                    vtime: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bits of vector values (MSB first, left-extended with 0, or x/z when the value starts so)."""
+    rep = np.repeat(np.arange(vstart.size), w)
+    kk = np.arange(rep.size) - np.repeat(np.cumsum(w) - w, w)
+    src = (vlen - w)[rep] + kk
+    ext_char = buf[vstart]
+    ext = np.where((ext_char == 120) | (ext_char == 122) | (ext_char == 88) | (ext_char == 90), ext_char, 48)
+    ch = np.where(src >= 0, buf[vstart[rep] + np.maximum(src, 0)], ext[rep])
+    b_val = np.where(ch == 49, 1, np.where(ch == 48, 0, -1)).astype(np.int8)
+    return slot[rep] + kk, b_val, vtime[rep]
+
+
+def _changes_by_line(buf: np.ndarray, st: _State, dense: np.ndarray, first: np.ndarray,
+                     width: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Fast path: every line is `#t`, `<0|1|x|z><code>`, `b<bits> <code>` or a `$` keyword,
+    codes of ≤ 3 characters (looked up in a dense table); None when the chunk is anything else."""
+    if buf.size == 0:
+        return None
+    nl = np.flatnonzero(buf == 10)
+    if nl.size == 0 or nl[-1] != buf.size - 1:
+        return None
+    starts = np.empty(nl.size, dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = nl[:-1] + 1
+    ln = nl - starts
+    nonempty = ln > 0
+    starts, ln = starts[nonempty], ln[nonempty]
+    c = buf[starts]
+    is_time = c == 35
+    is_vec = (c == 98) | (c == 66)
+    is_dollar = c == 36
+    is_scal = (c == 48) | (c == 49) | (c == 120) | (c == 122) | (c == 88) | (c == 90)
+    if not np.all(is_time | is_vec | is_dollar | is_scal):
+        return None  # reals, odd layouts: token path
+    spaces = np.flatnonzero(buf == 32)
+    if spaces.size != int(is_vec.sum()) or np.any(buf == 9) or np.any(buf == 13):
+        return None
+    if np.any(is_dollar):  # only bare keywords ($dumpvars, $end, ...) may sit on their own lines
+        d_end = starts[is_dollar] + ln[is_dollar]
+        if spaces.size and np.any(np.isin(np.searchsorted(spaces, starts[is_dollar]),
+                                           np.searchsorted(spaces, d_end), invert=True)):
+            return None
+    # timestamps
+    ti = np.flatnonzero(is_time)
+    tvals = np.zeros(ti.size, dtype=np.int64)
+    tl = ln[ti]
+    for k in range(1, int(tl.max()) if ti.size else 1):
+        m = tl > k
+        d = buf[starts[ti][m] + k].astype(np.int64) - 48
+        if np.any((d < 0) | (d > 9)):
+            return None
+        tvals[m] = tvals[m] * 10 + d
+    if ti.size and st.t0 is None:
+        st.t0 = int(tvals[0])
+    tcount = np.cumsum(is_time)
+    line_time = np.where(tcount > 0, tvals[np.maximum(tcount - 1, 0)] if ti.size else st.time, st.time)
+
+    def lookup(cs: np.ndarray, cl: np.ndarray) -> np.ndarray | None:
+        if cl.size and (cl.min() < 1 or cl.max() > 3):
+            return None
+        v = np.zeros(cs.size, dtype=np.int64)
+        mul = 1
+        for k in range(3):
+            m = cl > k
+            v[m] += (buf[cs[m] + k].astype(np.int64) - 32) * mul
+            mul *= 95
+        return dense[v]
+
+    si = np.flatnonzero(is_scal)
+    s_code = lookup(starts[si] + 1, ln[si] - 1)
+    if s_code is None:
+        return None
+    ok = s_code >= 0
+    cs = c[si][ok]
+    s_sig = first[s_code[ok]]
+    s_val = np.where(cs == 49, 1, np.where(cs == 48, 0, -1)).astype(np.int8)
+    s_time = line_time[si][ok]
+    vi = np.flatnonzero(is_vec)
+    sp = spaces  # one per vector line, in order
+    v_code = lookup(sp + 1, starts[vi] + ln[vi] - sp - 1)
+    if v_code is None:
+        return None
+    vok = v_code >= 0
+    vstart = starts[vi][vok] + 1
+    vlen = sp[vok] - vstart
+    b_sig, b_val, b_time = _expand_vectors(buf, vstart, vlen, first[v_code[vok]], width[v_code[vok]],
+                                           line_time[vi][vok])
+    if ti.size:
+        st.time = int(tvals[-1])
+    return (np.concatenate([s_sig, b_sig]), np.concatenate([s_val, b_val]), np.concatenate([s_time, b_time]))
+
+
+def _changes_by_token(buf: np.ndarray, st: _State, keys: np.ndarray, first: np.ndarray, width: np.ndarray,
+                      path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Any layout: split on whitespace, classify tokens, look codes up by packed key."""
     ts, te = _tokens(buf)
     if ts.size == 0:
-        return
+        return None
     c = buf[ts]
     ln = te - ts
     is_time = c == 35
@@ -140,24 +244,17 @@ def _process(buf: np.ndarray, st: _State, keys: np.ndarray, first: np.ndarray, w
     vpos = np.clip(np.searchsorted(keys, vkey), 0, max(keys.size - 1, 0))
     vok = keys[vpos] == vkey
     vi, vpos = vi[vok], vpos[vok]
-    w = width[vpos]
-    lv = ln[vi] - 1
-    rep = np.repeat(np.arange(vi.size), w)
-    kk = np.arange(rep.size) - np.repeat(np.cumsum(w) - w, w)
-    src = (lv - w)[rep] + kk
-    vstart = ts[vi] + 1
-    ext_char = buf[vstart]
-    ext = np.where((ext_char == 120) | (ext_char == 122) | (ext_char == 88) | (ext_char == 90), ext_char, 48)
-    ch = np.where(src >= 0, buf[vstart[rep] + np.maximum(src, 0)], ext[rep])
-    b_sig = first[vpos][rep] + kk
-    b_val = np.where(ch == 49, 1, np.where(ch == 48, 0, -1)).astype(np.int8)
-    b_time = tok_time[vi][rep]
-    sig = np.concatenate([s_sig, b_sig])
-    val = np.concatenate([s_val, b_val])
-    tim = np.concatenate([s_time, b_time])
-    # group by signal; a signal is either scalar or a vector bit, so its changes come from one
-    # of the two lists, already in token order: a stable sort on the signal index is enough
-    # (radix sort when the index fits 16 bits)
+    b_sig, b_val, b_time = _expand_vectors(buf, ts[vi] + 1, ln[vi] - 1, first[vpos], width[vpos], tok_time[vi])
+    if ti.size:
+        st.time = int(tvals[-1])
+    return (np.concatenate([s_sig, b_sig]), np.concatenate([s_val, b_val]), np.concatenate([s_time, b_time]))
+
+
+def _apply(st: _State, sig: np.ndarray, val: np.ndarray, tim: np.ndarray) -> None:
+    """Toggles and time at 1 from the chunk's changes, grouped by signal in token order."""
+    # a signal is either scalar or a vector bit, so its changes come from one of the two lists,
+    # already in file order: a stable sort on the signal index groups them (radix sort when the
+    # index fits 16 bits)
     skey_sig = sig.astype(np.uint16) if st.n <= 65536 else sig
     order = np.argsort(skey_sig, kind="stable")
     sig, val, tim = sig[order], val[order], tim[order]
@@ -178,8 +275,6 @@ def _process(buf: np.ndarray, st: _State, keys: np.ndarray, first: np.ndarray, w
         last[:-1] = sig[1:] != sig[:-1]
         st.val[sig[last]] = val[last]
         st.since[sig[last]] = tim[last]
-    if ti.size:
-        st.time = int(tvals[-1])
 
 
 def _open(path: Path) -> BinaryIO:
@@ -293,6 +388,13 @@ def read_vcd(path: str | Path, scope: str | None = None) -> VcdActivity:
         first = np.array([code_list[k][0] for k in korder], dtype=np.int64)
         width = np.array([len(code_list[k]) for k in korder], dtype=np.int64)
         st = _State(n)
+        # dense code table for the line fast path: codes of ≤ 3 printable characters, base 95
+        dense = None
+        if all(1 <= len(cd) <= 3 for cd in bits_of):
+            dense = np.full(95 ** 3, -1, dtype=np.int64)
+            for k, cd in enumerate(code_keys.tolist()):
+                raw = int(cd).to_bytes(8, "little").rstrip(b"\0")
+                dense[sum((b - 32) * 95 ** j for j, b in enumerate(raw))] = k
         tail = b""
         while True:
             chunk = fh.read(_CHUNK)
@@ -306,7 +408,7 @@ def read_vcd(path: str | Path, scope: str | None = None) -> VcdActivity:
             else:
                 body, tail = data, b""
             if body:
-                _process(np.frombuffer(body, dtype=np.uint8), st, code_keys, first, width, path)
+                _process(np.frombuffer(body, dtype=np.uint8), st, code_keys, first, width, path, dense)
             if not chunk:
                 break
         t = st.time
