@@ -23,12 +23,13 @@ import pluggy
 
 from flow import __version__
 from flow.config import FLOW_VARIABLES, ResolvedConfig, collect_variables, resolve_config
-from flow.errors import ConfigError, StageError, VhflowError
+from flow.errors import ConfigError, StageError, ToolError, VhflowError
 from flow.orfs_variables import ORFS_COMPAT_VARIABLES
 from flow.platform import Platform, load_platform
 from flow.plugin_manager import get_plugin_manager
 from flow.stage import FlowSpec, Stage, StageContext, StageResult
 from flow.stages import core_stages
+from flow.stages.openroad import OpenroadStage, openroad_flow
 from flow.state import State
 from flow.util import write_json
 
@@ -58,6 +59,7 @@ class FlowSetup:
 def all_variables(pm: pluggy.PluginManager, flow: FlowSpec) -> dict:
     groups = [FLOW_VARIABLES]
     groups += [s.config_vars for s in flow]
+    groups.append(OpenroadStage.config_vars)  # declared for every run: configs stay backend-neutral
     for plugin_vars in pm.hook.vhflow_config_variables():
         groups.append(plugin_vars or ())
     declared = collect_variables(groups)
@@ -172,12 +174,17 @@ def run_flow(
     """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r} (backends: {', '.join(BACKENDS)})")
-    if backend == "openroad":
-        # Say so rather than silently running the embedded engines under another name.
-        raise ConfigError("backend openroad: rendering and running OpenROAD Tcl is not implemented in this "
-                          "version yet; use --backend embedded")
     setup = prepare(Path(config_path) if config_path is not None else None, list(overrides), pm=pm, raw=raw)
     stages = setup.stages
+    if backend == "openroad":
+        from flow.backends.openroad import find_openroad
+
+        stages = openroad_flow(stages)
+        if not dry_run and find_openroad() is None:
+            raise ToolError("backend openroad: no `openroad` on PATH and OPENROAD_EXE not set; "
+                            "use --dry-run to render the scripts only")
+    elif dry_run:
+        raise ConfigError("--dry-run renders OpenROAD scripts: use it with --backend openroad")
     first = _select(stages, from_stage, "--from") or 0
     last = _select(stages, to_stage, "--to")
     if last is None:
@@ -317,7 +324,10 @@ def run_flow(
         metrics["flow__stages__completed"] = sum(1 for s in run_info["stages"] if s["status"] == "done")
         write_json(run_dir / "metrics.json", metrics)
         complete = last == len(stages) - 1
-        run_info.update(status="completed" if complete else "stopped", finished=_now(), stopped_after=stages[last].id)
+        status = "completed" if complete else "stopped"
+        if dry_run:
+            status = "rendered"  # scripts only: nothing was placed, routed or signed off
+        run_info.update(status=status, finished=_now(), stopped_after=stages[last].id)
         write_json(run_dir / "run.json", run_info)
         report = _build_report(run_dir, setup.pm, log.logger)  # a failure here marks the run failed
         log.logger.info("run %s: %s", run_dir, run_info["status"])

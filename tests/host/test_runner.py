@@ -163,8 +163,8 @@ def test_rerun_same_tag_starts_over(config):
     assert second.metrics["double__value"] == 4
 
 
-def test_openroad_backend_is_refused_until_it_exists(config):
-    with pytest.raises(ConfigError, match="backend openroad: .* not implemented"):
-        run(config, backend="openroad")
+def test_backend_choices_are_checked(config):
     with pytest.raises(ConfigError, match="unknown backend 'magic'"):
         run(config, backend="magic")
+    with pytest.raises(ConfigError, match="--dry-run renders OpenROAD scripts"):
+        run(config, dry_run=True)

@@ -1,0 +1,90 @@
+"""`vhflow run --backend openroad` end to end: --dry-run renders and never reports completion,
+a missing binary is one error before any run directory exists, and with an `openroad` on PATH
+(a fake that prints OpenROAD-format reports) the run completes with parsed metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+from flow.errors import StageError, ToolError
+from flow.runner import run_flow
+from tests.conftest import DESIGNS
+
+FAKE = r'''#!{python}
+import os, sys
+script = os.path.basename(sys.argv[-1])
+with open("calls.txt", "a") as fh:
+    fh.write(script + "\n")
+if script == "signoff.tcl":
+    for name, text in [("report_tns", "tns max -0.12"), ("report_wns", "wns max -0.05"),
+                       ("report_worst_slack_max", "worst slack max -0.05"),
+                       ("report_design_area", "Design area 512 um^2 38% utilization.")]:
+        print("vhflow-section: " + name)
+        print(text)
+        print("vhflow-section: end")
+if script == os.environ.get("FAKE_FAIL"):
+    print("[ERROR GPL-0302] Use a higher -density or re-floorplan with a larger core area.")
+    sys.exit(1)
+'''
+
+
+@pytest.fixture
+def no_openroad(monkeypatch, tmp_path):
+    monkeypatch.delenv("OPENROAD_EXE", raising=False)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+
+
+@pytest.fixture
+def fake_openroad(monkeypatch, tmp_path):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    exe = bindir / "openroad"
+    exe.write_text(FAKE.replace("{python}", sys.executable))
+    exe.chmod(0o755)
+    monkeypatch.delenv("OPENROAD_EXE", raising=False)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    return exe
+
+
+def test_dry_run_renders_and_is_not_complete(tmp_path, nangate45, no_openroad):
+    res = run_flow(DESIGNS / "gcd/config.toml", tag="dry", backend="openroad", dry_run=True, runs_dir=tmp_path)
+    assert res.status == "rendered"
+    info = json.loads((res.run_dir / "run.json").read_text())
+    assert [s["id"] for s in info["stages"]] == ["synth", "floorplan", "openroad"]
+    assert all(s["status"] == "done" for s in info["stages"])
+    scripts = res.run_dir / "03_openroad"
+    for name in ("config.mk", "constraint.sdc", "floorplan.tcl", "pdn.tcl", "place.tcl", "cts.tcl", "route.tcl",
+                 "signoff.tcl"):
+        assert (scripts / name).is_file(), name
+    # OpenROAD reads the netlist our synthesis wrote
+    assert f"read_verilog {res.run_dir / '01_synth' / 'gcd.v'}" in (scripts / "floorplan.tcl").read_text()
+    assert res.metrics["openroad__scripts__rendered"] == 6
+    assert "timing__setup__ws" not in res.metrics
+
+
+def test_missing_openroad_is_one_error_and_no_run(tmp_path, nangate45, no_openroad):
+    with pytest.raises(ToolError, match="no `openroad` on PATH"):
+        run_flow(DESIGNS / "gcd/config.toml", tag="x", backend="openroad", runs_dir=tmp_path)
+    assert not (tmp_path / "gcd").exists()
+
+
+def test_run_with_openroad_parses_metrics(tmp_path, nangate45, fake_openroad, monkeypatch):
+    res = run_flow(DESIGNS / "gcd/config.toml", tag="or", backend="openroad", runs_dir=tmp_path)
+    assert res.status == "completed"
+    d = res.run_dir / "03_openroad"
+    assert (d / "calls.txt").read_text().split() == ["floorplan.tcl", "pdn.tcl", "place.tcl", "cts.tcl",
+                                                     "route.tcl", "signoff.tcl"]
+    assert res.metrics["timing__setup__tns"] == pytest.approx(-0.12e-9)
+    assert res.metrics["timing__setup__ws"] == pytest.approx(-0.05e-9)
+    assert res.metrics["design__instance__utilization"] == pytest.approx(0.38)
+    # a failing script fails the stage, names the OpenROAD error and leaves the run failed
+    monkeypatch.setenv("FAKE_FAIL", "place.tcl")
+    with pytest.raises(StageError, match="GPL-0302"):
+        run_flow(DESIGNS / "gcd/config.toml", tag="bad", backend="openroad", runs_dir=tmp_path)
+    info = json.loads((tmp_path / "gcd/bad/run.json").read_text())
+    assert info["status"] == "failed" and info["failed_stage"] == "openroad"
+    assert not (tmp_path / "gcd/bad/03_openroad/state_out.json").exists()
