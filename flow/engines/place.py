@@ -42,6 +42,7 @@ class PlaceProblem:
     site_width: float
     region: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # -1: none
     region_rects: list[list[Rect]] = field(default_factory=list)
+    blockages: list[Rect] = field(default_factory=list)  # fixed cells (tap cells): no cell may overlap
 
     def __post_init__(self) -> None:
         if self.region.size == 0:
@@ -209,6 +210,11 @@ def row_segments(prob: PlaceProblem) -> list[list[tuple[float, float, int]]]:
     """Per row, the (x0, x1, owner) segments; owner = fence region index or -1 (outside fences)."""
     x0, y0, x1, y1 = prob.core
     nrows = int(math.floor((y1 - y0) / prob.row_height + 1e-9))
+    by_row: dict[int, list[Rect]] = {}
+    for b in prob.blockages:
+        for rr in range(int(math.floor((b[1] - y0) / prob.row_height + 1e-9)),
+                        int(math.ceil((b[3] - y0) / prob.row_height - 1e-9))):
+            by_row.setdefault(rr, []).append(b)
     out = []
     for r in range(nrows):
         ylo = y0 + r * prob.row_height
@@ -228,7 +234,25 @@ def row_segments(prob: PlaceProblem) -> list[list[tuple[float, float, int]]]:
             cur = max(cur, b)
         if cur < x1:
             segs.append((cur, x1, -1))
+        for bx0, _by0, bx1, _by1 in by_row.get(r, ()):  # cut fixed cells out of the row
+            segs = [piece for a, b, own in segs
+                    for piece in ((a, min(b, bx0), own), (max(a, bx1), b, own)) if piece[1] - piece[0] > 1e-12]
         out.append(segs)
+    return out
+
+
+def segment_of(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray) -> np.ndarray:
+    """Index of the row segment each legal cell sits in (unique per row and segment)."""
+    segs = row_segments(prob)
+    rows = np.clip(np.round((ly - prob.core[1]) / prob.row_height).astype(int), 0, max(len(segs) - 1, 0))
+    out = np.full(lx.size, -1, dtype=np.int64)
+    base = 0
+    for r, row in enumerate(segs):
+        idx = np.nonzero(rows == r)[0]
+        if idx.size and row:
+            starts = np.array([a for a, _, _ in row])
+            out[idx] = base + np.clip(np.searchsorted(starts, lx[idx] + 1e-12, side="right") - 1, 0, len(row) - 1)
+        base += len(row)
     return out
 
 
@@ -263,8 +287,10 @@ def legalize(prob: PlaceProblem, cx: np.ndarray, cy: np.ndarray) -> tuple[np.nda
                 if r < 0 or r >= nrows:
                     continue
                 dy = abs(r - want_row) * rh
-                for k, (_s0, s1, own) in enumerate(seg_rows[r]):
+                for k, (s0, s1, own) in enumerate(seg_rows[r]):
                     if own != prob.region[i]:
+                        continue
+                    if (max(s0 - want_site, want_site - s1, 0.0)) * sw + dy >= best_cost:
                         continue
                     site = max(fill[r][k], int(round(want_site)))
                     if site + wsites[i] > s1:
@@ -300,6 +326,8 @@ def check_legal(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray) -> dict[str,
         idx = np.nonzero(rows == r)[0]
         o = idx[np.argsort(lx[idx])]
         overlaps += int(np.sum(lx[o][1:] < lx[o][:-1] + prob.w[o][:-1] - 1e-12))
+    for bx0, by0, bx1, by1 in prob.blockages:
+        overlaps += int(np.sum((lx < bx1 - 1e-12) & (lx + prob.w > bx0 + 1e-12) & (ly < by1 - 1e-12) & (ly + prob.h > by0 + 1e-12)))
     fence = 0
     cx, cy = lx + prob.w / 2, ly + prob.h / 2
     for reg, rects in enumerate(prob.region_rects):
@@ -345,6 +373,7 @@ def detailed_swap(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray, passes: in
 
     swaps = 0
     rows = np.round((ly - prob.core[1]) / prob.row_height).astype(int)
+    seg = segment_of(prob, lx, ly) if prob.blockages else np.zeros(prob.n, dtype=np.int64)
     for _ in range(passes):
         cx, cy = lx + w / 2, ly + h / 2
         improved = 0
@@ -353,7 +382,7 @@ def detailed_swap(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray, passes: in
             idx = idx[np.argsort(lx[idx])]
             for t in range(idx.size - 1):
                 a, b = idx[t], idx[t + 1]
-                if prob.region[a] != prob.region[b]:
+                if prob.region[a] != prob.region[b] or seg[a] != seg[b]:
                     continue
                 nets = set(nets_sorted[cptr[a]:cptr[a + 1]].tolist()) | set(nets_sorted[cptr[b]:cptr[b + 1]].tolist())
                 if not nets:

@@ -35,6 +35,7 @@ def write_def(
     regions: Sequence[tuple[str, Sequence[Sequence[float]], Sequence[str]]] = (),  # name, rects, members
     pin_layer: str = "metal3",
     tracks: Sequence[tuple[str, float, int, float, Sequence[str]]] = (),  # X|Y, start, count, step, layers
+    fixed: Sequence[tuple[str, str, float, float]] = (),  # physical-only cells (taps): name, macro, x, y
 ) -> None:
     def u(v: float) -> int:
         return int(round(v * 1e6 * dbu))
@@ -55,7 +56,9 @@ def write_def(
             pts = " ".join(f"( {u(r[0])} {u(r[1])} ) ( {u(r[2])} {u(r[3])} )" for r in rects)
             out.append(f"- {_esc(name)} {pts} + TYPE FENCE ;")
         out += ["END REGIONS", ""]
-    out.append(f"COMPONENTS {len(comps)} ;")
+    out.append(f"COMPONENTS {len(comps) + len(fixed)} ;")
+    for inst, macro, fx, fy in fixed:
+        out.append(f"- {_esc(inst)} {macro} + FIXED ( {u(fx)} {u(fy)} ) N ;")
     for i, (inst, macro) in enumerate(comps):
         if comp_xy is None:
             out.append(f"- {_esc(inst)} {macro} + UNPLACED ;")

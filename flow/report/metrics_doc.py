@@ -18,6 +18,7 @@ METRICS: dict[str, tuple[str, float, str, str]] = {
     "floorplan__design__die__area": ("µm²", 1.0, "µm²", "Die area of the floorplan."),
     "floorplan__design__utilization": ("", 100.0, "%", "Cell area / core area."),
     "floorplan__design__rows": ("", 1.0, "", "Placement rows in the core."),
+    "floorplan__design__tapcells": ("", 1.0, "", "Well-tap cells inserted (fixed, checkerboard at the platform's tap distance)."),
     "globalplace__hpwl": ("µm", 1.0, "µm", "Half-perimeter wire length after global placement."),
     "detailedplace__hpwl": ("µm", 1.0, "µm", "Half-perimeter wire length after legalisation and detailed placement."),
     "detailedplace__design__violations": ("", 1.0, "", "Overlaps, off-site or out-of-fence cells after placement (must be 0)."),

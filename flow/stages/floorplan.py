@@ -36,6 +36,8 @@ class FloorplanStage(Stage):
     inputs = ("verilog",)
     outputs = ("def", "placement")
     config_vars = (
+        Variable("FLOORPLAN_TAPCELLS", bool, "Insert the platform's well-tap cells (fixed, checkerboard at "
+                 "its tap distance), as OpenROAD `tapcell` does.", True, source="floorplan"),
         Variable("CORE_UTILIZATION", float, "Cell area / core area.", 40.0, unit="%", source="floorplan"),
         Variable("CORE_ASPECT_RATIO", float, "Core height / width.", 1.0, source="floorplan"),
         Variable("CORE_MARGIN", float, "Space between core and die edge.", 2.0, unit="µm", source="floorplan"),
@@ -90,13 +92,15 @@ class FloorplanStage(Stage):
             raise ConfigError(f"cell/macro {big} is bigger than the core")
         if cell_area > (core[2] - core[0]) * (core[3] - core[1]) * (1 + 1e-9):
             raise ConfigError("cell area exceeds the core area (utilisation above 100 %)")
+        taps = tap_positions(plat, lef, core, rh, sw) if cfg["FLOORPLAN_TAPCELLS"] else []
         px, py = io_positions(list(design.port_names), die, sw)
         rows = [(f"ROW_{r}", plat.site.name, core[0], core[1] + r * rh, ncols, sw) for r in range(nrows)]
         def_path = ctx.path(f"{cfg['DESIGN_NAME']}.floorplan.def")
         dirs = {"input": "INPUT", "output": "OUTPUT"}
         write_def(def_path, cfg["DESIGN_NAME"], lef.dbu_per_micron or 1000, die, rows,
                   list(zip(design.inst_names, design.inst_cell, strict=True)), None,
-                  [(p, dirs.get(d, "INOUT"), x, y) for p, d, x, y in zip(design.port_names, design.port_dir, px, py, strict=True)])
+                  [(p, dirs.get(d, "INOUT"), x, y) for p, d, x, y in zip(design.port_names, design.port_dir, px, py, strict=True)],
+                  fixed=[(f"TAP_{k}", t[0], t[1], t[2]) for k, t in enumerate(taps)])
         npz = ctx.path("floorplan.npz")
         cx = (core[0] + core[2]) / 2
         cy = (core[1] + core[3]) / 2
@@ -106,6 +110,9 @@ class FloorplanStage(Stage):
             die=np.array(die), core=np.array(core), region=np.full(geo.w.size, -1),
             pin_names=np.asarray(design.port_names), pin_x=px, pin_y=py, placed=np.array(False),
             row_height=np.array(rh), site_width=np.array(sw),
+            tap_cell=np.asarray([t[0] for t in taps], dtype=str), tap_x=np.array([t[1] for t in taps]),
+            tap_y=np.array([t[2] for t in taps]), tap_w=np.array([t[3] for t in taps]),
+            tap_h=np.array([t[4] for t in taps]),
         )
         core_area = (core[2] - core[0]) * (core[3] - core[1])
         return StageResult(
@@ -115,5 +122,32 @@ class FloorplanStage(Stage):
                 "floorplan__design__die__area": round((die[2] - die[0]) * (die[3] - die[1]) * 1e12, 4),
                 "floorplan__design__utilization": round(cell_area / core_area, 6),
                 "floorplan__design__rows": nrows,
+                "floorplan__design__tapcells": len(taps),
             },
         )
+
+
+def tap_positions(plat, lef, core: tuple[float, float, float, float], rh: float,
+                  sw: float) -> list[tuple[str, float, float, float, float]]:
+    """Well taps where the platform asks for them: in every row, one every `tapcell_distance_um`
+    (odd rows shifted by half, a checkerboard like OpenROAD `tapcell -distance`), on sites.
+    Returns (macro, x, y, w, h) per tap (m)."""
+    cell = plat.cells.get("tapcell")
+    dist = float(plat.cells.get("tapcell_distance_um") or 0.0) * 1e-6
+    if not cell or dist <= 0:
+        return []
+    macro = lef.macros.get(cell)
+    if macro is None:
+        raise ConfigError(f"tap cell {cell} (platform {plat.name}) is not in the cell LEF")
+    w = macro.width * 1e-6
+    x0, y0, x1, y1 = core
+    nrows = int(round((y1 - y0) / rh))
+    step = max(1, int(round(dist / sw)))
+    wsites = max(1, int(math.ceil(w / sw - 1e-9)))
+    ncols = int(round((x1 - x0) / sw))
+    out = []
+    for r in range(nrows):
+        first = 0 if r % 2 == 0 else step // 2
+        for site in range(first, ncols - wsites + 1, step):
+            out.append((cell, x0 + site * sw, y0 + r * rh, wsites * sw, rh))
+    return out

@@ -63,6 +63,10 @@ class PlaceStage(Stage):
         geo = Geometry(design, fp["w"], fp["h"])
         prob = build_problem(geo, fp["pin_x"], fp["pin_y"], core, float(fp["row_height"]), float(fp["site_width"]),
                              region, rects)
+        taps = [(str(c), float(x), float(y), float(w), float(h)) for c, x, y, w, h in
+                zip(fp.get("tap_cell", []), fp.get("tap_x", []), fp.get("tap_y", []), fp.get("tap_w", []),
+                    fp.get("tap_h", []), strict=True)]
+        prob.blockages = [(x, y, x + w, y + h) for _, x, y, w, h in taps]
         cx, cy = global_place(prob, density, cfg["PLACE_ITERATIONS"], cfg["PLACE_SEED"])
         gp = hpwl(prob, cx, cy)
         lx, ly = legalize(prob, cx, cy)
@@ -85,7 +89,8 @@ class PlaceStage(Stage):
                   list(zip(names, design.inst_cell, strict=True)), np.column_stack([lx, ly]),
                   [(str(p), d.upper() if d in ("input", "output") else "INOUT", x, y)
                    for p, d, x, y in zip(fp["pin_names"], design.port_dir, fp["pin_x"], fp["pin_y"], strict=True)],
-                  regions=[(rnames[r], rects[r], members[r]) for r in range(len(rects))])
+                  regions=[(rnames[r], rects[r], members[r]) for r in range(len(rects))],
+                  fixed=[(f"TAP_{k}", c, x, y) for k, (c, x, y, _, _) in enumerate(taps)])
         ctx.log.info("placement: HPWL %.1f um global, %.1f um legal; %s", gp * 1e6, dp * 1e6, legal)
         return StageResult(
             views={"def": def_path, "placement": npz},

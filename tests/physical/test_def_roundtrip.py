@@ -103,6 +103,10 @@ def test_run_placement_def_matches_arrays(tmp_path, nangate45):
     place = next(res.run_dir.glob("*_place"))
     d = read_def(place / "gcd.place.def")
     npz = np.load(place / "placement.npz")
+    taps = [c for c in d.components if c.status == "FIXED"]
+    assert len(taps) == res.metrics["floorplan__design__tapcells"] == len(npz["tap_x"]) > 0
+    assert {c.macro for c in taps} == {"TAPCELL_X1"}
+    d.components = [c for c in d.components if c.status != "FIXED"]
     assert [c.name for c in d.components] == [str(n) for n in npz["inst_names"]]
     assert [c.macro for c in d.components] == [str(n) for n in npz["cell"]]
     assert np.allclose([c.x for c in d.components], npz["x"], atol=1e-9)

@@ -133,3 +133,45 @@ def test_floorplan_errors(tmp_path, nangate45):
     with pytest.raises(ConfigError, match="CORE_AREA .* is not inside DIE_AREA"):
         run_flow(cfg, overrides=["DIE_AREA=[0, 0, 50, 50]", "CORE_AREA=[5, 5, 60, 45]"],
                  runs_dir=tmp_path / "runs", tag="d", to_stage="floorplan")
+
+
+def test_tap_cells_are_obstacles(problem, request):
+    """Platform well taps (checkerboard at the tap distance) cut the rows: nothing overlaps a tap,
+    with and without a fence, and detailed placement never swaps a cell across one."""
+    from flow.stages.floorplan import tap_positions
+
+    prob, _ = problem
+    plat_name = request.node.callspec.id.split("-")[1]
+    plat = request.getfixturevalue(plat_name)
+    lef = read_lef([plat.tech_lef, *plat.cell_lefs])
+    taps = tap_positions(plat, lef, prob.core, prob.row_height, prob.site_width)
+    step = round(plat.cells["tapcell_distance_um"] * 1e-6 / prob.site_width)
+    first_row = sorted(t[1] for t in taps if abs(t[2] - prob.core[1]) < 1e-12)
+    assert np.allclose(np.diff(first_row), step * prob.site_width)  # one every tap distance
+    second = sorted(t[1] for t in taps if abs(t[2] - prob.core[1] - prob.row_height) < 1e-12)
+    if (prob.core[2] - prob.core[0]) / prob.site_width > step // 2 + 1:  # wide enough for a shifted tap
+        assert second[0] - prob.core[0] == pytest.approx(step // 2 * prob.site_width)  # checkerboard
+    prob.blockages = [(x, y, x + w, y + h) for _, x, y, w, h in taps]
+    x0, y0, x1, y1 = prob.core
+    try:
+        for fenced in (False, True):
+            if fenced:
+                prob.region = np.where(np.arange(prob.n) < prob.n // 5, 0, -1)
+                mid = y0 + round((y1 - y0) / prob.row_height / 2) * prob.row_height
+                prob.region_rects = [[(x0, y0, x0 + (x1 - x0) * 0.6, mid)]]
+            cx, cy = global_place(prob, density=0.7)
+            lx, ly = legalize(prob, cx, cy)
+            lx, ly, _ = detailed_swap(prob, lx, ly)
+            assert check_legal(prob, lx, ly) == {"overlaps": 0, "off_site": 0, "outside_core": 0, "fence": 0}
+            # the check itself sees a cell moved onto a tap
+            bx0, by0, _, _ = prob.blockages[len(taps) // 2]
+            k = int(np.argmin(np.abs(ly - by0) + np.abs(lx - bx0)))
+            moved = lx.copy()
+            moved[k] = bx0
+            ly2 = ly.copy()
+            ly2[k] = by0
+            assert check_legal(prob, moved, ly2)["overlaps"] >= 1
+    finally:
+        prob.blockages = []
+        prob.region = np.full(prob.n, -1)
+        prob.region_rects = []
