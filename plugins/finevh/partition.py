@@ -23,8 +23,10 @@ from flow.engines.model import FlatDesign
 from flow.errors import ConfigError
 
 
-def cell_graph(design: FlatDesign, max_degree: int = 32) -> sp.csr_matrix:
-    """Symmetric instance adjacency with clique weights 1/(d−1)."""
+def cell_graph(design: FlatDesign, max_degree: int = 32, net_weight: np.ndarray | None = None) -> sp.csr_matrix:
+    """Symmetric instance adjacency with clique weights w_net/(d−1); `net_weight` (per net,
+    default 1) makes busy nets costlier to cut — a cut net gets a level shifter that switches
+    as often as the net does."""
     n = len(design.inst_names)
     net = design.pin_net
     inst = design.pin_inst
@@ -32,8 +34,9 @@ def cell_graph(design: FlatDesign, max_degree: int = 32) -> sp.csr_matrix:
     order = np.argsort(net[ok], kind="stable")
     nets, insts = net[ok][order], inst[ok][order]
     bounds = np.flatnonzero(np.diff(nets)) + 1
+    net_ids = nets[np.concatenate([[0], bounds])] if nets.size else np.zeros(0, dtype=np.int64)
     rows, cols, vals = [], [], []
-    for group in np.split(insts, bounds):
+    for group, nid in zip(np.split(insts, bounds), net_ids, strict=True):
         members = np.unique(group)
         d = members.size
         if d < 2 or d > max_degree:
@@ -41,7 +44,8 @@ def cell_graph(design: FlatDesign, max_degree: int = 32) -> sp.csr_matrix:
         a, b = np.triu_indices(d, 1)
         rows.append(members[a])
         cols.append(members[b])
-        vals.append(np.full(a.size, 1.0 / (d - 1)))
+        w = 1.0 if net_weight is None else float(net_weight[nid])
+        vals.append(np.full(a.size, w / (d - 1)))
     if not rows:
         return sp.csr_matrix((n, n))
     r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)

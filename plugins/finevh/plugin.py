@@ -87,7 +87,8 @@ class PartitionStage(Stage):
         k = max(1, min(k, n))
         libs = {c: ctx.cached(("engine_liberty", c), lambda c=c: corner_library(ctx.platform, c)) for c in (vh, vl)}
         area = np.array([libs[vh]["cells"][c]["area"] for c in design.inst_cell]) if n else np.zeros(0)
-        island = partition(cell_graph(design), k, area * 1e12, seed=cfg["FINEVH_SEED"])
+        island = partition(cell_graph(design, net_weight=_activity_weights(cfg, design)), k, area * 1e12,
+                           seed=cfg["FINEVH_SEED"])
         ls_delay = float(ctx.platform.level_shifter.get("delay_ps", 0.0)) * 1e-12
 
         def mixed(ic: np.ndarray) -> tuple[float, list[list[str]]]:
@@ -218,6 +219,20 @@ class IslandsStage(Stage):
             "finevh__switch_area_um2": round(switch_area, 3),
             "finevh__area_overhead_pct": round(100 * (switch_area + ls_area) / cell_area, 3),
         })
+
+
+def _activity_weights(cfg, design) -> np.ndarray | None:
+    """Per-net cut weight 1 + density / mean density from the workload's ACTIVITY file (None
+    without one): busy nets stay inside an island, idle ones may cross."""
+    act = cfg.get("ACTIVITY")
+    if not act:
+        return None
+    from flow.stages.signoff import load_activity
+
+    ann = load_activity(Path(act), cfg.get("ACTIVITY_SCOPE"))
+    dens = np.array([ann.get(n, (0.0, 0.0))[0] for n in design.net_names])
+    mean = dens[dens > 0].mean() if np.any(dens > 0) else 0.0
+    return 1.0 + dens / mean if mean > 0 else None
 
 
 def build_upf(names: list[str], members: dict[str, list[str]], rects: list, doc: dict) -> Upf:

@@ -112,3 +112,26 @@ def test_flow_with_islands(tmp_path, nangate45):
             assert y0 - 1e-12 <= place["y"][k] and place["y"][k] + place["h"][k] <= y1 + 1e-12
     assert read_upf(next(run.glob("*_finevh_islands/gcd.upf"))).domains().keys() >= {"PD_isl0", "PD_isl1", "PD_isl2"}
     assert "FINE-VH islands and policy" in (run / "report.html").read_text()
+
+
+def test_activity_weights_the_cut():
+    """Net weights scale the clique edges: a busy net (weight 3) between two cells weighs three
+    times an idle one, so METIS keeps its ends together."""
+    from flow.engines.model import FlatDesign
+    from plugins.finevh.partition import cell_graph, partition
+
+    # a chain of 6 cells: c0-c1-c2-c3-c4-c5 (nets n0..n4), each net 2 pins
+    inst_pin_start = np.arange(0, 12 + 1, 2)
+    pin_inst = np.repeat(np.arange(6), 2)
+    pin_net = np.array([-1, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, -1])
+    d = FlatDesign([f"c{i}" for i in range(6)], ["INV_X1"] * 6, inst_pin_start, pin_inst, ["A", "ZN"] * 6,
+                   pin_net, [f"n{i}" for i in range(5)], [], [], np.zeros(0, dtype=np.int64))
+    plain = cell_graph(d)
+    assert plain[2, 3] == pytest.approx(1.0) and plain[0, 1] == pytest.approx(1.0)
+    weights = np.array([1.0, 1.0, 3.0, 1.0, 1.0])  # n2 = c2-c3 is busy
+    g = cell_graph(d, net_weight=weights)
+    assert g[2, 3] == pytest.approx(3.0) and g[3, 2] == pytest.approx(3.0) and g[1, 2] == pytest.approx(1.0)
+    unweighted = partition(plain, 2, np.ones(6), seed=0)
+    assert unweighted[2] != unweighted[3]  # the balanced cut of a chain is in the middle
+    island = partition(g, 2, np.ones(6), seed=0)
+    assert island[2] == island[3]  # the busy net is not cut
