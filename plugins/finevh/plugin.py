@@ -354,7 +354,20 @@ def vhflow_report_sections(state, run_dir, config) -> list[ReportSection]:
             f"{sv['finevh_vs_ideal_dvfs_pct']:.1f} % over ideal chip-wide DVFS; it is {sv['finevh_above_lower_bound_pct']:.1f} % "
             "above ideal per-island DVFS. Assumptions: plugins/finevh/policy.py (regulator 10 µs / 1 µJ per "
             "transition, leakage ∝ V³, dynamic ∝ V², switch recharge of the island's switched capacitance).</p>")
+    body += _figures(state, doc, m, res, trace)
     return [ReportSection("FINE-VH islands and policy", body, order=50, source="finevh")]
+
+
+def _figures(state, doc: dict, m: pol.SystemModel, res: dict, trace: list) -> str:
+    from plugins.finevh.figures import island_map, rail_timeline
+
+    names = [i["name"] for i in doc["islands"]]
+    vl, vh = doc["rail_voltage"][doc["vddl"]], doc["rail_voltage"][doc["vddh"]]
+    out = rail_timeline(res, trace, names, vl, vh)
+    if doc.get("fences") and "placement" in state:
+        die = np.load(state["placement"])["die"]
+        out += island_map(doc["fences"], die, res, trace, vh)
+    return out
 
 
 def policy_cmd(
