@@ -69,8 +69,9 @@ from typing import Any
 
 import numpy as np
 
-from flow.engines.model import CellModel, FlatDesign, TableBank, cell_model
+from flow.engines.model import _VAR_CODE, CellModel, FlatDesign, TableBank, cell_model
 from flow.engines.parasitics import Parasitics
+from flow.errors import ConfigError
 
 RISE, FALL = 0, 1
 _TR = "^v"
@@ -110,6 +111,8 @@ class TimingConstraints:
     input_delays: list[IODelay] = field(default_factory=list)
     output_delays: list[IODelay] = field(default_factory=list)
     input_transition: dict[str, float] = field(default_factory=dict)
+    # port -> (library cell, output pin or None, from pin or None, input slew s) of set_driving_cell
+    driving_cells: dict[str, tuple[str, str | None, str | None, float]] = field(default_factory=dict)
     port_load: dict[str, float] = field(default_factory=dict)
     false_paths: list[dict[str, Any]] = field(default_factory=list)  # {"from": [...], "to": [...]}
     max_delays: list[dict[str, Any]] = field(default_factory=list)  # {"to": [...], "value": s}
@@ -540,6 +543,54 @@ def _levelise(n: int, src: np.ndarray, dst: np.ndarray, warnings: list[str]) -> 
     return level
 
 
+def _table_at(t: Any, slew: float, load: float) -> float:
+    """Bilinear look-up of one NLDM table (linear extrapolation), by its axis variables."""
+    q = (slew, load, slew)
+    x = q[_VAR_CODE.get(t.var1, 0)]
+    y = q[_VAR_CODE.get(t.var2, 1)] if t.var2 else 0.0
+    a1, a2, v = np.asarray(t.idx1, float), np.asarray(t.idx2, float), np.asarray(t.vals, float)
+    if v.size == 1:
+        return float(v.reshape(-1)[0])
+    i = int(np.clip(np.searchsorted(a1, x, side="right") - 1, 0, max(a1.size - 2, 0)))
+    if a2.size < 2:
+        tx = (x - a1[i]) / (a1[i + 1] - a1[i])
+        return float(v[i, 0] + tx * (v[i + 1, 0] - v[i, 0]))
+    j = int(np.clip(np.searchsorted(a2, y, side="right") - 1, 0, a2.size - 2))
+    tx = (x - a1[i]) / (a1[i + 1] - a1[i])
+    ty = (y - a2[j]) / (a2[j + 1] - a2[j])
+    return float((1 - tx) * (1 - ty) * v[i, j] + (1 - tx) * ty * v[i, j + 1] + tx * (1 - ty) * v[i + 1, j]
+                 + tx * ty * v[i + 1, j + 1])
+
+
+def driving_cell_response(lib: Any, spec: tuple[str, str | None, str | None, float],
+                          load: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Output slew and delay (rise, fall) of a `set_driving_cell` driver into `load` (F, per
+    transition), from its Liberty arc (`-from_pin`, else the first arc into `-pin`, else into
+    its first output) at the given input slew — what OpenSTA adds to the port's input arrival
+    (the load-dependent part of the delay)."""
+    cell, pin, from_pin, in_slew = spec
+    cm = cell_model(lib, cell)
+    if cm is None:
+        raise ConfigError(f"set_driving_cell: library cell {cell} not found")
+    outs = [p for p, pm in cm.pins.items() if pm.direction == "output"]
+    pin = pin or (outs[0] if outs else None)
+    arcs = [a for a in cm.arcs if a.pin == pin and a.timing_type in ("combinational", "rising_edge", "falling_edge")
+            and (from_pin is None or a.related_pin == from_pin)]
+    if not arcs:
+        raise ConfigError(f"set_driving_cell: {cell} has no timing arc to pin {pin}")
+    arc = arcs[0]
+    slew = np.zeros(2)
+    delay = np.zeros(2)
+    for tr, (dk, sk) in enumerate((("cell_rise", "rise_transition"), ("cell_fall", "fall_transition"))):
+        if dk in arc.tables and sk in arc.tables:
+            # as OpenSTA/PrimeTime: the delay into the actual load minus the unloaded delay
+            # (the input delay already holds the driver's intrinsic part)
+            delay[tr] = (_table_at(arc.tables[dk], in_slew, float(load[tr]))
+                         - _table_at(arc.tables[dk], in_slew, 0.0))
+            slew[tr] = _table_at(arc.tables[sk], in_slew, float(load[tr]))
+    return slew, delay
+
+
 # ---- analysis --------------------------------------------------------------------------------
 def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
             parasitics: Parasitics | None = None, instance_corner: np.ndarray | None = None,
@@ -598,6 +649,13 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
         if port in name_to_node:
             slew_max[name_to_node[port]] = tr
             slew_min[name_to_node[port]] = tr
+    drive_delay = np.zeros((n, 2))
+    for port, spec in constraints.driving_cells.items():
+        if port in name_to_node:
+            v = name_to_node[port]
+            d_slew, d_delay = driving_cell_response(lib_list[0], spec, g.load[v])
+            slew_max[v] = slew_min[v] = d_slew
+            drive_delay[v] = d_delay
     slew_max[ideal_node] = ideal_slew[clk_of_node[ideal_node]][:, None]
     slew_min[ideal_node] = slew_max[ideal_node]
     dmax = g.wire.copy()
@@ -661,8 +719,8 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                 v = name_to_node[io.port]
                 if in_clk[v]:
                     continue
-                amax[v] = np.maximum(amax[v], base + io.max)
-                amin[v] = np.minimum(amin[v], base + io.min)
+                amax[v] = np.maximum(amax[v], base + io.max + drive_delay[v])
+                amin[v] = np.minimum(amin[v], base + io.min + drive_delay[v])
         for fp in constraints.false_paths:  # -from startpoints: drop their launch
             if fp.get("from") and not fp.get("to"):
                 for nm in fp["from"]:

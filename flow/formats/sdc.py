@@ -203,6 +203,19 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
             for b in range(a + 1, len(groups)):
                 tc.async_groups += [(x, y) for x in groups[a] for y in groups[b]]
 
+    def set_driving_cell(*args: str) -> None:
+        o, pos = opts(args, {"-rise", "-fall", "-min", "-max", "-dont_scale", "-no_design_rule"},
+                      {"-lib_cell", "-cell", "-library", "-pin", "-from_pin", "-input_transition_rise",
+                       "-input_transition_fall", "-multiply_by"})
+        cell = o.get("-lib_cell") or o.get("-cell")
+        if not cell or not pos:
+            raise FormatError(path, line_now(), "set_driving_cell needs -lib_cell CELL and ports")
+        if "-rise" in o or "-fall" in o or "-multiply_by" in o:
+            warn("set_driving_cell -rise/-fall/-multiply_by: the same driver is used for both transitions")
+        slew = float(o.get("-input_transition_rise", o.get("-input_transition_fall", 0.0))) * time_unit
+        for port in split(pos[0]):
+            tc.driving_cells[port] = (cell, o.get("-pin"), o.get("-from_pin"), slew)
+
     def ignore(*args: str) -> str:
         return ""
 
@@ -230,7 +243,7 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
         "set_false_path": set_false_path, "set_max_delay": set_max_delay, "set_clock_groups": set_clock_groups,
         "current_design": ignore, "set_units": ignore, "set_max_fanout": ignore, "set_max_transition": ignore,
         "set_max_capacitance": ignore, "set_wire_load_model": ignore, "set_wire_load_mode": ignore,
-        "set_driving_cell": warn_ignore("set_driving_cell"), "set_min_delay": warn_ignore("set_min_delay"),
+        "set_driving_cell": set_driving_cell, "set_min_delay": warn_ignore("set_min_delay"),
         "set_multicycle_path": warn_ignore("set_multicycle_path"),
         "set_timing_derate": warn_ignore("set_timing_derate"), "set_case_analysis": warn_ignore("set_case_analysis"),
         "set_disable_timing": warn_ignore("set_disable_timing"),
