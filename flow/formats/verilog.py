@@ -21,10 +21,22 @@ _VTOK = re.compile(r"\\\S+|[A-Za-z_][\w$]*|\d+'[bBhHdD][0-9a-fA-FxXzZ_]+|\d+|[()
 
 def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
     """Flat gate-level netlist (one module instantiating library cells) -> FlatDesign."""
-    text = ""
+    parts = []
     for p in paths:
-        text += re.sub(r"/\*.*?\*/", " ", re.sub(r"//[^\n]*", " ", read_text_without_block_comments(Path(p), "Verilog")), flags=re.S) + "\n"
-    mods = re.findall(r"\bmodule\s+(" + _ID + r")(.*?)\bendmodule", text, flags=re.S)
+        t = read_text_without_block_comments(Path(p), "Verilog")
+        if "//" in t:
+            t = re.sub(r"//[^\n]*", " ", t)
+        parts.append(t)
+    text = "\n".join(parts) + "\n"
+    # module spans from `module NAME` to the next `endmodule` (no lazy scan over the whole text)
+    heads = list(re.finditer(r"\bmodule\s+(" + _ID + r")", text))
+    mods = []
+    for k, h in enumerate(heads):
+        end = text.find("endmodule", h.end())
+        limit = heads[k + 1].start() if k + 1 < len(heads) else len(text)
+        if end < 0 or end > limit:
+            raise FormatError(paths[0], text.count("\n", 0, h.start()) + 1, f"module {h.group(1)} has no endmodule")
+        mods.append((h.group(1), text[h.end():end]))
     if not mods:
         raise FormatError(paths[0], None, "no module")
     names = [m[0] for m in mods]
@@ -33,7 +45,7 @@ def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
     if top not in names:
         raise FormatError(paths[0], None, f"top module {top!r} not found (modules: {', '.join(names)})")
     body = dict(mods)[top]
-    toks = _VTOK.findall(body)
+    toks: list[str] = []
     # net namespace with union-find for `assign a = b;`
     parent: dict[str, str] = {}
 
@@ -45,7 +57,7 @@ def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
 
     widths: dict[str, tuple[int, int]] = {}
     port_dir: dict[str, str] = {}
-    insts: list[tuple[str, str, list[tuple[str, list[str]]]]] = []
+    insts: list = []  # (cell, instance, connection text), then (cell, instance, [(pin, bits)])
     i = 0
 
     def rng() -> tuple[int, int] | None:
@@ -98,7 +110,7 @@ def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
 
     inst_re = re.compile(r"\s*(\\\S+|[A-Za-z_][\w$]*)\s+(?:#\s*\((?:[^()]|\([^()]*\))*\)\s*)?"
                          r"(\\\S+|[A-Za-z_][\w$]*)\s*\((.*)\)\s*$", re.S)
-    conn_re = re.compile(r"\.\s*([\w$]+)\s*\(([^()]*)\)")
+    conn_re_joined = re.compile(r"\.\s*([\w$]+)\s*\(([^()\0]*)\)")
     decl_re = re.compile(r"\w+\s*(?:\[\s*(-?\d+)\s*:\s*(-?\d+)\s*\])?\s*(.*)", re.S)
     simple_re = re.compile(r"(?:\\(\S+)|([A-Za-z_][\w$]*))\s*(?:\[\s*(\d+)\s*\])?")
 
@@ -155,7 +167,26 @@ def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
             iname = iname[1:] if iname.startswith("\\") else iname
             if conn_text.strip() and not conn_text.lstrip().startswith("."):
                 raise FormatError(paths[0], None, f"instance {iname}: only named connections are supported")
-            insts.append((cell, iname, [(pin, conn_bits(e.strip())) for pin, e in conn_re.findall(conn_text)]))
+            insts.append((cell, iname, conn_text))
+    # every instance's connections in one regex pass over the joined texts (one call instead of
+    # one per instance); \0 separates instances, matches cannot cross it
+    joined = "\0".join(c for _, _, c in insts)
+    offsets = np.cumsum([0] + [len(c) + 1 for _, _, c in insts])
+    conn_all = conn_re_joined.finditer(joined)
+    per_inst: list[list[tuple[str, list[str]]]] = [[] for _ in insts]
+    cache: dict[str, list[str]] = {}
+    starts_m = []
+    matches = []
+    for mm in conn_all:
+        starts_m.append(mm.start())
+        matches.append((mm.group(1), mm.group(2)))
+    owner = np.searchsorted(offsets, np.asarray(starts_m, dtype=np.int64), side="right") - 1 if starts_m else []
+    for k, (pin, e) in zip(owner.tolist() if len(starts_m) else [], matches, strict=True):
+        got = cache.get(e)
+        if got is None:
+            got = cache[e] = conn_bits(e.strip())
+        per_inst[k].append((pin, got))
+    insts = [(cell, iname, conns) for (cell, iname, _), conns in zip(insts, per_inst, strict=True)]
     net_id: dict[str, int] = {}
     net_names: list[str] = []
 
