@@ -1,7 +1,7 @@
-"""Clock-tree estimate: sinks, wire length, buffers and skew of an unbuffered spanning tree.
+"""Clock-tree estimate: sinks, wire length, buffers and skew of an unbuffered Steiner tree.
 
 No clock tree is built by the embedded backend: the clock net is modelled as a rectilinear
-spanning tree from the clock pin to every sink (flip-flop clock pins), its Elmore delays give a
+Steiner tree (`steiner.rsmt`) from the clock pin to every sink (flip-flop clock pins), its Elmore delays give a
 skew estimate, and the buffer count is what the wire + pin capacitance needs at the CTS buffer's
 max_capacitance (or 60 fF when the Liberty gives none). All figures are estimates.
 """
@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from flow.engines.steiner import rmst, tree_elmore
+from flow.engines.steiner import rsmt, tree_elmore
 from flow.formats.sdc import read_sdc
 from flow.stage import Stage, StageContext, StageResult
 from flow.stages.floorplan import load_netlist
@@ -47,10 +47,10 @@ class CtsStage(Stage):
                 inst = d.pin_inst[sinks]
                 xs = np.concatenate([[fp["pin_x"][ports[src]]], fp["x"][inst] + fp["w"][inst] / 2])
                 ys = np.concatenate([[fp["pin_y"][ports[src]]], fp["y"][inst] + fp["h"][inst] / 2])
-                length, edges = rmst(xs, ys)
-                caps = np.full(xs.size, pin_cap)
-                caps[0] = 0.0
-                delay = tree_elmore(xs, ys, edges, 0, layer.r_per_m, layer.c_per_m, caps)
+                length, tx, ty, edges = rsmt(xs, ys)
+                caps = np.zeros(tx.size)  # Steiner points (after the pins) carry no pin load
+                caps[1:xs.size] = pin_cap
+                delay = tree_elmore(tx, ty, edges, 0, layer.r_per_m, layer.c_per_m, caps)[:xs.size]
                 skew = float(delay[1:].max() - delay[1:].min()) if sinks.size > 1 else 0.0
                 load = layer.c_per_m * length + pin_cap * sinks.size
                 buffers = max(0, math.ceil(load / max_cap) - 1)

@@ -1,10 +1,10 @@
-"""Route estimate: per-net spanning-tree wire length and RC (written as SPEF), congestion map."""
+"""Route estimate: per-net rectilinear Steiner-tree wire length and RC (written as SPEF), congestion map."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from flow.engines.steiner import congestion, rmst
+from flow.engines.steiner import congestion, rsmt
 from flow.formats.spef import SpefNet, write_spef
 from flow.stage import Stage, StageContext, StageResult, Variable
 from flow.stages.floorplan import load_netlist
@@ -13,7 +13,7 @@ from flow.state import State
 
 class RouteStage(Stage):
     id = "route"
-    name = "Routing estimate (spanning trees, RC, congestion)"
+    name = "Routing estimate (Steiner trees, RC, congestion)"
     inputs = ("verilog", "placement")
     outputs = ("spef",)
     config_vars = (
@@ -42,20 +42,21 @@ class RouteStage(Stage):
             idx = order[bounds[n]:bounds[n + 1]]
             if idx.size < 2:
                 continue
-            L, edges = rmst(px[idx], py[idx])
+            L, nx, ny, edges = rsmt(px[idx], py[idx])
             total += L
             boxes.append((px[idx].min(), py[idx].min(), px[idx].max(), py[idx].max()))
             lengths.append(L)
-            names = [pname[i] for i in idx]
-            # star RC from the tree: each edge a resistor, its capacitance split over its ends
+            # tree nodes: the pins, then Steiner points as internal SPEF nodes `net:k`
+            names = [pname[i] for i in idx] + [f"{name}:{k}" for k in range(1, nx.size - idx.size + 1)]
+            # RC tree from the Steiner tree: each edge a resistor, its capacitance split over its ends
             caps = {nm: 0.0 for nm in names}
             res = []
             for a, b in edges:
-                seg = abs(px[idx[a]] - px[idx[b]]) + abs(py[idx[a]] - py[idx[b]])
+                seg = abs(nx[a] - nx[b]) + abs(ny[a] - ny[b])
                 caps[names[a]] += layer.c_per_m * seg / 2
                 caps[names[b]] += layer.c_per_m * seg / 2
                 res.append((names[a], names[b], max(layer.r_per_m * seg, 1e-3)))
-            nets.append(SpefNet(name, layer.c_per_m * L, [(nm, "B") for nm in names], caps, res))
+            nets.append(SpefNet(name, layer.c_per_m * L, [(pname[i], "B") for i in idx], caps, res))
         spef = ctx.path(f"{ctx.config['DESIGN_NAME']}.est.spef")
         write_spef(spef, ctx.config["DESIGN_NAME"], nets)
         die = tuple(float(v) for v in fp["die"])
