@@ -85,6 +85,18 @@ def replicate(netlist: Path, copies: int, out: Path) -> int:
     return n_inst
 
 
+def build_netlist(yosys: str, lib: Path, d: Path, target: int) -> tuple[int, int, int]:
+    """Synthesise the block with Debian yosys and replicate it to ~target instances in d/top.v;
+    returns (instances, copies, instances per copy)."""
+    (d / "blk.v").write_text(RTL)
+    subprocess.run([yosys, "-q", "-p", f"read_verilog {d / 'blk.v'}; synth -top blk -flatten; "
+                    f"dfflibmap -liberty {lib}; abc -liberty {lib}; opt_clean; "
+                    f"write_verilog -noattr -noexpr -nohex -nodec {d / 'blk_syn.v'}"], check=True)
+    one = replicate(d / "blk_syn.v", 1, d / "one.v")
+    copies = max(1, round(target / one))
+    return replicate(d / "blk_syn.v", copies, d / "top.v"), copies, one
+
+
 def main() -> None:
     target = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     from flow.engines import power as pw
@@ -101,13 +113,7 @@ def main() -> None:
         lib = d / "typ.lib"
         src = Path(plat.corner("typical").liberty[0])
         lib.write_bytes(gzip.decompress(src.read_bytes()) if src.suffix == ".gz" else src.read_bytes())
-        (d / "blk.v").write_text(RTL)
-        subprocess.run([yosys, "-q", "-p", f"read_verilog {d / 'blk.v'}; synth -top blk -flatten; "
-                        f"dfflibmap -liberty {lib}; abc -liberty {lib}; opt_clean; "
-                        f"write_verilog -noattr -noexpr -nohex -nodec {d / 'blk_syn.v'}"], check=True)
-        one = replicate(d / "blk_syn.v", 1, d / "one.v")
-        copies = max(1, round(target / one))
-        n = replicate(d / "blk_syn.v", copies, d / "top.v")
+        n, copies, one = build_netlist(yosys, lib, d, target)
         (d / "top.sdc").write_text("create_clock -name clk -period 2.0 [get_ports clk]\n"
                                    "set_input_delay 0.2 -clock clk [lsearch -inline -all -not -exact [all_inputs] clk]\n"
                                    "set_output_delay 0.2 -clock clk [all_outputs]\n")

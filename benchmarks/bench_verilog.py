@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_sta import RTL, replicate  # noqa: E402
+from bench_sta import build_netlist  # noqa: E402
 
 from flow.formats.verilog import read_verilog, write_verilog  # noqa: E402
 from flow.platform import load_platform  # noqa: E402
@@ -32,12 +31,7 @@ def main() -> None:
         src = Path(plat.corner("typical").liberty[0])
         lib = d / "typ.lib"
         lib.write_bytes(gzip.decompress(src.read_bytes()) if src.suffix == ".gz" else src.read_bytes())
-        (d / "blk.v").write_text(RTL)
-        subprocess.run([yosys, "-q", "-p", f"read_verilog {d / 'blk.v'}; synth -top blk -flatten; "
-                        f"dfflibmap -liberty {lib}; abc -liberty {lib}; opt_clean; "
-                        f"write_verilog -noattr -noexpr -nohex -nodec {d / 'blk_syn.v'}"], check=True)
-        one = replicate(d / "blk_syn.v", 1, d / "one.v")
-        n = replicate(d / "blk_syn.v", max(1, round(target / one)), d / "top.v")
+        n, _, _ = build_netlist(yosys, lib, d, target)
         size = (d / "top.v").stat().st_size / 1e6
         t0 = time.perf_counter()
         design = read_verilog([d / "top.v"], "top")

@@ -249,30 +249,30 @@ class GateSim:
         outputs = {p: np.zeros((cycles, lanes), dtype=np.uint8) for p in (record or [])}
         d_ins, d_lut = self._ff_d
         has_async = self._ff_clr is not None or self._ff_pre is not None
-        for c in range(cycles):
-            prev = v.copy()
-            v[self.clock_net] = 0
-            v[self.input_net] = stim[c]
+
+        def settle_and_count(prev: np.ndarray) -> None:
+            """Settle the logic (and level-sensitive clear/preset), then count the instant's
+            toggles against `prev` and its half cycle at 1."""
             self._settle(v)
             if has_async:
                 self._async(v, state)
                 self._load_flops(v, state)
                 self._settle(v)
-            tog += (v != prev).sum(axis=1)
-            high += v.sum(axis=1, dtype=np.int64)
+            tog[:] += (v != prev).sum(axis=1)
+            high[:] += v.sum(axis=1, dtype=np.int64)
+
+        for c in range(cycles):
+            prev = v.copy()
+            v[self.clock_net] = 0  # falling edge: new inputs
+            v[self.input_net] = stim[c]
+            settle_and_count(prev)
             np.copyto(prev, v)
-            v[self.clock_net] = 1
+            v[self.clock_net] = 1  # rising edge: flops load their next state
             if self.n_flops:
                 state[:] = self._table(d_ins, d_lut, v)
                 self._async(v, state)
                 self._load_flops(v, state)
-            self._settle(v)
-            if has_async:
-                self._async(v, state)
-                self._load_flops(v, state)
-                self._settle(v)
-            tog += (v != prev).sum(axis=1)
-            high += v.sum(axis=1, dtype=np.int64)
+            settle_and_count(prev)
             for p, n in zip(record or [], rec_nets, strict=True):
                 outputs[p][c] = v[n]
         return SimResult(tog[:self.n_nets], high[:self.n_nets], cycles, lanes, outputs)

@@ -5,14 +5,13 @@ a missing binary is one error before any run directory exists, and with an `open
 from __future__ import annotations
 
 import json
-import os
-import sys
 
 import pytest
 
 from flow.errors import StageError, ToolError
 from flow.runner import run_flow
 from tests.conftest import DESIGNS
+from tests.openroad.conftest import install_fake_openroad
 
 FAKE = r'''#!{python}
 import os, sys
@@ -39,15 +38,8 @@ def no_openroad(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def fake_openroad(monkeypatch, tmp_path):
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    exe = bindir / "openroad"
-    exe.write_text(FAKE.replace("{python}", sys.executable))
-    exe.chmod(0o755)
-    monkeypatch.delenv("OPENROAD_EXE", raising=False)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
-    return exe
+def fake_openroad(tmp_path, monkeypatch):
+    return install_fake_openroad(tmp_path, monkeypatch, FAKE)
 
 
 def test_dry_run_renders_and_is_not_complete(tmp_path, nangate45, no_openroad):

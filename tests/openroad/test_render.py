@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 import tkinter
 from pathlib import Path
@@ -23,6 +22,7 @@ from flow.backends import openroad
 from flow.backends.openroad_reports import parse_log
 from flow.errors import ConfigError, StageError, ToolError
 from tests.conftest import DESIGNS, unavailable
+from tests.openroad.conftest import install_fake_openroad
 from tests.openroad.tclstub import Session
 
 CONFIGS = {"nangate45": DESIGNS / "gcd/config.toml", "sky130hd": DESIGNS / "gcd/config.sky130hd.toml"}
@@ -366,14 +366,7 @@ for line in script.splitlines():
 
 @pytest.fixture
 def fake_openroad(tmp_path, monkeypatch):
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    exe = bindir / "openroad"
-    exe.write_text(FAKE.replace("{python}", sys.executable))
-    exe.chmod(0o755)
-    monkeypatch.delenv("OPENROAD_EXE", raising=False)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
-    return exe
+    return install_fake_openroad(tmp_path, monkeypatch, FAKE)
 
 
 def _script(tmp_path: Path, name: str, *ops: str) -> Path:
