@@ -5,8 +5,8 @@ Commands: create_power_domain (-elements, -include_scope), create_supply_port, c
 -primary_ground_net), create_power_switch (-domain, -output_supply_port, -input_supply_port,
 -control_port, -on_state), map_power_switch (-domain, -lib_cells), set_domain_area (-area),
 set_level_shifter (-domain, -applies_to, -rule, -location), set_isolation, create_logic_port,
-set_domain_voltage (our extension, kept as a comment-free command OpenROAD ignores). Words are
-Tcl words: braces group lists.
+set_domain_voltage (-domain, -voltage, as OpenROAD's `read_upf` defines it). Words are Tcl
+words: braces group lists.
 """
 
 from __future__ import annotations

@@ -263,7 +263,9 @@ def build_upf(names: list[str], members: dict[str, list[str]], rects: list, doc:
         r = rects[j]
         cmd("set_domain_area", pd, "-area", [f"{r[0] * 1e6:.3f}", f"{r[1] * 1e6:.3f}", f"{r[2] * 1e6:.3f}", f"{r[3] * 1e6:.3f}"])
         cmd("set_level_shifter", f"LS_{n}", "-domain", pd, "-applies_to", "inputs", "-rule", "both", "-location", "self")
-        cmd("set_domain_voltage", pd, "-rails", [doc["rail_voltage"][doc["vddh"]], doc["rail_voltage"][doc["vddl"]]])
+        # OpenROAD's form (one voltage per domain): the island's high rail; the low rail it hops to
+        # is the input supply of its other header switch (VDDL, see islands.json rail_voltage)
+        cmd("set_domain_voltage", "-domain", pd, "-voltage", f"{doc['rail_voltage'][doc['vddh']]}")
     return Upf(c)
 
 
