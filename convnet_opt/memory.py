@@ -45,7 +45,9 @@ def quantize(w: torch.Tensor, bits: int) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric per-output-channel quantisation: (integers, scales)."""
     a = w.detach().reshape(w.shape[0], -1).double()
     qmax = 2 ** (bits - 1) - 1
-    scale = a.abs().amax(dim=1).clamp_min(1e-12) / qmax
+    amax = a.abs().amax(dim=1)
+    # an all-zero (pruned) channel gets scale 1 so its int32 bias (bias / scale * 2^8) stays representable
+    scale = torch.where(amax > 0, amax / qmax, torch.ones_like(amax))
     q = torch.clamp(torch.round(a / scale[:, None]), -qmax - 1, qmax).to(torch.int64)
     return q.reshape(w.shape).numpy(), scale.numpy().astype(np.float32)
 
