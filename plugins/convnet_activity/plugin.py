@@ -33,6 +33,13 @@ def vhflow_config_variables() -> list[Variable]:
                      None, source="convnet_activity")]
 
 
+def _bits_text(bits: int | dict | None) -> str:
+    """`8-bit`, or the per-layer widths of a mixed-precision point (`8/4/4/2`)."""
+    if isinstance(bits, dict):
+        return "/".join(str(b) for b in bits.values()) + " bits per layer"
+    return f"{bits}-bit"
+
+
 def _trace_doc(run_dir: Path) -> dict | None:
     try:
         cfg = json.loads((Path(run_dir) / "config.resolved.json").read_text())
@@ -91,13 +98,14 @@ def vhflow_report_sections(state, run_dir, config) -> list[ReportSection]:
                f"{float(power) * doc['inference_time_s'] / images * 1e9:.3f} nJ per inference "
                f"({doc['cycles'] / images:.0f} cycles at {doc['clock_period_s'] * 1e9:.2f} ns).</p>") if power else ""
     pts = doc.get("operating_points", [])
-    prow = "".join(f"<tr><td>{html.escape(p['label'])}</td><td>{p['accuracy'] * 100:.1f}</td>"
+    prow = "".join(f"<tr><td>{html.escape(p['label'])}</td><td>{html.escape(_bits_text(p.get('bits')))}</td>"
+                   f"<td>{p['flash_bytes'] if p.get('flash_bytes') else '–'}</td><td>{p['accuracy'] * 100:.1f}</td>"
                    f"<td>{p['cycles_per_inference']:.0f}</td>"
                    f"<td>{p.get('energy_per_inference_j', float('nan')) * 1e9:.3f}</td></tr>" for p in pts)
-    ptable = ("<h3>Energy per inference across operating points</h3><table><tr><th>point</th><th>accuracy %</th>"
+    ptable = ("<h3>Energy per inference across operating points</h3><table><tr><th>point</th><th>bits</th><th>flash B</th><th>accuracy %</th>"
               f"<th>cycles</th><th>energy nJ</th></tr>{prow}</table>") if pts else ""
     body = (f"<p>{html.escape(str(doc.get('model')))} on {html.escape(str(doc.get('dataset')))}, {images} image(s), "
-            f"{doc.get('bits')}-bit on a {doc['mac_array']['rows']}×{doc['mac_array']['cols']} mac_array; toggles from "
+            f"{html.escape(_bits_text(doc.get('bits')))} on a {doc['mac_array']['rows']}×{doc['mac_array']['cols']} mac_array; toggles from "
             "gate-level simulation of the synthesised netlist on the layer's real quantised operands "
             "(convnet_opt/trace.py; tiles sampled as shown, counts scaled). Per-layer power uses the platform's "
             f"default corner with that layer's toggles.</p>{signoff}"
@@ -120,6 +128,9 @@ def trace_cmd(
     epochs: Annotated[int, typer.Option(help="Training epochs when no --weights.")] = 3,
     seed: Annotated[int, typer.Option(help="Seed for training and tile sampling.")] = 0,
     energy: Annotated[bool, typer.Option(help="Compute power and energy per layer.")] = True,
+    checkpoint: Annotated[list[Path] | None, typer.Option(
+        help="A model saved by `vhflow convnet pq` (models/*.pt), traced at its per-layer precisions "
+             "(rounded up to 2/4/8 bits); repeatable. Without --bits, only checkpoints are traced.")] = None,
 ) -> None:
     """Trace a ConvNet inference on the run's mac_array: SAIF + per-layer table + energy."""
     from plugins.convnet_activity.trace_cmd import run_trace
@@ -127,8 +138,8 @@ def trace_cmd(
     if images < 1 or max_tiles < 1:
         raise ConfigError("--images and --max-tiles must be at least 1")
     doc = run_trace(run_dir, out, model_name=model, dataset=dataset, data_path=data_path, weights=weights,
-                    bits=bits, images=images, max_tiles=max_tiles, epochs=epochs, seed=seed, energy=energy,
-                    log=lambda s: typer.echo(s, err=True))
+                    bits=bits or (None if not checkpoint else []), images=images, max_tiles=max_tiles, epochs=epochs,
+                    seed=seed, energy=energy, checkpoints=checkpoint or [], log=lambda s: typer.echo(s, err=True))
     typer.echo(f"wrote {out / 'trace.saif'} and {out / 'trace.json'} ({doc['cycles']} cycles)")
     typer.echo(f"sign off with: vhflow run CONFIG --set ACTIVITY={out / 'trace.saif'} --set ACTIVITY_SCOPE=mac_array "
                f"--set CONVNET_TRACE={out / 'trace.json'}")

@@ -17,9 +17,8 @@ import torch
 
 from convnet_opt.mac_array_driver import MacArrayShape
 from convnet_opt.trace import TraceResult, layer_workloads, quantised_accuracy, simulate_workload, write_trace
+from convnet_opt.train import build_model, train
 from flow.errors import ConfigError
-
-MODELS = ("lenet5", "resnet8", "dscnn")
 
 
 def load_run(run_dir: Path) -> dict[str, Any]:
@@ -46,19 +45,9 @@ def load_run(run_dir: Path) -> dict[str, Any]:
             "shape": MacArrayShape(int(params.get("ROWS", 4)), int(params.get("COLS", 4)), int(params.get("ACC_W", 24)))}
 
 
-def build_model(name: str, in_ch: int, size: int, classes: int) -> torch.nn.Module:
-    from convnet_opt.models import DSCNN, LeNet5, ResNet8
-
-    if name == "lenet5":
-        return LeNet5(in_ch=in_ch, classes=classes, size=size)
-    if name == "resnet8":
-        return ResNet8(in_ch=in_ch, classes=classes)
-    if name == "dscnn":
-        return DSCNN(in_ch=in_ch, classes=classes)
-    raise ConfigError(f"unknown model {name!r} (models: {', '.join(MODELS)})")
-
-
 def load_data(dataset: str, data_path: Path | None) -> tuple[torch.Tensor, ...]:
+    """(x_train, y_train, x_test, y_test) as tensors, from the loaders `vhflow convnet pq` uses,
+    so a P&Q checkpoint sees the inputs it was trained on."""
     from convnet_opt import data
 
     if dataset == "digits":
@@ -66,24 +55,29 @@ def load_data(dataset: str, data_path: Path | None) -> tuple[torch.Tensor, ...]:
     elif dataset == "mnist":
         xtr, ytr = data.load_mnist(data_path, "train")
         xte, yte = data.load_mnist(data_path, "test")
-        xtr, xte = xtr[:, None].astype(np.float32) / 255.0, xte[:, None].astype(np.float32) / 255.0
     else:
         raise ConfigError(f"unknown dataset {dataset!r} (digits, mnist)")
     return (torch.from_numpy(np.ascontiguousarray(xtr)), torch.from_numpy(np.asarray(ytr, dtype=np.int64)),
             torch.from_numpy(np.ascontiguousarray(xte)), torch.from_numpy(np.asarray(yte, dtype=np.int64)))
 
 
-def quick_train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int) -> None:
-    """A few epochs of Adam so the traced weights and activations are those of a working model."""
-    torch.manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-    model.train()
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        for idx in torch.randperm(len(x), generator=g).split(64):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
-            opt.step()
+def array_bits(bits: int) -> int:
+    """The mac_array precision that computes a `bits`-wide operand: the next of 2, 4, 8 up."""
+    for b in (2, 4, 8):
+        if bits <= b:
+            return b
+    raise ConfigError(f"{bits}-bit layers do not fit mac_array (8 bits at most)")
+
+
+def load_checkpoint(path: Path, input_shape: tuple[int, ...]) -> tuple[torch.nn.Module, dict[str, int], dict]:
+    """A model saved by `vhflow convnet pq` (compacted, per-layer bits), its per-layer array
+    precision, and its saved configuration."""
+    from convnet_opt.prune_quantize import load_compressed
+
+    model, cfg = load_compressed(path)
+    if tuple(cfg["input_shape"]) != tuple(input_shape):
+        raise ConfigError(f"{path}: trained on inputs {tuple(cfg['input_shape'])}, the dataset gives {tuple(input_shape)}")
+    return model, {name: array_bits(int(b)) for name, b in cfg["bits"].items()}, cfg
 
 
 def layer_energy(run: dict[str, Any], result: TraceResult, net_names: list[str], period_s: float) -> list[dict]:
@@ -137,7 +131,10 @@ def island_activity(run_dir: Path, design, lib: dict, result: TraceResult) -> li
 def run_trace(run_dir: Path, out: Path, *, model_name: str = "lenet5", dataset: str = "digits",
               data_path: Path | None = None, weights: Path | None = None, bits: list[int] | None = None,
               images: int = 2, max_tiles: int = 48, epochs: int = 3, seed: int = 0, clock: str = "clk",
-              energy: bool = True, log=print) -> dict[str, Any]:
+              energy: bool = True, checkpoints: list[Path] | None = None, log=print) -> dict[str, Any]:
+    """Trace each operating point — the model at each uniform precision in `bits`, then each P&Q
+    checkpoint at its per-layer precisions — on the run's netlist. The first point's trace is
+    written to `out` (the SAIF for sign-off), the others to sub-directories."""
     from flow.engines.gatesim import GateSim
     from flow.formats.verilog import read_verilog
     from flow.platform import load_platform
@@ -147,29 +144,42 @@ def run_trace(run_dir: Path, out: Path, *, model_name: str = "lenet5", dataset: 
     if period_s <= 0:
         raise ConfigError(f"{run_dir}: no CLOCK_PERIOD in the run's configuration")
     xtr, ytr, xte, yte = load_data(dataset, data_path)
-    model = build_model(model_name, xtr.shape[1], xtr.shape[-1], int(max(ytr.max(), yte.max())) + 1)
+    try:
+        model = build_model(model_name, tuple(xtr.shape[1:]), int(max(ytr.max(), yte.max())) + 1)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if weights is not None:
         try:
             model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         except (OSError, RuntimeError) as exc:
             raise ConfigError(f"{weights}: cannot load model weights: {str(exc).splitlines()[0]}") from None
-    else:
+    elif bits != []:
         log(f"training {model_name} on {dataset} for {epochs} epochs (seed {seed})")
-        quick_train(model, xtr, ytr, epochs, seed)
+        train(model, (xtr, ytr), epochs, 2e-3, seed)
+    for b in bits or []:
+        if b not in (8, 4, 2):
+            raise ConfigError(f"--bits {b}: mac_array computes in 8, 4 or 2 bits")
+    # operating points: (label, model, per-layer bits or one width, directory name, extra fields)
+    todo: list[tuple[str, torch.nn.Module, int | dict[str, int], str, dict[str, Any]]] = [
+        (f"{b}-bit", model, b, f"bits{b}", {"bits": b}) for b in (bits if bits is not None else [8, 4, 2])]
+    for ck in checkpoints or []:
+        m, layer_bits, cfg = load_checkpoint(Path(ck), tuple(xtr.shape[1:]))
+        todo.append((f"P&Q {Path(ck).stem}", m, layer_bits, f"pq_{Path(ck).stem}",
+                     {"bits": layer_bits, "flash_bytes": cfg.get("flash"), "checkpoint": str(ck)}))
+    if not todo:
+        raise ConfigError("nothing to trace: give --bits and/or --checkpoint")
     design = read_verilog([run["netlist"]], "mac_array")
     lib = load_platform(run["platform"]).liberty()
     sim = GateSim(design, lib, clock)
     points = []
-    for b in bits or [8, 4, 2]:
-        if b not in (8, 4, 2):
-            raise ConfigError(f"--bits {b}: mac_array computes in 8, 4 or 2 bits")
-        wls = layer_workloads(model, xte[:images], b)
+    for k, (label, net, b, sub, extra) in enumerate(todo):
+        wls = layer_workloads(net, xte[:images], b)
         res = simulate_workload(wls, sim, run["shape"], max_tiles=max_tiles, seed=seed)
-        acc = quantised_accuracy(model, xte, yte, b)
-        pdir = out if b == (bits or [8])[0] else out / f"bits{b}"
+        acc = quantised_accuracy(net, xte, yte, b)
+        pdir = out if k == 0 else out / sub
         meta = {"model": model_name, "dataset": dataset, "images": images, "bits": b, "accuracy": acc,
-                "mac_array": asdict(run["shape"]), "run_dir": str(run_dir), "max_tiles": max_tiles}
-        point = {"label": f"{b}-bit", "bits": b, "accuracy": acc, "cycles_per_inference": res.cycles / images,
+                "point": label, "mac_array": asdict(run["shape"]), "run_dir": str(run_dir), "max_tiles": max_tiles}
+        point = {"label": label, **extra, "accuracy": acc, "cycles_per_inference": res.cycles / images,
                  "macs_per_inference": sum(ly.macs for ly in res.layers) / images, "trace": str(pdir / "trace.json")}
         if energy:
             le = layer_energy(run, res, design.net_names, period_s)
@@ -185,7 +195,7 @@ def run_trace(run_dir: Path, out: Path, *, model_name: str = "lenet5", dataset: 
                 ly["island_activity"] = a
             paths["json"].write_text(json.dumps(doc, indent=1))
         points.append(point)
-        log(f"{b}-bit: accuracy {acc:.3f}, {res.cycles / images:.0f} cycles/inference"
+        log(f"{label}: accuracy {acc:.3f}, {res.cycles / images:.0f} cycles/inference"
             + (f", {point['energy_per_inference_j'] * 1e9:.2f} nJ/inference" if energy else ""))
     main = json.loads((out / "trace.json").read_text())
     main["operating_points"] = points
