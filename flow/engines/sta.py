@@ -69,6 +69,7 @@ from typing import Any
 
 import numpy as np
 
+from flow.engines import sta_kernels as kern
 from flow.engines.model import _VAR_CODE, CellModel, FlatDesign, TableBank, cell_model
 from flow.engines.parasitics import Parasitics
 from flow.errors import ConfigError
@@ -516,27 +517,8 @@ def _arc_template(m: CellModel, bank: TableBank) -> tuple[list, list]:
 
 
 def _levelise(n: int, src: np.ndarray, dst: np.ndarray, warnings: list[str]) -> np.ndarray:
-    """Longest-path level of every node (Kahn); nodes on combinational loops get level -1."""
-    key = np.unique(src.astype(np.int64) * n + dst) if src.size else np.zeros(0, dtype=np.int64)
-    s, d = key // n, key % n
-    indeg = np.bincount(d, minlength=n)
-    order = np.argsort(s, kind="stable")
-    s_sorted, d_sorted = s[order], d[order]
-    starts = np.searchsorted(s_sorted, np.arange(n + 1))
-    level = np.full(n, -1, dtype=np.int64)
-    frontier = np.flatnonzero(indeg == 0)
-    level[frontier] = 0
-    lv = 0
-    remaining = indeg.copy()
-    while frontier.size:
-        # all successors of the frontier
-        cnt = starts[frontier + 1] - starts[frontier]
-        idx = np.repeat(starts[frontier], cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))
-        succ = d_sorted[idx]
-        np.subtract.at(remaining, succ, 1)
-        lv += 1
-        frontier = np.unique(succ[remaining[succ] == 0])
-        level[frontier] = lv
+    """Longest-path level of every node (Kahn, compiled); nodes on combinational loops get -1."""
+    level = kern.levelise(n, np.ascontiguousarray(src, dtype=np.int64), np.ascontiguousarray(dst, dtype=np.int64))
     loops = int((level < 0).sum())
     if loops:
         warnings.append(f"{loops} node(s) on combinational loops are not timed")
@@ -661,41 +643,15 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     dmax = g.wire.copy()
     dmin = g.wire.copy()
     edge_level = g.level[g.dst]
-    # edges by level, then by target (node, transition): per level one reduceat per quantity
+    # edges by level, then by target (node, transition): the compiled passes walk them in order
     eorder = np.lexsort((g.dst * 2 + g.dsttr, edge_level))
-    lv_sorted = edge_level[eorder]
-    maxlv = int(g.level.max()) if n else 0
-    lv_starts = np.searchsorted(lv_sorted, np.arange(maxlv + 2))
-    levels: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-    for lv in range(1, maxlv + 1):
-        es = eorder[lv_starts[lv]:lv_starts[lv + 1]]
-        if es.size == 0:
-            continue
-        key = g.dst[es] * 2 + g.dsttr[es]
-        seg = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-        levels.append((es, seg, g.dst[es][seg], g.dsttr[es][seg]))
+    first_timed = int(np.searchsorted(edge_level[eorder], 1))
+    order = np.ascontiguousarray(eorder[first_timed:])
     der = np.ones(max(n_inst, 1)) if derate is None else np.asarray(derate, dtype=float)
-    for es, seg, ud, ut in levels:
-        s, st, d, dt = g.src[es], g.srctr[es], g.dst[es], g.dsttr[es]
-        cell = g.is_cell[es]
-        smx, smn = slew_max[s, st], slew_min[s, st]
-        out_mx, out_mn = smx.copy(), smn.copy()
-        if cell.any():
-            ce = es[cell]
-            ld = g.load[d[cell], dt[cell]]
-            f = der[g.inst[ce]]
-            dmax[ce] = bank.lookup(g.dtab[ce], smx[cell], ld) * f
-            dmin[ce] = bank.lookup(g.dtab[ce], smn[cell], ld) * f
-            has_s = g.stab[ce] >= 0
-            out_mx[cell] = np.where(has_s, bank.lookup(g.stab[ce], smx[cell], ld), 0.0)
-            out_mn[cell] = np.where(has_s, bank.lookup(g.stab[ce], smn[cell], ld), 0.0)
-        slew_max[ud, ut] = np.maximum(slew_max[ud, ut], np.maximum.reduceat(out_mx, seg))
-        slew_min[ud, ut] = np.minimum.reduceat(out_mn, seg)  # only this level's edges drive them
-        dn = np.unique(ud)
-        ideal = dn[ideal_node[dn]]
-        if ideal.size:
-            slew_max[ideal] = ideal_slew[clk_of_node[ideal]][:, None]
-            slew_min[ideal] = slew_max[ideal]
+    ideal_slew_node = np.where(ideal_node, ideal_slew[np.maximum(clk_of_node, 0)], 0.0)
+    kern.slew_pass(order, g.src, g.srctr, g.dst, g.dsttr, g.is_cell, g.dtab, g.stab, g.inst, der, g.load,
+                   slew_max, slew_min, dmax, dmin, ideal_node, ideal_slew_node, bank.ax1, bank.ax2, bank.vals,
+                   bank.n1, bank.n2, bank.c1, bank.c2)
     # ideal clock network: zero delay inside it (latency added at the source)
     zero = ideal_node[g.dst] & ideal_node[g.src]
     dmax[zero] = 0.0
@@ -729,16 +685,7 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                         amin[name_to_node[nm]] = np.inf
         pmax = np.full((n, 2), -1, dtype=np.int64)
         pmin = np.full((n, 2), -1, dtype=np.int64)
-        for es, seg, ud, ut in levels:
-            s, st, d, dt = g.src[es], g.srctr[es], g.dst[es], g.dsttr[es]
-            cmx = amax[s, st] + dmax[es]
-            cmn = amin[s, st] + dmin[es]
-            amax[ud, ut] = np.maximum(amax[ud, ut], np.maximum.reduceat(cmx, seg))
-            amin[ud, ut] = np.minimum(amin[ud, ut], np.minimum.reduceat(cmn, seg))
-            okx = np.isfinite(cmx) & (cmx == amax[d, dt])
-            pmax[d[okx], dt[okx]] = es[okx]
-            okn = np.isfinite(cmn) & (cmn == amin[d, dt])
-            pmin[d[okn], dt[okn]] = es[okn]
+        kern.arrival_pass(order, g.src, g.srctr, g.dst, g.dsttr, dmax, dmin, amax, amin, pmax, pmin)
         arr.append((amax, amin, pmax, pmin))
     # ---- checks
     endpoints: list[str] = []
