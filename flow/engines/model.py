@@ -8,10 +8,88 @@ arcs at once (bilinear, linear extrapolation outside the index range, as OpenSTA
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+
+class NodeNames(Sequence[str]):
+    """The names of a design's timing nodes — pins as `inst/pin`, then ports — without building
+    345k strings per analysis: an item is formatted when asked for, and `index_of` resolves a
+    name through instance and port dictionaries made on first use."""
+
+    def __init__(self, design: FlatDesign) -> None:
+        self._d = design
+        self._n_pins = len(design.pin_name)
+        self._n = self._n_pins + len(design.port_names)
+        self._inst: dict[str, int] | None = None
+        self._ports: dict[str, int] | None = None
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, k):  # type: ignore[override]
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(self._n))]
+        k = int(k)
+        if k < 0:
+            k += self._n
+        if not 0 <= k < self._n:
+            raise IndexError(k)
+        d = self._d
+        if k < self._n_pins:
+            return f"{d.inst_names[int(d.pin_inst[k])]}/{d.pin_name[k]}"
+        return d.port_names[k - self._n_pins]
+
+    def __iter__(self) -> Iterator[str]:
+        d = self._d
+        yield from (f"{d.inst_names[i]}/{p}" for i, p in zip(d.pin_inst.tolist(), d.pin_name, strict=False))
+        yield from d.port_names
+
+    def index_of(self, name: str) -> int | None:
+        """Node of `name` (a port wins over a pin of the same name), None when there is none."""
+        d = self._d
+        if self._ports is None:
+            self._ports = {p: self._n_pins + q for q, p in enumerate(d.port_names)}
+        got = self._ports.get(name)
+        if got is not None or "/" not in name:
+            return got
+        if self._inst is None:
+            self._inst = {nm: i for i, nm in enumerate(d.inst_names)}
+        inst, pin = name.rsplit("/", 1)
+        i = self._inst.get(inst)
+        if i is None:
+            return None
+        for p in range(int(d.inst_pin_start[i]), int(d.inst_pin_start[i + 1])):
+            if d.pin_name[p] == pin:
+                return p
+        return None
+
+
+class NodeIndex:
+    """`name in index` / `index[name]` over NodeNames (the dict the analysis used to build)."""
+
+    def __init__(self, names: NodeNames | Sequence[str]) -> None:
+        if isinstance(names, NodeNames):
+            self._names = names
+            self._dict = None
+        else:
+            self._names = None
+            self._dict = {nm: k for k, nm in enumerate(names)}
+
+    def get(self, name: str) -> int | None:
+        return self._names.index_of(name) if self._names is not None else self._dict.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __getitem__(self, name: str) -> int:
+        k = self.get(name)
+        if k is None:
+            raise KeyError(name)
+        return k
 
 
 @dataclass
@@ -30,8 +108,9 @@ class FlatDesign:
     port_dir: list[str]
     port_net: np.ndarray
 
-    def node_names(self) -> list[str]:
-        return [f"{self.inst_names[i]}/{p}" for i, p in zip(self.pin_inst.tolist(), self.pin_name, strict=False)] + list(self.port_names)
+    def node_names(self) -> NodeNames:
+        """Timing-node names (`inst/pin`, then ports), formatted on demand."""
+        return NodeNames(self)
 
     @classmethod
     def from_netlist(cls, nl: Any) -> FlatDesign:

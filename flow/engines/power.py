@@ -172,7 +172,7 @@ def sta_global_activity(design: FlatDesign, timing: TimingResult, activity: floa
     raw = np.full(n, float(activity))
     dut = np.full(n, float(duty))
     origin = np.full(n, ORIGINS.index("global"), dtype=np.int64)
-    name_to = {nm: k for k, nm in enumerate(g.names)}
+    name_to = {nm: k for k, nm in enumerate(g.names)} if pins else {}
     for nm, (a, d) in (pins or {}).items():
         if nm in name_to:
             raw[name_to[nm]], dut[name_to[nm]] = a, d
@@ -325,15 +325,7 @@ def analyze_power(design: FlatDesign, timing: TimingResult, activity: PinActivit
     # switching, vectorised over output pins
     n_pins = len(design.pin_name)
     pin_cell = g.inst_cell_idx[design.pin_inst]
-    is_out = np.zeros(n_pins, dtype=bool)
-    volt_pin = np.zeros(n_pins)
-    out_cache: dict[tuple[int, str], bool] = {}
-    for p_, (ci_, pname) in enumerate(zip(pin_cell.tolist(), design.pin_name, strict=True)):
-        o = out_cache.get((ci_, pname))
-        if o is None:
-            pm = g.cells[ci_].pins.get(pname)
-            o = out_cache[(ci_, pname)] = pm is not None and pm.direction in ("output", "inout")
-        is_out[p_] = o
+    is_out = (g.pin_dir[:n_pins] == 2) | (g.pin_dir[:n_pins] == 3)  # directions the STA resolved
     volt_cell = np.array([c.voltage for c in g.cells] or [0.0])
     volt_pin = volt_cell[pin_cell]
     sw_pin = np.where(is_out, 0.5 * load[:n_pins] * volt_pin ** 2 * activity.density[:n_pins], 0.0)

@@ -70,7 +70,7 @@ from typing import Any
 import numpy as np
 
 from flow.engines import sta_kernels as kern
-from flow.engines.model import _VAR_CODE, CellModel, FlatDesign, TableBank, cell_model
+from flow.engines.model import _VAR_CODE, CellModel, FlatDesign, NodeIndex, TableBank, cell_model
 from flow.engines.parasitics import Parasitics
 from flow.errors import ConfigError
 
@@ -281,6 +281,7 @@ class _Graph:
     inst_cell_idx: np.ndarray
     warnings: list[str]
     pin_keys: tuple = ()  # (name_ids, n_names, sorted keys, order) for (instance, pin) look-ups
+    pin_dir: np.ndarray | None = None  # per node: 0 unknown, 1 input, 2 output, 3 inout
 
     def nodes_of(self, insts: np.ndarray, pin: str) -> np.ndarray:
         """Node of `pin` on each instance in `insts` (-1 where it has no such pin)."""
@@ -324,17 +325,21 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
     pin_dir = np.zeros(n, dtype=np.int8)  # 0 unknown, 1 input, 2 output, 3 inout
     cap = np.zeros((n, 2))
     dcode = {"input": 1, "output": 2, "inout": 3}
-    pin_info: dict[tuple[int, str], tuple[int, float, float]] = {}
+    # pin name ids (C-speed map over a dict of the distinct names), then direction and caps
+    # once per distinct (cell model, pin name), broadcast to the pins
+    name_ids = {nm: k for k, nm in enumerate(dict.fromkeys(design.pin_name))}
+    pid = np.fromiter(map(name_ids.__getitem__, design.pin_name), dtype=np.int64, count=n_pins)
+    n_names = max(len(name_ids), 1)
     pin_cell = inst_cell_idx[design.pin_inst]
-    for p, (ci_, pname) in enumerate(zip(pin_cell.tolist(), design.pin_name, strict=True)):
-        info = pin_info.get((ci_, pname))
-        if info is None:
-            pm = cells[ci_].pins.get(pname)
-            info = (dcode.get(pm.direction, 0), pm.cap_rise, pm.cap_fall) if pm is not None else (0, 0.0, 0.0)
-            pin_info[(ci_, pname)] = info
-        pin_dir[p] = info[0]
-        cap[p, 0] = info[1]
-        cap[p, 1] = info[2]
+    id_name = list(name_ids)
+    ukeys, inv = np.unique(pin_cell * n_names + pid, return_inverse=True)
+    info = np.zeros((ukeys.size, 3))
+    for u, key in enumerate(ukeys.tolist()):
+        pm = cells[key // n_names].pins.get(id_name[key % n_names])
+        if pm is not None:
+            info[u] = (dcode.get(pm.direction, 0), pm.cap_rise, pm.cap_fall)
+    pin_dir[:n_pins] = info[inv.reshape(-1), 0].astype(np.int8)
+    cap[:n_pins] = info[inv.reshape(-1), 1:]
     for q, d in enumerate(design.port_dir):
         # a top input port drives its net; an output port is a load
         pin_dir[n_pins + q] = {"input": 2, "output": 1, "inout": 3}.get(d, 0)
@@ -403,10 +408,6 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
     checks: list[tuple[int, int, str, int, int, int, int]] = []
     cs, cst, cd, cdt, cdt_tab, cst_tab, ci, cl = [], [], [], [], [], [], [], []
     # (instance, pin name) -> node through sorted integer keys, vectorised per cell type
-    name_ids: dict[str, int] = {}
-    pid = np.fromiter((name_ids.setdefault(nm, len(name_ids)) for nm in design.pin_name), dtype=np.int64,
-                      count=n_pins)
-    n_names = max(len(name_ids), 1)
     keys = design.pin_inst * n_names + pid
     korder = np.argsort(keys, kind="stable")
     skeys = keys[korder]
@@ -472,7 +473,7 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
     level = _levelise(n, g_src, g_dst, warnings)
     return _Graph(n, names, node_inst, node_net, g_src, cat(srctr), g_dst, cat(dsttr), cat(is_cell),
                   cat(dtab), cat(stab), cat(einst), cat(wire), cat(launch), checks, load, level, cells,
-                  inst_cell_idx, warnings, (name_ids, n_names, skeys, korder))
+                  inst_cell_idx, warnings, (name_ids, n_names, skeys, korder), pin_dir)
 
 
 def _arc_template(m: CellModel, bank: TableBank) -> tuple[list, list]:
@@ -594,7 +595,7 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     g = _build_graph(design, lib_list, ic, bank, constraints, parasitics, level_shifter_delay, volts)
     warnings = list(constraints.warnings) + g.warnings
     bank.finalize()
-    name_to_node = {nm: k for k, nm in enumerate(g.names)}
+    name_to_node = NodeIndex(g.names)
     clocks = constraints.clocks
     # clock network: BFS from clock sources through non-launch edges
     clk_of_node = np.full(g.n, -1, dtype=np.int64)
@@ -801,6 +802,7 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
         setup_sl += ws_arr.tolist()
         hold_sl += wh_arr.tolist()
     clk_index = {c.name: k for k, c in enumerate(clocks)}
+    ep_pos: dict[str, int] | None = None
     for io in constraints.output_delays:
         if io.port not in name_to_node or io.clock not in clk_index:
             warnings.append(f"set_output_delay on {io.port!r} (clock {io.clock!r}) ignored: not found")
@@ -831,11 +833,14 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                     consider("hold", sl, dict(g=gi, node=v, tr=dtr, req=req, carr=he, edge=he, chk=-io.min,
                                               unc=cclk.uncertainty_hold, lc=lclk.name, cc=cclk.name,
                                               ledge=lclk.waveform[ledge]), cand_hold)
-        if io.port in endpoints:
-            k = endpoints.index(io.port)
+        if ep_pos is None:
+            ep_pos = {nm: k for k, nm in enumerate(endpoints)}
+        if io.port in ep_pos:
+            k = ep_pos[io.port]
             setup_sl[k] = min(setup_sl[k], ws)
             hold_sl[k] = min(hold_sl[k], wh)
         else:
+            ep_pos[io.port] = len(endpoints)
             endpoints.append(io.port)
             setup_sl.append(ws)
             hold_sl.append(wh)

@@ -6,6 +6,7 @@ embedded STA does not model, and unknown commands, become warnings naming file:l
 
 from __future__ import annotations
 
+import bisect
 import re
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,14 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
     base_ports = {}
     for p in all_ports:
         base_ports.setdefault(p.split("[")[0], []).append(p)
-    pins = set(design.node_names()[: len(design.pin_name)])
+    pin_cache: list[list[str]] = []
+
+    def all_pins() -> list[str]:
+        """Sorted `inst/pin` names, built on the first get_pins (most SDCs never ask)."""
+        if not pin_cache:
+            pin_cache.append(sorted(f"{design.inst_names[i]}/{pn}"
+                                    for i, pn in zip(design.pin_inst.tolist(), design.pin_name, strict=True)))
+        return pin_cache[0]
 
     def line_now() -> int | None:
         """Line of the SDC command being evaluated (Tcl's frame of the calling command)."""
@@ -74,7 +82,12 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
         out: list[str] = []
         for s in (a for a in args if not a.startswith("-")):
             for pat in split(s) or [s]:
-                out += [p for p in match(pat, sorted(pins))]
+                if not any(ch in pat for ch in "*?["):
+                    names = all_pins()
+                    k = bisect.bisect_left(names, pat)
+                    out += [pat] if k < len(names) and names[k] == pat else []
+                else:
+                    out += match(pat, all_pins())
         return tuple(out)
 
     def get_clocks(*args: str) -> str:
@@ -117,18 +130,22 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
         names = set(split(s))
         return [c for c in tc.clocks if c.name in names]
 
+    io_index: dict[str, dict[tuple[str, str], IODelay]] = {}
+
     def io_delay(kind: str, args: tuple[str, ...]) -> None:
         o, pos = opts(args, {"-max", "-min", "-clock_fall", "-add_delay", "-rise", "-fall", "-network_latency_included",
                              "-source_latency_included"}, {"-clock", "-reference_pin"})
         if len(pos) < 2:
             raise err(f"{kind} needs a delay and ports")
         val = float(pos[0]) * time_unit
+        lst = tc.input_delays if kind == "set_input_delay" else tc.output_delays
+        index = io_index.setdefault(kind, {})
         for p in (x for s in pos[1:] for x in split(s)):
-            lst = tc.input_delays if kind == "set_input_delay" else tc.output_delays
-            prev = next((d for d in lst if d.port == p and d.clock == o.get("-clock", "")), None)
+            prev = index.get((p, o.get("-clock", "")))
             if prev is None:
                 prev = IODelay(p, o.get("-clock", ""), bool(o.get("-clock_fall")), val, val)
                 lst.append(prev)
+                index[(p, prev.clock)] = prev
             if o.get("-max") or not o.get("-min"):
                 prev.max = val
             if o.get("-min") or not o.get("-max"):

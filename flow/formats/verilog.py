@@ -29,14 +29,17 @@ def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
         parts.append(t)
     text = "\n".join(parts) + "\n"
     # module spans from `module NAME` to the next `endmodule` (no lazy scan over the whole text)
-    heads = list(re.finditer(r"\bmodule\s+(" + _ID + r")", text))
+    # a pattern that starts with the literal scans at C speed (a leading \b does not); the
+    # name sits in a look-ahead so `endmodule module x` cannot swallow the real header
+    heads = [h for h in re.finditer(r"module(?=\s+(" + _ID + r"))", text)
+             if h.start() == 0 or not (text[h.start() - 1].isalnum() or text[h.start() - 1] in "_$\\")]
     mods = []
     for k, h in enumerate(heads):
-        end = text.find("endmodule", h.end())
+        end = text.find("endmodule", h.end(1))
         limit = heads[k + 1].start() if k + 1 < len(heads) else len(text)
         if end < 0 or end > limit:
             raise FormatError(paths[0], text.count("\n", 0, h.start()) + 1, f"module {h.group(1)} has no endmodule")
-        mods.append((h.group(1), text[h.end():end]))
+        mods.append((h.group(1), text[h.end(1):end]))
     if not mods:
         raise FormatError(paths[0], None, "no module")
     names = [m[0] for m in mods]
@@ -110,7 +113,7 @@ def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
 
     inst_re = re.compile(r"\s*(\\\S+|[A-Za-z_][\w$]*)\s+(?:#\s*\((?:[^()]|\([^()]*\))*\)\s*)?"
                          r"(\\\S+|[A-Za-z_][\w$]*)\s*\((.*)\)\s*$", re.S)
-    conn_re_joined = re.compile(r"\.\s*([\w$]+)\s*\(([^()\0]*)\)")
+    conn_re_joined = re.compile(r"\.\s*([\w$]+)\s*\(([^()\0]*)\)|(\0)")
     decl_re = re.compile(r"\w+\s*(?:\[\s*(-?\d+)\s*:\s*(-?\d+)\s*\])?\s*(.*)", re.S)
     simple_re = re.compile(r"(?:\\(\S+)|([A-Za-z_][\w$]*))\s*(?:\[\s*(\d+)\s*\])?")
 
@@ -134,12 +137,25 @@ def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
         toks, i = _VTOK.findall(text), 0
         return expr()
 
+    decl_words = ("input", "output", "inout", "wire", "reg", "supply0", "supply1", "tri")
     for stmt in body.split(";"):
         st = stmt.strip()
-        if not st or st.startswith("("):
+        if not st or st[0] == "(":
+            continue
+        if st[:5] == "wire " and "[" not in st:  # scalar wires: nothing to record
+            continue
+        k = st.find("(")
+        head = st[:k].split() if k > 0 and "\\" not in st[:k] else ()
+        if len(head) == 2 and head[0] not in decl_words and head[0] != "assign" and st[-1] == ")":
+            # `cell inst ( ... )`: the common instance form without regex backtracking
+            iname = head[1]
+            conn_text = st[k + 1:-1]
+            if conn_text.strip() and not conn_text.lstrip().startswith("."):
+                raise FormatError(paths[0], None, f"instance {iname}: only named connections are supported")
+            insts.append((head[0], iname, conn_text))
             continue
         word = st.split(None, 1)[0]
-        if word in ("input", "output", "inout", "wire", "reg", "supply0", "supply1", "tri"):
+        if word in decl_words:
             dm = decl_re.match(st)
             r = (int(dm.group(1)), int(dm.group(2))) if dm.group(1) is not None else None
             for nm in dm.group(3).split(","):
@@ -168,25 +184,6 @@ def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
             if conn_text.strip() and not conn_text.lstrip().startswith("."):
                 raise FormatError(paths[0], None, f"instance {iname}: only named connections are supported")
             insts.append((cell, iname, conn_text))
-    # every instance's connections in one regex pass over the joined texts (one call instead of
-    # one per instance); \0 separates instances, matches cannot cross it
-    joined = "\0".join(c for _, _, c in insts)
-    offsets = np.cumsum([0] + [len(c) + 1 for _, _, c in insts])
-    conn_all = conn_re_joined.finditer(joined)
-    per_inst: list[list[tuple[str, list[str]]]] = [[] for _ in insts]
-    cache: dict[str, list[str]] = {}
-    starts_m = []
-    matches = []
-    for mm in conn_all:
-        starts_m.append(mm.start())
-        matches.append((mm.group(1), mm.group(2)))
-    owner = np.searchsorted(offsets, np.asarray(starts_m, dtype=np.int64), side="right") - 1 if starts_m else []
-    for k, (pin, e) in zip(owner.tolist() if len(starts_m) else [], matches, strict=True):
-        got = cache.get(e)
-        if got is None:
-            got = cache[e] = conn_bits(e.strip())
-        per_inst[k].append((pin, got))
-    insts = [(cell, iname, conns) for (cell, iname, _), conns in zip(insts, per_inst, strict=True)]
     net_id: dict[str, int] = {}
     net_names: list[str] = []
 
@@ -197,23 +194,34 @@ def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
             net_names.append(r)
         return net_id[r]
 
-    inst_names, inst_cell, starts, pin_inst, pin_name, pin_net = [], [], [0], [], [], []
-    for cell, iname, conns in insts:
-        k = len(inst_names)
-        inst_names.append(iname)
-        inst_cell.append(cell)
-        for pin, bl in conns:
-            if len(bl) == 1 and not bl[0].startswith("1'b"):
+    # every instance's connections in one C-speed findall over the joined texts; a \0 closes
+    # each instance (third group), matches cannot cross it. One Python pass then turns the
+    # (pin, expression) pairs into pin arrays, an expression's bits resolved once.
+    inst_names = [iname for _, iname, _ in insts]
+    inst_cell = [cell for cell, _, _ in insts]
+    found = conn_re_joined.findall("\0".join(c for _, _, c in insts) + "\0")
+    starts, pin_inst, pin_name, pin_net = [0], [], [], []
+    cache: dict[str, list[str]] = {}
+    k = 0
+    for pin, e, sep in found:
+        if sep:
+            k += 1
+            starts.append(len(pin_name))
+            continue
+        bl = cache.get(e)
+        if bl is None:
+            bl = cache[e] = conn_bits(e.strip())
+        if len(bl) == 1:
+            if bl[0][:3] != "1'b":
                 pin_inst.append(k)
                 pin_name.append(pin)
                 pin_net.append(nid(bl[0]))
-            elif len(bl) > 1:
-                for j, b in enumerate(bl):
-                    if not b.startswith("1'b"):
-                        pin_inst.append(k)
-                        pin_name.append(f"{pin}[{len(bl) - 1 - j}]")
-                        pin_net.append(nid(b))
-        starts.append(len(pin_name))
+        elif bl:
+            for j, b in enumerate(bl):
+                if b[:3] != "1'b":
+                    pin_inst.append(k)
+                    pin_name.append(f"{pin}[{len(bl) - 1 - j}]")
+                    pin_net.append(nid(b))
     port_names, pdirs, pnets = [], [], []
     for nm, d in port_dir.items():
         for b in bits(nm):
