@@ -60,12 +60,30 @@ def io_positions(ports: list[str], die: tuple[float, float, float, float], grid:
 
 def build_problem(geo: Geometry, port_x: np.ndarray, port_y: np.ndarray, core: tuple[float, float, float, float],
                   row_height: float, site_width: float, region: np.ndarray | None = None,
-                  region_rects: list | None = None) -> PlaceProblem:
-    """Nets as pin lists over movable cells and fixed ports (constant nets are not placed)."""
+                  region_rects: list | None = None, fixed: np.ndarray | None = None,
+                  fixed_x: np.ndarray | None = None, fixed_y: np.ndarray | None = None) -> PlaceProblem:
+    """Nets as pin lists over movable cells and fixed ports (constant nets are not placed).
+
+    Instances flagged in `fixed` (pre-placed at lower-left `fixed_x/fixed_y`, e.g. FINE-VH level
+    shifters at island edges) are not cells of the problem: their pins become fixed pins at the
+    instance centre, and the problem's cells are the movable instances in order (see
+    `movable_index`)."""
     d = geo.design
     n_ports = len(d.port_names)
+    n_inst = len(d.inst_names)
+    fx = np.zeros(n_inst, dtype=bool) if fixed is None else np.asarray(fixed, dtype=bool)
+    cell_of = np.full(n_inst, -1, dtype=np.int64)
+    cell_of[~fx] = np.arange(int((~fx).sum()))
+    fixed_ids = np.flatnonzero(fx)
+    fixed_pin_of = np.full(n_inst, 0, dtype=np.int64)
+    fixed_pin_of[fixed_ids] = n_ports + np.arange(fixed_ids.size)
     net = np.concatenate([d.pin_net, d.port_net]).astype(np.int64)
-    who = np.concatenate([d.pin_inst.astype(np.int64), -(np.arange(n_ports, dtype=np.int64) + 1)])
+    pi = d.pin_inst.astype(np.int64)
+    who_pins = np.where(fx[pi], -(fixed_pin_of[pi] + 1), cell_of[pi])
+    who = np.concatenate([who_pins, -(np.arange(n_ports, dtype=np.int64) + 1)])
+    if fixed_ids.size:
+        port_x = np.concatenate([port_x, np.asarray(fixed_x)[fixed_ids] + geo.w[fixed_ids] / 2])
+        port_y = np.concatenate([port_y, np.asarray(fixed_y)[fixed_ids] + geo.h[fixed_ids] / 2])
     ok = net >= 0
     net, who = net[ok], who[ok]
     order = np.argsort(net, kind="stable")
@@ -77,5 +95,8 @@ def build_problem(geo: Geometry, port_x: np.ndarray, port_y: np.ndarray, core: t
     net, who = net[keep], who[keep]
     counts = np.bincount(net, minlength=len(d.net_names))
     ptr = np.concatenate([[0], np.cumsum(counts)])
-    return PlaceProblem(geo.w, geo.h, ptr, who, port_x, port_y, core, row_height, site_width,
+    mov = ~fx
+    if region is not None and np.asarray(region).size:
+        region = np.asarray(region)[mov]
+    return PlaceProblem(geo.w[mov], geo.h[mov], ptr, who, port_x, port_y, core, row_height, site_width,
                         region if region is not None else np.zeros(0, dtype=np.int64), region_rects or [])

@@ -61,22 +61,30 @@ class PlaceStage(Stage):
         if "fences" in state:
             region, rects, rnames = read_fences(state["fences"], names)
         geo = Geometry(design, fp["w"], fp["h"])
+        # pre-placed instances (FINE-VH level shifters): fixed pins and blockages for the placer
+        fixed = np.asarray(fp["fixed"], dtype=bool) if "fixed" in fp else np.zeros(len(names), dtype=bool)
+        fixed_x = np.asarray(fp["fixed_x"], dtype=float) if "fixed_x" in fp else np.zeros(len(names))
+        fixed_y = np.asarray(fp["fixed_y"], dtype=float) if "fixed_y" in fp else np.zeros(len(names))
         prob = build_problem(geo, fp["pin_x"], fp["pin_y"], core, float(fp["row_height"]), float(fp["site_width"]),
-                             region, rects)
+                             region, rects, fixed=fixed, fixed_x=fixed_x, fixed_y=fixed_y)
         taps = [(str(c), float(x), float(y), float(w), float(h)) for c, x, y, w, h in
                 zip(fp.get("tap_cell", []), fp.get("tap_x", []), fp.get("tap_y", []), fp.get("tap_w", []),
                     fp.get("tap_h", []), strict=True)]
-        prob.blockages = [(x, y, x + w, y + h) for _, x, y, w, h in taps]
+        prob.blockages = [(x, y, x + w, y + h) for _, x, y, w, h in taps] + [
+            (fixed_x[i], fixed_y[i], fixed_x[i] + fp["w"][i], fixed_y[i] + fp["h"][i]) for i in np.flatnonzero(fixed)]
         cx, cy = global_place(prob, density, cfg["PLACE_ITERATIONS"], cfg["PLACE_SEED"])
         gp = hpwl(prob, cx, cy)
-        lx, ly = legalize(prob, cx, cy)
-        legal_hpwl = hpwl(prob, lx + prob.w / 2, ly + prob.h / 2)
-        lx, ly, swaps = detailed_swap(prob, lx, ly, passes=cfg["DETAILED_PLACE_PASSES"])
-        dp = hpwl(prob, lx + prob.w / 2, ly + prob.h / 2)
-        legal = check_legal(prob, lx, ly)
+        mx, my = legalize(prob, cx, cy)
+        legal_hpwl = hpwl(prob, mx + prob.w / 2, my + prob.h / 2)
+        mx, my, swaps = detailed_swap(prob, mx, my, passes=cfg["DETAILED_PLACE_PASSES"])
+        dp = hpwl(prob, mx + prob.w / 2, my + prob.h / 2)
+        legal = check_legal(prob, mx, my)
         violations = legal["overlaps"] + legal["off_site"] + legal["outside_core"] + legal["fence"]
+        lx, ly = fixed_x.copy(), fixed_y.copy()
+        lx[~fixed], ly[~fixed] = mx, my
+        full_region = region if region.size else np.full(len(names), -1, dtype=np.int64)
         npz = ctx.path("placement.npz")
-        fp.update(x=lx, y=ly, region=prob.region, placed=np.array(True))
+        fp.update(x=lx, y=ly, region=full_region, placed=np.array(True))
         np.savez_compressed(npz, **fp)
         rows = []
         nrows = int(round((core[3] - core[1]) / prob.row_height))
@@ -84,13 +92,15 @@ class PlaceStage(Stage):
         for r in range(nrows):
             rows.append((f"ROW_{r}", ctx.platform.site.name, core[0], core[1] + r * prob.row_height, ncols, prob.site_width))
         def_path = ctx.path(f"{cfg['DESIGN_NAME']}.place.def")
-        members = [[names[i] for i in np.nonzero(prob.region == r)[0]] for r in range(len(rects))]
+        members = [[names[i] for i in np.nonzero(full_region == r)[0]] for r in range(len(rects))]
+        mov = np.flatnonzero(~fixed)
         write_def(def_path, cfg["DESIGN_NAME"], 1000, fp["die"], rows,
-                  list(zip(names, design.inst_cell, strict=True)), np.column_stack([lx, ly]),
+                  [(names[i], design.inst_cell[i]) for i in mov], np.column_stack([lx[mov], ly[mov]]),
                   [(str(p), d.upper() if d in ("input", "output") else "INOUT", x, y)
                    for p, d, x, y in zip(fp["pin_names"], design.port_dir, fp["pin_x"], fp["pin_y"], strict=True)],
                   regions=[(rnames[r], rects[r], members[r]) for r in range(len(rects))],
-                  fixed=[(f"TAP_{k}", c, x, y) for k, (c, x, y, _, _) in enumerate(taps)])
+                  fixed=[(f"TAP_{k}", c, x, y) for k, (c, x, y, _, _) in enumerate(taps)]
+                  + [(names[i], design.inst_cell[i], lx[i], ly[i]) for i in np.flatnonzero(fixed)])
         ctx.log.info("placement: HPWL %.1f um global, %.1f um legal; %s", gp * 1e6, dp * 1e6, legal)
         return StageResult(
             views={"def": def_path, "placement": npz},

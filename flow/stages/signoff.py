@@ -142,7 +142,9 @@ class SignoffStage(Stage):
         ls_delay = 0.0
         if islands is not None:
             ic, libs = _island_corners(islands, libs, plat, state, cfg)
-            ls_delay = float(plat.level_shifter.get("delay_ps", 0.0)) * 1e-12
+            # inserted level-shifter cells are timed from their Liberty; otherwise the model delay
+            if not json.loads(Path(islands).read_text()).get("level_shifters_inserted"):
+                ls_delay = float(plat.level_shifter.get("delay_ps", 0.0)) * 1e-12
         res = run_signoff([state["verilog"]], cfg.get("DESIGN_NAME"), libs, state["sdc"], spef=spef,
                           activity_file=act_file, scope=cfg.get("ACTIVITY_SCOPE"),
                           input_activity=cfg.get("INPUT_ACTIVITY", 0.1), propagated=cfg.get("CLOCK_PROPAGATED"),

@@ -28,6 +28,7 @@ from flow.plugin_manager import hookimpl
 from flow.report.sections import ReportSection
 from flow.stage import Stage, StageContext, StageResult, Variable
 from flow.state import State
+from plugins.finevh import level_shifters as lsh
 from plugins.finevh import policy as pol
 from plugins.finevh.islands import island_rects, size_switch, spectral_order
 from plugins.finevh.partition import assign_rails, cell_graph, cut_nets, partition
@@ -121,6 +122,8 @@ class PartitionStage(Stage):
         d_l = period - slow.setup_wns
         law = fit_alpha_power([ctx.platform.corner(vh).voltage, ctx.platform.corner(vl).voltage], [d_h, d_l])
         cuts = cut_nets(design, island)
+        # island-to-island nets by their real (Liberty) driver: where level shifters go
+        cross = lsh.crossings(design, island, lsh.driver_mask(design, libs[vh]))
         names = [f"isl{i}" for i in range(k)]
         doc = {
             "vddh": vh, "vddl": vl,
@@ -131,7 +134,7 @@ class PartitionStage(Stage):
                          "rail": ra.rails[i], "crit": float(crit[i]), "dynamic_w": float(dyn[i]), "leakage_w": float(leak[i])}
                         for i in range(k)],
             "cut_nets": len(cuts),
-            "crossings": [[int(a), int(b), [int(x) for x in c]] for a, b, c in cuts],
+            "crossings": [[int(a), int(b), [int(x) for x in c]] for a, b, c in cross],
             "assignment": {"wns_s": ra.wns, "iterations": ra.iterations, "history": ra.history},
             "f_nom_hz": f_nom, "alpha_power": {"vt": law.vt, "alpha": law.alpha,
                                                "note": "fitted on the two rail corners' critical delays"},
@@ -149,8 +152,8 @@ class PartitionStage(Stage):
 class IslandsStage(Stage):
     id = "finevh_islands"
     name = "FINE-VH: island floorplan, switches, level shifters, UPF"
-    inputs = ("islands", "placement")
-    outputs = ("islands", "fences", "upf")
+    inputs = ("islands", "placement", "verilog")
+    outputs = ("islands", "fences", "upf", "verilog", "placement")
 
     @classmethod
     def enabled(cls, config) -> bool:
@@ -177,7 +180,10 @@ class IslandsStage(Stage):
                     ls_per_island[r] += 1
                     adj[drv, r] += 1
                     adj[r, drv] += 1
-        ls = plat.level_shifter
+        ls = dict(plat.level_shifter)
+        ls_cell = _level_shifter_cell(ctx, doc["vddh"])
+        if ls_cell is not None:  # the real cell's footprint, not the model's
+            ls["area_um2"] = ls_cell[3] * ls_cell[4] * 1e12
         # room per island: its cells, both switch banks and its level shifters; the islands tile
         # the core in proportion (the switch and shifter area is reserved inside each fence)
         need = np.array([(i["area_um2"] + 2 * b.area_um2 + ls_per_island[j] * float(ls.get("area_um2", 3.0))) * 1e-12
@@ -188,6 +194,9 @@ class IslandsStage(Stage):
             raise ConfigError(f"FINE-VH islands need {need.sum() * 1e12:.0f} µm² (cells, switches, level shifters), "
                               f"the core has {core_area * 1e12:.0f} µm²: lower CORE_UTILIZATION")
         rects = island_rects(need, spectral_order(k, adj), core, float(fp["row_height"]), float(fp["site_width"]))
+        views: dict[str, Path] = {}
+        if ls_cell is not None and n_cross(doc):
+            views = self._insert_shifters(state, ctx, doc, names, rects, ls_cell, fp)
         members: dict[str, list[str]] = {n: [] for n in names}
         for inst, name in doc["instances"].items():
             members[name].append(inst)
@@ -214,11 +223,91 @@ class IslandsStage(Stage):
                      switch_leak_w=banks[j].leakage_w, level_shifters=int(ls_per_island[j]))
         ipath = ctx.path("islands.json")
         ipath.write_text(json.dumps(doc, indent=1))
-        return StageResult(views={"islands": ipath, "fences": fpath, "upf": upath}, metrics={
+        return StageResult(views={"islands": ipath, "fences": fpath, "upf": upath, **views}, metrics={
             "finevh__level_shifters": n_ls,
             "finevh__switch_area_um2": round(switch_area, 3),
             "finevh__area_overhead_pct": round(100 * (switch_area + ls_area) / cell_area, 3),
         })
+
+
+    def _insert_shifters(self, state: State, ctx: StageContext, doc: dict, names: list[str], rects: list,
+                         ls_cell: tuple[str, str, str, float, float], fp) -> dict[str, Path]:
+        """Level-shifter instances on every island-to-island net (`level_shifters.py`), fixed at
+        the receiving island's edge facing the driver; new netlist and placement views."""
+        from flow.engines import sta
+        from flow.formats.verilog import write_verilog
+        from flow.stages.signoff import corner_library
+
+        cfg = ctx.config
+        cell, in_pin, out_pin, w, h = ls_cell
+        design = sta.load_design([state["verilog"]], cfg["DESIGN_NAME"])
+        lib = ctx.cached(("engine_liberty", doc["vddh"]), lambda: corner_library(ctx.platform, doc["vddh"]))
+        col = {n: j for j, n in enumerate(names)}
+        island = np.array([col[doc["instances"][nm]] for nm in design.inst_names], dtype=np.int64)
+        ins = lsh.insert_level_shifters(design, island, lsh.driver_mask(design, lib), cell, in_pin, out_pin)
+        rh, sw = float(fp["row_height"]), float(fp["site_width"])
+        core = [float(v) for v in fp["core"]]
+        taps = [(float(x), float(y), float(x) + float(tw), float(y) + float(th))
+                for x, y, tw, th in zip(fp.get("tap_x", []), fp.get("tap_y", []), fp.get("tap_w", []),
+                                        fp.get("tap_h", []), strict=True)]
+        centre = [((r[0] + r[2]) / 2) for r in rects]
+        pos: dict[str, tuple[float, float]] = {}
+        for j in range(len(names)):
+            mine = [q for q, r in enumerate(ins.island) if r == j]
+            if not mine:
+                continue
+            drivers_x = float(np.mean([centre[ins.driver_island[q]] for q in mine]))
+            slots = lsh.edge_slots(tuple(rects[j]), drivers_x < centre[j], w, h, rh, sw, core[1], taps, len(mine))
+            for q, xy in zip(mine, slots, strict=True):
+                pos[ins.names[q]] = xy
+        new = ins.design
+        vpath = ctx.path(f"{cfg['DESIGN_NAME']}.finevh.v")
+        write_verilog(new, vpath, cfg["DESIGN_NAME"])
+        n_old = len(design.inst_names)
+        k = len(ins.names)
+        fixed = np.zeros(n_old + k, dtype=bool)
+        fixed[n_old:] = True
+        placement = dict(fp)
+        placement.update(
+            inst_names=np.asarray(new.inst_names), cell=np.asarray(new.inst_cell),
+            w=np.concatenate([fp["w"], np.full(k, w)]), h=np.concatenate([fp["h"], np.full(k, h)]), fixed=fixed,
+            fixed_x=np.concatenate([np.zeros(n_old), [pos[nm][0] for nm in ins.names]]),
+            fixed_y=np.concatenate([np.zeros(n_old), [pos[nm][1] for nm in ins.names]]))
+        ppath = ctx.path("placement.npz")
+        np.savez_compressed(ppath, **placement)
+        for nm, r in zip(ins.names, ins.island, strict=True):
+            doc["instances"][nm] = names[r]
+        doc["level_shifter_cells"] = {nm: {"island": names[r], "net": net, "x": pos[nm][0], "y": pos[nm][1]}
+                                      for nm, r, net in zip(ins.names, ins.island, ins.net, strict=True)}
+        doc["level_shifters_inserted"] = True
+        doc["level_shifter_cell"] = cell
+        ctx.log.info("FINE-VH: %d level shifters (%s) inserted at island edges", k, cell)
+        return {"verilog": vpath, "placement": ppath}
+
+
+def n_cross(doc: dict) -> int:
+    return sum(1 for _, drv, recv in doc["crossings"] for r in recv if r != drv)
+
+
+def _level_shifter_cell(ctx: StageContext, corner: str) -> tuple[str, str, str, float, float] | None:
+    """(cell, data input pin, output pin, width, height) of the platform's level shifter when its
+    Liberty and LEF have it; None: the documented model stands in."""
+    from flow.stages.floorplan import platform_lef
+    from flow.stages.signoff import corner_library
+
+    name = str(ctx.platform.level_shifter.get("cell") or "")
+    if not name:
+        return None
+    lib = ctx.cached(("engine_liberty", corner), lambda: corner_library(ctx.platform, corner))
+    cell = lib["cells"].get(name)
+    macro = platform_lef(ctx).macros.get(name)
+    if cell is None or macro is None:
+        raise ConfigError(f"level shifter {name} (platform {ctx.platform.name}) is not in its Liberty and LEF")
+    ins = [p for p, d in cell["pins"].items() if d.get("direction") == "input"]
+    outs = [p for p, d in cell["pins"].items() if d.get("direction") == "output"]
+    if len(ins) != 1 or len(outs) != 1:
+        raise ConfigError(f"level shifter {name}: expected one data input and one output, got {ins} / {outs}")
+    return name, ins[0], outs[0], macro.width, macro.height
 
 
 def _activity_weights(cfg, design) -> np.ndarray | None:

@@ -135,3 +135,84 @@ def test_activity_weights_the_cut():
     assert unweighted[2] != unweighted[3]  # the balanced cut of a chain is in the middle
     island = partition(g, 2, np.ones(6), seed=0)
     assert island[2] == island[3]  # the busy net is not cut
+
+
+def test_level_shifter_insertion_by_hand():
+    """Chain a(isl0) -> b(isl1), a -> c(isl0), a -> d(isl2), b -> e(isl1): net n0 crosses into
+    islands 1 and 2 (one shifter each, sinks moved behind them, c stays on n0); n1 stays inside."""
+    from flow.engines.model import FlatDesign
+    from plugins.finevh.level_shifters import crossings, insert_level_shifters
+
+    d = FlatDesign(["a", "b", "c", "d", "e"], ["BUF"] * 5, np.arange(0, 11, 2), np.repeat(np.arange(5), 2),
+                   ["A", "Z"] * 5, np.array([-1, 0, 0, 1, 0, -1, 0, -1, 1, -1]), ["n0", "n1"], [], [],
+                   np.zeros(0, dtype=np.int64))
+    island = np.array([0, 1, 0, 2, 1])
+    is_drv = np.array([p == "Z" for p in d.pin_name])
+    assert crossings(d, island, is_drv) == [(0, 0, [1, 2])]
+    ins = insert_level_shifters(d, island, is_drv, "LS", "A", "X")
+    out = ins.design
+    assert ins.island == [1, 2] and ins.driver_island == [0, 0] and ins.net == ["n0", "n0"]
+    net = {(out.inst_names[i], p): out.net_names[n] if n >= 0 else None
+           for i, p, n in zip(out.pin_inst.tolist(), out.pin_name, out.pin_net.tolist(), strict=True)}
+    ls1, ls2 = ins.names
+    assert net[(ls1, "A")] == net[(ls2, "A")] == "n0" == net[("c", "A")]
+    assert net[("b", "A")] == net[(ls1, "X")] == "n0_ls_isl1"
+    assert net[("d", "A")] == net[(ls2, "X")] == "n0_ls_isl2"
+    assert net[("e", "A")] == "n1" and out.inst_cell[-2:] == ["LS", "LS"]
+
+
+def test_flow_inserts_real_level_shifters_on_sky130(tmp_path, sky130hd):
+    """Sky130 has a level-shifter cell: every island-to-island net reaches a foreign island only
+    through one, shifters sit fixed inside their island's fence without overlaps, and sign-off
+    times and powers them from their Liberty."""
+    from flow.engines.sta import load_design
+    from flow.runner import run_flow
+    from flow.stages.signoff import corner_library
+    from plugins.finevh.level_shifters import driver_mask
+
+    res = run_flow(DESIGNS / "gcd/config.toml", runs_dir=tmp_path, tag="ls",
+                   overrides=["PLATFORM=sky130hd", "FINEVH_ISLANDS=3", "CORE_UTILIZATION=30"])
+    assert res.status == "completed"
+    run = res.run_dir
+    doc = json.loads(next(run.glob("*_finevh_islands/islands.json")).read_text())
+    cell = sky130hd.level_shifter["cell"]
+    assert doc["level_shifters_inserted"] and doc["level_shifter_cell"] == cell
+    design = load_design([next(run.glob("*_finevh_islands/gcd.finevh.v"))], "gcd")
+    ls_insts = [i for i, c in enumerate(design.inst_cell) if c == cell]
+    assert len(ls_insts) == res.metrics["finevh__level_shifters"] == len(doc["level_shifter_cells"]) > 0
+    island = np.array([doc["instances"][n] for n in design.inst_names])
+    drv = driver_mask(design, corner_library(sky130hd, doc["vddh"]))
+    for n in range(len(design.net_names)):
+        pins = np.flatnonzero(design.pin_net == n)
+        d_pins = pins[drv[pins]]
+        if d_pins.size != 1:
+            continue
+        d_isl = island[design.pin_inst[d_pins[0]]]
+        for p in pins[~drv[pins]]:
+            i = design.pin_inst[p]
+            if island[i] != d_isl:  # a foreign island is entered only through a shifter
+                assert design.inst_cell[i] == cell, (design.net_names[n], design.inst_names[i])
+    # fixed at their slots, inside their island's fence, overlapping no cell and no tap
+    place = np.load(next(run.glob("*_place/placement.npz")))
+    x, y, w, h = place["x"], place["y"], place["w"], place["h"]
+    fences = {r: tuple(v) for r, v in doc["fences"].items()}
+    for i in ls_insts:
+        info = doc["level_shifter_cells"][design.inst_names[i]]
+        assert (x[i], y[i]) == pytest.approx((info["x"], info["y"]), abs=1e-12)
+        fx0, fy0, fx1, fy1 = fences[info["island"]]
+        assert fx0 - 1e-12 <= x[i] and x[i] + w[i] <= fx1 + 1e-12 and fy0 - 1e-12 <= y[i] and y[i] + h[i] <= fy1 + 1e-12
+        others = np.concatenate([np.column_stack([x, y, x + w, y + h])[np.arange(x.size) != i],
+                                 np.column_stack([place["tap_x"], place["tap_y"], place["tap_x"] + place["tap_w"],
+                                                  place["tap_y"] + place["tap_h"]])])
+        over = ((others[:, 0] < x[i] + w[i] - 1e-12) & (x[i] < others[:, 2] - 1e-12)
+                & (others[:, 1] < y[i] + h[i] - 1e-12) & (y[i] < others[:, 3] - 1e-12))
+        assert not over.any()
+    assert res.metrics["detailedplace__design__violations"] == 0
+    defs = next(run.glob("*_place/gcd.place.def")).read_text()
+    assert defs.count(f"{cell} + FIXED") == len(ls_insts)
+    # sign-off sees them as cells with power of their own
+    pw = np.load(next(run.glob("*_signoff/power_instances.npz")))
+    names = [str(n) for n in pw["inst_names"]]
+    ls_power = [float(pw["internal_w"][names.index(design.inst_names[i])] + pw["leakage_w"][names.index(design.inst_names[i])])
+                for i in ls_insts]
+    assert all(p > 0 for p in ls_power)
