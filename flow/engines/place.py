@@ -158,8 +158,15 @@ def _spread(cx: np.ndarray, cy: np.ndarray, area: np.ndarray, rect: Rect, bands:
     return tx, ty
 
 
-def global_place(prob: PlaceProblem, density: float = 0.6, iterations: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Cell centres (m) after quadratic placement with look-ahead spreading."""
+def global_place(prob: PlaceProblem, density: float = 0.6, iterations: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Cell centres (m) after quadratic placement with look-ahead spreading.
+
+    Each iteration spreads the current solution to uniform density (area quantiles in a few
+    y bands, one band per ~256 cells' square root, then x within each) and pulls every cell
+    towards its spread position with an anchor weight growing 25 % per iteration. Few bands and
+    a slow anchor schedule keep the wirelength-driven topology: on lattice-structured netlists
+    this halved the HPWL gap to the known lattice embedding against 10 iterations of doubling
+    anchors and sqrt(n/4) bands (benchmarks/bench_place.py prints both)."""
     n = prob.n
     L, bx, by, _ = _laplacian(prob)
     m = L.shape[0]
@@ -185,10 +192,10 @@ def global_place(prob: PlaceProblem, density: float = 0.6, iterations: int = 10,
         ]
         for mask, rect in groups:
             if np.any(mask):
-                bands = max(1, int(math.sqrt(mask.sum() / 4)))
+                bands = max(1, int(math.sqrt(mask.sum() / 256)))
                 sx, sy = _spread(x[:n][mask], y[:n][mask], area[mask], rect, bands)
                 tx[mask], ty[mask] = sx, sy
-        alpha = base * 0.02 * (2.0 ** it)
+        alpha = base * 0.01 * (1.25 ** it)
         anchor = np.zeros(m)
         anchor[:n] = alpha
         A = (L + reg + sp.diags(anchor)).tocsr()
