@@ -15,7 +15,9 @@ fence and no other cell in an exclusive fence.
 
 from __future__ import annotations
 
+import bisect
 import math
+import operator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -264,26 +266,34 @@ def segment_of(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray) -> np.ndarray
 
 
 def legalize(prob: PlaceProblem, cx: np.ndarray, cy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Tetris legalisation; returns lower-left corners on sites (m)."""
+    """Tetris legalisation with free-gap reuse; returns lower-left corners on sites (m).
+
+    Cells go in order of x, each to the free site interval (of its region's row segments) that
+    displaces it least. Segments keep their free intervals rather than a fill pointer, so the gap
+    a cell leaves to its left stays usable — what lets fenced islands with pre-placed level
+    shifters and taps legalise near their target density."""
     x0, y0, _, _ = prob.core
     segs = row_segments(prob)
     nrows = len(segs)
     if nrows == 0:
         raise StageError("cannot legalise: the core has no placement row")
     sw, rh = prob.site_width, prob.row_height
-    # segment state: first site, last site (exclusive), fill pointer (site index), owner
+    # segment: first site, last site (exclusive), owner; free: sorted disjoint [start, end) intervals
     seg_rows = [[(int(math.ceil((a - x0) / sw - 1e-9)), int(math.floor((b - x0) / sw + 1e-9)), own) for a, b, own in row]
                 for row in segs]
-    fill = [[s[0] for s in row] for row in seg_rows]
+    free = [[[(s0, s1)] if s1 > s0 else [] for s0, s1, _ in row] for row in seg_rows]
     wsites = np.ceil(prob.w / sw - 1e-9).astype(int)
     lx = cx - prob.w / 2
     ly = cy - prob.h / 2
     out_x = np.empty(prob.n)
     out_y = np.empty(prob.n)
     order = np.argsort(lx, kind="stable")
-    for i in order:
+    first = operator.itemgetter(0)
+    for i in order.tolist():
         want_site = (lx[i] - x0) / sw
         want_row = (ly[i] - y0) / rh
+        w = int(wsites[i])
+        reg = prob.region[i]
         r0 = int(min(max(round(want_row), 0), nrows - 1))
         best = None
         best_cost = math.inf
@@ -295,26 +305,37 @@ def legalize(prob: PlaceProblem, cx: np.ndarray, cy: np.ndarray) -> tuple[np.nda
                     continue
                 dy = abs(r - want_row) * rh
                 for k, (s0, s1, own) in enumerate(seg_rows[r]):
-                    if own != prob.region[i]:
+                    if own != reg or (max(s0 - want_site, want_site - s1, 0.0)) * sw + dy >= best_cost:
                         continue
-                    if (max(s0 - want_site, want_site - s1, 0.0)) * sw + dy >= best_cost:
-                        continue
-                    site = max(fill[r][k], int(round(want_site)))
-                    if site + wsites[i] > s1:
-                        site = fill[r][k]
-                        if site + wsites[i] > s1:
-                            continue
-                    cost = abs(site - want_site) * sw + dy
-                    if cost < best_cost:
-                        best_cost = cost
-                        best = (r, k, site)
+                    ivs = free[r][k]
+                    j = bisect.bisect_right(ivs, want_site, key=first) - 1
+                    # outward from the interval at the wanted site: left ones end further left
+                    for q in range(j, -1, -1):
+                        a, b = ivs[q]
+                        if (want_site - b) * sw + dy >= best_cost:
+                            break
+                        if b - a >= w:
+                            site = min(max(int(round(want_site)), a), b - w)
+                            cost = abs(site - want_site) * sw + dy
+                            if cost < best_cost:
+                                best_cost, best = cost, (r, k, q, site)
+                    for q in range(j + 1, len(ivs)):
+                        a, b = ivs[q]
+                        if (a - want_site) * sw + dy >= best_cost:
+                            break
+                        if b - a >= w:
+                            site = a
+                            cost = abs(site - want_site) * sw + dy
+                            if cost < best_cost:
+                                best_cost, best = cost, (r, k, q, site)
         if best is None:
             raise StageError(
                 f"cannot legalise cell {i}: no free row space in its region (core or fence too small "
                 "for the cell area; lower CORE_UTILIZATION)"
             )
-        r, k, site = best
-        fill[r][k] = site + wsites[i]
+        r, k, q, site = best
+        a, b = free[r][k][q]
+        free[r][k][q:q + 1] = [iv for iv in ((a, site), (site + w, b)) if iv[1] > iv[0]]
         out_x[i] = x0 + site * sw
         out_y[i] = y0 + r * rh
     return out_x, out_y

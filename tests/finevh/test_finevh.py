@@ -170,8 +170,7 @@ def test_flow_inserts_real_level_shifters_on_sky130(tmp_path, sky130hd):
     from flow.stages.signoff import corner_library
     from plugins.finevh.level_shifters import driver_mask
 
-    res = run_flow(DESIGNS / "gcd/config.toml", runs_dir=tmp_path, tag="ls",
-                   overrides=["PLATFORM=sky130hd", "FINEVH_ISLANDS=3", "CORE_UTILIZATION=30"])
+    res = run_flow(DESIGNS / "gcd/config.sky130hd.toml", runs_dir=tmp_path, tag="ls", overrides=["FINEVH_ISLANDS=3"])
     assert res.status == "completed"
     run = res.run_dir
     doc = json.loads(next(run.glob("*_finevh_islands/islands.json")).read_text())
