@@ -330,6 +330,16 @@ def _islands(islands: Mapping[str, Any] | None, upf: Path | None, core_power: st
     return out, core_power
 
 
+def _fixed_insts(islands: Mapping[str, Any] | None) -> str | None:
+    """Tcl list `name x_um y_um ...` of cells a plugin pre-placed (islands' `fixed`, metres)."""
+    fixed = (islands or {}).get("fixed") or []
+    try:
+        words = [w for f in fixed for w in (str(f["name"]), num(float(f["x"]) * 1e6), num(float(f["y"]) * 1e6))]
+    except (KeyError, TypeError, ValueError):
+        raise ConfigError("islands: 'fixed' entries need name, x and y (m)") from None
+    return tcl_list(words) if words else None
+
+
 def _cfg_dict(config: Mapping[str, Any]) -> dict[str, Any]:
     # ResolvedConfig raises ConfigError (not KeyError) for unknown keys, so `.get` would not work
     return {k: config[k] for k in config}
@@ -474,6 +484,7 @@ def render(
         "fillers": tcl_list(cells["fillers"]) if cells.get("fillers") else None,
         "core_power": core_power, "ground": "VSS", "global_connections": global_conn,
         "stripes": pdn.stripes, "connects": pdn.connects, "islands": isl, "switch": switch,
+        "fixed_insts": _fixed_insts(islands),
         "propagated": cfg.get("CLOCK_PROPAGATED"),
         "activity": str(activity) if activity else None, "activity_scope": cfg.get("ACTIVITY_SCOPE"),
         "activity_kind": ("saif" if activity and ".saif" in str(activity).lower() else "vcd"),

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from flow.stage import Stage, StageContext, StageResult, Variable
 from flow.state import State
@@ -32,7 +35,15 @@ class OpenroadStage(Stage):
 
         fences = state.get("fences")
         islands = json.loads(Path(fences).read_text()) if fences is not None else None
-        files = openroad.render(ctx.config, ctx.platform, ctx.stage_dir, netlist=state["verilog"],
+        config: Any = ctx.config
+        if islands is not None and ctx.config["DIE_AREA"] is None and "placement" in state:
+            # island fences (and pre-placed cells) are cut from our floorplan: give OpenROAD the
+            # same die and core rather than letting it size its own from the utilisation
+            fp = np.load(state["placement"])
+            config = {k: ctx.config[k] for k in ctx.config}
+            config["DIE_AREA"] = [round(float(v) * 1e6, 4) for v in fp["die"]]
+            config["CORE_AREA"] = [round(float(v) * 1e6, 4) for v in fp["core"]]
+        files = openroad.render(config, ctx.platform, ctx.stage_dir, netlist=state["verilog"],
                                 islands=islands, upf=state.get("upf"))
         scripts = [k for k in openroad.STAGES if k in files]
         views = {"openroad_manifest": files["manifest"]}

@@ -201,7 +201,10 @@ class IslandsStage(Stage):
         for inst, name in doc["instances"].items():
             members[name].append(inst)
         fences = {"regions": [{"name": n, "rects": [list(rects[j])], "instances": members[n], "exclusive": True}
-                              for j, n in enumerate(names)]}
+                              for j, n in enumerate(names)],
+                  # pre-placed cells (level shifters), lower-left in metres: fixed for every placer
+                  "fixed": [{"name": nm, "x": v["x"], "y": v["y"]}
+                            for nm, v in doc.get("level_shifter_cells", {}).items()]}
         fpath = ctx.path("fences.json")
         fpath.write_text(json.dumps(fences))
         upf = build_upf(names, members, rects, doc)
@@ -272,7 +275,10 @@ class IslandsStage(Stage):
             inst_names=np.asarray(new.inst_names), cell=np.asarray(new.inst_cell),
             w=np.concatenate([fp["w"], np.full(k, w)]), h=np.concatenate([fp["h"], np.full(k, h)]), fixed=fixed,
             fixed_x=np.concatenate([np.zeros(n_old), [pos[nm][0] for nm in ins.names]]),
-            fixed_y=np.concatenate([np.zeros(n_old), [pos[nm][1] for nm in ins.names]]))
+            fixed_y=np.concatenate([np.zeros(n_old), [pos[nm][1] for nm in ins.names]]),
+            x=np.concatenate([fp["x"], [pos[nm][0] for nm in ins.names]]),
+            y=np.concatenate([fp["y"], [pos[nm][1] for nm in ins.names]]),
+            region=np.concatenate([fp["region"], np.full(k, -1, dtype=np.int64)]))
         ppath = ctx.path("placement.npz")
         np.savez_compressed(ppath, **placement)
         for nm, r in zip(ins.names, ins.island, strict=True):

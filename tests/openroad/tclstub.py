@@ -152,6 +152,7 @@ proc ::fake_inst_method {name method args} {
   switch -- $method {
     getName { return $name }
     getGroup { if {[info exists ::inst_group($name)]} { return [::fake_obj group $::inst_group($name)] } ; return NULL }
+    setLocation - setOrient - setPlacementStatus { _record $method $name {*}$args }
     default { error "fake inst: no method $method" }
   }
 }

@@ -80,3 +80,24 @@ def test_run_with_openroad_parses_metrics(tmp_path, nangate45, fake_openroad, mo
     info = json.loads((tmp_path / "gcd/bad/run.json").read_text())
     assert info["status"] == "failed" and info["failed_stage"] == "openroad"
     assert not (tmp_path / "gcd/bad/03_openroad/state_out.json").exists()
+
+
+def test_dry_run_with_finevh_islands_on_sky130(tmp_path, sky130hd, no_openroad):
+    """FINE-VH before the OpenROAD stage: the scripts read the netlist with the level shifters,
+    use our floorplan's die and core (the fences are cut from it) and fix every shifter."""
+    from tests.openroad.tclstub import Session
+
+    res = run_flow(DESIGNS / "gcd/config.sky130hd.toml", tag="fvh", backend="openroad", dry_run=True,
+                   runs_dir=tmp_path, overrides=["FINEVH_ISLANDS=3"])
+    assert res.status == "rendered"
+    run = res.run_dir
+    scripts = next(run.glob("*_openroad"))
+    fp = Session().source(scripts / "floorplan.tcl")
+    assert fp.one("read_verilog").positional == [str(next(run.glob("*_finevh_islands/gcd.finevh.v")))]
+    plan = __import__("numpy").load(next(run.glob("*_floorplan/floorplan.npz")))
+    init = fp.one("initialize_floorplan")
+    assert [float(v) for v in init.keys["-die_area"].split()] == pytest.approx([v * 1e6 for v in plan["die"]], abs=1e-3)
+    assert [float(v) for v in init.keys["-core_area"].split()] == pytest.approx([v * 1e6 for v in plan["core"]], abs=1e-3)
+    doc = json.loads(next(run.glob("*_finevh_islands/islands.json")).read_text())
+    fixed = {c.args[0] for c in fp.of("setPlacementStatus") if c.args[1] == "FIXED"}
+    assert fixed == set(doc["level_shifter_cells"]) and len(fixed) == res.metrics["finevh__level_shifters"] > 0

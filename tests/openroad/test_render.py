@@ -263,6 +263,23 @@ def test_islands_floorplan_pdn_place(any_platform, tmp_path):
     assert not [ln for ln in runs["place"].output if "WARNING" in ln]
 
 
+def test_pre_placed_cells_fixed_before_tapcell(sky130hd, tmp_path):
+    """FINE-VH level shifters come with the islands as `fixed` (metres): the floorplan script
+    puts each at its lower-left in DBU, orientation R0, FIXED, before tapcell runs."""
+    setup = setup_for("sky130hd")
+    islands = {**ISLANDS, "fixed": [{"name": "finevh_ls_isl1_0", "x": 30.36e-6, "y": 11.2e-6},
+                                    {"name": "ls {odd}", "x": 31.28e-6, "y": 16.64e-6}]}
+    files = openroad.render(setup.config, setup.platform, tmp_path, islands=islands)
+    fp = Session().source(files["floorplan"])
+    locs = {c.args[0]: (int(c.args[1]), int(c.args[2])) for c in fp.of("setLocation")}
+    assert locs == {"finevh_ls_isl1_0": (30360, 11200), "ls {odd}": (31280, 16640)}
+    assert sorted(c.args for c in fp.of("setPlacementStatus")) == [["finevh_ls_isl1_0", "FIXED"], ["ls {odd}", "FIXED"]]
+    names = fp.names()
+    assert max(i for i, n in enumerate(names) if n == "setPlacementStatus") < names.index("tapcell")
+    with pytest.raises(ConfigError, match="fixed"):
+        openroad.render(setup.config, setup.platform, tmp_path, islands={**ISLANDS, "fixed": [{"name": "a"}]})
+
+
 def test_islands_report_missing_instances(nangate45, tmp_path):
     setup = setup_for("nangate45")
     files = openroad.render(setup.config, setup.platform, tmp_path, islands=ISLANDS)
