@@ -33,9 +33,13 @@ system-tools:
 # the main job: synthesise mac_array, trace a LeNet-5 inference through its gates (SAIF), then the
 # full flow with FINE-VH islands, signed off and policy-evaluated on that ConvNet workload
 DEMO_TRACE := $(CURDIR)/runs/mac_array/demo-trace
+DEMO_PQ := $(CURDIR)/runs/mac_array/demo-pq
 demo: venv
 	$(BIN)/vhflow run designs/mac_array/config.toml --tag demo-synth --to synth
-	$(BIN)/vhflow convnet trace runs/mac_array/demo-synth --out $(DEMO_TRACE) --bits 8 --bits 4 --images 1 --max-tiles 24
+	$(BIN)/vhflow convnet pq --budget-kib 8 --budget-kib 4 --epochs 20 --out $(DEMO_PQ)
+	$(BIN)/vhflow convnet trace runs/mac_array/demo-synth --out $(DEMO_TRACE) --weights $(DEMO_PQ)/models/fp32.pt \
+	  --bits 8 --bits 4 --checkpoint $(DEMO_PQ)/models/budget_8KiB.pt --checkpoint $(DEMO_PQ)/models/budget_4KiB.pt \
+	  --images 1 --max-tiles 24
 	$(BIN)/vhflow run designs/mac_array/config.toml --tag demo --set FINEVH_ISLANDS=8 \
 	  --set ACTIVITY=$(DEMO_TRACE)/trace.saif --set ACTIVITY_SCOPE=mac_array \
 	  --set CONVNET_TRACE=$(DEMO_TRACE)/trace.json --set FINEVH_TRACE=$(DEMO_TRACE)/trace.json

@@ -476,6 +476,8 @@ def run_pq(model: nn.Module, data: Data, target: Target, flash_budgets: list[int
         out = Path(out)
         (out / "models").mkdir(parents=True, exist_ok=True)
         (out / "pq.json").write_text(json.dumps(res.to_json(), indent=1))
+        # the trained float network the walk started from (`vhflow convnet trace --weights`)
+        torch.save(model_fp.state_dict(), out / "models" / "fp32.pt")
         for key, p in chosen.items():
             save_compressed(out / "models" / f"budget_{key}.pt", chosen_models[key], p, model_name,
                             data.input_shape, data.classes)

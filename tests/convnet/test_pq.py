@@ -95,6 +95,11 @@ def test_pq_walk_reaches_flash_and_ram_budgets(digits, trained_lenet, tmp_path):
         assert peak_activation_bytes(model, digits.input_shape)[0] == p.ram
         assert abs(evaluate(model, digits.x_test, digits.y_test) - p.test_acc) <= 1.5 / len(digits.y_test)
 
+    # the float network the walk started from, for traces of uniform-precision points
+    fp = LeNet5(in_ch=1, classes=10, size=16)
+    fp.load_state_dict(torch.load(tmp_path / "models" / "fp32.pt", weights_only=True))
+    assert evaluate(fp, digits.x_test, digits.y_test) == pytest.approx(fp_acc)
+
     # deep compression for little accuracy on this toy set
     best6 = res.chosen["6KiB"]
     assert res.fp32_bytes / best6.flash > 14
