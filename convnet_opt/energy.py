@@ -23,10 +23,9 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import torch
 from torch import nn
 
-from convnet_opt.memory import weight_layers
+from convnet_opt.memory import forward_once, weight_layers
 from flow.errors import ConfigError, FormatError
 
 ENERGY_MODELS = Path(__file__).resolve().parent / "energy_models"
@@ -103,13 +102,7 @@ def layer_work(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerWork
 
     for name, m in weight_layers(model):
         hooks.append(m.register_forward_hook(make(name)))
-    was = model.training
-    model.eval()
-    with torch.no_grad():
-        model(torch.zeros(1, *input_shape))
-    model.train(was)
-    for h in hooks:
-        h.remove()
+    forward_once(model, input_shape, hooks)
     return out
 
 

@@ -107,14 +107,22 @@ def peak_activation_bytes(model: nn.Module, input_shape: tuple[int, ...], act_by
     for m in model.modules():
         if len(list(m.children())) == 0:
             hooks.append(m.register_forward_hook(hook))
+    forward_once(model, input_shape, hooks)
+    return max(sizes) if sizes else 0, sizes
+
+
+def forward_once(model: nn.Module, input_shape: tuple[int, ...], hooks: list) -> None:
+    """One eval-mode forward of a zero input (what the hooks record), then remove the hooks and
+    restore the model's mode."""
     was = model.training
     model.eval()
-    with torch.no_grad():
-        model(torch.zeros(1, *input_shape))
-    model.train(was)
-    for h in hooks:
-        h.remove()
-    return max(sizes) if sizes else 0, sizes
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape))
+    finally:
+        model.train(was)
+        for h in hooks:
+            h.remove()
 
 
 def fp32_bytes(model: nn.Module) -> int:
