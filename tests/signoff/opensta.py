@@ -52,6 +52,21 @@ def run_sta(script: str, cwd: Path, timeout: float = 600.0) -> StaRun:
     return StaRun(text)
 
 
+def ours_and_opensta(d: Path, lib: Path, netlist: str, sdc: str, extra_reports: str = ""):
+    """Write top.v / top.sdc into d, time them with our STA and with `sta` (worst setup and
+    hold paths at 6 digits, plus `extra_reports`): (our TimingResult, StaRun)."""
+    from flow.engines import sta
+
+    (d / "top.v").write_text(netlist)
+    (d / "top.sdc").write_text(sdc)
+    design = sta.load_design([d / "top.v"], "top")
+    tc = sta.load_constraints(d / "top.sdc", design)
+    ours = sta.analyze(design, sta.load_liberty(lib), tc)
+    ref = run_sta(f"read_liberty {lib}\nread_verilog {d / 'top.v'}\nlink_design top\nread_sdc {d / 'top.sdc'}\n"
+                  f"report_checks -path_delay max -digits 6\nreport_checks -path_delay min -digits 6\n{extra_reports}", d)
+    return ours, ref
+
+
 def synth_nangate(rtl: str, top: str, liberty: Path, out_dir: Path) -> Path:
     """Synthesise RTL to the liberty's cells with Debian yosys (the lead's synth may not be ready)."""
     yosys = require_tool("yosys")

@@ -9,7 +9,7 @@ from flow.engines import activity as act
 from flow.engines import power as pw
 from flow.engines import sta
 from tests.signoff.handlib import write_lib
-from tests.signoff.opensta import run_sta
+from tests.signoff.opensta import ours_and_opensta
 
 COMB_LIB = """library (comb) {
   delay_model : table_lookup; time_unit : "1ns"; voltage_unit : "1V"; leakage_power_unit : "1nW";
@@ -87,23 +87,11 @@ endmodule
 @pytest.mark.parametrize("propagated", [False, True])
 def test_clock_tree_ideal_and_propagated_vs_opensta(tmp_path, propagated):
     lib_p = write_lib(tmp_path / "hand.lib")
-    (tmp_path / "top.v").write_text(CLK_NETLIST)
     sdc = ("create_clock -name clk -period 0.3 [get_ports clk]\nset_input_delay 0.1 -clock clk [get_ports in1]\n"
            "set_output_delay 0.2 -clock clk [get_ports out1]\nset_input_transition 0.02 [get_ports {in1 clk}]\n")
     if propagated:
         sdc += "set_propagated_clock [get_clocks clk]\n"
-    (tmp_path / "top.sdc").write_text(sdc)
-    design = sta.load_design([tmp_path / "top.v"], "top")
-    tc = sta.load_constraints(tmp_path / "top.sdc", design)
-    t = sta.analyze(design, sta.load_liberty(lib_p), tc)
-    ref = run_sta(f"""read_liberty {lib_p}
-read_verilog {tmp_path / 'top.v'}
-link_design top
-read_sdc {tmp_path / 'top.sdc'}
-report_checks -path_delay max -digits 6
-report_checks -path_delay min -digits 6
-report_tns -digits 6
-""", tmp_path)
+    t, ref = ours_and_opensta(tmp_path, lib_p, CLK_NETLIST, sdc, "report_tns -digits 6\n")
     setup, hold = ref.slacks()
     assert t.setup_wns == pytest.approx(setup * 1e-9, abs=1e-15)
     assert t.hold_wns == pytest.approx(hold * 1e-9, abs=1e-15)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flow.engines import sta
 from tests.signoff.handlib import write_lib
-from tests.signoff.opensta import run_sta
+from tests.signoff.opensta import ours_and_opensta
 from tests.signoff.test_sta_hand import NETLIST, SDC
 
 
@@ -18,18 +17,7 @@ from tests.signoff.test_sta_hand import NETLIST, SDC
 ])
 def test_exceptions_match_opensta(tmp_path, extra):
     lib = write_lib(tmp_path / "hand.lib")
-    (tmp_path / "top.v").write_text(NETLIST)
-    (tmp_path / "top.sdc").write_text(SDC + extra)
-    design = sta.load_design([tmp_path / "top.v"], "top")
-    tc = sta.load_constraints(tmp_path / "top.sdc", design)
-    t = sta.analyze(design, sta.load_liberty(lib), tc)
-    ref = run_sta(f"""read_liberty {lib}
-read_verilog {tmp_path / 'top.v'}
-link_design top
-read_sdc {tmp_path / 'top.sdc'}
-report_checks -path_delay max -digits 6
-report_checks -path_delay min -digits 6
-""", tmp_path)
+    t, ref = ours_and_opensta(tmp_path, lib, NETLIST, SDC + extra)
     setup, hold = ref.slacks()
     assert t.setup_wns == pytest.approx(setup * 1e-9, abs=1e-15)
     assert t.hold_wns == pytest.approx(hold * 1e-9, abs=1e-15)
