@@ -442,7 +442,7 @@ def vhflow_report_sections(state, run_dir, config) -> list[ReportSection]:
     body = (f"<p>Rails: VDDH = {html.escape(doc['vddh'])} ({doc['rail_voltage'][doc['vddh']]} V), VDDL = "
             f"{html.escape(doc['vddl'])} ({doc['rail_voltage'][doc['vddl']]} V). Alpha-power law Vt = "
             f"{doc['alpha_power']['vt']:.3f} V, α = {doc['alpha_power']['alpha']:.2f} ({html.escape(doc['alpha_power']['note'])})."
-            f" Mixed-rail WNS after assignment: {doc['assignment']['wns_s'] * 1e9:.3f} ns.</p>"
+            f" Mixed-rail WNS after assignment: {doc['assignment']['wns_s'] * 1e9:.3f} ns. {_ls_text(doc)}</p>"
             "<table><tr><th>island</th><th>cells</th><th>area µm²</th><th>rail (static)</th><th>criticality</th>"
             f"<th>power mW</th><th>switch W µm</th><th>level shifters</th></tr>{rows}</table>"
             f"<h3>Policies on {html.escape(label)}</h3>"
@@ -453,6 +453,19 @@ def vhflow_report_sections(state, run_dir, config) -> list[ReportSection]:
             "transition, leakage ∝ V³, dynamic ∝ V², switch recharge of the island's switched capacitance).</p>")
     body += _figures(state, doc, m, res, trace)
     return [ReportSection("FINE-VH islands and policy", body, order=50, source="finevh")]
+
+
+def _ls_text(doc: dict) -> str:
+    """How the level shifters are represented: real cells in the netlist, or the model."""
+    n = sum(int(i.get("level_shifters", 0)) for i in doc["islands"])
+    if doc.get("level_shifters_inserted"):
+        return (f"{n} level shifters ({html.escape(doc['level_shifter_cell'])}) inserted into the netlist, one per "
+                "island-to-island net and receiving island, fixed at the receiving island's edge and signed off "
+                "from their Liberty.")
+    lsm = doc.get("level_shifter_model", {})
+    return (f"{n} level shifters modelled (the platform library has no level-shifter cell): "
+            f"{lsm.get('delay_ps', 0)} ps on crossing nets in STA, {lsm.get('area_um2', 0)} µm², "
+            f"{lsm.get('leakage_nw', 0)} nW and {lsm.get('energy_fj', 0)} fJ per toggle each.")
 
 
 def _figures(state, doc: dict, m: pol.SystemModel, res: dict, trace: list) -> str:

@@ -111,7 +111,8 @@ def test_flow_with_islands(tmp_path, nangate45):
             assert x0 - 1e-12 <= place["x"][k] and place["x"][k] + place["w"][k] <= x1 + 1e-12
             assert y0 - 1e-12 <= place["y"][k] and place["y"][k] + place["h"][k] <= y1 + 1e-12
     assert read_upf(next(run.glob("*_finevh_islands/gcd.upf"))).domains().keys() >= {"PD_isl0", "PD_isl1", "PD_isl2"}
-    assert "FINE-VH islands and policy" in (run / "report.html").read_text()
+    report = (run / "report.html").read_text()
+    assert "FINE-VH islands and policy" in report and "level shifters modelled" in report
 
 
 def test_activity_weights_the_cut():
@@ -215,3 +216,4 @@ def test_flow_inserts_real_level_shifters_on_sky130(tmp_path, sky130hd):
     ls_power = [float(pw["internal_w"][names.index(design.inst_names[i])] + pw["leakage_w"][names.index(design.inst_names[i])])
                 for i in ls_insts]
     assert all(p > 0 for p in ls_power)
+    assert f"{len(ls_insts)} level shifters ({cell}) inserted into the netlist" in (run / "report.html").read_text()
