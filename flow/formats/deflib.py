@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from flow.errors import FormatError
+from flow.util import gc_paused
 
 
 def _esc(name: str) -> str:
@@ -156,6 +157,7 @@ def _tokens_def(line: str) -> list[str]:
     return [_UNESC.sub(r"\1", t) if "\\" in t else t for t in _DEF_TOK.findall(line)]
 
 
+@gc_paused
 def read_def(path: str | Path) -> DefDesign:
     """DIEAREA, ROW, TRACKS, COMPONENTS (status, location, orientation), PINS (net, direction,
     layer, placement), NETS (connections), REGIONS and GROUPS; other sections are skipped."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flow.errors import FormatError
-from flow.util import read_bytes_maybe_gzip
+from flow.util import gc_paused, read_bytes_maybe_gzip
 
 UM = 1e-6
 _TOP_BLOCKS = frozenset({"UNITS", "PROPERTYDEFINITIONS", "SPACING", "BEGINEXT"})
@@ -63,6 +63,7 @@ def _text(path: Path) -> str:
     return read_bytes_maybe_gzip(path, "LEF").decode("utf-8", "replace")
 
 
+@gc_paused
 def read_lef(paths: list[Path] | Path) -> Lef:
     """Read and merge LEF files (tech first, then cells)."""
     out = Lef()

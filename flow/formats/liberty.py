@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from flow.errors import FormatError
-from flow.util import read_text_without_block_comments
+from flow.util import gc_paused, read_text_without_block_comments
 
 _TIME = {"1ns": 1e-9, "1ps": 1e-12, "10ps": 1e-11, "100ps": 1e-10, "1us": 1e-6}
 _CAPU = {"ff": 1e-15, "pf": 1e-12, "nf": 1e-9}
@@ -122,6 +122,7 @@ def _floats(s: Any) -> np.ndarray:
         raise ValueError(f"not a list of numbers: {str(s)[:40]!r}") from None
 
 
+@gc_paused
 def read_liberty(path: str | Path) -> dict:
     """Liberty -> dict library in SI (time s, cap F, power W, energy J, area m^2)."""
     path = Path(path)

@@ -14,11 +14,12 @@ from pathlib import Path
 
 from flow.errors import FormatError
 from flow.formats.vcd import _TS, VcdActivity
-from flow.util import read_bytes_maybe_gzip
+from flow.util import gc_paused, read_bytes_maybe_gzip
 
 _TOK = re.compile(rb'\(|\)|"(?:[^"\\]|\\.)*"|(?:\\.|[^\s()"])+')
 
 
+@gc_paused
 def read_saif(path: str | Path, scope: str | None = None) -> VcdActivity:
     """Toggle counts (TC) and time at 1 (T1) per net/port bit under `scope`."""
     path = Path(path)

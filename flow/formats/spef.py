@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flow.errors import FormatError
-from flow.util import read_bytes_maybe_gzip
+from flow.util import gc_paused, read_bytes_maybe_gzip
 
 _CAP_UNITS = {"F": 1.0, "PF": 1e-12, "FF": 1e-15, "NF": 1e-9, "UF": 1e-6}
 _RES_UNITS = {"OHM": 1.0, "KOHM": 1e3, "MOHM": 1e6}
@@ -53,6 +53,7 @@ def _unit(path: Path, lineno: int, toks: list[str], table: dict[str, float]) -> 
         raise FormatError(path, lineno, f"bad unit {' '.join(toks[1:3])!r}") from None
 
 
+@gc_paused
 def read_spef(path: str | Path) -> Spef:
     """Parse a SPEF file (plain or gzip) into SI-valued nets keyed by (name-mapped) net name."""
     path = Path(path)

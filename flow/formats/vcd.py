@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit
 
 from flow.errors import FormatError
+from flow.util import gc_paused
 
 _TS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "ps": 1e-12, "fs": 1e-15}
 _CHUNK = 1 << 24
@@ -361,6 +362,7 @@ def _bits(ref: str, size: int) -> list[str]:
     return [f"{ref}[{i}]" for i in range(size - 1, -1, -1)]
 
 
+@gc_paused
 def read_vcd(path: str | Path, scope: str | None = None) -> VcdActivity:
     """Toggle counts and time-at-1 of every bit under `scope` (all scopes when None)."""
     path = Path(path)

@@ -7,18 +7,23 @@ aliases (union-find), constants, named port connections; one flat module is the 
 from __future__ import annotations
 
 import re
+import sys
+from itertools import compress
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
 
 from flow.engines.model import FlatDesign
 from flow.errors import FormatError
-from flow.util import read_text_without_block_comments
+from flow.util import gc_paused, read_text_without_block_comments
 
 _ID = r"(?:\\\S+|[A-Za-z_][\w$]*)"
+_NOT_PLAIN_NET = re.compile(r"[^\w$\[\]\n]|\[[^\]]*[^\d\]]|^\d|\n\d")  # not all `id` / `id[k]`
 _VTOK = re.compile(r"\\\S+|[A-Za-z_][\w$]*|\d+'[bBhHdD][0-9a-fA-FxXzZ_]+|\d+|[()\[\]{}.,;:=#]")
 
 
+@gc_paused
 def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
     """Flat gate-level netlist (one module instantiating library cells) -> FlatDesign."""
     parts = []
@@ -195,41 +200,75 @@ def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
         return net_id[r]
 
     # every instance's connections in one C-speed findall over the joined texts; a \0 closes
-    # each instance (third group), matches cannot cross it. One Python pass then turns the
-    # (pin, expression) pairs into pin arrays, an expression's bits resolved once.
+    # each instance (third group, empty pin name), matches cannot cross it. Each distinct
+    # expression is resolved to net ids once, then the pin arrays are built at C speed.
     inst_names = [iname for _, iname, _ in insts]
-    inst_cell = [cell for cell, _, _ in insts]
+    # pin and cell names repeat: one shared string each (memory; a background read pickles
+    # them once)
+    inst_cell = list(map(sys.intern, (cell for cell, _, _ in insts)))
     found = conn_re_joined.findall("\0".join(c for _, _, c in insts) + "\0")
-    starts, pin_inst, pin_name, pin_net = [0], [], [], []
-    cache: dict[str, list[str]] = {}
-    k = 0
-    for pin, e, sep in found:
-        if sep:
-            k += 1
-            starts.append(len(pin_name))
+    pins = list(map(sys.intern, map(itemgetter(0), found)))
+    exprs = list(map(itemgetter(1), found))
+    code: dict[str, int] = {}  # net id of a single-bit expression; -1 constant/unconnected, -2 a bus
+    multi: dict[str, list[int]] = {}
+    uniq = dict.fromkeys(exprs)
+    uniq.pop("", None)
+    if not parent and not net_names and not (uniq.keys() & widths.keys()) \
+            and _NOT_PLAIN_NET.search("\n".join(uniq)) is None:
+        # every expression is a plain `net` or `net[k]` (no escapes, spaces, constants, buses,
+        # aliases): each is its own net, numbered in order of first use, without a Python loop
+        net_names.extend(uniq)
+        net_id.update(zip(net_names, range(len(net_names)), strict=True))
+        code.update(net_id)
+        code[""] = -1
+        uniq = {}
+    for e in uniq:
+        if not e.strip():  # `.A( )`: no net
+            code[e] = -1
             continue
-        bl = cache.get(e)
-        if bl is None:
-            bl = cache[e] = conn_bits(e.strip())
+        bl = conn_bits(e.strip())
         if len(bl) == 1:
-            if bl[0][:3] != "1'b":
-                pin_inst.append(k)
+            code[e] = -1 if bl[0][:3] == "1'b" else nid(bl[0])
+            continue
+        ids = [-1 if b[:3] == "1'b" else nid(b) for b in bl]
+        if ids:
+            code[e] = -2
+            multi[e] = ids
+        else:
+            code[e] = -1
+    code.setdefault("", -1)  # the instance separators and `.A()`
+    row_net = np.fromiter(map(code.__getitem__, exprs), dtype=np.int64, count=len(exprs))
+    is_sep = np.fromiter(map(len, pins), dtype=np.int64, count=len(pins)) == 0
+    row_inst = np.cumsum(is_sep) - is_sep
+    if not multi:
+        keep = row_net >= 0
+        pin_inst = row_inst[keep]
+        pin_net = row_net[keep]
+        pin_name = list(compress(pins, keep.tolist()))
+    else:  # bus connections: one pin per bit, `PIN[k]` from the most significant bit down
+        pin_name, pin_inst_l, pin_net_l = [], [], []
+        for pin, e, k, net in zip(pins, exprs, row_inst.tolist(), row_net.tolist(), strict=True):
+            if net >= 0:
                 pin_name.append(pin)
-                pin_net.append(nid(bl[0]))
-        elif bl:
-            for j, b in enumerate(bl):
-                if b[:3] != "1'b":
-                    pin_inst.append(k)
-                    pin_name.append(f"{pin}[{len(bl) - 1 - j}]")
-                    pin_net.append(nid(b))
+                pin_inst_l.append(k)
+                pin_net_l.append(net)
+            elif net == -2:
+                ids = multi[e]
+                for j, b in enumerate(ids):
+                    if b >= 0:
+                        pin_name.append(f"{pin}[{len(ids) - 1 - j}]")
+                        pin_inst_l.append(k)
+                        pin_net_l.append(b)
+        pin_inst = np.asarray(pin_inst_l, dtype=np.int64)
+        pin_net = np.asarray(pin_net_l, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(np.bincount(pin_inst, minlength=len(insts)))]).astype(np.int64)
     port_names, pdirs, pnets = [], [], []
     for nm, d in port_dir.items():
         for b in bits(nm):
             port_names.append(b)
             pdirs.append(d)
             pnets.append(nid(b))
-    return FlatDesign(inst_names, inst_cell, np.asarray(starts, dtype=np.int64), np.asarray(pin_inst, dtype=np.int64),
-                      pin_name, np.asarray(pin_net, dtype=np.int64), net_names, port_names, pdirs,
+    return FlatDesign(inst_names, inst_cell, starts, pin_inst, pin_name, pin_net, net_names, port_names, pdirs,
                       np.asarray(pnets, dtype=np.int64))
 
 

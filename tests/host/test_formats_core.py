@@ -117,6 +117,36 @@ def test_verilog_reader_and_writer_round_trip(tmp_path):
     assert np.array_equal(np.diff(back.inst_pin_start), np.diff(d.inst_pin_start))
 
 
+PLAIN = """module top (a, b, y);
+  input a; input [1:0] b; output y;
+  wire n1, n2, n1x;
+  NAND2_X1 g1 (.A1(a), .A2(b[0]), .ZN(n1));
+  NAND2_X1 g2 (.A1(n1), .A2(b[1]), .ZN(n2));
+  INV_X1 g3 (.A(n2), .ZN(y));
+  BUF_X1 g4 (.A(), .Z(n1x));
+endmodule
+"""
+
+
+def test_plain_and_general_connection_paths_agree(tmp_path):
+    """Plain `net`/`net[k]` connections take a loop-free path; one escaped name sends the same
+    netlist through the general one: both give the nets in order of first use, and an empty
+    `.A()` is no pin (not a shared unnamed net)."""
+    plain, general = tmp_path / "p.v", tmp_path / "g.v"
+    plain.write_text(PLAIN)
+    general.write_text(PLAIN.replace(".ZN(n2)", ".ZN(\\n2 )"))
+    a, b = read_verilog([plain], "top"), read_verilog([general], "top")
+    assert a.net_names == ["a", "b[0]", "n1", "b[1]", "n2", "y", "n1x"]
+    assert a.pin_name == ["A1", "A2", "ZN", "A1", "A2", "ZN", "A", "ZN", "Z"]
+    assert a.pin_net.tolist() == [0, 1, 2, 2, 3, 4, 4, 5, 6]
+    assert a.inst_pin_start.tolist() == [0, 3, 6, 8, 9]
+    assert a.port_names == ["a", "b[1]", "b[0]", "y"] and a.port_net.tolist() == [0, 3, 1, 5]
+    for f in ("net_names", "pin_name", "inst_names", "inst_cell", "port_names"):
+        assert getattr(a, f) == getattr(b, f), f
+    for f in ("pin_net", "pin_inst", "inst_pin_start", "port_net"):
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+
+
 def test_verilog_errors_name_the_file(tmp_path):
     p = tmp_path / "bad.v"
     p.write_text("module a (x); input x; endmodule\n")
