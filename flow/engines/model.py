@@ -241,27 +241,20 @@ class TableBank:
     def lookup(self, tids: np.ndarray, slew: np.ndarray, load: np.ndarray,
                related: np.ndarray | None = None) -> np.ndarray:
         """Values of tables `tids` at (slew, load[, related slew]); linear extrapolation."""
-        tids = np.asarray(tids, dtype=np.int64)
+        from flow.engines.sta_kernels import lookup_many
+
+        tids = np.ascontiguousarray(tids, dtype=np.int64)
         if tids.size == 0:
             return np.zeros(0)
-        rel = np.zeros_like(slew) if related is None else related
-        q = np.stack([np.asarray(slew, float), np.asarray(load, float), np.asarray(rel, float)])
-        cols = np.arange(tids.size)
-        x = q[self.c1[tids], cols]
-        y = q[self.c2[tids], cols]
-        a1, a2 = self.ax1[tids], self.ax2[tids]
-        i = np.clip((a1 <= x[:, None]).sum(axis=1) - 1, 0, self.n1[tids] - 2)
-        j = np.clip((a2 <= y[:, None]).sum(axis=1) - 1, 0, self.n2[tids] - 2)
-        x0, x1 = a1[cols, i], a1[cols, i + 1]
-        y0, y1 = a2[cols, j], a2[cols, j + 1]
-        k1, k2 = self.vals.shape[1], self.vals.shape[2]
-        flat = self.vals.reshape(-1)
-        base = tids * (k1 * k2) + i * k2 + j
-        v00, v01 = flat[base], flat[base + 1]
-        v10, v11 = flat[base + k2], flat[base + k2 + 1]
-        tx = (x - x0) / (x1 - x0)
-        ty = (y - y0) / (y1 - y0)
-        return (1 - tx) * (1 - ty) * v00 + (1 - tx) * ty * v01 + tx * (1 - ty) * v10 + tx * ty * v11
+
+        def col(a: Any) -> np.ndarray:  # writable C float64: the type the kernel was compiled for
+            a = np.asarray(a, dtype=float)
+            if a.shape == tids.shape and a.flags.writeable:
+                return np.ascontiguousarray(a)
+            return np.array(np.broadcast_to(a, tids.shape), dtype=float, order="C")
+
+        return lookup_many(tids, col(slew), col(load), col(0.0 if related is None else related), self.ax1,
+                           self.ax2, self.vals, self.n1, self.n2, self.c1, self.c2)
 
 
 def _get(obj: Any, *names: str, default: Any = None) -> Any:

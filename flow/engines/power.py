@@ -36,6 +36,7 @@ import numpy as np
 from flow.engines import activity as act
 from flow.engines.model import FlatDesign, TableBank
 from flow.engines.sta import TimingResult
+from flow.util import gc_paused
 
 ORIGINS = ("none", "clock", "global", "user", "vcd", "propagated", "input", "constant")
 GROUPS = ("Sequential", "Combinational", "Clock", "Macro", "Pad")
@@ -195,6 +196,7 @@ def _densities(design: FlatDesign, timing: TimingResult, raw: np.ndarray, dut: n
     return PinActivity(dens, dut, origin, raw)
 
 
+@gc_paused
 def propagate_activity(design: FlatDesign, timing: TimingResult, libs: Sequence[Any] | Any,
                        input_activity: float = 0.1, input_duty: float = 0.5,
                        annotated: Mapping[str, tuple[float, float]] | None = None,
@@ -300,6 +302,7 @@ def propagate_activity(design: FlatDesign, timing: TimingResult, libs: Sequence[
 
 
 # ---- power ----------------------------------------------------------------------------------
+@gc_paused
 def analyze_power(design: FlatDesign, timing: TimingResult, activity: PinActivity, *,
                   supply_names: Sequence[str] | None = None, instance_corner: np.ndarray | None = None,
                   exact_leakage: bool = False) -> PowerResult:
@@ -340,7 +343,7 @@ def analyze_power(design: FlatDesign, timing: TimingResult, activity: PinActivit
     raw, dut, dens = activity.raw, activity.duty, activity.density
     by_cell = np.argsort(g.inst_cell_idx, kind="stable")
     cstarts = np.searchsorted(g.inst_cell_idx[by_cell], np.arange(len(g.cells) + 1))
-    group_arr = np.empty(n_inst, dtype=object)
+    group_arr = np.full(n_inst, "Combinational", dtype=object)
     for cm in g.cells:
         insts = by_cell[cstarts[cm.index]:cstarts[cm.index + 1]]
         if insts.size == 0:
@@ -421,9 +424,13 @@ def analyze_power(design: FlatDesign, timing: TimingResult, activity: PinActivit
             group_arr[insts] = "Sequential"
         else:
             group_arr[insts] = np.where(drives_clock[insts], "Clock", "Combinational")
-    group = [str(x) if x is not None else "Combinational" for x in group_arr]
-    volts = np.array([g.cells[c].voltage for c in g.inst_cell_idx.tolist()]) if n_inst else np.zeros(0)
-    supply = [names_sup[k] for k in ic.tolist()] if names_sup else [f"{v:.2f}V" for v in volts]
+    group = group_arr.tolist()
+    volts = np.array([c.voltage for c in g.cells] or [0.0])[g.inst_cell_idx] if n_inst else np.zeros(0)
+    if names_sup:
+        supply = list(map(names_sup.__getitem__, ic.tolist()))
+    else:  # one label per distinct supply voltage
+        label = {v: f"{v:.2f}V" for v in set(volts.tolist())}
+        supply = list(map(label.__getitem__, volts.tolist()))
     if q_tab:
         bank.finalize()
         e = bank.lookup(np.concatenate(q_tab), np.concatenate(q_slew), np.concatenate(q_load))

@@ -78,6 +78,15 @@ def _lookup(ax1, ax2, vals, n1, n2, c1, c2, t, slew, load, rel):  # pragma: no c
 
 
 @njit(cache=True, nogil=True)
+def lookup_many(tids, slew, load, rel, ax1, ax2, vals, n1, n2, c1, c2):  # pragma: no cover - compiled
+    """`TableBank.lookup` for many queries: table tids[k] at (slew[k], load[k], rel[k])."""
+    out = np.empty(tids.size)
+    for k in range(tids.size):
+        out[k] = _lookup(ax1, ax2, vals, n1, n2, c1, c2, tids[k], slew[k], load[k], rel[k])
+    return out
+
+
+@njit(cache=True, nogil=True)
 def slew_pass(order, src, srctr, dst, dsttr, is_cell, dtab, stab, einst, der, load, slew_max, slew_min,
               dmax, dmin, ideal_node, ideal_slew, ax1, ax2, vals, n1, n2, c1, c2):  # pragma: no cover - compiled
     """Cell-arc delays (max/min slew) and output slews, edges in (level, target) order. A target's
@@ -145,3 +154,21 @@ def arrival_pass(order, src, srctr, dst, dsttr, dmax, dmin, amax, amin, pmax, pm
         if np.isfinite(cmn) and cmn <= amin[d, dt]:
             amin[d, dt] = cmn
             pmin[d, dt] = e
+
+
+def warm_up() -> None:
+    """Load the compiled kernels (numba's on-disk cache; compiled once per install) by calling
+    each on a two-node graph with the argument types `sta.analyze` uses, so a caller can do it
+    while something else (a netlist read in a child process) is under way."""
+    i64 = np.zeros(1, dtype=np.int64)
+    f1 = np.zeros(1)
+    f2 = np.zeros((2, 2))
+    b1 = np.zeros(1, dtype=bool)
+    levelise(2, i64, i64 + 1)
+    ax = np.array([[0.0, 1.0]])
+    slew_pass(i64, i64, i64, i64 + 1, i64, b1, i64 - 1, i64 - 1, i64, np.ones(1), f2, f2.copy(), f2.copy(),
+              f1.copy(), f1.copy(), np.zeros(2, dtype=bool), np.zeros(2), ax, ax.copy(), np.zeros((1, 2, 2)),
+              i64 + 2, i64 + 2, i64, i64 + 1)
+    lookup_many(i64, f1, f1, f1, ax, ax.copy(), np.zeros((1, 2, 2)), i64 + 2, i64 + 2, i64, i64 + 1)
+    pm = np.full((2, 2), -1, dtype=np.int64)
+    arrival_pass(i64, i64, i64, i64 + 1, i64, f1, f1, np.full((2, 2), -np.inf), np.full((2, 2), np.inf), pm, pm.copy())
