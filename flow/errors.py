@@ -26,6 +26,10 @@ class FormatError(VhflowError):
         self.message = message
         super().__init__(str(self))
 
+    def __reduce__(self) -> tuple:
+        # pickled from a background reader to the parent process (flow.background)
+        return (type(self), (self.path, self.line, self.message))
+
     def __str__(self) -> str:
         where = str(self.path) if self.path is not None else "<input>"
         if self.line is not None:

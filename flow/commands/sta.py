@@ -7,8 +7,12 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from flow.engines.model import FlatDesign
 
 
 def _libs(lib: list[Path], corner: str | None) -> dict:
@@ -24,6 +28,20 @@ def _libs(lib: list[Path], corner: str | None) -> dict:
     from flow.formats.liberty import merge_libraries  # type: ignore[import-not-found]
 
     return {corner or "default": merge_libraries(libs)}
+
+
+def _read_inputs(lib: list[Path], netlist: list[Path], top: str | None, corner: str | None) -> tuple[dict, FlatDesign]:
+    """Liberty corner and netlist, read concurrently: a large netlist in a child process while
+    this one reads the Liberty files and loads the compiled STA kernels."""
+    from flow.engines import sta
+
+    pending = sta.load_design_async(netlist, top)
+    try:
+        libs = _libs(lib, corner)
+        sta.prepare_kernels()
+        return libs, pending.result()
+    finally:
+        pending.cancel()
 
 
 def register(app: typer.Typer) -> None:
@@ -44,8 +62,9 @@ def register(app: typer.Typer) -> None:
         """Setup/hold analysis like `report_checks`, `report_wns`, `report_tns`."""
         from flow.stages.signoff import run_signoff
 
-        res = run_signoff(netlist, top, _libs(lib, corner), sdc, spef=spef,
-                          propagated=True if propagated_clock else None, do_power=False)
+        libs, design = _read_inputs(lib, netlist, top, corner)
+        res = run_signoff(netlist, top, libs, sdc, spef=spef,
+                          propagated=True if propagated_clock else None, do_power=False, design=design)
         for c, t in res.timing.items():
             if as_json:
                 typer.echo(json.dumps({"corner": c, **t.to_json(paths)}, indent=2))
@@ -77,9 +96,11 @@ def register(app: typer.Typer) -> None:
         """Power like `report_power` (groups × internal/switching/leakage)."""
         from flow.stages.signoff import run_signoff
 
-        res = run_signoff(netlist, top, _libs(lib, corner), sdc, spef=spef, activity_file=vcd or saif,
+        libs, design = _read_inputs(lib, netlist, top, corner)
+        res = run_signoff(netlist, top, libs, sdc, spef=spef, activity_file=vcd or saif,
                           scope=scope, input_activity=input_activity,
-                          global_activity=(global_activity, duty) if global_activity is not None else None)
+                          global_activity=(global_activity, duty) if global_activity is not None else None,
+                          design=design)
         for c, p in res.power.items():
             if as_json:
                 typer.echo(json.dumps({"corner": c, **p.to_json()}, indent=2))

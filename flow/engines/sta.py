@@ -65,7 +65,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -73,6 +73,10 @@ from flow.engines import sta_kernels as kern
 from flow.engines.model import _VAR_CODE, CellModel, FlatDesign, NodeIndex, TableBank, cell_model
 from flow.engines.parasitics import Parasitics
 from flow.errors import ConfigError
+from flow.util import gc_paused
+
+if TYPE_CHECKING:
+    from flow.background import Pending
 
 RISE, FALL = 0, 1
 _TR = "^v"
@@ -575,6 +579,7 @@ def driving_cell_response(lib: Any, spec: tuple[str, str | None, str | None, flo
 
 
 # ---- analysis --------------------------------------------------------------------------------
+@gc_paused
 def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
             parasitics: Parasitics | None = None, instance_corner: np.ndarray | None = None,
             level_shifter_delay: float = 0.0, derate: np.ndarray | None = None,
@@ -924,6 +929,21 @@ def load_design(verilog: Sequence[Any], top: str | None = None) -> FlatDesign:
     from flow.formats.verilog import read_verilog
 
     return read_verilog([Path(p) for p in verilog], top)
+
+
+def load_design_async(verilog: Sequence[Any], top: str | None = None) -> Pending[FlatDesign]:
+    """Start reading a netlist; large ones are read in a child process (flow.background) while
+    the caller reads Liberty and prepares the kernels (`prepare_kernels`). `.result()` returns
+    the FlatDesign or raises the reader's error."""
+    from flow.background import Pending, worth_forking
+
+    paths = list(verilog)
+    return Pending(load_design, paths, top, fork=worth_forking(paths))
+
+
+def prepare_kernels() -> None:
+    """Load the compiled STA kernels now (they load on first use otherwise)."""
+    kern.warm_up()
 
 
 def load_liberty(path: Any) -> Any:

@@ -49,13 +49,16 @@ def run_signoff(verilog: Sequence[Path], top: str | None, libs: Mapping[str, Any
                 spef: Path | None = None, activity_file: Path | None = None, scope: str | None = None,
                 input_activity: float = 0.1, global_activity: tuple[float, float] | None = None,
                 propagated: bool | None = None, instance_corner: np.ndarray | None = None,
-                level_shifter_delay: float = 0.0, do_power: bool = True) -> SignoffResult:
+                level_shifter_delay: float = 0.0, do_power: bool = True,
+                design: FlatDesign | None = None) -> SignoffResult:
     """STA (+ power) of one netlist at each corner in `libs` (name -> Library).
 
     With `instance_corner` (per instance, index into the *order* of `libs`), a single mixed
     analysis named "mixed" is run instead, each instance on its own library and supply.
+    `design`, when given, is the already-read `verilog` (see `sta.load_design_async`).
     """
-    design = sta.load_design(verilog, top)
+    if design is None:
+        design = sta.load_design(verilog, top)
     tc = sta.load_constraints(sdc, design, next(iter(libs.values()))) if sdc is not None else sta.TimingConstraints()
     warnings: list[str] = list(tc.warnings)
     par = None
