@@ -63,9 +63,12 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
         return FormatError(path, None, msg)
 
     def match(pattern: str, names: list[str]) -> list[str]:
-        import fnmatch
-
-        return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+        """OpenSTA's object-name patterns: `*` and `?` are wildcards, everything else (the
+        brackets of bus bits `d[0]` included) is literal."""
+        if "*" not in pattern and "?" not in pattern:
+            return [n for n in names if n == pattern]
+        rx = re.compile(re.escape(pattern).replace(r"\*", ".*").replace(r"\?", "."))
+        return [n for n in names if rx.fullmatch(n)]
 
     def get_ports(*args: str) -> str:
         pats = [a for a in args if not a.startswith("-")]
@@ -82,13 +85,29 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
         out: list[str] = []
         for s in (a for a in args if not a.startswith("-")):
             for pat in split(s) or [s]:
-                if not any(ch in pat for ch in "*?["):
+                if "*" not in pat and "?" not in pat:
                     names = all_pins()
                     k = bisect.bisect_left(names, pat)
                     out += [pat] if k < len(names) and names[k] == pat else []
                 else:
                     out += match(pat, all_pins())
         return tuple(out)
+
+    def get_cells(*args: str) -> str:
+        out: list[str] = []
+        for s in (a for a in args if not a.startswith("-")):
+            for pat in split(s) or [s]:
+                hit = match(pat, design.inst_names)
+                if not hit:
+                    warn(f"get_cells {pat}: no match")
+                out += hit
+        return tuple(out)
+
+    def all_inputs(*args: str) -> str:
+        if "-no_clocks" in args:  # inputs that are not clock sources
+            srcs = {s for c in tc.clocks for s in c.sources}
+            return tuple(p for p in ports_in if p not in srcs)
+        return tuple(ports_in)
 
     def get_clocks(*args: str) -> str:
         out = []
@@ -248,7 +267,7 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
 
     cmds = {
         "get_ports": get_ports, "get_pins": get_pins, "get_clocks": get_clocks, "get_nets": get_pins,
-        "get_cells": get_pins, "all_inputs": lambda *a: tuple(ports_in),
+        "get_cells": get_cells, "all_inputs": all_inputs,
         "all_outputs": lambda *a: tuple(ports_out),
         "all_clocks": lambda *a: tuple([c.name for c in tc.clocks]),
         "create_clock": create_clock,
@@ -283,6 +302,7 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
     # collections are plain Tcl lists here, so these helpers are list operations
     tcl.eval("proc remove_from_collection {a b} { set out {}; foreach x $a { if {[lsearch -exact $b $x] < 0} "
              "{ lappend out $x } }; return $out }")
+    tcl.eval("proc delete_from_list {a b} { return [remove_from_collection $a $b] }")
     tcl.eval("proc get_property {obj prop} { return {} }")
     try:
         text = Path(path).read_text()

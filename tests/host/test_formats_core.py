@@ -158,6 +158,29 @@ def test_verilog_errors_name_the_file(tmp_path):
         read_verilog([p], None)
 
 
+def test_sdc_object_patterns_follow_opensta(tmp_path):
+    """As OpenSTA (checked with the Debian `sta`): in `get_*` patterns only `*` and `?` are
+    wildcards, so `{out[1]}` is the bus bit and `[ou]*` is no character class; ORFS idioms
+    (`all_inputs -no_clocks`, `delete_from_list`, `get_cells` for `-from`) work."""
+    v = tmp_path / "n.v"
+    v.write_text(NETLIST)
+    d = read_verilog([v], "top")
+    sdc = tmp_path / "c.sdc"
+    sdc.write_text(
+        "create_clock -name core -period 1 [get_ports clk]\n"
+        "set_input_delay 0.1 -clock core [all_inputs -no_clocks]\n"
+        "set_output_delay 0.2 -clock core [get_ports {out[1]}]\n"
+        "set_output_delay 0.3 -clock core [delete_from_list [get_ports {out[?]}] [get_ports {out[1]}]]\n"
+        "set_load 2 [get_ports {[ou]*}]\n"
+        "set_false_path -from [get_cells {g[0].inv}] -to [get_ports y]\n")
+    tc = read_sdc(sdc, d)
+    assert sorted(x.port for x in tc.input_delays) == ["in.bus[0]", "in.bus[1]"]
+    outs = {x.port: x.max for x in tc.output_delays}
+    assert outs == pytest.approx({"out[1]": 0.2e-9, "out[2]": 0.3e-9, "out[0]": 0.3e-9})
+    assert tc.port_load == {} and f"{sdc}:5: get_ports [ou]*: no match" in tc.warnings
+    assert tc.false_paths == [{"from_clocks": [], "from": ["g[0].inv"], "to_clocks": [], "to": ["y"]}]
+
+
 def test_sdc_variables_expr_and_warnings_with_lines(tmp_path):
     v = tmp_path / "n.v"
     v.write_text(NETLIST)
