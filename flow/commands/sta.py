@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(t.report_checks("min", paths))
             typer.echo(f"wns {min(t.setup_wns, 0.0) * 1e9 if math.isfinite(t.setup_wns) else 0.0:.4f}")
             typer.echo(f"tns {t.setup_tns * 1e9:.4f}")
-            for w in res.warnings + t.warnings:
+            for w in dict.fromkeys(res.warnings + t.warnings):  # the SDC ones are in both
                 typer.echo(f"Warning: {w}", err=True)
 
     @app.command("power")
@@ -107,5 +107,5 @@ def register(app: typer.Typer) -> None:
             else:
                 typer.echo(p.report_power())
                 typer.echo(res.activity[c].annotation_report())
-            for w in res.warnings + p.warnings:
+            for w in dict.fromkeys(res.warnings + p.warnings):
                 typer.echo(f"Warning: {w}", err=True)

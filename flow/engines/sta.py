@@ -664,46 +664,101 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     dmin[zero] = 0.0
     # ---- pass 2: arrivals per launch group (clock, source edge) and for unclocked inputs
     groups: list[tuple[int, int]] = [(c, e) for c in range(len(clocks)) for e in (RISE, FALL)]
-    arr = []
-    for ci_, edge in groups:
-        clk = clocks[ci_]
-        amax = np.full((n, 2), -np.inf)
-        amin = np.full((n, 2), np.inf)
-        base = clk.waveform[edge]
-        lat = clk.source_latency + (0.0 if prop[ci_] else clk.latency)
-        for s in clk.sources:
-            if s in name_to_node:
-                v = name_to_node[s]
-                amax[v, edge] = base + lat
-                amin[v, edge] = base + lat
-        for io in constraints.input_delays:
-            if io.clock == clk.name and (FALL if io.clock_fall else RISE) == edge and io.port in name_to_node:
-                v = name_to_node[io.port]
-                if in_clk[v]:
-                    continue
-                amax[v] = np.maximum(amax[v], base + io.max + drive_delay[v])
-                amin[v] = np.minimum(amin[v], base + io.min + drive_delay[v])
-        for fp in constraints.false_paths:  # -from startpoints: drop their launch
-            if fp.get("from") and not fp.get("to"):
-                for nm in fp["from"]:
-                    if nm in name_to_node and not in_clk[name_to_node[nm]]:
-                        amax[name_to_node[nm]] = -np.inf
-                        amin[name_to_node[nm]] = np.inf
-        pmax = np.full((n, 2), -1, dtype=np.int64)
-        pmin = np.full((n, 2), -1, dtype=np.int64)
-        kern.arrival_pass(order, g.src, g.srctr, g.dst, g.dsttr, dmax, dmin, amax, amin, pmax, pmin)
-        arr.append((amax, amin, pmax, pmin))
+    inst_index: dict[str, int] = {}
+
+    def startpoints(names: Sequence[str]) -> tuple[list[int], np.ndarray]:
+        """`-from` objects as (nodes whose launch is dropped: ports and data pins, launch-edge
+        mask: clock-pin -> output arcs of named registers or clock pins)."""
+        if not inst_index:
+            inst_index.update((nm, k) for k, nm in enumerate(design.inst_names))
+        nodes, ck_pins, insts = [], [], []
+        for nm in names:
+            if nm in name_to_node:
+                v = name_to_node[nm]
+                (ck_pins if in_clk[v] else nodes).append(v)
+            elif nm in inst_index:
+                insts.append(inst_index[nm])
+            else:
+                warnings.append(f"set_false_path -from {nm}: not found")
+        mask = g.launch & (np.isin(g.src, ck_pins) | np.isin(g.inst, insts))
+        return nodes, mask
+
+    def arrivals(from_names: Sequence[str]) -> list[tuple[np.ndarray, ...]]:
+        """Latest/earliest arrivals and predecessors per launch group, with the paths that start
+        at `from_names` removed."""
+        drop_nodes, drop_edges = startpoints(from_names)
+        dmx, dmn = dmax, dmin
+        if drop_edges.any():
+            dmx, dmn = dmax.copy(), dmin.copy()
+            dmx[drop_edges] = -np.inf
+            dmn[drop_edges] = np.inf
+        out = []
+        for ci_, edge in groups:
+            clk = clocks[ci_]
+            amax = np.full((n, 2), -np.inf)
+            amin = np.full((n, 2), np.inf)
+            base = clk.waveform[edge]
+            lat = clk.source_latency + (0.0 if prop[ci_] else clk.latency)
+            for s in clk.sources:
+                if s in name_to_node:
+                    v = name_to_node[s]
+                    amax[v, edge] = base + lat
+                    amin[v, edge] = base + lat
+            for io in constraints.input_delays:
+                if io.clock == clk.name and (FALL if io.clock_fall else RISE) == edge and io.port in name_to_node:
+                    v = name_to_node[io.port]
+                    if in_clk[v]:
+                        continue
+                    amax[v] = np.maximum(amax[v], base + io.max + drive_delay[v])
+                    amin[v] = np.minimum(amin[v], base + io.min + drive_delay[v])
+            amax[drop_nodes] = -np.inf
+            amin[drop_nodes] = np.inf
+            pmax = np.full((n, 2), -1, dtype=np.int64)
+            pmin = np.full((n, 2), -1, dtype=np.int64)
+            kern.arrival_pass(order, g.src, g.srctr, g.dst, g.dsttr, dmx, dmn, amax, amin, pmax, pmin)
+            out.append((amax, amin, pmax, pmin))
+        return out
+
+    # false paths: `-from` alone drops those launches everywhere; `-from A -to B` gets its own
+    # arrivals (launches of A dropped) that only the endpoints B use; arrival set k of launch
+    # group gi is arr[k * len(groups) + gi]
+    fp_from_all = [nm for fp in constraints.false_paths if fp.get("from") and not fp.get("to")
+                   and not fp.get("to_clocks") for nm in fp["from"]]
+    p2p: dict[str, list[str]] = {}  # endpoint (pin, port or instance) -> the -from objects of its exceptions
+    for fp in constraints.false_paths:
+        if fp.get("from") and fp.get("to"):
+            for t_ in fp["to"]:
+                p2p.setdefault(t_, []).extend(fp["from"])
+        elif (fp.get("from_clocks") and fp.get("to")) or (fp.get("from") and fp.get("to_clocks")):
+            warnings.append("set_false_path between a clock and pins is not supported; ignored")
+    set_of_key: dict[tuple[str, ...], int] = {}
+    ep_set: dict[str, int] = {}
+    for t_, froms in p2p.items():
+        key = tuple(sorted(set(froms)))
+        ep_set[t_] = set_of_key.setdefault(key, len(set_of_key) + 1)
+    arr = arrivals(fp_from_all)
+    for key in set_of_key:  # in order of their set numbers
+        arr += arrivals(fp_from_all + list(key))
+    n_groups = len(groups)
+
+    def set_of(node: int) -> int:
+        """Arrival set an endpoint node uses (0: the common one)."""
+        if not ep_set:
+            return 0
+        k = ep_set.get(g.names[node])
+        if k is None and g.node_inst[node] >= 0:
+            k = ep_set.get(design.inst_names[int(g.node_inst[node])])
+        return k or 0
+
     # ---- checks
     endpoints: list[str] = []
     setup_sl: list[float] = []
     hold_sl: list[float] = []
     setup_paths: list[TimingPath] = []
     hold_paths: list[TimingPath] = []
-    fp_to = {nm for fp in constraints.false_paths if fp.get("to") and not fp.get("from") for nm in fp["to"]}
+    fp_to = {nm for fp in constraints.false_paths if fp.get("to") and not fp.get("from")
+             and not fp.get("from_clocks") for nm in fp["to"]}
     fp_clk = {(a, b) for fp in constraints.false_paths for a in fp.get("from_clocks", []) for b in fp.get("to_clocks", [])}
-    for fp in constraints.false_paths:
-        if fp.get("from") and fp.get("to"):
-            warnings.append("set_false_path -from <pins> -to <pins> is not supported; ignored")
     async_pairs = set(constraints.async_groups) | {(b, a) for a, b in constraints.async_groups}
     maxd = {nm: md["value"] for md in constraints.max_delays for nm in md.get("to", [])}
 
@@ -747,10 +802,15 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
         maxd_chk = np.array([maxd.get(g.names[x], np.nan) for x in d_of.tolist()]) if maxd else \
             np.full(d_of.size, np.nan)
         cc_chk = clk_of_node[ck_of]
+        chk_set = np.array([set_of(x) for x in d_of.tolist()]) if ep_set else np.zeros(d_of.size, dtype=np.int64)
+        other_sets = [(k, np.flatnonzero(chk_set == k)) for k in range(1, len(set_of_key) + 1)]
         cands: dict[str, list[tuple]] = {"setup": [], "hold": []}
         for gi, (lc, ledge) in enumerate(groups):
             lclk = clocks[lc]
-            amax, amin = arr[gi][0], arr[gi][1]
+            d_amax, d_amin = arr[gi][0][d_of], arr[gi][1][d_of]  # data arrival at each check's pin
+            for k, sel in other_sets:
+                d_amax[sel] = arr[k * n_groups + gi][0][d_of[sel]]
+                d_amin[sel] = arr[k * n_groups + gi][1][d_of[sel]]
             for cg, (c2, cedge) in enumerate(groups):
                 cclk = clocks[c2]
                 if (lclk.name, cclk.name) in async_pairs or (lclk.name, cclk.name) in fp_clk:
@@ -762,7 +822,7 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                 se, he = capture_edges(lclk, ledge, cclk, cedge)
                 for dtr in (RISE, FALL):
                     m = base_m & ((tab_r if dtr == RISE else tab_f) >= 0)
-                    a_mx, c_mn = amax[d_of, dtr], cmin[ck_of, cktr_of]
+                    a_mx, c_mn = d_amax[:, dtr], cmin[ck_of, cktr_of]
                     idx = np.flatnonzero(m & is_setup & np.isfinite(a_mx) & np.isfinite(c_mn))
                     if idx.size:
                         val = chk_val[idx, dtr]
@@ -773,7 +833,7 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                         sl = req - a_mx[idx]
                         np.minimum.at(ws_arr, chk_ep[idx], sl)
                         cands["setup"].append((sl, idx, req, carr, val, gi, cg, dtr, se, cclk.uncertainty_setup))
-                    a_mn, c_mx = amin[d_of, dtr], cmax[ck_of, cktr_of]
+                    a_mn, c_mx = d_amin[:, dtr], cmax[ck_of, cktr_of]
                     idx = np.flatnonzero(m & ~is_setup & np.isfinite(a_mn) & np.isfinite(c_mx))
                     if idx.size:
                         val = chk_val[idx, dtr]
@@ -798,7 +858,8 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                     continue
                 seen_d.add(node)
                 lc, ledge = groups[gi]
-                bucket.append((float(sl[q]), dict(g=gi, node=node, tr=dtr, req=float(req[q]), carr=float(carr[q]),
+                bucket.append((float(sl[q]), dict(g=gi, a=int(chk_set[idx[q]]) * n_groups + gi, node=node, tr=dtr,
+                                                  req=float(req[q]), carr=float(carr[q]),
                                                   edge=edge, chk=float(val[q]), unc=unc, lc=clocks[lc].name,
                                                   cc=clocks[groups[cg][0]].name, ledge=clocks[lc].waveform[ledge])))
                 if len(seen_d) >= max_paths:
@@ -820,7 +881,8 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
             lclk = clocks[lc]
             if (lclk.name, cclk.name) in async_pairs or (lclk.name, cclk.name) in fp_clk or io.port in fp_to:
                 continue
-            amax, amin, _, _ = arr[gi]
+            a_set = set_of(v) * n_groups + gi
+            amax, amin, _, _ = arr[a_set]
             se, he = capture_edges(lclk, ledge, cclk, cedge)
             for dtr in (RISE, FALL):
                 if np.isfinite(amax[v, dtr]):
@@ -828,14 +890,14 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                         se + cclk.source_latency - io.max - cclk.uncertainty_setup
                     sl = req - amax[v, dtr]
                     ws = min(ws, sl)
-                    consider("setup", sl, dict(g=gi, node=v, tr=dtr, req=req, carr=se, edge=se, chk=io.max,
+                    consider("setup", sl, dict(g=gi, a=a_set, node=v, tr=dtr, req=req, carr=se, edge=se, chk=io.max,
                                                unc=cclk.uncertainty_setup, lc=lclk.name, cc=cclk.name,
                                                ledge=lclk.waveform[ledge]), cand_setup)
                 if np.isfinite(amin[v, dtr]):
                     req = he + cclk.source_latency - io.min + cclk.uncertainty_hold
                     sl = amin[v, dtr] - req
                     wh = min(wh, sl)
-                    consider("hold", sl, dict(g=gi, node=v, tr=dtr, req=req, carr=he, edge=he, chk=-io.min,
+                    consider("hold", sl, dict(g=gi, a=a_set, node=v, tr=dtr, req=req, carr=he, edge=he, chk=-io.min,
                                               unc=cclk.uncertainty_hold, lc=lclk.name, cc=cclk.name,
                                               ledge=lclk.waveform[ledge]), cand_hold)
         if ep_pos is None:
@@ -871,7 +933,7 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
 
 def _trace(g: _Graph, arr: list, info: dict, kind: str, slack: float, slew: np.ndarray,
            design: FlatDesign) -> TimingPath:
-    amax, amin, pmax, pmin = arr[info["g"]]
+    amax, amin, pmax, pmin = arr[info["a"]]
     a = amax if kind == "max" else amin
     pred = pmax if kind == "max" else pmin
     node, tr = info["node"], info["tr"]
