@@ -39,7 +39,7 @@ class PlaceStage(Stage):
     config_vars = (
         Variable("PLACE_DENSITY", float | None, "Target cell density in the placement region; default: the "
                  "platform's.", None, source="place"),
-        Variable("PLACE_ITERATIONS", int, "Spreading iterations of global placement.", 30, source="place"),
+        Variable("PLACE_ITERATIONS", int, "Spreading iterations of global placement.", 40, source="place"),
         Variable("PLACE_SEED", int, "Seed of the initial placement jitter.", 0, source="place"),
         Variable("DETAILED_PLACE_PASSES", int, "Passes of adjacent-swap detailed placement.", 1, source="place"),
     )
