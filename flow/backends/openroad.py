@@ -463,6 +463,7 @@ def render(
         "signoff_corners": [{"name": c.name, "liberty": [str(p) for p in c.liberty]} for c in signoff_corners],
         "verilog": [str(p) for p in verilog], "sdc": str(sdc_out),
         "upf": str(_openroad_upf(Path(upf), out_dir / f"{design}.openroad.upf")) if upf else None,
+        "floorplan_def": str(cfg["FLOORPLAN_DEF"]) if cfg.get("FLOORPLAN_DEF") and die is None else None,
         "die_area": tcl_list([num(float(v)) for v in die]) if die is not None else None,
         "core_area": tcl_list([num(float(v)) for v in core_a]) if core_a is not None else None,
         "utilization": num(util), "aspect_ratio": num(float(cfg.get("CORE_ASPECT_RATIO", 1.0))),
@@ -533,7 +534,9 @@ def _config_mk_vars(cfg: dict[str, Any], platform: Platform, sdc: Path, density:
         out.append(("VERILOG_TOP_PARAMS", dict(cfg["VERILOG_TOP_PARAMS"])))
     if cfg.get("VERILOG_DEFINES"):
         out.append(("VERILOG_DEFINES", [f"-D{k}={v}" for k, v in cfg["VERILOG_DEFINES"].items()]))
-    if cfg.get("DIE_AREA") is not None:
+    if cfg.get("FLOORPLAN_DEF") is not None:  # ORFS takes the floorplan from it instead
+        out.append(("FLOORPLAN_DEF", str(cfg["FLOORPLAN_DEF"])))
+    elif cfg.get("DIE_AREA") is not None:
         out += [("DIE_AREA", [num(float(v)) for v in cfg["DIE_AREA"]]),
                 ("CORE_AREA", [num(float(v)) for v in cfg["CORE_AREA"]])]
     else:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
 from flow.engines.physical import cell_sizes, io_positions
 from flow.engines.sta import load_design
 from flow.errors import ConfigError, FormatError
-from flow.formats.deflib import write_def
+from flow.formats.deflib import read_def, write_def
 from flow.formats.lef import read_lef
 from flow.stage import Stage, StageContext, StageResult, Variable
 from flow.state import State
@@ -45,6 +46,8 @@ class FloorplanStage(Stage):
                  source="floorplan"),
         Variable("CORE_AREA", list[float] | None, "Core x0 y0 x1 y1 (with DIE_AREA).", None, unit="µm",
                  source="floorplan"),
+        Variable("FLOORPLAN_DEF", Path | None, "Floorplan DEF (as in ORFS): its DIEAREA and the extent of its ROWs "
+                 "give the die and core (components and pins in it are not imported).", None, source="floorplan"),
     )
 
     def run(self, state: State, ctx: StageContext) -> StageResult:
@@ -55,11 +58,17 @@ class FloorplanStage(Stage):
         geo = cell_sizes(design, lef, state["verilog"])
         cell_area = float(np.sum(geo.w * geo.h))
         sw, rh = plat.site.width, plat.site.height
-        if cfg["DIE_AREA"] is not None or cfg["CORE_AREA"] is not None:
-            if cfg["DIE_AREA"] is None or cfg["CORE_AREA"] is None or len(cfg["DIE_AREA"]) != 4 or len(cfg["CORE_AREA"]) != 4:
-                raise ConfigError("DIE_AREA and CORE_AREA must both be given as 4 numbers (µm)")
-            die = tuple(v * 1e-6 for v in cfg["DIE_AREA"])
-            c = [v * 1e-6 for v in cfg["CORE_AREA"]]
+        if cfg["FLOORPLAN_DEF"] is not None and (cfg["DIE_AREA"] is not None or cfg["CORE_AREA"] is not None):
+            raise ConfigError("FLOORPLAN_DEF and DIE_AREA/CORE_AREA both give the floorplan: set one of them")
+        if cfg["FLOORPLAN_DEF"] is not None or cfg["DIE_AREA"] is not None or cfg["CORE_AREA"] is not None:
+            if cfg["FLOORPLAN_DEF"] is not None:
+                die, c = def_die_core(Path(cfg["FLOORPLAN_DEF"]), sw, rh)
+            else:
+                if cfg["DIE_AREA"] is None or cfg["CORE_AREA"] is None or len(cfg["DIE_AREA"]) != 4 \
+                        or len(cfg["CORE_AREA"]) != 4:
+                    raise ConfigError("DIE_AREA and CORE_AREA must both be given as 4 numbers (µm)")
+                die = tuple(v * 1e-6 for v in cfg["DIE_AREA"])
+                c = [v * 1e-6 for v in cfg["CORE_AREA"]]
             if c[0] < die[0] or c[1] < die[1] or c[2] > die[2] or c[3] > die[3] or c[2] <= c[0] or c[3] <= c[1]:
                 raise ConfigError(f"CORE_AREA {cfg['CORE_AREA']} is not inside DIE_AREA {cfg['DIE_AREA']}")
             x0 = die[0] + math.ceil((c[0] - die[0]) / sw - 1e-9) * sw
@@ -125,6 +134,23 @@ class FloorplanStage(Stage):
                 "floorplan__design__tapcells": len(taps),
             },
         )
+
+
+def def_die_core(path: Path, site_w: float, row_h: float) -> tuple[tuple[float, float, float, float], list[float]]:
+    """Die (DIEAREA) and core (bounding box of the ROWs, each `DO nx BY ny STEP sx sy` of sites
+    `site_w` x `row_h`) of a floorplan DEF, in metres."""
+    fp = read_def(path)
+    if fp.die is None:
+        raise FormatError(path, None, "FLOORPLAN_DEF has no DIEAREA")
+    if not fp.rows:
+        raise FormatError(path, None, "FLOORPLAN_DEF has no ROW: the core cannot be derived")
+    xs0, ys0, xs1, ys1 = [], [], [], []
+    for _name, _site, x, y, _orient, nx, ny, sx, sy in fp.rows:
+        xs0.append(x)
+        ys0.append(y)
+        xs1.append(x + (max(nx, 1) - 1) * sx + site_w)
+        ys1.append(y + (max(ny, 1) - 1) * sy + row_h)
+    return fp.die, [min(xs0), min(ys0), max(xs1), max(ys1)]
 
 
 def tap_positions(plat, lef, core: tuple[float, float, float, float], rh: float,

@@ -26,6 +26,7 @@ SPECS: dict[str, tuple[set[str], set[str], tuple[int, int], set[str]]] = {
     "read_sdc": (set(), {"-echo"}, (1, 1), set()),
     "read_upf": ({"-file"}, set(), (0, 0), {"-file"}),
     "read_db": (set(), set(), (1, 1), set()),
+    "read_def": (set(), {"-floorplan_initialize", "-incremental", "-continue_on_errors", "-child"}, (1, 1), set()),
     "write_db": (set(), set(), (1, 1), set()),
     "write_def": (set(), set(), (1, 1), set()),
     "write_verilog": (set(), set(), (1, 1), set()),
@@ -272,6 +273,8 @@ class Session:
             st["rows"] = True
             if not Path(call.positional[0]).name.endswith(".odb"):
                 raise ValueError(f"read_db {call.positional[0]}: not an .odb")
+        if call.name == "read_def" and "-floorplan_initialize" in call.flags:
+            st["rows"] = True  # die, core and rows come from the DEF
         if call.name == "initialize_floorplan":
             util = "-utilization" in call.keys
             area = "-die_area" in call.keys and "-core_area" in call.keys

@@ -192,6 +192,19 @@ def test_die_area_replaces_utilization(nangate45, tmp_path):
     assert "export DIE_AREA = 0 0 60 60" in mk and "CORE_UTILIZATION" not in mk
 
 
+def test_floorplan_def_replaces_initialize_floorplan(nangate45, tmp_path):
+    fp = tmp_path / "fp.def"
+    fp.write_text("VERSION 5.8 ;\nDESIGN gcd ;\nUNITS DISTANCE MICRONS 2000 ;\nDIEAREA ( 0 0 ) ( 1000 1000 ) ;\n"
+                  "END DESIGN\n")
+    setup = setup_for("nangate45", (f"FLOORPLAN_DEF={fp}",))
+    files = openroad.render(setup.config, setup.platform, tmp_path / "or")
+    calls = Session().source(files["floorplan"])
+    assert calls.one("read_def").args == ["-floorplan_initialize", str(fp)]
+    assert "initialize_floorplan -" not in files["floorplan"].read_text()
+    mk = files["config"].read_text()
+    assert f"export FLOORPLAN_DEF = {fp}" in mk and "CORE_UTILIZATION" not in mk and "DIE_AREA" not in mk
+
+
 def test_config_errors_are_reported(nangate45, tmp_path):
     setup = setup_for("nangate45", ("PLACE_DENSITY=1.5",))
     with pytest.raises(ConfigError, match="PLACE_DENSITY"):

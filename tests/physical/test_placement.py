@@ -175,3 +175,34 @@ def test_tap_cells_are_obstacles(problem, request):
         prob.blockages = []
         prob.region = np.full(prob.n, -1)
         prob.region_rects = []
+
+
+def test_floorplan_from_def(tmp_path, nangate45):
+    """FLOORPLAN_DEF (ORFS): die from DIEAREA, core from the extent of the ROWs; it excludes
+    DIE_AREA/CORE_AREA, and a DEF without rows is a one-line error naming the file."""
+    import json
+
+    from flow.runner import run_flow
+
+    site = nangate45.site.name  # 0.19 x 1.4 um
+    rows = "".join(f"ROW ROW_{r} {site} 6080 {5600 + 2800 * r} {'FS' if r % 2 else 'N'} DO 280 BY 1 STEP 380 0 ;\n"
+                   for r in range(19))
+    fp = tmp_path / "fp.def"
+    fp.write_text("VERSION 5.8 ;\nDESIGN gcd ;\nUNITS DISTANCE MICRONS 2000 ;\n"
+                  f"DIEAREA ( 0 0 ) ( 120000 70000 ) ;\n{rows}END DESIGN\n")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'DESIGN_NAME = "gcd"\nPLATFORM = "nangate45"\nVERILOG_FILES = ["{DESIGNS}/gcd/src/gcd.v"]\n'
+                   f'SDC_FILE = "{DESIGNS}/gcd/src/constraint.sdc"\nFLOORPLAN_DEF = "fp.def"\n')
+    run = run_flow(cfg, runs_dir=tmp_path / "runs", tag="fp", to_stage="floorplan")
+    m = json.loads((run.run_dir / "metrics.json").read_text())
+    # core: x 3.04 .. 3.04 + 280 * 0.19 = 56.24 um, y 2.8 .. 2.8 + 19 * 1.4 = 29.4 um
+    assert m["floorplan__design__core__area"] == pytest.approx(53.2 * 26.6, rel=1e-9)
+    assert m["floorplan__design__die__area"] == pytest.approx(60.0 * 35.0, rel=1e-9)
+    assert m["floorplan__design__rows"] == 19
+    with pytest.raises(ConfigError, match="FLOORPLAN_DEF and DIE_AREA/CORE_AREA"):
+        run_flow(cfg, overrides=["DIE_AREA=[0, 0, 50, 50]", "CORE_AREA=[5, 5, 45, 45]"],
+                 runs_dir=tmp_path / "runs", tag="both", to_stage="floorplan")
+    fp.write_text("VERSION 5.8 ;\nDESIGN gcd ;\nUNITS DISTANCE MICRONS 2000 ;\nDIEAREA ( 0 0 ) ( 120000 70000 ) ;\n"
+                  "END DESIGN\n")
+    with pytest.raises(FormatError, match=r"fp.def: FLOORPLAN_DEF has no ROW"):
+        run_flow(cfg, runs_dir=tmp_path / "runs", tag="norow", to_stage="floorplan")
