@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from flow.engines.model import FlatDesign
 
 
+WIRE_LOAD_HELP = ("Without --spef, estimate nets from a Liberty wire-load model as OpenSTA does: 'default' "
+                  "(SDC set_wire_load_model, else the library's default_wire_load), a model name, or 'none'.")
+
+
 def _libs(lib: list[Path], corner: str | None) -> dict:
     """Liberty files merged into one corner (later files override cells of earlier ones)."""
     from flow.engines.sta import load_liberty
@@ -57,6 +61,7 @@ def register(app: typer.Typer) -> None:
         corner: str = typer.Option(None, "--corner", help="Name of the corner in the report."),
         propagated_clock: bool = typer.Option(False, "--propagated-clock", help="Propagate clocks."),
         paths: int = typer.Option(1, "--paths", help="Paths per check type in the report."),
+        wire_load: str = typer.Option("default", "--wire-load", help=WIRE_LOAD_HELP),
         as_json: bool = typer.Option(False, "--json", help="JSON instead of report text."),
     ) -> None:
         """Setup/hold analysis like `report_checks`, `report_wns`, `report_tns`."""
@@ -64,7 +69,8 @@ def register(app: typer.Typer) -> None:
 
         libs, design = _read_inputs(lib, netlist, top, corner)
         res = run_signoff(netlist, top, libs, sdc, spef=spef,
-                          propagated=True if propagated_clock else None, do_power=False, design=design)
+                          propagated=True if propagated_clock else None, do_power=False, design=design,
+                          wire_load=wire_load)
         for c, t in res.timing.items():
             if as_json:
                 typer.echo(json.dumps({"corner": c, **t.to_json(paths)}, indent=2))
@@ -91,6 +97,7 @@ def register(app: typer.Typer) -> None:
         global_activity: float = typer.Option(None, "--global-activity",
                                               help="Like set_power_activity -global -activity A."),
         duty: float = typer.Option(0.5, "--duty"),
+        wire_load: str = typer.Option("default", "--wire-load", help=WIRE_LOAD_HELP),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Power like `report_power` (groups × internal/switching/leakage)."""
@@ -100,7 +107,7 @@ def register(app: typer.Typer) -> None:
         res = run_signoff(netlist, top, libs, sdc, spef=spef, activity_file=vcd or saif,
                           scope=scope, input_activity=input_activity,
                           global_activity=(global_activity, duty) if global_activity is not None else None,
-                          design=design)
+                          design=design, wire_load=wire_load)
         for c, p in res.power.items():
             if as_json:
                 typer.echo(json.dumps({"corner": c, **p.to_json()}, indent=2))

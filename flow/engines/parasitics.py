@@ -1,21 +1,67 @@
-"""Per-net wire parasitics for STA and power: zero wire load, lumped capacitance, or RC trees.
+"""Per-net wire parasitics for STA and power: zero wire load, lumped capacitance, RC trees, or
+a Liberty wire-load model.
 
 From SPEF (`from_spef`): the wire capacitance of a net is the sum of its `*CAP` entries
 (coupling grounded) — or `*D_NET` total when there are none — and pin capacitances come from
 Liberty, as OpenSTA does by default (no `-pin_cap_included`). With `*RES` the net is an RC tree
 rooted at the driver and each load pin gets the Elmore delay
 `sum over resistors on the root->pin path of R * downstream C`, pin capacitances included.
+
+Without SPEF, OpenSTA estimates every net from the library's `default_wire_load` (or the SDC's
+`set_wire_load_model`): length from the `fanout_length` table by the net's fanout (input pins
+plus output ports; linear between entries, `slope` beyond them), capacitance and resistance per
+unit length. `from_wire_load` does the same; the STA adds the capacitance to the net and, for a
+balanced tree, the Elmore delay `R/fanout * (C/fanout + load pin cap)` to each load (worst-case
+tree: `R * (wire C + all load pins)`, best-case: none), as OpenSTA's estimate does.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from flow.engines.model import FlatDesign
+from flow.errors import ConfigError
 from flow.formats.spef import Spef
+
+
+@dataclass
+class WireLoad:
+    """A Liberty `wire_load` model (SI units) and the tree type of the operating conditions."""
+
+    name: str
+    cap_per_length: float
+    res_per_length: float
+    slope: float
+    fanout_length: list[tuple[float, float]]
+    tree: str = "balanced_tree"
+
+    @classmethod
+    def from_library(cls, lib: Any, name: str | None = None) -> WireLoad | None:
+        """The library's wire load `name` (default: its `default_wire_load`); None if it has none."""
+        loads = (lib.get("wire_loads") if isinstance(lib, dict) else None) or {}
+        name = name or (lib.get("default_wire_load") if isinstance(lib, dict) else None)
+        if not name:
+            return None
+        wl = loads.get(name)
+        if wl is None:
+            raise ConfigError(f"wire load model {name!r} is not in the library (has: {', '.join(loads) or 'none'})")
+        return cls(name, wl["cap_per_length"], wl["res_per_length"], wl["slope"], list(wl["fanout_length"]),
+                   str(lib.get("wire_load_tree") or "balanced_tree"))
+
+    def length(self, fanout: np.ndarray) -> np.ndarray:
+        """Estimated length per net for `fanout` loads (OpenSTA `Wireload::findWireload`)."""
+        f = np.asarray(fanout, dtype=float)
+        if not self.fanout_length:
+            return np.zeros_like(f)
+        fo = np.array([a for a, _ in self.fanout_length])
+        ln = np.array([b for _, b in self.fanout_length])
+        out = np.interp(f, fo, ln)
+        out = np.where(f < fo[0], np.maximum(ln[0] - (fo[0] - f) * self.slope, 0.0), out)
+        return np.where(f >= fo[-1], ln[-1] + (f - fo[-1]) * self.slope, out)
 
 
 @dataclass
@@ -25,11 +71,16 @@ class Parasitics:
     wire_cap: np.ndarray
     trees: dict[int, tuple[dict[str, float], list[tuple[str, str, float]]]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    wire_load: WireLoad | None = None  # estimate nets from it (the STA knows the fanouts)
     _delays: dict[tuple[int, str], float] = field(default_factory=dict, repr=False)
 
     @classmethod
     def zero(cls, design: FlatDesign) -> Parasitics:
         return cls(np.zeros(len(design.net_names)))
+
+    @classmethod
+    def from_wire_load(cls, design: FlatDesign, wire_load: WireLoad) -> Parasitics:
+        return cls(np.zeros(len(design.net_names)), wire_load=wire_load)
 
     @classmethod
     def lumped(cls, design: FlatDesign, caps: np.ndarray) -> Parasitics:

@@ -122,6 +122,7 @@ class TimingConstraints:
     false_paths: list[dict[str, Any]] = field(default_factory=list)  # {"from": [...], "to": [...]}
     max_delays: list[dict[str, Any]] = field(default_factory=list)  # {"to": [...], "value": s}
     async_groups: list[tuple[str, str]] = field(default_factory=list)  # clock pairs not timed
+    wire_load_model: str | None = None  # set_wire_load_model -name (estimates without SPEF)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -362,6 +363,14 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
         net_cap[:, tr] = np.bincount(node_net[ld_nodes], weights=cap[ld_nodes, tr], minlength=n_nets)
     if par is not None:
         net_cap += np.asarray(par.wire_cap, dtype=float)[:, None]
+    wl = par.wire_load if par is not None else None
+    if wl is not None:  # no SPEF: the Liberty wire-load estimate, fanout = input pins + output ports
+        is_pin = np.arange(n) < n_pins
+        fanout = np.bincount(node_net[(is_pin & ((pin_dir == 1) | (pin_dir == 3))) | (~is_pin & (pin_dir == 1))],
+                             minlength=n_nets)
+        wl_len = wl.length(fanout)
+        wl_cap, wl_res = wl_len * wl.cap_per_length, wl_len * wl.res_per_length
+        net_cap += wl_cap[:, None]
     undriven = int(((n_drv == 0) & (np.bincount(node_net[ld_nodes], minlength=n_nets) > 0)).sum())
     if undriven:
         warnings.append(f"{undriven} net(s) with loads but no driver")
@@ -378,6 +387,13 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
     keep = e_src_a != e_dst_a
     e_src_a, e_dst_a = e_src_a[keep], e_dst_a[keep]
     e_wire_a = np.zeros(e_src_a.size)
+    if wl is not None and not wl.tree.startswith("best"):
+        ne = node_net[e_src_a]
+        if wl.tree.startswith("worst"):  # all load capacitance behind the whole wire resistance
+            e_wire_a += wl_res[ne] * net_cap[ne].max(axis=1)
+        else:  # balanced: each load behind R/fanout with C/fanout of wire
+            fo = np.maximum(fanout[ne], 1)
+            e_wire_a += wl_res[ne] / fo * (wl_cap[ne] / fo + cap[e_dst_a].max(axis=1))
     if par is not None and par.trees:
         tree_nets = np.fromiter(par.trees.keys(), dtype=np.int64)
         sel = np.flatnonzero(np.isin(node_net[e_src_a], tree_nets))

@@ -19,6 +19,7 @@ from flow.util import gc_paused, read_text_without_block_comments
 
 _TIME = {"1ns": 1e-9, "1ps": 1e-12, "10ps": 1e-11, "100ps": 1e-10, "1us": 1e-6}
 _CAPU = {"ff": 1e-15, "pf": 1e-12, "nf": 1e-9}
+_RESU = {"1ohm": 1.0, "10ohm": 10.0, "100ohm": 100.0, "1kohm": 1e3, "10kohm": 1e4, "100kohm": 1e5, "1mohm": 1e6}
 _PWRU = {"1nw": 1e-9, "1pw": 1e-12, "1uw": 1e-6, "1mw": 1e-3, "1w": 1.0, "100nw": 1e-7, "10nw": 1e-8}
 _VOLT = {"1v": 1.0, "1mv": 1e-3, "10mv": 1e-2, "100mv": 0.1}
 
@@ -227,6 +228,30 @@ def read_liberty(path: str | Path) -> dict:
                         "is_macro": _a(cg, "is_macro_cell", "false") == "true",
                         "is_pad": _a(cg, "pad_cell", "false") == "true"}
     return {"name": lib["args"][0] if lib["args"] else "", "cells": cells, "nom_voltage": nom_v, "path": str(path),
-            "time_unit": tu, "cap_unit": cu}
+            "time_unit": tu, "cap_unit": cu, **_wire_loads(lib, cu, path)}
+
+
+def _wire_loads(lib: dict, cu: float, path: Path) -> dict:
+    """`wire_load` tables (per unit length: capacitance F, resistance ohm; slope; fanout_length
+    pairs), `default_wire_load` and the wire-load tree type of the default operating conditions
+    (what OpenSTA uses to estimate nets when there is no SPEF)."""
+    ru = _RESU.get(str(_a(lib, "pulling_resistance_unit", "1kohm")).lower().replace(" ", ""), 1e3)
+    loads: dict[str, dict] = {}
+    for g in lib["groups"]:
+        if g["type"] != "wire_load" or not g["args"]:
+            continue
+        try:
+            pairs = sorted((float(a[0]), float(a[1])) for a in g["attrs"].get("fanout_length", []))
+            loads[g["args"][0]] = {"cap_per_length": float(_a(g, "capacitance", 0.0) or 0.0) * cu,
+                                   "res_per_length": float(_a(g, "resistance", 0.0) or 0.0) * ru,
+                                   "slope": float(_a(g, "slope", 0.0) or 0.0), "fanout_length": pairs}
+        except (ValueError, IndexError, TypeError):
+            raise FormatError(path, None, f"wire_load({g['args'][0]}): bad capacitance/resistance/slope/"
+                              "fanout_length") from None
+    conds = [g for g in lib["groups"] if g["type"] == "operating_conditions"]
+    default_oc = _a(lib, "default_operating_conditions")
+    oc = next((g for g in conds if g["args"] and g["args"][0] == default_oc), conds[0] if conds else None)
+    return {"wire_loads": loads, "default_wire_load": _a(lib, "default_wire_load"),
+            "wire_load_tree": str(_a(oc, "tree_type", "balanced_tree")) if oc else "balanced_tree"}
 
 

@@ -227,6 +227,12 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
             return
         tc.max_delays.append({"to": split(o["-to"]), "value": float(pos[0]) * time_unit})
 
+    def set_wire_load_model(*args: str) -> None:
+        o, _ = opts(args, {"-min", "-max"}, {"-name", "-library"})
+        if "-name" not in o:
+            raise err("set_wire_load_model needs -name")
+        tc.wire_load_model = o["-name"]
+
     def set_clock_groups(*args: str) -> None:
         groups = []
         k = 0
@@ -278,7 +284,8 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
         "set_clock_transition": set_clock_transition, "set_clock_latency": set_clock_latency,
         "set_false_path": set_false_path, "set_max_delay": set_max_delay, "set_clock_groups": set_clock_groups,
         "current_design": ignore, "set_units": ignore, "set_max_fanout": ignore, "set_max_transition": ignore,
-        "set_max_capacitance": ignore, "set_wire_load_model": ignore, "set_wire_load_mode": ignore,
+        "set_max_capacitance": ignore, "set_wire_load_model": set_wire_load_model,
+        "set_wire_load_mode": ignore,  # a flat netlist: top, enclosed and segmented are the same
         "set_driving_cell": set_driving_cell, "set_min_delay": warn_ignore("set_min_delay"),
         "set_multicycle_path": warn_ignore("set_multicycle_path"),
         "set_timing_derate": warn_ignore("set_timing_derate"), "set_case_analysis": warn_ignore("set_case_analysis"),

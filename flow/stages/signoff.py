@@ -20,7 +20,7 @@ import numpy as np
 from flow.engines import power as pw
 from flow.engines import sta
 from flow.engines.model import FlatDesign
-from flow.engines.parasitics import Parasitics
+from flow.engines.parasitics import Parasitics, WireLoad
 from flow.errors import ConfigError
 from flow.stage import Stage, StageContext, StageResult, Variable
 from flow.state import State
@@ -50,12 +50,15 @@ def run_signoff(verilog: Sequence[Path], top: str | None, libs: Mapping[str, Any
                 input_activity: float = 0.1, global_activity: tuple[float, float] | None = None,
                 propagated: bool | None = None, instance_corner: np.ndarray | None = None,
                 level_shifter_delay: float = 0.0, do_power: bool = True,
-                design: FlatDesign | None = None) -> SignoffResult:
+                design: FlatDesign | None = None, wire_load: str = "default") -> SignoffResult:
     """STA (+ power) of one netlist at each corner in `libs` (name -> Library).
 
     With `instance_corner` (per instance, index into the *order* of `libs`), a single mixed
     analysis named "mixed" is run instead, each instance on its own library and supply.
     `design`, when given, is the already-read `verilog` (see `sta.load_design_async`).
+    Without `spef`, nets are estimated as OpenSTA does from the Liberty wire-load model:
+    `wire_load` "default" (the SDC's `set_wire_load_model`, else the library's
+    `default_wire_load`), a model name, or "none" (zero wire load).
     """
     if design is None:
         design = sta.load_design(verilog, top)
@@ -68,6 +71,14 @@ def run_signoff(verilog: Sequence[Path], top: str | None, libs: Mapping[str, Any
         par = Parasitics.from_spef(read_spef(spef), design)
         warnings += par.warnings
     ann = load_activity(activity_file, scope) if activity_file is not None else None
+
+    def wire_parasitics(lib: Any) -> Parasitics | None:
+        if par is not None or wire_load == "none":
+            return par
+        name = None if wire_load == "default" else wire_load
+        wl = WireLoad.from_library(lib, name or tc.wire_load_model)
+        return Parasitics.from_wire_load(design, wl) if wl is not None else None
+
     runs: dict[str, tuple[Any, np.ndarray | None, list[str] | None]] = {}
     if instance_corner is not None:
         runs["mixed"] = (list(libs.values()), instance_corner, list(libs))
@@ -76,7 +87,8 @@ def run_signoff(verilog: Sequence[Path], top: str | None, libs: Mapping[str, Any
             runs[c] = (lib, None, [c])
     timing, power, acts = {}, {}, {}
     for c, (lib, ic, sup) in runs.items():
-        t = sta.analyze(design, lib, tc, parasitics=par, instance_corner=ic,
+        t = sta.analyze(design, lib, tc, parasitics=wire_parasitics(lib[0] if isinstance(lib, list) else lib),
+                        instance_corner=ic,
                         level_shifter_delay=level_shifter_delay, propagated_clock=propagated)
         timing[c] = t
         if not do_power:
