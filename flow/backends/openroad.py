@@ -474,7 +474,9 @@ def render(
         "layer_adjustment": num(float(cfg.get("ROUTING_LAYER_ADJUSTMENT") or 0.5)),
         "layer_rc": layer_rc, "signal_layer": platform.signal_wire_layer, "clock_layer": platform.clock_wire_layer,
         "dont_use": tcl_list(dont_use) if dont_use else None,
-        "density": num(density), "gpl_pad": cfg.get("CELL_PAD_IN_SITES_GLOBAL_PLACEMENT"),
+        "density": num(density), "lb_addon": (num(float(cfg["PLACE_DENSITY_LB_ADDON"]))
+                                              if cfg.get("PLACE_DENSITY_LB_ADDON") is not None else None),
+        "gpl_pad": cfg.get("CELL_PAD_IN_SITES_GLOBAL_PLACEMENT"),
         "dpl_pad": cfg.get("CELL_PAD_IN_SITES_DETAIL_PLACEMENT"),
         "routability": bool(cfg.get("GPL_ROUTABILITY_DRIVEN")), "timing_driven": bool(cfg.get("GPL_TIMING_DRIVEN")),
         "tie": tie, "cts_buffer": cells.get("cts_buffer") or cells.get("min_buffer"),
@@ -543,7 +545,10 @@ def _config_mk_vars(cfg: dict[str, Any], platform: Platform, sdc: Path, density:
         out += [("CORE_UTILIZATION", num(float(cfg.get("CORE_UTILIZATION", 40.0)))),
                 ("CORE_ASPECT_RATIO", num(float(cfg.get("CORE_ASPECT_RATIO", 1.0)))),
                 ("CORE_MARGIN", num(float(cfg.get("CORE_MARGIN", 2.0))))]
-    out.append(("PLACE_DENSITY", num(density)))
+    if cfg.get("PLACE_DENSITY_LB_ADDON") is not None:  # ORFS uses it instead of PLACE_DENSITY
+        out.append(("PLACE_DENSITY_LB_ADDON", num(float(cfg["PLACE_DENSITY_LB_ADDON"]))))
+    else:
+        out.append(("PLACE_DENSITY", num(density)))
     if period is not None:
         out.append(("CLOCK_PERIOD", num(float(period))))
         if cfg.get("ABC_CLOCK_PERIOD_IN_PS") is None:

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from flow.engines.physical import Geometry, build_problem
-from flow.engines.place import check_legal, detailed_swap, global_place, hpwl, legalize
+from flow.engines.physical import Geometry, build_problem, io_positions
+from flow.engines.place import assign_io, check_legal, detailed_swap, global_place, hpwl, legalize
 from flow.errors import ConfigError, FormatError
 from flow.formats.deflib import write_def
 from flow.stage import Stage, StageContext, StageResult, Variable
@@ -39,9 +39,14 @@ class PlaceStage(Stage):
     config_vars = (
         Variable("PLACE_DENSITY", float | None, "Target cell density in the placement region; default: the "
                  "platform's.", None, source="place"),
+        Variable("PLACE_DENSITY_LB_ADDON", float | None, "As ORFS (and instead of PLACE_DENSITY): target "
+                 "density = lb + (1 - lb) * addon + 0.01, lb the utilisation (its lower bound).", None, source="place"),
         Variable("PLACE_ITERATIONS", int, "Spreading iterations of global placement.", 40, source="place"),
         Variable("PLACE_SEED", int, "Seed of the initial placement jitter.", 0, source="place"),
         Variable("DETAILED_PLACE_PASSES", int, "Passes of adjacent-swap detailed placement.", 1, source="place"),
+        Variable("PLACE_PINS", bool, "After a first global placement, move each I/O pin to the free boundary slot "
+                 "nearest its logic (exact assignment) and place again, as ORFS's io placement step does.", True,
+                 source="place"),
     )
 
     def run(self, state: State, ctx: StageContext) -> StageResult:
@@ -52,8 +57,16 @@ class PlaceStage(Stage):
         if list(map(str, fp["inst_names"])) != names:
             raise ConfigError("placement view does not match the netlist (rerun floorplan)")
         core = tuple(float(v) for v in fp["core"])
-        density = cfg["PLACE_DENSITY"] if cfg["PLACE_DENSITY"] is not None else ctx.platform.place_density
         util = float(np.sum(fp["w"] * fp["h"])) / ((core[2] - core[0]) * (core[3] - core[1]))
+        if cfg["PLACE_DENSITY_LB_ADDON"] is not None:  # as ORFS: it wins over PLACE_DENSITY
+            density = util + (1.0 - util) * cfg["PLACE_DENSITY_LB_ADDON"] + 0.01
+            if density > 1.0:
+                raise ConfigError(f"place density {density:.3f} exceeds 1 (PLACE_DENSITY_LB_ADDON = "
+                                  f"{cfg['PLACE_DENSITY_LB_ADDON']}: use a value between 0 and 0.99)")
+        elif cfg["PLACE_DENSITY"] is not None:
+            density = cfg["PLACE_DENSITY"]
+        else:
+            density = ctx.platform.place_density
         if not 0 < density <= 1:
             raise ConfigError(f"PLACE_DENSITY = {density}: must be in (0, 1]")
         density = max(density, util)  # cannot be denser than the utilisation allows
@@ -73,6 +86,21 @@ class PlaceStage(Stage):
         prob.blockages = [(x, y, x + w, y + h) for _, x, y, w, h in taps] + [
             (fixed_x[i], fixed_y[i], fixed_x[i] + fp["w"][i], fixed_y[i] + fp["h"][i]) for i in np.flatnonzero(fixed)]
         cx, cy = global_place(prob, density, cfg["PLACE_ITERATIONS"], cfg["PLACE_SEED"])
+        n_ports = len(design.port_names)
+        if cfg["PLACE_PINS"] and n_ports:
+            die = tuple(float(v) for v in fp["die"])
+            sw = float(fp["site_width"])
+            n_slots = max(n_ports, min(4 * n_ports, int(2 * (die[2] - die[0] + die[3] - die[1]) / (2 * sw))))
+            sx, sy = io_positions([""] * n_slots, die, sw)
+            slots = np.unique(np.column_stack([sx, sy]), axis=0)
+            px, py = assign_io(prob, cx, cy, n_ports, slots[:, 0], slots[:, 1])
+            if not (np.array_equal(px, prob.fixed_x[:n_ports]) and np.array_equal(py, prob.fixed_y[:n_ports])):
+                before = hpwl(prob, cx, cy)
+                prob.fixed_x[:n_ports], prob.fixed_y[:n_ports] = px, py
+                cx, cy = global_place(prob, density, cfg["PLACE_ITERATIONS"], cfg["PLACE_SEED"])
+                ctx.log.info("io placement: HPWL %.1f um with the floorplan's pins, %.1f um after moving them",
+                             before * 1e6, hpwl(prob, cx, cy) * 1e6)
+                fp["pin_x"], fp["pin_y"] = px, py
         gp = hpwl(prob, cx, cy)
         mx, my = legalize(prob, cx, cy)
         legal_hpwl = hpwl(prob, mx + prob.w / 2, my + prob.h / 2)

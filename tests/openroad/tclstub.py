@@ -106,7 +106,10 @@ RETURNS = {"all_clocks": "core_clock", "get_lib_cells": "libcell0", "get_propert
 
 _FAKE_ODB = r"""
 namespace eval ord {}
+namespace eval gpl {}
 proc ord::get_db_block {} { return ::fake_block }
+# the placer's density lower bound (cell area / free core area): a fixed stand-in value
+proc gpl::get_global_placement_uniform_density {args} { return 0.5 }
 proc ord::microns_to_dbu {v} { return [expr {round($v * 1000)}] }
 proc ::fake_block {method args} {
   set name [lindex $args 0]

@@ -205,6 +205,17 @@ def test_floorplan_def_replaces_initialize_floorplan(nangate45, tmp_path):
     assert f"export FLOORPLAN_DEF = {fp}" in mk and "CORE_UTILIZATION" not in mk and "DIE_AREA" not in mk
 
 
+def test_place_density_lb_addon_as_orfs(nangate45, tmp_path):
+    """PLACE_DENSITY_LB_ADDON: config.mk exports it instead of PLACE_DENSITY and global placement
+    gets lb + (1 - lb) * addon + 0.01 (the stub's lower bound is 0.5 -> 0.5 + 0.5 * 0.2 + 0.01)."""
+    setup = setup_for("nangate45", ("PLACE_DENSITY_LB_ADDON=0.2",))
+    files = openroad.render(setup.config, setup.platform, tmp_path / "or")
+    gp = [c for c in Session().source(files["place"]).calls if c.name == "global_placement"]
+    assert [float(c.keys["-density"]) for c in gp] == pytest.approx([0.61, 0.61])
+    mk = files["config"].read_text()
+    assert "export PLACE_DENSITY_LB_ADDON = 0.2" in mk and "PLACE_DENSITY =" not in mk
+
+
 def test_config_errors_are_reported(nangate45, tmp_path):
     setup = setup_for("nangate45", ("PLACE_DENSITY=1.5",))
     with pytest.raises(ConfigError, match="PLACE_DENSITY"):
