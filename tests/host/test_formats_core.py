@@ -158,15 +158,20 @@ def test_verilog_errors_name_the_file(tmp_path):
         read_verilog([p], None)
 
 
+def _netlist_and_sdc(tmp_path, sdc_text: str):
+    """NETLIST read from tmp_path and an SDC file with `sdc_text` next to it."""
+    v = tmp_path / "n.v"
+    v.write_text(NETLIST)
+    sdc = tmp_path / "c.sdc"
+    sdc.write_text(sdc_text)
+    return read_verilog([v], "top"), sdc
+
+
 def test_sdc_object_patterns_follow_opensta(tmp_path):
     """As OpenSTA (checked with the Debian `sta`): in `get_*` patterns only `*` and `?` are
     wildcards, so `{out[1]}` is the bus bit and `[ou]*` is no character class; ORFS idioms
     (`all_inputs -no_clocks`, `delete_from_list`, `get_cells` for `-from`) work."""
-    v = tmp_path / "n.v"
-    v.write_text(NETLIST)
-    d = read_verilog([v], "top")
-    sdc = tmp_path / "c.sdc"
-    sdc.write_text(
+    d, sdc = _netlist_and_sdc(tmp_path,
         "create_clock -name core -period 1 [get_ports clk]\n"
         "set_input_delay 0.1 -clock core [all_inputs -no_clocks]\n"
         "set_output_delay 0.2 -clock core [get_ports {out[1]}]\n"
@@ -182,11 +187,7 @@ def test_sdc_object_patterns_follow_opensta(tmp_path):
 
 
 def test_sdc_variables_expr_and_warnings_with_lines(tmp_path):
-    v = tmp_path / "n.v"
-    v.write_text(NETLIST)
-    d = read_verilog([v], "top")
-    sdc = tmp_path / "c.sdc"
-    sdc.write_text(
+    d, sdc = _netlist_and_sdc(tmp_path,
         "set clk_period 2.5\n"
         "create_clock -name core -period $clk_period [get_ports clk]\n"
         "set non_clk [lsearch -inline -all -not -exact [all_inputs] clk]\n"
