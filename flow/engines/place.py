@@ -482,3 +482,142 @@ def assign_io(prob: PlaceProblem, cx: np.ndarray, cy: np.ndarray, n_ports: int, 
     rows, cols = linear_sum_assignment(cost)
     px[rows], py[rows] = slot_x[cols], slot_y[cols]
     return px, py
+
+
+def _free_insert(ivs: list[tuple[int, int]], a: int, b: int) -> None:
+    """Give [a, b) back to a sorted list of disjoint free intervals, merging neighbours."""
+    j = bisect.bisect_left(ivs, (a, b))
+    if j > 0 and ivs[j - 1][1] == a:
+        j -= 1
+        a = ivs[j][0]
+        del ivs[j]
+    if j < len(ivs) and ivs[j][0] == b:
+        b = ivs[j][1]
+        del ivs[j]
+    ivs.insert(j, (a, b))
+
+
+def detailed_move(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray, passes: int = 1,
+                  row_window: int = 2) -> tuple[np.ndarray, np.ndarray, int]:
+    """Detailed placement by moving single cells into free sites of their optimal region.
+
+    For each movable single-row cell, the optimal region is the median box of the bounding boxes
+    of its nets without it (where its wire length is least, FastPlace-DP's global move); the
+    cell goes to the free interval of its own fence's row segments, within `row_window` rows of
+    that region, that shortens its nets' HPWL most. Moves keep legality (free intervals of each
+    row segment are tracked as in `legalize`). Returns positions and the number of moves."""
+    lx, ly = lx.copy(), ly.copy()
+    x0, y0 = prob.core[0], prob.core[1]
+    sw, rh = prob.site_width, prob.row_height
+    segs = row_segments(prob)
+    nrows = len(segs)
+    if nrows == 0 or prob.n == 0:
+        return lx, ly, 0
+    seg_rows = [[(int(math.ceil((a - x0) / sw - 1e-9)), int(math.floor((b - x0) / sw + 1e-9)), own)
+                 for a, b, own in row] for row in segs]
+    wsites = np.ceil(prob.w / sw - 1e-9).astype(int)
+    row = np.round((ly - y0) / rh).astype(int)
+    site = np.round((lx - x0) / sw).astype(int)
+    single = np.isclose(prob.h, rh)
+    # free intervals per (row, segment) from the current placement
+    seg_of = np.full(prob.n, -1, dtype=np.int64)
+    used: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for i in range(prob.n):
+        r = int(row[i])
+        if not single[i] or not 0 <= r < nrows:
+            continue
+        for k, (s0, s1, own) in enumerate(seg_rows[r]):
+            if own == prob.region[i] and s0 <= site[i] and site[i] + wsites[i] <= s1:
+                seg_of[i] = k
+                used.setdefault((r, k), []).append((int(site[i]), int(site[i] + wsites[i])))
+                break
+    free: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for r in range(nrows):
+        for k, (s0, s1, _) in enumerate(seg_rows[r]):
+            ivs, cur = [], s0
+            for a, b in sorted(used.get((r, k), [])):
+                if a > cur:
+                    ivs.append((cur, a))
+                cur = max(cur, b)
+            if s1 > cur:
+                ivs.append((cur, s1))
+            free[(r, k)] = ivs
+    deg = np.diff(prob.net_ptr)
+    net_of_pin = np.repeat(np.arange(deg.size), deg)
+    movable = prob.pin_cell >= 0
+    order = np.argsort(prob.pin_cell[movable], kind="stable")
+    cells_sorted = prob.pin_cell[movable][order]
+    nets_sorted = net_of_pin[movable][order]
+    cptr = np.searchsorted(cells_sorted, np.arange(prob.n + 1))
+    pins = [prob.pin_cell[prob.net_ptr[k]:prob.net_ptr[k + 1]].tolist() for k in range(deg.size)]
+    fx, fy = prob.fixed_x.tolist(), prob.fixed_y.tolist()
+    cx = (lx + prob.w / 2).tolist()
+    cy = (ly + prob.h / 2).tolist()
+    moves = 0
+    first = operator.itemgetter(0)
+    for _ in range(passes):
+        moved = 0
+        for i in range(prob.n):
+            if seg_of[i] < 0:
+                continue
+            boxes = []
+            for k in set(nets_sorted[cptr[i]:cptr[i + 1]].tolist()):
+                xs = [cx[p] if p >= 0 else fx[-p - 1] for p in pins[k] if p != i]
+                ys = [cy[p] if p >= 0 else fy[-p - 1] for p in pins[k] if p != i]
+                if xs:
+                    boxes.append((min(xs), max(xs), min(ys), max(ys)))
+            if not boxes:
+                continue
+
+            def cost(x: float, y: float, boxes: list = boxes) -> float:
+                return sum(max(b1, x) - min(b0, x) + max(d1, y) - min(d0, y) for b0, b1, d0, d1 in boxes)
+
+            ex = sorted([b[0] for b in boxes] + [b[1] for b in boxes])
+            ey = sorted([b[2] for b in boxes] + [b[3] for b in boxes])
+            m = len(boxes)
+            ox, oy = (ex[m - 1] + ex[m]) / 2, (ey[m - 1] + ey[m]) / 2
+            w = int(wsites[i])
+            r_old, k_old, s_old = int(row[i]), int(seg_of[i]), int(site[i])
+            now = cost(cx[i], cy[i])
+            _free_insert(free[(r_old, k_old)], s_old, s_old + w)
+            want_site = (ox - prob.w[i] / 2 - x0) / sw
+            r_opt = int(min(max(round((oy - prob.h[i] / 2 - y0) / rh), 0), nrows - 1))
+            best = (now - 1e-15, r_old, k_old, s_old)
+            for r in range(max(r_opt - row_window, 0), min(r_opt + row_window, nrows - 1) + 1):
+                yc = y0 + r * rh + prob.h[i] / 2
+                for k, (_s0, _s1, own) in enumerate(seg_rows[r]):
+                    if own != prob.region[i]:
+                        continue
+                    ivs = free[(r, k)]
+                    j = bisect.bisect_right(ivs, want_site, key=first) - 1
+                    # the cost is convex in x: scan outward from the wanted site, stop at the
+                    # first fitting interval on each side (farther ones can only cost more)
+                    for q in range(j, -1, -1):
+                        a, b = ivs[q]
+                        if b - a >= w:
+                            s = min(max(int(round(want_site)), a), b - w)
+                            c = cost(x0 + s * sw + prob.w[i] / 2, yc)
+                            if c < best[0]:
+                                best = (c, r, k, s)
+                            break
+                    for q in range(j + 1, len(ivs)):
+                        a, b = ivs[q]
+                        if b - a >= w:
+                            c = cost(x0 + a * sw + prob.w[i] / 2, yc)
+                            if c < best[0]:
+                                best = (c, r, k, a)
+                            break
+            _, r, k, s = best
+            ivs = free[(r, k)]
+            j = next(q for q, (a, b) in enumerate(ivs) if a <= s and s + w <= b)
+            a, b = ivs[j]
+            ivs[j:j + 1] = [iv for iv in ((a, s), (s + w, b)) if iv[1] > iv[0]]
+            if (r, k, s) != (r_old, k_old, s_old):
+                row[i], seg_of[i], site[i] = r, k, s
+                lx[i], ly[i] = x0 + s * sw, y0 + r * rh
+                cx[i], cy[i] = lx[i] + prob.w[i] / 2, ly[i] + prob.h[i] / 2
+                moved += 1
+        moves += moved
+        if moved == 0:
+            break
+    return lx, ly, moves

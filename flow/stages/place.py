@@ -7,7 +7,15 @@ import json
 import numpy as np
 
 from flow.engines.physical import Geometry, build_problem, io_positions
-from flow.engines.place import assign_io, check_legal, detailed_swap, global_place, hpwl, legalize
+from flow.engines.place import (
+    assign_io,
+    check_legal,
+    detailed_move,
+    detailed_swap,
+    global_place,
+    hpwl,
+    legalize,
+)
 from flow.errors import ConfigError, FormatError
 from flow.formats.deflib import write_def
 from flow.stage import Stage, StageContext, StageResult, Variable
@@ -43,7 +51,8 @@ class PlaceStage(Stage):
                  "density = lb + (1 - lb) * addon + 0.01, lb the utilisation (its lower bound).", None, source="place"),
         Variable("PLACE_ITERATIONS", int, "Spreading iterations of global placement.", 40, source="place"),
         Variable("PLACE_SEED", int, "Seed of the initial placement jitter.", 0, source="place"),
-        Variable("DETAILED_PLACE_PASSES", int, "Passes of adjacent-swap detailed placement.", 1, source="place"),
+        Variable("DETAILED_PLACE_PASSES", int, "Passes of detailed placement: moves of single cells into free "
+                 "sites of their optimal region, then adjacent swaps.", 2, source="place"),
         Variable("PLACE_PINS", bool, "After a first global placement, move each I/O pin to the free boundary slot "
                  "nearest its logic (exact assignment) and place again, as ORFS's io placement step does.", True,
                  source="place"),
@@ -104,6 +113,7 @@ class PlaceStage(Stage):
         gp = hpwl(prob, cx, cy)
         mx, my = legalize(prob, cx, cy)
         legal_hpwl = hpwl(prob, mx + prob.w / 2, my + prob.h / 2)
+        mx, my, moves = detailed_move(prob, mx, my, passes=cfg["DETAILED_PLACE_PASSES"])
         mx, my, swaps = detailed_swap(prob, mx, my, passes=cfg["DETAILED_PLACE_PASSES"])
         dp = hpwl(prob, mx + prob.w / 2, my + prob.h / 2)
         legal = check_legal(prob, mx, my)
@@ -136,6 +146,7 @@ class PlaceStage(Stage):
                 "globalplace__hpwl": round(gp * 1e6, 3),
                 "legalize__hpwl": round(legal_hpwl * 1e6, 3),
                 "detailedplace__swaps": swaps,
+                "detailedplace__moves": moves,
                 "detailedplace__hpwl": round(dp * 1e6, 3),
                 "detailedplace__design__violations": violations,
                 "placement__fence__violations": legal["fence"],

@@ -264,3 +264,20 @@ def test_legaliser_retries_widest_first_when_gaps_fragment():
     lx, ly = legalize(prob, cx, cy)
     assert all(v == 0 for v in check_legal(prob, lx, ly).values())
     assert lx[3] == 6.0 and sorted(lx[:3].tolist()) == [1.0, 4.0, 5.0]
+
+
+def test_detailed_move_to_the_optimal_region_by_hand():
+    """One 20-site row, fence 0 over sites 0-9. Cell 0 (outside fences) sits at site 10 tied to a
+    pin at x = 19.5: it moves to the free end of the row (site 19, its net 9 -> 0). Cell 1, in the
+    fence at site 0, is tied to the same pin but may not leave sites 0-9: it goes to site 9."""
+    from flow.engines.place import PlaceProblem, check_legal, detailed_move, hpwl
+
+    prob = PlaceProblem(np.ones(2), np.ones(2), np.array([0, 2, 4]), np.array([0, -1, 1, -1]),
+                        np.array([19.5]), np.array([0.5]), (0.0, 0.0, 20.0, 1.0), 1.0, 1.0,
+                        region=np.array([-1, 0]), region_rects=[[(0.0, 0.0, 10.0, 1.0)]])
+    lx, ly = np.array([10.0, 0.0]), np.zeros(2)
+    before = hpwl(prob, lx + 0.5, ly + 0.5)
+    mx, my, moves = detailed_move(prob, lx, ly)
+    assert moves == 2 and mx.tolist() == [19.0, 9.0] and my.tolist() == [0.0, 0.0]
+    assert all(v == 0 for v in check_legal(prob, mx, my).values())
+    assert hpwl(prob, mx + 0.5, my + 0.5) == pytest.approx(before - 9.0 - 9.0)
