@@ -17,15 +17,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flow.engines.place import (  # noqa: E402
-    PlaceProblem,
-    check_legal,
-    detailed_move,
-    detailed_swap,
-    global_place,
-    hpwl,
-    legalize,
-)
+from flow.engines import place as pl  # noqa: E402
+from flow.engines.place import PlaceProblem  # noqa: E402
 
 
 def synthetic(n: int, seed: int = 0) -> PlaceProblem:
@@ -65,8 +58,8 @@ def lattice_hpwl(prob: PlaceProblem, n: int) -> float:
     side = int(math.ceil(math.sqrt(n)))
     gx, gy = np.arange(n) % side, np.arange(n) // side
     x0, y0, x1, y1 = prob.core
-    lx, ly = legalize(prob, x0 + (gx + 0.5) / side * (x1 - x0), y0 + (gy + 0.5) / side * (y1 - y0))
-    return hpwl(prob, lx + prob.w / 2, ly + prob.h / 2)
+    lx, ly = pl.legalize(prob, x0 + (gx + 0.5) / side * (x1 - x0), y0 + (gy + 0.5) / side * (y1 - y0))
+    return pl.hpwl(prob, lx + prob.w / 2, ly + prob.h / 2)
 
 
 def main() -> int:
@@ -77,16 +70,16 @@ def main() -> int:
     for n in sizes:
         prob = synthetic(n)
         t0 = time.perf_counter()
-        cx, cy = global_place(prob, density=0.7)
-        lx, ly = legalize(prob, cx, cy)
+        cx, cy = pl.global_place(prob, density=0.7)
+        lx, ly = pl.legalize(prob, cx, cy)
         t_gl = time.perf_counter() - t0
         t0 = time.perf_counter()
-        lx, ly, _ = detailed_move(prob, lx, ly, passes=2)
-        lx, ly, _ = detailed_swap(prob, lx, ly, passes=1)
+        lx, ly, _ = pl.detailed_move(prob, lx, ly, passes=2)
+        lx, ly, _ = pl.detailed_swap(prob, lx, ly, passes=1)
         t_dp = time.perf_counter() - t0
-        legal = check_legal(prob, lx, ly)
+        legal = pl.check_legal(prob, lx, ly)
         ok = all(v == 0 for v in legal.values())
-        hp = hpwl(prob, lx + prob.w / 2, ly + prob.h / 2) / n * 1e6
+        hp = pl.hpwl(prob, lx + prob.w / 2, ly + prob.h / 2) / n * 1e6
         ref = lattice_hpwl(prob, n) / n * 1e6
         rows.append((n, t_gl + t_dp))
         print(f"{n:>8} {t_gl:>15.2f} {t_dp:>11.2f} {hp:>13.2f} {ref:>12.2f} {str(ok):>6}", flush=True)

@@ -382,6 +382,19 @@ def check_legal(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray) -> dict[str,
             "fence": fence}
 
 
+def _cell_nets(prob: PlaceProblem) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
+    """Cell -> nets as CSR (`nets[ptr[i]:ptr[i + 1]]`) and each net's pin list (cell index, or
+    -(k+1) for fixed pin k), for the detailed-placement passes."""
+    deg = np.diff(prob.net_ptr)
+    net_of_pin = np.repeat(np.arange(deg.size), deg)
+    movable = prob.pin_cell >= 0
+    order = np.argsort(prob.pin_cell[movable], kind="stable")
+    cells_sorted = prob.pin_cell[movable][order]
+    ptr = np.searchsorted(cells_sorted, np.arange(prob.n + 1))
+    pins = [prob.pin_cell[prob.net_ptr[k]:prob.net_ptr[k + 1]].tolist() for k in range(deg.size)]
+    return ptr, net_of_pin[movable][order], pins
+
+
 def detailed_swap(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray, passes: int = 2) -> tuple[np.ndarray, np.ndarray, int]:
     """Detailed placement by adjacent swaps in each row (keeps legality, lowers HPWL).
 
@@ -389,15 +402,8 @@ def detailed_swap(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray, passes: in
     inside its row segment; a swap is kept when the HPWL of the nets of a and b drops. Cells of
     different fence regions are never swapped. Returns positions and the number of swaps made."""
     lx, ly = lx.copy(), ly.copy()
-    deg = np.diff(prob.net_ptr)
-    net_of_pin = np.repeat(np.arange(deg.size), deg)
-    movable = prob.pin_cell >= 0
-    # cell -> nets (CSR)
-    order = np.argsort(prob.pin_cell[movable], kind="stable")
-    cells_sorted = prob.pin_cell[movable][order]
-    nets_sorted = net_of_pin[movable][order]
-    cptr = np.searchsorted(cells_sorted, np.arange(prob.n + 1))
-    pins = [prob.pin_cell[prob.net_ptr[k]:prob.net_ptr[k + 1]] for k in range(deg.size)]
+    cptr, nets_sorted, pin_lists = _cell_nets(prob)
+    pins = [np.asarray(p, dtype=np.int64) for p in pin_lists]
     fx, fy = prob.fixed_x, prob.fixed_y
     w, h = prob.w, prob.h
 
@@ -542,14 +548,7 @@ def detailed_move(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray, passes: in
             if s1 > cur:
                 ivs.append((cur, s1))
             free[(r, k)] = ivs
-    deg = np.diff(prob.net_ptr)
-    net_of_pin = np.repeat(np.arange(deg.size), deg)
-    movable = prob.pin_cell >= 0
-    order = np.argsort(prob.pin_cell[movable], kind="stable")
-    cells_sorted = prob.pin_cell[movable][order]
-    nets_sorted = net_of_pin[movable][order]
-    cptr = np.searchsorted(cells_sorted, np.arange(prob.n + 1))
-    pins = [prob.pin_cell[prob.net_ptr[k]:prob.net_ptr[k + 1]].tolist() for k in range(deg.size)]
+    cptr, nets_sorted, pins = _cell_nets(prob)
     fx, fy = prob.fixed_x.tolist(), prob.fixed_y.tolist()
     cx = (lx + prob.w / 2).tolist()
     cy = (ly + prob.h / 2).tolist()
