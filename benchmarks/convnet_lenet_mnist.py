@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         model.load_state_dict(base.state_dict())
         res = run_pq(model, data, target, cfg=cfg, out=out / "pq", pretrain_epochs=0)
         print(f"\nPrune-and-Quantize ({len(res.walk)} points, {time.perf_counter() - t0:.0f} s), "
-              f"budgets {[b for b in budgets]} B flash, {target.ram_bytes} B RAM")
+              f"budgets {list(budgets)} B flash, {target.ram_bytes} B RAM")
         print(f"{'flash B':>8} {'RAM B':>6} {'x fp32':>7} {'test %':>7} {'loss pt':>8}  bits / channels")
         for p in res.front:
             print(f"{p.flash:8d} {p.ram:6d} {fp / p.flash:7.1f} {100 * p.test_acc:7.2f} "

@@ -252,7 +252,6 @@ def run_adaptive(model: nn.Module, data: Data, em: EnergyModel | None = None, pr
 
     front, n_evals = nsga2_front(acc, lambda b: network_energy(em, work, list(b)), n, pop_size, n_gen, seed)
     e8 = network_energy(em, work, [8] * n)
-    sw.set([8] * n)
     a8 = OperatingPoint([8] * n, e8, acc(tuple([8] * n)), evaluate(model, data.x_test, data.y_test))
     points = []
     for bits, e, err in front:

@@ -11,13 +11,14 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
-import numpy as np
-import torch
 import typer
 
 from flow.errors import VhflowError
+
+if TYPE_CHECKING:  # torch loads when a command runs, not when `vhflow` starts
+    import torch
 
 app = typer.Typer(name="convnet", help="ConvNet compression for edge targets: Prune-and-Quantize, EAST, "
                   "Adaptive ConvNets, ONNX export.", no_args_is_help=True, add_completion=False,
@@ -72,6 +73,8 @@ def _guard(fn: Callable[[], T]) -> T:
 
 def load_data(dataset: DatasetName, data_path: Path | None, seed: int, limit: int | None = None):
     """A `train.Data` for the CLI's dataset names (validation split carved from training)."""
+    import numpy as np
+
     from convnet_opt.data import load_cifar10, load_digits_split, load_mnist
     from convnet_opt.train import Data
 
@@ -102,6 +105,8 @@ def load_data(dataset: DatasetName, data_path: Path | None, seed: int, limit: in
 
 
 def make_model(name: ModelName, data, seed: int) -> torch.nn.Module:
+    import torch
+
     from convnet_opt.train import build_model
 
     torch.manual_seed(seed)
@@ -117,6 +122,8 @@ def make_model(name: ModelName, data, seed: int) -> torch.nn.Module:
 
 def _setup(threads: int | None, out: Path) -> None:
     if threads:
+        import torch
+
         torch.set_num_threads(threads)
     out.mkdir(parents=True, exist_ok=True)
 

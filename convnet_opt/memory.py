@@ -67,13 +67,16 @@ class LayerCost:
         return self.weight_bytes + self.scale_bytes + self.bias_bytes
 
 
+def quantize_bias(bias: torch.Tensor, scale: np.ndarray) -> np.ndarray:
+    """int32 bias in units of the weight scale / 2^8 (what is stored and what ONNX exports)."""
+    return np.round(bias.detach().double().numpy() / (scale.astype(np.float64) + 1e-30) * 2**8).astype(np.int32)
+
+
 def layer_blob(m: nn.Module, bits: int, encoder: str) -> tuple[bytes, bytes, bytes, np.ndarray]:
     q, scale = quantize(m.weight, bits)
     blob = encode(encoder, q, bits)
     scales = scale.tobytes()
-    bias = b""
-    if m.bias is not None:
-        bias = np.round(m.bias.detach().double().numpy() / (scale.astype(np.float64) + 1e-30) * 2**8).astype(np.int32).tobytes()
+    bias = quantize_bias(m.bias, scale).tobytes() if m.bias is not None else b""
     return blob, scales, bias, q
 
 
@@ -129,9 +132,15 @@ def fp32_bytes(model: nn.Module) -> int:
     return sum(p.numel() * 4 for _, m in weight_layers(model) for p in m.parameters(recurse=False))
 
 
-def fits(model: nn.Module, target: Target, input_shape: tuple[int, ...], bits=8, encoder: str = "dense") -> dict:
+def footprint(model: nn.Module, input_shape: tuple[int, ...], bits=8, encoder: str = "dense") -> tuple[int, int]:
+    """(flash bytes of the encoded weights, peak activation RAM bytes) — the two budgets."""
     flash = sum(r.flash for r in flash_table(model, bits, encoder))
     ram, _ = peak_activation_bytes(model, input_shape)
+    return flash, ram
+
+
+def fits(model: nn.Module, target: Target, input_shape: tuple[int, ...], bits=8, encoder: str = "dense") -> dict:
+    flash, ram = footprint(model, input_shape, bits, encoder)
     return {"flash": flash, "ram": ram, "fits": flash <= target.flash_bytes and ram <= target.ram_bytes,
             "target": target.name}
 

@@ -21,7 +21,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import fx, nn
 
-from convnet_opt.memory import flash_table, peak_activation_bytes, quantize, weight_layers
+from convnet_opt.memory import flash_table, peak_activation_bytes, quantize, quantize_bias, weight_layers
 from convnet_opt.train import bake
 
 OPSET = 19
@@ -70,8 +70,7 @@ def export_onnx(model: nn.Module, input_shape: tuple[int, ...], bits: dict[str, 
                 nodes.append(helper.make_node("DequantizeLinear", [wq, ws], [f"{key}.weight"], axis=0))
                 ins = [inp(node), f"{key}.weight"]
                 if mod.bias is not None:
-                    bq = np.round(mod.bias.detach().double().numpy() / (scale.astype(np.float64) + 1e-30) * 2**8)
-                    bi = init(f"{key}.bias_q", bq.astype(np.int32))
+                    bi = init(f"{key}.bias_q", quantize_bias(mod.bias, scale))
                     bs = init(f"{key}.bias_scale", (scale.astype(np.float64) / 2**8).astype(np.float32))
                     nodes.append(helper.make_node("DequantizeLinear", [bi, bs], [f"{key}.bias"], axis=0))
                     ins.append(f"{key}.bias")

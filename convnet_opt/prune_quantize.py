@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import fx, nn
 
-from convnet_opt.memory import Target, flash_table, fp32_bytes, peak_activation_bytes, weight_layers
+from convnet_opt.memory import Target, footprint, fp32_bytes, weight_layers
 from convnet_opt.train import (
     Data,
     attach_quant,
@@ -215,9 +215,7 @@ def account(model: nn.Module, groups: list[PruneGroup], keeps: dict[str, np.ndar
             encoder: str, input_shape: tuple[int, ...]) -> tuple[int, int, nn.Module]:
     """(flash bytes, RAM bytes, compacted model) — flash by really encoding the compacted weights."""
     cm = compact(model, groups, keeps)
-    flash = sum(r.flash for r in flash_table(cm, bits, encoder))
-    ram, _ = peak_activation_bytes(cm, input_shape)
-    return flash, ram, cm
+    return (*footprint(cm, input_shape, bits, encoder), cm)
 
 
 # ---------------------------------------------------------------- the search
@@ -262,14 +260,9 @@ class PQResult:
 def pareto_front(points: list[Point], key: str = "test_acc") -> list[Point]:
     """Non-dominated points (less flash, more accuracy), sorted by flash decreasing: along the
     returned list memory decreases and accuracy does not increase."""
-    pts = sorted(points, key=lambda p: (p.flash, -getattr(p, key)))
-    front: list[Point] = []
-    best = -1.0
-    for p in pts:  # ascending memory: keep a point only if it beats every smaller one
-        if getattr(p, key) > best:
-            front.append(p)
-            best = getattr(p, key)
-    return front[::-1]
+    from convnet_opt.adaptive import non_dominated  # the same two-objective sweep
+
+    return [points[i] for i in non_dominated([(p.flash, -getattr(p, key)) for p in points])][::-1]
 
 
 def front_gap(front: list[Point], p: Point, key: str = "test_acc") -> float:
@@ -399,8 +392,7 @@ def _baselines(model_fp: nn.Module, data: Data, cfg: PQConfig, finetune_epochs: 
         m = copy.deepcopy(model_fp)
         attach_quant(m, b)
         train(m, data, finetune_epochs, cfg.lr, cfg.seed + 100 + b, progress=cfg.progress)
-        flash = sum(r.flash for r in flash_table(m, b, cfg.encoder))
-        ram, _ = peak_activation_bytes(m, data.input_shape)
+        flash, ram = footprint(m, data.input_shape, b, cfg.encoder)
         out.append(Point(f"uniform{b}", flash, ram, evaluate(m, data.x_val[:n], data.y_val[:n]),
                          evaluate(m, data.x_test, data.y_test), dict.fromkeys([k for k, _ in weight_layers(m)], b),
                          encoder=cfg.encoder))
@@ -413,8 +405,7 @@ def _baselines(model_fp: nn.Module, data: Data, cfg: PQConfig, finetune_epochs: 
         for name, mod in weight_layers(m):
             qz[name].mask = (mod.weight.detach().abs() > thr).float()
         train(m, data, finetune_epochs, cfg.lr, cfg.seed + 200 + int(100 * s), progress=cfg.progress)
-        flash = sum(r.flash for r in flash_table(m, 8, cfg.sparse_encoder))
-        ram, _ = peak_activation_bytes(m, data.input_shape)
+        flash, ram = footprint(m, data.input_shape, 8, cfg.sparse_encoder)
         out.append(Point(f"magnitude{int(round(100 * s))}+int8", flash, ram, evaluate(m, data.x_val[:n], data.y_val[:n]),
                          evaluate(m, data.x_test, data.y_test), dict.fromkeys([k for k, _ in weight_layers(m)], 8),
                          sparsity=s, encoder=cfg.sparse_encoder))

@@ -130,12 +130,16 @@ def evaluate(model: nn.Module, x, y, batch_size: int = 1024) -> float:
 
 # ---------------------------------------------------------------- quantisation-aware training
 
-def fake_quant(w: torch.Tensor, bits: int) -> torch.Tensor:
-    """Symmetric per-output-channel quantise-dequantise, the same rounding as `memory.quantize`."""
+def fake_quant(w: torch.Tensor, bits: int,
+               snap: Callable[[torch.Tensor, int], torch.Tensor] | None = None) -> torch.Tensor:
+    """Symmetric per-output-channel quantise-dequantise, the same rounding as `memory.quantize`;
+    `snap` optionally maps the integer levels first (EAST/Huffman)."""
     a = w.reshape(w.shape[0], -1)
     qmax = 2 ** (bits - 1) - 1
     scale = a.detach().abs().amax(dim=1).clamp_min(1e-12) / qmax
     q = torch.clamp(torch.round(a / scale[:, None]), -qmax - 1, qmax)
+    if snap is not None:
+        q = snap(q, bits)
     return (q * scale[:, None]).reshape(w.shape)
 
 
@@ -154,14 +158,7 @@ class WeightQuant(nn.Module):
             w = w * self.mask
         if self.bits is None or self.bits >= 32:
             return w
-        if self.snap is None:
-            wq = fake_quant(w, self.bits)
-        else:
-            a = w.reshape(w.shape[0], -1)
-            qmax = 2 ** (self.bits - 1) - 1
-            scale = a.detach().abs().amax(dim=1).clamp_min(1e-12) / qmax
-            q = torch.clamp(torch.round(a / scale[:, None]), -qmax - 1, qmax)
-            wq = (self.snap(q, self.bits) * scale[:, None]).reshape(w.shape)
+        wq = fake_quant(w, self.bits, self.snap)
         return w + (wq - w).detach()
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from flow.engines import sta_kernels as kern
+
 
 class NodeNames(Sequence[str]):
     """The names of a design's timing nodes — pins as `inst/pin`, then ports — without building
@@ -241,8 +243,6 @@ class TableBank:
     def lookup(self, tids: np.ndarray, slew: np.ndarray, load: np.ndarray,
                related: np.ndarray | None = None) -> np.ndarray:
         """Values of tables `tids` at (slew, load[, related slew]); linear extrapolation."""
-        from flow.engines.sta_kernels import lookup_many
-
         tids = np.ascontiguousarray(tids, dtype=np.int64)
         if tids.size == 0:
             return np.zeros(0)
@@ -253,7 +253,7 @@ class TableBank:
                 return np.ascontiguousarray(a)
             return np.array(np.broadcast_to(a, tids.shape), dtype=float, order="C")
 
-        return lookup_many(tids, col(slew), col(load), col(0.0 if related is None else related), self.ax1,
+        return kern.lookup_many(tids, col(slew), col(load), col(0.0 if related is None else related), self.ax1,
                            self.ax2, self.vals, self.n1, self.n2, self.c1, self.c2)
 
 

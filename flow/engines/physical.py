@@ -66,8 +66,8 @@ def build_problem(geo: Geometry, port_x: np.ndarray, port_y: np.ndarray, core: t
 
     Instances flagged in `fixed` (pre-placed at lower-left `fixed_x/fixed_y`, e.g. FINE-VH level
     shifters at island edges) are not cells of the problem: their pins become fixed pins at the
-    instance centre, and the problem's cells are the movable instances in order (see
-    `movable_index`)."""
+    instance centre, and the problem's cells are the movable instances in order
+    (`np.flatnonzero(~fixed)`)."""
     d = geo.design
     n_ports = len(d.port_names)
     n_inst = len(d.inst_names)

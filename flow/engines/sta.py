@@ -365,15 +365,13 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
         net_cap[:, tr] = np.bincount(node_net[ld_nodes], weights=cap[ld_nodes, tr], minlength=n_nets)
     if par is not None:
         net_cap += np.asarray(par.wire_cap, dtype=float)[:, None]
+    fanout = np.bincount(node_net[ld_nodes], minlength=n_nets)  # input pins and output ports (as OpenSTA)
     wl = par.wire_load if par is not None else None
-    if wl is not None:  # no SPEF: the Liberty wire-load estimate, fanout = input pins + output ports
-        is_pin = np.arange(n) < n_pins
-        fanout = np.bincount(node_net[(is_pin & ((pin_dir == 1) | (pin_dir == 3))) | (~is_pin & (pin_dir == 1))],
-                             minlength=n_nets)
+    if wl is not None:  # no SPEF: the Liberty wire-load estimate
         wl_len = wl.length(fanout)
         wl_cap, wl_res = wl_len * wl.cap_per_length, wl_len * wl.res_per_length
         net_cap += wl_cap[:, None]
-    undriven = int(((n_drv == 0) & (np.bincount(node_net[ld_nodes], minlength=n_nets) > 0)).sum())
+    undriven = int(((n_drv == 0) & (fanout > 0)).sum())
     if undriven:
         warnings.append(f"{undriven} net(s) with loads but no driver")
     load = np.zeros((n, 2))

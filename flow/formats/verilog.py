@@ -151,16 +151,12 @@ def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
             continue
         k = st.find("(")
         head = st[:k].split() if k > 0 and "\\" not in st[:k] else ()
-        if len(head) == 2 and head[0] not in decl_words and head[0] != "assign" and st[-1] == ")":
+        inst = None
+        word = head[0] if len(head) == 2 else st.split(None, 1)[0]
+        if len(head) == 2 and word not in decl_words and word != "assign" and st[-1] == ")":
             # `cell inst ( ... )`: the common instance form without regex backtracking
-            iname = head[1]
-            conn_text = st[k + 1:-1]
-            if conn_text.strip() and not conn_text.lstrip().startswith("."):
-                raise FormatError(paths[0], None, f"instance {iname}: only named connections are supported")
-            insts.append((head[0], iname, conn_text))
-            continue
-        word = st.split(None, 1)[0]
-        if word in decl_words:
+            inst = (word, head[1], st[k + 1:-1])
+        elif word in decl_words:
             dm = decl_re.match(st)
             r = (int(dm.group(1)), int(dm.group(2))) if dm.group(1) is not None else None
             for nm in dm.group(3).split(","):
@@ -185,10 +181,11 @@ def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
             if m is None:
                 raise FormatError(paths[0], None, f"cannot parse statement {st[:60]!r} in module {top}")
             cell, iname, conn_text = m.groups()
-            iname = iname[1:] if iname.startswith("\\") else iname
-            if conn_text.strip() and not conn_text.lstrip().startswith("."):
-                raise FormatError(paths[0], None, f"instance {iname}: only named connections are supported")
-            insts.append((cell, iname, conn_text))
+            inst = (cell, iname[1:] if iname.startswith("\\") else iname, conn_text)
+        if inst is not None:
+            if inst[2].strip() and not inst[2].lstrip().startswith("."):
+                raise FormatError(paths[0], None, f"instance {inst[1]}: only named connections are supported")
+            insts.append(inst)
     net_id: dict[str, int] = {}
     net_names: list[str] = []
 
@@ -220,7 +217,6 @@ def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
         net_names.extend(uniq)
         net_id.update(zip(net_names, range(len(net_names)), strict=True))
         code.update(net_id)
-        code[""] = -1
         uniq = {}
     for e in uniq:
         if not e.strip():  # `.A( )`: no net

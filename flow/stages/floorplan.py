@@ -70,6 +70,8 @@ class FloorplanStage(Stage):
                 die = tuple(v * 1e-6 for v in cfg["DIE_AREA"])
                 c = [v * 1e-6 for v in cfg["CORE_AREA"]]
             if c[0] < die[0] or c[1] < die[1] or c[2] > die[2] or c[3] > die[3] or c[2] <= c[0] or c[3] <= c[1]:
+                if cfg["FLOORPLAN_DEF"] is not None:
+                    raise FormatError(Path(cfg["FLOORPLAN_DEF"]), None, "its rows are not inside its DIEAREA")
                 raise ConfigError(f"CORE_AREA {cfg['CORE_AREA']} is not inside DIE_AREA {cfg['DIE_AREA']}")
             x0 = die[0] + math.ceil((c[0] - die[0]) / sw - 1e-9) * sw
             y0 = die[1] + math.ceil((c[1] - die[1]) / rh - 1e-9) * rh

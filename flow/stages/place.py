@@ -99,7 +99,8 @@ class PlaceStage(Stage):
         if cfg["PLACE_PINS"] and n_ports:
             die = tuple(float(v) for v in fp["die"])
             sw = float(fp["site_width"])
-            n_slots = max(n_ports, min(4 * n_ports, int(2 * (die[2] - die[0] + die[3] - die[1]) / (2 * sw))))
+            # up to 4 slots per pin, at least 2 sites apart along the perimeter
+            n_slots = max(n_ports, min(4 * n_ports, int((die[2] - die[0] + die[3] - die[1]) / sw)))
             sx, sy = io_positions([""] * n_slots, die, sw)
             slots = np.unique(np.column_stack([sx, sy]), axis=0)
             px, py = assign_io(prob, cx, cy, n_ports, slots[:, 0], slots[:, 1])

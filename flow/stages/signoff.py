@@ -23,6 +23,7 @@ from flow.engines.model import FlatDesign
 from flow.engines.parasitics import Parasitics, WireLoad
 from flow.errors import ConfigError
 from flow.stage import Stage, StageContext, StageResult, Variable
+from flow.stages.floorplan import load_netlist
 from flow.state import State
 
 
@@ -153,17 +154,19 @@ class SignoffStage(Stage):
                 act_file = state[view]
         spef = _view(state, "spef")
         islands = _view(state, "islands")
+        design = load_netlist(ctx, state)  # parsed once per run (cached), as the other stages do
         ic = None
         ls_delay = 0.0
         if islands is not None:
-            ic, libs = _island_corners(islands, libs, plat, state, cfg)
+            doc = json.loads(Path(islands).read_text())
+            ic, libs = _island_corners(doc, libs, plat, design)
             # inserted level-shifter cells are timed from their Liberty; otherwise the model delay
-            if not json.loads(Path(islands).read_text()).get("level_shifters_inserted"):
+            if not doc.get("level_shifters_inserted"):
                 ls_delay = float(plat.level_shifter.get("delay_ps", 0.0)) * 1e-12
         res = run_signoff([state["verilog"]], cfg.get("DESIGN_NAME"), libs, state["sdc"], spef=spef,
                           activity_file=act_file, scope=cfg.get("ACTIVITY_SCOPE"),
                           input_activity=cfg.get("INPUT_ACTIVITY", 0.1), propagated=cfg.get("CLOCK_PROPAGATED"),
-                          instance_corner=ic, level_shifter_delay=ls_delay)
+                          instance_corner=ic, level_shifter_delay=ls_delay, design=design)
         rpt = ctx.path("reports/checks.rpt")
         lines = []
         for c, t in res.timing.items():
@@ -219,17 +222,15 @@ class SignoffStage(Stage):
         return StageResult(views={"timing": timing_path, "power": power_path}, metrics=metrics)
 
 
-def _island_corners(islands: Path, libs: dict[str, Any], plat: Any, state: State, cfg: Any):
+def _island_corners(doc: dict, libs: dict[str, Any], plat: Any, design: FlatDesign):
     """Per-instance corner indices from the FINE-VH `islands` JSON ({"instances": {name: island},
     "rails": {island: corner}}); libraries for every rail corner are added."""
-    doc = json.loads(Path(islands).read_text())
     rails: dict[str, str] = {str(k): str(v) for k, v in doc.get("rails", {}).items()}
     inst_island: dict[str, Any] = doc.get("instances", doc.get("island_of", {}))
     for c in set(rails.values()):
         if c not in libs:
             libs[c] = corner_library(plat, c)
     order = list(libs)
-    design = sta.load_design([state["verilog"]], cfg.get("DESIGN_NAME"))
     default = order.index(plat.default_corner) if plat.default_corner in order else 0
     ic = np.full(len(design.inst_names), default, dtype=np.int64)
     for k, nm in enumerate(design.inst_names):

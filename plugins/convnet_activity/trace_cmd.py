@@ -80,21 +80,15 @@ def load_checkpoint(path: Path, input_shape: tuple[int, ...]) -> tuple[torch.nn.
     return model, {name: array_bits(int(b)) for name, b in cfg["bits"].items()}, cfg
 
 
-def layer_energy(run: dict[str, Any], result: TraceResult, net_names: list[str], period_s: float) -> list[dict]:
-    """Power of each layer from its own toggles (STA once at the platform's default corner)."""
+def layer_energy(design, lib: dict, timing, result: TraceResult, period_s: float) -> list[dict]:
+    """Power of each layer from its own toggles, on the accelerator's timing at the platform's
+    default corner (analysed once by the caller for every operating point)."""
     from flow.engines import power as pw
-    from flow.engines import sta
-    from flow.platform import load_platform
 
-    plat = load_platform(run["platform"])
-    lib = plat.liberty()
-    design = sta.load_design([run["netlist"]], "mac_array")
-    tc = sta.load_constraints(run["sdc"], design, lib)
-    timing = sta.analyze(design, lib, tc)
     out = []
     for ly, tog in zip(result.layers, result.per_layer_toggles, strict=True):
         t_layer = ly.cycles * period_s
-        ann = {n: (float(c) / t_layer, 0.5) for n, c in zip(net_names, tog, strict=True)}
+        ann = {n: (float(c) / t_layer, 0.5) for n, c in zip(design.net_names, tog, strict=True)}
         act = pw.propagate_activity(design, timing, lib, annotated=ann)
         p = pw.analyze_power(design, timing, act)
         total = float(p.total.sum())
@@ -135,6 +129,7 @@ def run_trace(run_dir: Path, out: Path, *, model_name: str = "lenet5", dataset: 
     """Trace each operating point — the model at each uniform precision in `bits`, then each P&Q
     checkpoint at its per-layer precisions — on the run's netlist. The first point's trace is
     written to `out` (the SAIF for sign-off), the others to sub-directories."""
+    from flow.engines import sta
     from flow.engines.gatesim import GateSim
     from flow.formats.verilog import read_verilog
     from flow.platform import load_platform
@@ -171,6 +166,7 @@ def run_trace(run_dir: Path, out: Path, *, model_name: str = "lenet5", dataset: 
     design = read_verilog([run["netlist"]], "mac_array")
     lib = load_platform(run["platform"]).liberty()
     sim = GateSim(design, lib, clock)
+    timing = sta.analyze(design, lib, sta.load_constraints(run["sdc"], design, lib)) if energy else None
     points = []
     for k, (label, net, b, sub, extra) in enumerate(todo):
         wls = layer_workloads(net, xte[:images], b)
@@ -182,7 +178,7 @@ def run_trace(run_dir: Path, out: Path, *, model_name: str = "lenet5", dataset: 
         point = {"label": label, **extra, "accuracy": acc, "cycles_per_inference": res.cycles / images,
                  "macs_per_inference": sum(ly.macs for ly in res.layers) / images, "trace": str(pdir / "trace.json")}
         if energy:
-            le = layer_energy(run, res, design.net_names, period_s)
+            le = layer_energy(design, lib, timing, res, period_s)
             e = sum(x["energy_j"] for x in le) / images
             meta["layer_energy"] = le
             meta["energy_per_inference_j"] = e

@@ -77,12 +77,12 @@ class PartitionStage(Stage):
         return _enabled(config)
 
     def run(self, state: State, ctx: StageContext) -> StageResult:
-        from flow.engines import sta
+        from flow.stages.floorplan import load_netlist
         from flow.stages.signoff import corner_library, run_signoff
 
         cfg = ctx.config
         vh, vl = _rails(ctx)
-        design = sta.load_design([state["verilog"]], cfg["DESIGN_NAME"])
+        design = load_netlist(ctx, state)  # parsed once per run (cached)
         n = len(design.inst_names)
         k = cfg["FINEVH_ISLANDS"] or max(1, math.ceil(n / cfg["FINEVH_ISLAND_SIZE"]))
         k = max(1, min(k, n))
@@ -94,7 +94,7 @@ class PartitionStage(Stage):
 
         def mixed(ic: np.ndarray) -> tuple[float, list[list[str]]]:
             res = run_signoff([state["verilog"]], cfg["DESIGN_NAME"], libs, state["sdc"], instance_corner=ic,
-                              level_shifter_delay=ls_delay, do_power=False)
+                              level_shifter_delay=ls_delay, do_power=False, design=design)
             t = res.timing["mixed"]
             paths = [[s.node.split("/")[0] for s in p.stages] for p in t.setup_paths if p.slack < 0]
             return (t.setup_wns if math.isfinite(t.setup_wns) else 0.0), paths
@@ -102,7 +102,7 @@ class PartitionStage(Stage):
         ra = assign_rails(k, island, list(design.inst_names), vh, vl, mixed)
         # reference analysis at VDDH: per-island criticality, energy per cycle and leakage
         ref = run_signoff([state["verilog"]], cfg["DESIGN_NAME"], {vh: libs[vh]}, state["sdc"],
-                          input_activity=cfg.get("INPUT_ACTIVITY", 0.1))
+                          input_activity=cfg.get("INPUT_ACTIVITY", 0.1), design=design)
         t_ref, p_ref = ref.timing[vh], ref.power[vh]
         period = (t_ref.clock_periods or [cfg.get("CLOCK_PERIOD") or 1e-9])[0]
         f_nom = 1.0 / period
@@ -117,7 +117,8 @@ class PartitionStage(Stage):
         dyn = np.bincount(island[pidx], weights=np.asarray(p_ref.internal) + np.asarray(p_ref.switching), minlength=k)
         leak = np.bincount(island[pidx], weights=np.asarray(p_ref.leakage), minlength=k)
         # alpha-power law from the critical delay at both rails (all-VDDH vs all-VDDL STA)
-        slow = run_signoff([state["verilog"]], cfg["DESIGN_NAME"], {vl: libs[vl]}, state["sdc"], do_power=False).timing[vl]
+        slow = run_signoff([state["verilog"]], cfg["DESIGN_NAME"], {vl: libs[vl]}, state["sdc"], do_power=False,
+                           design=design).timing[vl]
         d_h = period - t_ref.setup_wns
         d_l = period - slow.setup_wns
         law = fit_alpha_power([ctx.platform.corner(vh).voltage, ctx.platform.corner(vl).voltage], [d_h, d_l])
@@ -237,13 +238,13 @@ class IslandsStage(Stage):
                          ls_cell: tuple[str, str, str, float, float], fp) -> dict[str, Path]:
         """Level-shifter instances on every island-to-island net (`level_shifters.py`), fixed at
         the receiving island's edge facing the driver; new netlist and placement views."""
-        from flow.engines import sta
         from flow.formats.verilog import write_verilog
+        from flow.stages.floorplan import load_netlist
         from flow.stages.signoff import corner_library
 
         cfg = ctx.config
         cell, in_pin, out_pin, w, h = ls_cell
-        design = sta.load_design([state["verilog"]], cfg["DESIGN_NAME"])
+        design = load_netlist(ctx, state)
         lib = ctx.cached(("engine_liberty", doc["vddh"]), lambda: corner_library(ctx.platform, doc["vddh"]))
         col = {n: j for j, n in enumerate(names)}
         island = np.array([col[doc["instances"][nm]] for nm in design.inst_names], dtype=np.int64)
