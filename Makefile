@@ -2,10 +2,13 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-DEBS := opensta yosys iverilog verilator klayout chromium
 PYTEST_ARGS ?=
+# trusted reference tools (OpenSTA 3.1, HotSpot 6), built from ../shared/reference outside the repo
+SHARED ?= $(CURDIR)/../shared
+REF := $(SHARED)/reference
+export VHFLOW_REFERENCE_PREFIX ?= $(HOME)/.cache/vhflow-reference
 
-.PHONY: demo test venv system-tools lint bench clean
+.PHONY: demo test venv system-tools reference-tools lint bench clean
 
 $(BIN)/activate:
 	$(PY) -m venv $(VENV)
@@ -20,7 +23,7 @@ venv: $(VENV)/.installed
 # Debian tools the cross-check tests need; installed when missing and we are root (CI is).
 system-tools:
 	@missing=""; \
-	for t in sta:opensta yosys:yosys iverilog:iverilog verilator:verilator klayout:klayout chromium:chromium; do \
+	for t in yosys:yosys iverilog:iverilog verilator:verilator klayout:klayout chromium:chromium; do \
 	  cmd=$${t%%:*}; pkg=$${t##*:}; command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -44,13 +47,19 @@ demo: venv
 	  --set ACTIVITY=$(DEMO_TRACE)/trace.saif --set ACTIVITY_SCOPE=mac_array \
 	  --set CONVNET_TRACE=$(DEMO_TRACE)/trace.json --set FINEVH_TRACE=$(DEMO_TRACE)/trace.json
 
-test: venv system-tools
+# idempotent: each script exits at once when its tool is already built (prebuilt OpenSTA where it runs)
+reference-tools:
+	@test -d $(REF) || { echo "no $(REF): the reference tools cannot be built"; exit 1; }
+	$(REF)/build-opensta.sh $(REF)/opensta-src.tar.gz $(REF)/cudd-src.tar.gz $(VHFLOW_REFERENCE_PREFIX)
+	$(REF)/build-hotspot.sh $(REF)/hotspot-src.tar.gz $(VHFLOW_REFERENCE_PREFIX)
+
+test: venv system-tools reference-tools
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check flow plugins convnet_opt tests benchmarks examples
 
-bench: venv
+bench: venv reference-tools
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

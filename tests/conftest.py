@@ -34,6 +34,17 @@ def require_tool(name: str) -> str:
     return path
 
 
+def require_reference(name: str) -> str:
+    """The trusted reference build of `name` ('sta' = OpenSTA 3.1, 'hotspot' = HotSpot 6) from
+    `make reference-tools`; never a Debian binary that happens to be on PATH."""
+    from flow.reference_tools import reference_tool, why_missing
+
+    exe = reference_tool(name)
+    if exe is None:
+        unavailable(why_missing(name))
+    return str(exe)
+
+
 def _platform(name: str):
     from flow.platform import load_platform
 

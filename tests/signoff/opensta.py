@@ -1,4 +1,5 @@
-"""Test harness: run Debian OpenSTA (`sta`, 2019) on a script and parse its reports."""
+"""Test harness: run the reference OpenSTA 3.1 (built by `make reference-tools`) on a script and
+parse its reports."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import require_tool
+from tests.conftest import require_reference, require_tool
 
 _NUM = r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
 
@@ -40,7 +41,7 @@ class StaRun:
 
 def run_sta(script: str, cwd: Path, timeout: float = 600.0) -> StaRun:
     """Run `sta -exit` on a script written into cwd; errors in the output fail the test."""
-    sta = require_tool("sta")
+    sta = require_reference("sta")
     path = Path(cwd) / "run.tcl"
     path.write_text(script)
     proc = subprocess.run([sta, "-no_splash", "-exit", str(path)], cwd=cwd, capture_output=True, text=True,
