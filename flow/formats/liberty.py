@@ -123,6 +123,11 @@ def _floats(s: Any) -> np.ndarray:
         raise ValueError(f"not a list of numbers: {str(s)[:40]!r}") from None
 
 
+def _scaled(v: Any, unit: float) -> float | None:
+    """A numeric attribute in SI, or None when absent."""
+    return None if v is None else float(v) * unit
+
+
 @gc_paused
 def read_liberty(path: str | Path) -> dict:
     """Liberty -> dict library in SI (time s, cap F, power W, energy J, area m^2)."""
@@ -203,7 +208,10 @@ def read_liberty(path: str | Path) -> dict:
             pins[pname] = {"direction": _a(pg, "direction", ""), "capacitance": c,
                            "rise_capacitance": float(_a(pg, "rise_capacitance", c / cu)) * cu,
                            "fall_capacitance": float(_a(pg, "fall_capacitance", c / cu)) * cu,
-                           "function": _a(pg, "function"), "is_clock": _a(pg, "clock", "false") == "true"}
+                           "function": _a(pg, "function"), "is_clock": _a(pg, "clock", "false") == "true",
+                           # design-rule limits (repair_design): None when the pin sets none
+                           "max_transition": _scaled(_a(pg, "max_transition"), tu),
+                           "max_capacitance": _scaled(_a(pg, "max_capacitance"), cu)}
             for g in pg["groups"]:
                 if g["type"] == "timing":
                     tabs = {t["type"]: table(t, tu) for t in g["groups"] if t["type"] in
@@ -228,7 +236,10 @@ def read_liberty(path: str | Path) -> dict:
                         "is_macro": _a(cg, "is_macro_cell", "false") == "true",
                         "is_pad": _a(cg, "pad_cell", "false") == "true"}
     return {"name": lib["args"][0] if lib["args"] else "", "cells": cells, "nom_voltage": nom_v, "path": str(path),
-            "time_unit": tu, "cap_unit": cu, **_wire_loads(lib, cu, path)}
+            "time_unit": tu, "cap_unit": cu, **_wire_loads(lib, cu, path),
+            "default_max_transition": _scaled(_a(lib, "default_max_transition"), tu),
+            "default_max_capacitance": _scaled(_a(lib, "default_max_capacitance"), cu),
+            "default_max_fanout": _scaled(_a(lib, "default_max_fanout"), 1.0)}
 
 
 def _wire_loads(lib: dict, cu: float, path: Path) -> dict:
