@@ -180,6 +180,8 @@ class TimingResult:
     node_clock: np.ndarray | None = None  # clock index of clock-network nodes, -1 elsewhere
     node_data_clock: np.ndarray | None = None  # a clock whose paths reach the node, -1 if none
     clock_periods: list[float] = field(default_factory=list)
+    edge_delay: np.ndarray | None = None  # late delay per timing-graph edge (s); -inf where no arc
+    node_arrival: np.ndarray | None = None  # [nodes, 2] latest arrival over launch groups (s)
 
     @staticmethod
     def _ws(s: np.ndarray) -> float:
@@ -944,7 +946,8 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
         data_clk[reach] = ci_
     return TimingResult(endpoints, np.asarray(setup_sl, dtype=float), np.asarray(hold_sl, dtype=float),
                         setup_paths, hold_paths, warnings, slew_max, g.load, g.names, g, clk_of_node, data_clk,
-                        [c.period for c in clocks])
+                        [c.period for c in clocks], edge_delay=dmax,
+                        node_arrival=np.max([arr[gi][0] for gi in range(n_groups)], axis=0) if n_groups else None)
 
 
 def _trace(g: _Graph, arr: list, info: dict, kind: str, slack: float, slew: np.ndarray,
