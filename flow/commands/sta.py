@@ -15,8 +15,9 @@ if TYPE_CHECKING:
     from flow.engines.model import FlatDesign
 
 
-WIRE_LOAD_HELP = ("Without --spef, estimate nets from a Liberty wire-load model as OpenSTA does: 'default' "
-                  "(SDC set_wire_load_model, else the library's default_wire_load), a model name, or 'none'.")
+WIRE_LOAD_HELP = ("Without --spef, estimate nets from a Liberty wire-load model as OpenSTA 3.1 does: 'default' "
+                  "(the SDC's set_wire_load_model, else none), 'library' (its default_wire_load), a model "
+                  "name, or 'none'.")
 
 
 def _libs(lib: list[Path], corner: str | None) -> dict:

@@ -88,9 +88,13 @@ class Parasitics:
 
     @classmethod
     def from_spef(cls, spef: Spef, design: FlatDesign) -> Parasitics:
-        """Match SPEF nets to design nets by name; unknown nets are counted in `warnings`."""
+        """Match SPEF nets to design nets by name (the reader has removed the SPEF escapes; a
+        bit of an escaped bus, `\\u0.rcnt [2]` in Verilog, matches `u0.rcnt[2]`); unknown nets
+        are counted in `warnings`."""
         index = {nm: k for k, nm in enumerate(design.net_names)}
-        # SPEF escapes hierarchy/bus characters with backslashes
+        for k, nm in enumerate(design.net_names):
+            if " [" in nm:
+                index.setdefault(nm.replace(" [", "["), k)
         caps = np.zeros(len(design.net_names))
         trees: dict[int, tuple[dict[str, float], list[tuple[str, str, float]]]] = {}
         unknown: list[str] = []
@@ -98,14 +102,13 @@ class Parasitics:
         for name, net in spef.nets.items():
             k = index.get(name)
             if k is None:
-                k = index.get(name.replace("\\", ""))
-            if k is None:
                 unknown.append(name)
                 continue
             caps[k] = sum(net.caps.values()) if net.caps else net.total_cap
             if net.res:
-                def norm(node: str) -> str:
-                    return node.replace("\\", "").replace(d, "/") if d != "/" else node.replace("\\", "")
+                def norm(node: str) -> str:  # `inst:pin` -> the timing node name `inst/pin`
+                    obj, sep, tail = node.rpartition(d)
+                    return f"{obj}/{tail}" if sep else node
 
                 trees[k] = ({norm(a): c for a, c in net.caps.items()},
                             [(norm(a), norm(b), r) for a, b, r in net.res])

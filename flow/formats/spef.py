@@ -3,12 +3,21 @@
 Reads the header units (`*T_UNIT`, `*C_UNIT`, `*R_UNIT`), the name map (`*NAME_MAP`), and per
 `*D_NET` the total capacitance, `*CONN` pins/ports, `*CAP` (ground and coupling; coupling is
 grounded, as OpenSTA does without `-keep_capacitive_coupling`) and `*RES`. Values are converted
-to SI (F, ohm) at this edge. Node names are `net:index` or `inst:pin` / port names exactly as in
-the file after name-map substitution; hierarchy divider `/` and pin delimiter `:` from the header.
+to SI (F, ohm) at this edge. Names are returned in the netlist's namespace: name-map indices
+substituted and IEEE 1481 escapes (`\\.`, `\\[`, `\\/` ...) removed, so node names read
+`net:index`, `inst:pin` or a port name with the header's pin delimiter (default `:`).
+
+The writer escapes as IEEE 1481 and OpenSTA's reader require: every character of a name other
+than letters, digits and `_` gets a backslash, except the bus brackets of a trailing bus bit
+`name[k]`. Our flat netlist does not record whether `a[3]` was the bus bit `a[3]` or the escaped
+Verilog scalar `\\a[3] `; OpenSTA finds nets and instances of either kind from the plain-bracket
+form, but a top port only by its exact form, so a port's trailing brackets are escaped when its
+base is not a plain identifier (`\\b.x[0] `) and kept otherwise (`a[0]`).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +47,40 @@ class Spef:
     divider: str
     delimiter: str
     nets: dict[str, SpefNet]
+
+
+_ESCAPED = re.compile(r"\\(.)")
+_TOKEN = re.compile(r"(?:\\.|[^\s\\])+")  # whitespace-separated, a backslash escapes the next char
+_BUS_BIT = re.compile(r"^(.*?) ?\[(\d+)\]$")
+_PLAIN_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NEEDS_ESCAPE = re.compile(r"[^A-Za-z0-9_]")
+
+
+def unescape(name: str) -> str:
+    """SPEF name -> netlist name (`dpath\\.x\\[3\\]` -> `dpath.x[3]`)."""
+    return _ESCAPED.sub(r"\1", name) if "\\" in name else name
+
+
+def _esc(text: str) -> str:
+    return _NEEDS_ESCAPE.sub(lambda m: "\\" + m.group(0), text)
+
+
+def spef_name(name: str, port: bool = False) -> str:
+    """Netlist net/instance/port name -> SPEF name (see the module docstring for the rule)."""
+    m = _BUS_BIT.match(name)
+    if m is None or (port and not _PLAIN_ID.match(m.group(1))):
+        return _esc(name.replace(" [", "["))
+    return f"{_esc(m.group(1))}[{m.group(2)}]"
+
+
+def spef_node(node: str, delimiter: str = ":") -> str:
+    """`inst:pin`, `net:index` or a port (no delimiter) in SPEF form."""
+    obj, sep, tail = node.rpartition(delimiter)
+    if not sep:
+        return spef_name(node, port=True)
+    m = _BUS_BIT.match(tail)
+    pin = f"{_esc(m.group(1))}[{m.group(2)}]" if m else _esc(tail)
+    return f"{spef_name(obj)}{delimiter}{pin}"
 
 
 def _open_text(path: Path) -> list[str]:
@@ -80,7 +123,8 @@ def read_spef(path: str | Path) -> Spef:
         s = line.split("//", 1)[0].strip()
         if not s:
             continue
-        toks = s.split()
+        # escaped names: split on unescaped blanks only, then drop the escapes
+        toks = [unescape(t) for t in _TOKEN.findall(s)] if "\\" in s else s.split()
         k = toks[0].upper()
         if k == "*SPEF":
             seen_header = True
@@ -128,7 +172,7 @@ def read_spef(path: str | Path) -> Spef:
         elif section == "*NAME_MAP":
             if len(toks) < 2 or not toks[0].startswith("*"):
                 raise FormatError(path, lineno, "bad name map entry")
-            names[toks[0]] = toks[1]
+            names[toks[0]] = unescape(toks[1])
         elif section == "*CAP" and cur is not None:
             try:
                 if len(toks) == 3:
@@ -162,7 +206,8 @@ def read_spef(path: str | Path) -> Spef:
 
 
 def write_spef(path: str | Path, design: str, nets: list[SpefNet], delimiter: str = ":") -> None:
-    """Write nets (SI values) as SPEF with PF / KOHM units; used by estimators and tests."""
+    """Write nets (SI values) as SPEF with PF / KOHM units; used by estimators and tests. Names
+    are given in the netlist's namespace (nodes `inst:pin`, `net:k` or a port) and escaped here."""
     out = [
         '*SPEF "IEEE 1481-1998"', f'*DESIGN "{design}"', '*DATE "0"', '*VENDOR "vhflow"',
         '*PROGRAM "vhflow"', '*VERSION "1"', '*DESIGN_FLOW "PIN_CAP NONE"', "*DIVIDER /",
@@ -170,19 +215,19 @@ def write_spef(path: str | Path, design: str, nets: list[SpefNet], delimiter: st
         "*R_UNIT 1 KOHM", "*L_UNIT 1 HENRY", "",
     ]
     for n in nets:
-        out.append(f"*D_NET {n.name} {n.total_cap * 1e12:.9g}")
+        out.append(f"*D_NET {spef_name(n.name)} {n.total_cap * 1e12:.9g}")
         out.append("*CONN")
         for node, d in n.conns:
             kind = "*P" if delimiter not in node else "*I"
-            out.append(f"{kind} {node} {d}")
+            out.append(f"{kind} {spef_node(node, delimiter)} {d}")
         if n.caps:
             out.append("*CAP")
             for i, (node, c) in enumerate(n.caps.items(), 1):
-                out.append(f"{i} {node} {c * 1e12:.9g}")
+                out.append(f"{i} {spef_node(node, delimiter)} {c * 1e12:.9g}")
         if n.res:
             out.append("*RES")
             for i, (a, b, r) in enumerate(n.res, 1):
-                out.append(f"{i} {a} {b} {r * 1e-3:.9g}")
+                out.append(f"{i} {spef_node(a, delimiter)} {spef_node(b, delimiter)} {r * 1e-3:.9g}")
         out.append("*END")
         out.append("")
     Path(path).write_text("\n".join(out) + "\n")

@@ -57,9 +57,9 @@ def run_signoff(verilog: Sequence[Path], top: str | None, libs: Mapping[str, Any
     With `instance_corner` (per instance, index into the *order* of `libs`), a single mixed
     analysis named "mixed" is run instead, each instance on its own library and supply.
     `design`, when given, is the already-read `verilog` (see `sta.load_design_async`).
-    Without `spef`, nets are estimated as OpenSTA does from the Liberty wire-load model:
-    `wire_load` "default" (the SDC's `set_wire_load_model`, else the library's
-    `default_wire_load`), a model name, or "none" (zero wire load).
+    Without `spef`, nets are estimated as OpenSTA 3.1 does: `wire_load` "default" uses the
+    SDC's `set_wire_load_model` and otherwise no wire load (OpenSTA 3 ignores the Liberty
+    `default_wire_load`), "library" the library's `default_wire_load`, a model name, or "none".
     """
     if design is None:
         design = sta.load_design(verilog, top)
@@ -76,8 +76,12 @@ def run_signoff(verilog: Sequence[Path], top: str | None, libs: Mapping[str, Any
     def wire_parasitics(lib: Any) -> Parasitics | None:
         if par is not None or wire_load == "none":
             return par
-        name = None if wire_load == "default" else wire_load
-        wl = WireLoad.from_library(lib, name or tc.wire_load_model)
+        if wire_load == "default":
+            if tc.wire_load_model is None:
+                return None
+            wl = WireLoad.from_library(lib, tc.wire_load_model)
+        else:
+            wl = WireLoad.from_library(lib, None if wire_load == "library" else wire_load)
         return Parasitics.from_wire_load(design, wl) if wl is not None else None
 
     runs: dict[str, tuple[Any, np.ndarray | None, list[str] | None]] = {}
