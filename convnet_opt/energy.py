@@ -141,6 +141,9 @@ def calibrate(em: EnergyModel, signoff: str | Path | dict, precision: int = 8) -
     leakage number, leakage per cycle is P_leak·T. Memory energies are outside the array and
     stay as they are."""
     doc = json.loads(Path(signoff).read_text()) if not isinstance(signoff, dict) else dict(signoff)
+    from flow.metrics import lookup  # a run's metrics.json names them finish__power__* (ORFS)
+
+    doc.update({k: lookup(doc, k) for k in ("power__total", "power__leakage__total") if lookup(doc, k) is not None})
     if "power__total" not in doc:
         raise ValueError("sign-off data has no power__total")
     if "clock_period_s" in doc:

@@ -112,7 +112,7 @@ def run_cmd(
 def _print_metrics(metrics: dict) -> None:
     keys = [k for k in metrics if any(k.startswith(p) for p in (
         "synth__design__instance__area", "synth__design__instance__count", "globalplace__hpwl",
-        "detailedplace__hpwl", "timing__setup__ws", "timing__hold__ws", "power__total", "thermal__max_c",
+        "detailedplace__hpwl", "finish__timing__setup__ws", "finish__timing__hold__ws", "finish__power__total", "thermal__max_c",
         "finevh__islands", "finevh__saving")) and "__corner:" not in k]
     if not keys:
         return
@@ -199,7 +199,9 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors, exit 2 for bad input, 1 for failures."""
     try:
         app = build_app()
-        app(args=argv, prog_name="vhflow", standalone_mode=False)
+        rc = app(args=argv, prog_name="vhflow", standalone_mode=False)
+        if isinstance(rc, int) and rc:  # click returns a command's typer.Exit code here
+            sys.exit(rc)
     except VhflowError as exc:
         if os.environ.get("VHFLOW_DEBUG"):
             raise

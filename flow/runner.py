@@ -24,6 +24,7 @@ import pluggy
 from flow import __version__
 from flow.config import FLOW_VARIABLES, ResolvedConfig, collect_variables, resolve_config
 from flow.errors import ConfigError, StageError, ToolError, VhflowError
+from flow.metrics import to_orfs, write_run_metrics
 from flow.orfs_variables import ORFS_COMPAT_VARIABLES
 from flow.platform import Platform, load_platform
 from flow.plugin_manager import get_plugin_manager
@@ -249,7 +250,7 @@ def run_flow(
             run_info["stages"][i].update(status="done", seconds=prev_info.get("seconds"))
     write_json(run_dir / "run.json", run_info)
     metrics: dict[str, Any] = dict(state.metrics)
-    write_json(run_dir / "metrics.json", metrics)
+    write_run_metrics(run_dir, metrics)
 
     log = _RunLog(run_dir)
     cache: dict[Any, Any] = {}
@@ -303,7 +304,7 @@ def run_flow(
                 info.update(status="failed", seconds=round(seconds, 3), error=message)
                 run_info.update(status="failed", finished=_now(), failed_stage=stage_cls.id, error=message)
                 write_json(run_dir / "run.json", run_info)
-                write_json(run_dir / "metrics.json", metrics)
+                write_run_metrics(run_dir, metrics)
                 if progress:
                     progress(stage_cls.id, "failed", seconds)
                 if isinstance(exc, KeyboardInterrupt) or (isinstance(exc, VhflowError) and exc.exit_code == 2):
@@ -313,7 +314,7 @@ def run_flow(
             info.update(status="done", seconds=round(seconds, 3))
             metrics = dict(state.metrics)
             write_json(run_dir / "run.json", run_info)
-            write_json(run_dir / "metrics.json", metrics)
+            write_run_metrics(run_dir, metrics)
             log.logger.info("stage %s: done in %.1f s", stage_cls.id, seconds)
             if progress:
                 progress(stage_cls.id, "done", seconds)
@@ -322,7 +323,7 @@ def run_flow(
         for extra in setup.pm.hook.vhflow_metrics(state=state, run_dir=run_dir):
             metrics.update(extra or {})
         metrics["flow__stages__completed"] = sum(1 for s in run_info["stages"] if s["status"] == "done")
-        write_json(run_dir / "metrics.json", metrics)
+        write_run_metrics(run_dir, metrics)
         complete = last == len(stages) - 1
         status = "completed" if complete else "stopped"
         if dry_run:
@@ -331,7 +332,7 @@ def run_flow(
         write_json(run_dir / "run.json", run_info)
         report = _build_report(run_dir, setup.pm, log.logger)  # a failure here marks the run failed
         log.logger.info("run %s: %s", run_dir, run_info["status"])
-        return RunResult(run_dir, run_info["status"], metrics, report)
+        return RunResult(run_dir, run_info["status"], to_orfs(metrics), report)
     except VhflowError:
         raise
     except BaseException as exc:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from flow.errors import ConfigError, FormatError
+from flow.metrics import orfs_name, to_orfs
 
 
 @dataclass
@@ -76,7 +77,9 @@ def read_sweep(path: Path) -> SweepSpec:
     base = (path.parent / doc["base"]).resolve()
     if not base.is_file():
         raise ConfigError(f"{path}: base config {base} not found")
-    return SweepSpec(path, base, mode, params, list(doc.get("metrics", [])), list(doc.get("pareto", [])),
+    metrics = [orfs_name(m) for m in doc.get("metrics", [])]  # stage names accepted: metrics.json's are used
+    pareto = [("max:" + orfs_name(o[4:])) if o.startswith("max:") else orfs_name(o) for o in doc.get("pareto", [])]
+    return SweepSpec(path, base, mode, params, metrics, pareto,
                      doc.get("to_stage"), int(doc.get("samples", 8)), int(doc.get("seed", 0)))
 
 
@@ -184,7 +187,7 @@ def run_sweep(spec: SweepSpec, out_dir: Path, executor: str = "local", jobs: int
         r = results[tag]
         row = {"tag": tag, **p, "status": r["status"], "error": r.get("error"), "skipped": bool(r.get("skipped"))}
         for m in spec.metrics or sorted(r["metrics"]):
-            row[m] = r["metrics"].get(m)
+            row[m] = to_orfs(r["metrics"]).get(m)  # metrics.json names and units
         rows.append(row)
     table = pd.DataFrame(rows)
     if spec.pareto:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,17 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from flow.errors import ConfigError
-
 
 def _metrics(run_dir: Path) -> dict:
-    path = run_dir / "metrics.json"
-    if not path.is_file():
-        raise ConfigError(f"{run_dir}: not a run directory (no metrics.json)")
-    try:
-        return json.loads(path.read_text())
-    except ValueError as exc:
-        raise ConfigError(f"{path}: invalid JSON ({exc})") from None
+    from flow.metrics import read_run_metrics
+
+    return read_run_metrics(run_dir)
 
 
 def compare_metrics(a: dict, b: dict) -> list[tuple[str, object, object, float | None]]:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from flow import __version__
+from flow.metrics import to_orfs
 from flow.report import figures
 from flow.report.metrics_doc import describe, display
 from flow.report.sections import ReportSection
@@ -76,9 +77,9 @@ def _checks(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
         v = metrics.get(key)
         if v is None or (isinstance(v, float) and not math.isfinite(v)):
             return label, "na", "not analysed"
-        return label, "pass" if v >= 0 else "fail", f"{v * 1e9:+.3f} ns"
+        return label, "pass" if v >= 0 else "fail", f"{v:+.3f} ns"
 
-    out = [slack("timing__setup__ws", "Setup timing"), slack("timing__hold__ws", "Hold timing")]
+    out = [slack("finish__timing__setup__ws", "Setup timing"), slack("finish__timing__hold__ws", "Hold timing")]
     viol = metrics.get("detailedplace__design__violations")
     out.append(("Legal placement", "na" if viol is None else ("pass" if viol == 0 else "fail"),
                 "not placed" if viol is None else f"{viol} violations"))
@@ -95,7 +96,7 @@ def _metrics_table(metrics: dict[str, Any]) -> str:
     for key in sorted(metrics):
         value, unit = display(key, metrics[key])
         info = describe(key)
-        meaning = html.escape(info[3]) if info else ""
+        meaning = html.escape(info.meaning) if info else ""
         rows.append(f"<tr><td><code>{html.escape(key)}</code></td><td class='num'>{html.escape(value)}</td>"
                     f"<td>{html.escape(unit)}</td><td>{meaning}</td></tr>")
     return "<table><tr><th>metric</th><th>value</th><th>unit</th><th>meaning</th></tr>" + "".join(rows) + "</table>"
@@ -171,7 +172,7 @@ def build_report(run_dir: Path | str, pm: Any = None) -> Path:
     run_dir = Path(run_dir)
     run_info = _load(run_dir / "run.json") or {"stages": [], "status": "unknown"}
     config = _load(run_dir / "config.resolved.json") or {}
-    metrics = _load(run_dir / "metrics.json") or {}
+    metrics = to_orfs(_load(run_dir / "metrics.json") or {})
     state = final_state(run_dir, run_info)
     values = {k: v.get("value") for k, v in config.get("variables", {}).items()}
 
@@ -182,10 +183,10 @@ def build_report(run_dir: Path | str, pm: Any = None) -> Path:
         for name, status, detail in _checks(metrics)
     )
     key = [k for k in ("synth__design__instance__count__stdcell", "synth__design__instance__area__stdcell",
-                       "detailedplace__hpwl", "power__total", "thermal__max_c", "finevh__islands") if k in metrics]
+                       "detailedplace__hpwl", "finish__power__total", "thermal__max_c", "finevh__islands") if k in metrics]
     kcards = "".join(
         "<div class='card na'><div class='k'>{}</div><div class='v'>{} {}</div></div>".format(
-            html.escape((describe(k) or ("", 1, "", k))[3].split("(")[0].rstrip(". ")),
+            html.escape(describe(k).meaning.split("(")[0].rstrip(". ") if describe(k) else k),
             *map(html.escape, display(k, metrics[k])))
         for k in key
     )

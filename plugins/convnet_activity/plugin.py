@@ -56,7 +56,9 @@ def _trace_doc(run_dir: Path) -> dict | None:
 
 def _run_power(run_dir: Path) -> float | None:
     try:
-        return float(json.loads((Path(run_dir) / "metrics.json").read_text()).get("power__total"))
+        from flow.metrics import lookup
+
+        return float(lookup(json.loads((Path(run_dir) / "metrics.json").read_text()), "power__total"))
     except (OSError, ValueError, TypeError):
         return None
 

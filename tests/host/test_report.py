@@ -42,8 +42,8 @@ def test_compare_and_regenerate(gcd_run, tmp_path, capsys):
         main(["compare", str(gcd_run.run_dir), str(other.run_dir), "--html", str(tmp_path / "c.html")])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    a = json.loads((gcd_run.run_dir / "metrics.json").read_text())["floorplan__design__utilization"]
-    b = json.loads((other.run_dir / "metrics.json").read_text())["floorplan__design__utilization"]
+    a = json.loads((gcd_run.run_dir / "metrics.json").read_text())["floorplan__design__instance__utilization"]
+    b = json.loads((other.run_dir / "metrics.json").read_text())["floorplan__design__instance__utilization"]
     assert f"{b / a - 1:+.2%}" in out
     assert "<table" in (tmp_path / "c.html").read_text()
     (gcd_run.run_dir / "report.html").unlink()

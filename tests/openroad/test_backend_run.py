@@ -55,7 +55,7 @@ def test_dry_run_renders_and_is_not_complete(tmp_path, nangate45, no_openroad):
     # OpenROAD reads the netlist our synthesis wrote
     assert f"read_verilog {res.run_dir / '01_synth' / 'gcd.v'}" in (scripts / "floorplan.tcl").read_text()
     assert res.metrics["openroad__scripts__rendered"] == 6
-    assert "timing__setup__ws" not in res.metrics
+    assert "finish__timing__setup__ws" not in res.metrics
 
 
 def test_missing_openroad_is_one_error_and_no_run(tmp_path, nangate45, no_openroad):
@@ -70,9 +70,9 @@ def test_run_with_openroad_parses_metrics(tmp_path, nangate45, fake_openroad, mo
     d = res.run_dir / "03_openroad"
     assert (d / "calls.txt").read_text().split() == ["floorplan.tcl", "pdn.tcl", "place.tcl", "cts.tcl",
                                                      "route.tcl", "signoff.tcl"]
-    assert res.metrics["timing__setup__tns"] == pytest.approx(-0.12e-9)
-    assert res.metrics["timing__setup__ws"] == pytest.approx(-0.05e-9)
-    assert res.metrics["design__instance__utilization"] == pytest.approx(0.38)
+    assert res.metrics["finish__timing__setup__tns"] == pytest.approx(-0.12)  # ns, as ORFS
+    assert res.metrics["finish__timing__setup__ws"] == pytest.approx(-0.05)
+    assert res.metrics["finish__design__instance__utilization"] == pytest.approx(0.38)
     # a failing script fails the stage, names the OpenROAD error and leaves the run failed
     monkeypatch.setenv("FAKE_FAIL", "place.tcl")
     with pytest.raises(StageError, match="GPL-0302"):
