@@ -620,3 +620,60 @@ def detailed_move(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray, passes: in
         if moved == 0:
             break
     return lx, ly, moves
+
+
+def place_new_cells(core: Rect, row_height: float, site_width: float, blocked: np.ndarray,
+                    w: np.ndarray, tx: np.ndarray, ty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Legal lower-left positions for cells added after placement (repair buffers, clock
+    buffers), each in the free row segment nearest its target centre (tx, ty); `blocked` holds
+    the already placed cells and blockages as (x, y, w, h) rows and stays untouched — an
+    incremental legaliser, so the legal placement around the new cells does not move."""
+    x0, y0, x1, y1 = core
+    nrows = int(round((y1 - y0) / row_height))
+    ncols = int(round((x1 - x0) / site_width))
+    occupied: list[list[tuple[int, int]]] = [[] for _ in range(nrows)]
+    for bx, by, bw, bh in np.asarray(blocked, dtype=float).reshape(-1, 4):
+        c0 = int(math.floor((bx - x0) / site_width + 1e-6))
+        c1 = int(math.ceil((bx + bw - x0) / site_width - 1e-6))
+        r0 = int(math.floor((by - y0) / row_height + 1e-6))
+        r1 = int(math.ceil((by + bh - y0) / row_height - 1e-6))
+        for r in range(max(r0, 0), min(r1, nrows)):
+            occupied[r].append((max(c0, 0), min(c1, ncols)))
+    free: list[list[tuple[int, int]]] = []
+    for r in range(nrows):
+        gaps, at = [], 0
+        for a, b in sorted(occupied[r]):
+            if a > at:
+                gaps.append((at, a))
+            at = max(at, b)
+        if at < ncols:
+            gaps.append((at, ncols))
+        free.append(gaps)
+    ox = np.empty(len(w))
+    oy = np.empty(len(w))
+    for i in range(len(w)):
+        wc = int(math.ceil(w[i] / site_width - 1e-6))
+        ct = (tx[i] - w[i] / 2 - x0) / site_width
+        rt = int(np.clip(math.floor((ty[i] - y0) / row_height), 0, nrows - 1))
+        best: tuple[float, int, int, int] | None = None
+        for k in range(nrows):
+            if best is not None and (k - 1) * row_height > best[0]:
+                break
+            for r in {rt - k, rt + k}:
+                if not 0 <= r < nrows:
+                    continue
+                for g, (a, b) in enumerate(free[r]):
+                    if b - a < wc:
+                        continue
+                    c = int(round(min(max(ct, a), b - wc)))
+                    cost = abs(c - ct) * site_width + abs(r - rt) * row_height
+                    if best is None or cost < best[0]:
+                        best = (cost, r, g, c)
+        if best is None:
+            raise ValueError(f"no free site left in the core for a {w[i] * 1e6:.2f} um cell")
+        _, r, g, c = best
+        a, b = free[r][g]
+        free[r][g:g + 1] = [iv for iv in ((a, c), (c + wc, b)) if iv[1] > iv[0]]
+        ox[i] = x0 + c * site_width
+        oy[i] = y0 + r * row_height
+    return ox, oy

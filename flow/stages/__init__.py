@@ -11,7 +11,9 @@ CORE_STAGES: tuple[tuple[str, str], ...] = (
     ("flow.stages.synth", "SynthStage"),
     ("flow.stages.floorplan", "FloorplanStage"),
     ("flow.stages.place", "PlaceStage"),
+    ("flow.stages.repair", "RepairDesignStage"),
     ("flow.stages.cts", "CtsStage"),
+    ("flow.stages.repair", "RepairTimingStage"),
     ("flow.stages.route", "RouteStage"),
     ("flow.stages.signoff", "SignoffStage"),
 )

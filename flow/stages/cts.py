@@ -1,65 +1,114 @@
-"""Clock-tree estimate: sinks, wire length, buffers and skew of an unbuffered Steiner tree.
+"""CTS stage: a buffered clock tree per clock (`engines.cts`), legalised, and propagated clocks.
 
-No clock tree is built by the embedded backend: the clock net is modelled as a rectilinear
-Steiner tree (`steiner.rsmt`) from the clock pin to every sink (flip-flop clock pins), its Elmore delays give a
-skew estimate, and the buffer count is what the wire + pin capacitance needs at the CTS buffer's
-max_capacitance (or 60 fF when the Liberty gives none). All figures are estimates.
+Every clock whose source is a port or pin of the netlist gets a balanced tree of the platform's
+CTS buffer (`CTS_BUF_CELL`, else `[cells] cts_buffer`); the buffers go into the netlist and are
+placed in free sites near their tapping points. The stage writes the new netlist, placement,
+DEF and an SDC that ends with `set_propagated_clock [all_clocks]`, so every later timing
+(repair_timing, sign-off, OpenSTA on the written files) uses clock arrivals through the tree.
+Latency and skew are measured by the embedded STA with propagated clocks and placement wire
+estimates (the sign-off figures come from the routed SPEF).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from flow.engines.steiner import rsmt, tree_elmore
-from flow.formats.sdc import read_sdc
-from flow.stage import Stage, StageContext, StageResult
-from flow.stages.floorplan import load_netlist
+from flow.engines.cts import build_clock_tree
+from flow.errors import ConfigError
+from flow.stage import Stage, StageContext, StageResult, Variable
+from flow.stages.place import legalize_added, save_placed
+from flow.stages.repair import repair_setup
 from flow.state import State
+from flow.util import atomic_write_text
 
 
 class CtsStage(Stage):
     id = "cts"
-    name = "Clock-tree estimate"
+    name = "Clock-tree synthesis (buffered tree, embedded)"
     inputs = ("verilog", "sdc", "placement")
-    outputs = ()
+    outputs = ("verilog", "placement", "def", "sdc")
+    config_vars = (
+        Variable("CTS_BUF_CELL", str | None, "Clock buffer; default: the platform's cts_buffer.", None, source="cts"),
+        Variable("CTS_CLUSTER_SIZE", int, "Most sinks one leaf buffer drives.", 20, source="cts"),
+        Variable("CTS_CLUSTER_DIAMETER", float, "Largest span (half-perimeter) of a leaf cluster.", 60.0,
+                 unit="µm", source="cts"),
+        Variable("CTS_PROPAGATED_CLOCK", bool, "Append set_propagated_clock [all_clocks] to the SDC after the tree "
+                 "is built (as ORFS after CTS).", True, source="cts"),
+    )
 
     def run(self, state: State, ctx: StageContext) -> StageResult:
-        d = load_netlist(ctx, state)
-        fp = np.load(state["placement"])
-        clocks = read_sdc(state["sdc"], d).clocks
-        ports = {p: i for i, p in enumerate(d.port_names)}
-        plat = ctx.platform
-        layer = plat.clock_layer
-        metrics: dict[str, float] = {}
-        total_wl, total_buf, worst_skew = 0.0, 0, 0.0
-        pin_cap = 1.0e-15 * float(plat.cells.get("abc_load_ff", 2.0)) / 2.0
-        max_cap = 60e-15
-        for clk in clocks:
-            for src in getattr(clk, "sources", []) or []:
-                if src not in ports:
+        cfg = ctx.config
+        nl, fp, lvs, rep = repair_setup(ctx, state)
+        lv = rep.lv
+        buf = cfg.get("CTS_BUF_CELL") or ctx.platform.cells.get("cts_buffer")
+        if not buf or buf not in lv.cells:
+            raise ConfigError(f"CTS_BUF_CELL {buf!r} is not a cell of the platform's Liberty")
+        size = rep.sizes(buf)
+        tc = rep.timer.constraints
+        ports = {p: k for k, p in enumerate(nl.port_names)}
+        inst_of = {nm: k for k, nm in enumerate(nl.inst_names)}
+        trees = []
+        for clk in tc.clocks:
+            for src in clk.sources:
+                if src in ports:
+                    net = nl.port_net[ports[src]]
+                elif "/" in src and src.rsplit("/", 1)[0] in inst_of:
+                    k = inst_of[src.rsplit("/", 1)[0]]
+                    net = nl.pin_net[nl.pin_of(k, src.rsplit("/", 1)[1])]
+                else:
                     continue
-                net = int(d.port_net[ports[src]])
-                sinks = np.nonzero(d.pin_net == net)[0]
-                if sinks.size == 0:
+                if net < 0:
                     continue
-                inst = d.pin_inst[sinks]
-                xs = np.concatenate([[fp["pin_x"][ports[src]]], fp["x"][inst] + fp["w"][inst] / 2])
-                ys = np.concatenate([[fp["pin_y"][ports[src]]], fp["y"][inst] + fp["h"][inst] / 2])
-                length, tx, ty, edges = rsmt(xs, ys)
-                caps = np.zeros(tx.size)  # Steiner points (after the pins) carry no pin load
-                caps[1:xs.size] = pin_cap
-                delay = tree_elmore(tx, ty, edges, 0, layer.r_per_m, layer.c_per_m, caps)[:xs.size]
-                skew = float(delay[1:].max() - delay[1:].min()) if sinks.size > 1 else 0.0
-                load = layer.c_per_m * length + pin_cap * sinks.size
-                buffers = max(0, math.ceil(load / max_cap) - 1)
-                total_wl += length
-                total_buf += buffers
-                worst_skew = max(worst_skew, skew)
-                ctx.log.info("clock %s: %d sinks, %.1f um, skew %.3f ns (estimate)", src, sinks.size, length * 1e6,
-                             skew * 1e9)
-        metrics["cts__clock__wirelength__estimate"] = round(total_wl * 1e6, 3)
-        metrics["cts__clock__buffers__estimate"] = total_buf
-        metrics["cts__clock__skew__estimate"] = round(worst_skew * 1e9, 6)
-        return StageResult(metrics=metrics)
+                t = build_clock_tree(nl, lv, net, buf, size, cluster_size=cfg["CTS_CLUSTER_SIZE"],
+                                     cluster_diameter=cfg["CTS_CLUSTER_DIAMETER"] * 1e-6,
+                                     c_per_m=ctx.platform.clock_layer.c_per_m,
+                                     slew_limit=(lv.pin_max_slew(buf, lv.cells[buf].outputs[0]) or 1e-9)
+                                     * (1 - rep.rules.slew_margin))
+                trees.append((clk.name, t))
+                ctx.log.info("cts: clock %s net %s: %d sinks, depth %d, %d buffers %s", clk.name, t.net, t.sinks,
+                             t.depth, len(t.buffers), buf)
+        legalize_added(nl, fp)
+        views = save_placed(ctx, nl, fp, "cts")
+        sdc = ctx.path(f"{cfg['DESIGN_NAME']}.cts.sdc")
+        text = state["sdc"].read_text()
+        if cfg["CTS_PROPAGATED_CLOCK"] and tc.clocks:
+            text = text.rstrip("\n") + "\n# after clock-tree synthesis (vhflow cts)\nset_propagated_clock [all_clocks]\n"
+        atomic_write_text(sdc, text)
+        views["sdc"] = sdc
+        metrics: dict[str, Any] = {"cts__clock__buffers": sum(len(t.buffers) for _, t in trees),
+                                   "cts__clock__sinks": sum(t.sinks for _, t in trees),
+                                   "cts__clock__depth": max((t.depth for _, t in trees), default=0),
+                                   "cts__clock__wirelength__estimate": round(sum(t.wirelength for _, t in trees) * 1e6, 3)}
+        if trees:
+            rep.timer.propagated = True
+            res = rep.timer.run(nl)
+            lat = sink_latencies(nl, lv, next(iter(res.values())))
+            for c, r in res.items():
+                la = sink_latencies(nl, lv, r)
+                if la.size:
+                    metrics[f"cts__clock__latency__max__corner:{c}"] = round(float(la.max()) * 1e9, 6)
+                    metrics[f"cts__clock__latency__min__corner:{c}"] = round(float(la.min()) * 1e9, 6)
+                    metrics[f"cts__clock__skew__global__corner:{c}"] = round(float(la.max() - la.min()) * 1e9, 6)
+            if lat.size:
+                metrics["cts__clock__skew__global__estimate"] = round(float(lat.max() - lat.min()) * 1e9, 6)
+            metrics["cts__timing__setup__ws__estimate"] = round(min(t.setup_wns for t in res.values()) * 1e9, 6) \
+                if all(math.isfinite(t.setup_wns) for t in res.values()) else None
+        return StageResult(views=views, metrics=metrics)
+
+
+def sink_latencies(nl: Any, lv: Any, res: Any) -> np.ndarray:
+    """Rise clock arrival (s) at the clock pins of sequential cells, from a propagated STA run."""
+    if res.node_arrival is None or res.node_clock is None:
+        return np.zeros(0)
+    out = []
+    for p, name in enumerate(nl.pin_name):
+        cell = lv.cells.get(nl.inst_cell[nl.pin_inst[p]])
+        if cell is None or not cell.is_sequential or res.node_clock[p] < 0 or name in cell.outputs:
+            continue
+        a = float(res.node_arrival[p, 0])
+        if math.isfinite(a):
+            out.append(a)
+    return np.asarray(out)

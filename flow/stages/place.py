@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -125,21 +126,9 @@ class PlaceStage(Stage):
         npz = ctx.path("placement.npz")
         fp.update(x=lx, y=ly, region=full_region, placed=np.array(True))
         np.savez_compressed(npz, **fp)
-        rows = []
-        nrows = int(round((core[3] - core[1]) / prob.row_height))
-        ncols = int(round((core[2] - core[0]) / prob.site_width))
-        for r in range(nrows):
-            rows.append((f"ROW_{r}", ctx.platform.site.name, core[0], core[1] + r * prob.row_height, ncols, prob.site_width))
-        def_path = ctx.path(f"{cfg['DESIGN_NAME']}.place.def")
         members = [[names[i] for i in np.nonzero(full_region == r)[0]] for r in range(len(rects))]
-        mov = np.flatnonzero(~fixed)
-        write_def(def_path, cfg["DESIGN_NAME"], 1000, fp["die"], rows,
-                  [(names[i], design.inst_cell[i]) for i in mov], np.column_stack([lx[mov], ly[mov]]),
-                  [(str(p), d.upper() if d in ("input", "output") else "INOUT", x, y)
-                   for p, d, x, y in zip(fp["pin_names"], design.port_dir, fp["pin_x"], fp["pin_y"], strict=True)],
-                  regions=[(rnames[r], rects[r], members[r]) for r in range(len(rects))],
-                  fixed=[(f"TAP_{k}", c, x, y) for k, (c, x, y, _, _) in enumerate(taps)]
-                  + [(names[i], design.inst_cell[i], lx[i], ly[i]) for i in np.flatnonzero(fixed)])
+        def_path = write_placement_def(ctx, design, fp, regions=[(rnames[r], rects[r], members[r])
+                                                                  for r in range(len(rects))])
         ctx.log.info("placement: HPWL %.1f um global, %.1f um legal; %s", gp * 1e6, dp * 1e6, legal)
         return StageResult(
             views={"def": def_path, "placement": npz},
@@ -154,3 +143,86 @@ class PlaceStage(Stage):
                 "placement__design__density_target": round(density, 4),
             },
         )
+
+
+def write_placement_def(ctx: StageContext, design, fp: dict, regions: list = (), stem: str = "place") -> Path:
+    """`<design>.<stem>.def` of a placement view (rows, movable and fixed cells, pins, taps)."""
+    cfg = ctx.config
+    core = tuple(float(v) for v in fp["core"])
+    rh, sw = float(fp["row_height"]), float(fp["site_width"])
+    nrows = int(round((core[3] - core[1]) / rh))
+    ncols = int(round((core[2] - core[0]) / sw))
+    rows = [(f"ROW_{r}", ctx.platform.site.name, core[0], core[1] + r * rh, ncols, sw) for r in range(nrows)]
+    names = list(design.inst_names)
+    fixed = np.asarray(fp["fixed"], dtype=bool) if "fixed" in fp else np.zeros(len(names), dtype=bool)
+    lx, ly = np.asarray(fp["x"], dtype=float), np.asarray(fp["y"], dtype=float)
+    taps = list(zip(fp.get("tap_cell", []), fp.get("tap_x", []), fp.get("tap_y", []), strict=True))
+    def_path = ctx.path(f"{cfg['DESIGN_NAME']}.{stem}.def")
+    mov = np.flatnonzero(~fixed)
+    write_def(def_path, cfg["DESIGN_NAME"], 1000, fp["die"], rows,
+              [(names[i], design.inst_cell[i]) for i in mov], np.column_stack([lx[mov], ly[mov]]),
+              [(str(p), d.upper() if d in ("input", "output") else "INOUT", x, y)
+               for p, d, x, y in zip(fp["pin_names"], design.port_dir, fp["pin_x"], fp["pin_y"], strict=True)],
+              regions=regions,
+              fixed=[(f"TAP_{k}", str(c), float(x), float(y)) for k, (c, x, y) in enumerate(taps)]
+              + [(names[i], design.inst_cell[i], lx[i], ly[i]) for i in np.flatnonzero(fixed)])
+    return def_path
+
+
+def placed_netlist(ctx: StageContext, state: State):
+    """The placed netlist as an editable `repair.Netlist` and the placement view's arrays."""
+    from flow.engines.repair import Netlist
+
+    fp = dict(np.load(state["placement"]))
+    design = load_netlist(ctx, state)
+    if list(map(str, fp["inst_names"])) != list(design.inst_names):
+        raise ConfigError("placement view does not match the netlist (rerun place)")
+    fixed = np.asarray(fp["fixed"], dtype=bool) if "fixed" in fp else np.zeros(len(design.inst_names), dtype=bool)
+    return Netlist(design, fp["x"], fp["y"], fp["w"], fp["h"], fixed, fp["pin_x"], fp["pin_y"]), fp
+
+
+def legalize_added(nl, fp: dict) -> None:
+    """Place the instances `nl` gained (buffers) in free sites near where they were put."""
+    from flow.engines.place import place_new_cells
+
+    new = [k for k in nl.added]
+    if not new:
+        return
+    old = np.ones(len(nl.inst_names), dtype=bool)
+    old[new] = False
+    blocked = [np.column_stack([np.asarray(nl.x)[old], np.asarray(nl.y)[old], np.asarray(nl.w)[old],
+                                np.asarray(nl.h)[old]])]
+    if "tap_x" in fp and len(fp["tap_x"]):
+        blocked.append(np.column_stack([fp["tap_x"], fp["tap_y"], fp["tap_w"], fp["tap_h"]]))
+    tx = np.array([nl.x[k] + nl.w[k] / 2 for k in new])
+    ty = np.array([nl.y[k] + nl.h[k] / 2 for k in new])
+    w = np.array([nl.w[k] for k in new])
+    x, y = place_new_cells(tuple(float(v) for v in fp["core"]), float(fp["row_height"]), float(fp["site_width"]),
+                           np.vstack(blocked), w, tx, ty)
+    for j, k in enumerate(new):
+        nl.x[k], nl.y[k] = float(x[j]), float(y[j])
+    nl.added = []
+
+
+def save_placed(ctx: StageContext, nl, fp: dict, stem: str) -> dict[str, Path]:
+    """Write the edited netlist (`<design>.v`), its placement view and DEF; returns the views."""
+    from flow.formats.verilog import write_verilog
+
+    design = nl.design()
+    n = len(design.inst_names)
+    region = np.asarray(fp.get("region", np.full(0, -1)), dtype=np.int64)
+    fp = dict(fp)
+    fp.update(inst_names=np.asarray(design.inst_names), cell=np.asarray(design.inst_cell),
+              x=np.asarray(nl.x), y=np.asarray(nl.y), w=np.asarray(nl.w), h=np.asarray(nl.h),
+              region=np.concatenate([region, np.full(n - region.size, -1, dtype=np.int64)]),
+              placed=np.array(True))
+    if "fixed" in fp:
+        fp["fixed"] = np.asarray(nl.fixed, dtype=bool)
+    for key in ("fixed_x", "fixed_y"):
+        if key in fp:
+            fp[key] = np.concatenate([np.asarray(fp[key], dtype=float), np.zeros(n - len(fp[key]))])
+    verilog = ctx.path(f"{ctx.config['DESIGN_NAME']}.v")
+    write_verilog(design, verilog, ctx.config["DESIGN_NAME"])
+    npz = ctx.path("placement.npz")
+    np.savez_compressed(npz, **fp)
+    return {"verilog": verilog, "placement": npz, "def": write_placement_def(ctx, design, fp, stem=stem)}

@@ -1,0 +1,741 @@
+"""Electrical and timing repair of a placed netlist, as OpenROAD's `repair_design` / `repair_timing`.
+
+* `repair_design`: nets that break a design rule — fanout above `max_fanout`, driver load above
+  the pin's `max_capacitance`, a pin slew above its `max_transition` (Liberty pin value, else the
+  library's `default_max_transition`), each tightened by the CAP/SLEW margins — get a buffer
+  tree: loads are clustered by position (median bisection) into groups one buffer can drive, a
+  buffer is put at each group's centroid, and the buffers are clustered again until the driver
+  can drive what is left. A driver that only breaks the slew limit is upsized first.
+* `repair_timing`: setup first (per violating path, the move with the largest estimated gain —
+  upsizing a cell within its footprint family, or isolating the off-path loads of a critical
+  driver behind a buffer — applied in batches and kept only when the worst and total negative
+  slack improve), then hold (delay buffers chained in front of violating endpoints, as many as
+  the endpoint's setup slack allows).
+
+Timing comes from the embedded STA (`flow.engines.sta.analyze`) on the whole netlist after each
+batch, with placement wire estimates (lumped net capacitance from a Steiner-length estimate);
+that full re-timing is the "incremental STA" here, cheap at the sizes the tests use.
+Dont-use cells are never chosen. Clock nets are left to CTS.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from flow.engines import sta
+from flow.engines.model import FlatDesign, TableData, cell_model
+from flow.engines.parasitics import Parasitics
+
+
+# ---- editable netlist with positions ----------------------------------------------------------
+class Netlist:
+    """A flat netlist that can grow (buffers) and change cells (sizing), with a position per
+    instance (lower-left corner, m) and per port; `design()` freezes it into a `FlatDesign`."""
+
+    def __init__(self, design: FlatDesign, x: np.ndarray, y: np.ndarray, w: np.ndarray, h: np.ndarray,
+                 fixed: np.ndarray, port_x: np.ndarray, port_y: np.ndarray) -> None:
+        self.inst_names = list(design.inst_names)
+        self.inst_cell = list(design.inst_cell)
+        starts = np.asarray(design.inst_pin_start, dtype=np.int64)
+        self.inst_pins: list[list[int]] = [list(range(int(a), int(b))) for a, b in zip(starts[:-1], starts[1:], strict=True)]
+        self.pin_inst = [int(i) for i in design.pin_inst]
+        self.pin_name = list(design.pin_name)
+        self.pin_net = [int(n) for n in design.pin_net]
+        self.net_names = list(design.net_names)
+        self.port_names = list(design.port_names)
+        self.port_dir = list(design.port_dir)
+        self.port_net = [int(n) for n in design.port_net]
+        self.x, self.y = [float(v) for v in x], [float(v) for v in y]
+        self.w, self.h = [float(v) for v in w], [float(v) for v in h]
+        self.fixed = [bool(v) for v in fixed]
+        self.port_x, self.port_y = np.asarray(port_x, dtype=float), np.asarray(port_y, dtype=float)
+        self.added: list[int] = []  # instances added by repair / CTS, in order
+        self._names = set(self.inst_names) | set(self.net_names)
+        self._serial = 0
+        self._frozen: FlatDesign | None = None
+
+    def _fresh(self, stem: str) -> str:
+        while True:
+            self._serial += 1
+            name = f"{stem}_{self._serial}"
+            if name not in self._names:
+                self._names.add(name)
+                return name
+
+    def new_net(self, stem: str) -> int:
+        self._frozen = None
+        self.net_names.append(self._fresh(stem))
+        return len(self.net_names) - 1
+
+    def add_cell(self, cell: str, pins: Mapping[str, int], x: float, y: float, w: float, h: float,
+                 stem: str) -> int:
+        """A new instance of `cell` (pins -> nets) centred at (x, y); returns its index."""
+        self._frozen = None
+        k = len(self.inst_names)
+        self.inst_names.append(self._fresh(stem))
+        self.inst_cell.append(cell)
+        ids = []
+        for pin, net in pins.items():
+            ids.append(len(self.pin_name))
+            self.pin_inst.append(k)
+            self.pin_name.append(pin)
+            self.pin_net.append(int(net))
+        self.inst_pins.append(ids)
+        self.x.append(x - w / 2)
+        self.y.append(y - h / 2)
+        self.w.append(w)
+        self.h.append(h)
+        self.fixed.append(False)
+        self.added.append(k)
+        return k
+
+    def pin_of(self, inst: int, pin: str) -> int:
+        for p in self.inst_pins[inst]:
+            if self.pin_name[p] == pin:
+                return p
+        raise KeyError(f"{self.inst_names[inst]} has no pin {pin}")
+
+    def set_net(self, pin: int, net: int) -> None:
+        self._frozen = None
+        self.pin_net[pin] = int(net)
+
+    def set_cell(self, inst: int, cell: str, w: float) -> None:
+        """Resize in place (same pins): the cell keeps its centre."""
+        self._frozen = None
+        self.x[inst] += (self.w[inst] - w) / 2
+        self.w[inst] = w
+        self.inst_cell[inst] = cell
+
+    def centre(self, inst: int) -> tuple[float, float]:
+        return self.x[inst] + self.w[inst] / 2, self.y[inst] + self.h[inst] / 2
+
+    def design(self) -> FlatDesign:
+        if self._frozen is None:
+            order = [p for pins in self.inst_pins for p in pins]  # pins grouped by instance (CSR)
+            starts = np.concatenate([[0], np.cumsum([len(p) for p in self.inst_pins])]).astype(np.int64)
+            pin_net = np.asarray(self.pin_net, dtype=np.int64)[order] if order else np.zeros(0, dtype=np.int64)
+            pin_inst = np.asarray(self.pin_inst, dtype=np.int64)[order] if order else np.zeros(0, dtype=np.int64)
+            self._frozen = FlatDesign(list(self.inst_names), list(self.inst_cell), starts, pin_inst,
+                                      [self.pin_name[p] for p in order], pin_net, list(self.net_names),
+                                      list(self.port_names), list(self.port_dir),
+                                      np.asarray(self.port_net, dtype=np.int64))
+            # edits index pins by creation order; keep that order (instances are append-only)
+            self._pin_order = np.asarray(order, dtype=np.int64)
+        return self._frozen
+
+    def pin_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Centre of each pin's instance, in creation order of pins."""
+        cx = np.asarray(self.x) + np.asarray(self.w) / 2
+        cy = np.asarray(self.y) + np.asarray(self.h) / 2
+        pi = np.asarray(self.pin_inst, dtype=np.int64)
+        return cx[pi], cy[pi]
+
+
+# ---- library view ------------------------------------------------------------------------------
+@dataclass
+class CellInfo:
+    name: str
+    area: float
+    inputs: list[str]
+    outputs: list[str]
+    pin_cap: dict[str, float]
+    max_cap: dict[str, float | None]
+    max_slew: dict[str, float | None]
+    family: tuple
+    is_buffer: bool
+    is_sequential: bool
+
+
+class LibView:
+    """What repair needs from one Liberty corner: pin directions, caps and limits, footprint
+    families (same function and pins, other drive strengths), buffers, arc look-ups."""
+
+    def __init__(self, lib: Mapping[str, Any], dont_use: Callable[[str], bool]) -> None:
+        self.lib = lib
+        self.default_max_slew: float | None = lib.get("default_max_transition")
+        self.default_max_cap: float | None = lib.get("default_max_capacitance")
+        self.default_max_fanout: float | None = lib.get("default_max_fanout")
+        self.cells: dict[str, CellInfo] = {}
+        self.families: dict[tuple, list[str]] = {}
+        self._models: dict[str, Any] = {}
+        for name, c in lib["cells"].items():
+            pins = c["pins"]
+            ins = sorted(p for p, d in pins.items() if d["direction"] == "input")
+            outs = sorted(p for p, d in pins.items() if d["direction"] == "output")
+            funcs = tuple((p, str(pins[p].get("function") or "")) for p in outs)
+            ff = c.get("ff") or {}
+            fam = (tuple(ins), funcs, str(ff.get("next_state")), str(ff.get("clocked_on")))
+            is_buf = len(ins) == 1 and len(outs) == 1 and funcs[0][1].strip() == ins[0] and not c["is_sequential"]
+            info = CellInfo(name, float(c.get("area") or 0.0), ins, outs,
+                            {p: float(pins[p]["capacitance"]) for p in pins},
+                            {p: pins[p].get("max_capacitance") for p in pins},
+                            {p: pins[p].get("max_transition") for p in pins}, fam, is_buf, bool(c["is_sequential"]))
+            self.cells[name] = info
+            if not dont_use(name) and outs and (funcs[0][1] or c["is_sequential"]):
+                self.families.setdefault(fam, []).append(name)
+        for fam in self.families.values():
+            fam.sort(key=lambda n: (self.cells[n].area, n))
+        self.buffers = sorted((n for n, ci in self.cells.items() if ci.is_buffer and not dont_use(n)),
+                              key=lambda n: (self.cells[n].area, n))
+
+    def model(self, cell: str) -> Any:
+        if cell not in self._models:
+            self._models[cell] = cell_model(self.lib, cell)
+        return self._models[cell]
+
+    def family(self, cell: str) -> list[str]:
+        info = self.cells.get(cell)
+        return self.families.get(info.family, []) if info else []
+
+    def pin_max_slew(self, cell: str, pin: str) -> float | None:
+        info = self.cells.get(cell)
+        v = info.max_slew.get(pin) if info else None
+        return v if v is not None else self.default_max_slew
+
+    def pin_max_cap(self, cell: str, pin: str) -> float | None:
+        info = self.cells.get(cell)
+        v = info.max_cap.get(pin) if info else None
+        return v if v is not None else self.default_max_cap
+
+    def arc_delay_slew(self, cell: str, out_pin: str, in_slew: float, load: float,
+                       in_pin: str | None = None) -> tuple[float, float]:
+        """Worst (rise/fall) delay and output slew of `cell`'s arcs into `out_pin`."""
+        m = self.model(cell)
+        d = s = 0.0
+        if m is None:
+            return d, s
+        for a in m.arcs:
+            if a.pin != out_pin or (in_pin is not None and a.related_pin != in_pin):
+                continue
+            if a.timing_type not in ("combinational", "combinational_rise", "combinational_fall",
+                                     "rising_edge", "falling_edge"):
+                continue
+            for k in ("cell_rise", "cell_fall"):
+                if k in a.tables:
+                    d = max(d, _lookup(a.tables[k], in_slew, load))
+            for k in ("rise_transition", "fall_transition"):
+                if k in a.tables:
+                    s = max(s, _lookup(a.tables[k], in_slew, load))
+        return d, s
+
+    def max_load(self, cell: str, out_pin: str, in_slew: float, slew_limit: float | None,
+                 cap_limit: float | None) -> float:
+        """Largest load (F) `cell` drives within the slew limit and its max capacitance."""
+        hi = cap_limit if cap_limit is not None else 1e-12
+        if slew_limit is None or self.arc_delay_slew(cell, out_pin, in_slew, hi)[1] <= slew_limit:
+            return hi
+        lo = 0.0
+        if self.arc_delay_slew(cell, out_pin, in_slew, lo)[1] > slew_limit:
+            return 0.0
+        for _ in range(30):
+            mid = (lo + hi) / 2
+            if self.arc_delay_slew(cell, out_pin, in_slew, mid)[1] <= slew_limit:
+                lo = mid
+            else:
+                hi = mid
+        return lo
+
+
+def _lookup(t: TableData, slew: float, load: float) -> float:
+    return sta._table_at(t, slew, load)
+
+
+# ---- wire estimate and timing --------------------------------------------------------------------
+def steiner_length(xs: np.ndarray, ys: np.ndarray) -> float:
+    """Estimated rectilinear Steiner length of a net: its half-perimeter for 2–3 pins, growing as
+    0.75·sqrt(n·area) for many pins (the classic random-pin RSMT asymptote), never below HPWL."""
+    if xs.size < 2:
+        return 0.0
+    dx, dy = float(xs.max() - xs.min()), float(ys.max() - ys.min())
+    return max(dx + dy, 0.75 * math.sqrt(xs.size * dx * dy))
+
+
+def net_wire_caps(nl: Netlist, c_per_m: float) -> np.ndarray:
+    """Lumped wire capacitance (F) of every net from the pin positions."""
+    px, py = nl.pin_positions()
+    pnet = np.asarray(nl.pin_net, dtype=np.int64)
+    allx = np.concatenate([px, nl.port_x])
+    ally = np.concatenate([py, nl.port_y])
+    alln = np.concatenate([pnet, np.asarray(nl.port_net, dtype=np.int64)])
+    ok = alln >= 0
+    allx, ally, alln = allx[ok], ally[ok], alln[ok]
+    n_nets = len(nl.net_names)
+    cnt = np.bincount(alln, minlength=n_nets).astype(float)
+    xmin = np.full(n_nets, np.inf)
+    xmax = np.full(n_nets, -np.inf)
+    ymin = np.full(n_nets, np.inf)
+    ymax = np.full(n_nets, -np.inf)
+    np.minimum.at(xmin, alln, allx)
+    np.maximum.at(xmax, alln, allx)
+    np.minimum.at(ymin, alln, ally)
+    np.maximum.at(ymax, alln, ally)
+    dx = np.where(cnt > 1, xmax - xmin, 0.0)
+    dy = np.where(cnt > 1, ymax - ymin, 0.0)
+    length = np.maximum(dx + dy, 0.75 * np.sqrt(cnt * dx * dy))
+    return c_per_m * length
+
+
+@dataclass
+class Timer:
+    """The embedded STA over the repair corners, with placement wire estimates."""
+
+    libs: Mapping[str, Any]  # corner -> engine library
+    constraints: sta.TimingConstraints
+    c_per_m: float
+    propagated: bool | None = None
+    runs: int = 0
+
+    def run(self, nl: Netlist, max_paths: int = 10) -> dict[str, sta.TimingResult]:
+        d = nl.design()
+        par = Parasitics.lumped(d, net_wire_caps(nl, self.c_per_m))
+        self.runs += 1
+        return {c: sta.analyze(d, lib, self.constraints, parasitics=par, propagated_clock=self.propagated,
+                               max_paths=max_paths) for c, lib in self.libs.items()}
+
+
+# ---- connectivity --------------------------------------------------------------------------------
+@dataclass
+class NetPins:
+    """Per net: driver (pin index, or -(port+1) for an input port, None when undriven), loads
+    (pin indices) and output-port loads."""
+
+    driver: list[int | None]
+    loads: list[list[int]]
+    port_loads: list[list[int]]
+
+
+def net_pins(nl: Netlist, lv: LibView) -> NetPins:
+    n = len(nl.net_names)
+    driver: list[int | None] = [None] * n
+    loads: list[list[int]] = [[] for _ in range(n)]
+    port_loads: list[list[int]] = [[] for _ in range(n)]
+    for p, net in enumerate(nl.pin_net):
+        if net < 0:
+            continue
+        info = lv.cells.get(nl.inst_cell[nl.pin_inst[p]])
+        if info is not None and nl.pin_name[p] in info.outputs:
+            driver[net] = p
+        else:
+            loads[net].append(p)
+    for k, (net, d) in enumerate(zip(nl.port_net, nl.port_dir, strict=True)):
+        if net < 0:
+            continue
+        if d == "input":
+            driver[net] = -(k + 1)
+        else:
+            port_loads[net].append(k)
+    return NetPins(driver, loads, port_loads)
+
+
+def _node_index(res: sta.TimingResult, nl: Netlist) -> Callable[[int], int]:
+    """Timing-node index of a pin (creation order) in a result of `nl.design()`."""
+    inv = np.empty(len(nl._pin_order), dtype=np.int64)
+    inv[nl._pin_order] = np.arange(len(nl._pin_order))
+    return lambda p: int(inv[p])
+
+
+# ---- repair_design ---------------------------------------------------------------------------------
+@dataclass
+class DesignRules:
+    max_fanout: int | None = None
+    slew_margin: float = 0.2  # fraction the slew limit is tightened by
+    cap_margin: float = 0.2
+
+
+@dataclass
+class DrvCount:
+    max_slew: int = 0
+    max_cap: int = 0
+    max_fanout: int = 0
+
+    def total(self) -> int:
+        return self.max_slew + self.max_cap + self.max_fanout
+
+
+def check_design_rules(nl: Netlist, lv: LibView, res: sta.TimingResult, rules: DesignRules,
+                       margins: bool = False) -> tuple[DrvCount, set[int]]:
+    """Violations as OpenSTA's `report_check_types -max_slew -max_capacitance -max_fanout`
+    counts them (pins over their slew limit, drivers over their capacitance / fanout limit),
+    and the nets that hold them. With `margins`, the limits are tightened by the rules' margins."""
+    d = nl.design()
+    node_of = _node_index(res, nl)
+    np_ = net_pins(nl, lv)
+    ks = 1.0 - (rules.slew_margin if margins else 0.0)
+    kc = 1.0 - (rules.cap_margin if margins else 0.0)
+    cnt = DrvCount()
+    bad: set[int] = set()
+    clock = res.node_clock if res.node_clock is not None else np.full(len(res.node_names), -1)
+    for p, net in enumerate(nl.pin_net):
+        if net < 0:
+            continue
+        v = node_of(p)
+        cell = nl.inst_cell[nl.pin_inst[p]]
+        lim = lv.pin_max_slew(cell, nl.pin_name[p])
+        if lim is not None and float(res.node_slew[v].max()) > lim * ks + 1e-15:
+            cnt.max_slew += 1
+            bad.add(net)
+    for net, drv in enumerate(np_.driver):
+        if drv is None or drv < 0:
+            fan = len(np_.loads[net]) + len(np_.port_loads[net])
+            if drv is not None and rules.max_fanout is not None and fan > rules.max_fanout and clock[
+                    len(d.pin_name) + (-drv - 1)] < 0:
+                cnt.max_fanout += 1
+                bad.add(net)
+            continue
+        v = node_of(drv)
+        cell = nl.inst_cell[nl.pin_inst[drv]]
+        cap = lv.pin_max_cap(cell, nl.pin_name[drv])
+        if cap is not None and float(res.node_load[v].max()) > cap * kc + 1e-18:
+            cnt.max_cap += 1
+            bad.add(net)
+        fan = len(np_.loads[net]) + len(np_.port_loads[net])
+        if rules.max_fanout is not None and fan > rules.max_fanout:
+            cnt.max_fanout += 1
+            bad.add(net)
+    return cnt, bad
+
+
+@dataclass
+class _Item:
+    """A load of a net being buffered: an existing pin, or the input pin of a new buffer."""
+
+    pin: int
+    x: float
+    y: float
+    cap: float
+
+
+def _cluster(items: list[_Item], fits: Callable[[list[_Item]], bool]) -> list[list[_Item]]:
+    """Median bisection along the wider side until every group `fits`."""
+    if len(items) <= 1 or fits(items):
+        return [items]
+    xs = np.array([it.x for it in items])
+    ys = np.array([it.y for it in items])
+    key = xs if np.ptp(xs) >= np.ptp(ys) else ys
+    order = np.argsort(key, kind="stable")
+    half = len(items) // 2
+    return (_cluster([items[i] for i in order[:half]], fits)
+            + _cluster([items[i] for i in order[half:]], fits))
+
+
+@dataclass
+class RepairStats:
+    buffers: int = 0
+    resized: int = 0
+    hold_buffers: int = 0
+    iterations: int = 0
+    log: list[str] = field(default_factory=list)
+
+
+class Repairer:
+    """Holds the netlist, library view and timer of one repair run."""
+
+    def __init__(self, nl: Netlist, lv: LibView, timer: Timer, sizes: Callable[[str], tuple[float, float]],
+                 rules: DesignRules, buffer_cell: str | None = None) -> None:
+        self.nl, self.lv, self.timer, self.sizes, self.rules = nl, lv, timer, sizes, rules
+        if not lv.buffers:
+            raise ValueError("the library has no usable buffer cell (all dont_use?)")
+        self.buffer = buffer_cell or self._efficient_buffer()
+        self.buf_in = self.lv.cells[self.buffer].inputs[0]
+        self.buf_out = self.lv.cells[self.buffer].outputs[0]
+        self.stats = RepairStats()
+
+    def _slew_target(self, cell: str, pin: str) -> float | None:
+        lim = self.lv.pin_max_slew(cell, pin)
+        return None if lim is None else lim * (1.0 - self.rules.slew_margin)
+
+    def _cap_target(self, cell: str, pin: str) -> float | None:
+        lim = self.lv.pin_max_cap(cell, pin)
+        return None if lim is None else lim * (1.0 - self.rules.cap_margin)
+
+    def _efficient_buffer(self) -> str:
+        """The buffer that drives the most load within its limits per unit area."""
+        best, score = self.lv.buffers[0], -1.0
+        for b in self.lv.buffers:
+            ci = self.lv.cells[b]
+            out = ci.outputs[0]
+            slew = self._slew_target(b, out)
+            load = self.lv.max_load(b, out, (slew or 1e-10) / 2, slew, self._cap_target(b, out))
+            s = load / max(ci.area, 1e-18)
+            if s > score * 1.05:
+                best, score = b, s
+        return best
+
+    def _buffer_capacity(self, cell: str) -> float:
+        out = self.lv.cells[cell].outputs[0]
+        slew = self._slew_target(cell, out)
+        return self.lv.max_load(cell, out, (slew or 1e-10), slew, self._cap_target(cell, out))
+
+    def _group_load(self, items: list[_Item]) -> float:
+        xs = np.array([it.x for it in items])
+        ys = np.array([it.y for it in items])
+        cx, cy = float(xs.mean()), float(ys.mean())
+        return sum(it.cap for it in items) + self.timer.c_per_m * steiner_length(np.append(xs, cx), np.append(ys, cy))
+
+    def _pin_cap(self, p: int) -> float:
+        info = self.lv.cells.get(self.nl.inst_cell[self.nl.pin_inst[p]])
+        return info.pin_cap.get(self.nl.pin_name[p], 0.0) if info else 0.0
+
+    def buffer_net(self, net: int, driver: int | None, loads: list[int], in_slew: float) -> int:
+        """Buffer tree for `net`: returns the number of buffers inserted."""
+        nl, lv = self.nl, self.lv
+        items = []
+        for p in loads:
+            cx, cy = nl.centre(nl.pin_inst[p])
+            items.append(_Item(p, cx, cy, self._pin_cap(p)))
+        cap_buf = self._buffer_capacity(self.buffer)
+        fan = self.rules.max_fanout or 10 ** 9
+        if driver is not None and driver >= 0:
+            dcell, dpin = nl.inst_cell[nl.pin_inst[driver]], nl.pin_name[driver]
+            drive_cap = lv.max_load(dcell, dpin, in_slew, self._slew_target(dcell, dpin), self._cap_target(dcell, dpin))
+        else:
+            drive_cap = cap_buf  # an input port: assume it drives like one buffer (buffer_ports)
+        w, h = self.sizes(self.buffer)
+        added = 0
+        for _level in range(12):
+            if len(items) <= fan and self._group_load(items) <= drive_cap:
+                break
+            groups = _cluster(items, lambda g: len(g) <= fan and self._group_load(g) <= cap_buf)
+            if len(groups) >= len(items):  # every load alone is too much: nothing a tree can fix
+                break
+            new_items = []
+            for g in groups:
+                out = nl.new_net("repair_net")
+                cx = float(np.mean([it.x for it in g]))
+                cy = float(np.mean([it.y for it in g]))
+                for it in g:
+                    nl.set_net(it.pin, out)
+                k = nl.add_cell(self.buffer, {self.buf_in: net, self.buf_out: out}, cx, cy, w, h, "repair_buf")
+                added += 1
+                new_items.append(_Item(nl.pin_of(k, self.buf_in), cx, cy, lv.cells[self.buffer].pin_cap[self.buf_in]))
+            items = new_items
+        self.stats.buffers += added
+        return added
+
+    def upsize_driver(self, driver: int, load: float, in_slew: float) -> bool:
+        """Smallest family member of the driver that drives `load` within its limits."""
+        nl, lv = self.nl, self.lv
+        inst = nl.pin_inst[driver]
+        cell, pin = nl.inst_cell[inst], nl.pin_name[driver]
+        for cand in lv.family(cell):
+            if lv.cells[cand].area <= lv.cells[cell].area:
+                continue
+            cap = lv.max_load(cand, pin, in_slew, self._slew_target(cand, pin), self._cap_target(cand, pin))
+            if cap >= load:
+                nl.set_cell(inst, cand, self.sizes(cand)[0])
+                self.stats.resized += 1
+                return True
+        return False
+
+    def repair_design(self, max_passes: int = 4) -> tuple[DrvCount, DrvCount]:
+        """Fix max slew / cap / fanout; returns (violations before, after) at the timer's corners
+        (limits without margins, as a sign-off check counts them)."""
+        before = after = None
+        for _ in range(max_passes):
+            res = self.timer.run(self.nl)
+            worst = DrvCount()
+            bad_all: set[int] = set()
+            for r in res.values():
+                cnt, bad = check_design_rules(self.nl, self.lv, r, self.rules, margins=True)
+                bad_all |= bad
+                if cnt.total() >= worst.total():
+                    worst = cnt
+            plain = max((check_design_rules(self.nl, self.lv, r, self.rules)[0] for r in res.values()),
+                        key=lambda c: c.total())
+            if before is None:
+                before = plain
+            after = plain
+            if not bad_all:
+                break
+            r = next(iter(res.values()))
+            slew_r = max(res.values(), key=lambda t: float(t.node_slew.max()))
+            node_of = _node_index(r, self.nl)
+            np_ = net_pins(self.nl, self.lv)
+            clock = r.node_clock
+            changed = 0
+            for net in sorted(bad_all):
+                drv = np_.driver[net]
+                if drv is None:
+                    continue
+                dnode = node_of(drv) if drv >= 0 else len(self.nl.pin_name) + (-drv - 1)
+                if clock is not None and clock[dnode] >= 0:
+                    continue  # clock nets: CTS builds their tree
+                loads = np_.loads[net]
+                if not loads:
+                    continue
+                in_slew = 0.0
+                if drv >= 0:
+                    ins = [q for q in self.nl.inst_pins[self.nl.pin_inst[drv]]
+                           if self.nl.pin_name[q] in self.lv.cells[self.nl.inst_cell[self.nl.pin_inst[drv]]].inputs]
+                    in_slew = max((float(slew_r.node_slew[node_of(q)].max()) for q in ins), default=0.0)
+                    fan = len(loads) + len(np_.port_loads[net])
+                    load = float(max(t.node_load[dnode].max() for t in res.values()))
+                    if (self.rules.max_fanout is None or fan <= self.rules.max_fanout) and \
+                            self.upsize_driver(drv, load, in_slew):
+                        changed += 1
+                        continue
+                changed += self.buffer_net(net, drv, loads, in_slew)
+            self.stats.iterations += 1
+            if not changed:
+                break
+        assert before is not None and after is not None
+        return before, after
+
+    # ---- repair_timing -------------------------------------------------------------------------
+    def _worst(self, res: Mapping[str, sta.TimingResult], kind: str) -> tuple[float, float]:
+        ws = min(getattr(t, f"{kind}_wns") for t in res.values())
+        tns = min(getattr(t, f"{kind}_tns") for t in res.values())
+        return ws, tns
+
+    def _setup_moves(self, res: Mapping[str, sta.TimingResult], n_paths: int, margin: float) -> dict[int, str]:
+        """One move per violating path: instance -> new cell (upsizing) with the largest
+        estimated gain along the path."""
+        nl, lv = self.nl, self.lv
+        worst_c = min(res, key=lambda c: res[c].setup_wns)
+        r = res[worst_c]
+        inst_of = {nm: k for k, nm in enumerate(nl.inst_names)}
+        moves: dict[int, str] = {}
+        for path in r.setup_paths[:n_paths]:
+            if path.slack >= margin:
+                break
+            best: tuple[float, int, str] | None = None
+            stages = path.stages
+            for s_i, st in enumerate(stages):
+                if st.cell is None or "/" not in st.node:
+                    continue
+                iname, pin = st.node.rsplit("/", 1)
+                k = inst_of.get(iname)
+                info = lv.cells.get(st.cell)
+                if k is None or k in moves or info is None or pin not in info.outputs:
+                    continue
+                prev = stages[s_i - 1] if s_i > 0 else None
+                in_slew = prev.slew if prev is not None else 0.0
+                in_pin = prev.node.rsplit("/", 1)[1] if prev is not None and "/" in prev.node else None
+                load = st.load or 0.0
+                d0 = lv.arc_delay_slew(st.cell, pin, in_slew, load, in_pin)[0]
+                # the stage before the input pin drives it: its extra delay for the extra cap
+                drv_prev = stages[s_i - 2] if s_i >= 2 else None
+                for cand in lv.family(st.cell):
+                    if lv.cells[cand].area <= lv.cells[st.cell].area:
+                        continue
+                    d1 = lv.arc_delay_slew(cand, pin, in_slew, load, in_pin)[0]
+                    penalty = 0.0
+                    if in_pin is not None and drv_prev is not None and drv_prev.cell and "/" in drv_prev.node:
+                        dc = lv.cells[cand].pin_cap.get(in_pin, 0.0) - lv.cells[st.cell].pin_cap.get(in_pin, 0.0)
+                        pprev = stages[s_i - 3].slew if s_i >= 3 else 0.0
+                        pl = drv_prev.load or 0.0
+                        dp = drv_prev.node.rsplit("/", 1)[1]
+                        penalty = (lv.arc_delay_slew(drv_prev.cell, dp, pprev, pl + dc)[0]
+                                   - lv.arc_delay_slew(drv_prev.cell, dp, pprev, pl)[0])
+                    gain = d0 - d1 - penalty
+                    if gain > 1e-13 and (best is None or gain > best[0]):
+                        best = (gain, k, cand)
+            if best is not None:
+                moves[best[1]] = best[2]
+        return moves
+
+    def repair_setup(self, margin: float = 0.0, tns_end_percent: float = 100.0, max_rounds: int = 30) -> tuple[float, float]:
+        """Upsize cells on violating paths until WNS >= margin or no batch improves; returns
+        (WNS before, WNS after) in s over the timer's corners."""
+        nl = self.nl
+        res = self.timer.run(nl, max_paths=200)
+        ws0, tns = self._worst(res, "setup")
+        ws = ws0
+        for _ in range(max_rounds):
+            if ws >= margin:
+                break
+            n_viol = max(int(np.sum(t.setup_slack < margin)) for t in res.values())
+            n_paths = max(1, int(math.ceil(n_viol * tns_end_percent / 100.0)))
+            moves = self._setup_moves(res, n_paths, margin)
+            if not moves:
+                break
+            old = {k: nl.inst_cell[k] for k in moves}
+            for k, c in moves.items():
+                nl.set_cell(k, c, self.sizes(c)[0])
+            new = self.timer.run(nl, max_paths=200)
+            nws, ntns = self._worst(new, "setup")
+            if nws < ws - 1e-13 or (nws <= ws + 1e-13 and ntns <= tns + 1e-13):
+                for k, c in old.items():  # the batch made it worse: undo, try the worst path alone
+                    nl.set_cell(k, c, self.sizes(c)[0])
+                if len(moves) == 1:
+                    break
+                k0 = next(iter(moves))
+                nl.set_cell(k0, moves[k0], self.sizes(moves[k0])[0])
+                new = self.timer.run(nl, max_paths=200)
+                nws, ntns = self._worst(new, "setup")
+                if nws < ws - 1e-13 or (nws <= ws + 1e-13 and ntns <= tns + 1e-13):
+                    nl.set_cell(k0, old[k0], self.sizes(old[k0])[0])
+                    break
+                moves = {k0: moves[k0]}
+            self.stats.resized += len(moves)
+            res, ws, tns = new, nws, ntns
+            self.stats.iterations += 1
+        return ws0, ws
+
+    def repair_hold(self, hold_libs: Mapping[str, LibView], margin: float = 0.0, setup_margin: float = 0.0,
+                    max_rounds: int = 8, hold_cell: str | None = None) -> tuple[float, float]:
+        """Delay buffers chained in front of endpoints whose hold slack is below `margin`, as
+        many as the endpoint's setup slack allows (its delay at the slowest corner stays above
+        `setup_margin`); returns (hold WNS before, after) in s."""
+        nl, lv = self.nl, self.lv
+        cell = hold_cell or self._hold_cell(hold_libs)
+        ci = lv.cells[cell]
+        cin, cout = ci.inputs[0], ci.outputs[0]
+        w, h = self.sizes(cell)
+        # a chained delay cell drives the next one: its delay at each corner at that load
+        delays = [v.arc_delay_slew(cell, cout, 5e-11, v.cells[cell].pin_cap[cin] * 2)[0] for v in hold_libs.values()]
+        d_fast, d_slow = max(min(delays), 1e-12), max(delays)
+        res = self.timer.run(nl)
+        hws0, _ = self._worst(res, "hold")
+        hws = hws0
+        inst_of = {nm: k for k, nm in enumerate(nl.inst_names)}
+        for _ in range(max_rounds):
+            if hws >= margin:
+                break
+            names = next(iter(res.values())).endpoint_names
+            hold = np.min([t.hold_slack for t in res.values()], axis=0)
+            setup = np.min([t.setup_slack for t in res.values()], axis=0)
+            inserted = 0
+            for e, nm in enumerate(names):
+                if hold[e] >= margin or "/" not in nm:
+                    continue
+                k = inst_of.get(nm.rsplit("/", 1)[0])
+                if k is None:
+                    continue
+                room = setup[e] - setup_margin
+                n = min(int(math.ceil((margin - hold[e]) / d_fast)), int(room / d_slow) if math.isfinite(room) else 8, 8)
+                if n <= 0:
+                    continue
+                p = nl.pin_of(k, nm.rsplit("/", 1)[1])
+                cx, cy = nl.centre(k)
+                src = nl.pin_net[p]
+                for _j in range(n):
+                    out = nl.new_net("hold_net")
+                    nl.add_cell(cell, {cin: src, cout: out}, cx, cy, w, h, "hold_buf")
+                    src = out
+                nl.set_net(p, src)
+                inserted += n
+            if not inserted:
+                break
+            self.stats.hold_buffers += inserted
+            res = self.timer.run(nl)
+            hws, _ = self._worst(res, "hold")
+            self.stats.iterations += 1
+        return hws0, hws
+
+    def _hold_cell(self, hold_libs: Mapping[str, LibView]) -> str:
+        """The buffer (delay cells included) with the most delay per unit area at the fast corner."""
+        best, score = self.lv.buffers[0], -1.0
+        for b in self.lv.buffers:
+            ci = self.lv.cells[b]
+            d = min(v.arc_delay_slew(b, ci.outputs[0], 5e-11, 2 * ci.pin_cap[ci.inputs[0]])[0]
+                    for v in hold_libs.values() if b in v.cells)
+            s = d / max(ci.area, 1e-18)
+            if s > score:
+                best, score = b, s
+        return best

@@ -1,0 +1,148 @@
+"""Repair stages (embedded): `repair_design` after placement, `repair_timing` after CTS.
+
+As in ORFS (`repair_design` in 3_4_place_resized, `repair_timing` in 4_1_cts and after global
+route): design rules first, on the placed netlist; timing once the clock tree exists, so setup
+and hold are fixed against propagated clock arrivals. Both write a new netlist, placement and
+DEF; added cells are legalised without moving the others (`place.place_new_cells`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flow.engines import sta
+from flow.engines.repair import DesignRules, LibView, Repairer, Timer
+from flow.errors import ConfigError
+from flow.stage import Stage, StageContext, StageResult, Variable
+from flow.stages.floorplan import platform_lef
+from flow.stages.place import legalize_added, placed_netlist, save_placed
+from flow.state import State
+
+
+def repair_corners(ctx: StageContext) -> list[str]:
+    """The corners sign-off checks (SIGNOFF_CORNERS, else every platform corner)."""
+    return list(ctx.config.get("SIGNOFF_CORNERS") or ctx.platform.corners)
+
+
+def repair_setup(ctx: StageContext, state: State, propagated: bool | None = None):
+    """Netlist, placement, per-corner library views, timer and repairer of a repair stage."""
+    plat = ctx.platform
+    nl, fp = placed_netlist(ctx, state)
+    corners = repair_corners(ctx)
+    libs = {c: ctx.cached(("engine_liberty", c), lambda c=c: plat.liberty(c)) for c in corners}
+    extra = list(ctx.config.get("DONT_USE_CELLS") or [])
+
+    def dont_use(name: str) -> bool:
+        return plat.is_dont_use(name, extra)
+
+    lvs = {c: LibView(lib, dont_use) for c, lib in libs.items()}
+    tc = sta.load_constraints(state["sdc"], nl.design(), next(iter(libs.values())))
+    timer = Timer(libs, tc, plat.signal_layer.c_per_m, propagated)
+    lef = platform_lef(ctx)
+
+    def sizes(cell: str) -> tuple[float, float]:
+        m = lef.macros.get(cell)
+        if m is None:
+            raise ConfigError(f"cell {cell} has no LEF macro: cannot place it")
+        return m.width, m.height
+
+    # build decisions on the slowest corner: its delays and slews are the ones that break limits
+    probe = lvs[corners[0]].buffers[0] if lvs[corners[0]].buffers else None
+    slow = max(corners, key=lambda c: lvs[c].arc_delay_slew(probe, lvs[c].cells[probe].outputs[0], 5e-11, 5e-15)[0]
+               if probe else 0.0)
+    rules = DesignRules(ctx.config.get("MAX_FANOUT"), ctx.config.get("SLEW_MARGIN", 20.0) / 100.0,
+                        ctx.config.get("CAP_MARGIN", 20.0) / 100.0)
+    rep = Repairer(nl, lvs[slow], timer, sizes, rules, ctx.config.get("REPAIR_BUFFER_CELL"))
+    return nl, fp, lvs, rep
+
+
+def _drv_metrics(prefix: str, cnt: Any) -> dict[str, int]:
+    return {f"{prefix}__timing__drv__max_slew": cnt.max_slew, f"{prefix}__timing__drv__max_cap": cnt.max_cap,
+            f"{prefix}__timing__drv__max_fanout": cnt.max_fanout}
+
+
+class RepairDesignStage(Stage):
+    id = "repair_design"
+    name = "Electrical repair: buffer trees and sizing for max slew/cap/fanout (embedded)"
+    inputs = ("verilog", "sdc", "placement")
+    outputs = ("verilog", "placement", "def")
+    config_vars = (
+        Variable("REPAIR_DESIGN", bool, "Run electrical repair after placement (ORFS repair_design).", True,
+                 source="repair_design"),
+        Variable("MAX_FANOUT", int | None, "Largest fanout of a net (clock nets excepted); none by default, as "
+                 "OpenROAD without set_max_fanout.", None, source="repair_design"),
+        Variable("SLEW_MARGIN", float, "Slew limits are tightened by this much when repairing (over-fix: our "
+                 "placement wire estimate is lumped, the routed RC trees slow transitions further).", 20.0,
+                 unit="%", source="repair_design"),
+        Variable("CAP_MARGIN", float, "Capacitance limits are tightened by this much when repairing.", 20.0,
+                 unit="%", source="repair_design"),
+        Variable("REPAIR_BUFFER_CELL", str | None, "Buffer used for buffer trees; default: the non-dont_use "
+                 "buffer driving the most load per area within its limits.", None, source="repair_design"),
+    )
+
+    @classmethod
+    def enabled(cls, config) -> bool:
+        return bool(config.get("REPAIR_DESIGN", True))
+
+    def run(self, state: State, ctx: StageContext) -> StageResult:
+        nl, fp, _lvs, rep = repair_setup(ctx, state)
+        before, after = rep.repair_design()
+        n_added = len(nl.added)
+        legalize_added(nl, fp)
+        views = save_placed(ctx, nl, fp, "repair_design")
+        ctx.log.info("repair_design: %d buffers, %d resized; violations slew/cap/fanout %d/%d/%d -> %d/%d/%d "
+                     "(buffer %s, %d timing runs)", rep.stats.buffers, rep.stats.resized, before.max_slew,
+                     before.max_cap, before.max_fanout, after.max_slew, after.max_cap, after.max_fanout, rep.buffer,
+                     rep.timer.runs)
+        metrics: dict[str, Any] = {"repair_design__buffers": n_added, "repair_design__resized": rep.stats.resized}
+        metrics.update(_drv_metrics("repair_design__before", before))
+        metrics.update(_drv_metrics("repair_design", after))
+        return StageResult(views=views, metrics=metrics)
+
+
+class RepairTimingStage(Stage):
+    id = "repair_timing"
+    name = "Timing repair: setup sizing, then hold buffers (embedded)"
+    inputs = ("verilog", "sdc", "placement")
+    outputs = ("verilog", "placement", "def")
+    config_vars = (
+        Variable("REPAIR_TIMING", bool, "Run timing repair after CTS (ORFS repair_timing in 4_1_cts).", True,
+                 source="repair_timing"),
+        Variable("SETUP_SLACK_MARGIN", float, "Setup repair stops when the worst slack reaches this.", 0.0,
+                 unit="ns", source="repair_timing"),
+        Variable("HOLD_SLACK_MARGIN", float, "Hold repair fixes endpoints up to this slack.", 0.0, unit="ns",
+                 source="repair_timing"),
+        Variable("TNS_END_PERCENT", float, "Percent of the violating endpoints whose paths each setup round "
+                 "works on (the worst path always).", 100.0, unit="%", source="repair_timing"),
+        Variable("SKIP_HOLD_REPAIR", bool, "Only repair setup.", False, source="repair_timing"),
+    )
+
+    @classmethod
+    def enabled(cls, config) -> bool:
+        return bool(config.get("REPAIR_TIMING", True))
+
+    def run(self, state: State, ctx: StageContext) -> StageResult:
+        cfg = ctx.config
+        nl, fp, lvs, rep = repair_setup(ctx, state)
+        setup_m, hold_m = cfg["SETUP_SLACK_MARGIN"] * 1e-9, cfg["HOLD_SLACK_MARGIN"] * 1e-9
+        ws0, ws1 = rep.repair_setup(setup_m, cfg["TNS_END_PERCENT"])
+        h0 = h1 = None
+        if not cfg["SKIP_HOLD_REPAIR"]:
+            h0, h1 = rep.repair_hold(lvs, hold_m, setup_m)
+        n_added = len(nl.added)
+        legalize_added(nl, fp)
+        views = save_placed(ctx, nl, fp, "repair_timing")
+        res = rep.timer.run(nl)
+        ws = min(t.setup_wns for t in res.values())
+        hs = min(t.hold_wns for t in res.values())
+        ctx.log.info("repair_timing: setup WNS %.4f -> %.4f ns (%d resized), hold WNS %s -> %.4f ns "
+                     "(%d hold buffers), placement estimate", ws0 * 1e9, ws * 1e9, rep.stats.resized,
+                     f"{h0 * 1e9:.4f}" if h0 is not None else "-", hs * 1e9, rep.stats.hold_buffers)
+        del ws1, h1
+        return StageResult(views=views, metrics={
+            "repair_timing__resized": rep.stats.resized, "repair_timing__hold_buffers": rep.stats.hold_buffers,
+            "repair_timing__buffers": n_added,
+            # estimates with placement wires (the route stage's SPEF gives the sign-off figures)
+            "repair_timing__setup__ws__estimate": round(ws * 1e9, 6),
+            "repair_timing__hold__ws__estimate": round(hs * 1e9, 6),
+        })
