@@ -55,7 +55,8 @@ DataPathOpt = Annotated[Path | None, typer.Option("--data-path", help="Dataset d
                                                   "batches, Speech Commands folders).")]
 TargetOpt = Annotated[str, typer.Option("--target", help="Target TOML (name in convnet_opt/targets or a path).")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Output directory.")]
-EpochsOpt = Annotated[float, typer.Option("--epochs", min=0, help="Training epochs before compressing.")]
+EpochsOpt = Annotated[float, typer.Option("--epochs", min=0, help="Most epochs of fp32 training before compressing "
+                                          "(cosine decay, early stopping on validation where the command says so).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of data split, init and training.")]
 LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, help="Use at most this many training samples.")]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", min=1, help="torch CPU threads.")]
@@ -140,14 +141,19 @@ def _target(name: str):
 @app.command("pq")
 def pq_cmd(model: ModelOpt = ModelName.lenet5, dataset: DatasetOpt = DatasetName.digits, data_path: DataPathOpt = None,
            budget_kib: Annotated[list[float] | None, typer.Option(
-               "--budget-kib", help="Flash budget(s) in KiB (repeat for several); default: the target's flash.")] = None,
+               "--budget-kib", help="Flash budget(s) in KiB (repeat for several); default: walk the whole "
+               "memory-accuracy front until accuracy collapses.")] = None,
            target: TargetOpt = "cortex_m4_small",
            encoder: Annotated[EncoderName, typer.Option("--encoder", help="Weight encoder counted in flash.")]
            = EncoderName.dense,
-           out: OutOpt = Path("convnet_pq"), epochs: EpochsOpt = 5, seed: SeedOpt = 0,
+           out: OutOpt = Path("convnet_pq"), epochs: EpochsOpt = 30, seed: SeedOpt = 0,
            finetune: Annotated[float, typer.Option("--finetune", min=0, help="Epochs of fine-tuning per move.")] = 0.2,
+           collapse: Annotated[float, typer.Option("--collapse", min=0.1, help="Without budgets: stop once "
+                                                   "validation accuracy is this many points below fp32.")] = 10,
            limit: LimitOpt = None, threads: ThreadsOpt = None, progress: ProgressOpt = False) -> None:
-    """Prune-and-Quantize: greedy walk to the flash/RAM budget, Pareto front, baselines."""
+    """Prune-and-Quantize: greedy walk (to the budgets, or the whole front), Pareto front on
+    validation accuracy, MCU-size picks, baselines (uniform, magnitude + best encoder, torch.ao).
+    Resumable: re-run with the same --out to continue an interrupted walk."""
     from convnet_opt.prune_quantize import PQConfig, run_pq
 
     _setup(threads, out)
@@ -158,13 +164,20 @@ def pq_cmd(model: ModelOpt = ModelName.lenet5, dataset: DatasetOpt = DatasetName
     def body() -> None:
         data = load_data(dataset, data_path, seed, limit)
         net = make_model(model, data, seed)
-        budgets = [int(b * 1024) for b in budget_kib] if budget_kib else [tgt.flash_bytes]
-        cfg = PQConfig(budgets, tgt.ram_bytes, encoder.value, finetune_epochs=finetune, seed=seed, progress=progress)
+        budgets = [int(b * 1024) for b in budget_kib] if budget_kib else []
+        cfg = PQConfig(budgets, tgt.ram_bytes, encoder.value, finetune_epochs=finetune, seed=seed, progress=progress,
+                       collapse=collapse / 100)
         res = run_pq(net, data, tgt, cfg=cfg, out=out, model_name=model.value, pretrain_epochs=epochs)
-        typer.echo(f"fp32: {res.fp32_bytes} B, test acc {100 * res.fp32_test_acc:.2f}%")
+        typer.echo(f"fp32: {res.fp32_bytes} B, val acc {100 * res.fp32_val_acc:.2f}%, test acc "
+                   f"{100 * res.fp32_test_acc:.2f}%; walk: {len(res.walk)} points ({res.stop_reason})")
         for p in res.front:
-            typer.echo(f"front: {p.flash:8d} B flash {p.ram:7d} B RAM  acc {100 * p.test_acc:6.2f}%  "
-                       f"x{res.fp32_bytes / p.flash:5.1f}  {p.move}")
+            typer.echo(f"front: {p.flash:8d} B flash {p.ram:7d} B RAM  val {100 * p.val_acc:6.2f}%  test "
+                       f"{100 * p.test_acc:6.2f}%  x{res.fp32_bytes / p.flash:5.1f}  {p.label} {p.move}")
+        for b in res.baselines:
+            typer.echo(f"baseline: {b.flash:8d} B flash  val {100 * b.val_acc:6.2f}%  test {100 * b.test_acc:6.2f}%  "
+                       f"x{res.fp32_bytes / b.flash:5.1f}  {b.label} ({b.encoder})")
+        for k, label in res.mcu.items():
+            typer.echo(f"MCU {k}: {label or 'nothing fits'}")
         for k, p in res.chosen.items():
             typer.echo(f"chosen {k}: {p.flash} B, acc {100 * p.test_acc:.2f}% -> {out / 'models' / f'budget_{k}.pt'}")
         if not res.chosen:

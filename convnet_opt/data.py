@@ -1,4 +1,8 @@
-"""Datasets: MNIST (IDX files), CIFAR-10 (python batches), scikit-learn digits (always there).
+"""Datasets: MNIST (IDX files), CIFAR-10 (python or binary batches), Fer2013 (CSV), scikit-learn
+digits (always there).
+
+CIFAR-10's python batches are pickles: they are read with an unpickler that only admits the
+numpy/bytes constructors the format uses, so a hostile file cannot run code (issue 18).
 
 Nothing is downloaded: MNIST is looked up in `VHFLOW_DATASETS`, then `../shared/datasets`
 beside the checkout, or a path the caller gives; the IDX format is read directly (magic
@@ -7,6 +11,8 @@ beside the checkout, or a path the caller gives; the IDX format is read directly
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import pickle
 from pathlib import Path
@@ -73,22 +79,120 @@ def load_mnist(path: Path | None = None, split: str = "train") -> tuple[np.ndarr
     return (x.astype(np.float32) / 255.0)[:, None], y.astype(np.int64)
 
 
+# what a CIFAR-10 python batch (a dict of bytes, lists and one uint8 array) may construct
+_CIFAR_GLOBALS = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                  ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.numeric", "_frombuffer"),
+                  ("numpy._core.numeric", "_frombuffer"), ("_codecs", "encode")}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Refuses every global outside `_CIFAR_GLOBALS` (no os.system, no eval, no imports)."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _CIFAR_GLOBALS:
+            raise pickle.UnpicklingError(f"refused to load {module}.{name}: a CIFAR-10 batch holds only "
+                                         "arrays, lists and bytes")
+        return super().find_class(module, name)
+
+
+def read_cifar_pickle(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One python-format batch: (uint8 N×3072, int64 labels), through the restricted unpickler."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise FormatError(path, None, f"cannot read CIFAR-10 batch: {exc.strerror}") from None
+    try:
+        batch = _CifarUnpickler(io.BytesIO(raw), encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            ImportError) as exc:
+        raise FormatError(path, None, f"not a CIFAR-10 batch: {exc}") from None
+    if not isinstance(batch, dict):
+        raise FormatError(path, None, f"not a CIFAR-10 batch: a {type(batch).__name__}, not a dict")
+    data = batch.get(b"data", batch.get("data"))
+    labels = batch.get(b"labels", batch.get("labels"))
+    if not isinstance(data, np.ndarray) or not isinstance(labels, list | np.ndarray):
+        raise FormatError(path, None, "not a CIFAR-10 batch: no data array / labels list")
+    if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != data.shape[0]:
+        raise FormatError(path, None, f"CIFAR-10 batch data {data.shape} with {len(labels)} labels "
+                                      "(expected N x 3072 and N labels)")
+    y = np.asarray(labels, dtype=np.int64)
+    if y.size and (y.min() < 0 or y.max() > 9):
+        raise FormatError(path, None, "CIFAR-10 labels outside 0..9")
+    return np.asarray(data, dtype=np.uint8), y
+
+
+def read_cifar_bin(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One binary-format batch (`data_batch_1.bin`): records of 1 label byte + 3072 pixel bytes."""
+    try:
+        raw = np.frombuffer(Path(path).read_bytes(), dtype=np.uint8)
+    except OSError as exc:
+        raise FormatError(path, None, f"cannot read CIFAR-10 batch: {exc.strerror}") from None
+    if raw.size == 0 or raw.size % 3073:
+        raise FormatError(path, None, f"{raw.size} bytes is not a whole number of 3073-byte CIFAR-10 records")
+    rec = raw.reshape(-1, 3073)
+    if rec[:, 0].max() > 9:
+        raise FormatError(path, None, "CIFAR-10 labels outside 0..9")
+    return rec[:, 1:].copy(), rec[:, 0].astype(np.int64)
+
+
 def load_cifar10(path: Path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
-    """CIFAR-10 python batches (`data_batch_1..5`, `test_batch`) from a user path."""
-    files = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+    """CIFAR-10 from a user path: python batches (`data_batch_1..5`, `test_batch`) or the binary
+    ones (`data_batch_1..5.bin`, `test_batch.bin`), also inside `cifar-10-batches-{py,bin}`."""
+    root = Path(path)
+    if not root.is_dir():
+        raise ConfigError(f"CIFAR-10 directory {root} not found")
+    stems = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+    for d in (root, root / "cifar-10-batches-py", root / "cifar-10-batches-bin"):
+        if (d / stems[0]).is_file():
+            parts = [read_cifar_pickle(d / s) for s in stems]
+            break
+        if (d / f"{stems[0]}.bin").is_file():
+            parts = [read_cifar_bin(d / f"{s}.bin") for s in stems]
+            break
+    else:
+        raise ConfigError(f"{root}: no CIFAR-10 batches ({stems[0]} or {stems[0]}.bin)")
+    x = np.concatenate([p[0] for p in parts]).reshape(-1, 3, 32, 32).astype(np.float32) / 255.0
+    return x, np.concatenate([p[1] for p in parts])
+
+
+FER_USAGE = {"train": ("Training",), "validation": ("PublicTest",), "test": ("PrivateTest",)}
+
+
+def load_fer2013(path: Path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Fer2013 (`fer2013.csv`: emotion,pixels,Usage; 48×48 grey, 7 classes) from a user path (the
+    file or its directory). Splits as the challenge: Training / PublicTest (validation) /
+    PrivateTest (test). A malformed row is a FormatError naming the file and line."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "fer2013.csv"
+    if not p.is_file():
+        raise ConfigError(f"Fer2013 file {p} not found")
+    if split not in FER_USAGE:
+        raise ConfigError(f"unknown split {split!r} (train, validation, test)")
     xs, ys = [], []
-    for f in files:
-        p = Path(path) / f
-        try:
-            with open(p, "rb") as fh:
-                batch = pickle.load(fh, encoding="bytes")  # noqa: S301 - the CIFAR-10 distribution format
-        except OSError as exc:
-            raise FormatError(p, None, f"cannot read CIFAR-10 batch: {exc.strerror}") from None
-        except (pickle.UnpicklingError, EOFError) as exc:
-            raise FormatError(p, None, f"not a CIFAR-10 batch: {exc}") from None
-        xs.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        ys.append(np.asarray(batch[b"labels"], dtype=np.int64))
-    return np.concatenate(xs).astype(np.float32) / 255.0, np.concatenate(ys)
+    with open(p, newline="") as fh:
+        rows = csv.reader(fh)
+        header = next(rows, None)
+        if header is None or [h.strip() for h in header[:3]] != ["emotion", "pixels", "Usage"]:
+            raise FormatError(p, 1, "expected the header emotion,pixels,Usage")
+        for line, row in enumerate(rows, start=2):
+            if len(row) < 3:
+                raise FormatError(p, line, f"{len(row)} fields, expected 3")
+            if row[2].strip() not in FER_USAGE[split]:
+                continue
+            try:
+                label = int(row[0])
+                px = np.array(row[1].split(), dtype=np.int64)
+            except ValueError as exc:
+                raise FormatError(p, line, f"not a label and pixel list: {exc}") from None
+            if not 0 <= label <= 6 or px.size != 48 * 48 or px.min() < 0 or px.max() > 255:
+                raise FormatError(p, line, f"label {label} / {px.size} pixels (expected 0..6 and 2304 values "
+                                           "in 0..255)")
+            xs.append(px.astype(np.uint8))
+            ys.append(label)
+    if not xs:
+        raise ConfigError(f"{p}: no rows for split {split!r}")
+    return (np.stack(xs).reshape(-1, 1, 48, 48).astype(np.float32) / 255.0), np.asarray(ys, dtype=np.int64)
 
 
 def load_digits_split(seed: int = 0, test_fraction: float = 0.25) -> tuple[np.ndarray, ...]:

@@ -21,7 +21,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import fx, nn
 
-from convnet_opt.memory import flash_table, peak_activation_bytes, quantize, quantize_bias, weight_layers
+from convnet_opt.memory import flash_bytes, flash_table, quantize, quantize_bias, ram_bytes, weight_layers
 from convnet_opt.train import bake
 
 OPSET = 19
@@ -123,8 +123,8 @@ def export_onnx(model: nn.Module, input_shape: tuple[int, ...], bits: dict[str, 
                           [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", n_out])], inits)
     model_proto = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="vhflow")
     table = flash_table(m, bits_of, encoder)
-    ram, _ = peak_activation_bytes(m, input_shape)
-    mem = {"encoder": encoder, "flash_bytes": sum(r.flash for r in table), "ram_bytes": ram,
+    mem = {"encoder": encoder, "flash_bytes": flash_bytes(m, bits_of, encoder),
+           "ram_bytes": ram_bytes(m, input_shape, bits_of, encoder),
            "layers": [{"name": r.name, "bits": r.bits, "params": r.params, "nonzero": r.nonzero,
                        "weight_bytes": r.weight_bytes, "scale_bytes": r.scale_bytes, "bias_bytes": r.bias_bytes}
                       for r in table]}

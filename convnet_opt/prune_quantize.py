@@ -36,6 +36,7 @@ from convnet_opt.train import (
     bake,
     build_model,
     evaluate,
+    fit,
     quantizers,
     set_bits,
     set_tensor_mask,
@@ -220,6 +221,9 @@ def account(model: nn.Module, groups: list[PruneGroup], keeps: dict[str, np.ndar
 
 # ---------------------------------------------------------------- the search
 
+MCU_BUDGETS = (1024 * 1024, 256 * 1024, 64 * 1024, 16 * 1024)  # common MCU flash (and RAM) sizes
+
+
 @dataclass
 class Point:
     """One configuration: where the walk (or a baseline) was, what it cost, how accurate it was."""
@@ -234,6 +238,7 @@ class Point:
     move: str = ""
     sparsity: float = 0.0
     encoder: str = "dense"
+    encoder_sizes: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -248,34 +253,52 @@ class PQResult:
     encoder: str
     flash_budgets: list[int]
     ram_budget: int
+    fp32_val_acc: float = 0.0
+    mcu: dict[str, str | None] = field(default_factory=dict)
+    stop_reason: str = ""
+    reference: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {"fp32_bytes": self.fp32_bytes, "fp32_test_acc": self.fp32_test_acc, "encoder": self.encoder,
-                "flash_budgets": self.flash_budgets, "ram_budget": self.ram_budget,
+        return {"fp32_bytes": self.fp32_bytes, "fp32_test_acc": self.fp32_test_acc,
+                "fp32_val_acc": self.fp32_val_acc, "reference": self.reference, "encoder": self.encoder,
+                "selection": "val_acc (front, chosen and MCU picks); test_acc is reported only",
+                "flash_budgets": self.flash_budgets, "ram_budget": self.ram_budget, "stop_reason": self.stop_reason,
                 "walk": [asdict(p) for p in self.walk], "front": [asdict(p) for p in self.front],
-                "baselines": [asdict(p) for p in self.baselines],
+                "baselines": [asdict(p) for p in self.baselines], "mcu_budgets": self.mcu,
                 "chosen": {k: asdict(p) for k, p in self.chosen.items()}, "baseline_gap": self.baseline_gap}
 
 
-def pareto_front(points: list[Point], key: str = "test_acc") -> list[Point]:
-    """Non-dominated points (less flash, more accuracy), sorted by flash decreasing: along the
-    returned list memory decreases and accuracy does not increase."""
+def pareto_front(points: list[Point], key: str = "val_acc") -> list[Point]:
+    """Non-dominated points (less flash, more accuracy on `key`, validation by default), sorted
+    by flash decreasing: along the returned list memory decreases and accuracy does not increase."""
     from convnet_opt.adaptive import non_dominated  # the same two-objective sweep
 
     return [points[i] for i in non_dominated([(p.flash, -getattr(p, key)) for p in points])][::-1]
 
 
-def front_gap(front: list[Point], p: Point, key: str = "test_acc") -> float:
+def front_gap(front: list[Point], p: Point, key: str = "val_acc") -> float:
     """How far `p` is below the front: best front accuracy at no more memory minus p's accuracy
     (negative: `p` beats every front point that is as small, i.e. the walk missed it)."""
     cands = [getattr(f, key) for f in front if f.flash <= p.flash]
     return (max(cands) - getattr(p, key)) if cands else 0.0
 
 
+def mcu_picks(points: list[Point], budgets=MCU_BUDGETS) -> dict[str, str | None]:
+    """Per common MCU flash and RAM size, the label of the most accurate (validation) point that
+    fits it (None: nothing does)."""
+    out: dict[str, str | None] = {}
+    for kind in ("flash", "ram"):
+        for b in budgets:
+            ok = [p for p in points if getattr(p, kind) <= b]
+            best = max(ok, key=lambda p: (p.val_acc, -p.flash)) if ok else None
+            out[f"{kind}_{b // 1024}KiB"] = best.label if best else None
+    return out
+
+
 @dataclass
 class PQConfig:
-    flash_budgets: list[int]
-    ram_budget: int
+    flash_budgets: list[int] = field(default_factory=list)  # empty: walk the whole front
+    ram_budget: int = 1 << 30
     encoder: str = "dense"
     sparse_encoder: str = "csr"
     eval_samples: int = 1000
@@ -286,12 +309,14 @@ class PQConfig:
     seed: int = 0
     baseline_sparsities: tuple[float, ...] = (0.5, 0.75, 0.9, 0.95)
     progress: bool = False
+    collapse: float = 0.10     # front mode: stop once validation accuracy is this far below fp32
+    torch_ao: bool = True
 
 
 class PruneQuantize:
     """Greedy walk state on a model (in place) with its prune groups and knobs."""
 
-    def __init__(self, model: nn.Module, data: Data, cfg: PQConfig) -> None:
+    def __init__(self, model: nn.Module, data: Data, cfg: PQConfig, fp32_val_acc: float | None = None) -> None:
         self.model, self.data, self.cfg = model, data, cfg
         self.input_shape = data.input_shape
         self.groups = prune_groups(model)
@@ -302,6 +327,8 @@ class PruneQuantize:
         self.xv, self.yv = data.x_val[:n], data.y_val[:n]
         self.keeps: dict[str, np.ndarray] = {g.producer: np.arange(g.channels) for g in self.groups}
         self._fine = 0
+        self.fp32_val_acc = fp32_val_acc
+        self.stop_reason = ""
 
     def refresh(self) -> None:
         set_bits(self.model, self.bits)
@@ -322,6 +349,15 @@ class PruneQuantize:
                 out.append(("prune", g.producer))
         return out
 
+    def moves_left(self) -> int:
+        """Upper bound on the steps still possible (for the progress bar's ETA)."""
+        n = sum(len(BITS) - 1 - BITS.index(self.bits[name]) for name in self.layers)
+        for g in self.groups:
+            step = max(1, round(g.channels / 8))
+            keep_min = max(1, math.ceil(g.channels * (1 - self.cfg.max_prune)))
+            n += max(0, (len(self.keeps[g.producer]) - keep_min) // step)
+        return n
+
     def _do(self, move: tuple[str, str]) -> tuple[dict[str, int], dict[str, np.ndarray]]:
         """Apply a move; returns the state before it for `_restore`."""
         before = (dict(self.bits), dict(self.keeps))
@@ -340,8 +376,7 @@ class PruneQuantize:
 
     def finetune(self) -> None:
         self._fine += 1
-        train(self.model, self.data, self.cfg.finetune_epochs, self.cfg.lr, self.cfg.seed + self._fine,
-              progress=self.cfg.progress)
+        train(self.model, self.data, self.cfg.finetune_epochs, self.cfg.lr, self.cfg.seed + self._fine)
 
     def point(self, label: str, move: str = "") -> tuple[Point, nn.Module]:
         flash, ram, cm = self.cost()
@@ -350,65 +385,136 @@ class PruneQuantize:
                   {g.producer: len(self.keeps[g.producer]) for g in self.groups}, move, encoder=self.cfg.encoder)
         return p, cm
 
-    def walk(self) -> tuple[list[Point], list[nn.Module]]:
-        """From 8 bits dense to the smallest flash budget (and the RAM budget)."""
-        cfg = self.cfg
-        flash_goal = min(cfg.flash_budgets)
+    # --- checkpoint per move: the walk resumes where it stopped
+    def save_state(self, path: Path, points: list[Point]) -> None:
+        tmp = path.with_suffix(".tmp")
+        torch.save({"model": self.model.state_dict(), "bits": dict(self.bits),
+                    "keeps": {k: [int(i) for i in v] for k, v in self.keeps.items()}, "fine": self._fine,
+                    "points": [asdict(p) for p in points], "signature": self.signature()}, tmp)
+        tmp.replace(path)
+
+    def signature(self) -> str:
+        c = self.cfg
+        return json.dumps([sorted(c.flash_budgets), c.ram_budget, c.encoder, c.finetune_epochs, c.lr, c.max_prune,
+                           c.seed, c.collapse, self.layers, len(self.data.x_train)])
+
+    def load_state(self, path: Path) -> list[Point] | None:
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch.load raises pickle, zip and runtime errors alike
+            raise FormatError(path, None, f"not a P&Q walk checkpoint ({type(exc).__name__})") from None
+        if blob.get("signature") != self.signature():
+            return None
+        self.bits = dict(blob["bits"])
+        self.keeps = {k: np.asarray(v, dtype=np.int64) for k, v in blob["keeps"].items()}
+        self._fine = int(blob["fine"])
+        self.refresh()  # the mask parametrisations first (masks only grow), so the keys match
+        self.model.load_state_dict(blob["model"])
         self.refresh()
-        self.finetune()
-        p, cm = self.point("int8")
-        points, models = [p], [cm]
-        eps = 0.5 / max(1, len(self.yv))
-        for step in range(cfg.max_steps):
-            cur = points[-1]
-            if cur.flash <= flash_goal and cur.ram <= cfg.ram_budget:
-                break
-            best = None
-            for mv in self.moves():
-                before = self._do(mv)
-                flash, ram, _ = self.cost()
-                saved = (cur.flash - flash) * (cur.flash > flash_goal) + (cur.ram - ram) * (cur.ram > cfg.ram_budget)
-                if saved > 0:
-                    loss = cur.val_acc - evaluate(self.model, self.xv, self.yv)
-                    score = (loss + eps) / saved
-                    if best is None or score < best[0]:
-                        best = (score, mv)
-                self._restore(before)
-            if best is None:
-                break
-            self._do(best[1])
+        return [Point(**d) for d in blob["points"]]
+
+    def walk(self, ckpt_dir: Path | None = None, models_dir: Path | None = None,
+             save_model=None) -> tuple[list[Point], list[nn.Module | None]]:
+        """From 8 bits dense to the smallest flash budget (and the RAM budget); without budgets,
+        until validation accuracy is `collapse` below fp32 or no move is left. With `ckpt_dir`,
+        the state is saved after every move and a matching checkpoint is resumed."""
+        cfg = self.cfg
+        front_mode = not cfg.flash_budgets
+        flash_goal = min(cfg.flash_budgets) if cfg.flash_budgets else 0
+        ckpt = Path(ckpt_dir) / "walk_state.pt" if ckpt_dir is not None else None
+        points: list[Point] = []
+        models: list[nn.Module | None] = []
+        if ckpt is not None and ckpt.is_file():
+            points = self.load_state(ckpt) or []
+            models = [None] * len(points)
+        if not points:
+            self.refresh()
             self.finetune()
-            p, cm = self.point(f"step{step + 1}", f"{best[1][0]}:{best[1][1]}")
-            points.append(p)
-            models.append(cm)
+            p, cm = self.point("int8")
+            points, models = [p], [cm]
+            if save_model is not None:
+                save_model(p, cm)
+            if ckpt is not None:
+                self.save_state(ckpt, points)
+        eps = 0.5 / max(1, len(self.yv))
+        bar = None
+        if cfg.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(points) - 1 + self.moves_left(), initial=len(points) - 1, desc="P&Q walk", unit="move")
+        try:
+            for step in range(len(points) - 1, cfg.max_steps):
+                cur = points[-1]
+                if not front_mode and cur.flash <= flash_goal and cur.ram <= cfg.ram_budget:
+                    self.stop_reason = "budgets met"
+                    break
+                if front_mode and self.fp32_val_acc is not None and cur.val_acc < self.fp32_val_acc - cfg.collapse:
+                    self.stop_reason = f"validation accuracy {100 * cfg.collapse:g} pt below fp32"
+                    break
+                best = None
+                for mv in self.moves():
+                    before = self._do(mv)
+                    flash, ram, _ = self.cost()
+                    saved = (cur.flash - flash) * (cur.flash > flash_goal) + (cur.ram - ram) * (cur.ram > cfg.ram_budget)
+                    if saved > 0:
+                        loss = cur.val_acc - evaluate(self.model, self.xv, self.yv)
+                        score = (loss + eps) / saved
+                        if best is None or score < best[0]:
+                            best = (score, mv)
+                    self._restore(before)
+                if best is None:
+                    self.stop_reason = "no move saves memory"
+                    break
+                self._do(best[1])
+                self.finetune()
+                p, cm = self.point(f"step{step + 1}", f"{best[1][0]}:{best[1][1]}")
+                points.append(p)
+                models.append(cm)
+                if save_model is not None:
+                    save_model(p, cm)
+                if ckpt is not None:
+                    self.save_state(ckpt, points)
+                if bar is not None:
+                    bar.total = len(points) - 1 + self.moves_left()
+                    bar.set_postfix(flash=p.flash, val=f"{100 * p.val_acc:.1f}%")
+                    bar.update(1)
+            else:
+                self.stop_reason = "max steps"
+        finally:
+            if bar is not None:
+                bar.close()
         return points, models
 
 
 def _baselines(model_fp: nn.Module, data: Data, cfg: PQConfig, finetune_epochs: float) -> list[Point]:
-    """Uniform quantisation at each bit width; magnitude (unstructured) pruning + 8 bits."""
+    """Uniform quantisation at each bit width; global magnitude pruning + int8 with the best of
+    every encoder; torch.ao int8 PTQ and QAT (`baselines.py`)."""
+    from convnet_opt.baselines import encoder_sizes, magnitude_model, torch_ao_points
+
     out = []
     n = min(cfg.eval_samples, len(data.x_val))
     for b in BITS:
         m = copy.deepcopy(model_fp)
         attach_quant(m, b)
-        train(m, data, finetune_epochs, cfg.lr, cfg.seed + 100 + b, progress=cfg.progress)
+        train(m, data, finetune_epochs, cfg.lr, cfg.seed + 100 + b)
         flash, ram = footprint(m, data.input_shape, b, cfg.encoder)
         out.append(Point(f"uniform{b}", flash, ram, evaluate(m, data.x_val[:n], data.y_val[:n]),
                          evaluate(m, data.x_test, data.y_test), dict.fromkeys([k for k, _ in weight_layers(m)], b),
                          encoder=cfg.encoder))
     for s in cfg.baseline_sparsities:
-        m = copy.deepcopy(model_fp)
-        qz = attach_quant(m, 8)
-        allw = torch.cat([mod.weight.detach().abs().flatten() for _, mod in weight_layers(m)])
-        k = int(allw.numel() * s)
-        thr = allw.kthvalue(k).values if k > 0 else torch.tensor(-1.0)  # one global threshold (Han et al.)
-        for name, mod in weight_layers(m):
-            qz[name].mask = (mod.weight.detach().abs() > thr).float()
-        train(m, data, finetune_epochs, cfg.lr, cfg.seed + 200 + int(100 * s), progress=cfg.progress)
-        flash, ram = footprint(m, data.input_shape, 8, cfg.sparse_encoder)
-        out.append(Point(f"magnitude{int(round(100 * s))}+int8", flash, ram, evaluate(m, data.x_val[:n], data.y_val[:n]),
-                         evaluate(m, data.x_test, data.y_test), dict.fromkeys([k for k, _ in weight_layers(m)], 8),
-                         sparsity=s, encoder=cfg.sparse_encoder))
+        m = magnitude_model(model_fp, data, s, finetune_epochs, cfg.lr, cfg.seed + 200 + int(100 * s))
+        sizes = encoder_sizes(m, 8)
+        enc = min(sizes, key=sizes.get)
+        _, ram = footprint(m, data.input_shape, 8, enc)
+        out.append(Point(f"magnitude{int(round(100 * s))}+int8", sizes[enc], ram,
+                         evaluate(m, data.x_val[:n], data.y_val[:n]), evaluate(m, data.x_test, data.y_test),
+                         dict.fromkeys([k for k, _ in weight_layers(m)], 8), sparsity=s, encoder=enc,
+                         encoder_sizes=sizes))
+    if cfg.torch_ao:
+        layers = [k for k, _ in weight_layers(model_fp)]
+        out += torch_ao_points(model_fp, data, finetune_epochs, cfg.lr, cfg.seed, n,
+                               lambda label, flash, ram, va, te: Point(label, flash, ram, va, te,
+                                                                       dict.fromkeys(layers, 8), encoder="dense"))
     return out
 
 
@@ -439,38 +545,58 @@ def load_compressed(path: Path) -> tuple[nn.Module, dict]:
 
 def run_pq(model: nn.Module, data: Data, target: Target, flash_budgets: list[int] | None = None,
            cfg: PQConfig | None = None, out: Path | None = None, model_name: str = "lenet5",
-           pretrain_epochs: float = 5, lr: float = 1e-3) -> PQResult:
-    """Train (unless `pretrain_epochs` is 0), walk, compare with the baselines, write results."""
-    cfg = cfg or PQConfig(flash_budgets or [target.flash_bytes], target.ram_bytes)
+           pretrain_epochs: float = 5, lr: float = 2e-3) -> PQResult:
+    """Train the fp32 reference (cosine decay, early stopping on validation; skipped when
+    `pretrain_epochs` is 0), walk, compare with the baselines, write results. With `out`, every
+    walk point's compacted model is saved (`out/walk/<label>.pt`) and the walk is resumable."""
+    cfg = cfg or PQConfig(list(flash_budgets or []), target.ram_bytes)
+    reference: dict = {}
     if pretrain_epochs:
-        train(model, data, pretrain_epochs, lr, cfg.seed, progress=cfg.progress)
+        ref_path = Path(out) / "models" / "fp32.pt" if out is not None else None
+        if ref_path is not None and ref_path.is_file() and (Path(out) / "walk" / "walk_state.pt").is_file():
+            model.load_state_dict(torch.load(ref_path, weights_only=True))  # resuming: the same reference
+        else:
+            reference = fit(model, data, pretrain_epochs, lr, cfg.seed)
     fp_acc = evaluate(model, data.x_test, data.y_test)
+    fp_val = evaluate(model, data.x_val, data.y_val)
     fp_bytes = fp32_bytes(model)
     model_fp = copy.deepcopy(model)
-    pq = PruneQuantize(model, data, cfg)
-    walk, models = pq.walk()
+    walk_dir = None
+    save_model = None
+    if out is not None:
+        out = Path(out)
+        (out / "models").mkdir(parents=True, exist_ok=True)
+        walk_dir = out / "walk"
+        walk_dir.mkdir(exist_ok=True)
+        # the trained float network the walk started from (`vhflow convnet trace --weights`)
+        torch.save(model_fp.state_dict(), out / "models" / "fp32.pt")
+
+        def save_model(p: Point, cm: nn.Module) -> None:
+            save_compressed(walk_dir / f"{p.label}.pt", cm, p, model_name, data.input_shape, data.classes)
+    pq = PruneQuantize(model, data, cfg, fp_val)
+    walk, models = pq.walk(walk_dir, save_model=save_model)
     front = pareto_front(walk)
-    baselines = _baselines(model_fp, data, cfg, cfg.finetune_epochs * max(1, len(walk)) / 2)
+    fine = cfg.finetune_epochs * max(1, min(len(walk), 20)) / 2
+    baselines = _baselines(model_fp, data, cfg, fine)
     gaps = {b.label: front_gap(front, b) for b in baselines}
     chosen: dict[str, Point] = {}
-    chosen_models: dict[str, nn.Module] = {}
+    chosen_idx: dict[str, int] = {}
     for budget in sorted(set(cfg.flash_budgets), reverse=True):
         ok = [i for i, p in enumerate(walk) if p.flash <= budget and p.ram <= cfg.ram_budget]
         if ok:
             i = max(ok, key=lambda i: (walk[i].val_acc, -walk[i].flash))
             key = f"{budget / 1024:g}KiB"
             chosen[key] = walk[i]
-            chosen_models[key] = models[i]
+            chosen_idx[key] = i
     res = PQResult(fp_bytes, fp_acc, walk, front, baselines, chosen, gaps, cfg.encoder,
-                   list(cfg.flash_budgets), cfg.ram_budget)
+                   list(cfg.flash_budgets), cfg.ram_budget, fp_val, mcu_picks(walk), pq.stop_reason, reference)
     if out is not None:
-        out = Path(out)
-        (out / "models").mkdir(parents=True, exist_ok=True)
         (out / "pq.json").write_text(json.dumps(res.to_json(), indent=1))
-        # the trained float network the walk started from (`vhflow convnet trace --weights`)
-        torch.save(model_fp.state_dict(), out / "models" / "fp32.pt")
-        for key, p in chosen.items():
-            save_compressed(out / "models" / f"budget_{key}.pt", chosen_models[key], p, model_name,
+        for key, i in chosen_idx.items():
+            cm = models[i]
+            if cm is None:  # resumed: the model of that step is on disk
+                cm, _ = load_compressed(walk_dir / f"{walk[i].label}.pt")
+            save_compressed(out / "models" / f"budget_{key}.pt", cm, walk[i], model_name,
                             data.input_shape, data.classes)
         plot_front(res, out / "pq_front.png")
     return res
@@ -488,15 +614,18 @@ def plot_front(res: PQResult, path: Path) -> None:
             color="C0", label="Pareto front")
     uni = [p for p in res.baselines if p.label.startswith("uniform")]
     mag = [p for p in res.baselines if p.label.startswith("magnitude")]
+    tao = [p for p in res.baselines if p.label.startswith("torch.ao")]
     ax.plot([p.flash / 1024 for p in uni], [100 * p.test_acc for p in uni], "s", color="C1", label="uniform quantisation")
     ax.plot([p.flash / 1024 for p in mag], [100 * p.test_acc for p in mag], "^", color="C2",
-            label=f"magnitude pruning + int8 ({mag[0].encoder if mag else ''})")
+            label="magnitude pruning + int8 (best encoder)")
+    for p, mk in zip(tao, ("v", "D"), strict=False):
+        ax.plot([p.flash / 1024], [100 * p.test_acc], mk, color="C4", label=p.label)
     ax.axhline(100 * res.fp32_test_acc, color="k", lw=0.8, ls="--", label=f"fp32 ({res.fp32_bytes / 1024:.0f} KiB)")
     for b in res.flash_budgets:
         ax.axvline(b / 1024, color="C3", lw=0.8, ls=":")
     ax.set_xscale("log")
     ax.set_xlabel("flash (KiB, log)")
-    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylabel("test accuracy (%); front chosen on validation")
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()

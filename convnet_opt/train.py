@@ -9,6 +9,7 @@ parametrisations, so `module.weight` is always the value the deployed network wo
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -70,10 +71,12 @@ def _tensors(x, y) -> tuple[torch.Tensor, torch.Tensor]:
 
 def train(model: nn.Module, data: Data | Arrays, epochs: float = 1, lr: float = 1e-3, seed: int = 0,
           batch_size: int = 64, progress: bool = False, before_step: Callable[[int], None] | None = None,
-          after_step: Callable[[int], None] | None = None, weight_decay: float = 0.0) -> list[float]:
+          after_step: Callable[[int], bool | None] | None = None, weight_decay: float = 0.0,
+          cosine: bool = False) -> list[float]:
     """Adam on cross-entropy, shuffled by `seed`. `epochs` may be fractional (short fine-tunes
-    between search moves). Hooks run around every optimiser step (precision switching, masks).
-    Returns the mean loss per (started) epoch."""
+    between search moves). Hooks run around every optimiser step (precision switching, masks);
+    `after_step` returning True stops training. `cosine` decays the learning rate to 0 over the
+    run. Returns the mean loss per (started) epoch."""
     x, y = (data.x_train, data.y_train) if isinstance(data, Data) else data
     xt, yt = _tensors(x, y)
     torch.manual_seed(seed)
@@ -99,15 +102,18 @@ def train(model: nn.Module, data: Data | Arrays, epochs: float = 1, lr: float = 
             b = perm[i:i + batch_size]
             if before_step is not None:
                 before_step(step)
+            if cosine:
+                for grp in opt.param_groups:
+                    grp["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / total))
             opt.zero_grad()
             loss = nn.functional.cross_entropy(model(xt[b]), yt[b])
             loss.backward()
             opt.step()
-            if after_step is not None:
-                after_step(step)
             acc_loss += float(loss.detach())
             k += 1
             step += 1
+            if after_step is not None and after_step(step - 1):
+                total = step
             if bar is not None:
                 bar.update(1)
         losses.append(acc_loss / max(1, k))
@@ -115,6 +121,34 @@ def train(model: nn.Module, data: Data | Arrays, epochs: float = 1, lr: float = 
         bar.close()
     model.eval()
     return losses
+
+
+def fit(model: nn.Module, data: Data, max_epochs: float = 30, lr: float = 2e-3, seed: int = 0,
+        patience: int = 5, progress: bool = False) -> dict:
+    """The fp32 reference: Adam with a cosine-decayed learning rate over `max_epochs`, validation
+    accuracy after every epoch, stop after `patience` epochs without improvement and keep the
+    best-on-validation weights (test data is never looked at)."""
+    n = len(data.x_train)
+    per_epoch = max(1, (n + 63) // 64)
+    best = {"val_acc": -1.0, "epoch": 0, "state": None}
+    history: list[float] = []
+
+    def after(step: int) -> bool:
+        if (step + 1) % per_epoch:
+            return False
+        acc = evaluate(model, data.x_val, data.y_val)
+        model.train()
+        history.append(acc)
+        if acc > best["val_acc"]:
+            best.update(val_acc=acc, epoch=len(history), state=copy.deepcopy(model.state_dict()))
+        return len(history) - best["epoch"] >= patience
+
+    train(model, data, max_epochs, lr, seed, progress=progress, after_step=after, cosine=True)
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
+    model.eval()
+    return {"val_acc": best["val_acc"], "best_epoch": best["epoch"], "epochs_run": len(history),
+            "val_history": history}
 
 
 @torch.no_grad()

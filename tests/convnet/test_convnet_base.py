@@ -12,7 +12,16 @@ import torch
 
 from convnet_opt.data import load_cifar10, load_digits_split, load_mnist, read_idx
 from convnet_opt.encoders import ENCODERS, decode, encode, pack_bits, unpack_bits
-from convnet_opt.memory import Target, flash_table, fp32_bytes, peak_activation_bytes, quantize, serialize
+from convnet_opt.memory import (
+    Target,
+    flash_bytes,
+    flash_table,
+    fp32_bytes,
+    network_overhead,
+    peak_activation_bytes,
+    quantize,
+    serialize,
+)
 from convnet_opt.models import DSCNN, LeNet5, ResNet8
 from flow.errors import FormatError
 
@@ -100,7 +109,8 @@ def test_quantize_and_memory_accounting_matches_serialized():
     bits = {"features.0": 8, "features.3": 4, "classifier.1": 2, "classifier.3": 4, "classifier.5": 8}
     for enc in ("dense", "lz4", "huffman"):
         table = flash_table(model, bits, enc)
-        assert sum(r.flash for r in table) == len(serialize(model, bits, enc))
+        assert sum(r.flash for r in table) + network_overhead(model) == len(serialize(model, bits, enc))
+        assert flash_bytes(model, bits, enc) == len(serialize(model, bits, enc))
     dense = flash_table(model, 8, "dense")
     assert sum(r.weight_bytes for r in dense) == sum(4 + r.params for r in dense)
     assert fp32_bytes(model) / sum(r.flash for r in flash_table(model, 2, "dense")) > 8

@@ -89,16 +89,44 @@ def test_batchnorm_residual_depthwise_export(make, shape):
     np.testing.assert_allclose(run_reference(proto, x), bake(model)(torch.tensor(x)).numpy(), atol=1e-4, rtol=1e-4)
 
 
-def test_cli_pq_then_export(tmp_path):
+def test_cli_default_pq_walks_the_front_then_export(tmp_path):
+    """No --budget-kib: the walk runs until validation accuracy collapses; the front (chosen on
+    validation) has >= 5 points and reaches >= 20x compression; a re-run resumes the walk."""
     runner = CliRunner()
-    r = runner.invoke(app, ["pq", "--model", "lenet5", "--dataset", "digits", "--limit", "500", "--epochs", "3",
-                            "--budget-kib", "24", "--finetune", "0.2", "--out", str(tmp_path / "pq"), "--seed", "1"])
+    args = ["pq", "--model", "lenet5", "--dataset", "digits", "--epochs", "40", "--finetune", "0.15",
+            "--out", str(tmp_path / "pq"), "--seed", "1"]
+    r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
-    assert "front:" in r.output and "chosen 24KiB" in r.output
-    ckpt = tmp_path / "pq" / "models" / "budget_24KiB.pt"
+    doc = json.loads((tmp_path / "pq" / "pq.json").read_text())
+    front, walk = doc["front"], doc["walk"]
+    assert len(front) >= 5, r.output
+    assert doc["fp32_bytes"] / front[-1]["flash"] >= 20, r.output
+    # the stop rule: the last point is 10 points below fp32 on validation (or nothing was left)
+    assert doc["stop_reason"].startswith("validation accuracy") or doc["stop_reason"] == "no move saves memory"
+    if doc["stop_reason"].startswith("validation"):
+        assert walk[-1]["val_acc"] < doc["fp32_val_acc"] - 0.10 <= walk[-2]["val_acc"]
+    # front: flash decreasing, validation accuracy non-increasing; every front point is a walk point
+    assert all(a["flash"] > b["flash"] and a["val_acc"] >= b["val_acc"] for a, b in zip(front, front[1:], strict=False))
+    assert {p["label"] for p in front} <= {p["label"] for p in walk}
+    labels = {b["label"] for b in doc["baselines"]}
+    assert {"torch.ao PTQ int8", "torch.ao QAT int8", "uniform4", "uniform2"} <= labels
+    mag = [b for b in doc["baselines"] if b["label"].startswith("magnitude")]
+    assert all(b["flash"] == min(b["encoder_sizes"].values()) and len(b["encoder_sizes"]) == 5 for b in mag)
+    # MCU picks: the most accurate (validation) point fitting each size
+    fits16 = [p for p in walk if p["flash"] <= 16 * 1024]
+    best16 = max(fits16, key=lambda p: (p["val_acc"], -p["flash"]))
+    assert doc["mcu_budgets"]["flash_16KiB"] == best16["label"]
+    assert "front:" in r.output and "MCU flash_16KiB" in r.output
+
+    # resumable: the checkpoint of the finished walk is picked up, nothing is recomputed
+    r2 = runner.invoke(app, args)
+    assert r2.exit_code == 0, r2.output
+    assert json.loads((tmp_path / "pq" / "pq.json").read_text())["walk"] == walk
+
+    ckpt = tmp_path / "pq" / "walk" / f"{front[-1]['label']}.pt"
     r = runner.invoke(app, ["export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "onnx")])
     assert r.exit_code == 0, r.output
-    onnx.checker.check_model(onnx.load(str(tmp_path / "onnx" / "budget_24KiB.onnx")))
+    onnx.checker.check_model(onnx.load(str(tmp_path / "onnx" / f"{front[-1]['label']}.onnx")))
 
 
 def test_cli_errors(tmp_path):
