@@ -21,6 +21,8 @@ import itertools
 import re
 from collections.abc import Callable, Mapping
 
+import numpy as np
+
 from flow.errors import FormatError
 
 Expr = tuple
@@ -214,3 +216,40 @@ def najm_density(e: Expr, duty: Mapping[str, float], density: Mapping[str, float
                 p += w
         out += p * density[xi]
     return out
+
+
+# ---- truth tables: exact duty and Boolean-difference density, vectorised over instances -----
+def truth_table(e: Expr, names: list[str]) -> np.ndarray:
+    """f at each of the 2^k input states (state bit i = value of names[i])."""
+    k = len(names)
+    out = np.zeros(1 << k, dtype=bool)
+    for s in range(1 << k):
+        out[s] = evaluate(e, {nm: bool((s >> i) & 1) for i, nm in enumerate(names)})
+    return out
+
+
+def state_weights(duty: np.ndarray) -> np.ndarray:
+    """P(state) for m instances with k independent inputs: duty (m, k) -> (m, 2^k)."""
+    m, k = duty.shape
+    w = np.ones((m, 1))
+    for i in range(k):  # state bit i is the high-order bit added at step i
+        p = duty[:, i:i + 1]
+        w = np.concatenate([w * (1.0 - p), w * p], axis=1)
+    return w
+
+
+def boolean_difference(table: np.ndarray, i: int) -> np.ndarray:
+    """∂f/∂x_i as a table over the same states: f(x_i=1) xor f(x_i=0)."""
+    idx = np.arange(table.size)
+    return table != table[idx ^ (1 << i)]
+
+
+def table_duty_density(table: np.ndarray, duty: np.ndarray, density: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact P(f=1) and transition density Σ_i D_i · P(∂f/∂x_i) of independent inputs — what a
+    BDD evaluation (OpenSTA 3 `evalBddDuty` / `evalBddActivity`) gives. duty, density: (m, k)."""
+    w = state_weights(duty)
+    p = w @ table.astype(float)
+    d = np.zeros(duty.shape[0])
+    for i in range(duty.shape[1]):
+        d += density[:, i] * (w @ boolean_difference(table, i).astype(float))
+    return p, d

@@ -1,26 +1,36 @@
-"""Activity-based power, grouped like OpenSTA `report_power` (2019 rules, documented here).
+"""Activity-based power, grouped and computed as OpenSTA 3.1 `report_power` does.
 
 Per instance, with the slews and loads of the timing run (`TimingResult`):
 
 * switching: for every output pin, ½ · C_load · V² · D, where C_load = load pin caps + wire cap
   (what the STA saw) and D the pin's transition density (1/s);
-* internal: for every `internal_power` group on a pin, energy = Σ_{rf} E_rf(slew of the related
-  pin for rf, C_load) · w, times D of the pin. The weight w is, as OpenSTA: the `when` condition's
-  probability; without `when` but with a related pin and a function, OpenSTA's inferred side
-  condition (`activity.infered_when`) scaled by D_related/D_pin; else 1 for clock related pins
-  and ½ otherwise. Input-pin groups use C_load = 0;
-* leakage: state groups `Σ P_i · when_i` with OpenSTA's state weight (½ per input in `when`,
-  ¼ for a clock input) — or exact state probabilities with `exact_leakage=True`; otherwise the
-  unconditional `leakage_power`, else `cell_leakage_power`.
+* internal, input pins: for each `internal_power` group of the pin, the mean of its rise and
+  fall energy at the pin's own slew (no load) × the group's duty × D(pin). The duty is 1 without
+  `when`; with a `when` that names an output whose function uses the pin, P(∂f/∂pin) (the
+  probability that the pin is sensitised); else P(when);
+* internal, output pins: each group with a related pin gets a weight D(from) · duty / Σ over the
+  pin's groups of the same (D(from) · duty), with duty = P(∂f/∂from) when the function uses the
+  related pin, else P(when), else ½; energy = mean over the output's rise and fall of the table
+  at (slew of the related pin for the matching edge by the arc's unateness, C_load); power =
+  Σ weight · energy · D(out). The weights sum to 1, so an output transition costs one averaged
+  energy — not rise + fall, which OpenSTA 2019 (and our first engine) summed: that was the 2×;
+* leakage: Σ P(when_i) · P_i over `leakage_power` groups with a `when`, plus
+  `cell_leakage_power` × (1 − Σ P(when_i) of the non-zero groups); else the unconditional group,
+  else `cell_leakage_power`.
 
-Groups: Sequential (cells with ff/latch), Combinational, Clock (cells driving a clock
-network — OpenSTA 2019 counts them as Combinational, `groups_sta2019()` merges them back),
-Macro, Pad. Per-supply totals use each instance's corner (multi-voltage: `instance_corner`).
+Probabilities are exact for independent inputs (a truth table per function, which is what
+OpenSTA's BDD evaluation computes). Groups: Macro, Pad, Clock (every output pin of the instance
+in a clock network), Sequential, Combinational — in that precedence. Per-supply totals use each
+instance's corner (multi-voltage: `instance_corner`).
 
-Activity (`PinActivity`): per timing-graph node (pins, ports), density in transitions/s, duty,
-and origin (`clock`, `global`, `user`, `vcd`, `propagated`, `input`). `sta_global_activity`
-reproduces `set_power_activity -global -activity A -duty D` (D = A / clock period);
-`propagate_activity` derives activity from annotated nets/inputs through cell functions.
+Activity (`PinActivity`, `sta_activity`) follows OpenSTA 3.1 `set_power_activity`: clock-network
+pins toggle twice per period of their clock (duty from the waveform); with `-global` every other
+pin and register state takes the global density/duty; otherwise roots of the timing graph get
+their annotation (VCD/SAIF/user pin) or the input default (0.1 per minimum clock period,
+duty ½), loads copy their driver, cell outputs evaluate their function, register states follow
+their next-state function (density capped at 2·d·(1-d)·D(clk) when the input toggles faster than
+half the clock), and annotated pins keep their annotation; propagation repeats until no pin
+changes by more than 1 % (at most 50 passes). Pins the propagation never reaches stay at 0.
 """
 
 from __future__ import annotations
@@ -38,7 +48,7 @@ from flow.engines.model import FlatDesign, TableBank
 from flow.engines.sta import TimingResult
 from flow.util import gc_paused
 
-ORIGINS = ("none", "clock", "global", "user", "vcd", "propagated", "input", "constant")
+ORIGINS = ("none", "clock", "global", "user", "vcd", "saif", "propagated", "input", "constant")
 GROUPS = ("Sequential", "Combinational", "Clock", "Macro", "Pad")
 
 
@@ -46,18 +56,27 @@ GROUPS = ("Sequential", "Combinational", "Clock", "Macro", "Pad")
 class PinActivity:
     density: np.ndarray  # per node, transitions per second
     duty: np.ndarray
-    origin: np.ndarray  # index into ORIGINS
-    raw: np.ndarray  # OpenSTA "activity": transitions per clock period (clock pins: 2)
+    origin: np.ndarray  # index into ORIGINS: where the pin's activity came from
+    raw: np.ndarray  # transitions per minimum clock period (OpenSTA's "activity")
+    annotated: np.ndarray | None = None  # per node: ORIGINS index of a vcd/saif/user annotation, 0 if none
+    seq_duty: dict[str, np.ndarray] = field(default_factory=dict)  # register state (IQ...) -> duty per instance
+
+    def annotation_counts(self) -> dict[str, int]:
+        """`report_activity_annotation`: annotated pins by source, and the rest (every node is
+        a leaf-instance pin or a top port, as OpenSTA counts)."""
+        ann = self.annotated if self.annotated is not None else np.zeros(self.origin.size, dtype=np.int64)
+        c = np.bincount(ann, minlength=len(ORIGINS))
+        out = {nm: int(c[ORIGINS.index(key)]) for nm, key in (("vcd", "vcd"), ("saif", "saif"), ("input", "user"))
+               if c[ORIGINS.index(key)]}
+        out["unannotated"] = int(ann.size - sum(out.values()))
+        return out
 
     def annotation_report(self) -> str:
-        """Like `report_activity_annotation`: how many pins got their activity from where."""
-        counts = np.bincount(self.origin, minlength=len(ORIGINS))
-        lines = ["Activity annotation", "-------------------"]
-        lines += [f"{ORIGINS[k]:<12} {int(counts[k]):>8}" for k in range(len(ORIGINS)) if counts[k]]
-        lines.append(f"{'total':<12} {int(counts.sum()):>8}")
-        return "\n".join(lines) + "\n"
+        """Text of OpenSTA 3.1 `report_activity_annotation`."""
+        return "".join(f"{k:<11} {v:>5}\n" for k, v in self.annotation_counts().items())
 
     def counts(self) -> dict[str, int]:
+        """Pins per activity origin (clock, global, vcd, propagated, input, ...)."""
         c = np.bincount(self.origin, minlength=len(ORIGINS))
         return {ORIGINS[k]: int(c[k]) for k in range(len(ORIGINS)) if c[k]}
 
@@ -142,205 +161,440 @@ class PowerResult:
 
 
 # ---- activity -------------------------------------------------------------------------------
-def _clock_period(timing: TimingResult, n: int) -> np.ndarray:
-    """Period (s) of the clock of each node (its clock network, else the clock of its paths)."""
-    per = np.full(n, np.nan)
-    periods = np.asarray(timing.clock_periods or [np.nan])
-    for arr_ in (timing.node_data_clock, timing.node_clock):
-        if arr_ is not None:
-            m = arr_ >= 0
-            per[m] = periods[arr_[m]]
-    return per
+def _clock_activity(timing: TimingResult, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(is clock-network node, density 2/period, duty of the waveform) per node."""
+    nc = timing.node_clock if timing.node_clock is not None else np.full(n, -1)
+    clk = nc >= 0
+    periods = np.asarray(timing.clock_periods or [1.0], dtype=float)
+    duties = np.asarray(getattr(timing, "clock_duties", None) or [0.5] * periods.size, dtype=float)
+    k = np.maximum(nc, 0)
+    dens = np.where(clk, 2.0 / np.where(periods[k] > 0, periods[k], np.inf), 0.0)
+    return clk, dens, np.where(clk, duties[k], 0.0)
 
 
-def _inst_period(timing: TimingResult, design: FlatDesign) -> np.ndarray:
-    """OpenSTA findInstClk: a clock seen on any pin of the instance (NaN when none)."""
+def min_clock_period(timing: TimingResult) -> float | None:
+    """Smallest period of the SDC clocks (OpenSTA `clock_min_period`), None without clocks."""
+    per = [p for p in timing.clock_periods or [] if p > 0]
+    return min(per) if per else None
+
+
+def _in_edges(g: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Unique (src, dst) of the timing edges activity flows along: wires and cell arcs except
+    clock-to-output launches (OpenSTA's ActivitySrchPred)."""
+    keep = ~np.asarray(g.launch, dtype=bool)
+    pairs = np.unique(np.stack([g.src[keep], g.dst[keep]], axis=1), axis=0) if keep.any() else np.zeros((0, 2), int)
+    return pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+
+
+def _clock_pin(cm: Any) -> str | None:
+    for a in cm.arcs:
+        if a.timing_type in ("rising_edge", "falling_edge"):
+            return a.related_pin
+    return next((p for p, pm in cm.pins.items() if pm.is_clock), None)
+
+
+@dataclass
+class _FuncGroup:
+    """Driver pins of one (cell, output pin) at one level, with their function's input nodes."""
+
+    nodes: np.ndarray
+    inputs: np.ndarray  # (m, k) nodes, -1 where the instance lacks the pin
+    table: np.ndarray | None  # truth table; None: the output is a register state
+    state: str | None = None  # register state name (IQ, IQN, ...) for register outputs
+    insts: np.ndarray | None = None
+
+
+def _seq_models(cells: Sequence[Any]) -> dict[int, tuple[Any, list[str], str | None]]:
+    """Per sequential cell index: (next-state tree, state names, clock pin)."""
+    out = {}
+    for cm in cells:
+        if cm.is_sequential and cm.next_state:
+            out[cm.index] = (act.parse_function(cm.next_state), list(cm.extra.get("ff_names", [])), _clock_pin(cm))
+    return out
+
+
+@gc_paused
+def sta_activity(design: FlatDesign, timing: TimingResult, *,
+                 global_activity: tuple[float, float] | None = None,
+                 input_activity: tuple[float, float] | None = None,
+                 annotated: Mapping[int, tuple[float, float, str]] | None = None,
+                 max_passes: int = 50, tolerance: float = 0.01) -> PinActivity:
+    """Pin activities as OpenSTA 3.1 finds them (see the module docstring). Densities in 1/s;
+    `annotated`: node -> (density, duty, origin 'vcd'|'saif'|'user'); `input_activity`
+    default (0.1 / min clock period, ½)."""
     g = timing.graph
-    per_node = _clock_period(timing, g.n)
+    n = g.n
+    cells = g.cells
+    clk, clk_dens, clk_duty = _clock_activity(timing, n)
+    mp = min_clock_period(timing)
+    ann_origin = np.zeros(n, dtype=np.int64)
+    for v, (_, _, o) in (annotated or {}).items():
+        ann_origin[v] = ORIGINS.index(o)
+    dens = np.zeros(n)
+    dut = np.zeros(n)
+    origin = np.full(n, ORIGINS.index("none"), dtype=np.int64)
+    n_inst = len(design.inst_names)
+    seq = _seq_models(cells)
+    seq_duty: dict[str, np.ndarray] = {}
+    seq_dens: dict[str, np.ndarray] = {}
+    for _, names, _ in seq.values():
+        for nm in names:
+            seq_duty.setdefault(nm, np.zeros(n_inst))
+            seq_dens.setdefault(nm, np.zeros(n_inst))
+
+    def finish() -> PinActivity:
+        dens[clk], dut[clk], origin[clk] = clk_dens[clk], clk_duty[clk], ORIGINS.index("clock")
+        return PinActivity(dens, dut, origin, dens * (mp or 1.0), ann_origin, seq_duty)
+
+    if global_activity is not None:
+        dens[:], dut[:], origin[:] = global_activity[0], global_activity[1], ORIGINS.index("global")
+        for nm in seq_duty:
+            seq_duty[nm][:] = global_activity[1]
+        return finish()
+    if input_activity is None:
+        input_activity = (0.1 / (mp if mp else 1e-9), 0.5)
+    src, dst = _in_edges(g)
+    indeg = np.bincount(np.asarray(g.dst, dtype=np.int64), minlength=n)  # launch arcs count here (Levelize)
+    roots = (indeg == 0) & ~clk
+    user = np.zeros(n, dtype=bool)
+    u_dens = np.zeros(n)
+    u_duty = np.zeros(n)
+    for v, (d, p, _) in (annotated or {}).items():
+        user[v], u_dens[v], u_duty[v] = True, d, p
+    # seeds
+    dens[roots] = np.where(user[roots], u_dens[roots], input_activity[0])
+    dut[roots] = np.where(user[roots], u_duty[roots], input_activity[1])
+    origin[roots] = np.where(user[roots], ann_origin[roots], ORIGINS.index("input"))
+    # driver of each load (first wire edge), function groups per level
     n_pins = len(design.pin_name)
-    inst_per = np.full(len(design.inst_names), np.nan)
-    ok = ~np.isnan(per_node[:n_pins])
-    inst_per[design.pin_inst[:n_pins][ok]] = per_node[:n_pins][ok]
-    return inst_per
+    is_wire = ~np.asarray(g.is_cell, dtype=bool)
+    drv_of = np.full(n, -1, dtype=np.int64)
+    wd, ws = g.dst[is_wire][::-1], g.src[is_wire][::-1]
+    drv_of[wd] = ws  # reversed so the first edge wins
+    by_cell = np.argsort(g.inst_cell_idx, kind="stable")
+    cstarts = np.searchsorted(g.inst_cell_idx[by_cell], np.arange(len(cells) + 1))
+    groups: list[_FuncGroup] = []
+    reg_outputs: dict[int, list[int]] = {}  # instance -> its register-output nodes
+    for cm in cells:
+        insts = by_cell[cstarts[cm.index]:cstarts[cm.index + 1]]
+        if insts.size == 0:
+            continue
+        ffn = seq[cm.index][1] if cm.index in seq else []
+        for pname, ftext in cm.functions.items():
+            pm = cm.pins.get(pname)
+            if pm is None or pm.direction not in ("output", "inout"):
+                continue
+            v = g.nodes_of(insts, pname)
+            ok = v >= 0
+            if not ok.any():
+                continue
+            e = act.parse_function(ftext)
+            if e[0] == "port" and e[1] in ffn:
+                groups.append(_FuncGroup(v[ok], np.zeros((int(ok.sum()), 0), dtype=np.int64), None, e[1], insts[ok]))
+                for i, node in zip(insts[ok].tolist(), v[ok].tolist(), strict=True):
+                    reg_outputs.setdefault(i, []).append(node)
+                continue
+            names = [nm for nm in act.ports(e) if nm not in ffn]
+            ins = np.stack([g.nodes_of(insts[ok], nm) for nm in names], axis=1) if names else \
+                np.zeros((int(ok.sum()), 0), dtype=np.int64)
+            groups.append(_FuncGroup(v[ok], ins, act.truth_table(e, names), None, insts[ok]))
+    # OpenSTA's breadth-first propagation, level by level: a pin is evaluated when a fanin
+    # changed (by more than `tolerance`, or its origin did); registers whose input pins changed
+    # get their state from the next-state function and re-seed their outputs in the next pass
+    order_e = np.argsort(src, kind="stable")
+    e_dst = dst[order_e]
+    estart = np.searchsorted(src[order_e], np.arange(n + 1))
+    level = np.asarray(g.level)
+    lv_loads: dict[int, np.ndarray] = {}
+    loads = np.flatnonzero(drv_of >= 0)
+    for L in np.unique(level[loads]).tolist():
+        lv_loads[L] = loads[level[loads] == L]
+    sched: dict[int, list[_FuncGroup]] = {}
+    for fg in groups:
+        lv = level[fg.nodes]
+        for L in np.unique(lv).tolist():
+            m = np.flatnonzero(lv == L)
+            sched.setdefault(L, []).append(_FuncGroup(fg.nodes[m], fg.inputs[m], fg.table, fg.state, fg.insts[m]))
+    all_levels = sorted(set(lv_loads) | set(sched))
+    slew = timing.node_slew
+    avg_slew = slew.mean(axis=1) if slew is not None and slew.ndim == 2 else np.zeros(n)
+    max_dens = np.where(avg_slew > 0, 1.0 / np.where(avg_slew > 0, avg_slew, 1.0), np.inf)
+    prop = ORIGINS.index("propagated")
+    seq_known = {nm: np.zeros(n_inst, dtype=bool) for nm in seq_duty}
+    is_seq_inst = np.zeros(n_inst, dtype=bool)
+    for ci in seq:
+        is_seq_inst[by_cell[cstarts[ci]:cstarts[ci + 1]]] = True
+    pdir = g.pin_dir if g.pin_dir is not None else np.zeros(n, dtype=np.int8)
+    is_load = (pdir == 1) | (pdir == 3)
+
+    def cur(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Activity of nodes as findActivity sees it (clock pins: their clock)."""
+        return np.where(clk[v], clk_dens[v], dens[v]), np.where(clk[v], clk_duty[v], dut[v])
+
+    def fanout(v: np.ndarray) -> np.ndarray:
+        if v.size == 0:
+            return v
+        return np.concatenate([e_dst[estart[k]:estart[k + 1]] for k in v.tolist()])
+
+    def store(v: np.ndarray, d: np.ndarray, p: np.ndarray, o: np.ndarray | int) -> np.ndarray:
+        """setActivityCheck: clamp, store, and return the nodes that changed."""
+        d = np.minimum(d, max_dens[v])
+        o = np.broadcast_to(np.asarray(o), v.shape)
+        ch = (_pct(d, dens[v]) > tolerance) | (_pct(p, dut[v]) > tolerance) | (o != origin[v])
+        dens[v], dut[v], origin[v] = d, p, o
+        return v[ch]
+
+    queued = np.zeros(n, dtype=bool)
+    queued[fanout(np.flatnonzero(roots))] = True
+    for _pass in range(max_passes + 1):
+        changed_regs: set[int] = set()
+        for L in all_levels:
+            changed: list[np.ndarray] = []
+            ld = lv_loads.get(L)
+            if ld is not None:
+                ld = ld[queued[ld] & ~clk[ld]]
+                if ld.size:
+                    queued[ld] = False
+                    us = user[ld]
+                    dd, pp = cur(drv_of[ld])
+                    dd = np.where(us, u_dens[ld], dd)
+                    pp = np.where(us, u_duty[ld], pp)
+                    changed.append(store(ld, dd, pp, np.where(us, ann_origin[ld], prop)))
+            for fg in sched.get(L, ()):
+                q = queued[fg.nodes] & ~clk[fg.nodes]
+                if not q.any():
+                    continue
+                nodes, insts = fg.nodes[q], fg.insts[q]
+                queued[nodes] = False
+                if fg.table is None:
+                    known = seq_known[fg.state][insts]
+                    dd = np.where(known, seq_dens[fg.state][insts], 0.0)
+                    pp = np.where(known, seq_duty[fg.state][insts], 0.0)
+                    oo = np.where(known, prop, ORIGINS.index("none"))
+                else:
+                    ins = fg.inputs[q]
+                    ok = ins >= 0
+                    iv = np.maximum(ins, 0)
+                    dd, pp = cur(iv.reshape(-1))
+                    pp, dd = act.table_duty_density(fg.table, np.where(ok, pp.reshape(iv.shape), 0.0),
+                                                    np.where(ok, dd.reshape(iv.shape), 0.0))
+                    oo = np.full(nodes.size, prop)
+                us = user[nodes]
+                changed.append(store(nodes, np.where(us, u_dens[nodes], dd), np.where(us, u_duty[nodes], pp),
+                                     np.where(us, ann_origin[nodes], oo)))
+            # other queued nodes of this level (annotated pins without a driver or function)
+            rest = np.flatnonzero(queued & (level == L) & ~clk)
+            if rest.size:
+                queued[rest] = False
+                us = rest[user[rest]]
+                if us.size:
+                    changed.append(store(us, u_dens[us], u_duty[us], ann_origin[us]))
+            ch = np.concatenate(changed) if changed else np.zeros(0, dtype=np.int64)
+            if ch.size:
+                queued[fanout(ch)] = True
+                lp = ch[(ch < n_pins) & is_load[ch]]
+                inst_l = g.node_inst[lp]
+                changed_regs.update(inst_l[is_seq_inst[inst_l]].tolist())
+        if not changed_regs or _pass == max_passes:
+            break
+        # register states from their next-state functions (OpenSTA seedRegOutputActivities)
+        regs = np.asarray(sorted(changed_regs), dtype=np.int64)
+        for ci, (e, names, ckpin) in seq.items():
+            insts = regs[g.inst_cell_idx[regs] == ci]
+            if insts.size == 0 or not names:
+                continue
+            ports = act.ports(e)
+            ins = np.stack([g.nodes_of(insts, nm) for nm in ports], axis=1) if ports else np.zeros((insts.size, 0), int)
+            ok = ins >= 0
+            dd, pp = cur(np.maximum(ins, 0).reshape(-1))
+            p_in, d_in = act.table_duty_density(act.truth_table(e, ports), np.where(ok, pp.reshape(ins.shape), 0.0),
+                                                np.where(ok, dd.reshape(ins.shape), 0.0))
+            ck = g.nodes_of(insts, ckpin) if ckpin else np.full(insts.size, -1)
+            ck_d = np.where(ck >= 0, cur(np.maximum(ck, 0))[0], 0.0)
+            d_out = np.where(d_in > ck_d / 2, 2.0 * p_in * (1.0 - p_in) * ck_d, d_in)
+            for k, nm in enumerate(names):
+                seq_dens[nm][insts] = d_out
+                seq_duty[nm][insts] = p_in if k == 0 else 1.0 - p_in
+                seq_known[nm][insts] = True
+            for i in insts.tolist():
+                queued[reg_outputs.get(i, [])] = True
+    return finish()
+
+
+def _pct(new: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """OpenSTA percentChange per pin."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(old == 0, np.where(new == 0, 0.0, 1.0), np.abs(new - old) / np.where(old == 0, 1.0, np.abs(old)))
+
+
+def annotate_by_name(design: FlatDesign, activity: Mapping[str, tuple[float, float]], origin: str = "vcd",
+                     nets: bool = True) -> dict[int, tuple[float, float, str]]:
+    """Node -> (density, duty, origin) for names that are instance pins (`inst/pin`) or top ports,
+    as OpenSTA `read_vcd`/`read_saif` annotate. When no name is an instance pin and `nets`, net
+    names annotate every pin of their net instead (a netlist-level dump carries no pin names;
+    OpenSTA would annotate only the ports of such a file)."""
+    names = design.node_names()
+    n_pins = len(design.pin_name)
+    out: dict[int, tuple[float, float, str]] = {}
+    any_pin = False
+    for nm, (d, p) in activity.items():
+        v = names.index_of(nm)
+        if v is not None:
+            out[v] = (float(d), float(p), origin)
+            any_pin = any_pin or v < n_pins
+    if nets and not any_pin:
+        net_index = {nm: k for k, nm in enumerate(design.net_names)}
+        node_net = np.concatenate([design.pin_net, design.port_net])
+        order = np.argsort(node_net, kind="stable")
+        starts = np.searchsorted(node_net[order], np.arange(len(design.net_names) + 1))
+        for nm, (d, p) in activity.items():
+            k = net_index.get(nm)
+            if k is None:
+                continue
+            for v in order[starts[k]:starts[k + 1]].tolist():
+                out.setdefault(int(v), (float(d), float(p), origin))
+    return out
 
 
 def sta_global_activity(design: FlatDesign, timing: TimingResult, activity: float, duty: float = 0.5,
                         pins: Mapping[str, tuple[float, float]] | None = None) -> PinActivity:
-    """`set_power_activity -global -activity A -duty D` (and `-pins`) as OpenSTA 2019 applies it:
-    clock-network pins 2 per period, duty ½; others A per period of their instance's clock."""
-    g = timing.graph
-    n = g.n
-    raw = np.full(n, float(activity))
-    dut = np.full(n, float(duty))
-    origin = np.full(n, ORIGINS.index("global"), dtype=np.int64)
-    name_to = {nm: k for k, nm in enumerate(g.names)} if pins else {}
-    for nm, (a, d) in (pins or {}).items():
-        if nm in name_to:
-            raw[name_to[nm]], dut[name_to[nm]] = a, d
-            origin[name_to[nm]] = ORIGINS.index("user")
-    clk = timing.node_clock >= 0
-    raw[clk], dut[clk] = 2.0, 0.5
-    origin[clk] = ORIGINS.index("clock")
-    return _densities(design, timing, raw, dut, origin)
+    """`set_power_activity -global -activity A -duty D` (A per minimum clock period), with
+    `pins` given as `set_power_activity -pins` (activity per period, duty). OpenSTA 3.1 gives
+    the global value precedence over pin annotations on every non-clock pin."""
+    mp = min_clock_period(timing) or 1e-9
+    a = sta_activity(design, timing, global_activity=(activity / mp, duty))
+    if pins:
+        ann = annotate_by_name(design, {k: (v[0] / mp, v[1]) for k, v in pins.items()}, "user", nets=False)
+        for v in ann:
+            a.annotated[v] = ORIGINS.index("user")
+    return a
 
 
-def _densities(design: FlatDesign, timing: TimingResult, raw: np.ndarray, dut: np.ndarray,
-               origin: np.ndarray) -> PinActivity:
-    g = timing.graph
-    per = _clock_period(timing, g.n)
-    inst_per = _inst_period(timing, design)
-    pins_inst = g.node_inst
-    use = np.where(np.isnan(per), np.where(pins_inst >= 0, inst_per[np.maximum(pins_inst, 0)], np.nan), per)
-    # no clock anywhere: OpenSTA takes the activity as a density (per second)
-    dens = np.where(np.isnan(use), raw, raw / np.where(np.isnan(use), 1.0, use))
-    return PinActivity(dens, dut, origin, raw)
-
-
-@gc_paused
-def propagate_activity(design: FlatDesign, timing: TimingResult, libs: Sequence[Any] | Any,
+def propagate_activity(design: FlatDesign, timing: TimingResult, libs: Sequence[Any] | Any = None,
                        input_activity: float = 0.1, input_duty: float = 0.5,
                        annotated: Mapping[str, tuple[float, float]] | None = None,
-                       instance_corner: np.ndarray | None = None, exact: bool = True,
-                       sweeps: int = 3) -> PinActivity:
-    """Activity of every pin from annotations (net name -> (density 1/s, duty)) and a default
-    input activity (per clock period), propagated in level order through cell functions
-    (`exact`: Najm density and exact probability per gate; else OpenSTA's tree formulas) and
-    across flops (Q takes the activity of the next-state function). Clock nets: 2 per period.
-    `libs` / `instance_corner` are accepted for symmetry with `sta.analyze` but not needed: the
-    timing graph already holds each instance's cell model (functions, next state)."""
-    g = timing.graph
-    n = g.n
-    per = _clock_period(timing, n)
-    periods = [p for p in timing.clock_periods if p > 0]
-    default_period = min(periods) if periods else 1.0
-    per = np.where(np.isnan(per), default_period, per)
-    dens = np.full(n, np.nan)
-    dut = np.full(n, input_duty)
-    origin = np.zeros(n, dtype=np.int64)
-    n_pins = len(design.pin_name)
-    node_net = g.node_net
-    net_index = {nm: k for k, nm in enumerate(design.net_names)}
-    net_act: dict[int, tuple[float, float, int]] = {}
-    for nm, (d, p) in (annotated or {}).items():
-        k = net_index.get(nm)
-        if k is not None:
-            net_act[k] = (d, p, ORIGINS.index("vcd"))
-    clk = timing.node_clock >= 0
-    # primary inputs
-    for q in range(len(design.port_names)):
-        v = n_pins + q
-        if design.port_dir[q] == "input" and not clk[v] and int(node_net[v]) not in net_act:
-            net_act[int(node_net[v])] = (input_activity / per[v], input_duty, ORIGINS.index("input"))
-    cells = g.cells
-    net_nodes = np.argsort(node_net, kind="stable")
-    nstart = np.searchsorted(node_net[net_nodes], np.arange(len(design.net_names) + 1))
-    parsed: dict[str, Any] = {}
-
-    def tree(text: str) -> Any:
-        if text not in parsed:
-            parsed[text] = act.parse_function(text)
-        return parsed[text]
-
-    order = np.argsort(g.level, kind="stable")
-    pin_start = design.inst_pin_start
-    for _ in range(sweeps):
-        for k, (d, p, o) in net_act.items():
-            m = net_nodes[nstart[k]:nstart[k + 1]]
-            dens[m], dut[m], origin[m] = d, p, o
-        dens[clk] = 2.0 / per[clk]
-        dut[clk] = 0.5
-        origin[clk] = ORIGINS.index("clock")
-        for v in order:
-            inst = g.node_inst[v]
-            if inst < 0 or clk[v]:
-                continue
-            cm = cells[g.inst_cell_idx[inst]]
-            pname = design.pin_name[v]
-            f = cm.functions.get(pname)
-            ff_out = False
-            neg = False
-            if cm.is_sequential and cm.next_state and pname in cm.pins and cm.pins[pname].direction == "output":
-                # flop output: its function names the internal state (IQ / !IQ / IQN)
-                ffn = cm.extra.get("ff_names", [])
-                ft = tree(f) if f else None
-                if ft is None or all(x in ffn for x in act.ports(ft)):
-                    ff_out = True
-                    if ft is not None:
-                        inner = ft[1] if ft[0] == "not" else ft
-                        neg = (ft[0] == "not") != (inner[0] == "port" and len(ffn) > 1 and inner[1] == ffn[1])
-                    f = cm.next_state
-            if f is None or int(node_net[v]) in net_act and net_act[int(node_net[v])][2] == ORIGINS.index("vcd"):
-                continue
-            lo, hi = pin_start[inst], pin_start[inst + 1]
-            local = {design.pin_name[p]: p for p in range(lo, hi)}
-            e = tree(f)
-            names = act.ports(e)
-            if any(nm not in local for nm in names):
-                continue
-            dd = {nm: (dens[local[nm]] if not np.isnan(dens[local[nm]]) else input_activity / per[local[nm]]) for nm in names}
-            pp = {nm: float(dut[local[nm]]) for nm in names}
-            if ff_out:
-                # the flop samples once per clock: density bounded by its inputs', duty kept
-                prob = act.exact_probability(e, pp)
-                dn = min(act.najm_density(e, pp, dd), 1.0 / per[v])
-                if neg:
-                    prob = 1.0 - prob
-            elif exact:
-                prob = act.exact_probability(e, pp)
-                dn = act.najm_density(e, pp, dd)
-            else:
-                dn, prob = act.sta_eval(e, lambda nm, dd=dd, pp=pp: (dd[nm], pp[nm]))
-            k = int(node_net[v])
-            net_act[k] = (dn, prob, ORIGINS.index("propagated"))
-            m = net_nodes[nstart[k]:nstart[k + 1]]
-            dens[m], dut[m], origin[m] = dn, prob, ORIGINS.index("propagated")
-    miss = np.isnan(dens)
-    dens[miss] = 0.0
-    origin[miss & (origin == 0)] = ORIGINS.index("none")
-    raw = dens * per
-    return PinActivity(dens, dut, origin, raw)
+                       instance_corner: np.ndarray | None = None, origin: str = "vcd",
+                       **_: Any) -> PinActivity:
+    """OpenSTA 3.1 activity propagation from annotations (pin/port/net name -> (density 1/s,
+    duty), see `annotate_by_name`) and the default input activity (per minimum clock period).
+    `libs` / `instance_corner` are accepted for symmetry with `sta.analyze`: the timing graph
+    already holds each instance's cell model."""
+    mp = min_clock_period(timing) or 1e-9
+    ann = annotate_by_name(design, annotated or {}, origin)
+    return sta_activity(design, timing, input_activity=(input_activity / mp, input_duty), annotated=ann)
 
 
 # ---- power ----------------------------------------------------------------------------------
+class _Probe:
+    """Duties and densities of one cell type's instances, and exact probabilities of Liberty
+    expressions over them (cached per expression)."""
+
+    def __init__(self, g: Any, insts: np.ndarray, activity: PinActivity, clk: np.ndarray,
+                 clk_dens: np.ndarray, clk_duty: np.ndarray) -> None:
+        self.g, self.insts, self.a = g, insts, activity
+        self.clk, self.clk_dens, self.clk_duty = clk, clk_dens, clk_duty
+        self._nodes: dict[str, np.ndarray] = {}
+        self._trees: dict[str, Any] = {}
+
+    def nodes(self, pin: str) -> np.ndarray:
+        if pin not in self._nodes:
+            self._nodes[pin] = self.g.nodes_of(self.insts, pin)
+        return self._nodes[pin]
+
+    def tree(self, text: str) -> Any:
+        if text not in self._trees:
+            self._trees[text] = act.parse_function(text)
+        return self._trees[text]
+
+    def density(self, pin: str) -> np.ndarray:
+        v = self.nodes(pin)
+        vv = np.maximum(v, 0)
+        return np.where(v >= 0, np.where(self.clk[vv], self.clk_dens[vv], self.a.density[vv]), 0.0)
+
+    def duty(self, pin: str) -> np.ndarray:
+        if pin in self.a.seq_duty:
+            return self.a.seq_duty[pin][self.insts]
+        v = self.nodes(pin)
+        vv = np.maximum(v, 0)
+        return np.where(v >= 0, np.where(self.clk[vv], self.clk_duty[vv], self.a.duty[vv]), 0.0)
+
+    def prob(self, text: str) -> np.ndarray:
+        """P(expression = 1) per instance."""
+        e = self.tree(text)
+        names = act.ports(e)
+        pp = np.stack([self.duty(nm) for nm in names], axis=1) if names else np.zeros((self.insts.size, 0))
+        return act.state_weights(pp) @ act.truth_table(e, names).astype(float)
+
+    def diff_prob(self, text: str, port: str) -> np.ndarray:
+        """P(∂f/∂port) per instance: the probability that `port` is sensitised to the output."""
+        e = self.tree(text)
+        names = act.ports(e)
+        pp = np.stack([self.duty(nm) for nm in names], axis=1)
+        diff = act.boolean_difference(act.truth_table(e, names), names.index(port))
+        return act.state_weights(pp) @ diff.astype(float)
+
+
+def _out_port_in(e: Any, cm: Any) -> str | None:
+    """First output port an expression names (OpenSTA findExprOutPort)."""
+    for nm in act.ports(e):
+        pm = cm.pins.get(nm)
+        if pm is not None and pm.direction in ("output", "inout"):
+            return nm
+    return None
+
+
+def _positive_unate(cm: Any, frm: str, to: str) -> bool:
+    """OpenSTA isPositiveUnate: the sense of the first from->to arc (positive or non-unate);
+    an arc without timing_sense counts as not positive; no arc at all as positive."""
+    for a in cm.arcs:
+        if a.related_pin == frm and a.pin == to:
+            return a.timing_sense in ("positive_unate", "non_unate")
+    return True
+
+
 @gc_paused
 def analyze_power(design: FlatDesign, timing: TimingResult, activity: PinActivity, *,
                   supply_names: Sequence[str] | None = None, instance_corner: np.ndarray | None = None,
-                  exact_leakage: bool = False) -> PowerResult:
-    """Internal, switching and leakage power per instance (see module docstring)."""
+                  exact_leakage: bool = True) -> PowerResult:
+    """Internal, switching and leakage power per instance (see the module docstring).
+    `exact_leakage` is kept for callers; leakage is always weighted by exact probabilities."""
     g = timing.graph
     n_inst = len(design.inst_names)
     ic = np.zeros(n_inst, dtype=np.int64) if instance_corner is None else np.asarray(instance_corner)
     names_sup = list(supply_names) if supply_names is not None else None
     bank = TableBank()
-    internal = np.zeros(n_inst)
     leakage = np.zeros(n_inst)
-    clk = timing.node_clock >= 0
+    clk, clk_dens, clk_duty = _clock_activity(timing, g.n)
     load = np.maximum(g.load[:, 0], g.load[:, 1])
     slew = timing.node_slew
-    parsed: dict[str, Any] = {}
+    dens_node = np.where(clk, clk_dens, activity.density)
     no_power: set[str] = set()
-
-    def tree(text: str) -> Any:
-        if text not in parsed:
-            parsed[text] = act.parse_function(text)
-        return parsed[text]
-
     # switching, vectorised over output pins
     n_pins = len(design.pin_name)
     pin_cell = g.inst_cell_idx[design.pin_inst]
     is_out = (g.pin_dir[:n_pins] == 2) | (g.pin_dir[:n_pins] == 3)  # directions the STA resolved
     volt_cell = np.array([c.voltage for c in g.cells] or [0.0])
     volt_pin = volt_cell[pin_cell]
-    sw_pin = np.where(is_out, 0.5 * load[:n_pins] * volt_pin ** 2 * activity.density[:n_pins], 0.0)
+    sw_pin = np.where(is_out, 0.5 * load[:n_pins] * volt_pin ** 2 * dens_node[:n_pins], 0.0)
     switching = np.bincount(design.pin_inst, weights=sw_pin, minlength=n_inst)
-    drives_clock = np.bincount(design.pin_inst, weights=(is_out & clk[:n_pins]).astype(float), minlength=n_inst) > 0
-    # internal power and leakage per cell type, vectorised over the instances of the type
+    n_out = np.bincount(design.pin_inst, weights=is_out.astype(float), minlength=n_inst)
+    n_clk_out = np.bincount(design.pin_inst, weights=(is_out & clk[:n_pins]).astype(float), minlength=n_inst)
+    in_clock_network = n_out == n_clk_out  # every output pin is a clock pin (OpenSTA inClockNetwork)
     q_tab: list[np.ndarray] = []
     q_slew: list[np.ndarray] = []
     q_load: list[np.ndarray] = []
     q_scale: list[np.ndarray] = []
     q_inst: list[np.ndarray] = []
-    raw, dut, dens = activity.raw, activity.duty, activity.density
+
+    def query(tab: Any, sl: np.ndarray, ld: np.ndarray, scale: np.ndarray, insts: np.ndarray) -> None:
+        if tab is None or insts.size == 0:
+            return
+        q_tab.append(np.full(insts.size, bank.add(tab)))
+        q_slew.append(sl)
+        q_load.append(ld)
+        q_scale.append(scale)
+        q_inst.append(insts)
+
     by_cell = np.argsort(g.inst_cell_idx, kind="stable")
     cstarts = np.searchsorted(g.inst_cell_idx[by_cell], np.arange(len(g.cells) + 1))
     group_arr = np.full(n_inst, "Combinational", dtype=object)
@@ -350,80 +604,86 @@ def analyze_power(design: FlatDesign, timing: TimingResult, activity: PinActivit
             continue
         if not cm.internal_power and cm.cell_leakage is None and not cm.leakage_states and cm.pins:
             no_power.add(cm.name)
-        node_cache: dict[str, np.ndarray] = {}
-
-        def nodes(pin: str, insts=insts, node_cache=node_cache) -> np.ndarray:
-            if pin not in node_cache:
-                node_cache[pin] = g.nodes_of(insts, pin)
-            return node_cache[pin]
-
-        def pin_act(nm: str) -> tuple[np.ndarray, np.ndarray]:
-            v = nodes(nm)
-            ok = v >= 0
-            vv = np.maximum(v, 0)
-            return np.where(ok, raw[vv], 0.0), np.where(ok, dut[vv], 0.0)
-
+        pr = _Probe(g, insts, activity, clk, clk_dens, clk_duty)
+        by_pin: dict[str, list[Any]] = {}
         for ip in cm.internal_power:
-            to, frm = nodes(ip.pin), nodes(ip.related_pin or ip.pin)
-            ok = (to >= 0) & (frm >= 0)
+            by_pin.setdefault(ip.pin, []).append(ip)
+        for pin, ips in by_pin.items():
+            pm = cm.pins.get(pin)
+            if pm is None:
+                continue
+            to = pr.nodes(pin)
+            ok = to >= 0
             if not ok.any():
                 continue
-            to_, frm_ = np.maximum(to, 0), np.maximum(frm, 0)
-            iw = None
-            if ip.related_pin and ip.when is None and ip.pin in cm.functions:
-                iw = act.infered_when(tree(cm.functions[ip.pin]), ip.related_pin)
-            if iw is not None:
-                to_raw = raw[to_]
-                w = np.where(to_raw == 0, 0.0, raw[frm_] / np.where(to_raw == 0, 1.0, to_raw)
-                             * act.sta_eval(iw, pin_act)[1])
-            elif ip.when is not None:
-                w = np.broadcast_to(act.sta_eval(tree(ip.when), pin_act)[1], insts.shape)
-            else:
-                w = np.where(clk[frm_], 1.0, 0.5)
-            pm = cm.pins.get(ip.pin)
-            is_o = pm is not None and pm.direction in ("output", "inout")
-            ld = load[to_] if is_o else np.zeros(insts.size)
-            sc = w * dens[to_]
-            for rf, tab in ((0, ip.rise), (1, ip.fall)):
-                if tab is None:
+            tv = np.maximum(to, 0)
+            d_to = np.where(ok, dens_node[tv], 0.0)
+            if pm.direction in ("input", "inout"):
+                for ip in ips:
+                    duty = np.ones(insts.size)
+                    if ip.when:
+                        e = pr.tree(ip.when)
+                        out = _out_port_in(e, cm)
+                        f = cm.functions.get(out) if out else None
+                        if f and pin in act.ports(pr.tree(f)):
+                            duty = pr.diff_prob(f, pin)
+                        else:
+                            duty = pr.prob(ip.when)
+                    sc = 0.5 * duty * d_to
+                    for rf, tab in ((0, ip.rise), (1, ip.fall)):
+                        query(tab, slew[tv, rf][ok], np.zeros(int(ok.sum())), sc[ok], insts[ok])
+            if pm.direction in ("output", "inout"):
+                func = cm.functions.get(pin)
+                fports = act.ports(pr.tree(func)) if func else []
+                arcs = []
+                for ip in ips:
+                    if not ip.related_pin:
+                        continue
+                    fr = pr.nodes(ip.related_pin)
+                    if func and ip.related_pin in fports:
+                        duty = pr.diff_prob(func, ip.related_pin)
+                    elif ip.when:
+                        duty = pr.prob(ip.when)
+                    else:
+                        duty = np.full(insts.size, 0.5)
+                    duty = np.where(fr >= 0, duty, 0.0)
+                    arcs.append((ip, fr, pr.density(ip.related_pin) * duty))
+                if not arcs:
                     continue
-                q_tab.append(np.full(int(ok.sum()), bank.add(tab)))
-                q_slew.append(slew[frm_, rf][ok])
-                q_load.append(ld[ok])
-                q_scale.append(sc[ok])
-                q_inst.append(insts[ok])
-        # leakage
+                total = np.sum([w for _, _, w in arcs], axis=0)
+                for ip, fr, w in arcs:
+                    weight = np.where(total != 0, w / np.where(total != 0, total, 1.0), 0.0)
+                    pos = _positive_unate(cm, ip.related_pin, pin)
+                    sel = ok & (fr >= 0)
+                    fv = np.maximum(fr, 0)
+                    sc = 0.5 * weight * d_to
+                    for rf, tab in ((0, ip.rise), (1, ip.fall)):
+                        frf = rf if pos else 1 - rf
+                        query(tab, slew[fv, frf][sel], load[tv][sel], sc[sel], insts[sel])
+        # leakage (one summary: these libraries give no related_pg_pin)
         conds = [(wh, v) for wh, v in cm.leakage_states if wh]
         if conds:
             tot = np.zeros(insts.size)
+            duty_sum = np.zeros(insts.size)
             for wh, v in conds:
-                e = tree(wh)
-                if exact_leakage:
-                    names = act.ports(e)
-                    probs = {nm: pin_act(nm)[1] for nm in names}
-                    # exact enumeration per instance (inputs independent)
-                    tot += v * np.array([act.exact_probability(e, {nm: float(probs[nm][k]) for nm in names})
-                                         for k in range(insts.size)])
-                else:
-                    wgt = 1.0
-                    for nm in _port_occurrences(e):
-                        pmn = cm.pins.get(nm)
-                        if pmn is not None and pmn.direction in ("input", "inout"):
-                            wgt *= 0.25 if pmn.is_clock else 0.5
-                    tot += v * wgt
+                p = pr.prob(wh)
+                tot += v * p
+                if v > 0:
+                    duty_sum += p
+            if cm.cell_leakage is not None:
+                tot += cm.cell_leakage * (1.0 - duty_sum)
             leakage[insts] = tot
         elif any(wh is None for wh, _ in cm.leakage_states):
-            leakage[insts] = sum(v for wh, v in cm.leakage_states if wh is None)
+            leakage[insts] = [v for wh, v in cm.leakage_states if wh is None][-1]
         elif cm.cell_leakage is not None:
             leakage[insts] = cm.cell_leakage
         if cm.is_macro:
             group_arr[insts] = "Macro"
         elif cm.is_pad:
             group_arr[insts] = "Pad"
-        elif cm.is_sequential:
-            group_arr[insts] = "Sequential"
         else:
-            group_arr[insts] = np.where(drives_clock[insts], "Clock", "Combinational")
+            group_arr[insts] = np.where(in_clock_network[insts], "Clock",
+                                        "Sequential" if cm.is_sequential else "Combinational")
     group = group_arr.tolist()
     volts = np.array([c.voltage for c in g.cells] or [0.0])[g.inst_cell_idx] if n_inst else np.zeros(0)
     if names_sup:
@@ -431,6 +691,7 @@ def analyze_power(design: FlatDesign, timing: TimingResult, activity: PinActivit
     else:  # one label per distinct supply voltage
         label = {v: f"{v:.2f}V" for v in set(volts.tolist())}
         supply = list(map(label.__getitem__, volts.tolist()))
+    internal = np.zeros(n_inst)
     if q_tab:
         bank.finalize()
         e = bank.lookup(np.concatenate(q_tab), np.concatenate(q_slew), np.concatenate(q_load))
@@ -441,12 +702,3 @@ def analyze_power(design: FlatDesign, timing: TimingResult, activity: PinActivit
                         f"{', '.join(sorted(no_power)[:8])}")
     return PowerResult(list(design.inst_names), internal, switching, leakage, group, supply, warnings,
                        activity.counts())
-
-
-def _port_occurrences(e: Any) -> list[str]:
-    if e[0] == "port":
-        return [e[1]]
-    out: list[str] = []
-    for c in e[1:]:
-        out += _port_occurrences(c)
-    return out
