@@ -592,7 +592,7 @@ def driving_cell_response(lib: Any, spec: tuple[str, str | None, str | None, flo
             # (the input delay already holds the driver's intrinsic part)
             delay[tr] = (_table_at(arc.tables[dk], in_slew, float(load[tr]))
                          - _table_at(arc.tables[dk], in_slew, 0.0))
-            slew[tr] = _table_at(arc.tables[sk], in_slew, float(load[tr]))
+            slew[tr] = max(_table_at(arc.tables[sk], in_slew, float(load[tr])), 0.0)
     return slew, delay
 
 
@@ -682,6 +682,12 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     dmin[zero] = 0.0
     # ---- pass 2: arrivals per launch group (clock, source edge) and for unclocked inputs
     groups: list[tuple[int, int]] = [(c, e) for c in range(len(clocks)) for e in (RISE, FALL)]
+
+    def io_clock_latency(clk: ClockDef, ci_: int) -> float:
+        """Clock arrival an input/output delay is relative to, past the edge: the source latency,
+        plus the network latency when the clock is ideal (always for a virtual clock), as
+        OpenSTA's `inputDelayClkArrival`."""
+        return clk.source_latency + (0.0 if prop[ci_] else clk.latency)
     inst_index: dict[str, int] = {}
 
     def startpoints(names: Sequence[str]) -> tuple[list[int], np.ndarray]:
@@ -727,8 +733,9 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                     v = name_to_node[io.port]
                     if in_clk[v]:
                         continue
-                    amax[v] = np.maximum(amax[v], base + io.max + drive_delay[v])
-                    amin[v] = np.minimum(amin[v], base + io.min + drive_delay[v])
+                    lat_io = io_clock_latency(clk, ci_)
+                    amax[v] = np.maximum(amax[v], base + lat_io + io.max + drive_delay[v])
+                    amin[v] = np.minimum(amin[v], base + lat_io + io.min + drive_delay[v])
             amax[drop_nodes] = -np.inf
             amin[drop_nodes] = np.inf
             pmax = np.full((n, 2), -1, dtype=np.int64)
@@ -895,6 +902,7 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
         cclk = clocks[clk_index[io.clock]]
         cedge = FALL if io.clock_fall else RISE
         ws, wh = math.inf, math.inf
+        out_lat = io_clock_latency(cclk, clk_index[io.clock])
         for gi, (lc, ledge) in enumerate(groups):
             lclk = clocks[lc]
             if (lclk.name, cclk.name) in async_pairs or (lclk.name, cclk.name) in fp_clk or io.port in fp_to:
@@ -905,17 +913,17 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
             for dtr in (RISE, FALL):
                 if np.isfinite(amax[v, dtr]):
                     req = (maxd[io.port] + lclk.waveform[ledge]) if io.port in maxd else \
-                        se + cclk.source_latency - io.max - cclk.uncertainty_setup
+                        se + out_lat - io.max - cclk.uncertainty_setup
                     sl = req - amax[v, dtr]
                     ws = min(ws, sl)
-                    consider("setup", sl, dict(g=gi, a=a_set, node=v, tr=dtr, req=req, carr=se, edge=se, chk=io.max,
+                    consider("setup", sl, dict(g=gi, a=a_set, node=v, tr=dtr, req=req, carr=se + out_lat, edge=se, chk=io.max,
                                                unc=cclk.uncertainty_setup, lc=lclk.name, cc=cclk.name,
                                                ledge=lclk.waveform[ledge]), cand_setup)
                 if np.isfinite(amin[v, dtr]):
-                    req = he + cclk.source_latency - io.min + cclk.uncertainty_hold
+                    req = he + out_lat - io.min + cclk.uncertainty_hold
                     sl = amin[v, dtr] - req
                     wh = min(wh, sl)
-                    consider("hold", sl, dict(g=gi, a=a_set, node=v, tr=dtr, req=req, carr=he, edge=he, chk=-io.min,
+                    consider("hold", sl, dict(g=gi, a=a_set, node=v, tr=dtr, req=req, carr=he + out_lat, edge=he, chk=-io.min,
                                               unc=cclk.uncertainty_hold, lc=lclk.name, cc=cclk.name,
                                               ledge=lclk.waveform[ledge]), cand_hold)
         if ep_pos is None:

@@ -116,9 +116,9 @@ def slew_pass(order, src, srctr, dst, dsttr, is_cell, dtab, stab, einst, der, lo
                 dmax[e] = _lookup(ax1, ax2, vals, n1, n2, c1, c2, t, smx, ld, 0.0) * f
                 dmin[e] = _lookup(ax1, ax2, vals, n1, n2, c1, c2, t, smn, ld, 0.0) * f
                 ts = stab[e]
-                if ts >= 0:
-                    omx = _lookup(ax1, ax2, vals, n1, n2, c1, c2, ts, smx, ld, 0.0)
-                    omn = _lookup(ax1, ax2, vals, n1, n2, c1, c2, ts, smn, ld, 0.0)
+                if ts >= 0:  # extrapolated slews below zero are clipped to zero, as OpenSTA
+                    omx = max(_lookup(ax1, ax2, vals, n1, n2, c1, c2, ts, smx, ld, 0.0), 0.0)
+                    omn = max(_lookup(ax1, ax2, vals, n1, n2, c1, c2, ts, smn, ld, 0.0), 0.0)
                 else:
                     omx = 0.0
                     omn = 0.0

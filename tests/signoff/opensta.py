@@ -22,8 +22,9 @@ class StaRun:
         return [float(m.group(1)) for m in re.finditer(rf"^\s*({_NUM})\s+slack \((?:MET|VIOLATED)\)", self.stdout, re.M)]
 
     def value(self, key: str) -> float:
-        """`wns X` / `tns X` lines (sta 3.1 writes `tns max X`)."""
-        m = re.search(rf"^{key}(?: max| min)? ({_NUM})", self.stdout, re.M)
+        """`wns X` / `tns X` lines (sta 3.1 writes `tns max X`), or an exact key such as
+        `tns min` / `worst slack max`."""
+        m = re.search(rf"^{key}(?: max)? ({_NUM})", self.stdout, re.M)
         if m is None:
             raise AssertionError(f"no '{key}' in sta output:\n{self.stdout[-2000:]}")
         return float(m.group(1))
