@@ -181,7 +181,12 @@ def resolve_config(
     base = Path.cwd()
     if path is not None:
         path = Path(path).resolve()
-        data, lines = load_toml(path)
+        if path.suffix == ".mk":  # an ORFS config.mk, read as make would (flow.formats.orfs_mk)
+            from flow.orfs_variables import load_config_mk
+
+            data, lines = load_config_mk(path, variables)
+        else:
+            data, lines = load_toml(path)
         base = path.parent
         for key, value in data.items():
             values[key] = value
@@ -194,11 +199,10 @@ def resolve_config(
         values[key] = value
         sources[key] = "--set"
 
-    for key in values:
-        if key not in variables:
-            raise ConfigError(
-                f"{sources[key]}: unknown configuration variable {key!r}{did_you_mean(key, variables)}"
-            )
+    unknown = [f"{sources[key]}: unknown configuration variable {key!r}{did_you_mean(key, variables)}"
+               for key in values if key not in variables]
+    if unknown:  # all of them at once
+        raise ConfigError("; ".join(unknown))
 
     fields: dict[str, Any] = {}
     for name, var in variables.items():

@@ -77,6 +77,9 @@ class Platform:
     power_switch: dict[str, Any]
     level_shifter: dict[str, Any]
     extra: dict[str, Any] = field(default_factory=dict)
+    #: corners the platform TOML lists whose Liberty this tree does not ship (ORFS nangate45 has
+    #: only typical, sky130hd only tt_025C_1v80): name -> missing files. Sign-off uses the others.
+    absent_corners: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _missing: tuple[str, ...] = ()
     _liberty_cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -84,6 +87,11 @@ class Platform:
     def corner(self, name: str | None = None) -> Corner:
         key = name or self.default_corner
         if key not in self.corners:
+            if key in self.absent_corners:
+                raise PlatformError(
+                    f"platform {self.name}: corner {key!r} is not in this PDK tree ({self.root}: no "
+                    f"{', '.join(self.absent_corners[key])}); corners present: {', '.join(self.corners)}"
+                )
             raise ConfigError(
                 f"platform {self.name}: unknown corner {key!r} (corners: {', '.join(self.corners)})"
             )
@@ -134,10 +142,33 @@ class Platform:
         patterns = list(self.cells.get("dont_use", [])) + list(extra_patterns)
         return any(fnmatch.fnmatchcase(cell_name, p) for p in patterns)
 
+    def require_voltages(self, count: int, feature: str) -> list[Corner]:
+        """Corners at `count` distinct supply voltages for a multi-voltage feature, or one
+        PlatformError saying what the feature needs and which corners this tree lacks."""
+        by_v: dict[float, Corner] = {}
+        for c in self.corners_by_voltage():
+            by_v.setdefault(c.voltage, c)
+        if len(by_v) >= count:
+            return list(by_v.values())
+        have = ", ".join(f"{c.name} ({c.voltage:g} V)" for c in self.corners.values()) or "none"
+        absent = ", ".join(f"{k} (no {', '.join(v)})" for k, v in self.absent_corners.items())
+        raise PlatformError(
+            f"{feature} needs Liberty corners at {count} supply voltages; platform {self.name} in "
+            f"{self.root} has {have}" + (f"; absent from this tree: {absent}" if absent else "")
+        )
+
     def corners_by_voltage(self, process: str | None = None) -> list[Corner]:
         """Corners sorted by supply voltage, optionally of one process (for multi-voltage)."""
         cs = [c for c in self.corners.values() if process is None or c.process == process]
         return sorted(cs, key=lambda c: c.voltage)
+
+
+def _default_corner(cfg: dict[str, Any], present: dict[str, Corner]) -> str:
+    """The TOML's default corner, or, when this tree lacks it, the first corner present."""
+    want = str(cfg.get("default_corner", next(iter(cfg["corners"]))))
+    if want in present or not present:
+        return want
+    return next(iter(present))
 
 
 # ---- discovery ---------------------------------------------------------------------------
@@ -146,10 +177,16 @@ def platform_search_path() -> list[Path]:
     paths: list[Path] = []
     env = os.environ.get("VHFLOW_PLATFORMS")
     if env:
-        paths.extend(Path(p) for p in env.split(os.pathsep) if p)
+        for p in (Path(p) for p in env.split(os.pathsep) if p):
+            if not p.is_dir():
+                raise PlatformError(f"VHFLOW_PLATFORMS names {p}, which is not a directory")
+            paths.append(p)
     orfs = os.environ.get("ORFS_ROOT")
     if orfs:
-        paths.append(Path(orfs) / "flow" / "platforms")
+        tree = Path(orfs) / "flow" / "platforms"
+        if not tree.is_dir():
+            raise PlatformError(f"ORFS_ROOT={orfs}: no {tree} (an ORFS checkout has flow/platforms/)")
+        paths.append(tree)
     for base in (REPO_ROOT, Path.cwd()):
         cand = (base.parent / "shared" / "pdks").resolve()
         if cand not in paths:
@@ -216,10 +253,11 @@ def load_platform(name: str, extra_configs: Iterable[Path] = ()) -> Platform:
 
     try:
         corners: dict[str, Corner] = {}
+        absent: dict[str, tuple[str, ...]] = {}
         for cname, c in cfg["corners"].items():
             before = len(missing)
             libs = tuple(p for p in (locate(r) for r in c["liberty"]) if p is not None)
-            corners[cname] = Corner(
+            corner = Corner(
                 name=cname,
                 liberty=libs,
                 process=str(c.get("process", "typical")),
@@ -227,6 +265,13 @@ def load_platform(name: str, extra_configs: Iterable[Path] = ()) -> Platform:
                 temperature=float(c["temperature"]),
                 missing=tuple(missing[before:]) if root is not None else tuple(c["liberty"]),
             )
+            if root is not None and corner.missing:
+                absent[cname] = corner.missing  # a tree with a subset of corners, as ORFS ships
+                del missing[before:]
+                continue
+            corners[cname] = corner
+        if root is not None and not corners:
+            missing.extend(f for files in absent.values() for f in files)  # no Liberty at all
         layers = {
             lname: Layer(
                 name=lname,
@@ -254,7 +299,7 @@ def load_platform(name: str, extra_configs: Iterable[Path] = ()) -> Platform:
             tech_lef=tech,
             cell_lefs=cell_lefs,
             corners=corners,
-            default_corner=str(cfg.get("default_corner", next(iter(corners)))),
+            default_corner=_default_corner(cfg, corners),
             site=Site(str(site["name"]), float(site["width_um"]) * 1e-6, float(site["height_um"]) * 1e-6),
             layers=layers,
             signal_wire_layer=str(cfg["signal_wire_layer"]),
@@ -266,11 +311,12 @@ def load_platform(name: str, extra_configs: Iterable[Path] = ()) -> Platform:
             power_switch=dict(cfg.get("power_switch", {})),
             level_shifter=dict(cfg.get("level_shifter", {})),
             extra={k: v for k, v in cfg.items() if k not in known},
+            absent_corners=absent,
             _missing=tuple(missing),
         )
     except KeyError as exc:
         raise ConfigError(f"{cfg_path}: platform config lacks required key {exc.args[0]!r}") from None
-    if plat.default_corner not in corners:
+    if corners and plat.default_corner not in corners:
         raise ConfigError(f"{cfg_path}: default_corner {plat.default_corner!r} is not a corner")
     for lname in (plat.signal_wire_layer, plat.clock_wire_layer):
         if lname not in layers:

@@ -25,7 +25,7 @@ from flow import __version__
 from flow.config import FLOW_VARIABLES, ResolvedConfig, collect_variables, resolve_config
 from flow.errors import ConfigError, StageError, ToolError, VhflowError
 from flow.metrics import to_orfs, write_run_metrics
-from flow.orfs_variables import ORFS_COMPAT_VARIABLES
+from flow.orfs_variables import ORFS_COMPAT_VARIABLES, ignored_warning
 from flow.platform import Platform, load_platform
 from flow.plugin_manager import get_plugin_manager
 from flow.stage import FlowSpec, Stage, StageContext, StageResult
@@ -256,6 +256,9 @@ def run_flow(
     cache: dict[Any, Any] = {}
     try:
         log.logger.info("vhflow %s: %s on %s, backend %s", __version__, design, setup.platform.name, backend)
+        ignored = ignored_warning(setup.config, backend)
+        if ignored:
+            log.logger.warning("%s", ignored)
         for i in range(first):
             if progress:
                 progress(stages[i].id, "reused", None)
