@@ -9,8 +9,10 @@ import numpy as np
 
 from flow.engines.model import FlatDesign
 from flow.engines.place import PlaceProblem
+from flow.engines.steiner import rsmt
 from flow.errors import FormatError
 from flow.formats.lef import Lef
+from flow.formats.spef import SpefNet
 
 
 @dataclass
@@ -100,3 +102,32 @@ def build_problem(geo: Geometry, port_x: np.ndarray, port_y: np.ndarray, core: t
         region = np.asarray(region)[mov]
     return PlaceProblem(geo.w[mov], geo.h[mov], ptr, who, port_x, port_y, core, row_height, site_width,
                         region if region is not None else np.zeros(0, dtype=np.int64), region_rects or [])
+
+
+def steiner_nets(net_names, px: np.ndarray, py: np.ndarray, pnet: np.ndarray, pname: list[str], layer,
+                 internal: str = ":") -> tuple[list[SpefNet], list, list]:
+    """RC tree of every net with two or more pins from its rectilinear Steiner tree (each edge a
+    resistor, its capacitance split over its ends); also each net's pin bounding box and length.
+    Steiner points are internal nodes `net<internal>k`."""
+    order = np.argsort(pnet, kind="stable")
+    pnet_s = pnet[order]
+    bounds = np.searchsorted(pnet_s, np.arange(len(net_names) + 1))
+    nets: list[SpefNet] = []
+    boxes, lengths = [], []
+    for n, name in enumerate(net_names):
+        idx = order[bounds[n]:bounds[n + 1]]
+        if idx.size < 2:
+            continue
+        L, nx, ny, edges = rsmt(px[idx], py[idx])
+        boxes.append((px[idx].min(), py[idx].min(), px[idx].max(), py[idx].max()))
+        lengths.append(L)
+        names = [pname[i] for i in idx] + [f"{name}{internal}{k}" for k in range(1, nx.size - idx.size + 1)]
+        caps = {nm: 0.0 for nm in names}
+        res = []
+        for a, b in edges:
+            seg = abs(nx[a] - nx[b]) + abs(ny[a] - ny[b])
+            caps[names[a]] += layer.c_per_m * seg / 2
+            caps[names[b]] += layer.c_per_m * seg / 2
+            res.append((names[a], names[b], max(layer.r_per_m * seg, 1e-3)))
+        nets.append(SpefNet(name, layer.c_per_m * L, [(pname[i], "B") for i in idx], caps, res))
+    return nets, boxes, lengths

@@ -280,19 +280,50 @@ def net_wire_caps(nl: Netlist, c_per_m: float) -> np.ndarray:
     return c_per_m * length
 
 
+def steiner_parasitics(nl: Netlist, layer: Any) -> Parasitics:
+    """The route stage's wire model on the current placement: an RC tree per net from its
+    rectilinear Steiner tree (so repair sees the Elmore wire delays sign-off will see)."""
+    from flow.engines.physical import steiner_nets
+
+    px, py = nl.pin_positions()
+    pname = [f"{nl.inst_names[i]}/{p}" for i, p in zip(nl.pin_inst, nl.pin_name, strict=True)] + list(nl.port_names)
+    pnet = np.concatenate([np.asarray(nl.pin_net, dtype=np.int64), np.asarray(nl.port_net, dtype=np.int64)])
+    ok = pnet >= 0
+    keep = np.flatnonzero(ok)
+    nets, _, _ = steiner_nets(nl.net_names, np.concatenate([px, nl.port_x])[keep],
+                              np.concatenate([py, nl.port_y])[keep], pnet[keep], [pname[i] for i in keep], layer, "#")
+    index = {nm: k for k, nm in enumerate(nl.net_names)}
+    caps = np.zeros(len(nl.net_names))
+    trees = {}
+    for net in nets:
+        k = index[net.name]
+        caps[k] = sum(net.caps.values())
+        trees[k] = (net.caps, net.res)
+    return Parasitics(caps, trees)
+
+
 @dataclass
 class Timer:
-    """The embedded STA over the repair corners, with placement wire estimates."""
+    """The embedded STA over the repair corners, with placement wire estimates: Steiner RC trees
+    (`wire="steiner"`, as the route stage) or lumped capacitance (`"lumped"`, for large designs)."""
 
     libs: Mapping[str, Any]  # corner -> engine library
     constraints: sta.TimingConstraints
-    c_per_m: float
+    layer: Any  # platform Layer of signal wires (r_per_m, c_per_m)
     propagated: bool | None = None
+    wire: str = "steiner"
     runs: int = 0
+
+    @property
+    def c_per_m(self) -> float:
+        return float(self.layer.c_per_m)
 
     def run(self, nl: Netlist, max_paths: int = 10) -> dict[str, sta.TimingResult]:
         d = nl.design()
-        par = Parasitics.lumped(d, net_wire_caps(nl, self.c_per_m))
+        if self.wire == "steiner":
+            par = steiner_parasitics(nl, self.layer)
+        else:
+            par = Parasitics.lumped(d, net_wire_caps(nl, self.c_per_m))
         self.runs += 1
         return {c: sta.analyze(d, lib, self.constraints, parasitics=par, propagated_clock=self.propagated,
                                max_paths=max_paths) for c, lib in self.libs.items()}
@@ -688,8 +719,9 @@ class Repairer:
         cin, cout = ci.inputs[0], ci.outputs[0]
         w, h = self.sizes(cell)
         # a chained delay cell drives the next one: its delay at each corner at that load
-        delays = [v.arc_delay_slew(cell, cout, 5e-11, v.cells[cell].pin_cap[cin] * 2)[0] for v in hold_libs.values()]
-        d_fast, d_slow = max(min(delays), 1e-12), max(delays)
+        delay = {c: max(v.arc_delay_slew(cell, cout, 5e-11, v.cells[cell].pin_cap[cin] * 2)[0], 1e-12)
+                 for c, v in hold_libs.items()}
+        d_slow = max(delay.values())
         res = self.timer.run(nl)
         hws0, _ = self._worst(res, "hold")
         hws = hws0
@@ -698,7 +730,9 @@ class Repairer:
             if hws >= margin:
                 break
             names = next(iter(res.values())).endpoint_names
-            hold = np.min([t.hold_slack for t in res.values()], axis=0)
+            corners = list(res)
+            holds = np.array([res[c].hold_slack for c in corners])
+            hold = holds.min(axis=0)
             setup = np.min([t.setup_slack for t in res.values()], axis=0)
             inserted = 0
             for e, nm in enumerate(names):
@@ -708,7 +742,8 @@ class Repairer:
                 if k is None:
                     continue
                 room = setup[e] - setup_margin
-                n = min(int(math.ceil((margin - hold[e]) / d_fast)), int(room / d_slow) if math.isfinite(room) else 8, 8)
+                d_hold = delay.get(corners[int(np.argmin(holds[:, e]))], d_slow)  # where it violates
+                n = min(int(math.ceil((margin - hold[e]) / d_hold)), int(room / d_slow) if math.isfinite(room) else 8, 8)
                 if n <= 0:
                     continue
                 p = nl.pin_of(k, nm.rsplit("/", 1)[1])

@@ -20,8 +20,11 @@ from flow.state import State
 
 
 def repair_corners(ctx: StageContext) -> list[str]:
-    """The corners sign-off checks (SIGNOFF_CORNERS, else every platform corner)."""
-    return list(ctx.config.get("SIGNOFF_CORNERS") or ctx.platform.corners)
+    """The corners repair closes: REPAIR_CORNERS, else SIGNOFF_CORNERS, else the platform's
+    default corner — the one library ORFS's platform signs off with (nangate45 typical,
+    sky130hd tt_025C_1v80)."""
+    return list(ctx.config.get("REPAIR_CORNERS") or ctx.config.get("SIGNOFF_CORNERS")
+                or [ctx.platform.default_corner])
 
 
 def repair_setup(ctx: StageContext, state: State, propagated: bool | None = None):
@@ -37,7 +40,8 @@ def repair_setup(ctx: StageContext, state: State, propagated: bool | None = None
 
     lvs = {c: LibView(lib, dont_use) for c, lib in libs.items()}
     tc = sta.load_constraints(state["sdc"], nl.design(), next(iter(libs.values())))
-    timer = Timer(libs, tc, plat.signal_layer.c_per_m, propagated)
+    timer = Timer(libs, tc, plat.signal_layer, propagated,
+                  "steiner" if len(nl.inst_names) <= ctx.config.get("REPAIR_STEINER_MAX_INSTANCES", 20000) else "lumped")
     lef = platform_lef(ctx)
 
     def sizes(cell: str) -> tuple[float, float]:
@@ -76,6 +80,11 @@ class RepairDesignStage(Stage):
                  unit="%", source="repair_design"),
         Variable("CAP_MARGIN", float, "Capacitance limits are tightened by this much when repairing.", 20.0,
                  unit="%", source="repair_design"),
+        Variable("REPAIR_CORNERS", list[str] | None, "Corners repair and CTS time at; default SIGNOFF_CORNERS, "
+                 "else the platform's default (sign-off) corner.", None, source="repair_design"),
+        Variable("REPAIR_STEINER_MAX_INSTANCES", int, "Up to this many instances repair times with the route "
+                 "stage's Steiner RC trees; above, with lumped wire capacitance (faster, optimistic).", 20000,
+                 source="repair_design"),
         Variable("REPAIR_BUFFER_CELL", str | None, "Buffer used for buffer trees; default: the non-dont_use "
                  "buffer driving the most load per area within its limits.", None, source="repair_design"),
     )

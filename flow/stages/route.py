@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from flow.engines.steiner import congestion, rsmt
-from flow.formats.spef import SpefNet, write_spef
+from flow.engines.physical import steiner_nets
+from flow.engines.steiner import congestion
+from flow.formats.spef import write_spef
 from flow.stage import Stage, StageContext, StageResult, Variable
 from flow.stages.floorplan import load_netlist
 from flow.state import State
@@ -32,31 +33,8 @@ class RouteStage(Stage):
         py = np.concatenate([cy[d.pin_inst], fp["pin_y"]])
         pnet = np.concatenate([d.pin_net, d.port_net])
         pname = [f"{d.inst_names[i]}:{p}" for i, p in zip(d.pin_inst.tolist(), d.pin_name, strict=True)] + list(d.port_names)
-        order = np.argsort(pnet, kind="stable")
-        pnet_s = pnet[order]
-        bounds = np.searchsorted(pnet_s, np.arange(len(d.net_names) + 1))
-        nets: list[SpefNet] = []
-        boxes, lengths = [], []
-        total = 0.0
-        for n, name in enumerate(d.net_names):
-            idx = order[bounds[n]:bounds[n + 1]]
-            if idx.size < 2:
-                continue
-            L, nx, ny, edges = rsmt(px[idx], py[idx])
-            total += L
-            boxes.append((px[idx].min(), py[idx].min(), px[idx].max(), py[idx].max()))
-            lengths.append(L)
-            # tree nodes: the pins, then Steiner points as internal SPEF nodes `net:k`
-            names = [pname[i] for i in idx] + [f"{name}:{k}" for k in range(1, nx.size - idx.size + 1)]
-            # RC tree from the Steiner tree: each edge a resistor, its capacitance split over its ends
-            caps = {nm: 0.0 for nm in names}
-            res = []
-            for a, b in edges:
-                seg = abs(nx[a] - nx[b]) + abs(ny[a] - ny[b])
-                caps[names[a]] += layer.c_per_m * seg / 2
-                caps[names[b]] += layer.c_per_m * seg / 2
-                res.append((names[a], names[b], max(layer.r_per_m * seg, 1e-3)))
-            nets.append(SpefNet(name, layer.c_per_m * L, [(pname[i], "B") for i in idx], caps, res))
+        nets, boxes, lengths = steiner_nets(d.net_names, px, py, pnet, pname, layer)
+        total = float(sum(lengths))
         spef = ctx.path(f"{ctx.config['DESIGN_NAME']}.est.spef")
         write_spef(spef, ctx.config["DESIGN_NAME"], nets)
         die = tuple(float(v) for v in fp["die"])
@@ -75,3 +53,4 @@ class RouteStage(Stage):
                 "route__congestion__overflow_bins": int(np.sum(cong > 1.0)),
             },
         )
+
