@@ -196,7 +196,22 @@ def variables_cmd(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: one-line errors, exit 2 for bad input, 1 for failures."""
+    """Console entry point: one-line errors, exit 2 for bad input, 1 for failures; the
+    warnings the command logged, summarised at the end whatever the outcome."""
+    from flow.report.warnings import COLLECTOR
+
+    COLLECTOR.clear()
+    try:
+        _dispatch(argv)
+    finally:
+        lines = COLLECTOR.summary()
+        if lines:
+            err_console.print(f"[yellow]{len(lines)} warning(s):[/]", highlight=False)
+            for line in lines:
+                err_console.print(f"  [yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+
+
+def _dispatch(argv: list[str] | None) -> None:
     try:
         app = build_app()
         rc = app(args=argv, prog_name="vhflow", standalone_mode=False)

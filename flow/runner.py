@@ -132,6 +132,9 @@ class _RunLog:
         self.run_handler = logging.FileHandler(run_dir / "flow.log")
         self.run_handler.setFormatter(self.fmt)
         self.logger.addHandler(self.run_handler)
+        from flow.report.warnings import COLLECTOR  # the CLI prints them at the end
+
+        self.logger.addHandler(COLLECTOR)
         self.stage_handler: logging.Handler | None = None
 
     def begin_stage(self, stage_dir: Path) -> None:
@@ -148,6 +151,9 @@ class _RunLog:
 
     def close(self) -> None:
         self.end_stage()
+        from flow.report.warnings import COLLECTOR
+
+        self.logger.removeHandler(COLLECTOR)
         self.logger.removeHandler(self.run_handler)
         self.run_handler.close()
 

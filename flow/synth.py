@@ -237,7 +237,12 @@ def synthesize(
         raise ToolError(f"cannot run yosys ({cmd[0]}): {exc.strerror}") from None
     text = (log.read_text(errors="replace") if log.exists() else "") + proc.stdout + proc.stderr
     if proc.returncode != 0 or not netlist.exists():
-        raise ToolError(f"yosys failed (exit {proc.returncode}): {_first_error(text)} (log: {log})")
+        from flow.report.warnings import shown_path
+
+        first = _first_error(text)
+        for f in [*verilog_files, *include_dirs]:  # Yosys saw them relative to out_dir: show the user's
+            first = first.replace(str(rel(f)), shown_path(f))
+        raise ToolError(f"yosys failed (exit {proc.returncode}): {first} (log: {shown_path(log)})")
     area, count, seq = parse_stat(stat_file.read_text())
     liberty.unlink(missing_ok=True)  # a multi-MB copy per run is not worth keeping
     return SynthResult(netlist, area, count, seq, log, script)

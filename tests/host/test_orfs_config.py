@@ -196,13 +196,28 @@ def test_import_orfs_round_trip(orfs_tree, capsys, tmp_path):
         assert a[name] == b[name], name
 
 
-def test_run_config_mk_on_one_corner_tree(orfs_tree, tmp_path):
-    from flow.runner import run_flow
-
-    mk = orfs_tree / "designs" / "nangate45" / "gcd" / "config.mk"
-    res = run_flow(mk, runs_dir=tmp_path / "runs", tag="mk", to_stage="floorplan")
-    assert res.status == "stopped"
-    resolved = json.loads((res.run_dir / "config.resolved.json").read_text())
-    assert resolved["config_file"] == str(mk.resolve())
-    log = (res.run_dir / "flow.log").read_text()
-    assert "accepted but ignored by the embedded backend" in log and "SYNTH_HDL_FRONTEND" in log
+def test_run_config_mk_on_one_corner_tree(orfs_tree, tmp_path, capsys, monkeypatch):
+    """ORFS's gcd config.mk on an ORFS tree with one corner, from the CLI: signed off at that
+    corner, and the warnings summary names the user's SDC and config.mk lines."""
+    cfg_dir = orfs_tree / "designs" / "nangate45" / "gcd"
+    sdc = cfg_dir / "constraint.sdc"
+    sdc.unlink()
+    text = (DESIGNS / "gcd/src/constraint.sdc").read_text()
+    sdc.write_text(text + "create_clokc -period 1 foo\n")
+    bad_line = text.count("\n") + 1
+    monkeypatch.chdir(orfs_tree)
+    with pytest.raises(SystemExit) as e:
+        main(["run", "designs/nangate45/gcd/config.mk", "--runs-dir", str(tmp_path / "runs"), "--tag", "mk", "-q",
+              "--to", "signoff"])
+    assert e.value.code == 0
+    err = capsys.readouterr().err
+    assert f"designs/nangate45/gcd/constraint.sdc:{bad_line}: unknown SDC command 'create_clokc'" in err
+    assert "SYNTH_HDL_FRONTEND (designs/nangate45/gcd/config.mk:14)" in err
+    assert "/runs/" not in err and "../" not in err  # the user's files, as the user names them
+    run = tmp_path / "runs" / "gcd" / "mk"
+    metrics = json.loads((run / "metrics.json").read_text())
+    corners = {k.split("corner:")[1] for k in metrics if "__corner:" in k}
+    assert corners == {"typical"}
+    assert metrics["finish__timing__setup__ws"] == metrics["finish__timing__setup__ws__corner:typical"]
+    resolved = json.loads((run / "config.resolved.json").read_text())
+    assert resolved["config_file"] == str((cfg_dir / "config.mk").resolve())
