@@ -104,30 +104,40 @@ def build_problem(geo: Geometry, port_x: np.ndarray, port_y: np.ndarray, core: t
                         region if region is not None else np.zeros(0, dtype=np.int64), region_rects or [])
 
 
+def steiner_net(name: str, xs: np.ndarray, ys: np.ndarray, pins: list[str], layer, internal: str = ":") -> tuple[SpefNet, float]:
+    """RC tree of one net (two or more pins) from its rectilinear Steiner tree: each edge a
+    resistor, its capacitance split over its ends; Steiner points are nodes `net<internal>k`.
+    Returns the net and its length (m)."""
+    L, nx, ny, edges = rsmt(xs, ys)
+    names = list(pins) + [f"{name}{internal}{k}" for k in range(1, nx.size - len(pins) + 1)]
+    caps = {nm: 0.0 for nm in names}
+    res = []
+    for a, b in edges:
+        seg = abs(nx[a] - nx[b]) + abs(ny[a] - ny[b])
+        caps[names[a]] += layer.c_per_m * seg / 2
+        caps[names[b]] += layer.c_per_m * seg / 2
+        res.append((names[a], names[b], max(layer.r_per_m * seg, 1e-3)))
+    return SpefNet(name, layer.c_per_m * L, [(p, "B") for p in pins], caps, res), L
+
+
+def net_groups(n_nets: int, pnet: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(order, bounds): the pins of net n are order[bounds[n]:bounds[n + 1]]."""
+    order = np.argsort(pnet, kind="stable")
+    return order, np.searchsorted(pnet[order], np.arange(n_nets + 1))
+
+
 def steiner_nets(net_names, px: np.ndarray, py: np.ndarray, pnet: np.ndarray, pname: list[str], layer,
                  internal: str = ":") -> tuple[list[SpefNet], list, list]:
-    """RC tree of every net with two or more pins from its rectilinear Steiner tree (each edge a
-    resistor, its capacitance split over its ends); also each net's pin bounding box and length.
-    Steiner points are internal nodes `net<internal>k`."""
-    order = np.argsort(pnet, kind="stable")
-    pnet_s = pnet[order]
-    bounds = np.searchsorted(pnet_s, np.arange(len(net_names) + 1))
+    """`steiner_net` for every net with two or more pins; also each one's pin bounding box and length."""
+    order, bounds = net_groups(len(net_names), pnet)
     nets: list[SpefNet] = []
     boxes, lengths = [], []
     for n, name in enumerate(net_names):
         idx = order[bounds[n]:bounds[n + 1]]
         if idx.size < 2:
             continue
-        L, nx, ny, edges = rsmt(px[idx], py[idx])
+        net, L = steiner_net(name, px[idx], py[idx], [pname[i] for i in idx], layer, internal)
         boxes.append((px[idx].min(), py[idx].min(), px[idx].max(), py[idx].max()))
         lengths.append(L)
-        names = [pname[i] for i in idx] + [f"{name}{internal}{k}" for k in range(1, nx.size - idx.size + 1)]
-        caps = {nm: 0.0 for nm in names}
-        res = []
-        for a, b in edges:
-            seg = abs(nx[a] - nx[b]) + abs(ny[a] - ny[b])
-            caps[names[a]] += layer.c_per_m * seg / 2
-            caps[names[b]] += layer.c_per_m * seg / 2
-            res.append((names[a], names[b], max(layer.r_per_m * seg, 1e-3)))
-        nets.append(SpefNet(name, layer.c_per_m * L, [(pname[i], "B") for i in idx], caps, res))
+        nets.append(net)
     return nets, boxes, lengths

@@ -280,25 +280,33 @@ def net_wire_caps(nl: Netlist, c_per_m: float) -> np.ndarray:
     return c_per_m * length
 
 
-def steiner_parasitics(nl: Netlist, layer: Any) -> Parasitics:
+def steiner_parasitics(nl: Netlist, layer: Any, cache: dict | None = None) -> Parasitics:
     """The route stage's wire model on the current placement: an RC tree per net from its
-    rectilinear Steiner tree (so repair sees the Elmore wire delays sign-off will see)."""
-    from flow.engines.physical import steiner_nets
+    rectilinear Steiner tree (so repair sees the Elmore wire delays sign-off will see).
+    `cache` keeps each net's tree by its pins and their positions: sizing moves no pin, so
+    only the nets a buffer changed are rebuilt."""
+    from flow.engines.physical import net_groups, steiner_net
 
     px, py = nl.pin_positions()
     pname = [f"{nl.inst_names[i]}/{p}" for i, p in zip(nl.pin_inst, nl.pin_name, strict=True)] + list(nl.port_names)
     pnet = np.concatenate([np.asarray(nl.pin_net, dtype=np.int64), np.asarray(nl.port_net, dtype=np.int64)])
-    ok = pnet >= 0
-    keep = np.flatnonzero(ok)
-    nets, _, _ = steiner_nets(nl.net_names, np.concatenate([px, nl.port_x])[keep],
-                              np.concatenate([py, nl.port_y])[keep], pnet[keep], [pname[i] for i in keep], layer, "#")
-    index = {nm: k for k, nm in enumerate(nl.net_names)}
+    ax, ay = np.concatenate([px, nl.port_x]), np.concatenate([py, nl.port_y])
+    order, bounds = net_groups(len(nl.net_names), pnet)
     caps = np.zeros(len(nl.net_names))
     trees = {}
-    for net in nets:
-        k = index[net.name]
-        caps[k] = sum(net.caps.values())
-        trees[k] = (net.caps, net.res)
+    cache = {} if cache is None else cache
+    for k, name in enumerate(nl.net_names):
+        idx = order[bounds[k]:bounds[k + 1]]
+        if idx.size < 2:
+            continue
+        pins = [pname[i] for i in idx]
+        key = (tuple(pins), ax[idx].tobytes(), ay[idx].tobytes())
+        got = cache.get(name)
+        if got is None or got[0] != key:
+            net, _ = steiner_net(name, ax[idx], ay[idx], pins, layer, "#")
+            got = cache[name] = (key, sum(net.caps.values()), (net.caps, net.res))
+        caps[k] = got[1]
+        trees[k] = got[2]
     return Parasitics(caps, trees)
 
 
@@ -313,6 +321,7 @@ class Timer:
     propagated: bool | None = None
     wire: str = "steiner"
     runs: int = 0
+    _trees: dict = field(default_factory=dict, repr=False)
 
     @property
     def c_per_m(self) -> float:
@@ -321,7 +330,7 @@ class Timer:
     def run(self, nl: Netlist, max_paths: int = 10) -> dict[str, sta.TimingResult]:
         d = nl.design()
         if self.wire == "steiner":
-            par = steiner_parasitics(nl, self.layer)
+            par = steiner_parasitics(nl, self.layer, self._trees)
         else:
             par = Parasitics.lumped(d, net_wire_caps(nl, self.c_per_m))
         self.runs += 1

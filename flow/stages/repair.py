@@ -149,6 +149,8 @@ class RepairTimingStage(Stage):
                      f"{h0 * 1e9:.4f}" if h0 is not None else "-", hs * 1e9, rep.stats.hold_buffers)
         del ws1, h1
         return StageResult(views=views, metrics={
+            "repair_timing__before__setup__ws__estimate": round(ws0 * 1e9, 6),
+            "repair_timing__before__hold__ws__estimate": round(h0 * 1e9, 6) if h0 is not None else None,
             "repair_timing__resized": rep.stats.resized, "repair_timing__hold_buffers": rep.stats.hold_buffers,
             "repair_timing__buffers": n_added,
             # estimates with placement wires (the route stage's SPEF gives the sign-off figures)
