@@ -1,13 +1,18 @@
 """Adaptive ConvNets: per-layer precision (8/4/2 bits) chosen at run time from a Pareto set.
 
-Why one set of weights: a device cannot store a network per operating point. The weights are
-stored once as int8; a layer run at b < 8 bits uses them shifted right with rounding
-(q_b = round(q_8 / 2^(8-b)), what the array's loader can do), and its input activations are
-quantised to b bits (unsigned, clip calibrated once). Training samples a random precision per
-layer at every step (straight-through fake quantisation), so every assignment works with the
-same weights. NSGA-II (`pymoo`) then searches the assignments for the (energy, error) front,
-energy from `energy.py`; a controller switches between front points as an external trigger
-(battery level or energy budget per inference) changes, and logs the switches.
+One memory model: a device cannot store a network per operating point, so the weights are
+stored once as the target keeps them (`Target.weight_storage`, default one int8 copy); a layer
+run at b < 8 bits uses them shifted right with rounding (q_b = round(q_8 / 2^(8-b)), what the
+array's loader can do) — and with int8 storage it still reads all 8 bits of every weight, which
+the energy model charges. Input activations are quantised to b bits *signed*, exactly as the
+`mac_array` PE multiplies them ($signed operands: a non-negative ReLU output keeps b-1
+magnitude bits), with a clip calibrated once. Training samples a random precision per layer at
+every step (straight-through fake quantisation), so every assignment works with the same
+weights. NSGA-II (`pymoo`) then searches the assignments for the (energy, validation error)
+front, energy from `energy.py` (calibrated from the array's gate-level trace when given); a
+controller switches between front points as an external trigger (battery level or energy budget
+per inference) changes, and logs the switches. The headline saving is the largest one among
+front points within 3 points of all-8-bit on *validation*; test accuracy is reported only.
 """
 
 from __future__ import annotations
@@ -42,10 +47,11 @@ def shift_snap(bits: int):
 
 
 class ActQuant:
-    """Forward pre-hook quantising a layer's input to `bits` (unsigned if the calibration saw no
-    negative value, else symmetric signed), straight-through in training."""
+    """Forward pre-hook quantising a layer's input to signed `bits` (the PE's operand format),
+    straight-through in training. `signed=False` exists only to show what an unsigned array
+    would allow; the mac_array is signed."""
 
-    def __init__(self, clip: float, signed: bool) -> None:
+    def __init__(self, clip: float, signed: bool = True) -> None:
         self.clip, self.signed, self.bits = max(clip, 1e-8), signed, 8
 
     def __call__(self, module: nn.Module, inp: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
@@ -78,9 +84,8 @@ class Switchable:
         self.acts: dict[str, ActQuant] = {}
         for n, m in weight_layers(model):
             v = torch.cat(stats[n])
-            signed = bool((v < 0).any())
             clip = float(np.percentile(v.abs().numpy(), percentile))
-            self.acts[n] = ActQuant(clip, signed)
+            self.acts[n] = ActQuant(clip, signed=True)
             m.register_forward_pre_hook(self.acts[n])
         attach_quant(model, 8)
         self.quant = quantizers(model)
@@ -221,6 +226,9 @@ class AdaptiveResult:
     switch_trace: list[dict] = field(default_factory=list)
     trace_energy_pj: float = 0.0
     trace_energy_all8_pj: float = 0.0
+    weight_storage: str = "int8"
+    energy_source: str = ""
+    best_under_3pt: OperatingPoint | None = None   # chosen on validation loss < 3 pt
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -229,9 +237,11 @@ class AdaptiveResult:
 def run_adaptive(model: nn.Module, data: Data, em: EnergyModel | None = None, pretrain_epochs: float = 5,
                  epochs: float = 5, lr: float = 1e-3, seed: int = 0, pop_size: int = 16, n_gen: int = 10,
                  eval_samples: int = 1000, trace: Sequence[float] | None = None, trace_mode: str = "battery",
-                 out: Path | None = None, progress: bool = False, all8_prob: float = 0.25) -> AdaptiveResult:
+                 out: Path | None = None, progress: bool = False, all8_prob: float = 0.25,
+                 weight_storage: str = "int8") -> AdaptiveResult:
     """Train once with random precision switching, search the front, run the controller."""
     em = em or EnergyModel.load("mac_array")
+    em.check_storage(weight_storage)
     if pretrain_epochs:
         train(model, data, pretrain_epochs, lr, seed, progress=progress)
     sw = Switchable(model, data.x_train)
@@ -250,8 +260,11 @@ def run_adaptive(model: nn.Module, data: Data, em: EnergyModel | None = None, pr
         sw.set(bits)
         return evaluate(model, xv, yv)
 
-    front, n_evals = nsga2_front(acc, lambda b: network_energy(em, work, list(b)), n, pop_size, n_gen, seed)
-    e8 = network_energy(em, work, [8] * n)
+    def energy(bits) -> float:
+        return network_energy(em, work, list(bits), weight_storage)
+
+    front, n_evals = nsga2_front(acc, energy, n, pop_size, n_gen, seed)
+    e8 = energy([8] * n)
     a8 = OperatingPoint([8] * n, e8, acc(tuple([8] * n)), evaluate(model, data.x_test, data.y_test))
     points = []
     for bits, e, err in front:
@@ -259,7 +272,10 @@ def run_adaptive(model: nn.Module, data: Data, em: EnergyModel | None = None, pr
         te = evaluate(model, data.x_test, data.y_test)
         points.append(OperatingPoint(list(bits), e, 1 - err, te, 1 - e / e8, a8.test_acc - te))
     sw.set([8] * n)
-    res = AdaptiveResult(sw.layers, [asdict(w) for w in work], a8, points, n_evals, trace_mode)
+    res = AdaptiveResult(sw.layers, [asdict(w) for w in work], a8, points, n_evals, trace_mode,
+                         weight_storage=weight_storage, energy_source=em.source)
+    ok = [p for p in points if a8.val_acc - p.val_acc < 0.03]
+    res.best_under_3pt = max(ok, key=lambda p: p.saving) if ok else None
     if trace is None:
         trace = battery_trace(seed=seed)
     ctl = Controller(points)

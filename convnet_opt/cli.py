@@ -38,6 +38,7 @@ class DatasetName(StrEnum):
     mnist = "mnist"
     cifar10 = "cifar10"
     speech = "speech"
+    fer2013 = "fer2013"
 
 
 class EncoderName(StrEnum):
@@ -52,7 +53,7 @@ class EncoderName(StrEnum):
 ModelOpt = Annotated[ModelName, typer.Option("--model", help="Network to train and compress.")]
 DatasetOpt = Annotated[DatasetName, typer.Option("--dataset", help="digits is bundled; others need files.")]
 DataPathOpt = Annotated[Path | None, typer.Option("--data-path", help="Dataset directory (MNIST idx, CIFAR-10 "
-                                                  "batches, Speech Commands folders).")]
+                                                  "python/binary batches, Speech Commands folders, fer2013.csv).")]
 TargetOpt = Annotated[str, typer.Option("--target", help="Target TOML (name in convnet_opt/targets or a path).")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Output directory.")]
 EpochsOpt = Annotated[float, typer.Option("--epochs", min=0, help="Most epochs of fp32 training before compressing "
@@ -89,6 +90,16 @@ def load_data(dataset: DatasetName, data_path: Path | None, seed: int, limit: in
             raise typer.BadParameter("cifar10 needs --data-path (the python batches directory)", param_hint="--data-path")
         x, y = load_cifar10(data_path, "train")
         xt, yt = load_cifar10(data_path, "test")
+    elif dataset == DatasetName.fer2013:
+        from convnet_opt.data import load_fer2013
+
+        if data_path is None:
+            raise typer.BadParameter("fer2013 needs --data-path (fer2013.csv or its directory)", param_hint="--data-path")
+        x, y = load_fer2013(data_path, "train")
+        xv, yv = load_fer2013(data_path, "validation")
+        xt, yt = load_fer2013(data_path, "test")
+        idx = np.random.default_rng(seed).permutation(len(x))[: limit or len(x)]
+        return Data(x[idx], y[idx], xv, yv, xt, yt)
     else:
         from convnet_opt.speech import load_speech_commands
 
@@ -134,7 +145,7 @@ def _target(name: str):
 
     try:
         return Target.load(name)
-    except (FileNotFoundError, KeyError) as exc:
+    except (FileNotFoundError, KeyError, VhflowError) as exc:
         raise typer.BadParameter(f"cannot load target {name!r}: {exc}", param_hint="--target") from None
 
 
@@ -227,6 +238,10 @@ def adaptive_cmd(model: ModelOpt = ModelName.lenet5, dataset: DatasetOpt = Datas
                  = "mac_array",
                  signoff: Annotated[Path | None, typer.Option("--signoff", help="Metrics JSON with power__total "
                                                               "to calibrate the per-MAC energy.")] = None,
+                 calibration: Annotated[Path | None, typer.Option(
+                     "--calibration", help="trace.json of `vhflow convnet trace --bits 8 --bits 4 --bits 2`: "
+                     "array energy per MAC and per cycle at each precision from the gate-level trace.")] = None,
+                 target: TargetOpt = "cortex_m4_small",
                  trace: Annotated[Path | None, typer.Option("--trace", help="JSON list of trigger values.")] = None,
                  trigger: Annotated[str, typer.Option("--trigger", help="battery (0..1) or energy (pJ budget).")]
                  = "battery",
@@ -241,6 +256,15 @@ def adaptive_cmd(model: ModelOpt = ModelName.lenet5, dataset: DatasetOpt = Datas
     if trigger not in ("battery", "energy"):
         raise typer.BadParameter("must be battery or energy", param_hint="--trigger")
     em = _guard(lambda: EnergyModel.load(energy_model))
+    tgt = _guard(lambda: _target(target))
+    _guard(lambda: em.check_storage(tgt.weight_storage))
+    if calibration is not None:
+        from convnet_opt.energy import calibrate_from_trace
+
+        try:
+            em = _guard(lambda: calibrate_from_trace(em, calibration))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise typer.BadParameter(f"{calibration}: {exc}", param_hint="--calibration") from None
     if signoff is not None:
         try:
             em = calibrate(em, signoff)
@@ -257,11 +281,17 @@ def adaptive_cmd(model: ModelOpt = ModelName.lenet5, dataset: DatasetOpt = Datas
         data = load_data(dataset, data_path, seed, limit)
         net = make_model(model, data, seed)
         res = run_adaptive(net, data, em, epochs, switch_epochs, seed=seed, pop_size=pop, n_gen=gens, trace=values,
-                           trace_mode=trigger, out=out, progress=progress)
+                           trace_mode=trigger, out=out, progress=progress, weight_storage=tgt.weight_storage)
+        typer.echo(f"energy model: {em.source}; weights stored as {tgt.weight_storage} ({tgt.name}); "
+                   "activations signed as the PE computes")
         typer.echo(f"all 8-bit: {res.all8.energy_pj / 1e3:.2f} nJ, test acc {100 * res.all8.test_acc:.2f}%")
         for p in res.points:
             typer.echo(f"bits {p.bits}: {p.energy_pj / 1e3:8.2f} nJ  saving {100 * p.saving:5.1f}%  "
                        f"acc {100 * p.test_acc:6.2f}% (loss {100 * p.acc_loss:+.2f})")
+        if res.best_under_3pt is not None:
+            p = res.best_under_3pt
+            typer.echo(f"best within 3 pt (validation): bits {p.bits} saving {100 * p.saving:.1f}% "
+                       f"(test loss {100 * p.acc_loss:+.2f} pt)")
         sw = sum(s["switched"] for s in res.switch_trace)
         typer.echo(f"trace: {len(res.switch_trace)} steps, {sw} switches, energy "
                    f"{100 * res.trace_energy_pj / res.trace_energy_all8_pj:.1f}% of all-8-bit -> {out / 'switch_trace.json'}")
@@ -271,7 +301,9 @@ def adaptive_cmd(model: ModelOpt = ModelName.lenet5, dataset: DatasetOpt = Datas
 @app.command("export")
 def export_cmd(checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A model saved by `pq` (models/*.pt).")],
                out: OutOpt = Path("convnet_onnx")) -> None:
-    """Export a compressed model to ONNX (int8 initialisers + DequantizeLinear, memory table)."""
+    """Export a compressed model to ONNX (int8 initialisers + DequantizeLinear, memory table) and
+    to C (the flash image as a header + its decoder)."""
+    from convnet_opt.c_export import export_c
     from convnet_opt.onnx_export import export_onnx
     from convnet_opt.prune_quantize import load_compressed
 
@@ -285,6 +317,8 @@ def export_cmd(checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A 
         export_onnx(net, tuple(cfg["input_shape"]), cfg["bits"], path, cfg["encoder"],
                     meta={"config": cfg})
         typer.echo(f"{path}: {cfg['flash']} B flash ({cfg['encoder']}), bits {cfg['bits']}")
+        c = export_c(net, cfg["bits"], cfg["encoder"], out / "c", name="vhflow_model")
+        typer.echo(f"{c['header']}: {c['size']} B flash image + C decoder {c['decoder']}")
     _guard(body)
 
 
