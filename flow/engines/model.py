@@ -134,10 +134,18 @@ class FlatDesign:
 
 @dataclass
 class PinModel:
+    """A Liberty pin; the design-rule limits are resolved as OpenSTA's checks do: the pin's own
+    `max_transition`/`max_capacitance`/`max_fanout`, else (output pins only) the library's
+    `default_max_*`; `fanout_load` falls back to `default_fanout_load` (None: counts 0)."""
+
     direction: str
     cap_rise: float
     cap_fall: float
     is_clock: bool = False
+    max_transition: float | None = None  # s
+    max_capacitance: float | None = None  # F
+    max_fanout: float | None = None
+    fanout_load: float | None = None
 
 
 @dataclass
@@ -305,13 +313,24 @@ def cell_model(lib: Any, name: str) -> CellModel | None:
         return None
     pins: dict[str, PinModel] = {}
     functions: dict[str, str] = {}
+    lib_default = {k: _get(lib, f"default_{k}", default=None)
+                   for k in ("max_transition", "max_capacitance", "max_fanout", "fanout_load")}
+
+    def limit(pin: Any, key: str, direction: str) -> float | None:
+        v = _get(pin, key, default=None)
+        if v is None and (key == "fanout_load" or direction in ("output", "inout")):
+            v = lib_default[key]
+        return None if v is None else float(v)
+
     for pname, pin in _get(cell, "pins", default={}).items():
         c = float(_get(pin, "capacitance", default=0.0) or 0.0)
         cr = _get(pin, "rise_capacitance", default=None)
         cf = _get(pin, "fall_capacitance", default=None)
-        pins[pname] = PinModel(str(_get(pin, "direction", default="")),
-                               float(cr) if cr is not None else c, float(cf) if cf is not None else c,
-                               bool(_get(pin, "is_clock", "clock", default=False)))
+        dirn = str(_get(pin, "direction", default=""))
+        pins[pname] = PinModel(dirn, float(cr) if cr is not None else c, float(cf) if cf is not None else c,
+                               bool(_get(pin, "is_clock", "clock", default=False)),
+                               limit(pin, "max_transition", dirn), limit(pin, "max_capacitance", dirn),
+                               limit(pin, "max_fanout", dirn), limit(pin, "fanout_load", dirn))
         f = _get(pin, "function", default=None)
         if f:
             functions[pname] = str(f)

@@ -125,6 +125,11 @@ class TimingConstraints:
     max_delays: list[dict[str, Any]] = field(default_factory=list)  # {"to": [...], "value": s}
     async_groups: list[tuple[str, str]] = field(default_factory=list)  # clock pairs not timed
     wire_load_model: str | None = None  # set_wire_load_model -name (estimates without SPEF)
+    # set_max_transition (s) / set_max_capacitance (F) / set_max_fanout: object -> limit,
+    # "" for the design ([current_design]), else a port name
+    max_transition: dict[str, float] = field(default_factory=dict)
+    max_capacitance: dict[str, float] = field(default_factory=dict)
+    max_fanout: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -182,6 +187,18 @@ class TimingResult:
     clock_periods: list[float] = field(default_factory=list)
     edge_delay: np.ndarray | None = None  # late delay per timing-graph edge (s); -inf where no arc
     node_arrival: np.ndarray | None = None  # [nodes, 2] latest arrival over launch groups (s)
+    ideal_clock_node: np.ndarray | None = None  # node is in an ideal clock network
+    constraints: TimingConstraints | None = None
+    library: Any = None  # the first library (driving cells of ports)
+    _drv: Any = field(default=None, repr=False)
+
+    def design_rules(self) -> Any:
+        """Max slew / capacitance / fanout checks as `report_check_types` (flow.engines.drv)."""
+        if self._drv is None:
+            from flow.engines.drv import check_design_rules
+
+            self._drv = check_design_rules(self)
+        return self._drv
 
     @staticmethod
     def _ws(s: np.ndarray) -> float:
@@ -291,6 +308,7 @@ class _Graph:
     warnings: list[str]
     pin_keys: tuple = ()  # (name_ids, n_names, sorted keys, order) for (instance, pin) look-ups
     pin_dir: np.ndarray | None = None  # per node: 0 unknown, 1 input, 2 output, 3 inout
+    limits: np.ndarray | None = None  # per node: max_transition, max_capacitance, max_fanout, fanout_load
 
     def nodes_of(self, insts: np.ndarray, pin: str) -> np.ndarray:
         """Node of `pin` on each instance in `insts` (-1 where it has no such pin)."""
@@ -342,13 +360,24 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
     pin_cell = inst_cell_idx[design.pin_inst]
     id_name = list(name_ids)
     ukeys, inv = np.unique(pin_cell * n_names + pid, return_inverse=True)
-    info = np.zeros((ukeys.size, 3))
+    info = np.zeros((ukeys.size, 7))
+    info[:, 3:6] = np.nan  # design-rule limits: none
+    info[:, 6] = 1.0  # a pin without a Liberty pin counts as one fanout (OpenSTA fanoutLoad)
+
+    def num(v: float | None) -> float:
+        return np.nan if v is None else v
+
     for u, key in enumerate(ukeys.tolist()):
         pm = cells[key // n_names].pins.get(id_name[key % n_names])
         if pm is not None:
-            info[u] = (dcode.get(pm.direction, 0), pm.cap_rise, pm.cap_fall)
+            info[u] = (dcode.get(pm.direction, 0), pm.cap_rise, pm.cap_fall, num(pm.max_transition),
+                       num(pm.max_capacitance), num(pm.max_fanout), pm.fanout_load or 0.0)
     pin_dir[:n_pins] = info[inv.reshape(-1), 0].astype(np.int8)
-    cap[:n_pins] = info[inv.reshape(-1), 1:]
+    cap[:n_pins] = info[inv.reshape(-1), 1:3]
+    # per node: max_transition, max_capacitance, max_fanout (NaN: none) and fanout_load
+    limits = np.full((n, 4), np.nan)
+    limits[:n_pins] = info[inv.reshape(-1), 3:]
+    limits[n_pins:, 3] = 0.0
     for q, d in enumerate(design.port_dir):
         # a top input port drives its net; an output port is a load
         pin_dir[n_pins + q] = {"input": 2, "output": 1, "inout": 3}.get(d, 0)
@@ -495,7 +524,7 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
     level = _levelise(n, g_src, g_dst, warnings)
     return _Graph(n, names, node_inst, node_net, g_src, cat(srctr), g_dst, cat(dsttr), cat(is_cell),
                   cat(dtab), cat(stab), cat(einst), cat(wire), cat(launch), checks, load, level, cells,
-                  inst_cell_idx, warnings, (name_ids, n_names, skeys, korder), pin_dir)
+                  inst_cell_idx, warnings, (name_ids, n_names, skeys, korder), pin_dir, limits)
 
 
 def _arc_template(m: CellModel, bank: TableBank) -> tuple[list, list]:
@@ -954,7 +983,8 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
         data_clk[reach] = ci_
     return TimingResult(endpoints, np.asarray(setup_sl, dtype=float), np.asarray(hold_sl, dtype=float),
                         setup_paths, hold_paths, warnings, slew_max, g.load, g.names, g, clk_of_node, data_clk,
-                        [c.period for c in clocks], edge_delay=dmax,
+                        [c.period for c in clocks], edge_delay=dmax, ideal_clock_node=ideal_node,
+                        constraints=constraints, library=lib_list[0],
                         node_arrival=np.max([arr[gi][0] for gi in range(n_groups)], axis=0) if n_groups else None)
 
 

@@ -211,7 +211,9 @@ def read_liberty(path: str | Path) -> dict:
                            "function": _a(pg, "function"), "is_clock": _a(pg, "clock", "false") == "true",
                            # design-rule limits (repair_design): None when the pin sets none
                            "max_transition": _scaled(_a(pg, "max_transition"), tu),
-                           "max_capacitance": _scaled(_a(pg, "max_capacitance"), cu)}
+                           "max_capacitance": _scaled(_a(pg, "max_capacitance"), cu),
+                           "max_fanout": _scaled(_a(pg, "max_fanout"), 1.0),
+                           "fanout_load": _scaled(_a(pg, "fanout_load"), 1.0)}
             for g in pg["groups"]:
                 if g["type"] == "timing":
                     tabs = {t["type"]: table(t, tu) for t in g["groups"] if t["type"] in
@@ -239,7 +241,8 @@ def read_liberty(path: str | Path) -> dict:
             "time_unit": tu, "cap_unit": cu, **_wire_loads(lib, cu, path),
             "default_max_transition": _scaled(_a(lib, "default_max_transition"), tu),
             "default_max_capacitance": _scaled(_a(lib, "default_max_capacitance"), cu),
-            "default_max_fanout": _scaled(_a(lib, "default_max_fanout"), 1.0)}
+            "default_max_fanout": _scaled(_a(lib, "default_max_fanout"), 1.0),
+            "default_fanout_load": _scaled(_a(lib, "default_fanout_load"), 1.0)}
 
 
 def _wire_loads(lib: dict, cu: float, path: Path) -> dict:
