@@ -33,6 +33,9 @@ def _version(value: bool) -> None:
 
 
 def build_app() -> typer.Typer:
+    from flow.commands.help_format import flags_without_type
+
+    flags_without_type()
     app = typer.Typer(
         name="vhflow",
         help="Plugin-based EDA flow around OpenROAD: FINE-VH islands, power/thermal sign-off, ConvNet tools.",
@@ -128,13 +131,21 @@ def _print_metrics(metrics: dict) -> None:
     console.print(table)
 
 
-def platforms_cmd() -> None:
+_JSON = typer.Option("--json", help="Machine-readable output (units in the key names and under \"units\").")
+
+
+def platforms_cmd(as_json: Annotated[bool, _JSON] = False) -> None:
     """List platforms, their corners and which PDK files were found."""
     from flow.platform import load_platform, platform_config_files, platform_search_path
     from flow.plugin_manager import get_plugin_manager
     from flow.runner import plugin_platform_configs
 
     extra = plugin_platform_configs(get_plugin_manager())
+    if as_json:
+        from flow.commands.inventory import platforms_json
+
+        typer.echo(platforms_json(extra))
+        return
     console.print("search path: " + ", ".join(str(p) for p in platform_search_path()))
     for name in platform_config_files(extra):
         plat = load_platform(name, extra)
@@ -149,6 +160,8 @@ def platforms_cmd() -> None:
             libs = ", ".join(p.name for p in c.liberty) or "[red]missing[/]"
             star = " *" if c.name == plat.default_corner else ""
             table.add_row(c.name + star, c.process, f"{c.voltage:.2f}", f"{c.temperature:g}", libs)
+        for cname, files in plat.absent_corners.items():
+            table.add_row(f"[dim]{cname}[/]", "", "", "", f"[dim]not in this tree ({', '.join(files)})[/]")
         console.print(table)
         console.print(
             f"site {plat.site.name} {plat.site.width * 1e6:g}×{plat.site.height * 1e6:g} µm; "
@@ -157,12 +170,17 @@ def platforms_cmd() -> None:
         )
 
 
-def plugins_cmd() -> None:
+def plugins_cmd(as_json: Annotated[bool, _JSON] = False) -> None:
     """List registered plugins and the stages of the flow."""
     from flow.plugin_manager import get_plugin_manager, plugin_list
     from flow.runner import build_flow
 
     pm = get_plugin_manager()
+    if as_json:
+        from flow.commands.inventory import plugins_json
+
+        typer.echo(plugins_json(pm))
+        return
     table = Table(title="plugins (entry-point group vhflow.plugins)")
     table.add_column("name")
     table.add_column("from")
@@ -174,22 +192,24 @@ def plugins_cmd() -> None:
 
 
 def variables_cmd(
-    stage: Annotated[str | None, typer.Option(help="Only the variables of this stage.")] = None,
+    stage: Annotated[str | None, typer.Option(help="Only the variables this stage reads (a stage id).")] = None,
+    as_json: Annotated[bool, _JSON] = False,
 ) -> None:
     """List every configuration variable with its type, default, unit and doc."""
+    from flow.commands.inventory import select_variables, variables_json
     from flow.config import _type_name
     from flow.plugin_manager import get_plugin_manager
-    from flow.runner import all_variables, build_flow
 
     pm = get_plugin_manager()
-    variables = all_variables(pm, build_flow(pm))
+    variables = select_variables(pm, stage)
+    if as_json:
+        typer.echo(variables_json(variables))
+        return
     table = Table(show_header=True)
     for col in ("variable", "type", "default", "unit", "declared by", "doc"):
         table.add_column(col)
     for name in sorted(variables):
         v = variables[name]
-        if stage and v.source != stage:
-            continue
         default = "(required)" if v.required else repr(v.default)
         table.add_row(name, _type_name(v.type), default, v.unit or "", v.source, v.doc)
     console.print(table)

@@ -54,3 +54,45 @@ def test_unknown_platform_and_corner(nangate45):
         load_platform("gf180")
     with pytest.raises(ConfigError, match="unknown corner 'ss'"):
         nangate45.corner("ss")
+
+
+def test_sky130_tree_with_only_tt(tmp_path, monkeypatch, sky130hd):
+    # ORFS sky130hd ships only tt_025C_1v80: sign-off there; multi-voltage says what it needs.
+    root = tmp_path / "sky130hd"
+    (root / "lib").mkdir(parents=True)
+    shutil.copytree(sky130hd.root / "lef", root / "lef")
+    tt = sky130hd.corners["tt_025C_1v80"].liberty[0]
+    (root / "lib" / tt.name).symlink_to(tt)
+    monkeypatch.setenv("VHFLOW_PLATFORMS", str(tmp_path))
+    plat = load_platform("sky130hd")
+    plat.require_files()
+    assert list(plat.corners) == ["tt_025C_1v80"] and len(plat.absent_corners) == len(sky130hd.corners) - 1
+    with pytest.raises(PlatformError, match="needs Liberty corners at 2 supply voltages"):
+        plat.require_voltages(2, "FINE-VH")
+
+
+def test_inventory_json(capsys):
+    import json
+
+    from flow.cli import main
+
+    def run(*argv):
+        with pytest.raises(SystemExit) as e:
+            main(list(argv))
+        return e.value.code, capsys.readouterr()
+
+    rc, out = run("platforms", "--json")
+    doc = json.loads(out.out)
+    assert rc == 0 and doc["units"]["voltage_v"] == "V"
+    nangate = next(p for p in doc["platforms"] if p["name"] == "nangate45")
+    typical = next(c for c in nangate["corners"] if c["name"] == "typical")
+    assert typical["voltage_v"] == pytest.approx(1.10) and nangate["site"]["width_um"] == pytest.approx(0.19)
+    rc, out = run("plugins", "--json")
+    stages = [s["id"] for s in json.loads(out.out)["stages"]]
+    assert rc == 0 and stages[0] == "synth" and "signoff" in stages
+    rc, out = run("variables", "--stage", "floorplan", "--json")
+    names = {v["name"]: v for v in json.loads(out.out)["variables"]}
+    assert rc == 0 and "CORE_UTILIZATION" in names and "PLACE_DENSITY" not in names
+    assert names["CORE_AREA"]["unit"] == "µm"
+    rc, out = run("variables", "--stage", "flooplan")
+    assert rc == 2 and "no such stage (did you mean floorplan?)" in out.err
