@@ -103,13 +103,15 @@ def run_signoff(verilog: Sequence[Path], top: str | None, libs: Mapping[str, Any
         elif acts:  # activity depends on functions and clocks, not on the corner: reuse it
             a = next(iter(acts.values()))
         else:
-            a = pw.propagate_activity(design, t, lib, input_activity=input_activity, annotated=ann)
+            a = pw.propagate_activity(design, t, lib, input_activity=input_activity, annotated=ann,
+                                      origin="saif" if ".saif" in str(activity_file).lower() else "vcd")
         if ann is not None:
-            hit = sum(1 for nm in ann if nm in set(design.net_names))
+            cnt = a.annotation_counts()
+            hit = cnt.get("vcd", 0) + cnt.get("saif", 0)
             if hit == 0:
-                raise ConfigError(f"activity file {activity_file}: none of its {len(ann)} signals name a net of "
-                                  f"{top or 'the design'} (wrong scope {scope!r}?)")
-            warnings.append(f"activity: {hit} of {len(design.net_names)} nets annotated from {activity_file.name}")
+                raise ConfigError(f"activity file {activity_file}: none of its {len(ann)} signals name a pin, port "
+                                  f"or net of {top or 'the design'} (wrong scope {scope!r}?)")
+            warnings.append(f"activity: {hit} of {a.origin.size} pins annotated from {activity_file.name}")
         acts[c] = a
         power[c] = pw.analyze_power(design, t, a, supply_names=sup, instance_corner=ic)
     return SignoffResult(design, timing, power, acts, warnings)
