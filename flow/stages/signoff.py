@@ -105,7 +105,7 @@ def run_signoff(verilog: Sequence[Path], top: str | None, libs: Mapping[str, Any
         else:
             a = pw.propagate_activity(design, t, lib, input_activity=input_activity, annotated=ann,
                                       origin="saif" if ".saif" in str(activity_file).lower() else "vcd")
-        if ann is not None:
+        if ann is not None and global_activity is None:
             cnt = a.annotation_counts()
             hit = cnt.get("vcd", 0) + cnt.get("saif", 0)
             if hit == 0:
