@@ -197,6 +197,7 @@ def synthesize(
     abc_area: bool = False,
     yosys: list[str] | None = None,
     timeout_s: float = YOSYS_TIMEOUT_S,
+    hdl_frontend: str | None = None,
 ) -> SynthResult:
     """Synthesise `top` onto `platform` at `corner`; raises ToolError with Yosys' first error."""
     out_dir = Path(out_dir)
@@ -204,6 +205,13 @@ def synthesize(
     for f in verilog_files:
         if not Path(f).is_file():
             raise ToolError(f"{f}: Verilog file not found")
+    if hdl_frontend:  # front-end step: SystemVerilog through slang (flow/sv_frontend.py)
+        if hdl_frontend != "slang":
+            raise ToolError(f"SYNTH_HDL_FRONTEND = {hdl_frontend!r}: the front ends are '' (Yosys) and 'slang'")
+        from flow.sv_frontend import prepare_sources
+
+        include_dirs = list(include_dirs)
+        verilog_files = prepare_sources(verilog_files, out_dir / "sv", include_dirs=include_dirs, defines=defines)
     c = platform.corner(corner)
     if not c.liberty:
         platform.require_files()

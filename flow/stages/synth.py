@@ -19,6 +19,9 @@ class SynthStage(Stage):
     outputs = ("verilog", "sdc")
     config_vars = (
         Variable("ABC_AREA", bool, "Map for area instead of delay (no `abc -D`).", False, source="synth"),
+        Variable("SYNTH_HDL_FRONTEND", str | None, "As ORFS: 'slang' reads SystemVerilog through slang "
+                 "(pyslang) before Yosys (package files first, imports and unpacked port arrays rewritten); "
+                 "empty: Yosys read_verilog -sv alone.", None, source="synth"),
         Variable(
             "SYNTH_CORNER", str | None,
             "Liberty corner ABC maps against; default: the platform's default corner.", None, source="synth",
@@ -46,6 +49,7 @@ class SynthStage(Stage):
             defines=cfg["VERILOG_DEFINES"],
             include_dirs=cfg["VERILOG_INCLUDE_DIRS"],
             abc_area=cfg["ABC_AREA"],
+            hdl_frontend=cfg["SYNTH_HDL_FRONTEND"] or None,
         )
         sdc_out = ctx.path(f"{cfg['DESIGN_NAME']}.sdc")
         shutil.copyfile(sdc, sdc_out)
