@@ -64,6 +64,11 @@ def register(app: typer.Typer) -> None:
         paths: int = typer.Option(1, "--paths", help="Paths per check type in the report."),
         wire_load: str = typer.Option("default", "--wire-load", help=WIRE_LOAD_HELP),
         as_json: bool = typer.Option(False, "--json", help="JSON instead of report text."),
+        report_checks_n: int = typer.Option(0, "--report-checks",
+                                            help="Print N worst setup and hold paths in OpenSTA's report_checks "
+                                                 "-fields {slew cap fanout} layout."),
+        check_types: bool = typer.Option(False, "--check-types", help="Also max slew / capacitance / fanout "
+                                         "violators, like report_check_types -violators."),
     ) -> None:
         """Setup/hold analysis like `report_checks`, `report_wns`, `report_tns`."""
         from flow.stages.signoff import run_signoff
@@ -76,8 +81,15 @@ def register(app: typer.Typer) -> None:
             if as_json:
                 typer.echo(json.dumps({"corner": c, **t.to_json(paths)}, indent=2))
                 continue
-            typer.echo(t.report_checks("max", paths))
-            typer.echo(t.report_checks("min", paths))
+            if report_checks_n:
+                from flow.engines.sta_report import report_checks
+
+                typer.echo(report_checks(t, report_checks_n))
+            else:
+                typer.echo(t.report_checks("max", paths))
+                typer.echo(t.report_checks("min", paths))
+            if check_types:
+                typer.echo(t.design_rules().report())
             typer.echo(f"wns {min(t.setup_wns, 0.0) * 1e9 if math.isfinite(t.setup_wns) else 0.0:.4f}")
             typer.echo(f"tns {t.setup_tns * 1e9:.4f}")
             for w in dict.fromkeys(res.warnings + t.warnings):  # the SDC ones are in both

@@ -90,12 +90,26 @@ class DesignRules:
         return "\n".join(out)
 
     def metrics(self) -> dict[str, float | int | None]:
-        """ORFS-style counts (`finish__timing__drv__max_slew` ...) and worst slacks (s, F, count)."""
+        """ORFS metrics: violation counts `finish__timing__drv__max_slew|max_cap|max_fanout` and
+        the worst slack of each (`..._slack`: ns, pF, fanout count; None when nothing is limited)."""
         out: dict[str, float | int | None] = {}
-        for chk, key in ((self.max_slew, "max_slew"), (self.max_capacitance, "max_cap"), (self.max_fanout, "max_fanout")):
-            out[f"timing__drv__{key}"] = chk.violations
-            out[f"timing__drv__{key}_slack"] = chk.worst_slack
+        for chk, key, scale in ((self.max_slew, "max_slew", 1e9), (self.max_capacitance, "max_cap", 1e12),
+                                (self.max_fanout, "max_fanout", 1.0)):
+            ws = chk.worst_slack
+            out[f"finish__timing__drv__{key}"] = chk.violations
+            out[f"finish__timing__drv__{key}_slack"] = None if ws is None else round(ws * scale, 9)
         return out
+
+    def table(self) -> str:
+        """One line per check for the sign-off report: violations, worst slack, tightest limit."""
+        lines = [f"{'Check':<16}{'Violations':>11}{'Worst slack':>14}{'Pins checked':>14}"]
+        for chk, title, scale, unit in ((self.max_slew, "max slew", 1e9, "ns"),
+                                        (self.max_capacitance, "max capacitance", 1e12, "pF"),
+                                        (self.max_fanout, "max fanout", 1.0, "")):
+            ws = chk.worst_slack
+            wtxt = "-" if ws is None else f"{ws * scale:.4f} {unit}".strip()
+            lines.append(f"{title:<16}{chk.violations:>11d}{wtxt:>14}{chk.nodes.size:>14d}")
+        return "\n".join(lines)
 
 
 def _tightest(*limits: np.ndarray) -> np.ndarray:

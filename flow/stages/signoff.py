@@ -2,7 +2,9 @@
 
 Reads `verilog` + `sdc` (+ `spef`, + `saif`/`vcd` or the `ACTIVITY` file, + `islands` for a
 per-instance corner), writes the `timing` (JSON) and `power` (JSON + per-instance NPZ) views,
-`reports/checks.rpt`, `reports/power.rpt`, `reports/activity.rpt`, and ORFS-style metrics.
+`reports/checks.rpt` (paths, then the max slew / capacitance / fanout checks), `timing.rpt`
+(OpenSTA `report_checks -fields {slew cap fanout}` layout), `reports/power.rpt`,
+`reports/activity.rpt`, and ORFS-style metrics (`finish__timing__drv__*` included).
 `run_signoff` is the same pipeline as a function (the CLI `vhflow sta` / `vhflow power` use it).
 """
 
@@ -147,6 +149,8 @@ class SignoffStage(Stage):
                  None, source="signoff"),
         Variable("CLOCK_PROPAGATED", bool | None, "Force propagated (True) or ideal (False) clocks; "
                  "default as the SDC says.", None, source="signoff"),
+        Variable("SIGNOFF_REPORT_PATHS", int, "Worst setup and hold paths per corner in timing.rpt.", 5,
+                 source="signoff"),
     )
 
     def run(self, state: State, ctx: StageContext) -> StageResult:
@@ -179,7 +183,17 @@ class SignoffStage(Stage):
             lines += [f"==== corner {c}", t.report_checks("max", 5), t.report_checks("min", 5),
                       f"wns {t.setup_wns * 1e9 if math.isfinite(t.setup_wns) else 0:.4f}",
                       f"tns {t.setup_tns * 1e9:.4f}", *(f"Warning: {w}" for w in t.warnings), ""]
+        for c, t in res.timing.items():
+            lines += [f"==== corner {c}: design rules (report_check_types -max_slew -max_capacitance -max_fanout)",
+                      t.design_rules().table(), "", t.design_rules().report(), ""]
         rpt.write_text("\n".join(lines))
+        # timing.rpt: OpenSTA `report_checks -fields {slew cap fanout}` of the worst setup and hold
+        # paths per corner
+        from flow.engines.sta_report import report_checks
+
+        n_paths = int(cfg.get("SIGNOFF_REPORT_PATHS", 5) or 5)
+        ctx.path("timing.rpt").write_text("\n".join(f"==== corner {c}\n{report_checks(t, n_paths)}"
+                                                    for c, t in res.timing.items()))
         plines = []
         for c, p in res.power.items():
             plines += [f"==== corner {c}", p.report_power(), res.activity[c].annotation_report(),
@@ -216,6 +230,11 @@ class SignoffStage(Stage):
             metrics[f"timing__setup__tns__corner:{c}"] = t.setup_tns
             metrics[f"timing__hold__ws__corner:{c}"] = _fin(t.hold_wns)
             metrics[f"timing__hold__tns__corner:{c}"] = t.hold_tns
+        # design-rule checks: worst corner (most violations, then worst slack) as ORFS reports
+        drv = [t.design_rules().metrics() for t in res.timing.values()]
+        for key in drv[0]:
+            vals = [m[key] for m in drv if m[key] is not None]
+            metrics[key] = (max(vals) if not key.endswith("_slack") else min(vals)) if vals else None
         tot = pres.totals()
         metrics["power__internal__total"] = tot["internal"]
         metrics["power__switching__total"] = tot["switching"]

@@ -116,3 +116,32 @@ def test_extrapolated_slew_is_clipped_at_zero(tmp_path, nangate45):
     n1 = t.node_names.index("u1/ZN")
     assert t.node_slew[n1].min() == 0.0
     assert t.node_slew.min() >= 0.0
+
+
+def test_report_checks_layout_matches_opensta(nangate_net):
+    """timing.rpt / `vhflow sta --report-checks`: the worst setup and hold path of the core clock
+    group, line for line as `report_checks -fields {slew cap fanout}` prints them (input port
+    start with latency and external delay, driver pins only, fanout and cap columns)."""
+    from flow.engines.sta_report import report_checks
+
+    d, lib, net = nangate_net
+    sdc = ORFS_SDC.format(period=0.9, buf="BUF_X1", pin="Z", load=3.0).replace("0.2]", "0.6]")
+    (d / "rpt.sdc").write_text(sdc)
+    library = sta.load_liberty(lib)
+    design = sta.load_design([net], "top")
+    t = sta.analyze(design, library, sta.load_constraints(d / "rpt.sdc", design, library))
+    ref = run_sta(f"read_liberty {lib}\nread_verilog {net}\nlink_design top\nread_sdc {d / 'rpt.sdc'}\n"
+                  "report_checks -path_delay max -fields {slew cap fanout} -group_path_count 1\n"
+                  "report_checks -path_delay min -fields {slew cap fanout} -group_path_count 1\n", d)
+
+    def paths(text: str) -> list[list[str]]:
+        blocks = [b.strip("\n").splitlines() for b in text.split("Startpoint: ")[1:]]
+        # ties between endpoints of equal slack may pick another register: compare the layout
+        # and every number, not the instance names
+        return [[ln.split(" v ")[0].split(" ^ ")[0] for ln in b if not ln.startswith(("Endpoint", "Warning"))]
+                for b in blocks]
+
+    ours = report_checks(t, 1)
+    theirs_core = [b for b in paths(ref.stdout) if "Path Group: core_clock" in b]
+    ours_core = [b for b in paths(ours) if "Path Group: core_clock" in b]
+    assert len(theirs_core) == 2 and ours_core == theirs_core

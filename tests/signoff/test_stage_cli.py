@@ -40,7 +40,15 @@ def test_stage_writes_views_metrics_reports(tmp_path, nangate45):
     npz = np.load(res.views["power"].parent / doc["instances_npz"])
     assert float(npz["total_w"].sum()) == pytest.approx(doc["total_w"])
     assert list(npz["inst_names"]) == ["r1", "u1", "r2", "u2"]
-    assert "slack" in (ctx.stage_dir / "reports/checks.rpt").read_text()
+    checks = (ctx.stage_dir / "reports/checks.rpt").read_text()
+    assert "slack" in checks and "max capacitance" in checks
+    # timing.rpt in OpenSTA report_checks -fields {slew cap fanout} layout, both corners
+    rpt = (ctx.stage_dir / "timing.rpt").read_text()
+    assert rpt.count("==== corner") == 2 and rpt.count("Path Type: max") >= 2 and rpt.count("Path Type: min") >= 2
+    assert "Fanout     Cap    Slew   Delay    Time   Description" in rpt
+    # DRV metrics: Nangate45's default_max_transition (0.1985 ns) is met by this small netlist
+    assert m["finish__timing__drv__max_slew"] == 0 and m["finish__timing__drv__max_slew_slack"] > 0
+    assert m["finish__timing__drv__max_slew_slack"] < 0.1985
     assert "Sequential" in (ctx.stage_dir / "reports/power.rpt").read_text()
     t = json.loads(res.views["timing"].read_text())
     assert set(t["corners"]) == {"typical", "slow"}
