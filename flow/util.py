@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import json
@@ -91,3 +92,120 @@ def read_text_without_block_comments(path: Path | str, what: str = "file") -> st
     text = read_bytes_maybe_gzip(path, what).decode("utf-8", "replace")
     text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group().count("\n"), text, flags=re.S)
     return text.replace("\\\n", " \n")
+
+
+def read_text_file(path: Path | str, what: str, *, max_bytes: int = 1 << 30) -> str:
+    """A text file as str: UTF-8, or Latin-1 where a file has bytes that are not UTF-8 (as the
+    Tcl and C readers of the EDA tools accept them); FormatError when unreadable or too large
+    (a 1 GB garbage file must not exhaust memory)."""
+    from flow.errors import FormatError
+
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise FormatError(path, None, f"{what} is {size / 2**20:.0f} MB: larger than the "
+                              f"{max_bytes / 2**20:.0f} MB a {what} may be")
+        raw = read_bytes_maybe_gzip(path, what)
+    except OSError as exc:
+        raise FormatError(path, None, f"cannot read {what}: {exc.strerror or exc}") from None
+    if len(raw) > max_bytes:
+        raise FormatError(path, None, f"{what} decompresses to more than {max_bytes / 2**20:.0f} MB")
+    if b"\0" in raw:
+        line = raw.count(b"\n", 0, raw.index(b"\0")) + 1
+        raise FormatError(path, line, f"NUL byte: this is not a {what} text file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def run_isolated(func: Callable[..., Any], args: tuple, *, what: str, path: Path | None, timeout_s: float,
+                 memory_bytes: int = 2 << 30) -> Any:
+    """`func(*args, progress=...)` in a forked child with a memory cap and a watchdog.
+
+    Why: an interpreter evaluating untrusted input (the SDC's Tcl) can be made to loop inside C
+    (`expr {2**100000000}`) or to allocate gigabytes, where no Python or Tcl limit reaches; in a
+    child the worst case is a FormatError naming the file and the line it was on. `progress(line)`
+    records the line being evaluated. Runs inline where `fork` is missing or VHFLOW_NO_FORK is set.
+    """
+    import mmap
+    import pickle
+    import resource
+    import select
+    import signal
+    import struct
+    import time
+
+    from flow.errors import FormatError, VhflowError
+
+    if not hasattr(os, "fork") or os.environ.get("VHFLOW_NO_FORK"):
+        return func(*args)
+    shared = mmap.mmap(-1, 8)
+
+    def progress(line: int) -> None:
+        shared[:8] = struct.pack("q", line)
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child process
+        status = 0
+        try:
+            os.close(r)
+            try:
+                with open("/proc/self/statm") as fh:
+                    vm = int(fh.read().split()[0]) * resource.getpagesize()
+                resource.setrlimit(resource.RLIMIT_AS, (vm + memory_bytes, resource.RLIM_INFINITY))
+            except (OSError, ValueError):
+                pass
+            try:
+                outcome = (True, func(*args, progress=progress))
+            except Exception as exc:
+                outcome = (False, exc)
+            try:
+                data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:
+                data = pickle.dumps((False, VhflowError(f"{type(exc).__name__}: {exc}")))
+            with os.fdopen(w, "wb") as fh:
+                fh.write(data)
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(w)
+    chunks: list[bytes] = []
+    last_line, last_change = -1, time.monotonic()
+    try:
+        while True:
+            ready, _, _ = select.select([r], [], [], 0.1)
+            if ready:
+                data = os.read(r, 1 << 20)
+                if not data:
+                    break
+                chunks.append(data)
+                continue
+            line = struct.unpack("q", shared[:8])[0]
+            now = time.monotonic()
+            if line != last_line:
+                last_line, last_change = line, now
+            elif now - last_change > timeout_s:
+                os.kill(pid, signal.SIGKILL)
+                raise FormatError(path, line or None, f"{what}: evaluation did not finish in {timeout_s:g} s")
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(r)
+        raise
+    os.close(r)
+    _, status = os.waitpid(pid, 0)
+    if not chunks:
+        line = struct.unpack("q", shared[:8])[0]
+        why = "ran out of memory" if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGABRT else (
+            f"died (wait status {status})")
+        raise FormatError(path, line or None, f"{what}: evaluation {why}")
+    ok, value = pickle.loads(b"".join(chunks))
+    if not ok:
+        raise value
+    return value
+

@@ -1,32 +1,88 @@
-"""SDC reader: the constraint file is *evaluated* by a real Tcl interpreter (`tkinter.Tcl`, no
-display needed) whose SDC commands record into `TimingConstraints` (SI units), so `set`,
-`expr`, `[all_inputs]`, `lsearch`, `foreach` in ORFS constraint files just work. Commands the
-embedded STA does not model, and unknown commands, become warnings naming file:line.
+"""SDC reader: the constraint file is *evaluated* by Tcl (`tkinter.Tcl`, no display needed), so
+`set`, `expr`, `[all_inputs]`, `lsearch`, `foreach` in ORFS constraint files just work, but in a
+*safe* child interpreter (`interp create -safe`) that holds only the SDC commands we implement
+and a few list/string/control commands: an SDC is data a user got from someone else, so it must
+not run `exec`, `open`, `file`, `source` or `socket`. Each top-level command has a time budget
+(`interp limit`), and where `fork` exists the evaluation runs in a child process with a memory
+cap and a watchdog, so neither `while {1} {}` nor a bignum or a 2 GB string in C can hang or
+kill the flow. SDC commands record into `TimingConstraints` (SI units); commands the embedded
+STA does not model, and unknown commands, become warnings naming file:line.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 import re
+import secrets
 from pathlib import Path
 from typing import Any
 
 from flow.engines.model import FlatDesign
 from flow.errors import FormatError
 
+#: Tcl commands an SDC may use besides the SDC commands (no I/O, no interpreters, no procs).
+TCL_COMMANDS = frozenset({
+    "expr", "set", "foreach", "if", "for", "while", "list", "lindex", "llength", "lappend", "concat",
+    "join", "split", "string", "format", "incr", "lsearch", "lrange", "lsort", "break", "continue",
+})
+#: Commands that reach outside the interpreter: an SDC naming one is rejected, not ignored.
+FORBIDDEN_COMMANDS = frozenset({
+    "exec", "open", "file", "source", "socket", "load", "unload", "interp", "cd", "pwd", "glob", "exit",
+    "fconfigure", "encoding", "close", "gets", "read", "chan", "after", "vwait", "update",
+})
+#: seconds one top-level SDC command may run (Tcl `interp limit ... time`)
+COMMAND_TIME_LIMIT_S = 2.0
+#: an SDC larger than this is not a constraint file (and would not fit the time budget)
+MAX_SDC_BYTES = 64 << 20
+
 
 def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: float = 1e-15):
-    """Evaluate an SDC file with Tcl; SDC commands fill a `TimingConstraints` (SI units).
+    """Evaluate an SDC file in a safe Tcl interpreter; SDC commands fill a `TimingConstraints`.
 
     Times in the file are in `time_unit` (the Liberty time unit, ns for our PDKs) and
     capacitances in `cap_unit` (fF), as OpenSTA interprets SDC against the library units.
+    Raises FormatError(path, line, ...) for every problem, never another exception.
     """
+    from flow.util import read_text_file, run_isolated
+
+    text = read_text_file(path, "SDC", max_bytes=MAX_SDC_BYTES)
+    return run_isolated(_evaluate, (Path(path), text, design, time_unit, cap_unit), what=f"SDC {path}",
+                        path=Path(path), timeout_s=COMMAND_TIME_LIMIT_S + 3.0)
+
+
+def _commands(text: str, complete) -> list[tuple[int, str]]:
+    """Top-level commands of a Tcl script with their first line (so errors name the file line)."""
+    out: list[tuple[int, str]] = []
+    chunk: list[str] = []
+    start = 1
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not chunk:
+            start = lineno
+        chunk.append(line)
+        joined = "\n".join(chunk)
+        if complete(joined + "\n"):
+            if joined.strip():
+                out.append((start, joined))
+            chunk = []
+    if chunk and "\n".join(chunk).strip():
+        out.append((start, "\n".join(chunk)))  # unbalanced: Tcl reports it with this line
+    return out
+
+
+def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_unit: float, progress=None):
+    """The SDC's commands evaluated one by one in a safe child interpreter of a fresh Tcl."""
+    import time
     import tkinter
 
     from flow.engines.sta import ClockDef, IODelay, TimingConstraints
 
     tc = TimingConstraints()
     tcl = tkinter.Tcl()
+    token = secrets.token_hex(8)
+    info_cmd, catch_cmd = f"__vh_info_{token}", f"__vh_catch_{token}"
+    tcl.eval("interp create -safe sdc")
+    chunk_line = [1]  # file line of the top-level command being evaluated
     ports_in = [p for p, d in zip(design.port_names, design.port_dir, strict=True) if d == "input"]
     ports_out = [p for p, d in zip(design.port_names, design.port_dir, strict=True) if d == "output"]
     all_ports = list(design.port_names)
@@ -45,9 +101,10 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
     def line_now() -> int | None:
         """Line of the SDC command being evaluated (Tcl's frame of the calling command)."""
         try:
-            return int(tcl.eval("dict get [info frame -1] line"))
+            frame = tcl.call("interp", "eval", "sdc", f"{info_cmd} frame -1")
+            return chunk_line[0] + int(tcl.call("dict", "get", frame, "line")) - 1
         except (tkinter.TclError, ValueError):
-            return None
+            return chunk_line[0]
 
     def where() -> str:
         line = line_now()
@@ -60,7 +117,21 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
         return list(tcl.splitlist(s)) if s else []
 
     def err(msg: str) -> FormatError:
-        return FormatError(path, None, msg)
+        return FormatError(path, line_now(), msg)
+
+    def number(s: str, what: str, *, positive: bool = False, nonnegative: bool = False) -> float:
+        """A finite number from the SDC (a period of 0 or a negative load is an error)."""
+        try:
+            v = float(s)
+        except (TypeError, ValueError):
+            raise err(f"{what}: expected a number, got {s!r}") from None
+        if not math.isfinite(v):
+            raise err(f"{what}: {s!r} is not a finite number")
+        if positive and v <= 0:
+            raise err(f"{what} must be > 0, got {s}")
+        if nonnegative and v < 0:
+            raise err(f"{what} must be >= 0, got {s}")
+        return v
 
     def match(pattern: str, names: list[str]) -> list[str]:
         """OpenSTA's object-name patterns: `*` and `?` are wildcards, everything else (the
@@ -125,6 +196,8 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
             if a in flags:
                 o[a] = True
             elif a in valued:
+                if k + 1 >= len(args):
+                    raise err(f"option {a} needs a value")
                 o[a] = args[k + 1]
                 k += 1
             elif a.startswith("-") and not re.fullmatch(r"-[\d.]+(e-?\d+)?", a):
@@ -138,10 +211,12 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
         o, pos = opts(args, {"-add"}, {"-name", "-period", "-waveform", "-comment"})
         if "-period" not in o:
             raise err("create_clock needs -period")
-        per = float(o["-period"]) * time_unit
+        per = number(o["-period"], "create_clock -period", positive=True) * time_unit
         srcs = [s for p in pos for s in split(p)]
         name = o.get("-name") or (srcs[0] if srcs else "clk")
-        wf = [float(x) * time_unit for x in split(o.get("-waveform", ""))] or [0.0, per / 2]
+        wf = [number(x, "create_clock -waveform") * time_unit for x in split(o.get("-waveform", ""))] or [0.0, per / 2]
+        if len(wf) < 2:
+            raise err("create_clock -waveform needs a rise and a fall edge")
         tc.clocks.append(ClockDef(name, per, (wf[0], wf[1]), srcs))
         return name
 
@@ -156,7 +231,7 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
                              "-source_latency_included"}, {"-clock", "-reference_pin"})
         if len(pos) < 2:
             raise err(f"{kind} needs a delay and ports")
-        val = float(pos[0]) * time_unit
+        val = number(pos[0], kind) * time_unit
         lst = tc.input_delays if kind == "set_input_delay" else tc.output_delays
         index = io_index.setdefault(kind, {})
         for p in (x for s in pos[1:] for x in split(s)):
@@ -172,7 +247,9 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
 
     def set_clock_uncertainty(*args: str) -> None:
         o, pos = opts(args, {"-setup", "-hold"}, {"-from", "-to", "-rise_from", "-fall_from"})
-        val = float(pos[0]) * time_unit
+        if not pos:
+            raise err("set_clock_uncertainty needs a value")
+        val = number(pos[0], "set_clock_uncertainty", nonnegative=True) * time_unit
         for c in clocks_of(" ".join(pos[1:])) if len(pos) > 1 else tc.clocks:
             if o.get("-setup") or not o.get("-hold"):
                 c.uncertainty_setup = val
@@ -182,12 +259,12 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
     def set_load(*args: str) -> None:
         o, pos = opts(args, {"-pin_load", "-wire_load", "-max", "-min", "-subtract_pin_load"}, set())
         for p in (x for s in pos[1:] for x in split(s)):
-            tc.port_load[p] = float(pos[0]) * cap_unit
+            tc.port_load[p] = number(pos[0], "set_load", nonnegative=True) * cap_unit
 
     def set_input_transition(*args: str) -> None:
         o, pos = opts(args, {"-max", "-min", "-rise", "-fall"}, {"-clock"})
         for p in (x for s in pos[1:] for x in split(s)):
-            tc.input_transition[p] = float(pos[0]) * time_unit
+            tc.input_transition[p] = number(pos[0], "set_input_transition", nonnegative=True) * time_unit
 
     def set_propagated_clock(*args: str) -> None:
         for c in clocks_of(" ".join(args)) or tc.clocks:
@@ -196,15 +273,15 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
     def set_clock_transition(*args: str) -> None:
         o, pos = opts(args, {"-rise", "-fall", "-max", "-min"}, set())
         for c in clocks_of(" ".join(pos[1:])):
-            c.transition = float(pos[0]) * time_unit
+            c.transition = number(pos[0], "set_clock_transition", nonnegative=True) * time_unit
 
     def set_clock_latency(*args: str) -> None:
         o, pos = opts(args, {"-source", "-rise", "-fall", "-max", "-min", "-early", "-late"}, {"-clock"})
         for c in clocks_of(" ".join(pos[1:])):
             if o.get("-source"):
-                c.source_latency = float(pos[0]) * time_unit
+                c.source_latency = number(pos[0], "set_clock_latency") * time_unit
             else:
-                c.latency = float(pos[0]) * time_unit
+                c.latency = number(pos[0], "set_clock_latency") * time_unit
 
     def set_false_path(*args: str) -> None:
         o, _ = opts(args, {"-setup", "-hold", "-rise", "-fall"}, {"-from", "-to", "-through"})
@@ -225,7 +302,9 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
         if "-to" not in o:
             warn("set_max_delay without -to is not supported; ignored")
             return
-        tc.max_delays.append({"to": split(o["-to"]), "value": float(pos[0]) * time_unit})
+        if not pos:
+            raise err("set_max_delay needs a value")
+        tc.max_delays.append({"to": split(o["-to"]), "value": number(pos[0], "set_max_delay") * time_unit})
 
     def set_wire_load_model(*args: str) -> None:
         o, _ = opts(args, {"-min", "-max"}, {"-name", "-library"})
@@ -237,7 +316,7 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
         groups = []
         k = 0
         while k < len(args):
-            if args[k] == "-group":
+            if args[k] == "-group" and k + 1 < len(args):
                 groups.append(split(args[k + 1]))
                 k += 1
             k += 1
@@ -254,12 +333,27 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
             raise FormatError(path, line_now(), "set_driving_cell needs -lib_cell CELL and ports")
         if "-rise" in o or "-fall" in o or "-multiply_by" in o:
             warn("set_driving_cell -rise/-fall/-multiply_by: the same driver is used for both transitions")
-        slew = float(o.get("-input_transition_rise", o.get("-input_transition_fall", 0.0))) * time_unit
+        slew = number(o.get("-input_transition_rise", o.get("-input_transition_fall", 0.0)), "set_driving_cell",
+                      nonnegative=True) * time_unit
         for port in split(pos[0]):
             tc.driving_cells[port] = (cell, o.get("-pin"), o.get("-from_pin"), slew)
 
     def ignore(*args: str) -> str:
         return ""
+
+    def drv_limit(kind: str, unit: float):
+        """set_max_transition / _capacitance / _fanout on the design ([current_design]) or ports."""
+        def f(*args: str) -> str:
+            o, pos = opts(args, {"-clock_path", "-data_path", "-rise", "-fall"}, set())
+            if not pos:
+                raise err(f"set_max_{kind} needs a value")
+            if o.get("-clock_path") or o.get("-data_path"):
+                warn(f"set_max_{kind} on clocks is not modelled; ignored")
+                return ""
+            for obj in [x for s in pos[1:] for x in split(s)] or [""]:
+                getattr(tc, f"max_{kind}")[obj] = number(pos[0], f"set_max_{kind}", nonnegative=True) * unit
+            return ""
+        return f
 
     def warn_ignore(name: str):
         def f(*args: str) -> str:
@@ -283,8 +377,9 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
         "set_input_transition": set_input_transition, "set_propagated_clock": set_propagated_clock,
         "set_clock_transition": set_clock_transition, "set_clock_latency": set_clock_latency,
         "set_false_path": set_false_path, "set_max_delay": set_max_delay, "set_clock_groups": set_clock_groups,
-        "current_design": ignore, "set_units": ignore, "set_max_fanout": ignore, "set_max_transition": ignore,
-        "set_max_capacitance": ignore, "set_wire_load_model": set_wire_load_model,
+        "current_design": ignore, "set_units": ignore, "set_max_fanout": drv_limit("fanout", 1.0),
+        "set_max_transition": drv_limit("transition", time_unit),
+        "set_max_capacitance": drv_limit("capacitance", cap_unit), "set_wire_load_model": set_wire_load_model,
         "set_wire_load_mode": ignore,  # a flat netlist: top, enclosed and segmented are the same
         "set_driving_cell": set_driving_cell, "set_min_delay": warn_ignore("set_min_delay"),
         "set_multicycle_path": warn_ignore("set_multicycle_path"),
@@ -293,6 +388,7 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
         "group_path": ignore, "set_dont_touch": ignore, "set_ideal_network": ignore,
     }
     cmds["unknown"] = unknown
+    cmds["puts"] = warn_ignore("puts")
     pending: list[tuple[int | None, Exception]] = []  # errors raised inside our commands
 
     def guard(fn):
@@ -304,27 +400,53 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
                 raise
         return call
 
-    for name, fn in cmds.items():
-        tcl.createcommand(name, guard(fn))
-    # collections are plain Tcl lists here, so these helpers are list operations
-    tcl.eval("proc remove_from_collection {a b} { set out {}; foreach x $a { if {[lsearch -exact $b $x] < 0} "
-             "{ lappend out $x } }; return $out }")
-    tcl.eval("proc delete_from_list {a b} { return [remove_from_collection $a $b] }")
-    tcl.eval("proc get_property {obj prop} { return {} }")
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise FormatError(path, None, f"cannot read SDC: {exc.strerror}") from None
-    tcl.setvar("__vh_sdc", text)
-    if tcl.eval("catch $__vh_sdc __vh_msg __vh_opts") != "0":
-        if pending:
-            line, exc = pending[0]
-            raise FormatError(path, line, getattr(exc, "message", None) or str(exc)) from None
-        try:
-            line = int(tcl.eval("dict get $__vh_opts -errorline"))
-        except (tkinter.TclError, ValueError):
-            line = None
-        msg = " ".join(str(tcl.getvar("__vh_msg")).split())
-        raise FormatError(path, line, f"SDC error: {msg}")
-    return tc
+    def forbidden(name: str):
+        def f(*args: str) -> str:
+            raise err(f"{name} is not allowed in an SDC (constraints may not reach files, processes or sockets)")
+        return f
 
+    for name in FORBIDDEN_COMMANDS:
+        cmds.setdefault(name, forbidden(name))
+    for name, fn in cmds.items():
+        tcl.createcommand(f"vh_sdc_{name}", guard(fn))
+    # Keep only the whitelisted Tcl commands in the child; `info` and `catch` survive under names
+    # the SDC cannot guess, for line numbers and error options.
+    tcl.call("interp", "eval", "sdc", f"rename info {info_cmd}; rename catch {catch_cmd}")
+    # collections are plain Tcl lists here, so these helpers are list operations
+    tcl.call("interp", "eval", "sdc",
+             "proc remove_from_collection {a b} { set out {}; foreach x $a { if {[lsearch -exact $b $x] < 0} "
+             "{ lappend out $x } }; set out }\n"
+             "proc delete_from_list {a b} { remove_from_collection $a $b }\n"
+             "proc get_property {obj prop} { list }")
+    keep = TCL_COMMANDS | {info_cmd, catch_cmd, "remove_from_collection", "delete_from_list", "get_property"}
+    tcl.call("interp", "eval", "sdc", f"foreach c [{info_cmd} commands] {{ if {{$c ni {{{' '.join(sorted(keep))}}} "
+             "&& $c ne {rename}} { rename $c {} } }; rename rename {}")
+    for name in cmds:
+        tcl.call("interp", "alias", "sdc", name, "", f"vh_sdc_{name}")
+
+    for start, command in _commands(text, lambda s: tcl.call("info", "complete", s) in (1, "1", True)):
+        chunk_line[0] = start
+        if progress is not None:
+            progress(start)
+        deadline = time.time() + COMMAND_TIME_LIMIT_S
+        tcl.call("interp", "limit", "sdc", "time", "-seconds", int(deadline),
+                 "-milliseconds", int(deadline % 1 * 1000))
+        try:
+            failed = tcl.call("interp", "eval", "sdc", ["::" + catch_cmd, command, "__vh_msg", "__vh_opts"])
+        except tkinter.TclError as exc:  # a limit cannot be caught inside the limited interpreter
+            if "limit exceeded" in str(exc):
+                raise FormatError(path, start, f"SDC command did not finish in {COMMAND_TIME_LIMIT_S:g} s "
+                                  "(endless loop?)") from None
+            raise FormatError(path, start, f"SDC error: {' '.join(str(exc).split())}") from None
+        if str(failed) != "0":
+            if pending:
+                line, exc = pending[0]
+                raise FormatError(path, line, getattr(exc, "message", None) or str(exc)) from None
+            try:
+                opts_ = tcl.call("interp", "eval", "sdc", ["set", "__vh_opts"])
+                line = start + int(tcl.call("dict", "get", opts_, "-errorline")) - 1
+            except (tkinter.TclError, ValueError):
+                line = start
+            msg = " ".join(str(tcl.call("interp", "eval", "sdc", ["set", "__vh_msg"])).split())
+            raise FormatError(path, line, f"SDC error: {msg}")
+    return tc
