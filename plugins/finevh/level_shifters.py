@@ -18,6 +18,7 @@ placement like OpenROAD places boundary cells; the placer treats them as blockag
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,9 +43,11 @@ def driver_mask(design: FlatDesign, lib: dict) -> np.ndarray:
     return out
 
 
-def crossings(design: FlatDesign, island: np.ndarray, is_driver: np.ndarray) -> list[tuple[int, int, list[int]]]:
+def crossings(design: FlatDesign, island: np.ndarray, is_driver: np.ndarray,
+              needs: Callable[[int, int], bool] | None = None) -> list[tuple[int, int, list[int]]]:
     """(net, driver island, receiving islands other than the driver's) for every net driven by a
-    cell whose loads sit in other islands."""
+    cell whose loads sit in other islands; `needs(driver island, receiving island)` keeps only the
+    pairs that can see a low-to-high step (default: every pair)."""
     out = []
     net = design.pin_net
     ok = net >= 0
@@ -57,6 +60,8 @@ def crossings(design: FlatDesign, island: np.ndarray, is_driver: np.ndarray) -> 
             continue
         d_isl = int(island[design.pin_inst[drv[0]]])
         recv = sorted({int(island[design.pin_inst[p]]) for p in group if not is_driver[p]} - {d_isl})
+        if needs is not None:
+            recv = [r for r in recv if needs(d_isl, r)]
         if recv:
             out.append((int(net[group[0]]), d_isl, recv))
     return out
@@ -72,9 +77,9 @@ class Insertion:
 
 
 def insert_level_shifters(design: FlatDesign, island: np.ndarray, is_driver: np.ndarray, cell: str, in_pin: str,
-                          out_pin: str) -> Insertion:
+                          out_pin: str, needs: Callable[[int, int], bool] | None = None) -> Insertion:
     """The netlist with one `cell` per (crossing net, receiving island), sinks moved behind it."""
-    cross = crossings(design, island, is_driver)
+    cross = crossings(design, island, is_driver, needs)
     taken = set(design.inst_names)
     net_taken = set(design.net_names)
     pin_net = design.pin_net.copy()

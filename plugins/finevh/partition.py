@@ -118,3 +118,35 @@ def assign_rails(k: int, island: np.ndarray, inst_names: list[str], vddh: str, v
             break
         rail[list(promote)] = 0
     return RailAssignment([vddh if r == 0 else vddl for r in rail], float(wns), len(history), history)
+
+
+def slack_binned_islands(graph: sp.csr_matrix, cell_class: np.ndarray, k: int, area: np.ndarray, *,
+                         min_size: int = 1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Timing-driven islands: cells are binned first by the lowest rail their worst path through
+    allows (`cell_class`, 0 = VDDL), then each bin is cut by METIS on its own connectivity into a
+    share of the k islands proportional to its cells (at least one, none smaller than
+    `min_size`). A bin too small for one island joins the next faster bin (never a slower one:
+    that could break timing). Returns (island per cell, rail class per island)."""
+    n = graph.shape[0]
+    cls = np.asarray(cell_class, dtype=np.int64).copy()
+    classes = sorted(set(cls.tolist()))
+    for c in classes[:-1]:  # undersized bins move up, never down
+        if 0 < int(np.sum(cls == c)) < min_size:
+            cls[cls == c] = min(x for x in classes if x > c)
+    classes = sorted(set(cls.tolist()))
+    counts = {c: int(np.sum(cls == c)) for c in classes}
+    budget = max(k, len(classes))
+    share = {c: max(1, min(counts[c] // max(min_size, 1), int(round(budget * counts[c] / max(n, 1)))))
+             for c in classes}
+    island = np.zeros(n, dtype=np.int64)
+    isl_class: list[int] = []
+    for c in classes:
+        members = np.flatnonzero(cls == c)
+        sub = graph[members][:, members]
+        parts = partition(sub, share[c], area[members], seed=seed)
+        used = np.unique(parts)
+        remap = np.full(int(parts.max()) + 1 if parts.size else 1, -1, dtype=np.int64)
+        remap[used] = np.arange(used.size) + len(isl_class)
+        island[members] = remap[parts]
+        isl_class += [c] * used.size
+    return island, np.asarray(isl_class, dtype=np.int64)

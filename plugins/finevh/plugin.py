@@ -31,8 +31,7 @@ from flow.state import State
 from plugins.finevh import level_shifters as lsh
 from plugins.finevh import policy as pol
 from plugins.finevh.islands import island_rects, size_switch, spectral_order
-from plugins.finevh.partition import assign_rails, cell_graph, cut_nets, partition
-from plugins.finevh.supply import default_rails, fit_alpha_power
+from plugins.finevh.supply import default_rails
 
 VARIABLES = (
     Variable("FINEVH_ISLANDS", int, "Number of Vdd-hopping islands (0: FINE-VH off).", 0, source="finevh"),
@@ -47,6 +46,10 @@ VARIABLES = (
     Variable("FINEVH_TRACE", Path | None, "Workload trace for the policy evaluation; default: synthetic.", None,
              source="finevh"),
     Variable("FINEVH_SEED", int, "METIS seed.", 0, source="finevh"),
+    Variable("FINEVH_CLOCK", str, "Clock of the study: 'vddh' (the fastest the chip meets at VDDH + 3 %, so it is "
+             "not over-designed) or 'sdc' (the SDC's).", "vddh", source="finevh"),
+    Variable("FINEVH_VDDM_CORNER", str | None, "Liberty corner of an optional third (middle) rail.", None,
+             source="finevh"),
 )
 
 
@@ -55,6 +58,8 @@ def _enabled(config) -> bool:
 
 
 def _rails(ctx: StageContext) -> tuple[str, str]:
+    if ctx.config.get("FINEVH_CLOCK", "vddh") not in ("vddh", "sdc"):
+        raise ConfigError("FINEVH_CLOCK must be 'vddh' or 'sdc'")
     vh, vl = default_rails(ctx.platform)
     vh = ctx.config["FINEVH_VDDH_CORNER"] or vh
     vl = ctx.config["FINEVH_VDDL_CORNER"] or vl
@@ -67,7 +72,7 @@ def _rails(ctx: StageContext) -> tuple[str, str]:
 
 class PartitionStage(Stage):
     id = "finevh_partition"
-    name = "FINE-VH: island partitioning and rail assignment"
+    name = "FINE-VH: timing-driven islands, rails and signed-off modes"
     inputs = ("verilog", "sdc")
     outputs = ("islands",)
     config_vars = VARIABLES
@@ -77,77 +82,112 @@ class PartitionStage(Stage):
         return _enabled(config)
 
     def run(self, state: State, ctx: StageContext) -> StageResult:
-        from flow.stages.floorplan import load_netlist
-        from flow.stages.signoff import corner_library, run_signoff
+        from flow.engines import sta as sta_engine
+        from flow.stages.floorplan import load_netlist, platform_lef
+        from flow.stages.signoff import corner_library, load_activity
+        from plugins.finevh import study
+        from plugins.finevh.operating import SignoffModel
+        from plugins.finevh.voltage import voltage_only_corners
 
         cfg = ctx.config
-        vh, vl = _rails(ctx)
+        plat = ctx.platform
         design = load_netlist(ctx, state)  # parsed once per run (cached)
         n = len(design.inst_names)
+        notes: list[str] = []
+        vh, vl = _rails(ctx)
+        try:
+            corners = voltage_only_corners(plat)
+        except ConfigError:
+            corners = [vl, vh]
+            notes.append(f"{plat.name} has no corners that differ in supply alone: VDDL ({vl}, "
+                         f"{plat.corner(vl).voltage} V, {plat.corner(vl).process} {plat.corner(vl).temperature} °C) "
+                         f"differs from VDDH ({vh}, {plat.corner(vh).process} {plat.corner(vh).temperature} °C) in "
+                         "process and temperature too, so these figures are not a voltage-only study")
+        if vh not in corners or (cfg["FINEVH_VDDL_CORNER"] and vl not in corners):
+            raise ConfigError(f"FINE-VH rails {vl}/{vh} must be among the same-process corners {corners}")
+        corners = [c for c in corners if plat.corner(c).voltage <= plat.corner(vh).voltage]
+        libs = {c: ctx.cached(("engine_liberty", c), lambda c=c: corner_library(plat, c)) for c in corners}
+        tc = sta_engine.load_constraints(state["sdc"], design, libs[vh])
+        ann = load_activity(Path(cfg["ACTIVITY"]), cfg.get("ACTIVITY_SCOPE")) if cfg.get("ACTIVITY") else None
+        sm = SignoffModel(design, libs, tc, input_activity=cfg.get("INPUT_ACTIVITY", 0.1), annotated=ann)
+        top = corners.index(vh)
+        if cfg["FINEVH_CLOCK"] == "vddh":
+            sm = study.retime(sm, study.nominal_clock(sm, top))
+        sweep = study.sweep_corners(sm)
         k = cfg["FINEVH_ISLANDS"] or max(1, math.ceil(n / cfg["FINEVH_ISLAND_SIZE"]))
         k = max(1, min(k, n))
-        libs = {c: ctx.cached(("engine_liberty", c), lambda c=c: corner_library(ctx.platform, c)) for c in (vh, vl)}
-        area = np.array([libs[vh]["cells"][c]["area"] for c in design.inst_cell]) if n else np.zeros(0)
-        island = partition(cell_graph(design, net_weight=_activity_weights(cfg, design)), k, area * 1e12,
-                           seed=cfg["FINEVH_SEED"])
-        ls_delay = float(ctx.platform.level_shifter.get("delay_ps", 0.0)) * 1e-12
-
-        def mixed(ic: np.ndarray) -> tuple[float, list[list[str]]]:
-            res = run_signoff([state["verilog"]], cfg["DESIGN_NAME"], libs, state["sdc"], instance_corner=ic,
-                              level_shifter_delay=ls_delay, do_power=False, design=design)
-            t = res.timing["mixed"]
-            paths = [[s.node.split("/")[0] for s in p.stages] for p in t.setup_paths if p.slack < 0]
-            return (t.setup_wns if math.isfinite(t.setup_wns) else 0.0), paths
-
-        ra = assign_rails(k, island, list(design.inst_names), vh, vl, mixed)
-        # reference analysis at VDDH: per-island criticality, energy per cycle and leakage
-        ref = run_signoff([state["verilog"]], cfg["DESIGN_NAME"], {vh: libs[vh]}, state["sdc"],
-                          input_activity=cfg.get("INPUT_ACTIVITY", 0.1), design=design)
-        t_ref, p_ref = ref.timing[vh], ref.power[vh]
-        period = (t_ref.clock_periods or [cfg.get("CLOCK_PERIOD") or 1e-9])[0]
-        f_nom = 1.0 / period
-        index = {nm: i for i, nm in enumerate(design.inst_names)}
-        crit = np.full(k, 0.05)
-        for name, slack in zip(t_ref.endpoint_names, t_ref.setup_slack, strict=True):
-            inst = name.split("/")[0]
-            if inst in index and math.isfinite(slack):
-                i = island[index[inst]]
-                crit[i] = max(crit[i], (period - slack) / period)
-        pidx = np.array([index[nm] for nm in p_ref.inst_names])
-        dyn = np.bincount(island[pidx], weights=np.asarray(p_ref.internal) + np.asarray(p_ref.switching), minlength=k)
-        leak = np.bincount(island[pidx], weights=np.asarray(p_ref.leakage), minlength=k)
-        # alpha-power law from the critical delay at both rails (all-VDDH vs all-VDDL STA)
-        slow = run_signoff([state["verilog"]], cfg["DESIGN_NAME"], {vl: libs[vl]}, state["sdc"], do_power=False,
-                           design=design).timing[vl]
-        d_h = period - t_ref.setup_wns
-        d_l = period - slow.setup_wns
-        law = fit_alpha_power([ctx.platform.corner(vh).voltage, ctx.platform.corner(vl).voltage], [d_h, d_l])
-        cuts = cut_nets(design, island)
-        # island-to-island nets by their real (Liberty) driver: where level shifters go
-        cross = lsh.crossings(design, island, lsh.driver_mask(design, libs[vh]))
-        names = [f"isl{i}" for i in range(k)]
-        doc = {
-            "vddh": vh, "vddl": vl,
-            "rail_voltage": {vh: ctx.platform.corner(vh).voltage, vl: ctx.platform.corner(vl).voltage},
-            "instances": {nm: names[island[i]] for i, nm in enumerate(design.inst_names)},
-            "rails": dict(zip(names, ra.rails, strict=True)),
-            "islands": [{"name": names[i], "cells": int(np.sum(island == i)), "area_um2": float(area[island == i].sum() * 1e12),
-                         "rail": ra.rails[i], "crit": float(crit[i]), "dynamic_w": float(dyn[i]), "leakage_w": float(leak[i])}
-                        for i in range(k)],
-            "cut_nets": len(cuts),
-            "crossings": [[int(a), int(b), [int(x) for x in c]] for a, b, c in cross],
-            "assignment": {"wns_s": ra.wns, "iterations": ra.iterations, "history": ra.history},
-            "f_nom_hz": f_nom, "alpha_power": {"vt": law.vt, "alpha": law.alpha,
-                                               "note": "fitted on the two rail corners' critical delays"},
-        }
+        ls_cell = study.level_shifter_cell(plat, libs[vh], platform_lef(ctx))
+        weights = _activity_weights(cfg, design)
+        if cfg["FINEVH_VDDL_CORNER"]:
+            candidates = [[corners.index(vl), top]]
+        else:  # rails per design and workload: every lower same-process corner as VDDL
+            candidates = [[j, top] for j in range(top)]
+        if cfg["FINEVH_VDDM_CORNER"]:
+            vm = corners.index(cfg["FINEVH_VDDM_CORNER"])
+            candidates = [sorted({c[0], vm, top}) for c in candidates if c[0] < vm]
+        tried = []
+        for rails in candidates:
+            fv = study.build(sm, sweep, rails, k, platform=plat, ls_cell=ls_cell, net_weight=weights,
+                             seed=cfg["FINEVH_SEED"], ir_drop=cfg["FINEVH_IR_DROP_MV"] * 1e-3)
+            trace, _ = workload(fv.system, cfg.get("FINEVH_TRACE"))
+            r = pol.evaluate(fv.system, trace, "finevh")
+            tried.append((r.misses > 0 or not fv.fast.meets, r.energy_j, rails, fv))
+            ctx.log.info("FINE-VH rails %s: %d islands, %d level shifters, fast WNS %.3f ns, %d misses, %.4g uJ",
+                         [corners[j] for j in rails], fv.rail_class.size, fv.level_shifters, fv.fast.wns * 1e9,
+                         r.misses, r.energy_j * 1e6)
+        _, _, rails, fv = min(tried, key=lambda t: (t[0], t[1]))
+        doc = islands_doc(fv, sm, sweep, rails, corners, plat, notes,
+                          [{"rails": [corners[j] for j in t[2]], "energy_uj": t[1] * 1e6, "rejected": t[0]}
+                           for t in tried])
         out = ctx.path("islands.json")
         out.write_text(json.dumps(doc, indent=1))
-        ctx.log.info("FINE-VH: %d islands, %d on VDDH, WNS %.3f ns, %d cut nets", k,
-                     sum(r == vh for r in ra.rails), ra.wns * 1e9, len(cuts))
+        k_isl = fv.rail_class.size
+        n_vh = int(np.sum(fv.rail_class == len(rails) - 1))
+        ctx.log.info("FINE-VH: %d islands (%d hopping), VDDL %s, fast-mode WNS %.3f ns, %d level shifters", k_isl,
+                     int(fv.hopping.sum()), doc["vddl"], fv.fast.wns * 1e9, fv.level_shifters)
         return StageResult(views={"islands": out}, metrics={
-            "finevh__islands": k, "finevh__islands__vddh": int(sum(r == vh for r in ra.rails)),
-            "finevh__partition__cut_nets": len(cuts), "finevh__timing__setup__ws_mixed": ra.wns,
+            "finevh__islands": k_isl, "finevh__islands__vddh": n_vh,
+            "finevh__partition__cut_nets": len(doc["crossings"]),
+            "finevh__timing__setup__ws_mixed": fv.fast.wns if math.isfinite(fv.fast.wns) else 0.0,
         })
+
+
+def islands_doc(fv, sm, sweep, rails: list[int], corners: list[str], plat, notes: list[str], tried: list) -> dict:
+    """The `islands` view: membership, fast-mode rails (what sign-off times), the planned level
+    shifters and switches, and the signed-off policy model."""
+    from plugins.finevh.criticality import island_criticality
+
+    k = fv.rail_class.size
+    names = [f"isl{i}" for i in range(k)]
+    rail_names = [corners[rails[c]] for c in fv.rail_class]
+    top = rails[-1]
+    design = sm.design
+    area = np.array([sm.libs[top]["cells"][c]["area"] for c in design.inst_cell]) * 1e12
+    crit = island_criticality(sweep.through_slack[top], fv.island, k, sm.period)
+    e = np.bincount(fv.island, weights=sweep.at_nominal[top].inst_e_dyn, minlength=k)
+    lk = np.bincount(fv.island, weights=sweep.at_nominal[top].inst_leak, minlength=k)
+    drv = lsh.driver_mask(design, sm.libs[top])
+    cross = lsh.crossings(design, fv.island, drv, needs=lambda a, b: fv.rail_class[a] < fv.rail_class[b])
+    return {
+        "vddh": corners[top], "vddl": corners[rails[0]], "rail_corners": [corners[j] for j in rails],
+        "rail_voltage": {corners[j]: float(sm.volts[j]) for j in range(len(corners))},
+        "clock_period_s": sm.period, "f_nom_hz": 1.0 / sm.period,
+        "instances": {nm: names[fv.island[i]] for i, nm in enumerate(design.inst_names)},
+        "rails": dict(zip(names, rail_names, strict=True)),
+        "islands": [{"name": names[i], "cells": int(np.sum(fv.island == i)), "area_um2": float(area[fv.island == i].sum()),
+                     "rail": rail_names[i], "rail_class": int(fv.rail_class[i]), "hopping": bool(fv.hopping[i]),
+                     "crit": float(crit[i]), "dynamic_w": float(e[i] / sm.period), "leakage_w": float(lk[i])}
+                    for i in range(k)],
+        "crossings": [[int(a), int(b), [int(x) for x in c]] for a, b, c in cross],
+        "level_shifters_planned": int(fv.level_shifters), "level_shifter_cell": fv.ls_cell,
+        "level_shifter_area_um2": fv.ls_area_um2, "switch_area_um2": fv.switch_area_um2,
+        "area_overhead_pct": fv.area_overhead_pct,
+        "modes": {"fast": {"period_s": fv.fast.period, "wns_s": fv.fast.wns, "meets": fv.fast.meets},
+                  "slow": {"period_s": fv.slow.period, "wns_s": fv.slow.wns, "meets": fv.slow.meets}},
+        "assignment": {"wns_s": fv.fast.wns if math.isfinite(fv.fast.wns) else 0.0, "promotions": fv.promotions},
+        "rails_tried": tried, "notes": notes + fv.notes,
+        "policy_model": fv.system.to_json(),
+    }
 
 
 class IslandsStage(Stage):
@@ -172,7 +212,9 @@ class IslandsStage(Stage):
         drop = cfg["FINEVH_IR_DROP_MV"] * 1e-3
         if not 0 < drop < vh_v:
             raise ConfigError("FINEVH_IR_DROP_MV must be positive and below the supply")
-        banks = [size_switch(i["dynamic_w"] + i["leakage_w"], vh_v, drop, plat.power_switch) for i in isl]
+        # header switches only where an island hops (a static-VDDL island sits on its rail)
+        banks = [size_switch(i["dynamic_w"] + i["leakage_w"], vh_v, drop, plat.power_switch) if i.get("hopping", True)
+                 else size_switch(0.0, vh_v, drop, {**plat.power_switch, "min_width_um": 0.0}) for i in isl]
         ls_per_island = np.zeros(k, dtype=int)
         adj = np.zeros((k, k))
         for _, drv, recv in doc["crossings"]:
@@ -198,6 +240,10 @@ class IslandsStage(Stage):
         views: dict[str, Path] = {}
         if ls_cell is not None and n_cross(doc):
             views = self._insert_shifters(state, ctx, doc, names, rects, ls_cell, fp)
+        planned = doc.get("level_shifters_planned")
+        if planned is not None and planned != int(ls_per_island.sum()):
+            raise ConfigError(f"FINE-VH: {int(ls_per_island.sum())} level shifters placed, the signed-off policy model "
+                              f"has {planned}: the islands view is inconsistent")
         members: dict[str, list[str]] = {n: [] for n in names}
         for inst, name in doc["instances"].items():
             members[name].append(inst)
@@ -248,7 +294,9 @@ class IslandsStage(Stage):
         lib = ctx.cached(("engine_liberty", doc["vddh"]), lambda: corner_library(ctx.platform, doc["vddh"]))
         col = {n: j for j, n in enumerate(names)}
         island = np.array([col[doc["instances"][nm]] for nm in design.inst_names], dtype=np.int64)
-        ins = lsh.insert_level_shifters(design, island, lsh.driver_mask(design, lib), cell, in_pin, out_pin)
+        cls = [int(i.get("rail_class", 1)) for i in doc["islands"]]
+        ins = lsh.insert_level_shifters(design, island, lsh.driver_mask(design, lib), cell, in_pin, out_pin,
+                                        needs=lambda a, b: cls[a] < cls[b])
         rh, sw = float(fp["row_height"]), float(fp["site_width"])
         core = [float(v) for v in fp["core"]]
         taps = [(float(x), float(y), float(x) + float(tw), float(y) + float(th))
@@ -365,29 +413,20 @@ def build_upf(names: list[str], members: dict[str, list[str]], rects: list, doc:
     return Upf(c)
 
 
-def policy_model(doc: dict, platform_switch: dict | None = None) -> pol.SystemModel:
-    from plugins.finevh.supply import AlphaPower
-
-    vh, vl = doc["rail_voltage"][doc["vddh"]], doc["rail_voltage"][doc["vddl"]]
-    f = doc["f_nom_hz"]
-    islands = []
-    for i in doc["islands"]:
-        e_cycle = i["dynamic_w"] / f
-        # rail change: recharge the island's switched capacitance (≈ e_cycle/(α·V²), α = 0.1) by ΔV
-        cap = e_cycle / (0.1 * vh**2)
-        hop = 0.5 * cap * (vh**2 - vl**2) + 1e-15 * i.get("switch_width_um", 1.0) * vh**2
-        ir = 1.0
-        islands.append(pol.IslandModel(i["name"], i["crit"], e_cycle, i["leakage_w"], i.get("level_shifters", 0),
-                                       hop, i.get("switch_leak_w", 0.0), ir))
-    law = AlphaPower(doc["alpha_power"]["vt"], doc["alpha_power"]["alpha"])
-    return pol.SystemModel(f, vh, vl, law, islands)
+def policy_model(doc: dict, path: Path | str = "islands.json") -> pol.SystemModel:
+    """The signed-off policy model the partition stage stored; an islands file without one (an
+    older run) is refused rather than re-modelled without its overheads."""
+    if "policy_model" not in doc:
+        raise ConfigError(f"{path}: no signed-off FINE-VH policy model (an islands file from an older vhflow): "
+                          "re-run the flow")
+    return pol.SystemModel.from_json(doc["policy_model"])
 
 
 def _islands_doc(state) -> dict | None:
     if "islands" not in state:
         return None
     doc = json.loads(Path(state["islands"]).read_text())
-    return doc if "f_nom_hz" in doc else None
+    return doc if "policy_model" in doc else None
 
 
 @hookimpl
@@ -407,10 +446,11 @@ def _trace_path(run_dir) -> Path | None:
 
 
 def workload(m: pol.SystemModel, trace: Path | None) -> tuple[list[pol.Interval], str]:
-    """The policy workload: FINEVH_TRACE when set (a ConvNet layer trace or intervals), else the
-    synthetic bursty trace; and a label for the report."""
+    """The policy workload: FINEVH_TRACE when set (intervals, or a ConvNet layer trace run as
+    real-time frames: `policy.convnet_frames`), else the synthetic bursty trace; and a label."""
     if trace is None:
-        return pol.synthetic_trace(m.f_nom), "a synthetic bursty trace (40 × 1 ms)"
+        return pol.synthetic_trace(m.f_nom), "a synthetic bursty trace (40 × 1 ms, 20–95 % load)"
+    trace = Path(trace)
     tr = pol.read_trace(trace, m.f_nom)
     return tr, f"the workload trace {trace.name} ({len(tr)} intervals)"
 
@@ -423,7 +463,9 @@ def vhflow_metrics(state, run_dir) -> dict[str, float]:
     m = policy_model(doc)
     res = pol.compare(m, workload(m, _trace_path(run_dir))[0])
     s = pol.savings(res)
-    return {f"finevh__saving__{k}": round(float(v), 3) for k, v in s.items()}
+    out = {f"finevh__saving__{k}": round(float(v), 3) for k, v in s.items() if v is not None}
+    out.update({f"finevh__misses__{p}": r.misses for p, r in res.items()})
+    return out
 
 
 @hookimpl
@@ -434,35 +476,50 @@ def vhflow_report_sections(state, run_dir, config) -> list[ReportSection]:
     m = policy_model(doc)
     trace, label = workload(m, _trace_path(run_dir))
     res = pol.compare(m, trace)
+    shown = doc["islands"][:64]
     rows = "".join(f"<tr><td>{html.escape(i['name'])}</td><td>{i['cells']}</td><td>{i['area_um2']:.1f}</td>"
-                   f"<td>{html.escape(i['rail'])}</td><td>{i['crit']:.3f}</td><td>{(i['dynamic_w'] + i['leakage_w']) * 1e3:.4f}</td>"
+                   f"<td>{html.escape(i['rail'])}</td><td>{'yes' if i.get('hopping') else 'no'}</td><td>{i['crit']:.3f}</td>"
+                   f"<td>{(i['dynamic_w'] + i['leakage_w']) * 1e3:.4f}</td>"
                    f"<td>{i.get('switch_width_um', 0):.1f}</td><td>{i.get('level_shifters', 0)}</td></tr>"
-                   for i in doc["islands"])
-    prow = "".join(f"<tr><td>{p}</td><td>{r.energy_j * 1e6:.3f}</td><td>{r.misses}</td></tr>" for p, r in res.items())
+                   for i in shown)
+    more = f"<p>({len(doc['islands']) - len(shown)} more islands in islands.json)</p>" if len(doc["islands"]) > 64 else ""
+    prow = "".join(f"<tr><td>{p}</td><td>{r.energy_j * 1e6:.4f}</td><td>{r.misses}</td></tr>" for p, r in res.items())
     sv = pol.savings(res)
-    body = (f"<p>Rails: VDDH = {html.escape(doc['vddh'])} ({doc['rail_voltage'][doc['vddh']]} V), VDDL = "
-            f"{html.escape(doc['vddl'])} ({doc['rail_voltage'][doc['vddl']]} V). Alpha-power law Vt = "
-            f"{doc['alpha_power']['vt']:.3f} V, α = {doc['alpha_power']['alpha']:.2f} ({html.escape(doc['alpha_power']['note'])})."
-            f" Mixed-rail WNS after assignment: {doc['assignment']['wns_s'] * 1e9:.3f} ns. {_ls_text(doc)}</p>"
-            "<table><tr><th>island</th><th>cells</th><th>area µm²</th><th>rail (static)</th><th>criticality</th>"
-            f"<th>power mW</th><th>switch W µm</th><th>level shifters</th></tr>{rows}</table>"
+    modes = doc["modes"]
+
+    def pct(x: float | None) -> str:
+        return "not compared (deadline misses)" if x is None else f"{x:.1f} %"
+
+    rails = ", ".join(f"{html.escape(c)} ({doc['rail_voltage'][c]} V)" for c in doc["rail_corners"])
+    notes = "".join(f"<p><b>Note:</b> {html.escape(n)}</p>" for n in doc.get("notes", []))
+    body = (f"{notes}<p>Rails: {rails} — chosen per design and workload among "
+            f"{len(doc.get('rails_tried', []))} candidates. Clock {doc['clock_period_s'] * 1e9:.3f} ns. "
+            f"Signed-off modes (multi-voltage STA with the level shifters in the netlist): fast (islands on their "
+            f"rails) at {modes['fast']['period_s'] * 1e9:.3f} ns, WNS {modes['fast']['wns_s'] * 1e9:.3f} ns; slow (all "
+            f"on VDDL) at {modes['slow']['period_s'] * 1e9:.3f} ns, WNS {modes['slow']['wns_s'] * 1e9:.3f} ns. "
+            f"Delay/energy between the Liberty corners: PCHIP interpolation (ideal DVFS and the per-island bound "
+            f"only, model). {_ls_text(doc)} Area overhead (switches + shifters): {doc['area_overhead_pct']:.1f} %.</p>"
+            "<table><tr><th>island</th><th>cells</th><th>area µm²</th><th>rail (fast mode)</th><th>hops</th>"
+            f"<th>criticality</th><th>power mW</th><th>switch W µm</th><th>level shifters</th></tr>{rows}</table>{more}"
             f"<h3>Policies on {html.escape(label)}</h3>"
             f"<table><tr><th>policy</th><th>energy µJ</th><th>deadline misses</th></tr>{prow}</table>"
-            f"<p>FINE-VH saves {sv['finevh_vs_dvfs_pct']:.1f} % over realistic chip-wide DVFS and "
-            f"{sv['finevh_vs_ideal_dvfs_pct']:.1f} % over ideal chip-wide DVFS; it is {sv['finevh_above_lower_bound_pct']:.1f} % "
-            "above ideal per-island DVFS. Assumptions: plugins/finevh/policy.py (regulator 10 µs / 1 µJ per "
-            "transition, leakage ∝ V³, dynamic ∝ V², switch recharge of the island's switched capacitance).</p>")
+            f"<p>FINE-VH vs realistic chip-wide DVFS: {pct(sv['finevh_vs_dvfs_pct'])}; vs ideal chip-wide DVFS: "
+            f"{pct(sv['finevh_vs_ideal_dvfs_pct'])}; above ideal per-island DVFS (lower bound): "
+            f"{pct(sv['finevh_above_lower_bound_pct'])}. Assumptions: plugins/finevh/policy.py (regulator 10 µs and "
+            "½·1 nF·ΔV² per DVFS change, header switch on-time per hop, rail recharge of the island's load "
+            "capacitance).</p>")
     body += _figures(state, doc, m, res, trace)
     return [ReportSection("FINE-VH islands and policy", body, order=50, source="finevh")]
 
 
 def _ls_text(doc: dict) -> str:
     """How the level shifters are represented: real cells in the netlist, or the model."""
-    n = sum(int(i.get("level_shifters", 0)) for i in doc["islands"])
-    if doc.get("level_shifters_inserted"):
+    n = sum(int(i.get("level_shifters", 0)) for i in doc["islands"]) or int(doc.get("level_shifters_planned", 0))
+    if doc.get("level_shifters_inserted") or doc.get("level_shifter_cell"):
         return (f"{n} level shifters ({html.escape(doc['level_shifter_cell'])}) inserted into the netlist, one per "
-                "island-to-island net and receiving island, fixed at the receiving island's edge and signed off "
-                "from their Liberty.")
+                "net from a lower-rail island into a higher-rail one and receiving island, timed and powered from "
+                "their Liberty" + (", fixed at the receiving island's edge." if doc.get("level_shifters_inserted")
+                                   else " in the signed-off modes."))
     lsm = doc.get("level_shifter_model", {})
     return (f"{n} level shifters modelled (the platform library has no level-shifter cell): "
             f"{lsm.get('delay_ps', 0)} ps on crossing nets in STA, {lsm.get('area_um2', 0)} µm², "
@@ -477,7 +534,7 @@ def _figures(state, doc: dict, m: pol.SystemModel, res: dict, trace: list) -> st
     out = rail_timeline(res, trace, names, vl, vh)
     if doc.get("fences") and "placement" in state:
         die = np.load(state["placement"])["die"]
-        out += island_map(doc["fences"], die, res, trace, vh)
+        out += island_map(doc["fences"], die, res, trace, vh, {i["name"]: bool(i.get("hopping")) for i in doc["islands"]})
     return out
 
 
@@ -491,17 +548,21 @@ def policy_cmd(
     if not files:
         raise ConfigError(f"{run_dir}: no FINE-VH islands in this run (run with --set FINEVH_ISLANDS=N)")
     doc = json.loads(files[-1].read_text())
-    m = policy_model(doc)
+    # both stages carry the partition stage's signed-off model (shifters and switches included):
+    # the same overheads whichever file is read, or a refusal for a file without it
+    m = policy_model(doc, files[-1])
     tr = pol.read_trace(trace, m.f_nom) if trace else pol.synthetic_trace(m.f_nom)
     res = pol.compare(m, tr)
     sv = pol.savings(res)
     if as_json:
         typer.echo(json.dumps({"policies": {p: {"energy_j": r.energy_j, "misses": r.misses} for p, r in res.items()},
-                               "savings": sv}, indent=2))
+                               "savings": sv, "islands_file": str(files[-1]),
+                               "level_shifters": doc.get("level_shifters_planned"),
+                               "hop_energy_j": m.hop_energy, "fast_leak_w": m.fast.leak}, indent=2))
         return
     for p, r in res.items():
         typer.echo(f"{p:14s} {r.energy_j * 1e6:12.4f} uJ  misses {r.misses}")
-    typer.echo(" ".join(f"{k}={v:.2f}" for k, v in sv.items()))
+    typer.echo(" ".join(f"{k}={'n/a' if v is None else f'{v:.2f}'}" for k, v in sv.items()))
 
 
 @hookimpl

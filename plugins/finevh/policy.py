@@ -1,87 +1,106 @@
 """Energy of a workload under five supply policies — the comparison FINE-VH is about.
 
-Model (every assumption is a parameter and is printed in the report):
-* Island i has a worst-path delay `crit_i · T_nom` at VDDH (crit ≤ 1 when timing is met), a
-  dynamic energy per cycle `e_i` at VDDH and activity 1, and a leakage `l_i` at VDDH.
-  Delay scales with the alpha-power law fitted on the Liberty corners; dynamic energy with V²;
-  leakage with (V / VDDH)³ (DIBL-dominated, a common first-order fit).
-* A trace is a list of intervals: duration Δ, required cycles C, per-island activity a_i.
-* (a) `nominal`: everything at VDDH and f_nom; (b) `dvfs`: chip-wide, discrete levels, each
-  change costs a regulator transition (time without progress + energy); (c) `ideal_dvfs`:
-  chip-wide, continuous voltage, free transitions; (d) `finevh`: islands whose paths meet f_nom at
-  VDDL stay on VDDL, the others hop: the chip time-shares a fast mode (critical islands on VDDH,
-  f_nom, derated by the switch IR drop) and a slow mode (all on VDDL, f_L), each hop costing the
-  switch on-time and the energy to recharge the island rail and switch gates; level shifters add
-  energy per crossing toggle and leakage; the off switch bank leaks; (e) `ideal_islands`: every
-  island at the lowest continuous voltage that meets the required rate — the lower bound.
-Voltages stay within [VDDL, VDDH], the characterised range, in every policy.
+Every operating point a policy can use is a signed-off `Mode` (`operating.py`: re-timed by the
+multi-voltage STA at its clock, re-powered with each rail's Liberty); only the two bounds are
+interpolated between Liberty corners (`voltage.py`) and say so:
+
+* `nominal`: the chip on VDDH at f_nom (sign-off);
+* `dvfs`: chip-wide, discrete levels = the same-process corners, each at the fastest clock the
+  STA verifies there; a level change costs a regulator transition (time without progress +
+  energy); sign-off at every level;
+* `ideal_dvfs`: chip-wide, any voltage in the characterised range, free transitions; delay,
+  energy and leakage interpolated between the corners (model between corners);
+* `finevh`: the chip time-shares two signed-off modes — `slow` (every island on VDDL, at the
+  fastest verified clock there, f_L) and `fast` (islands on the rail their paths need, level
+  shifters and header-switch IR drop included, at f_nom); each mode change costs the switch
+  on-time and the energy to recharge the hopping islands' rails; a point missing timing never
+  becomes a mode;
+* `ideal_islands`: every island at the lowest continuous voltage its worst path through allows,
+  no shifters, switches or transitions — a lower bound (model).
+
+A trace is a list of intervals (duration Δ, required cycles C, activity factor a relative to the
+sign-off activity); a policy that cannot complete C in Δ records a deadline miss, and savings are
+only reported between policies without misses.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import math
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from flow.errors import FormatError
-from plugins.finevh.supply import AlphaPower
+from plugins.finevh.voltage import Curve
 
 POLICIES = ("nominal", "dvfs", "ideal_dvfs", "finevh", "ideal_islands")
 
 
 @dataclass
-class IslandModel:
+class Mode:
+    """A signed-off chip operating point: fastest verified clock, energy per cycle at activity 1,
+    leakage (with switch and shifter leakage where the point has them)."""
+
     name: str
-    crit: float  # worst-path delay at VDDH / clock period
-    e_cycle: float  # J per cycle at VDDH, activity 1
-    leak: float  # W at VDDH
-    level_shifters: int = 0
-    hop_energy: float = 0.0  # J per rail change (rail recharge + switch gates)
-    switch_leak: float = 0.0  # W of the off bank
-    ir_derate: float = 1.0  # delay factor at VDDH through the switch
+    f: float  # Hz
+    e_cycle: float  # J / cycle
+    leak: float  # W
+    voltage: float = 0.0  # chip-wide supply (DVFS levels), 0 for mixed-rail points
+    wns_s: float = 0.0  # the STA's WNS at 1/f (≥ 0: verified)
 
 
 @dataclass
 class SystemModel:
     f_nom: float
-    vddh: float
-    vddl: float
-    law: AlphaPower
-    islands: list[IslandModel]
-    dvfs_levels: int = 4
-    regulator_time: float = 10e-6  # s per transition (off-chip buck, typical 5–50 µs)
-    regulator_energy: float = 1e-6  # J per transition
-    hop_time: float = 10e-9  # s (header switch on-time)
-    ls_energy: float = 2e-15  # J per level-shifter toggle
-    ls_leak: float = 30e-9  # W per level shifter
-    ls_activity: float = 0.1  # toggles per cycle on crossing nets
+    nominal: Mode
+    levels: list[Mode]  # realistic DVFS levels, lowest voltage first
+    fast: Mode  # FINE-VH fast mode (mixed rails at f_nom)
+    slow: Mode  # FINE-VH slow mode (all on VDDL)
+    chip_delay: Curve  # chip minimum period vs V (ideal DVFS)
+    chip_energy: Curve
+    chip_leak: Curve
+    island_delay: Curve  # [corners, islands] worst path through each island vs V (lower bound)
+    island_energy: Curve
+    island_leak: Curve
+    hop_energy: float = 0.0  # J per fast<->slow transition (all hopping islands)
+    hop_time: float = 10e-9  # s without progress per transition (header switch on-time)
+    regulator_time: float = 10e-6  # s per DVFS level change (off-chip buck, typical 5–50 µs)
+    regulator_energy: float = 0.0  # J per DVFS level change on top of recharging the decap
+    decap_f: float = 1e-9  # F on the chip supply a DVFS change recharges: ½·C·|V1² − V2²|
 
-    def scale(self, v: float) -> float:
-        return self.law.delay_scale(v, self.vddh)
+    def to_json(self) -> dict:
+        def curve(c: Curve) -> dict:
+            return {"volts": c.volts.tolist(), "values": c.values.tolist(), "kind": c.kind}
 
-    def fmax(self, v: float, crit: float) -> float:
-        return self.f_nom / (max(crit, 1e-9) * self.scale(v))
+        d = {k: v for k, v in self.__dict__.items() if not isinstance(v, (Curve, Mode, list))}
+        d.update({k: asdict(getattr(self, k)) for k in ("nominal", "fast", "slow")})
+        d["levels"] = [asdict(m) for m in self.levels]
+        for k in ("chip_delay", "chip_energy", "chip_leak", "island_delay", "island_energy", "island_leak"):
+            d[k] = curve(getattr(self, k))
+        return d
 
-    def min_voltage(self, f: float, crit: float) -> float:
-        """Lowest V in [VDDL, VDDH] whose delay meets f (VDDH if even that cannot)."""
-        ratio = self.f_nom / (f * max(crit, 1e-9))
-        if self.scale(self.vddl) <= ratio:
-            return self.vddl
-        v = self.law.voltage_for(ratio, self.vddh, self.vddh)
-        return min(self.vddh, v + 1e-5)  # the root finder's tolerance must not miss the rate
+    @classmethod
+    def from_json(cls, d: dict) -> SystemModel:
+        kw = dict(d)
+        for k in ("nominal", "fast", "slow"):
+            kw[k] = Mode(**d[k])
+        kw["levels"] = [Mode(**m) for m in d["levels"]]
+        for k in ("chip_delay", "chip_energy", "chip_leak", "island_delay", "island_energy", "island_leak"):
+            kw[k] = Curve(np.asarray(d[k]["volts"]), np.asarray(d[k]["values"]), d[k]["kind"])
+        return cls(**kw)
+
+    @property
+    def v_range(self) -> tuple[float, float]:
+        return float(self.chip_delay.volts[0]), float(self.chip_delay.volts[-1])
 
 
 @dataclass
 class Interval:
     duration: float
     cycles: float
-    activity: dict[str, float] = field(default_factory=dict)
-    default_activity: float = 1.0
-
-    def a(self, island: str) -> float:
-        return self.activity.get(island, self.default_activity)
+    activity: float = 1.0
 
 
 @dataclass
@@ -93,97 +112,96 @@ class PolicyResult:
     timeline: list[dict] = field(default_factory=list)
 
 
-def _dyn(m: SystemModel, isl: IslandModel, v: float, a: float, cycles: float) -> float:
-    return a * isl.e_cycle * (v / m.vddh) ** 2 * cycles
-
-
-def _leak(m: SystemModel, isl: IslandModel, v: float, t: float) -> float:
-    return isl.leak * (v / m.vddh) ** 3 * t
+def _ideal_voltage(delay: Curve, need_f: float) -> float | None:
+    return delay.voltage_for_delay(1.0 / need_f) if need_f > 0 else float(delay.volts[0])
 
 
 def evaluate(m: SystemModel, trace: list[Interval], policy: str) -> PolicyResult:
-    crit_chip = max(i.crit for i in m.islands)
     energy, misses, done = 0.0, 0, 0.0
-    timeline = []
-    prev_level = None
-    levels = np.linspace(m.vddl, m.vddh, max(2, m.dvfs_levels))
-    f_l = min(m.fmax(m.vddl, i.crit) for i in m.islands)
-    n_ls = sum(i.level_shifters for i in m.islands)
+    timeline: list[dict] = []
+    level = None  # current DVFS level
+    mode = "slow"  # current FINE-VH mode
+    vlo, _ = m.v_range
     for iv in trace:
         need = iv.cycles / iv.duration
-        e = 0.0
+        a = iv.activity
+        step: dict = {}
         if policy == "nominal":
-            cap = m.f_nom * iv.duration
+            cap = m.nominal.f * iv.duration
             run = min(iv.cycles, cap)
-            e = sum(_dyn(m, i, m.vddh, iv.a(i.name), run) + _leak(m, i, m.vddh, iv.duration) for i in m.islands)
-            rails = {i.name: m.vddh for i in m.islands}
-        elif policy in ("dvfs", "ideal_dvfs"):
-            if policy == "ideal_dvfs":
-                v = m.min_voltage(need, crit_chip)
-                t_avail = iv.duration
-            else:
-                t_avail = iv.duration
-                v = m.vddh
-                for lv in levels:
-                    t = iv.duration - (m.regulator_time if prev_level is not None and lv != prev_level else 0.0)
-                    if m.fmax(lv, crit_chip) * t >= iv.cycles * (1 - 1e-12):
-                        v, t_avail = lv, t
-                        break
-                if prev_level is not None and v != prev_level:
-                    e += m.regulator_energy
-                prev_level = v
-            cap = min(m.fmax(v, crit_chip), m.f_nom) * t_avail
+            e = a * m.nominal.e_cycle * run + m.nominal.leak * iv.duration
+            step["v"] = m.nominal.voltage
+        elif policy == "dvfs":
+            choice, t_avail = m.levels[-1], iv.duration
+            for j, lv in enumerate(m.levels):
+                t = iv.duration - (m.regulator_time if level is not None and j != level else 0.0)
+                if lv.f * t >= iv.cycles * (1 - 1e-12):
+                    choice, t_avail = lv, t
+                    break
+            j = m.levels.index(choice)
+            e = 0.0
+            if level is not None and j != level:
+                e = m.regulator_energy + 0.5 * m.decap_f * abs(choice.voltage ** 2 - m.levels[level].voltage ** 2)
+            if level is not None and j != level and choice is m.levels[-1]:
+                t_avail = iv.duration - m.regulator_time
+            level = j
+            cap = choice.f * t_avail
             run = min(iv.cycles, cap)
-            e += sum(_dyn(m, i, v, iv.a(i.name), run) + _leak(m, i, v, iv.duration) for i in m.islands)
-            rails = {i.name: v for i in m.islands}
+            e += a * choice.e_cycle * run + choice.leak * iv.duration
+            step["v"] = choice.voltage
+        elif policy == "ideal_dvfs":
+            v = _ideal_voltage(m.chip_delay, need)
+            if v is None:  # even the top corner cannot: run flat out there
+                v = float(m.chip_delay.volts[-1])
+            f = min(1.0 / float(m.chip_delay(v)), m.f_nom)
+            cap = f * iv.duration
+            run = min(iv.cycles, cap)
+            e = a * float(m.chip_energy(v)) * run + float(m.chip_leak(v)) * iv.duration
+            step["v"] = v
         elif policy == "finevh":
-            crit_set = [i for i in m.islands if m.fmax(m.vddl, i.crit) < m.f_nom * (1 - 1e-12)]
-            derate = max((i.ir_derate for i in crit_set), default=1.0)
-            f_h = m.f_nom / derate if not crit_set else min(m.f_nom, min(m.fmax(m.vddh, i.crit * i.ir_derate) for i in crit_set))
-            f_h = min(f_h, m.f_nom)
-            hops = 0
-            if need <= f_l:
-                x = 0.0
+            e = 0.0
+            if need <= m.slow.f * (1 + 1e-12):
+                t_fast, hops = 0.0, int(mode == "fast")
             else:
-                hops = 2 * len(crit_set)
-                t_eff = iv.duration - (m.hop_time * 2 if crit_set else 0.0)
-                x = min(1.0, max(0.0, (iv.cycles / t_eff - f_l) / max(f_h - f_l, 1e-30)))
-                if x >= 1.0 - 1e-12:
-                    hops = 0  # stays in the fast mode: no hopping this interval
-                    t_eff = iv.duration
-            t_h = x * (iv.duration - (m.hop_time * 2 if hops else 0.0))
-            cap = f_h * t_h + f_l * (iv.duration - t_h - (m.hop_time * 2 if hops else 0.0))
-            run = min(iv.cycles, cap)
-            n_h = min(run, f_h * t_h)
-            n_l = run - n_h
-            for i in m.islands:
-                vh = m.vddh if i in crit_set else m.vddl
-                t_at_h = t_h if i in crit_set else 0.0
-                e += _dyn(m, i, vh, iv.a(i.name), n_h) + _dyn(m, i, m.vddl, iv.a(i.name), n_l)
-                e += _leak(m, i, m.vddh, t_at_h) + _leak(m, i, m.vddl, iv.duration - t_at_h)
-                e += i.switch_leak * iv.duration
-            e += sum(i.hop_energy for i in crit_set) * (hops / max(len(crit_set), 1) if crit_set else 0)
-            e += n_ls * (m.ls_energy * m.ls_activity * run + m.ls_leak * iv.duration)
-            rails = {i.name: (m.vddh if (i in crit_set and x > 0) else m.vddl) for i in m.islands}
+                hops_in = int(mode == "slow")  # hop up at the start, back down when done
+                t_hops = (hops_in + 1) * m.hop_time
+                t_eff = iv.duration - t_hops
+                t_fast = (iv.cycles - m.slow.f * t_eff) / (m.fast.f - m.slow.f)
+                hops = hops_in + 1
+                if t_fast >= t_eff:  # the whole interval fast: hop up only if we were slow
+                    hops = hops_in
+                    t_fast = iv.duration - hops * m.hop_time
+            t_slow = max(0.0, iv.duration - t_fast - hops * m.hop_time)
+            n_fast = min(iv.cycles, m.fast.f * t_fast)
+            n_slow = min(iv.cycles - n_fast, m.slow.f * t_slow)
+            run = n_fast + n_slow
+            cap = m.fast.f * t_fast + m.slow.f * t_slow
+            e = (a * (m.fast.e_cycle * n_fast + m.slow.e_cycle * n_slow) + m.fast.leak * t_fast
+                 + m.slow.leak * (iv.duration - t_fast) + hops * m.hop_energy)
+            mode = "fast" if t_slow <= 0 and t_fast > 0 else "slow"
+            step.update(fast_share=t_fast / iv.duration, hops=hops)
         elif policy == "ideal_islands":
-            run = iv.cycles
-            cap = 0.0
-            rails = {}
-            for i in m.islands:
-                v = m.min_voltage(need, i.crit)
-                if m.fmax(v, i.crit) * iv.duration < iv.cycles * (1 - 1e-9):
-                    run = min(run, m.fmax(v, i.crit) * iv.duration)
-                rails[i.name] = v
-            cap = run
-            e = sum(_dyn(m, i, rails[i.name], iv.a(i.name), run) + _leak(m, i, rails[i.name], iv.duration)
-                    for i in m.islands)
+            # each island at the lowest grid supply (1001 points across the range, rounded up)
+            # whose worst path through it meets the rate; energy/leakage of each at its own supply
+            grid, dly = m.island_delay.grid()
+            _, en = m.island_energy.grid()
+            _, lk = m.island_leak.grid()
+            target = 1.0 / max(need, 1e-30)
+            ok = dly <= target * (1 + 1e-12)
+            first = np.where(ok.any(axis=0), np.argmax(ok, axis=0), grid.size - 1)
+            cols = np.arange(dly.shape[1])
+            cap = min(m.f_nom, float(np.min(1.0 / dly[first, cols]))) * iv.duration if cols.size else 0.0
+            run = min(iv.cycles, cap)
+            e = float(a * en[first, cols].sum() * run + lk[first, cols].sum() * iv.duration)
+            step["v_islands"] = grid[first].tolist()
         else:
             raise ValueError(f"unknown policy {policy!r}")
         miss = cap < iv.cycles * (1 - 1e-9)
         misses += int(miss)
         energy += e
         done += run
-        timeline.append({"energy_j": e, "miss": bool(miss), "rails": rails})
+        step.update(energy_j=e, miss=bool(miss))
+        timeline.append(step)
     return PolicyResult(policy, energy, misses, done, timeline)
 
 
@@ -191,54 +209,46 @@ def compare(m: SystemModel, trace: list[Interval]) -> dict[str, PolicyResult]:
     return {p: evaluate(m, trace, p) for p in POLICIES}
 
 
-def savings(results: dict[str, PolicyResult]) -> dict[str, float]:
-    e = {k: v.energy_j for k, v in results.items()}
-    return {
-        "finevh_vs_dvfs_pct": 100 * (1 - e["finevh"] / e["dvfs"]),
-        "finevh_vs_ideal_dvfs_pct": 100 * (1 - e["finevh"] / e["ideal_dvfs"]),
-        "finevh_above_lower_bound_pct": 100 * (e["finevh"] / e["ideal_islands"] - 1),
-        "finevh_vs_nominal_pct": 100 * (1 - e["finevh"] / e["nominal"]),
-    }
+def savings(results: dict[str, PolicyResult]) -> dict[str, float | None]:
+    """FINE-VH's saving (%) over each policy; None where either side misses deadlines (a policy
+    with misses is not compared on energy)."""
+    fv = results["finevh"]
+
+    def pct(other: str, above: bool = False) -> float | None:
+        o = results[other]
+        if fv.misses or o.misses or o.energy_j <= 0:
+            return None
+        return 100 * (fv.energy_j / o.energy_j - 1) if above else 100 * (1 - fv.energy_j / o.energy_j)
+
+    return {"finevh_vs_dvfs_pct": pct("dvfs"), "finevh_vs_ideal_dvfs_pct": pct("ideal_dvfs"),
+            "finevh_above_lower_bound_pct": pct("ideal_islands", above=True),
+            "finevh_vs_nominal_pct": pct("nominal")}
 
 
-# ---- traces ---------------------------------------------------------------------------------------
+# ---- workloads ------------------------------------------------------------------------------------
 def read_trace(path: Path, f_nom: float) -> list[Interval]:
-    """A policy trace {"intervals": [{"duration_s", "cycles" | "load", "activity": {island: a} | a}]}
-    (`load` = cycles / (f_nom · duration)), or a ConvNet layer trace {"layers": [...]}, each layer
-    an interval of its cycles at `frame_slack` × the time it needs at f_nom."""
+    """A policy trace {"intervals": [{"duration_s", "cycles" | "load", "activity"}]} (`load` =
+    cycles / (f_nom · duration)), or a ConvNet layer trace {"layers": [...]} (`convnet_frames`)."""
     try:
         doc = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
         raise FormatError(path, None, f"trace: {exc}") from None
+    if not isinstance(doc, dict):
+        raise FormatError(path, 1, "trace must be a JSON object")
     out = []
     if "intervals" in doc:
         for k, iv in enumerate(doc["intervals"]):
             try:
                 d = float(iv["duration_s"])
                 cycles = float(iv["cycles"]) if "cycles" in iv else float(iv["load"]) * f_nom * d
-            except (KeyError, TypeError, ValueError):
+                act = float(iv.get("activity", 1.0))
+            except (KeyError, TypeError, ValueError, AttributeError):
                 raise FormatError(path, None, f"interval {k}: needs duration_s and cycles or load") from None
-            if d <= 0 or cycles < 0:
-                raise FormatError(path, None, f"interval {k}: duration must be positive, cycles non-negative")
-            act = iv.get("activity", 1.0)
-            out.append(Interval(d, cycles, act if isinstance(act, dict) else {}, 1.0 if isinstance(act, dict) else float(act)))
+            if not (d > 0 and cycles >= 0 and act >= 0) or not all(map(math.isfinite, (d, cycles, act))):
+                raise FormatError(path, None, f"interval {k}: duration must be positive, cycles and activity non-negative")
+            out.append(Interval(d, cycles, act))
     elif "layers" in doc:
-        # a ConvNet layer trace (`vhflow convnet trace`): one interval per layer, its cycles in
-        # frame_slack × the time they take at f_nom; activity per island from the gate-level
-        # toggles when the trace has them, else the layer's net toggles per cycle relative to the
-        # inference average, else its operand toggle rates
-        slack = float(doc.get("frame_slack", 1.5))
-        layers = doc["layers"]
-        if all("net_toggles" in ly for ly in layers) and sum(float(ly["cycles"]) for ly in layers) > 0:
-            mean = sum(float(ly["net_toggles"]) for ly in layers) / sum(float(ly["cycles"]) for ly in layers)
-            tog = [float(ly["net_toggles"]) / max(float(ly["cycles"]), 1.0) for ly in layers]
-        else:
-            tog = [(float(ly.get("toggle_w", 0.5)) + float(ly.get("toggle_a", 0.5))) / 2 for ly in layers]
-            mean = sum(tog) / len(tog) if tog else 1.0
-        for ly, t in zip(layers, tog, strict=True):
-            cycles = float(ly["cycles"])
-            isl = {str(k): float(v) for k, v in (ly.get("island_activity") or {}).items()}
-            out.append(Interval(cycles / f_nom * slack, cycles, isl, t / mean if mean else 1.0))
+        out = convnet_frames(doc, f_nom, path=path)
     else:
         raise FormatError(path, None, "trace needs 'intervals' or 'layers'")
     if not out:
@@ -246,8 +256,60 @@ def read_trace(path: Path, f_nom: float) -> list[Interval]:
     return out
 
 
+def convnet_frames(doc: dict, f_nom: float, *, load: float | None = None, idle: float | None = None,
+                   frames: int | None = None, path: Path | None = None) -> list[Interval]:
+    """A ConvNet inference as a real-time workload: the frame deadline D = Σ 8-bit-equivalent
+    cycles / (f_nom · load) is scheduled statically for 8-bit layers (each layer's slot ∝ its
+    MACs), so a layer at lower precision (fewer cycles: sub-word parallel MACs) or with zero
+    skipping under-uses its slot; each frame is followed by an idle phase (`idle` × the frame
+    period, clock-gated: leakage only). Activity per layer: its net toggles per cycle relative to
+    the inference average, when the trace has them."""
+    layers = doc.get("layers") or []
+    load = float(doc.get("frame_load", 0.9) if load is None else load)
+    idle = float(doc.get("idle_fraction", 0.3) if idle is None else idle)
+    frames = int(doc.get("frames", 3) if frames is None else frames)
+    if not (0 < load <= 1 and 0 <= idle < 1 and frames >= 1):
+        raise FormatError(path or Path("<trace>"), None, "frame_load in (0, 1], idle_fraction in [0, 1), frames ≥ 1")
+    try:
+        cyc = np.array([float(ly["cycles"]) for ly in layers])
+        macs = np.array([float(ly.get("macs", ly["cycles"])) for ly in layers])
+        bits = np.array([float(ly.get("bits", 8)) for ly in layers])
+    except (KeyError, TypeError, ValueError):
+        raise FormatError(path or Path("<trace>"), None, "each layer needs numeric 'cycles' (and 'macs', 'bits')") from None
+    if cyc.size == 0 or cyc.sum() <= 0:
+        return []
+    # 8-bit-equivalent cycles: the precision's sub-word parallelism undone (2 per 4-bit, 4 per 2-bit)
+    eq8 = cyc * np.where(bits <= 2, 4.0, np.where(bits <= 4, 2.0, 1.0))
+    deadline = eq8.sum() / (f_nom * load)
+    slots = deadline * macs / macs.sum()
+    if all("net_toggles" in ly for ly in layers):
+        tog = np.array([float(ly["net_toggles"]) for ly in layers]) / np.maximum(cyc, 1.0)
+        act = tog / (np.sum(np.array([float(ly["net_toggles"]) for ly in layers])) / cyc.sum())
+    else:
+        act = np.ones(cyc.size)
+    out = []
+    for _ in range(frames):
+        out += [Interval(float(s), float(c), float(a)) for s, c, a in zip(slots, cyc, act, strict=True)]
+        if idle > 0:
+            out.append(Interval(deadline * idle / (1 - idle), 0.0, 0.0))
+    return out
+
+
 def synthetic_trace(f_nom: float, n: int = 40, interval_s: float = 1e-3, seed: int = 0) -> list[Interval]:
-    """Bursty demand between 20 % and 100 % of f_nom, activity varying per interval."""
+    """Bursty demand between 20 % and 95 % of f_nom (5 % headroom for supply transitions),
+    activity varying per interval."""
     rng = np.random.default_rng(seed)
-    loads = np.clip(0.6 + 0.35 * np.sin(np.arange(n) / 3.0) + rng.normal(0, 0.1, n), 0.2, 1.0)
-    return [Interval(interval_s, float(ld * f_nom * interval_s), {}, float(0.5 + 0.5 * ld)) for ld in loads]
+    loads = np.clip(0.6 + 0.35 * np.sin(np.arange(n) / 3.0) + rng.normal(0, 0.1, n), 0.2, 0.95)
+    return [Interval(interval_s, float(ld * f_nom * interval_s), float(0.5 + 0.5 * ld)) for ld in loads]
+
+
+def burst_trace(f_nom: float, high: float = 0.9, low: float = 0.0, duty: float = 0.5, n: int = 20,
+                interval_s: float = 1e-4) -> list[Interval]:
+    """Alternating full-throughput bursts and low-demand phases (a sensor hub, an accelerator fed
+    in bursts): the regime where running the slack-rich logic low at full speed matters."""
+    out = []
+    for k in range(n):
+        ld = high if k % 2 == 0 else low
+        d = interval_s * (duty if k % 2 == 0 else 1 - duty) * 2
+        out.append(Interval(d, ld * f_nom * d, 1.0 if ld > 0 else 0.0))
+    return out
