@@ -31,13 +31,19 @@ def compare_metrics(a: dict, b: dict) -> list[tuple[str, object, object, float |
 
 def register(app: typer.Typer) -> None:
     @app.command("report")
-    def report(run_dir: Annotated[Path, typer.Argument(help="A run directory (runs/<design>/<tag>).")]) -> None:
+    def report(
+        run_dir: Annotated[Path, typer.Argument(help="A run directory (runs/<design>/<tag>).")],
+        rules: Annotated[Path | None, typer.Option("--rules", help="ORFS rules file: add the limit check table.")] = None,
+    ) -> None:
         """Regenerate report.html of a run from its directory."""
+        from flow.metrics import load_rules
         from flow.plugin_manager import get_plugin_manager
         from flow.report.html import build_report
 
         _metrics(run_dir)
-        typer.echo(f"report: {build_report(run_dir, get_plugin_manager())}")
+        if rules is not None:
+            load_rules(rules)  # a bad rules file is one error before anything is written
+        typer.echo(f"report: {build_report(run_dir, get_plugin_manager(), rules=rules)}")
 
     @app.command("compare")
     def compare(

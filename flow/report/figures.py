@@ -13,6 +13,23 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+# Plain tick labels everywhere (no "+4.839e1" offset, no "1e-5" multiplier).
+matplotlib.rcParams.update({"axes.formatter.useoffset": False, "axes.formatter.limits": (-5, 6)})
+
+
+def _plain_tick(v: float, _pos: int | None = None) -> str:
+    from flow.metrics import format_number
+
+    return format_number(float(v))
+
+
+def colorbar(fig: Any, mappable: Any, ax: Any, label: str) -> Any:
+    """A colour bar with plain numbers (no offset or scientific notation) and its unit."""
+    cb = fig.colorbar(mappable, ax=ax, label=label)
+    cb.ax.yaxis.set_major_formatter(FuncFormatter(_plain_tick))
+    return cb
 
 
 def to_img(fig: Any, alt: str) -> str:
@@ -78,7 +95,7 @@ def density_map(npz: Any, values: np.ndarray, title: str, unit: str, bins: int =
     fig, ax = plt.subplots(figsize=(6.5, 5.2))
     im = ax.imshow(hist.T / area, origin="lower", extent=(die[0], die[2], die[1], die[3]), cmap="inferno",
                    aspect="equal")
-    fig.colorbar(im, ax=ax, label=unit)
+    colorbar(fig, im, ax, unit)
     ax.set_xlabel("x (µm)")
     ax.set_ylabel("y (µm)")
     ax.set_title(title)

@@ -39,6 +39,8 @@ table { border-collapse: collapse; font-size: 13px; width: 100%; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: #f0f2f5; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.bad td { background: #fdecea; }
+h3 { font-size: 14px; margin: 14px 0 6px 0; }
 .cards { display: flex; flex-wrap: wrap; gap: 10px; }
 .card { border-radius: 8px; padding: 10px 14px; min-width: 170px; border: 1px solid var(--line); background: #fafbfc; }
 .card .k { font-size: 12px; color: var(--muted); } .card .v { font-size: 18px; font-weight: 600; }
@@ -50,6 +52,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 img.fig { max-width: 100%; height: auto; display: block; margin: 8px 0; }
 .figs { display: flex; flex-wrap: wrap; gap: 12px; } .figs > div { flex: 1 1 480px; }
 .muted { color: var(--muted); font-size: 12px; }
+.cap { font-size: 13px; margin: 2px 0 10px 0; }
 details summary { cursor: pointer; color: var(--muted); }
 """
 
@@ -156,7 +159,8 @@ def _core_figures(state: State) -> list[str]:
                 names, total = pw["inst_names"], pw["total_w"]
             order = {str(n): i for i, n in enumerate(names)}
             vals = np.array([total[order[str(n)]] if str(n) in order else 0.0 for n in npz["inst_names"]])
-            figs.append(figures.density_map(npz, vals * 1e3 / 1e-6 * 1e-6, "Power density", "mW / µm²"))
+            # W per bin / bin area in µm² -> W/cm² (1 µm² = 1e-8 cm²)
+            figs.append(figures.density_map(npz, vals / 1e-8, "Power density", "W/cm²"))
     if "timing" in views:
         endpoints = Path(state["timing"]).parent / "timing_endpoints.npz"
         if endpoints.exists():
@@ -167,8 +171,105 @@ def _core_figures(state: State) -> list[str]:
     return figs
 
 
-def build_report(run_dir: Path | str, pm: Any = None) -> Path:
-    """Write `<run_dir>/report.html` from the run directory; returns its path."""
+def _pd_sections(run_dir: Path, run_info: dict[str, Any], config: dict[str, Any], state: State,
+                 metrics: dict[str, Any], rules: Path | None) -> list[ReportSection]:
+    """Layout, maps, clock tree, worst paths, DRV and ORFS limits (flow.report.pd)."""
+    from flow.report import pd
+
+    out: list[ReportSection] = []
+    views = set(state)
+    dirs = pd.stage_dirs(run_dir, run_info)
+    platform = None
+    if config.get("platform"):
+        try:
+            from flow.platform import load_platform
+
+            platform = load_platform(config["platform"])
+        except Exception:  # a report of a run whose PDK moved still shows the rest
+            platform = None
+    islands = None
+    if "islands" in views:
+        doc = _load(state["islands"]) or {}
+        islands = doc.get("instances") or doc.get("island_of")
+    figs: list[str] = []
+    notes: list[str] = []
+    if "def" in views and platform is not None and platform.tech_lef is not None:
+        figs.append(pd.layout_figure(Path(state["def"]), platform, islands))
+        notes.append(f"Layout from <code>{html.escape(pd.relative_link(Path(state['def']), run_dir))}</code>.")
+    cong = dirs.get("route", run_dir / "-") / "congestion.npy"
+    if cong.is_file() and "placement" in views:
+        with np.load(state["placement"]) as fp:
+            die = tuple(float(v) for v in fp["die"])
+        figs.append(pd.congestion_figure(np.load(cong), die))
+        notes.append("Congestion: Steiner-tree demand over track supply per bin (estimate, no global router).")
+    if islands and "placement" in views and "power" in views:
+        try:
+            from plugins.power_signoff.plugin import ir_drop
+        except ImportError:
+            ir_drop = None
+        drops = ir_drop(state) if ir_drop else {}
+        if drops:
+            with np.load(state["placement"]) as fp:
+                figs.append(pd.ir_drop_figure(dict(fp), islands, drops))
+            notes.append("IR drop: island current through its header-switch on-resistance (estimate).")
+    cts_views = (_load(dirs["cts"] / "state_out.json") or {}).get("views", {}) if "cts" in dirs else {}
+    if cts_views.get("verilog") and cts_views.get("placement") and platform is not None:
+        nets, macro, pos = pd.connectivity_from_netlist(run_dir / cts_views["verilog"], run_dir / cts_views["placement"])
+        tree = pd.clock_tree(nets, macro, platform.liberty())
+        if tree is not None:
+            figs.append(pd.clock_tree_figure(tree, pos))
+            notes.append("Clock tree from the CTS netlist and placement: straight driver-to-load lines, not routed wires.")
+    if figs:
+        body = "<div class='figs'>" + "".join(f"<div>{f}</div>" for f in figs if f) + "</div>"
+        out.append(ReportSection("Layout", body + "".join(f"<p class='muted'>{n}</p>" for n in notes),
+                                 order=5, source="vhflow"))
+    timing_parts = []
+    if "timing" in views:
+        tdir = Path(state["timing"]).parent
+        rpt = next((p for p in (tdir / "timing.rpt", tdir / "reports" / "timing.rpt", tdir / "reports" / "checks.rpt")
+                    if p.is_file()), None)
+        table = pd.worst_paths_table(Path(state["timing"]), pd.relative_link(rpt, run_dir) if rpt else None)
+        if table:
+            timing_parts.append("<h3>Worst paths</h3>" + table)
+    drv = pd.drv_table(metrics)
+    if drv:
+        timing_parts.append("<h3>Design-rule violations</h3>" + drv)
+    if timing_parts:
+        out.append(ReportSection("Timing", "".join(timing_parts), order=6, source="vhflow"))
+    if rules is not None:
+        out.append(ReportSection("ORFS limits", pd.rules_table(metrics, Path(rules)), order=7, source="vhflow"))
+    return out
+
+
+def write_power_instances_csv(run_dir: Path, state: State) -> Path | None:
+    """`power_instances.csv`: every instance's power at the headline corner (W), highest first."""
+    import csv
+
+    if "power" not in set(state):
+        return None
+    doc = _load(state["power"]) or {}
+    npz = Path(state["power"]).parent / doc.get("instances_npz", "power_instances.npz")
+    if not npz.is_file():
+        return None
+    with np.load(npz) as z:
+        cols = {k: z[k] for k in z.files}
+    order = np.argsort(-cols["total_w"], kind="stable")
+    out = run_dir / "power_instances.csv"
+    tmp = out.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["instance", "group", "supply", "internal_W", "switching_W", "leakage_W", "total_W"])
+        for i in order:
+            w.writerow([cols["inst_names"][i], cols["group"][i] if "group" in cols else "",
+                        cols["supply"][i] if "supply" in cols else "",
+                        *(f"{float(cols[k][i]):.6g}" for k in ("internal_w", "switching_w", "leakage_w", "total_w"))])
+    tmp.replace(out)
+    return out
+
+
+def build_report(run_dir: Path | str, pm: Any = None, rules: Path | str | None = None) -> Path:
+    """Write `<run_dir>/report.html` (and `power_instances.csv`) from the run directory; with
+    `rules` (an ORFS rules file) the report checks the metrics against it."""
     run_dir = Path(run_dir)
     run_info = _load(run_dir / "run.json") or {"stages": [], "status": "unknown"}
     config = _load(run_dir / "config.resolved.json") or {}
@@ -192,6 +293,8 @@ def build_report(run_dir: Path | str, pm: Any = None) -> Path:
     )
     sections.append(ReportSection("Summary", f"<div class='cards'>{cards}</div><div class='cards' "
                                   f"style='margin-top:10px'>{kcards}</div>", order=0, source="vhflow"))
+    write_power_instances_csv(run_dir, state)
+    sections.extend(_pd_sections(run_dir, run_info, config, state, metrics, Path(rules) if rules else None))
     figs = _core_figures(state)
     if figs:
         body = "<div class='figs'>" + "".join(f"<div>{f}</div>" for f in figs) + "</div>"

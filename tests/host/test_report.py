@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import csv
 import json
 import re
 import subprocess
@@ -27,7 +28,7 @@ def test_report_is_self_contained_with_figures(gcd_run):
     imgs = re.findall(r'<img class="fig" alt="([^"]+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
     alts = {a for a, _ in imgs}
     assert {"placement", "power breakdown", "Power density", "stage timeline", "thermal maps",
-            "setup slack histogram", "thermal transient"} <= alts
+            "setup slack histogram", "thermal transient", "layout", "congestion map", "clock tree"} <= alts
     for _, data in imgs:
         png = base64.b64decode(data)
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
@@ -53,6 +54,82 @@ def test_compare_and_regenerate(gcd_run, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["report", str(tmp_path)])
     assert e.value.code == 2
+
+
+def test_pd_figures_and_tables_match_the_run(gcd_run):
+    """The layout, congestion, clock-tree and worst-path figures state numbers the run's own
+    metrics and files give independently."""
+    from flow.formats.deflib import read_def
+    from flow.metrics import format_number
+    from flow.platform import load_platform
+    from flow.report import pd
+
+    run = gcd_run.run_dir
+    text = gcd_run.report.read_text()
+    m = json.loads((run / "metrics.json").read_text())
+    info = json.loads((run / "run.json").read_text())
+    dirs = pd.stage_dirs(run, info)
+    final = json.loads((dirs["signoff"] / "state_out.json").read_text())["views"]
+    comps = read_def(run / final["def"]).components
+    taps = sum(c.macro == "TAPCELL_X1" for c in comps)
+    assert taps == m["floorplan__design__tapcells"]
+    got = re.search(r"Layout \(\S+\): (\d+) cells, (\d+) taps(?:, (\d+) inserted buffers)?", text)
+    assert got and int(got.group(1)) + int(got.group(2)) + int(got.group(3) or 0) == len(comps)
+    assert int(got.group(2)) == taps
+    cong = float(m["globalroute__route__congestion__max__estimate"])
+    assert f"Routing congestion (estimate): max {format_number(cong)}, " \
+           f"{m['globalroute__route__congestion__overflow_bins__estimate']} bins over 1" in text
+    cts = json.loads((dirs["cts"] / "state_out.json").read_text())["views"]
+    nets, macro, _ = pd.connectivity_from_netlist(run / cts["verilog"], run / cts["placement"])
+    tree = pd.clock_tree(nets, macro, load_platform("nangate45").liberty())
+    assert tree["sinks"] == m["cts__clock__sinks"] > 0
+    assert len({tree["driver"][n][0] for n in tree["nets"]} - {"PIN"}) == m["cts__clock__buffers"]
+    assert f"Clock tree: {m['cts__clock__sinks']} sinks, {m['cts__clock__buffers']} buffers" in text
+    # worst-path table: the worst row is the run's worst slack (setup or hold), in ns
+    worst = min(m["finish__timing__setup__ws"], m["finish__timing__hold__ws"])
+    first = re.search(r"<h3>Worst paths</h3><table>.*?<tr class='[^']*'>(.*?)</tr>", text, re.S).group(1)
+    assert f"<b>{format_number(worst)}</b>" in first
+    assert re.search(r"<a href='[^']*\.rpt'>", text)  # the link to the checks report
+    # every instance's power, highest first, summing to the sign-off total
+    rows = list(csv.DictReader((run / "power_instances.csv").open()))
+    totals = [float(r["total_W"]) for r in rows]
+    assert totals == sorted(totals, reverse=True)
+    assert len(rows) == m["synth__design__instance__count__stdcell"] + m["floorplan__design__tapcells"] \
+        + m.get("cts__clock__buffers", 0) + m.get("repair_design__buffers", 0) + m.get("repair_timing__buffers", 0) \
+        + m.get("repair_timing__hold_buffers", 0)
+    assert sum(totals) == pytest.approx(m["finish__power__total"], rel=1e-4)
+
+
+def test_plain_numbers_on_colour_bars():
+    import numpy as np
+
+    from flow.report import figures
+
+    fig, ax = figures.plt.subplots()
+    im = ax.imshow(48.39 + np.linspace(0, 0.01, 16).reshape(4, 4))
+    cb = figures.colorbar(fig, im, ax, "T (°C)")
+    fig.canvas.draw()
+    labels = [t.get_text() for t in cb.ax.get_yticklabels()] + [cb.ax.yaxis.get_offset_text().get_text()]
+    figures.plt.close(fig)
+    assert all("e" not in s and "+" not in s for s in labels) and any(s.startswith("48.39") for s in labels)
+
+
+def test_rules_table_in_report(gcd_run, tmp_path, capsys):
+    m = json.loads((gcd_run.run_dir / "metrics.json").read_text())
+    rules = tmp_path / "rules-base.json"
+    rules.write_text(json.dumps({
+        "synth__design__instance__area__stdcell": {"value": round(m["synth__design__instance__area__stdcell"] * 1.15),
+                                                   "compare": "<="},
+        "finish__timing__setup__ws": {"value": m["finish__timing__setup__ws"] + 0.5, "compare": ">="},
+    }))
+    with pytest.raises(SystemExit) as e:
+        main(["report", str(gcd_run.run_dir), "--rules", str(rules)])
+    assert e.value.code == 0
+    text = gcd_run.report.read_text()
+    assert "1 of 2 rules of <code>rules-base.json</code> pass" in text
+    with pytest.raises(SystemExit) as e:
+        main(["metrics", str(gcd_run.run_dir), "--rules", str(rules)])
+    assert e.value.code == 3 and "1 of 2 rules passed, 1 failed" in capsys.readouterr().out
 
 
 def test_report_in_headless_chromium(gcd_run, tmp_path):

@@ -1,0 +1,362 @@
+"""What a physical-design engineer opens first: the layout (from the DEF), the congestion and
+IR-drop maps, the clock tree, the worst paths with a link to the full report, the DRV counts and
+the check against ORFS limits. Each piece reads the run directory and returns HTML (or "" when
+the run has nothing to show for it)."""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flow.metrics import describe, display, format_number
+from flow.report import figures
+
+_PIN_SIZE_FRAC = 0.012  # I/O pin marker size as a fraction of the die's larger side
+
+
+def stage_dirs(run_dir: Path, run_info: dict[str, Any]) -> dict[str, Path]:
+    """stage id -> its folder, for the stages that finished."""
+    return {s["id"]: run_dir / s["dir"] for s in run_info.get("stages", [])
+            if s.get("status") == "done" and (run_dir / s["dir"]).is_dir()}
+
+
+# ---- layout ------------------------------------------------------------------------------------
+def _macro_sizes(platform: Any) -> dict[str, tuple[float, float]]:
+    return _lef_sizes((platform.tech_lef, *platform.cell_lefs))
+
+
+@functools.lru_cache(maxsize=4)
+def _lef_sizes(paths: tuple[Path, ...]) -> dict[str, tuple[float, float]]:
+    from flow.formats.lef import read_lef
+
+    lef = read_lef(list(paths))
+    return {name: (m.width, m.height) for name, m in lef.macros.items()}
+
+
+def layout_figure(def_path: Path, platform: Any, islands: dict[str, str] | None = None) -> str:
+    """Cells (coloured by FINE-VH island, taps and clock/repair buffers apart), island fences and
+    I/O pins from a DEF, in µm. Pin names are drawn only where they do not overlap."""
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import Polygon, Rectangle
+
+    from flow.formats.deflib import read_def
+
+    d = read_def(def_path)
+    sizes = _macro_sizes(platform)
+    if d.die is None:
+        return ""
+    x0, y0, x1, y1 = (v * 1e6 for v in d.die)
+    fig, ax = figures.plt.subplots(figsize=(7.0, 7.0 * (y1 - y0) / max(x1 - x0, 1e-9) + 0.6))
+    island_keys = sorted(set(islands.values())) if islands else []
+    cmap = figures.plt.get_cmap("tab20")
+    rects, colors = [], []
+    tap = str(platform.cells.get("tapcell", ""))
+    kinds = {"cell": 0, "tap": 0, "buffer": 0}
+    for c in d.components:
+        if c.x is None or c.y is None:
+            continue
+        w, h = sizes.get(c.macro, (0.0, 0.0))
+        rects.append(Rectangle((c.x * 1e6, c.y * 1e6), w * 1e6, h * 1e6))
+        if c.macro == tap:
+            colors.append((0.35, 0.35, 0.35, 1.0))
+            kinds["tap"] += 1
+        elif islands and c.name in islands:
+            colors.append(cmap(island_keys.index(islands[c.name]) % 20))
+            kinds["cell"] += 1
+        elif re.search(r"(cts|clkbuf|rsz|repair|hold)", c.name, re.I):
+            colors.append((0.85, 0.33, 0.1, 1.0))
+            kinds["buffer"] += 1
+        else:
+            colors.append((0.45, 0.6, 0.8, 1.0))
+            kinds["cell"] += 1
+    ax.add_collection(PatchCollection(rects, facecolors=colors, edgecolors=(1, 1, 1, 0.6), linewidths=0.2))
+    for name, boxes, _ in d.regions:
+        for bx in boxes:
+            ax.add_patch(Rectangle((bx[0] * 1e6, bx[1] * 1e6), (bx[2] - bx[0]) * 1e6, (bx[3] - bx[1]) * 1e6,
+                                   fill=False, lw=1.0, ec="#c62828", ls="--"))
+        if boxes:
+            ax.text(boxes[0][0] * 1e6, boxes[0][3] * 1e6, f" {name}", fontsize=7, color="#c62828", va="top")
+    ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.2, ec="black"))
+    # I/O pins: triangles pointing into the die, labels only where they fit
+    s = _PIN_SIZE_FRAC * max(x1 - x0, y1 - y0)
+    placed: list[tuple[float, float]] = []
+    min_gap = 0.035 * max(x1 - x0, y1 - y0)
+    for p in d.pins:
+        if p.x is None or p.y is None:
+            continue
+        px, py = p.x * 1e6, p.y * 1e6
+        side = min((abs(px - x0), "W"), (abs(x1 - px), "E"), (abs(py - y0), "S"), (abs(y1 - py), "N"))[1]
+        tri = {"W": [(px, py - s / 2), (px, py + s / 2), (px + s, py)], "E": [(px, py - s / 2), (px, py + s / 2), (px - s, py)],
+               "S": [(px - s / 2, py), (px + s / 2, py), (px, py + s)], "N": [(px - s / 2, py), (px + s / 2, py), (px, py - s)]}[side]
+        ax.add_patch(Polygon(tri, closed=True, fc="#6a1b9a", ec="none"))
+        if all(abs(px - qx) + abs(py - qy) > min_gap for qx, qy in placed):
+            placed.append((px, py))
+            kw = {"W": dict(ha="right", va="center"), "E": dict(ha="left", va="center"),
+                  "S": dict(ha="center", va="top", rotation=90), "N": dict(ha="center", va="bottom", rotation=90)}[side]
+            off = {"W": (-s * 0.4, 0), "E": (s * 0.4, 0), "S": (0, -s * 0.4), "N": (0, s * 0.4)}[side]
+            ax.text(px + off[0], py + off[1], p.name, fontsize=5.5, color="#4a148c", clip_on=True, **kw)
+    margin = 0.16 * max(x1 - x0, y1 - y0)  # room for the pin names outside the die
+    ax.set_xlim(x0 - margin, x1 + margin)
+    ax.set_ylim(y0 - margin, y1 + margin)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (µm)")
+    ax.set_ylabel("y (µm)")
+    caption = (f"Layout ({def_path.name}): {kinds['cell']} cells, {kinds['tap']} taps"
+               + (f", {kinds['buffer']} inserted buffers" if kinds["buffer"] else "")
+               + (f", {len(island_keys)} islands" if island_keys else "")
+               + f", {len(d.pins)} I/O pins ({len(placed)} labelled)")
+    return _captioned(figures.to_img(fig, "layout"), caption)
+
+
+def _captioned(img: str, caption: str) -> str:
+    """A figure with its caption as HTML text (searchable, and checked by the tests)."""
+    return f"{img}<p class='cap'>{html.escape(caption)}</p>"
+
+
+# ---- maps --------------------------------------------------------------------------------------
+def congestion_figure(cong: np.ndarray, die: tuple[float, float, float, float]) -> str:
+    """Routing demand / supply per bin (estimate), 1.0 = full."""
+    x0, y0, x1, y1 = (v * 1e6 for v in die)
+    fig, ax = figures.plt.subplots(figsize=(6.2, 5.2))
+    im = ax.imshow(np.asarray(cong).T, origin="lower", extent=(x0, x1, y0, y1), cmap="RdYlGn_r",
+                   vmin=0.0, vmax=max(1.0, float(np.max(cong))), aspect="equal")
+    figures.colorbar(fig, im, ax, "demand / supply")
+    ax.set_xlabel("x (µm)")
+    ax.set_ylabel("y (µm)")
+    over = int(np.sum(np.asarray(cong) > 1.0))
+    caption = f"Routing congestion (estimate): max {format_number(float(np.max(cong)))}, {over} bins over 1"
+    return _captioned(figures.to_img(fig, "congestion map"), caption)
+
+
+def ir_drop_figure(npz: Any, islands: dict[str, str], drops_v: dict[str, float]) -> str:
+    """Each cell coloured by the static IR drop of its island's header switches (mV, estimate)."""
+    from matplotlib.collections import PolyCollection
+
+    names = [str(n) for n in npz["inst_names"]]
+    x, y, w, h = (np.asarray(npz[k], dtype=float) * 1e6 for k in ("x", "y", "w", "h"))
+    vals = np.array([drops_v.get(islands.get(n, ""), np.nan) * 1e3 for n in names])
+    die = np.asarray(npz["die"], dtype=float) * 1e6
+    fig, ax = figures.plt.subplots(figsize=(6.2, 5.2))
+    ok = np.isfinite(vals)
+    verts = np.stack([np.column_stack([x, y]), np.column_stack([x + w, y]), np.column_stack([x + w, y + h]),
+                      np.column_stack([x, y + h])], axis=1)
+    ax.add_collection(PolyCollection(verts[~ok], facecolors="#cfd8dc", edgecolors="none"))
+    pc = PolyCollection(verts[ok], array=vals[ok], cmap="plasma", edgecolors="none")
+    ax.add_collection(pc)
+    figures.colorbar(fig, pc, ax, "IR drop (mV)")
+    ax.set_xlim(die[0], die[2])
+    ax.set_ylim(die[1], die[3])
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (µm)")
+    ax.set_ylabel("y (µm)")
+    caption = f"Static IR drop per island (estimate): worst {format_number(float(np.nanmax(vals)))} mV"
+    return _captioned(figures.to_img(fig, "IR-drop map"), caption)
+
+
+# ---- clock tree --------------------------------------------------------------------------------
+def connectivity_from_netlist(verilog: Path, placement: Path) -> tuple[dict, dict, dict]:
+    """(nets: name -> [(inst | "PIN", pin)], macro of each instance, centre (µm) of each
+    instance and I/O pin) from a stage's netlist and placement."""
+    from flow.formats.verilog import read_verilog
+
+    d = read_verilog([verilog])
+    nets: dict[str, list[tuple[str, str]]] = {}
+    for p in range(len(d.pin_name)):
+        nets.setdefault(d.net_names[d.pin_net[p]], []).append((d.inst_names[d.pin_inst[p]], d.pin_name[p]))
+    for k, port in enumerate(d.port_names):
+        nets.setdefault(d.net_names[d.port_net[k]], []).append(("PIN", port))
+    macro = dict(zip(d.inst_names, d.inst_cell, strict=True))
+    pos: dict[str, tuple[float, float]] = {}
+    with np.load(placement) as fp:
+        x, y, w, h = (np.asarray(fp[k], dtype=float) * 1e6 for k in ("x", "y", "w", "h"))
+        for i, n in enumerate(fp["inst_names"].tolist()):
+            pos[str(n)] = (x[i] + w[i] / 2, y[i] + h[i] / 2)
+        if "pin_names" in fp.files:
+            for k, port in enumerate(fp["pin_names"].tolist()):
+                pos["PIN:" + str(port)] = (float(fp["pin_x"][k]) * 1e6, float(fp["pin_y"][k]) * 1e6)
+        die = tuple(float(v) * 1e6 for v in fp["die"])
+    pos["__die__"] = die  # type: ignore[assignment]
+    return nets, macro, pos
+
+
+def clock_tree(nets: dict[str, list[tuple[str, str]]], macro: dict[str, str], liberty: dict[str, Any]) -> dict[str, Any] | None:
+    """The clock nets: those reaching a register clock pin, and upstream through the buffers
+    and inverters that drive them; each net's driver and level (0 at the root)."""
+    cells = liberty.get("cells", {})
+
+    def pin_info(inst: str, pin: str) -> dict[str, Any]:
+        return cells.get(macro.get(inst, ""), {}).get("pins", {}).get(pin, {})
+
+    def is_sink(inst: str, pin: str) -> bool:
+        cell = cells.get(macro.get(inst, ""), {})
+        ff = cell.get("ff") or {}
+        clocked = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", str(ff.get("clocked_on") or ""))
+        return pin in clocked or bool(pin_info(inst, pin).get("is_clock"))
+
+    driver_of: dict[str, tuple[str, str]] = {}
+    for name, conns in nets.items():
+        for inst, pin in conns:
+            if (inst == "PIN" and len(conns) > 1) or pin_info(inst, pin).get("direction") == "output":
+                driver_of[name] = (inst, pin)
+                break
+    by_inst_inputs: dict[str, list[str]] = {}
+    for name, conns in nets.items():
+        for inst, pin in conns:
+            if inst != "PIN" and pin_info(inst, pin).get("direction") == "input":
+                by_inst_inputs.setdefault(inst, []).append(name)
+    clock_nets = {n for n, conns in nets.items() if any(i != "PIN" and is_sink(i, p) for i, p in conns)}
+    frontier = list(clock_nets)
+    while frontier:
+        inst = driver_of.get(frontier.pop(), ("", ""))[0]
+        if inst in ("", "PIN") or cells.get(macro.get(inst, ""), {}).get("ff"):
+            continue
+        ins = by_inst_inputs.get(inst, [])
+        if len(ins) <= 2:  # buffers, inverters, clock gates
+            for n in ins:
+                if n not in clock_nets:
+                    clock_nets.add(n)
+                    frontier.append(n)
+    if not clock_nets:
+        return None
+    drives = {}  # instance -> the clock nets it drives
+    for n in clock_nets:
+        drives.setdefault(driver_of.get(n, ("", ""))[0], []).append(n)
+    loads = {i for n in clock_nets for i, _ in nets[n] if i != driver_of.get(n, ("", ""))[0]}
+    roots = [n for n in clock_nets if driver_of.get(n, ("PIN", ""))[0] not in loads]
+    level: dict[str, int] = {}
+    queue = [(r, 0) for r in roots]
+    while queue:
+        net, lv = queue.pop(0)
+        if net in level:
+            continue
+        level[net] = lv
+        for inst, _ in nets[net]:
+            if inst != driver_of.get(net, ("", ""))[0]:
+                queue.extend((m, lv + 1) for m in drives.get(inst, []) if m not in level)
+    sinks = sum(1 for n in clock_nets for i, p in nets[n] if i != "PIN" and is_sink(i, p))
+    return {"nets": {n: nets[n] for n in clock_nets}, "driver": driver_of, "level": level, "sinks": sinks}
+
+
+def clock_tree_figure(tree: dict[str, Any], pos: dict[str, Any]) -> str:
+    """Driver-to-load lines of every clock net (straight lines, not routed wires), by level."""
+    from matplotlib.patches import Rectangle
+
+    def at(inst: str, pin: str) -> tuple[float, float] | None:
+        return pos.get("PIN:" + pin) if inst == "PIN" else pos.get(inst)
+
+    x0, y0, x1, y1 = pos["__die__"]
+    fig, ax = figures.plt.subplots(figsize=(6.2, 6.2 * (y1 - y0) / max(x1 - x0, 1e-9) + 0.5))
+    cmap = figures.plt.get_cmap("viridis")
+    depth = max(tree["level"].values(), default=0)
+    drivers = {tree["driver"][n] for n in tree["nets"] if n in tree["driver"]}
+    driver_insts = {i for i, _ in drivers if i != "PIN"}
+    for net, conns in tree["nets"].items():
+        drv = tree["driver"].get(net)
+        a = at(*drv) if drv else None
+        if a is None:
+            continue
+        color = cmap(tree["level"].get(net, 0) / max(depth, 1) * 0.85)
+        for inst, pin in conns:
+            b = at(inst, pin) if (inst, pin) != drv else None
+            if b is not None:
+                ax.plot([a[0], b[0]], [a[1], b[1]], color=color, lw=0.7, alpha=0.85)
+                if inst not in driver_insts:
+                    ax.plot(*b, "o", ms=2.2, color="#37474f")
+    for inst in driver_insts:
+        c = at(inst, "")
+        if c is not None:
+            ax.plot(*c, "s", ms=5, color="#d84315")
+    for inst, pin in drivers:
+        if inst == "PIN" and at(inst, pin) is not None:
+            ax.plot(*at(inst, pin), "^", ms=7, color="#6a1b9a")
+    ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.2, ec="black"))
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (µm)")
+    ax.set_ylabel("y (µm)")
+    caption = f"Clock tree: {tree['sinks']} sinks, {len(driver_insts)} buffers (squares), {depth + 1} level(s) of nets"
+    return _captioned(figures.to_img(fig, "clock tree"), caption)
+
+
+# ---- tables ------------------------------------------------------------------------------------
+def _ns(v: Any) -> str:
+    return "—" if not isinstance(v, int | float) else format_number(float(v) * 1e9)
+
+
+def worst_paths_table(timing_json: Path, report_link: str | None, limit: int = 10) -> str:
+    """The worst setup and hold paths of every corner (ns), worst first."""
+    try:
+        doc = json.loads(timing_json.read_text())
+    except (OSError, ValueError):
+        return ""
+    rows = []
+    for corner, c in doc.get("corners", {}).items():
+        for kind in ("setup", "hold"):
+            for p in c.get(f"{kind}_paths", []) or []:
+                rows.append((float(p.get("slack", np.inf)), corner, kind, p))
+    if not rows:
+        return ""
+    rows.sort(key=lambda r: r[0])
+    body = "".join(
+        f"<tr class='{'bad' if s < 0 else ''}'><td>{html.escape(k)}</td><td>{html.escape(corner)}</td>"
+        f"<td><code>{html.escape(str(p.get('startpoint', '')))}</code></td>"
+        f"<td><code>{html.escape(str(p.get('endpoint', '')))}</code></td>"
+        f"<td>{html.escape(str(p.get('capture_clock') or ''))}</td>"
+        f"<td class='num'>{_ns(p.get('arrival'))}</td><td class='num'>{_ns(p.get('required'))}</td>"
+        f"<td class='num'><b>{_ns(s)}</b></td><td class='num'>{len(p.get('stages') or [])}</td></tr>"
+        for s, corner, k, p in rows[:limit]
+    )
+    link = (f"<p>Full paths in OpenSTA <code>report_checks</code> format: "
+            f"<a href='{html.escape(report_link)}'>{html.escape(report_link)}</a></p>") if report_link else ""
+    return ("<table><tr><th>check</th><th>corner</th><th>startpoint</th><th>endpoint</th><th>clock</th>"
+            "<th>arrival (ns)</th><th>required (ns)</th><th>slack (ns)</th><th>stages</th></tr>"
+            f"{body}</table>{link}")
+
+
+def drv_table(metrics: dict[str, Any]) -> str:
+    """Design-rule violation counts (ORFS `*__timing__drv__*`), by stage."""
+    keys = [k for k in metrics if "__timing__drv__" in k and isinstance(metrics[k], int | float)]
+    if not keys:
+        return ""
+    rows = "".join(
+        f"<tr class='{'bad' if metrics[k] else ''}'><td><code>{html.escape(k)}</code></td>"
+        f"<td class='num'>{html.escape(display(k, metrics[k])[0])}</td>"
+        f"<td>{'✘' if metrics[k] else '✔'}</td></tr>" for k in sorted(keys))
+    return f"<table><tr><th>metric</th><th>violations</th><th></th></tr>{rows}</table>"
+
+
+def rules_table(metrics: dict[str, Any], rules_path: Path) -> str:
+    """Each ORFS rule (`rules-base.json`) with this run's value and pass/fail."""
+    from flow.metrics import check_rules, load_rules
+
+    results = check_rules(metrics, load_rules(rules_path))
+    failed = sum(not r.passed for r in results)
+    rows = "".join(
+        f"<tr class='{'' if r.passed else 'bad'}'><td><code>{html.escape(r.field)}</code></td>"
+        f"<td class='num'>{html.escape(_plain(r.value))}</td>"
+        f"<td class='num'>{html.escape(r.compare)} {html.escape(str(r.limit))}</td>"
+        f"<td>{html.escape(describe(r.field).unit if describe(r.field) else '')}</td>"
+        f"<td>{'✔ pass' if r.passed else '✘ fail' + (' (' + html.escape(r.note) + ')' if r.note else '')}</td></tr>"
+        for r in results)
+    return (f"<p>{len(results) - failed} of {len(results)} rules of <code>{html.escape(rules_path.name)}</code> pass."
+            " Values in the rule's units (ORFS: ns, W, µm, µm²).</p>"
+            "<table><tr><th>metric</th><th>value</th><th>rule</th><th>unit</th><th>result</th></tr>"
+            f"{rows}</table>")
+
+
+def _plain(v: Any) -> str:
+    if v is None:
+        return "—"
+    return format_number(v) if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
+
+
+def relative_link(target: Path, run_dir: Path) -> str:
+    return os.path.relpath(target, run_dir)
