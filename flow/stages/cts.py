@@ -51,6 +51,8 @@ class CtsStage(Stage):
         ports = {p: k for k, p in enumerate(nl.port_names)}
         inst_of = {nm: k for k, nm in enumerate(nl.inst_names)}
         trees = []
+        # a leaf buffer drives at most CTS_CLUSTER_SIZE sinks, and never more than MAX_FANOUT
+        cluster_size = min(cfg["CTS_CLUSTER_SIZE"], cfg.get("MAX_FANOUT") or cfg["CTS_CLUSTER_SIZE"])
         for clk in tc.clocks:
             for src in clk.sources:
                 if src in ports:
@@ -62,7 +64,7 @@ class CtsStage(Stage):
                     continue
                 if net < 0:
                     continue
-                t = build_clock_tree(nl, lv, net, buf, size, cluster_size=cfg["CTS_CLUSTER_SIZE"],
+                t = build_clock_tree(nl, lv, net, buf, size, cluster_size=cluster_size,
                                      cluster_diameter=cfg["CTS_CLUSTER_DIAMETER"] * 1e-6,
                                      c_per_m=ctx.platform.clock_layer.c_per_m,
                                      slew_limit=(lv.pin_max_slew(buf, lv.cells[buf].outputs[0]) or 1e-9)
