@@ -166,7 +166,13 @@ def _clock_activity(timing: TimingResult, n: int) -> tuple[np.ndarray, np.ndarra
     nc = timing.node_clock if timing.node_clock is not None else np.full(n, -1)
     clk = nc >= 0
     periods = np.asarray(timing.clock_periods or [1.0], dtype=float)
-    duties = np.asarray(getattr(timing, "clock_duties", None) or [0.5] * periods.size, dtype=float)
+    duties = np.full(periods.size, 0.5)
+    clocks = list(getattr(getattr(timing, "constraints", None), "clocks", None) or [])
+    if len(clocks) == periods.size:  # OpenSTA clockDuty: (fall - rise) / period of the waveform
+        for k, c in enumerate(clocks):
+            wf = getattr(c, "waveform", None)
+            if wf and c.period > 0:
+                duties[k] = (wf[1] - wf[0]) / c.period
     k = np.maximum(nc, 0)
     dens = np.where(clk, 2.0 / np.where(periods[k] > 0, periods[k], np.inf), 0.0)
     return clk, dens, np.where(clk, duties[k], 0.0)
