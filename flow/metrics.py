@@ -26,7 +26,7 @@ UNITS: dict[str, float] = {
     "": 1.0, "s": 1.0, "ns": 1e-9, "ps": 1e-12,
     "W": 1.0, "mW": 1e-3, "µW": 1e-6,
     "m": 1.0, "µm": 1e-6, "mm": 1e-3, "m²": 1.0, "µm²": 1e-12, "mm²": 1e-6,
-    "V": 1.0, "mV": 1e-3, "J": 1.0, "nJ": 1e-9, "pJ": 1e-12,
+    "V": 1.0, "mV": 1e-3, "J": 1.0, "nJ": 1e-9, "pJ": 1e-12, "F": 1.0, "pF": 1e-12, "fF": 1e-15,
     "%": 1e-2, "°C": 1.0, "°C/mm": 1.0, "K": 1.0,
 }
 
@@ -87,10 +87,28 @@ METRIC_TABLE: tuple[Metric, ...] = (
     _m("detailedplace__design__violations", "", "Overlaps, off-site or out-of-fence cells after placement (must be 0)."),
     _m("placement__fence__violations", "", "Cells outside their fence region (must be 0)."),
     _m("placement__design__density_target", "", "Target placement density (PLACE_DENSITY after the LB add-on)."),
-    # clock tree (estimates; the CTS engineer's cts__* metrics use their own rows or pass through)
-    _m("cts__clock__skew__estimate", "ns", "Clock skew of the estimated clock tree (estimate)."),
-    _m("cts__clock__buffers__estimate", "", "Clock buffers the tree would need (estimate)."),
+    # repair (sizing and buffering before/after CTS)
+    _m("repair_design__before__timing__drv__*", "", "Max slew / cap / fanout violations before repair_design."),
+    _m("repair_design__timing__drv__*", "", "Max slew / cap / fanout violations after repair_design."),
+    _m("repair_design__buffers", "", "Buffers repair_design inserted."),
+    _m("repair_design__resized", "", "Cells repair_design resized."),
+    _m("repair_timing__before__setup__ws__estimate", "ns", "Worst setup slack before repair_timing (estimated wires)."),
+    _m("repair_timing__before__hold__ws__estimate", "ns", "Worst hold slack before repair_timing (estimated wires)."),
+    _m("repair_timing__setup__ws__estimate", "ns", "Worst setup slack after repair_timing (estimated wires)."),
+    _m("repair_timing__hold__ws__estimate", "ns", "Worst hold slack after repair_timing (estimated wires)."),
+    _m("repair_timing__buffers", "", "Buffers repair_timing inserted for setup."),
+    _m("repair_timing__hold_buffers", "", "Hold buffers repair_timing inserted."),
+    _m("repair_timing__resized", "", "Cells repair_timing resized."),
+    # clock tree
+    _m("cts__clock__sinks", "", "Register clock pins the clock tree drives."),
+    _m("cts__clock__buffers", "", "Clock buffers inserted by CTS."),
+    _m("cts__clock__depth", "", "Buffer levels of the clock tree."),
     _m("cts__clock__wirelength__estimate", "µm", "Clock-tree wire length (estimate)."),
+    _m("cts__clock__skew__global__estimate", "ns", "Global clock skew after CTS (estimated wires)."),
+    _m("cts__clock__skew__global__corner:*", "ns", "Global clock skew at one corner."),
+    _m("cts__clock__latency__max__corner:*", "ns", "Largest clock latency (source to sink) at one corner."),
+    _m("cts__clock__latency__min__corner:*", "ns", "Smallest clock latency at one corner."),
+    _m("cts__timing__setup__ws__estimate", "ns", "Worst setup slack after CTS with propagated clocks (estimated wires)."),
     # routing
     _m("globalroute__route__wirelength__estimate", "µm", "Signal wire length from Steiner trees" + _EST + ".",
        "route__wirelength__estimate", "µm"),
@@ -114,7 +132,13 @@ METRIC_TABLE: tuple[Metric, ...] = (
        "timing__hold__tns__corner:*", "s"),
     _m("finish__timing__setup__wns", "ns", "Worst negative setup slack OpenROAD reports (report_wns).",
        "timing__setup__wns", "s"),
-    _m("finish__timing__drv__*", "", "Design-rule violations at sign-off (max slew / cap / fanout counts, as ORFS)."),
+    _m("finish__timing__drv__max_slew", "", "Pins violating their max slew at sign-off (OpenSTA report_check_types)."),
+    _m("finish__timing__drv__max_cap", "", "Drivers violating their max capacitance at sign-off."),
+    _m("finish__timing__drv__max_fanout", "", "Drivers violating their max fanout at sign-off."),
+    _m("finish__timing__drv__max_slew_slack", "ns", "Worst max-slew slack (negative: violation)."),
+    _m("finish__timing__drv__max_cap_slack", "pF", "Worst max-capacitance slack (negative: violation)."),
+    _m("finish__timing__drv__max_fanout_slack", "", "Worst max-fanout slack (negative: violation)."),
+    _m("finish__timing__drv__*", "", "Design-rule check at sign-off (ORFS finish__timing__drv__ names)."),
     # sign-off power (W, as ORFS)
     _m("finish__power__total", "W", "Total power at the headline (highest-power) corner.", "power__total", "W", "mW"),
     _m("finish__power__internal__total", "W", "Internal (short-circuit + internal node) power, Liberty internal_power.",
@@ -162,6 +186,7 @@ METRIC_TABLE: tuple[Metric, ...] = (
     _m("finevh__saving__finevh_above_lower_bound_pct", "%",
        "How far FINE-VH energy is above ideal per-island DVFS (the lower bound)."),
     _m("finevh__saving__finevh_vs_nominal_pct", "%", "FINE-VH energy saving over the fixed nominal supply."),
+    _m("finevh__misses__*", "", "Deadline misses of one DVFS policy on the workload."),
     # ConvNet workload
     _m("convnet__inference__cycles", "", "Accelerator cycles per inference of the traced ConvNet."),
     _m("convnet__inference__macs", "", "Multiply-accumulates per inference of the traced ConvNet."),
