@@ -534,8 +534,9 @@ def _arc_template(m: CellModel, bank: TableBank) -> tuple[list, list]:
     checks: list[tuple] = []
     for arc in m.arcs:
         tt = arc.timing_type
-        if tt.startswith(("setup_", "hold_")):
-            kind = "setup" if tt.startswith("setup") else "hold"
+        if tt.startswith(("setup_", "hold_", "recovery_", "removal_")):
+            # recovery/removal (asynchronous set/reset release) are checked like setup/hold
+            kind = "setup" if tt.startswith(("setup", "recovery")) else "hold"
             ck_tr = RISE if tt.endswith("rising") else FALL
             checks.append((arc.related_pin, arc.pin, kind, ck_tr, bank.add(arc.tables.get("rise_constraint")),
                            bank.add(arc.tables.get("fall_constraint"))))

@@ -145,3 +145,37 @@ def test_report_checks_layout_matches_opensta(nangate_net):
     theirs_core = [b for b in paths(ref.stdout) if "Path Group: core_clock" in b]
     ours_core = [b for b in paths(ours) if "Path Group: core_clock" in b]
     assert len(theirs_core) == 2 and ours_core == theirs_core
+
+
+ASYNC = """module top(clk, rst, d, q);
+  input clk, rst, d;
+  output q;
+  wire rs, rsn, n1;
+  DFF_X1 sync (.D(rst), .CK(clk), .Q(rs));
+  INV_X1 u0 (.A(rs), .ZN(rsn));
+  DFFR_X1 r1 (.D(d), .RN(rsn), .CK(clk), .Q(n1));
+  DFFR_X1 r2 (.D(n1), .RN(rst), .CK(clk), .Q(q));
+endmodule
+"""
+
+
+def test_recovery_removal_checks(tmp_path, nangate45):
+    """DFFR_X1 RN: `recovery_rising`/`removal_rising` are checked like setup/hold (OpenSTA's
+    "asynchronous" path group); the `clear` RN->Q arcs are not timed (OpenSTA's default)."""
+    lib = _lib(nangate45, "typical", tmp_path)
+    (tmp_path / "top.v").write_text(ASYNC)
+    sdc = ("create_clock -name clk -period 0.3 [get_ports clk]\nset_input_delay 0.25 -clock clk {rst d}\n"
+           "set_output_delay 0.05 -clock clk q\nset_input_transition 0.05 {rst d}\n")
+    t, ref = _compare(tmp_path, lib, tmp_path / "top.v", sdc, None)
+    eps = set(t.endpoint_names)
+    assert {"r1/RN", "r2/RN"} <= eps
+    rec = min(t.setup_slack[t.endpoint_names.index(p)] for p in ("r1/RN", "r2/RN"))
+    rem = min(t.hold_slack[t.endpoint_names.index(p)] for p in ("r1/RN", "r2/RN"))
+    rep = run_sta(f"read_liberty {lib}\nread_verilog {tmp_path / 'top.v'}\nlink_design top\n"
+                  f"read_sdc {tmp_path / 'top.sdc'}\nreport_checks -digits 6\n"
+                  "report_checks -path_delay min -digits 6\n", tmp_path)
+    # each report lists the worst path of the "asynchronous" group (async_default before 3.x)
+    blocks = rep.stdout.split("Startpoint: ")[1:]
+    asyn = [float(b.split("slack (")[0].split()[-1]) for b in blocks if "Path Group: asynchronous" in b]
+    assert len(asyn) == 2
+    assert abs(asyn[0] * 1e-9 - rec) < 1e-15 and abs(asyn[1] * 1e-9 - rem) < 1e-15, (asyn, rec, rem)
