@@ -81,3 +81,43 @@ def magnitude_model(model_fp: nn.Module, data: Data, sparsity: float, finetune_e
 def encoder_sizes(model: nn.Module, bits: int = 8, encoders=SPARSE_ENCODERS) -> dict[str, int]:
     """Flash of the serialised image with each encoder."""
     return {e: flash_bytes(model, bits, e) for e in encoders}
+
+
+def magnitude_sparsity_for(model: nn.Module, budget: int, bits: int, encoder: str) -> float | None:
+    """Smallest global magnitude sparsity whose image fits `budget` with `encoder` (bisection on
+    the really encoded size, no training), or None if even 99 % does not."""
+    from convnet_opt.east import apply_sparsity, encoded_size
+
+    m = copy.deepcopy(model)
+    attach_quant(m, bits)
+
+    def size(s: float) -> int:
+        apply_sparsity(m, s, "element", bits)
+        return encoded_size(m, bits, encoder)
+
+    lo, hi = 0.0, 0.99
+    if size(hi) > budget:
+        return None
+    if size(lo) <= budget:
+        return 0.0
+    for _ in range(10):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if size(mid) <= budget else (mid, hi)
+    return hi
+
+
+def magnitude_best_encoder_at_budget(model_fp: nn.Module, data: Data, budget: int, bits: int, epochs: float,
+                                     lr: float, seed: int, encoders=SPARSE_ENCODERS):
+    """Global magnitude pruning trained to meet `budget` with the encoder that needs the least
+    sparsity for it (at equal size, less sparsity is the better network), by EAST's own adaptive
+    schedule with element-wise groups. Returns (EASTRun, {encoder: sparsity needed})."""
+    from convnet_opt.east import EASTConfig, east_train
+
+    need = {e: magnitude_sparsity_for(model_fp, budget, bits, e) for e in encoders}
+    ok = {e: s for e, s in need.items() if s is not None}
+    if not ok:
+        return None, need
+    enc = min(ok, key=ok.get)
+    run = east_train(copy.deepcopy(model_fp), data, EASTConfig(budget, enc, bits, shape="element", epochs=epochs,
+                                                               lr=lr, seed=seed))
+    return run, need

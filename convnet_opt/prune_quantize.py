@@ -311,6 +311,9 @@ class PQConfig:
     progress: bool = False
     collapse: float = 0.10     # front mode: stop once validation accuracy is this far below fp32
     torch_ao: bool = True
+    test_every_point: bool = True  # False: test accuracy only of the reported points (front, picks)
+    reference_epochs_patience: int = 5
+    reference_batch: int = 64
 
 
 class PruneQuantize:
@@ -380,8 +383,8 @@ class PruneQuantize:
 
     def point(self, label: str, move: str = "") -> tuple[Point, nn.Module]:
         flash, ram, cm = self.cost()
-        p = Point(label, flash, ram, evaluate(self.model, self.xv, self.yv),
-                  evaluate(self.model, self.data.x_test, self.data.y_test), dict(self.bits),
+        test = evaluate(self.model, self.data.x_test, self.data.y_test) if self.cfg.test_every_point else float("nan")
+        p = Point(label, flash, ram, evaluate(self.model, self.xv, self.yv), test, dict(self.bits),
                   {g.producer: len(self.keeps[g.producer]) for g in self.groups}, move, encoder=self.cfg.encoder)
         return p, cm
 
@@ -556,7 +559,8 @@ def run_pq(model: nn.Module, data: Data, target: Target, flash_budgets: list[int
         if ref_path is not None and ref_path.is_file() and (Path(out) / "walk" / "walk_state.pt").is_file():
             model.load_state_dict(torch.load(ref_path, weights_only=True))  # resuming: the same reference
         else:
-            reference = fit(model, data, pretrain_epochs, lr, cfg.seed)
+            reference = fit(model, data, pretrain_epochs, lr, cfg.seed, cfg.reference_epochs_patience,
+                            batch_size=cfg.reference_batch)
     fp_acc = evaluate(model, data.x_test, data.y_test)
     fp_val = evaluate(model, data.x_val, data.y_val)
     fp_bytes = fp32_bytes(model)
@@ -576,20 +580,24 @@ def run_pq(model: nn.Module, data: Data, target: Target, flash_budgets: list[int
     pq = PruneQuantize(model, data, cfg, fp_val)
     walk, models = pq.walk(walk_dir, save_model=save_model)
     front = pareto_front(walk)
-    fine = cfg.finetune_epochs * max(1, min(len(walk), 20)) / 2
-    baselines = _baselines(model_fp, data, cfg, fine)
-    gaps = {b.label: front_gap(front, b) for b in baselines}
-    chosen: dict[str, Point] = {}
     chosen_idx: dict[str, int] = {}
     for budget in sorted(set(cfg.flash_budgets), reverse=True):
         ok = [i for i, p in enumerate(walk) if p.flash <= budget and p.ram <= cfg.ram_budget]
         if ok:
-            i = max(ok, key=lambda i: (walk[i].val_acc, -walk[i].flash))
-            key = f"{budget / 1024:g}KiB"
-            chosen[key] = walk[i]
-            chosen_idx[key] = i
+            chosen_idx[f"{budget / 1024:g}KiB"] = max(ok, key=lambda i: (walk[i].val_acc, -walk[i].flash))
+    mcu = mcu_picks(walk)
+    report = {id(p) for p in front} | {id(walk[i]) for i in chosen_idx.values()} | \
+        {id(p) for p in walk if p.label in set(mcu.values())}
+    for i, p in enumerate(walk):  # test accuracy of what is reported, from the deployable model
+        if id(p) in report and p.test_acc != p.test_acc:
+            cm = models[i] if models[i] is not None else load_compressed(walk_dir / f"{p.label}.pt")[0]
+            p.test_acc = evaluate(cm, data.x_test, data.y_test)
+    fine = cfg.finetune_epochs * max(1, min(len(walk), 20)) / 2
+    baselines = _baselines(model_fp, data, cfg, fine)
+    gaps = {b.label: front_gap(front, b) for b in baselines}
+    chosen = {k: walk[i] for k, i in chosen_idx.items()}
     res = PQResult(fp_bytes, fp_acc, walk, front, baselines, chosen, gaps, cfg.encoder,
-                   list(cfg.flash_budgets), cfg.ram_budget, fp_val, mcu_picks(walk), pq.stop_reason, reference)
+                   list(cfg.flash_budgets), cfg.ram_budget, fp_val, mcu, pq.stop_reason, reference)
     if out is not None:
         (out / "pq.json").write_text(json.dumps(res.to_json(), indent=1))
         for key, i in chosen_idx.items():

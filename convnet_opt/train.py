@@ -124,12 +124,12 @@ def train(model: nn.Module, data: Data | Arrays, epochs: float = 1, lr: float = 
 
 
 def fit(model: nn.Module, data: Data, max_epochs: float = 30, lr: float = 2e-3, seed: int = 0,
-        patience: int = 5, progress: bool = False) -> dict:
+        patience: int = 5, progress: bool = False, batch_size: int = 64) -> dict:
     """The fp32 reference: Adam with a cosine-decayed learning rate over `max_epochs`, validation
     accuracy after every epoch, stop after `patience` epochs without improvement and keep the
     best-on-validation weights (test data is never looked at)."""
     n = len(data.x_train)
-    per_epoch = max(1, (n + 63) // 64)
+    per_epoch = max(1, (n + batch_size - 1) // batch_size)
     best = {"val_acc": -1.0, "epoch": 0, "state": None}
     history: list[float] = []
 
@@ -143,7 +143,7 @@ def fit(model: nn.Module, data: Data, max_epochs: float = 30, lr: float = 2e-3, 
             best.update(val_acc=acc, epoch=len(history), state=copy.deepcopy(model.state_dict()))
         return len(history) - best["epoch"] >= patience
 
-    train(model, data, max_epochs, lr, seed, progress=progress, after_step=after, cosine=True)
+    train(model, data, max_epochs, lr, seed, batch_size=batch_size, progress=progress, after_step=after, cosine=True)
     if best["state"] is not None:
         model.load_state_dict(best["state"])
     model.eval()
