@@ -32,9 +32,10 @@ class CtsStage(Stage):
     outputs = ("verilog", "placement", "def", "sdc")
     config_vars = (
         Variable("CTS_BUF_CELL", str | None, "Clock buffer; default: the platform's cts_buffer.", None, source="cts"),
-        Variable("CTS_CLUSTER_SIZE", int, "Most sinks one leaf buffer drives.", 20, source="cts"),
-        Variable("CTS_CLUSTER_DIAMETER", float, "Largest span (half-perimeter) of a leaf cluster.", 60.0,
-                 unit="µm", source="cts"),
+        Variable("CTS_CLUSTER_SIZE", int | None, "Most sinks one leaf buffer drives (default 20).", None,
+                 source="cts"),
+        Variable("CTS_CLUSTER_DIAMETER", float | None, "Largest span (half-perimeter) of a leaf cluster (default "
+                 "60).", None, unit="µm", source="cts"),
         Variable("CTS_PROPAGATED_CLOCK", bool, "Append set_propagated_clock [all_clocks] to the SDC after the tree "
                  "is built (as ORFS after CTS).", True, source="cts"),
     )
@@ -52,7 +53,8 @@ class CtsStage(Stage):
         inst_of = {nm: k for k, nm in enumerate(nl.inst_names)}
         trees = []
         # a leaf buffer drives at most CTS_CLUSTER_SIZE sinks, and never more than MAX_FANOUT
-        cluster_size = min(cfg["CTS_CLUSTER_SIZE"], cfg.get("MAX_FANOUT") or cfg["CTS_CLUSTER_SIZE"])
+        size_cfg = cfg["CTS_CLUSTER_SIZE"] or 20
+        cluster_size = min(size_cfg, cfg.get("MAX_FANOUT") or size_cfg)
         for clk in tc.clocks:
             for src in clk.sources:
                 if src in ports:
@@ -65,7 +67,7 @@ class CtsStage(Stage):
                 if net < 0:
                     continue
                 t = build_clock_tree(nl, lv, net, buf, size, cluster_size=cluster_size,
-                                     cluster_diameter=cfg["CTS_CLUSTER_DIAMETER"] * 1e-6,
+                                     cluster_diameter=(cfg["CTS_CLUSTER_DIAMETER"] or 60.0) * 1e-6,
                                      c_per_m=ctx.platform.clock_layer.c_per_m,
                                      slew_limit=(lv.pin_max_slew(buf, lv.cells[buf].outputs[0]) or 1e-9)
                                      * (1 - rep.rules.slew_margin))

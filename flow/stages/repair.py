@@ -54,8 +54,8 @@ def repair_setup(ctx: StageContext, state: State, propagated: bool | None = None
     probe = lvs[corners[0]].buffers[0] if lvs[corners[0]].buffers else None
     slow = max(corners, key=lambda c: lvs[c].arc_delay_slew(probe, lvs[c].cells[probe].outputs[0], 5e-11, 5e-15)[0]
                if probe else 0.0)
-    rules = DesignRules(ctx.config.get("MAX_FANOUT"), ctx.config.get("SLEW_MARGIN", 20.0) / 100.0,
-                        ctx.config.get("CAP_MARGIN", 20.0) / 100.0)
+    margin = {k: 20.0 if ctx.config.get(k) is None else float(ctx.config[k]) for k in ("SLEW_MARGIN", "CAP_MARGIN")}
+    rules = DesignRules(ctx.config.get("MAX_FANOUT"), margin["SLEW_MARGIN"] / 100.0, margin["CAP_MARGIN"] / 100.0)
     rep = Repairer(nl, lvs[slow], timer, sizes, rules, ctx.config.get("REPAIR_BUFFER_CELL"))
     return nl, fp, lvs, rep
 
@@ -75,11 +75,11 @@ class RepairDesignStage(Stage):
                  source="repair_design"),
         Variable("MAX_FANOUT", int | None, "Largest fanout of a net (clock nets excepted); none by default, as "
                  "OpenROAD without set_max_fanout.", None, source="repair_design"),
-        Variable("SLEW_MARGIN", float, "Slew limits are tightened by this much when repairing (over-fix: our "
-                 "placement wire estimate is lumped, the routed RC trees slow transitions further).", 20.0,
-                 unit="%", source="repair_design"),
-        Variable("CAP_MARGIN", float, "Capacitance limits are tightened by this much when repairing.", 20.0,
-                 unit="%", source="repair_design"),
+        Variable("SLEW_MARGIN", float | None, "Slew limits are tightened by this much when repairing (over-fix: default "
+                 "20 (embedded backend; OpenROAD's own default with the openroad backend): placement wire estimates "
+                 "miss the routed wires' slew degradation.", None, unit="%", source="repair_design"),
+        Variable("CAP_MARGIN", float | None, "Capacitance limits are tightened by this much when repairing; "
+                 "default 20 (embedded backend).", None, unit="%", source="repair_design"),
         Variable("REPAIR_CORNERS", list[str] | None, "Corners repair and CTS time at; default SIGNOFF_CORNERS, "
                  "else the platform's default (sign-off) corner.", None, source="repair_design"),
         Variable("REPAIR_STEINER_MAX_INSTANCES", int, "Up to this many instances repair times with the route "
@@ -117,12 +117,14 @@ class RepairTimingStage(Stage):
     config_vars = (
         Variable("REPAIR_TIMING", bool, "Run timing repair after CTS (ORFS repair_timing in 4_1_cts).", True,
                  source="repair_timing"),
-        Variable("SETUP_SLACK_MARGIN", float, "Setup repair stops when the worst slack reaches this.", 0.0,
+        Variable("SETUP_SLACK_MARGIN", float | None, "Setup repair stops when the worst slack reaches this "
+                 "(default 0).", None,
                  unit="ns", source="repair_timing"),
-        Variable("HOLD_SLACK_MARGIN", float, "Hold repair fixes endpoints up to this slack.", 0.0, unit="ns",
+        Variable("HOLD_SLACK_MARGIN", float | None, "Hold repair fixes endpoints up to this slack (default 0).",
+                 None, unit="ns",
                  source="repair_timing"),
-        Variable("TNS_END_PERCENT", float, "Percent of the violating endpoints whose paths each setup round "
-                 "works on (the worst path always).", 100.0, unit="%", source="repair_timing"),
+        Variable("TNS_END_PERCENT", float | None, "Percent of the violating endpoints whose paths each setup "
+                 "round works on (the worst path always); default 100.", None, unit="%", source="repair_timing"),
         Variable("SKIP_HOLD_REPAIR", bool, "Only repair setup.", False, source="repair_timing"),
     )
 
@@ -133,8 +135,10 @@ class RepairTimingStage(Stage):
     def run(self, state: State, ctx: StageContext) -> StageResult:
         cfg = ctx.config
         nl, fp, lvs, rep = repair_setup(ctx, state)
-        setup_m, hold_m = cfg["SETUP_SLACK_MARGIN"] * 1e-9, cfg["HOLD_SLACK_MARGIN"] * 1e-9
-        ws0, ws1 = rep.repair_setup(setup_m, cfg["TNS_END_PERCENT"])
+        setup_m = (cfg["SETUP_SLACK_MARGIN"] or 0.0) * 1e-9
+        hold_m = (cfg["HOLD_SLACK_MARGIN"] or 0.0) * 1e-9
+        tns_pct = 100.0 if cfg["TNS_END_PERCENT"] is None else float(cfg["TNS_END_PERCENT"])
+        ws0, ws1 = rep.repair_setup(setup_m, tns_pct)
         h0 = h1 = None
         if not cfg["SKIP_HOLD_REPAIR"]:
             h0, h1 = rep.repair_hold(lvs, hold_m, setup_m)

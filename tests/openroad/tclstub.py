@@ -96,6 +96,41 @@ SPECS: dict[str, tuple[set[str], set[str], tuple[int, int], set[str]]] = {
     "all_clocks": (set(), set(), (0, 0), set()),
 }
 
+REFERENCE_COMMANDS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "openroad-commands.txt"
+
+#: Commands OpenROAD has that its `sta::define_cmd_args` list (openroad-commands.txt) does not
+#: name: OpenSTA's own commands and OpenDB's readers/writers (checked by SPECS alone).
+NOT_IN_REFERENCE = {"read_lef", "read_liberty", "read_sdc", "read_db", "read_def", "write_db", "write_def",
+                    "add_global_connection", "global_connect", "set_propagated_clock", "report_worst_slack",
+                    "report_tns", "report_wns", "report_checks", "define_corners", "read_vcd", "read_saif",
+                    "set_power_activity", "report_power", "get_lib_cells", "get_property", "get_name", "all_clocks",
+                    "report_clock_skew", "report_check_types"}
+
+
+def reference_synopses(path: Path = REFERENCE_COMMANDS) -> dict[str, tuple[set[str], str]]:
+    """OpenROAD command -> (every -option its synopsis names, the synopsis), from
+    openroad-commands.txt (FILE<TAB>COMMAND<TAB>ARGS)."""
+    out: dict[str, tuple[set[str], str]] = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("#") or line.count("\t") < 2:
+            continue
+        _, name, args = line.split("\t", 2)
+        out[name] = (set(re.findall(r"(?<![\w-])-[A-Za-z_][\w]*", args)), args)
+    return out
+
+
+def check_reference(name: str, options: list[str], synopses: dict[str, tuple[set[str], str]]) -> None:
+    """Raise unless OpenROAD has `name` and every -option in `options` is in its synopsis."""
+    if name in NOT_IN_REFERENCE:
+        return
+    if name not in synopses:
+        raise ValueError(f"{name}: not an OpenROAD command (not in openroad-commands.txt)")
+    known, args = synopses[name]
+    bad = [o for o in options if o not in known]
+    if bad:
+        raise ValueError(f"{name}: OpenROAD's {name} has no option {bad[0]} (synopsis {args})")
+
+
 NEEDS_DESIGN = set(SPECS) - {"read_lef", "read_liberty", "read_verilog", "link_design", "read_db", "define_corners",
                              "set_layer_rc", "set_wire_rc", "set_dont_use", "get_lib_cells", "get_property",
                              "get_name"}
@@ -204,6 +239,7 @@ class Session:
 
     def __init__(self, *, missing_insts: tuple[str, ...] = (), reports: dict[str, str] | None = None) -> None:
         self.tcl = tkinter.Tcl()
+        self.synopses = reference_synopses()
         self.members: list[tuple[str, str, str]] = []
         self.reports = reports or {}
         self.run: ScriptRun = ScriptRun()
@@ -257,6 +293,7 @@ class Session:
             raise ValueError(f"{name}: {len(call.positional)} positional args {call.positional}, expected {lo}..{hi}")
         if required - set(call.keys):
             raise ValueError(f"{name}: missing {sorted(required - set(call.keys))}")
+        check_reference(name, list(call.keys) + sorted(call.flags), self.synopses)
         self._semantics(call)
         self.run.calls.append(call)
         if name in self.reports:
@@ -297,6 +334,9 @@ class Session:
             from flow.formats.upf import read_upf
 
             upf = read_upf(Path(call.keys["-file"]))
+            for c in upf.commands:  # OpenROAD's read_upf sources the file: only its UPF commands exist
+                check_reference(c.name, [a for a in c.args if isinstance(a, str) and a.startswith("-")
+                                         and not _is_number(a)], self.synopses)
             for c in upf.of("set_domain_area"):
                 self.tcl.eval(f"set ::regions({c.positional()[0]}) {{{' '.join(c.option('-area'))}}}")
 

@@ -68,10 +68,17 @@ def _opensta(run_dir: Path, top: str, lib: Path, tmp: Path, netlist: Path | None
     if spef:
         parts.append(f"read_spef {_stage_dir(run_dir, 'route') / f'{top}.est.spef'}")
     parts += [f"set_max_fanout {MAX_FANOUT} [current_design]",
+              "set_power_activity -input -activity 0.1", "report_power -digits 6",
               "report_check_types -max_slew -max_capacitance -max_fanout -violators",
-              "report_worst_slack -max -digits 6", "report_worst_slack -min -digits 6"]
-    out = run_sta("\n".join(parts) + "\n", tmp).stdout
+              "report_worst_slack -max -digits 6", "report_worst_slack -min -digits 6",
+              "report_clock_latency -digits 6"]
+    run = run_sta("\n".join(parts) + "\n", tmp)
+    out = run.stdout
     ws = {k: float(v) for k, v in re.findall(r"^worst slack (max|min) (\S+)", out, re.M)}
+    ws["clock_power"] = run.power()["Clock"][3]
+    lat = re.search(r"rise -> rise.*?^(\S+) (\S+) latency$", out, re.M | re.S)
+    if lat:
+        ws["latency_min"], ws["latency_max"] = float(lat.group(1)), float(lat.group(2))
     return out, ws
 
 
@@ -139,6 +146,14 @@ def test_hf_repair_closes_timing_checked_by_opensta(tmp_path, nangate45):
     assert m["cts__clock__sinks"] == 128
     assert m["cts__clock__buffers"] == 2 ** (m["cts__clock__depth"] + 1) - 1
     assert 0 <= m["cts__clock__skew__global__corner:typical"] < 0.03
+    # CTS's latencies (propagated STA at CTS time) vs OpenSTA's report_clock_latency at the end
+    assert m["cts__clock__latency__min__corner:typical"] == pytest.approx(ws["latency_min"], abs=0.003)
+    assert m["cts__clock__latency__max__corner:typical"] == pytest.approx(ws["latency_max"], abs=0.003)
+    # the tree's power is in the Clock group, as OpenSTA counts it (same netlist, SPEF, activity)
+    power = json.loads((_stage_dir(run_dir, "signoff") / "power.json").read_text())
+    ours_clock = power["corners"]["typical"]["groups"]["Clock"]["total"]
+    assert ours_clock > 0.1 * power["corners"]["typical"]["total_w"]
+    assert ours_clock == pytest.approx(ws["clock_power"], rel=0.01)
     # same function as synthesised
     from flow.platform import load_platform
 
