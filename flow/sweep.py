@@ -109,12 +109,44 @@ def _override(k: str, v: Any) -> str:
     return f"{k}={json.dumps(v) if isinstance(v, str | list) else v}"
 
 
-def run_point(base: str, runs_dir: str, tag: str, overrides: list[str], to_stage: str | None) -> dict[str, Any]:
+def shared_synthesis(base: Path, runs_dir: Path) -> str | None:
+    """Synthesise the base config once for the whole sweep (None if that fails): points whose
+    parameters synthesis does not read start from it instead of re-synthesising."""
+    from flow.runner import prepare, run_flow
+
+    try:
+        first = prepare(base).stages[0].id
+        return str(run_flow(base, tag="shared-synth", runs_dir=runs_dir, to_stage=first).run_dir)
+    except Exception:  # each point then synthesises itself and reports its own error
+        return None
+
+
+def _start_from_seed(base: Path, overrides: list[str], runs_dir: Path, tag: str, seed: Path) -> str | None:
+    """Copy the shared synthesis into a new point's run directory; the stage to resume from.
+    The runner re-runs synthesis itself when the point changes a variable synthesis reads."""
+    import shutil
+
+    from flow.runner import prepare, run_directory
+
+    setup = prepare(base, overrides)
+    if len(setup.stages) < 2 or not (seed / "run.json").is_file():
+        return None
+    run_dir = run_directory(runs_dir, setup.config["DESIGN_NAME"], setup.platform.name, tag)
+    if run_dir.exists():
+        return None  # a previous attempt: start over as usual
+    shutil.copytree(seed, run_dir, ignore=shutil.ignore_patterns("report.html", "*.lock", ".lock*"))
+    return setup.stages[1].id
+
+
+def run_point(base: str, runs_dir: str, tag: str, overrides: list[str], to_stage: str | None,
+              seed: str | None = None) -> dict[str, Any]:
     """Run one point; never raises (a failure is a result). Importable by worker processes."""
     from flow.runner import run_flow
 
     try:
-        res = run_flow(Path(base), tag=tag, overrides=overrides, runs_dir=Path(runs_dir), to_stage=to_stage)
+        from_stage = _start_from_seed(Path(base), overrides, Path(runs_dir), tag, Path(seed)) if seed else None
+        res = run_flow(Path(base), tag=tag, overrides=overrides, runs_dir=Path(runs_dir), to_stage=to_stage,
+                       from_stage=from_stage)
         return {"status": res.status, "run_dir": str(res.run_dir), "metrics": res.metrics, "error": None}
     except Exception as exc:  # the sweep goes on; the error is in the table
         return {"status": "failed", "run_dir": None, "metrics": {}, "error": f"{type(exc).__name__}: {exc}"}
@@ -152,7 +184,8 @@ def run_sweep(spec: SweepSpec, out_dir: Path, executor: str = "local", jobs: int
                 progress(tag, done)
         else:
             todo.append((tag, [_override(k, v) for k, v in p.items()]))
-    args = [(str(spec.base), str(runs_dir), tag, ov, spec.to_stage) for tag, ov in todo]
+    seed = shared_synthesis(spec.base, out_dir / "shared") if len(todo) > 1 and spec.to_stage != "synth" else None
+    args = [(str(spec.base), str(runs_dir), tag, ov, spec.to_stage, seed) for tag, ov in todo]
     if executor == "local":
         from concurrent.futures import ProcessPoolExecutor
 
@@ -185,7 +218,8 @@ def run_sweep(spec: SweepSpec, out_dir: Path, executor: str = "local", jobs: int
     for p in pts:
         tag = point_tag(p)
         r = results[tag]
-        row = {"tag": tag, **p, "status": r["status"], "error": r.get("error"), "skipped": bool(r.get("skipped"))}
+        row = {"tag": tag, **p, "status": r["status"], "error": r.get("error"), "skipped": bool(r.get("skipped")),
+               "run_dir": r.get("run_dir")}
         for m in spec.metrics or sorted(r["metrics"]):
             row[m] = to_orfs(r["metrics"]).get(m)  # metrics.json names and units
         rows.append(row)
@@ -227,31 +261,9 @@ def pareto_mask(table, objectives: list[str]) -> list[bool]:
 
 
 def _sweep_report(spec: SweepSpec, table, out_dir: Path) -> Path:
-    import html
+    from flow.report.sweep_report import write_sweep_report
 
-    from flow.report import figures
-
-    body = ""
-    if len(spec.pareto) >= 2:
-        xk, yk = (p.removeprefix("max:") for p in spec.pareto[:2])
-        if xk in table and yk in table:
-            fig, ax = figures.plt.subplots(figsize=(6.5, 4.5))
-            done = table[table["status"].isin(["completed", "stopped"])]
-            front = done[done["pareto"]].sort_values(xk)
-            ax.scatter(done[xk], done[yk], color="#90a4ae", label="points")
-            ax.plot(front[xk], front[yk], "o-", color="#c62828", label="Pareto front")
-            ax.set_xlabel(xk)
-            ax.set_ylabel(yk)
-            ax.set_title(f"Sweep {spec.name}: Pareto front")
-            ax.legend()
-            fig.savefig(out_dir / "pareto.png", dpi=110, bbox_inches="tight")
-            body += figures.to_img(fig, "pareto front")
-    body += table.to_html(index=False, na_rep="—", escape=True)
-    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>sweep {html.escape(spec.name)}</title>"
-            "<style>body{font-family:sans-serif;margin:24px} table{border-collapse:collapse;font-size:12px}"
-            "td,th{border:1px solid #ddd;padding:3px 6px}</style></head>"
-            f"<body><h1>Sweep {html.escape(spec.name)}</h1><p>base {html.escape(str(spec.base))}, "
-            f"{len(table)} points</p>{body}</body></html>")
-    out = out_dir / "report.html"
-    out.write_text(page)
-    return out
+    rows = table.astype(object).where(table.notna(), None).to_dict("records")
+    fixed = {"tag", "status", "error", "skipped", "run_dir", "pareto", *spec.parameters}
+    metrics = list(spec.metrics) or [c for c in table.columns if c not in fixed]
+    return write_sweep_report(spec.name, spec.base, list(spec.parameters), metrics, spec.pareto, rows, out_dir)

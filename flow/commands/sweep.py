@@ -18,14 +18,26 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option(help="Sweep directory; default sweeps/<name>.")] = None,
     ) -> None:
         """Run a design-space sweep; a re-run only runs the points that did not finish."""
-        from flow.sweep import read_sweep, run_sweep
+        import time
+
+        from flow.sweep import points, read_sweep, run_sweep
 
         spec = read_sweep(sweep_file)
         out_dir = out or Path("sweeps") / spec.name
+        total = len(points(spec))
+        typer.echo(f"sweep {spec.name}: {total} points, {jobs} at a time -> {out_dir}")
+        count = {"done": 0, "ran": 0}
+        t0 = time.monotonic()
 
         def progress(tag: str, res: dict) -> None:
+            count["done"] += 1
+            count["ran"] += 0 if res.get("skipped") else 1
+            left = total - count["done"]
+            elapsed = time.monotonic() - t0
+            eta = f", ETA {elapsed / count['ran'] * left:.0f} s" if count["ran"] and left else ""
             mark = "↺" if res.get("skipped") else ("✔" if res["status"] != "failed" else "✘")
-            typer.echo(f"{mark} {tag} {res['status']}" + (f": {res['error']}" if res.get("error") else ""))
+            typer.echo(f"[{count['done']}/{total}{eta}] {mark} {tag} {res['status']}"
+                       + (f": {res['error']}" if res.get("error") else ""))
 
         table = run_sweep(spec, out_dir, executor="ray" if address else executor, jobs=jobs, address=address,
                           progress=progress)

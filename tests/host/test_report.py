@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +149,29 @@ def test_report_in_headless_chromium(gcd_run, tmp_path):
                    capture_output=True, timeout=120, check=True)
     png = shot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000  # a rendered page, not a blank one
+
+
+def test_sweep_report_links_points_and_reuses_synthesis(tmp_path, nangate45):
+    from flow.sweep import read_sweep, run_sweep
+
+    p = tmp_path / "s.toml"
+    p.write_text(f'base = "{DESIGNS}/gcd/config.toml"\nto_stage = "floorplan"\n'
+                 'metrics = ["floorplan__design__core__area", "floorplan__design__utilization", "finish__power__total"]\n'
+                 "[parameters]\nCORE_UTILIZATION = [30, 45]\n")
+    out = tmp_path / "out"
+    table = run_sweep(read_sweep(p), out, executor="local", jobs=1)
+    assert list(table["status"]) == ["stopped", "stopped"]
+    seed = json.loads(next((out / "shared").rglob("run.json")).read_text())
+    seed_synth = next(s for s in seed["stages"] if s["id"] == "synth")
+    text = (out / "report.html").read_text()
+    for run_dir, util in zip(table["run_dir"], table["floorplan__design__instance__utilization"], strict=True):
+        info = json.loads((Path(run_dir) / "run.json").read_text())
+        synth = next(s for s in info["stages"] if s["id"] == "synth")
+        assert synth["status"] == "done" and synth["seconds"] == seed_synth["seconds"]  # reused, not re-run
+        link = os.path.relpath(Path(run_dir) / "report.html", out)
+        assert f"<a href='{link}'>" in text and (Path(run_dir) / "report.html").is_file()
+        from flow.metrics import format_number
+
+        assert f"<td class='num'>{format_number(util * 100)}</td>" in text  # shown in %
+    assert "floorplan__design__instance__utilization (%)" in text and "<style>" in text
+    assert "finish__power__total (mW)" in text
