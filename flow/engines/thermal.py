@@ -1,27 +1,44 @@
-"""Compact thermal model in the style of HotSpot's grid model (steady state and transient).
+"""HotSpot 6's compact thermal models (grid and block), built as sparse RC networks.
 
-The package is a stack of layers — silicon die, thermal interface material (TIM), heat spreader,
-heat sink — each a slab of thickness `t`, conductivity `k` and volumetric heat capacity `c_v`,
-with a convection resistance `r_convec` (K/W) from the sink to ambient. HotSpot grids the die and
-lumps the spreader/sink periphery into a few nodes; we instead use one *non-uniform rectilinear
-grid* for all layers: the die footprint is split into rows × cols equal cells, and the periphery
-out to the spreader and sink edges into geometrically growing cells. Die and TIM occupy the
-die-footprint cells, the spreader the cells inside its square, the sink all of them. This is a
-plain finite-volume discretisation (conductance between neighbours = series of the two half
-cells; vertical conductance between layers = series of the half thicknesses), so it converges to
-the continuum solution when refined (tested), and conserves energy exactly.
+Why our own: the sign-off must report the numbers HotSpot 6 reports for the same `.flp`, `.ptrace`
+and `.config`, but faster and inside the flow. The networks below are HotSpot 6's (read from its
+`temperature_grid.c`, `temperature_block.c`, `temperature.c`, `RCutil.c`), node for node:
 
-Power is injected in the die layer. Steady state solves G·T = P + G_amb·T_amb with a sparse LU
-(factorised once, reused by the leakage loop); transients use backward Euler or Crank–Nicolson
-with a constant step (factorised once). Parameters use HotSpot's names and defaults (HotSpot 6
-`hotspot.config`), SI units; temperatures are kelvin inside, reported in °C by callers.
+* Layers: die (`t_chip`, `k_chip`, `p_chip`), thermal interface (`*_interface`), spreader, sink;
+  `-model_secondary` (C4/substrate/PCB path) is not modelled — HotSpot's default is off, and a
+  config that turns it on is refused rather than silently ignored.
+* Grid model: every layer is a rows × cols grid over the *die* area. Lateral resistance between
+  neighbours is one cell's `rx` (north/south neighbours) or `ry` (east/west) — HotSpot's
+  `find_res` uses `rx` for the i (row) direction, which only matters for non-square cells, and we
+  keep it for parity. Vertical resistance between a cell and the one below is the *upper* layer's
+  full `rz = t/(k·cw·ch)`; a sink cell goes to ambient through `rz_sink + r_convec·s_sink²/(cw·ch)`.
+  The spreader and sink outside the die are HotSpot's 12 lumped periphery nodes (`inode_0..11`:
+  spreader W/E/N/S, sink-under-spreader W/E/N/S, outer sink W/E/N/S) with the resistances and
+  capacitances of `populate_package_R/C`; each boundary cell connects to its side's node through
+  half a cell plus `n·r_sp1` (`n·r_hs1`).
+* Block model: one node per floorplan unit and layer plus the same 12 periphery nodes, lateral
+  conductances from shared edge lengths (`is_horiz_adj`/`is_vert_adj`, 1 µm tolerance as in
+  HotSpot), HotSpot 2's series-of-halves formulas.
+* Every capacitance carries HotSpot's lumping factor `C_FACTOR = 0.333`; the convection capacity
+  `c_convec` is shared by area over the sink (×0.333 too).
+* Power to the grid: each cell gets Σ occupancy·(P_unit / A_unit)·A_cell (HotSpot's `blist_avg`
+  with its 1e-6 snapping of partial overlaps). Grid to block: HotSpot's `grid_map_mode` — `avg`
+  (unweighted mean of the cells in the unit's bounding cell range), `min`, `max` or `center`
+  (mean of the 1–4 central cells). HotSpot's built-in default is `center`; its `template.config`
+  (and most published configs) say `avg`; we take whatever the config says, `center` when none.
+
+Solvers: steady state is a sparse LU solve of G·T = P + g_amb·T_amb (HotSpot iterates multigrid
+Gauss–Seidel to a 1e-6 K update; same fixed point). Transients integrate C·dT/dt = P − G·T with
+power held over each `sampling_intvl` (HotSpot: adaptive RK4 at 0.01 K per step); we use TR-BDF2
+(L-stable, second order, one factorisation) with fixed sub-steps, which is far faster on this
+stiff system. Temperatures are kelvin inside; callers print °C.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,11 +47,18 @@ import scipy.sparse.linalg as spla
 from flow.errors import ConfigError
 
 KELVIN = 273.15
+C_FACTOR = 0.333  # HotSpot's lumped-vs-distributed capacitance fitting factor (temperature.h)
+EPS_EQ = 1e-6  # HotSpot's `eq()` tolerance (util.h DELTA), absolute
+N_EXTRA = 12
+SP_W, SP_E, SP_N, SP_S, SINK_C_W, SINK_C_E, SINK_C_N, SINK_C_S, SINK_W, SINK_E, SINK_N, SINK_S = range(12)
+GRID_MAP_MODES = ("avg", "min", "max", "center")
+LAYER_PREFIXES = ("", "iface_", "hsp_", "hsink_")  # HotSpot's .steady/.init layer name prefixes
 
 
 @dataclass(frozen=True)
 class ThermalConfig:
-    """HotSpot parameters (same names and defaults as HotSpot 6's hotspot.config)."""
+    """HotSpot parameters: same names, SI units and defaults as HotSpot 6's `default_thermal_config()`
+    (what `hotspot` uses when neither a `.config` nor the command line sets them)."""
 
     t_chip: float = 0.15e-3  # die thickness (m)
     k_chip: float = 100.0  # W/(m K)
@@ -51,170 +75,215 @@ class ThermalConfig:
     k_sink: float = 400.0
     p_sink: float = 3.55e6
     r_convec: float = 0.1  # K/W, sink to ambient
-    c_convec: float = 140.4  # J/K, lumped capacity of the convection boundary (on the sink)
+    c_convec: float = 140.4  # J/K, convection capacity (shared by area over the sink)
     ambient: float = 318.15  # K
+    init_temp: float = 333.15  # K, transient start when there is no init file
+    sampling_intvl: float = 3.333e-6  # s, one power-trace row
+    model_type: str = "block"
     grid_rows: int = 64
     grid_cols: int = 64
-    periphery_cells: int = 6  # per side, per ring (spreader ring, sink ring)
+    grid_map_mode: str = "center"
+    block_omit_lateral: int = 0
+    model_secondary: int = 0
 
     def validated(self) -> ThermalConfig:
         for name in ("t_chip", "k_chip", "t_interface", "k_interface", "t_spreader", "k_spreader",
-                     "t_sink", "k_sink", "r_convec", "s_spreader", "s_sink"):
+                     "t_sink", "k_sink", "r_convec", "s_spreader", "s_sink", "sampling_intvl"):
             v = getattr(self, name)
-            if not (v > 0 and math.isfinite(v)):
+            if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
                 raise ConfigError(f"thermal parameter {name} = {v}: must be positive")
-        for name in ("p_chip", "p_interface", "p_spreader", "p_sink", "c_convec"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"thermal parameter {name}: must not be negative")
+        for name in ("p_chip", "p_interface", "p_spreader", "p_sink", "c_convec", "ambient", "init_temp"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and v >= 0 and math.isfinite(v)):
+                raise ConfigError(f"thermal parameter {name} = {v}: must be a non-negative number")
         if self.grid_rows < 1 or self.grid_cols < 1:
             raise ConfigError("thermal grid must have at least 1 row and 1 column")
         if self.s_sink < self.s_spreader:
             raise ConfigError("s_sink must not be smaller than s_spreader")
+        if self.model_type not in ("block", "grid"):
+            raise ConfigError(f"model_type {self.model_type!r}: use 'block' or 'grid'")
+        if self.grid_map_mode not in GRID_MAP_MODES:
+            raise ConfigError(f"grid_map_mode {self.grid_map_mode!r}: use avg, min, max or center")
+        if self.model_secondary:
+            raise ConfigError("model_secondary = 1 (HotSpot's secondary heat path) is not supported")
         return self
 
-    def with_overrides(self, **kw: float) -> ThermalConfig:
-        unknown = set(kw) - set(self.__dataclass_fields__)
+    def with_overrides(self, **kw: object) -> ThermalConfig:
+        known = {f.name: f for f in fields(self)}
+        unknown = set(kw) - set(known)
         if unknown:
             raise ConfigError(f"unknown thermal parameter(s): {', '.join(sorted(unknown))}")
-        return replace(self, **kw)
+        typed: dict[str, object] = {}
+        for k, v in kw.items():
+            want = type(getattr(self, k))
+            try:
+                typed[k] = str(v) if want is str else want(float(v)) if want is int else float(v)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise ConfigError(f"thermal parameter {k} = {v!r}: expected a {want.__name__}") from None
+        return replace(self, **typed)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
-class Layer:
-    """A slab covering the cells whose centres lie within `half_side` of the die centre
-    (None: the die footprint)."""
+class Package:
+    """HotSpot's lumped spreader/sink periphery (`populate_package_R/C`) for a die of w × h."""
 
-    name: str
-    thickness: float
-    k: float
-    c_v: float
-    half_side: float | None = None
+    r_sp1_x: float
+    r_sp1_y: float
+    r_hs1_x: float
+    r_hs1_y: float
+    r_hs2_x: float
+    r_hs2_y: float
+    r_hs: float
+    r_sp_per_x: float
+    r_sp_per_y: float
+    r_hs_c_per_x: float
+    r_hs_c_per_y: float
+    r_hs_per: float
+    r_amb_c_per_x: float
+    r_amb_c_per_y: float
+    r_amb_per: float
+    c_sp_per_x: float
+    c_sp_per_y: float
+    c_hs_c_per_x: float
+    c_hs_c_per_y: float
+    c_hs_per: float
+    c_amb_c_per_x: float
+    c_amb_c_per_y: float
+    c_amb_per: float
+
+    @classmethod
+    def of(cls, cfg: ThermalConfig, w: float, h: float) -> Package:
+        ssp, tsp, ssk, tsk = cfg.s_spreader, cfg.t_spreader, cfg.s_sink, cfg.t_sink
+        ksp, ksk = cfg.k_spreader, cfg.k_sink
+
+        def r(k: float, t: float, a: float) -> float:
+            return t / (k * a) if a > 0 else math.inf  # a sink no wider than the spreader: open
+
+        def c(p: float, t: float, a: float) -> float:
+            return C_FACTOR * p * t * a
+
+        a_px = (ssp + h) * (ssp - w) / 4.0
+        a_py = (ssp + w) * (ssp - h) / 4.0
+        a_hs = (ssk * ssk - ssp * ssp) / 4.0
+        cc = C_FACTOR * cfg.c_convec / (ssk * ssk)
+        return cls(
+            r_sp1_x=r(ksp, (ssp - w) / 4.0, (ssp + 3 * h) / 4.0 * tsp),
+            r_sp1_y=r(ksp, (ssp - h) / 4.0, (ssp + 3 * w) / 4.0 * tsp),
+            r_hs1_x=r(ksk, (ssp - w) / 4.0, (ssp + 3 * h) / 4.0 * tsk),
+            r_hs1_y=r(ksk, (ssp - h) / 4.0, (ssp + 3 * w) / 4.0 * tsk),
+            r_hs2_x=r(ksk, (ssp - w) / 4.0, (3 * ssp + h) / 4.0 * tsk),
+            r_hs2_y=r(ksk, (ssp - h) / 4.0, (3 * ssp + w) / 4.0 * tsk),
+            r_hs=r(ksk, (ssk - ssp) / 4.0, (ssk + 3 * ssp) / 4.0 * tsk),
+            r_sp_per_x=r(ksp, tsp, a_px), r_sp_per_y=r(ksp, tsp, a_py),
+            r_hs_c_per_x=r(ksk, tsk, a_px), r_hs_c_per_y=r(ksk, tsk, a_py), r_hs_per=r(ksk, tsk, a_hs),
+            r_amb_c_per_x=r(1.0, cfg.r_convec * ssk * ssk, a_px), r_amb_c_per_y=r(1.0, cfg.r_convec * ssk * ssk, a_py),
+            r_amb_per=r(1.0, cfg.r_convec * ssk * ssk, a_hs),
+            c_sp_per_x=c(cfg.p_spreader, tsp, a_px), c_sp_per_y=c(cfg.p_spreader, tsp, a_py),
+            c_hs_c_per_x=c(cfg.p_sink, tsk, a_px), c_hs_c_per_y=c(cfg.p_sink, tsk, a_py),
+            c_hs_per=c(cfg.p_sink, tsk, a_hs),
+            c_amb_c_per_x=cc * a_px, c_amb_c_per_y=cc * a_py, c_amb_per=cc * a_hs,
+        )
 
 
-def hotspot_stack(cfg: ThermalConfig) -> list[Layer]:
-    return [
-        Layer("die", cfg.t_chip, cfg.k_chip, cfg.p_chip),
-        Layer("tim", cfg.t_interface, cfg.k_interface, cfg.p_interface),
-        Layer("spreader", cfg.t_spreader, cfg.k_spreader, cfg.p_spreader, cfg.s_spreader / 2),
-        Layer("sink", cfg.t_sink, cfg.k_sink, cfg.p_sink, cfg.s_sink / 2),
-    ]
+class _Assembler:
+    """Collects symmetric conductances into a sparse G (Laplacian + conductances to ambient)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.rows: list[np.ndarray] = []
+        self.cols: list[np.ndarray] = []
+        self.vals: list[np.ndarray] = []
+        self.g_amb = np.zeros(n)
+
+    def couple(self, a, b, g) -> None:
+        a, b, g = (np.atleast_1d(v) for v in np.broadcast_arrays(np.asarray(a, dtype=np.int64),
+                                                                   np.asarray(b, dtype=np.int64),
+                                                                   np.asarray(g, dtype=float)))
+        self.rows.extend([a, b, a, b])
+        self.cols.extend([a, b, b, a])
+        self.vals.extend([g, g, -g, -g])
+
+    def matrix(self) -> sp.csc_matrix:
+        G = sp.coo_matrix((np.concatenate(self.vals), (np.concatenate(self.rows), np.concatenate(self.cols))),
+                          shape=(self.n, self.n)).tocsc()
+        return (G + sp.diags(self.g_amb)).tocsc()
 
 
-def _axis(die: float, n: int, half_spreader: float | None, half_sink: float | None, m: int) -> np.ndarray:
-    """Cell edges along one axis, centred on the die: n equal die cells, then m growing cells
-    per side out to the spreader edge and m more out to the sink edge."""
-    edges = list(np.linspace(-die / 2, die / 2, n + 1))
-    inner = die / 2
-    for half in (half_spreader, half_sink):
-        if half is None or half <= inner * (1 + 1e-12):
-            continue
-        w0 = die / n
-        span = half - inner
-        # geometric growth from about one die cell to fill `span` in m cells
-        ratio = _growth(w0, span, m)
-        widths = w0 * ratio ** np.arange(m)
-        widths *= span / widths.sum()
-        ring = inner + np.cumsum(widths)
-        edges = [-e for e in ring[::-1]] + edges + list(ring)
-        inner = half
-    return np.array(sorted(set(np.round(edges, 15))))
-
-
-def _growth(w0: float, span: float, m: int) -> float:
-    if span <= w0 * m:
-        return 1.0
-    lo, hi = 1.0, 10.0
-    for _ in range(80):
-        mid = (lo + hi) / 2
-        if w0 * (mid**m - 1) / (mid - 1) < span:
-            lo = mid
-        else:
-            hi = mid
-    return hi
+def _periphery(asm: _Assembler, C: np.ndarray, x0: int, pk: Package) -> None:
+    """The 12 lumped periphery nodes starting at node `x0` (HotSpot's `slope_fn_pack`)."""
+    for side, (sp_n, sc_n, sk_n) in {"x": (SP_W, SINK_C_W, SINK_W), "x2": (SP_E, SINK_C_E, SINK_E),
+                                    "y": (SP_N, SINK_C_N, SINK_N), "y2": (SP_S, SINK_C_S, SINK_S)}.items():
+        ax = side[0]
+        r_sp_per = pk.r_sp_per_x if ax == "x" else pk.r_sp_per_y
+        r_hs2 = pk.r_hs2_x if ax == "x" else pk.r_hs2_y
+        asm.couple(x0 + sp_n, x0 + sc_n, 1.0 / r_sp_per)
+        asm.couple(x0 + sc_n, x0 + sk_n, 1.0 / (r_hs2 + pk.r_hs))
+        asm.g_amb[x0 + sc_n] = 1.0 / ((pk.r_hs_c_per_x + pk.r_amb_c_per_x) if ax == "x"
+                                      else (pk.r_hs_c_per_y + pk.r_amb_c_per_y))
+        asm.g_amb[x0 + sk_n] = 1.0 / (pk.r_hs_per + pk.r_amb_per)
+        C[x0 + sp_n] = pk.c_sp_per_x if ax == "x" else pk.c_sp_per_y
+        C[x0 + sc_n] = (pk.c_hs_c_per_x + pk.c_amb_c_per_x) if ax == "x" else (pk.c_hs_c_per_y + pk.c_amb_c_per_y)
+        C[x0 + sk_n] = pk.c_hs_per + pk.c_amb_per
 
 
 @dataclass
-class ThermalModel:
-    """An assembled network: conductance matrix, capacities, node bookkeeping per layer."""
+class Network:
+    """A linear RC network: G·T + C·dT/dt = P + g_amb·T_amb (kelvin, watts)."""
 
-    cfg: ThermalConfig
-    layers: list[Layer]
-    die_w: float
-    die_h: float
-    x_edges: np.ndarray
-    y_edges: np.ndarray
     G: sp.csc_matrix
-    g_amb: np.ndarray  # conductance of each node to ambient
-    C: np.ndarray  # heat capacity per node (J/K)
-    layer_nodes: list[np.ndarray]  # per layer: node index per (row, col) of the full grid, -1 absent
-    die_rows: slice = field(default_factory=lambda: slice(0))
-    die_cols: slice = field(default_factory=lambda: slice(0))
-    _lu: Callable[[np.ndarray], np.ndarray] | None = None
+    C: np.ndarray
+    g_amb: np.ndarray
+    ambient: float
+    _lu: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
+    _step_cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def n_nodes(self) -> int:
         return self.G.shape[0]
 
-    def die_index(self) -> np.ndarray:
-        """Node indices of the die grid, shape (grid_rows, grid_cols) (row 0 at the bottom)."""
-        return self.layer_nodes[0][self.die_rows, self.die_cols]
-
-    # ---- solves ------------------------------------------------------------------------------
-    def steady(self, die_power: np.ndarray) -> np.ndarray:
-        """Node temperatures (K) for a die power map (W per die cell, shape rows×cols)."""
-        rhs = self._rhs(die_power)
+    def steady_nodes(self, p_nodes: np.ndarray) -> np.ndarray:
         if self._lu is None:
             self._lu = _factorize(self.G)
-        return self._lu(rhs)
-
-    def _rhs(self, die_power: np.ndarray) -> np.ndarray:
-        p = np.asarray(die_power, dtype=float)
-        if p.shape != (self.cfg.grid_rows, self.cfg.grid_cols):
-            raise ConfigError(f"power map shape {p.shape} != grid {(self.cfg.grid_rows, self.cfg.grid_cols)}")
-        if np.any(p < 0) or not np.all(np.isfinite(p)):
-            raise ConfigError("power map has negative or non-finite values")
-        rhs = self.g_amb * self.cfg.ambient
-        rhs[self.die_index().ravel()] += p.ravel()
-        return rhs
+        return self._lu(p_nodes + self.g_amb * self.ambient)
 
     def heat_out(self, T: np.ndarray) -> float:
         """Heat flowing to ambient (W) at node temperatures T."""
-        return float(np.sum(self.g_amb * (T - self.cfg.ambient)))
+        return float(np.sum(self.g_amb * (T - self.ambient)))
 
-    def die_map(self, T: np.ndarray) -> np.ndarray:
-        return T[self.die_index()]
+    def integrate(self, T: np.ndarray, p_nodes: np.ndarray, dt: float, substeps: int,
+                  method: str = "trbdf2") -> np.ndarray:
+        """Advance T by dt with node power p_nodes held constant, in `substeps` equal steps.
 
-    def transient(
-        self,
-        power_steps: np.ndarray,
-        dt: float,
-        T0: np.ndarray | None = None,
-        method: str = "cn",
-        substeps: int = 1,
-        on_step: Callable[[int, np.ndarray], None] | None = None,
-    ) -> np.ndarray:
-        """Integrate with constant step; `power_steps` is (steps, rows, cols) W, held over each step
-        (split in `substeps`). Returns die maps per step (steps, rows, cols) in K. Factorises once."""
-        if dt <= 0:
-            raise ConfigError("transient time step must be positive")
+        trbdf2: trapezoid to t+γh then BDF2 (γ = 2−√2: both stages share one matrix), L-stable
+        and second order, so the stiff die modes neither ring (as Crank–Nicolson does) nor lag
+        (as backward Euler does). be / cn kept for comparisons."""
         h = dt / substeps
-        Cd = sp.diags(self.C / h)
-        theta = {"be": 1.0, "cn": 0.5}.get(method)
-        if theta is None:
-            raise ConfigError(f"unknown transient method {method!r} (be, cn)")
-        A = (Cd + theta * self.G).tocsc()
-        B = (Cd - (1 - theta) * self.G).tocsr()
-        solve = _factorize(A)
-        T = np.full(self.n_nodes, self.cfg.ambient) if T0 is None else np.array(T0, dtype=float)
-        out = np.empty((len(power_steps), self.cfg.grid_rows, self.cfg.grid_cols))
-        for i, pmap in enumerate(power_steps):
-            rhs_p = self._rhs(pmap)
+        key = (method, h)
+        if key not in self._step_cache:
+            if method == "trbdf2":
+                gam = 2.0 - math.sqrt(2.0)
+                a = gam * h / 2.0
+                solve = _factorize((sp.diags(self.C) + a * self.G).tocsc())
+                self._step_cache[key] = ("trbdf2", solve, a, gam)
+            elif method in ("be", "cn"):
+                theta = 1.0 if method == "be" else 0.5
+                solve = _factorize((sp.diags(self.C / h) + theta * self.G).tocsc())
+                B = (sp.diags(self.C / h) - (1 - theta) * self.G).tocsr()
+                self._step_cache[key] = (method, solve, B, None)
+            else:
+                raise ConfigError(f"unknown transient method {method!r} (trbdf2, be, cn)")
+        kind, solve, a, gam = self._step_cache[key]
+        q = p_nodes + self.g_amb * self.ambient
+        if kind == "trbdf2":
+            c1 = 1.0 / (gam * (2.0 - gam))
+            c2 = (1.0 - gam) ** 2 / (gam * (2.0 - gam))
             for _ in range(substeps):
-                T = solve(B @ T + rhs_p)
-            out[i] = self.die_map(T)
-            if on_step is not None:
-                on_step(i, T)
-        return out
+                Tg = solve(self.C * T - a * (self.G @ T) + gam * h * q)
+                T = solve(self.C * (c1 * Tg - c2 * T) + a * q)
+        else:
+            for _ in range(substeps):
+                T = solve(a @ T + q)
+        return T
 
 
 def _factorize(A: sp.spmatrix) -> Callable[[np.ndarray], np.ndarray]:
@@ -223,91 +292,296 @@ def _factorize(A: sp.spmatrix) -> Callable[[np.ndarray], np.ndarray]:
     return spla.splu(sp.csc_matrix(A), permc_spec="MMD_AT_PLUS_A").solve
 
 
-def build_model(die_w: float, die_h: float, cfg: ThermalConfig | None = None,
-                layers: list[Layer] | None = None) -> ThermalModel:
-    """Assemble the conductance network for a die of die_w × die_h metres."""
+# ---- grid model --------------------------------------------------------------------------------
+@dataclass
+class ThermalModel(Network):
+    """HotSpot's grid model for a die of die_w × die_h: 4 layers of rows × cols cells + 12 nodes.
+
+    Node order: layer-major (die, interface, spreader, sink), row 0 = the *bottom* (south) row,
+    then the periphery nodes in HotSpot's `inode_*` order."""
+
+    cfg: ThermalConfig = field(default_factory=ThermalConfig)
+    die_w: float = 0.0
+    die_h: float = 0.0
+
+    @property
+    def cells(self) -> int:
+        return self.cfg.grid_rows * self.cfg.grid_cols
+
+    def die_index(self) -> np.ndarray:
+        """Node indices of the die grid, shape (grid_rows, grid_cols) (row 0 at the bottom)."""
+        return np.arange(self.cells).reshape(self.cfg.grid_rows, self.cfg.grid_cols)
+
+    def layer_map(self, T: np.ndarray, layer: int) -> np.ndarray:
+        return T[layer * self.cells:(layer + 1) * self.cells].reshape(self.cfg.grid_rows, self.cfg.grid_cols)
+
+    def die_map(self, T: np.ndarray) -> np.ndarray:
+        return self.layer_map(T, 0)
+
+    def _rhs(self, die_power: np.ndarray) -> np.ndarray:
+        return self.node_power(die_power) + self.g_amb * self.ambient
+
+    def node_power(self, die_power: np.ndarray) -> np.ndarray:
+        p = np.asarray(die_power, dtype=float)
+        if p.shape != (self.cfg.grid_rows, self.cfg.grid_cols):
+            raise ConfigError(f"power map shape {p.shape} != grid {(self.cfg.grid_rows, self.cfg.grid_cols)}")
+        if np.any(p < 0) or not np.all(np.isfinite(p)):
+            raise ConfigError("power map has negative or non-finite values")
+        out = np.zeros(self.n_nodes)
+        out[: self.cells] = p.ravel()
+        return out
+
+    def steady(self, die_power: np.ndarray) -> np.ndarray:
+        """Node temperatures (K) for a die power map (W per die cell, shape rows×cols)."""
+        return self.steady_nodes(self.node_power(die_power))
+
+    def transient(self, power_steps: np.ndarray, dt: float, T0: np.ndarray | None = None,
+                  method: str = "trbdf2", substeps: int = 4,
+                  on_step: Callable[[int, np.ndarray], None] | None = None) -> np.ndarray:
+        """Die maps (steps, rows, cols) in K after each step of `power_steps` (W maps held `dt` s),
+        from node temperatures T0, else every node at `cfg.init_temp` (HotSpot's start)."""
+        if dt <= 0:
+            raise ConfigError("transient time step must be positive")
+        T = np.full(self.n_nodes, self.cfg.init_temp) if T0 is None else np.array(T0, dtype=float)
+        out = np.empty((len(power_steps), self.cfg.grid_rows, self.cfg.grid_cols))
+        for i, pmap in enumerate(power_steps):
+            T = self.integrate(T, self.node_power(pmap), dt, substeps, method)
+            out[i] = self.die_map(T)
+            if on_step is not None:
+                on_step(i, T)
+        return out
+
+
+def build_model(die_w: float, die_h: float, cfg: ThermalConfig | None = None) -> ThermalModel:
+    """Assemble HotSpot's grid-model network for a die of die_w × die_h metres."""
     cfg = (cfg or ThermalConfig()).validated()
-    if die_w <= 0 or die_h <= 0:
+    if not (die_w > 0 and die_h > 0 and math.isfinite(die_w) and math.isfinite(die_h)):
         raise ConfigError(f"die size {die_w} x {die_h} m: must be positive")
-    layers = layers or hotspot_stack(cfg)
-    halves = sorted({ly.half_side for ly in layers if ly.half_side is not None})
-    hs = halves[0] if len(halves) >= 1 else None
-    hk = halves[-1] if len(halves) >= 2 else None
-    m = cfg.periphery_cells
-    xe = _axis(die_w, cfg.grid_cols, hs, hk, m)
-    ye = _axis(die_h, cfg.grid_rows, hs, hk, m)
-    nx, ny = len(xe) - 1, len(ye) - 1
-    dx, dy = np.diff(xe), np.diff(ye)
-    xc, yc = (xe[:-1] + xe[1:]) / 2, (ye[:-1] + ye[1:]) / 2
-    eps = 1e-12
-    in_die = (np.abs(yc)[:, None] < die_h / 2 + eps) & (np.abs(xc)[None, :] < die_w / 2 + eps)
-    col0 = int(np.argmin(np.abs(xe - (-die_w / 2))))
-    row0 = int(np.argmin(np.abs(ye - (-die_h / 2))))
-
-    layer_nodes: list[np.ndarray] = []
-    n = 0
-    masks = []
-    for ly in layers:
-        if ly.half_side is None:
-            mask = in_die
-        else:
-            mask = (np.abs(yc)[:, None] < ly.half_side + eps) & (np.abs(xc)[None, :] < ly.half_side + eps)
-        idx = np.full((ny, nx), -1, dtype=np.int64)
-        cnt = int(mask.sum())
-        idx[mask] = np.arange(n, n + cnt)
-        n += cnt
-        layer_nodes.append(idx)
-        masks.append(mask)
-
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    vals: list[np.ndarray] = []
+    if max(die_w, die_h) > cfg.s_spreader:
+        raise ConfigError(f"die {die_w * 1e3:.3g} x {die_h * 1e3:.3g} mm does not fit the "
+                          f"{cfg.s_spreader * 1e3:.3g} mm spreader (HotSpot: inordinate floorplan size)")
+    nr, nc = cfg.grid_rows, cfg.grid_cols
+    cw, ch = die_w / nc, die_h / nr
+    cells = nr * nc
+    n = 4 * cells + N_EXTRA
+    x0 = 4 * cells
+    asm = _Assembler(n)
     C = np.zeros(n)
-    area = dy[:, None] * dx[None, :]
-
-    def couple(a: np.ndarray, b: np.ndarray, g: np.ndarray) -> None:
-        rows.extend([a, b, a, b])
-        cols.extend([a, b, b, a])
-        vals.extend([g, g, -g, -g])
-
-    for li, ly in enumerate(layers):
-        idx, mask = layer_nodes[li], masks[li]
-        C[idx[mask]] = ly.c_v * ly.thickness * area[mask]
-        # lateral x
-        both = mask[:, :-1] & mask[:, 1:]
-        r, c = np.nonzero(both)
-        g = 1.0 / (dx[c] / (2 * ly.k * ly.thickness * dy[r]) + dx[c + 1] / (2 * ly.k * ly.thickness * dy[r]))
-        couple(idx[r, c], idx[r, c + 1], g)
-        # lateral y
-        both = mask[:-1, :] & mask[1:, :]
-        r, c = np.nonzero(both)
-        g = 1.0 / (dy[r] / (2 * ly.k * ly.thickness * dx[c]) + dy[r + 1] / (2 * ly.k * ly.thickness * dx[c]))
-        couple(idx[r, c], idx[r + 1, c], g)
-        # vertical to the layer below
-        if li + 1 < len(layers):
-            lo = layers[li + 1]
-            both = mask & masks[li + 1]
-            r, c = np.nonzero(both)
-            a = area[r, c]
-            g = 1.0 / (ly.thickness / (2 * ly.k * a) + lo.thickness / (2 * lo.k * a))
-            couple(idx[r, c], layer_nodes[li + 1][r, c], g)
-
-    # convection from the bottom face of the last layer, shared by area (HotSpot: r_convec for
-    # the whole sink), in series with the half thickness of that layer
-    last = layers[-1]
-    mask = masks[-1]
-    a = area[mask]
-    total = a.sum()
-    g_amb = np.zeros(n)
-    g_amb[layer_nodes[-1][mask]] = 1.0 / (last.thickness / (2 * last.k * a) + cfg.r_convec * total / a)
-    C[layer_nodes[-1][mask]] += cfg.c_convec * a / total
-    G = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)).tocsc()
-    G = G + sp.diags(g_amb)
-    return ThermalModel(cfg, layers, die_w, die_h, xe, ye, G.tocsc(), g_amb, C, layer_nodes,
-                        slice(row0, row0 + cfg.grid_rows), slice(col0, col0 + cfg.grid_cols))
+    pk = Package.of(cfg, die_w, die_h)
+    layers = [(cfg.k_chip, cfg.t_chip, cfg.p_chip), (cfg.k_interface, cfg.t_interface, cfg.p_interface),
+              (cfg.k_spreader, cfg.t_spreader, cfg.p_spreader), (cfg.k_sink, cfg.t_sink, cfg.p_sink)]
+    idx = np.arange(cells).reshape(nr, nc)
+    for li, (k, t, p) in enumerate(layers):
+        base = li * cells
+        rx = cw / (k * ch * t)
+        ry = ch / (k * cw * t)
+        rz = t / (k * cw * ch)
+        C[base: base + cells] = C_FACTOR * p * t * cw * ch
+        # HotSpot find_res: neighbours along a column (i differs) use rx, along a row use ry
+        asm.couple(base + idx[:-1, :].ravel(), base + idx[1:, :].ravel(), 1.0 / rx)
+        asm.couple(base + idx[:, :-1].ravel(), base + idx[:, 1:].ravel(), 1.0 / ry)
+        if li < 3:
+            asm.couple(base + idx.ravel(), base + cells + idx.ravel(), 1.0 / rz)
+        if li in (2, 3):  # spreader / sink edge cells to their periphery nodes
+            r1x, r1y = (pk.r_sp1_x, pk.r_sp1_y) if li == 2 else (pk.r_hs1_x, pk.r_hs1_y)
+            nn, ss, ee, ww = (SP_N, SP_S, SP_E, SP_W) if li == 2 else (SINK_C_N, SINK_C_S, SINK_C_E, SINK_C_W)
+            gy = 1.0 / (ry / 2.0 + nc * r1y)
+            gx = 1.0 / (rx / 2.0 + nr * r1x)
+            asm.couple(base + idx[nr - 1, :], x0 + nn, gy)
+            asm.couple(base + idx[0, :], x0 + ss, gy)
+            asm.couple(base + idx[:, nc - 1], x0 + ee, gx)
+            asm.couple(base + idx[:, 0], x0 + ww, gx)
+        if li == 3:
+            asm.g_amb[base: base + cells] = 1.0 / (rz + cfg.r_convec * cfg.s_sink ** 2 / (cw * ch))
+            C[base: base + cells] += C_FACTOR * cfg.c_convec * cw * ch / cfg.s_sink ** 2
+    _periphery(asm, C, x0, pk)
+    return ThermalModel(asm.matrix(), C, asm.g_amb, cfg.ambient, cfg=cfg, die_w=die_w, die_h=die_h)
 
 
-# ---- power maps ------------------------------------------------------------------------------
+def _tolerant_ceil(v: float) -> int:
+    near = math.floor(v + 0.5)
+    return int(near) if abs(v - near) < EPS_EQ else math.ceil(v)
+
+
+def _tolerant_floor(v: float) -> int:
+    near = math.floor(v + 0.5)
+    return int(near) if abs(v - near) < EPS_EQ else math.floor(v)
+
+
+@dataclass
+class GridMapping:
+    """Block ↔ grid maps of HotSpot's `set_bgmap` for units on a rows × cols die grid.
+
+    `occ` (cells × units, sparse) holds each unit's occupancy of each cell (cell order: row 0 at
+    the bottom); `ranges[u]` = (r0, r1, c0, c1), the cells HotSpot assigns to unit u."""
+
+    occ: sp.csr_matrix
+    ranges: list[tuple[int, int, int, int]]
+    areas: np.ndarray
+    rows: int
+    cols: int
+
+    def power(self, unit_w: np.ndarray, cell_area: float) -> np.ndarray:
+        """Die power map (rows, cols) W from per-unit power (HotSpot `xlate_vector_b2g`, V_POWER)."""
+        return (self.occ @ (np.asarray(unit_w, float) / self.areas) * cell_area).reshape(self.rows, self.cols)
+
+    def temps_to_grid(self, unit_k: np.ndarray) -> np.ndarray:
+        """HotSpot's V_TEMP translation (used for the first transient step): Σ occupancy·T_unit —
+        a cell no unit covers gets 0 K, as in HotSpot."""
+        return (self.occ @ np.asarray(unit_k, float)).reshape(self.rows, self.cols)
+
+    def block_temps(self, grid_k: np.ndarray, mode: str) -> np.ndarray:
+        """Per-unit temperatures from a (rows, cols) map (HotSpot `xlate_temp_g2b`)."""
+        out = np.empty(len(self.ranges))
+        for u, (r0, r1, c0, c1) in enumerate(self.ranges):
+            if mode == "center":
+                # in HotSpot's top-down rows i = rows-1-r; the central pair is symmetric anyway
+                i1, i2 = self.rows - r1, self.rows - r0
+                ci1, cj1 = (i1 + i2) // 2, (c0 + c1) // 2
+                ci2, cj2 = ci1 - (1 - (i2 - i1) % 2), cj1 - (1 - (c1 - c0) % 2)
+                ra, rb = self.rows - 1 - ci1, self.rows - 1 - ci2
+                out[u] = (grid_k[ra, cj1] + grid_k[rb, cj1] + grid_k[ra, cj2] + grid_k[rb, cj2]) / 4
+                continue
+            blk = grid_k[r0:r1, c0:c1]
+            out[u] = blk.mean() if mode == "avg" else blk.min() if mode == "min" else blk.max()
+        return out
+
+
+def grid_mapping(rects: np.ndarray, rows: int, cols: int) -> GridMapping:
+    """HotSpot's block→grid occupancy for unit rectangles [x0, y0, x1, y1] (m) whose bounding box
+    starts at the origin (HotSpot translates the floorplan there)."""
+    rects = np.asarray(rects, dtype=float)
+    width, height = rects[:, 2].max(), rects[:, 3].max()
+    cw, ch = width / cols, height / rows
+    r_idx: list[np.ndarray] = []
+    c_idx: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    ranges = []
+    for u, (lu, bu, ru, tu) in enumerate(rects):
+        i1 = rows - _tolerant_ceil(tu / ch)
+        i2 = rows - _tolerant_floor(bu / ch)
+        j1 = _tolerant_floor(lu / cw)
+        j2 = _tolerant_ceil(ru / cw)
+        i1, j1 = max(i1, 0), max(j1, 0)
+        i2, j2 = min(i2, rows), min(j2, cols)
+        if i1 >= i2 or j1 >= j2:
+            raise ConfigError(f"unit {u}: invalid floorplan spec or grid resolution")
+        ii = np.arange(i1, i2)
+        jj = np.arange(j1, j2)
+        tc = height - ii * ch
+        bc = height - (ii + 1) * ch
+        oh = np.minimum(tu, tc) - np.maximum(bu, bc)
+        ow = np.minimum(ru, (jj + 1) * cw) - np.maximum(lu, jj * cw)
+        oh = np.where(np.abs(oh / ch) < EPS_EQ, 0.0, np.where(np.abs(oh / ch - 1) < EPS_EQ, ch, oh))
+        ow = np.where(np.abs(ow / cw) < EPS_EQ, 0.0, np.where(np.abs(ow / cw - 1) < EPS_EQ, cw, ow))
+        occ = np.clip(np.outer(oh, ow), 0.0, None) / (ch * cw)
+        if len(ii) > 2 and len(jj) > 2:
+            occ[1:-1, 1:-1] = 1.0
+        r = rows - 1 - ii  # bottom-origin rows
+        R, Cc = np.meshgrid(r, jj, indexing="ij")
+        r_idx.append((R * cols + Cc).ravel())
+        c_idx.append(np.full(R.size, u))
+        vals.append(occ.ravel())
+        ranges.append((int(rows - i2), int(rows - i1), int(j1), int(j2)))
+    occ_m = sp.csr_matrix((np.concatenate(vals), (np.concatenate(r_idx), np.concatenate(c_idx))),
+                          shape=(rows * cols, len(rects)))
+    areas = (rects[:, 2] - rects[:, 0]) * (rects[:, 3] - rects[:, 1])
+    return GridMapping(occ_m, ranges, areas, rows, cols)
+
+
+# ---- block model -------------------------------------------------------------------------------
+@dataclass
+class BlockModel(Network):
+    """HotSpot's block model: nodes = 4 layers × units (die, interface, spreader, sink) + 12."""
+
+    n_units: int = 0
+
+    def node_power(self, unit_w: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.n_nodes)
+        out[: self.n_units] = unit_w
+        return out
+
+
+def _eq(a: float, b: float) -> bool:
+    return abs(a - b) < EPS_EQ
+
+
+def _adjacency(r: np.ndarray, i: int, j: int) -> tuple[str, float]:
+    """('h'|'v'|'', shared length) of units i and j as HotSpot's is_horiz_adj/is_vert_adj."""
+    x1, y1, x2, y2 = r[i]
+    x3, y3, x4, y4 = r[j]
+    if ((_eq(x2, x3) and _eq(y2, y3)) or (_eq(x1, x4) and _eq(y1, y4)) or (_eq(x2, x3) and _eq(y1, y4))
+            or (_eq(x1, x4) and _eq(y2, y3))):
+        return "", 0.0
+    if (_eq(x1, x4) or _eq(x2, x3)) and ((y1 <= y3 <= y2) or (y1 <= y4 <= y2) or (y3 <= y1 <= y4)
+                                         or (y3 <= y2 <= y4)):
+        return "h", min(y2, y4) - max(y1, y3)
+    if (_eq(y1, y4) or _eq(y2, y3)) and ((x1 <= x3 <= x2) or (x1 <= x4 <= x2) or (x3 <= x1 <= x4)
+                                         or (x3 <= x2 <= x4)):
+        return "v", min(x2, x4) - max(x1, x3)
+    return "", 0.0
+
+
+def build_block_model(rects: np.ndarray, cfg: ThermalConfig | None = None) -> BlockModel:
+    """HotSpot's block-model network (`populate_R/C_model_block`) for unit rectangles
+    [x0, y0, x1, y1] in metres with the bounding box at the origin."""
+    cfg = (cfg or ThermalConfig()).validated()
+    r = np.asarray(rects, dtype=float)
+    nu = len(r)
+    w_chip, l_chip = float(r[:, 2].max()), float(r[:, 3].max())
+    if max(w_chip, l_chip) > cfg.s_spreader:
+        raise ConfigError(f"floorplan {w_chip * 1e3:.3g} x {l_chip * 1e3:.3g} mm does not fit the "
+                          f"{cfg.s_spreader * 1e3:.3g} mm spreader (HotSpot: inordinate floorplan size)")
+    w = r[:, 2] - r[:, 0]
+    h = r[:, 3] - r[:, 1]
+    area = w * h
+    pk = Package.of(cfg, w_chip, l_chip)
+    n = 4 * nu + N_EXTRA
+    x0 = 4 * nu
+    asm = _Assembler(n)
+    C = np.zeros(n)
+    layers = [(cfg.k_chip, cfg.t_chip, cfg.p_chip), (cfg.k_interface, cfg.t_interface, cfg.p_interface),
+              (cfg.k_spreader, cfg.t_spreader, cfg.p_spreader), (cfg.k_sink, cfg.t_sink, cfg.p_sink)]
+    # half-block lateral conductances per layer: gx = k·h·t/(w/2), gy = k·w·t/(h/2)
+    gx = [k * h * t / (w / 2) for k, t, _ in layers]
+    gy = [k * w * t / (h / 2) for k, t, _ in layers]
+    if cfg.block_omit_lateral:
+        gx[0] = np.zeros(nu)
+        gy[0] = np.zeros(nu)
+    adj = [[_adjacency(r, i, j) for j in range(nu)] for i in range(nu)]
+    for li in range(4):
+        for i in range(nu):
+            for j in range(i + 1, nu):
+                kind, length = adj[i][j]
+                if not kind:
+                    continue
+                gi = (gx[li][i] / h[i] if kind == "h" else gy[li][i] / w[i]) * length
+                kind_j, length_j = adj[j][i]
+                gj = (gx[li][j] / h[j] if kind_j == "h" else gy[li][j] / w[j]) * length_j
+                if gi > 0 and gj > 0:
+                    asm.couple(li * nu + i, li * nu + j, 1.0 / (1.0 / gi + 1.0 / gj))
+    for li, (k, t, p) in enumerate(layers):
+        C[li * nu: (li + 1) * nu] = C_FACTOR * p * t * area
+        if li < 3:
+            asm.couple(li * nu + np.arange(nu), (li + 1) * nu + np.arange(nu), k * area / t)
+    C[3 * nu: 4 * nu] += C_FACTOR * cfg.c_convec / cfg.s_sink ** 2 * area
+    asm.g_amb[3 * nu: 4 * nu] = 1.0 / (cfg.t_sink / (cfg.k_sink * area) + cfg.r_convec * cfg.s_sink ** 2 / area)
+    north = np.abs(r[:, 3] - l_chip) < EPS_EQ
+    south = np.abs(r[:, 1]) < EPS_EQ
+    east = np.abs(r[:, 2] - w_chip) < EPS_EQ
+    west = np.abs(r[:, 0]) < EPS_EQ
+    for li, node_of, r1x, r1y in ((2, (SP_N, SP_S, SP_E, SP_W), pk.r_sp1_x, pk.r_sp1_y),
+                                  (3, (SINK_C_N, SINK_C_S, SINK_C_E, SINK_C_W), pk.r_hs1_x, pk.r_hs1_y)):
+        for border, node, g, r1 in ((north, node_of[0], gy[li], r1y), (south, node_of[1], gy[li], r1y),
+                                    (east, node_of[2], gx[li], r1x), (west, node_of[3], gx[li], r1x)):
+            gsum = float(g[border].sum())
+            for i in np.nonzero(border)[0]:
+                asm.couple(li * nu + i, x0 + node, 1.0 / ((1.0 + r1 * gsum) / g[i]))
+    _periphery(asm, C, x0, pk)
+    return BlockModel(asm.matrix(), C, asm.g_amb, cfg.ambient, n_units=nu)
+
+
+# ---- power maps for placed designs -----------------------------------------------------------
 def rasterize_blocks(rects: np.ndarray, powers: np.ndarray, die: tuple[float, float, float, float],
                      rows: int, cols: int) -> np.ndarray:
     """Spread each block's power over the grid by overlap area (uniform density per block).
@@ -378,5 +652,7 @@ def leakage_temperature_loop(model: ThermalModel, dynamic_map: np.ndarray, leaka
 
 def max_gradient_c_per_mm(die_map_k: np.ndarray, die_w: float, die_h: float) -> float:
     rows, cols = die_map_k.shape
-    gy, gx = np.gradient(die_map_k, die_h / rows * 1e3, die_w / cols * 1e3) if min(rows, cols) > 1 else (0, 0)
-    return float(np.max(np.hypot(gx, gy))) if min(rows, cols) > 1 else 0.0
+    if min(rows, cols) < 2:
+        return 0.0
+    gy, gx = np.gradient(die_map_k, die_h / rows * 1e3, die_w / cols * 1e3)
+    return float(np.max(np.hypot(gx, gy)))

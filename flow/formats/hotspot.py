@@ -1,14 +1,21 @@
-"""HotSpot file formats: floorplan `.flp`, power trace `.ptrace`, `.config`, `.steady` output.
+"""HotSpot file formats: floorplan `.flp`, power trace `.ptrace`, `.config`, `.steady`/`.init`.
 
-Follows HotSpot 6 (`flp.c`, `temperature.c`, `util.c` conventions): an `.flp` line is
+Follows HotSpot 6 (`flp.c`, `hotspot.c`, `util.c`, `temperature_*.c`): an `.flp` line is
 `<unit> <width> <height> <left-x> <bottom-y> [<specific-heat> <resistivity>]` in metres; a
-`.ptrace` has a header of unit names then one row of powers (W) per time step; a `.config` has
-`-<name> <value>` lines; `.steady` is `<unit>\t<temperature K>` per line. `#` starts a comment.
+`.ptrace` has a header of unit names then one row of powers (W) per `sampling_intvl`; a `.config`
+has `-<name> <value>` lines (the first occurrence of a name wins, as in HotSpot); a `.steady` (and
+the `.init` file HotSpot reads back) is `<prefix><unit>\t<T K>` for every layer — no prefix for the
+die, then `iface_`, `hsp_`, `hsink_` — followed by `inode_0` … `inode_11`. `#` starts a comment.
+
+Every reader turns bad input (non-UTF-8 bytes, NaN or negative sizes, truncated rows, overlapping
+units, unknown names) into one `FormatError(path, line, message)`, never another exception.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +24,10 @@ import numpy as np
 from flow.errors import FormatError
 
 log = logging.getLogger("vhflow.hotspot")
+
+LAYER_PREFIXES = ("", "iface_", "hsp_", "hsink_")
+N_INODES = 12
+GAP_WARN_FRACTION = 1e-3  # uncovered share of the bounding box worth a warning
 
 
 @dataclass(frozen=True)
@@ -45,65 +56,89 @@ class Floorplan:
         return [u.name for u in self.units]
 
     def bbox(self) -> tuple[float, float, float, float]:
-        r = np.array([u.rect for u in self.units])
+        r = self.rects()
         return float(r[:, 0].min()), float(r[:, 1].min()), float(r[:, 2].max()), float(r[:, 3].max())
 
     def rects(self) -> np.ndarray:
         return np.array([u.rect for u in self.units], dtype=float)
 
+    def rects_at_origin(self) -> np.ndarray:
+        """Rectangles translated so the bounding box starts at (0, 0), as HotSpot's read_flp does."""
+        r = self.rects()
+        return r - np.array([r[:, 0].min(), r[:, 1].min(), r[:, 0].min(), r[:, 1].min()])
 
-def _lines(path: Path):
+
+def _lines(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, tokens) of the non-empty, non-comment lines; bytes must be UTF-8 text."""
     try:
-        text = Path(path).read_text()
+        data = Path(path).read_bytes()
     except OSError as exc:
-        raise FormatError(path, None, f"cannot read: {exc.strerror}") from None
-    for no, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
+        raise FormatError(path, None, f"cannot read: {exc.strerror or exc}") from None
+    for no, raw in enumerate(data.splitlines(), start=1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise FormatError(path, no, f"not UTF-8 text (byte {exc.start + 1})") from None
+        if "\x00" in text:
+            raise FormatError(path, no, "NUL byte in a text file")
+        line = text.split("#", 1)[0].strip()
         if line:
             yield no, line.split()
 
 
-def read_flp(path: Path | str, tol: float = 1e-9) -> Floorplan:
-    """Read a floorplan; overlapping units or gaps in the bounding box are warned about by name."""
+def _number(path: Path, no: int, token: str, what: str) -> float:
+    try:
+        v = float(token)
+    except ValueError:
+        raise FormatError(path, no, f"{what}: {token!r} is not a number") from None
+    if not math.isfinite(v):
+        raise FormatError(path, no, f"{what}: {token!r} is not a finite number")
+    return v
+
+
+def read_flp(path: Path | str) -> Floorplan:
+    """Read a floorplan. Overlapping units are an error (HotSpot would count their area twice);
+    gaps (uncovered dead space) are warned about with the covered share."""
     path = Path(path)
     units: list[Unit] = []
-    seen: set[str] = set()
+    line_of: dict[str, int] = {}
     for no, tok in _lines(path):
         if len(tok) not in (5, 7):
-            raise FormatError(path, no, f"expected '<name> <width> <height> <left-x> <bottom-y> [<c> <rho>]', got {len(tok)} fields")
-        try:
-            vals = [float(t) for t in tok[1:]]
-        except ValueError:
-            raise FormatError(path, no, f"unit {tok[0]}: non-numeric field") from None
+            raise FormatError(path, no, f"expected '<name> <width> <height> <left-x> <bottom-y> [<c> <rho>]', "
+                                        f"got {len(tok)} fields")
+        name = tok[0]
+        vals = [_number(path, no, t, f"unit {name}") for t in tok[1:]]
         if vals[0] <= 0 or vals[1] <= 0:
-            raise FormatError(path, no, f"unit {tok[0]}: width and height must be positive")
+            raise FormatError(path, no, f"unit {name}: width and height must be positive")
         if len(vals) == 6 and (vals[4] <= 0 or vals[5] <= 0):
-            raise FormatError(path, no, f"unit {tok[0]}: specific heat and resistivity must be positive")
-        if tok[0] in seen:
-            raise FormatError(path, no, f"unit {tok[0]} defined twice")
-        seen.add(tok[0])
-        units.append(Unit(tok[0], *vals[:4], *(vals[4:6] if len(vals) == 6 else (None, None))))
+            raise FormatError(path, no, f"unit {name}: specific heat and resistivity must be positive")
+        if name in line_of:
+            raise FormatError(path, no, f"unit {name} defined twice (first on line {line_of[name]})")
+        line_of[name] = no
+        units.append(Unit(name, *vals[:4], *(vals[4:6] if len(vals) == 6 else (None, None))))
     if not units:
         raise FormatError(path, None, "floorplan has no units")
-    warnings = _check_tiling(units, tol)
-    for w in warnings:
-        log.warning("%s: %s", path, w)
-    return Floorplan(units, path, tuple(warnings))
-
-
-def _check_tiling(units: list[Unit], tol: float) -> list[str]:
-    out = []
     r = np.array([u.rect for u in units])
+    size = max(float(r[:, 2].max() - r[:, 0].min()), float(r[:, 3].max() - r[:, 1].min()))
+    tol = 1e-9 * size
     for i in range(len(units)):
         ox = np.minimum(r[i, 2], r[i + 1:, 2]) - np.maximum(r[i, 0], r[i + 1:, 0])
         oy = np.minimum(r[i, 3], r[i + 1:, 3]) - np.maximum(r[i, 1], r[i + 1:, 1])
-        for j in np.nonzero((ox > tol) & (oy > tol))[0]:
-            out.append(f"units {units[i].name} and {units[i + 1 + j].name} overlap ({ox[j] * oy[j]:.3e} m²)")
+        hit = np.nonzero((ox > tol) & (oy > tol))[0]
+        if len(hit):
+            j = i + 1 + int(hit[0])
+            a, b = units[i], units[j]
+            raise FormatError(path, line_of[b.name], f"units {a.name} and {b.name} overlap "
+                                                     f"({ox[hit[0]] * oy[hit[0]]:.3e} m²)")
     area = float(np.sum((r[:, 2] - r[:, 0]) * (r[:, 3] - r[:, 1])))
-    bb = (r[:, 2].max() - r[:, 0].min()) * (r[:, 3].max() - r[:, 1].min())
-    if not out and area < bb * (1 - 1e-6):
-        out.append(f"units leave gaps: they cover {area / bb:.1%} of their bounding box")
-    return out
+    bb = float((r[:, 2].max() - r[:, 0].min()) * (r[:, 3].max() - r[:, 1].min()))
+    warnings = []
+    if area < bb * (1 - GAP_WARN_FRACTION):
+        warnings.append(f"units leave gaps: they cover {math.floor(area / bb * 1000) / 10:.1f}% of their "
+                        "bounding box (HotSpot models uncovered area as unpowered die)")
+    for w in warnings:
+        log.warning("%s: %s", path, w)
+    return Floorplan(units, path, tuple(warnings))
 
 
 def write_flp(fp: Floorplan, path: Path | str) -> None:
@@ -122,9 +157,11 @@ def read_ptrace(path: Path | str, floorplan: Floorplan | None = None) -> tuple[l
         raise FormatError(path, None, "power trace is empty")
     header_no, names = rows[0]
     if len(set(names)) != len(names):
-        raise FormatError(path, header_no, "duplicate unit names in the header")
+        dup = next(n for n in names if names.count(n) > 1)
+        raise FormatError(path, header_no, f"unit {dup} appears twice in the header")
     if floorplan is not None:
-        missing = [n for n in names if n not in set(floorplan.names)]
+        known = set(floorplan.names)
+        missing = [n for n in names if n not in known]
         absent = [n for n in floorplan.names if n not in set(names)]
         if missing or absent:
             raise FormatError(path, header_no, "columns do not match the floorplan: "
@@ -135,13 +172,11 @@ def read_ptrace(path: Path | str, floorplan: Floorplan | None = None) -> tuple[l
     for k, (no, tok) in enumerate(rows[1:]):
         if len(tok) != len(names):
             raise FormatError(path, no, f"{len(tok)} values for {len(names)} units")
-        try:
-            data[k] = [float(t) for t in tok]
-        except ValueError:
-            raise FormatError(path, no, "non-numeric power") from None
-        if np.any(data[k] < 0) or not np.all(np.isfinite(data[k])):
-            bad = names[int(np.argmin(data[k]))]
-            raise FormatError(path, no, f"negative or non-finite power (unit {bad})")
+        for c, t in enumerate(tok):
+            v = _number(path, no, t, f"power of unit {names[c]}")
+            if v < 0:
+                raise FormatError(path, no, f"negative power {t} (unit {names[c]})")
+            data[k, c] = v
     if data.shape[0] == 0:
         raise FormatError(path, None, "power trace has a header but no rows")
     return names, data
@@ -152,22 +187,82 @@ def write_ptrace(names: list[str], powers: np.ndarray, path: Path | str) -> None
     Path(path).write_text("\n".join(lines) + "\n")
 
 
-def read_config(path: Path | str) -> dict[str, float]:
-    """HotSpot `-name value` lines; non-numeric values (file names, modes) are kept as strings."""
+def read_config(path: Path | str) -> dict[str, float | str]:
+    """HotSpot `-name value` lines (extra tokens ignored, first occurrence wins, as HotSpot's
+    `read_str_pairs`); numeric values become floats, the rest (file names, modes) stay strings."""
     path = Path(path)
-    out: dict[str, float] = {}
+    out: dict[str, float | str] = {}
     for no, tok in _lines(path):
-        if len(tok) != 2 or not tok[0].startswith("-"):
+        if len(tok) < 2 or not tok[0].startswith("-") or len(tok[0]) < 2:
             raise FormatError(path, no, "expected '-<name> <value>'")
+        name = tok[0][1:]
+        if name in out:
+            continue
         try:
-            out[tok[0][1:]] = float(tok[1])
+            v = float(tok[1])
         except ValueError:
-            out[tok[0][1:]] = tok[1]  # type: ignore[assignment]
+            out[name] = tok[1]
+            continue
+        if not math.isfinite(v):
+            raise FormatError(path, no, f"-{name}: {tok[1]!r} is not a finite number")
+        out[name] = v
     return out
 
 
 def write_steady(names: list[str], temps_k: np.ndarray, path: Path | str, prefix: str = "") -> None:
+    """Block temperatures in HotSpot's `<name>\t<T K>` form (%.2f, as HotSpot writes)."""
     Path(path).write_text("".join(f"{prefix}{n}\t{t:.2f}\n" for n, t in zip(names, temps_k, strict=True)))
+
+
+def write_temperature_file(names: list[str], layers_k: np.ndarray, inodes_k: np.ndarray, path: Path | str) -> None:
+    """A full HotSpot `-steady_file`: every layer's block temperatures then inode_0..11 (K, %.2f),
+    readable back by `hotspot -init_file` and by `read_temperature_file`."""
+    lines = [f"{pre}{n}\t{t:.2f}\n" for pre, row in zip(LAYER_PREFIXES, layers_k, strict=True)
+             for n, t in zip(names, row, strict=True)]
+    lines += [f"inode_{i}\t{t:.2f}\n" for i, t in enumerate(inodes_k)]
+    Path(path).write_text("".join(lines))
+
+
+def read_temperature_file(path: Path | str, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """A HotSpot `.steady`/`.init` file for the units `names`: (layers (4, units), inodes (12,)) K.
+
+    Every layer of every unit and every inode must be there exactly once (HotSpot refuses a
+    file with missing lines too)."""
+    path = Path(path)
+    index = {f"{pre}{n}": (li, ui) for li, pre in enumerate(LAYER_PREFIXES) for ui, n in enumerate(names)}
+    index.update({f"inode_{i}": (4, i) for i in range(N_INODES)})
+    layers = np.full((4, len(names)), np.nan)
+    inodes = np.full(N_INODES, np.nan)
+    seen: dict[str, int] = {}
+    for no, tok in _lines(path):
+        if len(tok) != 2:
+            raise FormatError(path, no, f"expected '<name> <temperature K>', got {len(tok)} fields")
+        name = tok[0]
+        if name not in index:
+            raise FormatError(path, no, f"{name!r} is not a unit of the floorplan (with a layer prefix "
+                                        "iface_/hsp_/hsink_) nor inode_0..11")
+        if name in seen:
+            raise FormatError(path, no, f"{name} given twice (first on line {seen[name]})")
+        seen[name] = no
+        v = _number(path, no, tok[1], name)
+        if v <= 0:
+            raise FormatError(path, no, f"{name}: {tok[1]} K is not a temperature")
+        li, ui = index[name]
+        if li == 4:
+            inodes[ui] = v
+        else:
+            layers[li, ui] = v
+    missing = [n for n in index if n not in seen]
+    if missing:
+        raise FormatError(path, None, f"truncated: {len(missing)} of {len(index)} temperatures missing "
+                                      f"(first: {missing[0]})")
+    return layers, inodes
+
+
+def write_ttrace(names: list[str], temps_k: np.ndarray, path: Path | str) -> None:
+    """A HotSpot transient trace (`-o`): header of unit names, one row per step, K with %.2f."""
+    lines = ["\t".join(names)] + ["\t".join(f"{v:.2f}" for v in row) for row in np.atleast_2d(temps_k)]
+    Path(path).write_text("\n".join(lines) + "\n")
 
 
 def write_grid(temps: np.ndarray, path: Path | str) -> None:

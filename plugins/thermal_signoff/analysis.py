@@ -11,11 +11,13 @@ import numpy as np
 
 from flow.engines.thermal import (
     KELVIN,
+    N_EXTRA,
     ThermalConfig,
+    build_block_model,
     build_model,
+    grid_mapping,
     leakage_temperature_loop,
     max_gradient_c_per_mm,
-    rasterize_blocks,
 )
 from flow.errors import ConfigError
 from flow.formats.hotspot import Floorplan, read_config
@@ -31,64 +33,112 @@ def parse_grid(text: str) -> tuple[int, int]:
     return rows, cols
 
 
-def config_from(grid: str, overrides: dict[str, Any] | None = None, config_file: Path | None = None,
+def config_from(grid: str | None = None, overrides: dict[str, Any] | None = None, config_file: Path | None = None,
                 ambient_c: float | None = None) -> ThermalConfig:
-    """ThermalConfig from a HotSpot .config file, then explicit overrides (HotSpot names)."""
-    rows, cols = parse_grid(grid)
+    """ThermalConfig from HotSpot's defaults, then a HotSpot .config file, then explicit overrides
+    (HotSpot names), then `grid` (ROWSxCOLS) and `ambient_c`. Options of the .config we do not
+    model (DTM, leakage, package model, file names) are ignored; those that would change the
+    answer if ignored are refused."""
     kw: dict[str, Any] = {}
     if config_file is not None:
         fields = set(ThermalConfig.__dataclass_fields__)
-        kw.update({k: float(v) for k, v in read_config(config_file).items() if k in fields and not isinstance(v, str)})
+        for k, v in read_config(config_file).items():
+            if k in fields:
+                kw[k] = v
+            elif k in UNSUPPORTED_ON and v not in (0, 0.0, "0", "off", "(null)"):
+                raise ConfigError(f"{config_file}: -{k} {v} is not supported by vhflow's thermal model")
     kw.update(overrides or {})
-    kw.update(grid_rows=rows, grid_cols=cols)
+    if grid is not None:
+        kw["grid_rows"], kw["grid_cols"] = parse_grid(grid)
     if ambient_c is not None:
         kw["ambient"] = ambient_c + KELVIN
-    for k in ("grid_rows", "grid_cols", "periphery_cells"):
-        if k in kw:
-            kw[k] = int(kw[k])
     return ThermalConfig().with_overrides(**kw).validated()
 
 
-def block_weights(fp: Floorplan, die: tuple[float, float, float, float], rows: int, cols: int) -> np.ndarray:
-    """(units, rows*cols) overlap fractions: block temperature = weighted average of its cells."""
-    w = np.stack([rasterize_blocks(np.array([u.rect]), np.array([1.0]), die, rows, cols).ravel() for u in fp.units])
-    return w / w.sum(axis=1, keepdims=True)
+# .config options that change HotSpot's answer: refused unless off
+UNSUPPORTED_ON = ("leakage_used", "package_model_used", "dtm_used", "use_microfluidic_cooling",
+                  "use_microchannels", "grid_layer_file", "detailed_3D")
 
 
 @dataclass
 class FloorplanResult:
+    """A HotSpot-equivalent run: steady state of the mean power, and the transient if asked.
+
+    `steady_layers_k` is (4, units): die, interface, spreader, sink block temperatures (as in
+    HotSpot's `-steady_file`), `steady_inodes_k` the 12 periphery nodes; `trace_k` (steps, units)
+    holds the die block temperatures after each `sampling_intvl` (HotSpot's `-o` trace)."""
+
     names: list[str]
-    block_k: np.ndarray  # (units,) steady, or (steps, units) transient
-    die_map_k: np.ndarray  # steady map, or the last transient map
+    model_type: str
+    steady_layers_k: np.ndarray
+    steady_inodes_k: np.ndarray
+    die_map_k: np.ndarray | None  # grid model: steady die map (rows, cols), row 0 at the bottom
     heat_out_w: float
     power_w: float
+    trace_k: np.ndarray | None = None
     times_s: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def block_k(self) -> np.ndarray:
+        return self.steady_layers_k[0]
+
+
+def _substeps(dt: float) -> int:
+    """TR-BDF2 sub-steps per sampling interval: ≤ 0.1 ms each (the die's vertical RC time is
+    ~0.1 ms), at least 2, capped so a long interval stays cheap (L-stable, so still stable)."""
+    return int(min(64, max(2, math.ceil(dt / 1e-4))))
+
 
 def solve_floorplan(fp: Floorplan, names: list[str], powers: np.ndarray, cfg: ThermalConfig,
-                    transient: bool = False, dt: float = 3.333e-6, method: str = "cn") -> FloorplanResult:
-    """HotSpot-equivalent run on a block floorplan: steady uses the trace's mean power (as
-    HotSpot's steady solution does); transient steps through the rows, `dt` seconds each."""
+                    transient: bool = False, init: tuple[np.ndarray, np.ndarray] | None = None,
+                    substeps: int | None = None) -> FloorplanResult:
+    """Run HotSpot 6's `hotspot` semantics on a block floorplan with `cfg.model_type`.
+
+    Steady state uses the mean power of the trace rows (HotSpot's `overall_power`). The transient
+    steps through the rows, `cfg.sampling_intvl` seconds each, from `init` = (layers (4, units),
+    inodes (12,)) K — a `-init_file`, e.g. a previous run's `-steady_file` — or else every node
+    at `cfg.init_temp`; in the grid model the first step maps those block temperatures onto the
+    grid cells by occupancy (HotSpot's `xlate_vector_b2g`), later steps carry the full grid."""
     order = [names.index(u.name) for u in fp.units]
     p = np.atleast_2d(powers)[:, order]
-    die = fp.bbox()
-    model = build_model(die[2] - die[0], die[3] - die[1], cfg)
-    rects = fp.rects()
-    weights = block_weights(fp, die, cfg.grid_rows, cfg.grid_cols)
-    unit_names = fp.names
-    if not transient:
-        pmap = rasterize_blocks(rects, p.mean(axis=0), die, cfg.grid_rows, cfg.grid_cols)
-        T = model.steady(pmap)
-        dmap = model.die_map(T)
-        return FloorplanResult(unit_names, weights @ dmap.ravel(), dmap, model.heat_out(T), float(pmap.sum()))
-    maps = np.stack([rasterize_blocks(rects, row, die, cfg.grid_rows, cfg.grid_cols) for row in p])
-    # start from the steady state of the first row, as HotSpot does with an init file
-    T0 = model.steady(maps[0])
-    out = model.transient(maps, dt, T0=T0, method=method)
-    blocks = out.reshape(len(out), -1) @ weights.T
-    return FloorplanResult(unit_names, blocks, out[-1], float("nan"), float(maps[-1].sum()),
-                           times_s=dt * np.arange(1, len(out) + 1))
+    rects = fp.rects_at_origin()
+    width, height = float(rects[:, 2].max()), float(rects[:, 3].max())
+    nu = len(fp.units)
+    mean_p = p.mean(axis=0)
+    if init is None:
+        init = (np.full((4, nu), cfg.init_temp), np.full(N_EXTRA, cfg.init_temp))
+    dt = cfg.sampling_intvl
+    nsub = substeps or _substeps(dt)
+    trace = times = None
+    if cfg.model_type == "block":
+        bm = build_block_model(rects, cfg)
+        T = bm.steady_nodes(bm.node_power(mean_p))
+        layers, inodes = T[: 4 * nu].reshape(4, nu), T[4 * nu:]
+        if transient:
+            Tt = np.concatenate([init[0].ravel(), init[1]])
+            trace = np.empty((len(p), nu))
+            for i, row in enumerate(p):
+                Tt = bm.integrate(Tt, bm.node_power(row), dt, nsub)
+                trace[i] = Tt[:nu]
+            times = dt * np.arange(1, len(p) + 1)
+        return FloorplanResult(fp.names, "block", layers, inodes, None, bm.heat_out(T), float(mean_p.sum()),
+                               trace, times)
+    model = build_model(width, height, cfg)
+    mapping = grid_mapping(rects, cfg.grid_rows, cfg.grid_cols)
+    cell_area = width * height / model.cells
+    T = model.steady(mapping.power(mean_p, cell_area))
+    layers = np.stack([mapping.block_temps(model.layer_map(T, li), cfg.grid_map_mode) for li in range(4)])
+    inodes = T[4 * model.cells:]
+    if transient:
+        Tt = np.concatenate([mapping.temps_to_grid(init[0][li]).ravel() for li in range(4)] + [init[1]])
+        trace = np.empty((len(p), nu))
+        for i, row in enumerate(p):
+            Tt = model.integrate(Tt, model.node_power(mapping.power(row, cell_area)), dt, nsub)
+            trace[i] = mapping.block_temps(model.die_map(Tt), cfg.grid_map_mode)
+        times = dt * np.arange(1, len(p) + 1)
+    return FloorplanResult(fp.names, "grid", layers, inodes, model.die_map(T), model.heat_out(T),
+                           float(mean_p.sum()), trace, times)
 
 
 @dataclass
@@ -139,7 +189,8 @@ def solve_placed(x: np.ndarray, y: np.ndarray, dyn_w: np.ndarray, leak_w: np.nda
     times = peaks = None
     if transient_steps > 0:
         pmap = dyn + res.leakage_map
-        maps = model.transient(np.repeat(pmap[None], transient_steps, axis=0), transient_dt, method="be")
+        maps = model.transient(np.repeat(pmap[None], transient_steps, axis=0), transient_dt,
+                               T0=np.full(model.n_nodes, cfg.ambient))
         times = transient_dt * np.arange(1, transient_steps + 1)
         peaks = maps.reshape(transient_steps, -1).max(axis=1)
     return PlacedResult(dmap, dyn + res.leakage_map, die, res.iterations, res.converged, res.runaway,

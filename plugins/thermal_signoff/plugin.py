@@ -23,7 +23,9 @@ from flow.stage import Stage, StageContext, StageResult, Variable
 from flow.state import State
 from plugins.thermal_signoff.analysis import config_from, leakage_beta, solve_floorplan, solve_placed
 
-HOTSPOT_NAMES = tuple(f for f in ThermalConfig.__dataclass_fields__ if not f.startswith("grid"))
+# HotSpot's physical package parameters (THERMAL_PARAMS); the mode switches are CLI/.config only
+HOTSPOT_NAMES = tuple(f for f in ThermalConfig.__dataclass_fields__
+                      if f[:2] in ("t_", "k_", "p_", "s_") or f in ("r_convec", "c_convec", "ambient"))
 
 
 class ThermalStage(Stage):
@@ -90,7 +92,9 @@ class ThermalStage(Stage):
         np.savez_compressed(maps, temperature_c=res.die_map_k - KELVIN, power_w=res.power_map_w, die=np.array(die),
                             **extra)
         metrics = res.metrics()
-        metrics["thermal__limit_c"] = cfg["THERMAL_LIMIT_C"]
+        metrics["thermal__limit_c"] = float(cfg["THERMAL_LIMIT_C"])
+        # flow.violations reads max_c > limit_c and runaway; the flag spares readers the compare
+        metrics["thermal__above_limit"] = int(metrics["thermal__max_c"] > metrics["thermal__limit_c"])
         doc = {
             "corner": corner, "grid": [tcfg.grid_rows, tcfg.grid_cols], "ambient_c": tcfg.ambient - KELVIN,
             "hotspot_params": {k: getattr(tcfg, k) for k in HOTSPOT_NAMES}, "leakage_beta_per_k": beta,
@@ -157,33 +161,80 @@ def vhflow_report_sections(state, run_dir, config) -> list[ReportSection]:
 def thermal_cmd(
     flp: Annotated[Path, typer.Option(help="HotSpot floorplan (.flp).")],
     ptrace: Annotated[Path, typer.Option(help="HotSpot power trace (.ptrace).")],
-    config: Annotated[Path | None, typer.Option(help="HotSpot .config file.")] = None,
-    grid: Annotated[str, typer.Option(help="Grid ROWSxCOLS.")] = "64x64",
-    transient: Annotated[bool, typer.Option(help="Transient: one ptrace row per --dt.")] = False,
-    dt: Annotated[float, typer.Option(help="Transient step (s); HotSpot's sampling_intvl.")] = 3.333e-6,
-    steady_file: Annotated[Path | None, typer.Option(help="Write block temperatures (K) here.")] = None,
+    config: Annotated[Path | None, typer.Option(help="HotSpot .config file (HotSpot 6 defaults without).")] = None,
+    model: Annotated[str | None, typer.Option(help="block or grid (default: the config's model_type, "
+                                                   "else HotSpot's default, block).")] = None,
+    grid: Annotated[str | None, typer.Option(help="Grid ROWSxCOLS (default: the config's grid_rows/cols, "
+                                                  "else 64x64).")] = None,
+    transient: Annotated[bool, typer.Option(help="Transient: one ptrace row per sampling interval.")] = False,
+    dt: Annotated[float | None, typer.Option("--sampling-intvl", "--dt",
+                                             help="Seconds per ptrace row (default: the config's "
+                                                  "sampling_intvl, else 3.333e-6).")] = None,
+    init_file: Annotated[Path | None, typer.Option(help="Initial temperatures (HotSpot -init_file, e.g. a "
+                                                        "previous --steady-file); default: init_temp.")] = None,
+    ttrace: Annotated[Path | None, typer.Option(help="Write the transient trace here (HotSpot -o format, K); "
+                                                     "implies --transient.")] = None,
+    steady_file: Annotated[Path | None, typer.Option(help="Write steady temperatures of every layer and "
+                                                          "inode (HotSpot -steady_file format, K).")] = None,
+    map_mode: Annotated[str | None, typer.Option(help="Grid-to-block temperature: avg, min, max, center "
+                                                      "(default: the config's grid_map_mode, else center).")] = None,
+    kelvin: Annotated[bool, typer.Option("--kelvin", help="Print kelvin instead of °C.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
-    """Block-level thermal analysis from HotSpot files (steady or transient)."""
-    from flow.formats.hotspot import read_flp, read_ptrace, write_steady
+    """HotSpot 6 on a block floorplan: steady state (mean power) and optionally the transient.
+
+    Temperatures on stdout (text and --json alike) are °C, or K with --kelvin; the files written
+    with --steady-file / --ttrace are kelvin, as HotSpot writes them."""
+    from flow.formats.hotspot import (
+        read_flp,
+        read_ptrace,
+        read_temperature_file,
+        write_temperature_file,
+        write_ttrace,
+    )
 
     fp = read_flp(flp)
     names, powers = read_ptrace(ptrace, fp)
-    cfg = config_from(grid, config_file=config)
-    res = solve_floorplan(fp, names, powers, cfg, transient=transient, dt=dt)
-    final = res.block_k if res.block_k.ndim == 1 else res.block_k[-1]
+    overrides: dict[str, Any] = {}
+    if model is not None:
+        overrides["model_type"] = model
+    if dt is not None:
+        overrides["sampling_intvl"] = dt
+    if map_mode is not None:
+        overrides["grid_map_mode"] = map_mode
+    cfg = config_from(grid, overrides, config_file=config)
+    init = read_temperature_file(init_file, fp.names) if init_file is not None else None
+    transient = transient or ttrace is not None
+    res = solve_floorplan(fp, names, powers, cfg, transient=transient, init=init)
     if steady_file is not None:
-        write_steady(res.names, final, steady_file)
+        write_temperature_file(res.names, res.steady_layers_k, res.steady_inodes_k, steady_file)
+    if ttrace is not None and res.trace_k is not None:
+        order = [res.names.index(n) for n in names]  # HotSpot writes the trace in ptrace column order
+        write_ttrace(names, res.trace_k[:, order], ttrace)
+    unit, off = ("K", 0.0) if kelvin else ("°C", KELVIN)
+    steady = res.block_k - off
     if as_json:
-        out: dict[str, Any] = {"units": dict(zip(res.names, (final - KELVIN).round(4).tolist(), strict=True)),
-                               "max_c": float(res.die_map_k.max() - KELVIN), "power_w": res.power_w}
-        if res.times_s is not None:
-            out["trace_c"] = (res.block_k - KELVIN).round(4).tolist()
+        out: dict[str, Any] = {
+            "unit": unit, "model": res.model_type, "units": dict(zip(res.names, steady.round(4).tolist(), strict=True)),
+            "max": round(float(steady.max()), 4), "power_w": res.power_w, "heat_out_w": res.heat_out_w,
+        }
+        if cfg.model_type == "grid":
+            out["grid"] = [cfg.grid_rows, cfg.grid_cols]
+            out["grid_map_mode"] = cfg.grid_map_mode
+        if res.trace_k is not None and res.times_s is not None:
+            out["sampling_intvl_s"] = cfg.sampling_intvl
             out["times_s"] = res.times_s.tolist()
+            out["trace"] = (res.trace_k - off).round(4).tolist()
         typer.echo(json.dumps(out, indent=2))
-    else:
-        for n, t in zip(res.names, final, strict=True):
-            typer.echo(f"{n}\t{t:.2f}")
+        return
+    typer.echo(f"# steady state, {res.model_type} model, {unit}")
+    for n, t in zip(res.names, steady, strict=True):
+        typer.echo(f"{n}\t{t:.2f}")
+    if res.trace_k is not None and res.times_s is not None:
+        typer.echo(f"# transient, every {cfg.sampling_intvl:g} s, {unit}")
+        typer.echo("t_s\t" + "\t".join(res.names))
+        for t_s, row in zip(res.times_s, res.trace_k - off, strict=True):
+            typer.echo(f"{t_s:.6g}\t" + "\t".join(f"{v:.2f}" for v in row))
 
 
 def thermal_dvfs_cmd(

@@ -8,80 +8,87 @@ import math
 import numpy as np
 import pytest
 
-from flow.engines.thermal import KELVIN, Layer, ThermalConfig, build_model, leakage_temperature_loop
+from flow.engines.thermal import (
+    KELVIN,
+    ThermalConfig,
+    build_block_model,
+    build_model,
+    grid_mapping,
+    leakage_temperature_loop,
+)
 from flow.errors import ConfigError, FormatError
-from flow.formats.hotspot import Floorplan, Unit, read_flp, read_ptrace, write_flp, write_ptrace
-from plugins.thermal_signoff.analysis import leakage_beta, solve_floorplan
+from flow.formats.hotspot import (
+    Floorplan,
+    Unit,
+    read_config,
+    read_flp,
+    read_ptrace,
+    read_temperature_file,
+    write_flp,
+    write_ptrace,
+    write_temperature_file,
+)
+from plugins.thermal_signoff.analysis import config_from, leakage_beta, solve_floorplan
 
 W, H = 2e-3, 1e-3  # die 2 mm x 1 mm
 A = W * H
 
 
-def slab_cfg(rows=4, cols=4, r_convec=0.5, c_convec=0.0):
-    return ThermalConfig(grid_rows=rows, grid_cols=cols, r_convec=r_convec, c_convec=c_convec, ambient=300.0)
+def test_one_cell_grid_equals_one_unit_block_model():
+    """Two independent assemblies of HotSpot's network agree where they must: a 1×1 grid over the
+    die is the block model of a single unit covering it (same layers, same 12 periphery nodes)."""
+    cfg = ThermalConfig(r_convec=0.5, grid_rows=1, grid_cols=1)
+    grid = build_model(W, H, cfg)
+    block = build_block_model(np.array([[0.0, 0.0, W, H]]), cfg)
+    assert grid.n_nodes == block.n_nodes == 16
+    Tg = grid.steady(np.array([[3.0]]))
+    Tb = block.steady_nodes(block.node_power(np.array([3.0])))
+    assert np.allclose(Tg, Tb, rtol=0, atol=1e-9)
+    assert np.allclose(grid.C, block.C, rtol=1e-12)
+    assert grid.heat_out(Tg) == pytest.approx(3.0, rel=1e-9)
 
 
-def test_uniform_single_layer_matches_1d_closed_form():
-    t, k = 0.5e-3, 150.0
-    cfg = slab_cfg()
-    model = build_model(W, H, cfg, layers=[Layer("die", t, k, 1.6e6)])
-    P = 2.0
-    T = model.steady(np.full((4, 4), P / 16))
-    expect = 300.0 + P * (t / (2 * k * A) + cfg.r_convec)  # node centre to face + convection
-    assert np.allclose(model.die_map(T), expect, rtol=0, atol=1e-9)
+def test_transient_integrator_matches_matrix_exponential():
+    """TR-BDF2 against the exact solution T(t) = T∞ + exp(−C⁻¹G t)(T0 − T∞) of a block model."""
+    from scipy.linalg import expm
+
+    rects = np.array([[0, 0, 2e-3, 2e-3], [2e-3, 0, 4e-3, 2e-3], [0, 2e-3, 4e-3, 3e-3]])
+    bm = build_block_model(rects, ThermalConfig())
+    p = bm.node_power(np.array([4.0, 1.0, 2.0]))
+    t_inf = bm.steady_nodes(p)
+    T0 = np.full(bm.n_nodes, 330.0)
+    M = -(bm.G.toarray() / bm.C[:, None])
+    T = T0
+    for k in range(1, 6):
+        T = bm.integrate(T, p, 1e-3, 10)
+        exact = t_inf + expm(M * 1e-3 * k) @ (T0 - t_inf)
+        assert np.max(np.abs(T - exact)) < 2e-3
+    assert np.max(np.abs(T - T0)) > 1.0  # it did move
 
 
-def test_two_layer_stack_is_series_resistance():
-    (t1, k1), (t2, k2) = (0.15e-3, 100.0), (50e-6, 4.0)
-    cfg = slab_cfg(rows=3, cols=5)
-    model = build_model(W, H, cfg, layers=[Layer("die", t1, k1, 1.75e6), Layer("tim", t2, k2, 4e6)])
-    P = 1.5
-    T = model.steady(np.full((3, 5), P / 15))
-    r_series = t1 / (2 * k1 * A) + t2 / (2 * k2 * A) + t2 / (2 * k2 * A) + cfg.r_convec
-    assert model.die_map(T).mean() == pytest.approx(300.0 + P * r_series, abs=1e-9)
-
-
-@pytest.mark.parametrize(("method", "tol"), [("cn", 2e-4), ("be", 1.5e-2)])
-def test_lumped_rc_transient_is_exponential(method, tol):
-    t, k, cv = 0.2e-3, 100.0, 1.75e6
-    cfg = slab_cfg(rows=1, cols=1, r_convec=2.0, c_convec=0.05)
-    model = build_model(W, H, cfg, layers=[Layer("die", t, k, cv)])
-    R = t / (2 * k * A) + cfg.r_convec
-    C = cv * t * A + cfg.c_convec
-    tau = R * C
-    P = 0.7
-    steps = 200
-    dt = tau / 40
-    out = model.transient(np.full((steps, 1, 1), P), dt, method=method)[:, 0, 0]
-    times = dt * np.arange(1, steps + 1)
-    exact = 300.0 + P * R * (1 - np.exp(-times / tau))
-    rise = P * R
-    assert np.max(np.abs(out - exact)) / rise < tol
-
-
-def test_energy_conservation_default_stack():
+def test_energy_conservation_and_uniform_die():
     cfg = ThermalConfig(grid_rows=24, grid_cols=24)
     model = build_model(10e-3, 8e-3, cfg)
     rng = np.random.default_rng(3)
     pmap = rng.random((24, 24)) * 0.1
     T = model.steady(pmap)
-    assert model.heat_out(T) == pytest.approx(pmap.sum(), rel=1e-6)
+    assert model.heat_out(T) == pytest.approx(pmap.sum(), rel=1e-9)
     assert model.die_map(T).min() > cfg.ambient
+    # uniform power: the map is symmetric under both mirror images
+    Tu = model.die_map(model.steady(np.full((24, 24), 0.05)))
+    assert np.allclose(Tu, Tu[::-1, :], atol=1e-9) and np.allclose(Tu, Tu[:, ::-1], atol=1e-9)
 
 
-def test_grid_refinement_converges():
-    """A 1 W hotspot block (1/16 of the die) on a 4 mm die: peak temperature converges."""
-    peaks = []
-    for n in (8, 16, 32, 64):
-        cfg = ThermalConfig(grid_rows=n, grid_cols=n)
-        model = build_model(4e-3, 4e-3, cfg)
-        p = np.zeros((n, n))
-        q = n // 4
-        p[q: 2 * q, q: 2 * q] = 1.0 / (q * q)
-        peaks.append(model.die_map(model.steady(p)).max())
-    d = np.abs(np.diff(peaks))
-    assert d[2] < d[1] < d[0]
-    assert d[2] < 0.25  # stated tolerance: 32x32 -> 64x64 moves the peak by less than 0.25 K
+def test_grid_mapping_power_and_center_mode():
+    rects = np.array([[0, 0, 3e-3, 4e-3], [3e-3, 0, 4e-3, 4e-3]])
+    m = grid_mapping(rects, 4, 4)
+    pmap = m.power(np.array([3.0, 1.0]), 1e-6)
+    assert pmap.sum() == pytest.approx(4.0) and pmap[:, :3] == pytest.approx(np.full((4, 3), 0.25))
+    grid_k = np.arange(16.0).reshape(4, 4)
+    # unit 0 spans columns 0-2 (odd: centre column 1) and rows 0-3 (even: rows 1 and 2)
+    assert m.block_temps(grid_k, "center")[0] == pytest.approx((grid_k[1, 1] + grid_k[2, 1]) / 2)
+    assert m.block_temps(grid_k, "avg")[1] == pytest.approx(grid_k[:, 3].mean())
+    assert m.block_temps(grid_k, "max")[0] == 14.0 and m.block_temps(grid_k, "min")[0] == 0.0
 
 
 def test_leakage_loop_converges_and_detects_runaway():
@@ -110,6 +117,10 @@ def test_leakage_beta_from_corners():
 def test_bad_parameters():
     with pytest.raises(ConfigError, match="k_chip"):
         build_model(1e-3, 1e-3, ThermalConfig(k_chip=0.0))
+    with pytest.raises(ConfigError, match="spreader"):
+        build_model(40e-3, 1e-3, ThermalConfig())
+    with pytest.raises(ConfigError, match="model_secondary"):
+        ThermalConfig(model_secondary=1).validated()
     with pytest.raises(ConfigError, match="negative"):
         build_model(1e-3, 1e-3, ThermalConfig(grid_rows=2, grid_cols=2)).steady(np.array([[1, -1], [0, 0]]))
 
@@ -128,44 +139,107 @@ def test_flp_ptrace_roundtrip_and_block_solve(tmp_path):
     assert fp.names == ["core", "cache"] and fp.units[1].left == pytest.approx(2e-3) and not fp.warnings
     names, p = read_ptrace(ptrace, fp)
     assert names == ["cache", "core"] and p.shape == (2, 2)
-    cfg = ThermalConfig(grid_rows=16, grid_cols=32)
-    res = solve_floorplan(fp, names, p, cfg)
-    assert res.power_w == pytest.approx(2.5)  # steady uses the mean of the trace
-    assert res.heat_out_w == pytest.approx(2.5, rel=1e-6)
-    core, cache = res.block_k
-    assert core > cache > cfg.ambient
-    tr = solve_floorplan(fp, names, p, cfg, transient=True, dt=1e-3)
-    assert tr.block_k.shape == (2, 2) and tr.block_k[1, 0] < tr.block_k[0, 0]  # core cools after its power drops
+    for model_type in ("grid", "block"):
+        cfg = ThermalConfig(grid_rows=16, grid_cols=32, model_type=model_type, sampling_intvl=1e-3)
+        res = solve_floorplan(fp, names, p, cfg)
+        assert res.power_w == pytest.approx(2.5)  # steady uses the mean of the trace
+        assert res.heat_out_w == pytest.approx(2.5, rel=1e-9)
+        core, cache = res.block_k
+        assert core > cache > cfg.ambient
+        tr = solve_floorplan(fp, names, p, cfg, transient=True)
+        assert tr.trace_k.shape == (2, 2) and tr.times_s[-1] == pytest.approx(2e-3)
+        # from init_temp (60 °C) the die first heats under 3 W, then cools after its power drops
+        assert tr.trace_k[0, 0] > cfg.init_temp and tr.trace_k[1, 0] < tr.trace_k[0, 0]
 
 
-def test_flp_bad_inputs(tmp_path, caplog):
+def test_flp_bad_inputs(tmp_path):
     (tmp_path / "o.flp").write_text("a 1e-3 1e-3 0 0\nb 1e-3 1e-3 0.5e-3 0\n")
-    assert "units a and b overlap" in read_flp(tmp_path / "o.flp").warnings[0]
+    with pytest.raises(FormatError, match=r"o.flp:2: units a and b overlap"):
+        read_flp(tmp_path / "o.flp")
     (tmp_path / "g.flp").write_text("a 1e-3 1e-3 0 0\nb 1e-3 1e-3 0 2e-3\n")
-    assert "gaps" in read_flp(tmp_path / "g.flp").warnings[0]
+    assert "cover 66.6%" in read_flp(tmp_path / "g.flp").warnings[0]
+    # a tiling written with 9 significant digits is not a gap (the old bogus "cover 100.0%")
+    (tmp_path / "t.flp").write_text("a 0.001234567 1e-3 0 0\nb 0.000765433 1e-3 0.001234567 0\n"
+                                    "c 0.002 0.000333333 0 0.001\n")
+    assert not read_flp(tmp_path / "t.flp").warnings
     (tmp_path / "n.flp").write_text("# c\na 1e-3 x 0 0\n")
-    with pytest.raises(FormatError, match=r"n.flp:2: unit a: non-numeric"):
+    with pytest.raises(FormatError, match=r"n.flp:2: unit a: 'x' is not a number"):
         read_flp(tmp_path / "n.flp")
+    (tmp_path / "nan.flp").write_text("a nan 1e-3 0 0\n")
+    with pytest.raises(FormatError, match=r"nan.flp:1: unit a: 'nan' is not a finite number"):
+        read_flp(tmp_path / "nan.flp")
+    (tmp_path / "u.flp").write_bytes(b"a 1e-3 1e-3 0 0\n\xff\xfe 1 1 0 0\n")
+    with pytest.raises(FormatError, match=r"u.flp:2: not UTF-8"):
+        read_flp(tmp_path / "u.flp")
     flp, _ = two_blocks(tmp_path)
     (tmp_path / "m.ptrace").write_text("core dsp\n1 2\n")
     with pytest.raises(FormatError, match=r"m.ptrace:1: columns do not match the floorplan: unknown dsp; missing cache"):
         read_ptrace(tmp_path / "m.ptrace", read_flp(flp))
     (tmp_path / "neg.ptrace").write_text("core cache\n1 2\n1 -2\n")
-    with pytest.raises(FormatError, match=r"neg.ptrace:3: negative or non-finite power \(unit cache\)"):
+    with pytest.raises(FormatError, match=r"neg.ptrace:3: negative power -2 \(unit cache\)"):
         read_ptrace(tmp_path / "neg.ptrace", read_flp(flp))
+    (tmp_path / "t.ptrace").write_text("core cache\n1 2\n1\n")
+    with pytest.raises(FormatError, match=r"t.ptrace:3: 1 values for 2 units"):
+        read_ptrace(tmp_path / "t.ptrace", read_flp(flp))
+    (tmp_path / "c.config").write_text("-k_chip 100\nk_sink 3\n")
+    with pytest.raises(FormatError, match=r"c.config:2: expected '-<name> <value>'"):
+        read_config(tmp_path / "c.config")
+
+
+def test_temperature_file_roundtrip_and_truncation(tmp_path):
+    names = ["a", "b"]
+    layers = np.array([[350.0, 340.0], [349.0, 339.0], [330.0, 329.0], [320.0, 319.5]])
+    write_temperature_file(names, layers, np.linspace(318.2, 319.3, 12), tmp_path / "s.steady")
+    got, inodes = read_temperature_file(tmp_path / "s.steady", names)
+    assert np.array_equal(got, layers) and inodes[11] == pytest.approx(319.3)
+    text = (tmp_path / "s.steady").read_text().splitlines()
+    (tmp_path / "cut.steady").write_text("\n".join(text[:-3]) + "\n")
+    with pytest.raises(FormatError, match=r"cut.steady: truncated: 3 of 20 temperatures missing \(first: inode_9\)"):
+        read_temperature_file(tmp_path / "cut.steady", names)
+    (tmp_path / "x.steady").write_text("\n".join(text[:3] + ["hsp_zz\t300"] + text[3:]) + "\n")
+    with pytest.raises(FormatError, match=r"x.steady:4: 'hsp_zz' is not a unit"):
+        read_temperature_file(tmp_path / "x.steady", names)
+
+
+def test_config_file_sets_sampling_intvl_and_model(tmp_path):
+    (tmp_path / "h.config").write_text("# c\n-sampling_intvl 0.002 extra\n-model_type grid\n-grid_rows 8\n"
+                                       "-grid_cols 16\n-grid_map_mode avg\n-k_chip 130\n-init_file (null)\n"
+                                       "-k_chip 1\n")
+    cfg = config_from(config_file=tmp_path / "h.config")
+    assert (cfg.sampling_intvl, cfg.model_type, cfg.grid_rows, cfg.grid_cols) == (0.002, "grid", 8, 16)
+    assert cfg.grid_map_mode == "avg" and cfg.k_chip == 130.0  # first occurrence wins, as in HotSpot
+    (tmp_path / "l.config").write_text("-leakage_used 1\n")
+    with pytest.raises(ConfigError, match="leakage_used"):
+        config_from(config_file=tmp_path / "l.config")
 
 
 def test_cli_thermal(tmp_path, capsys):
     from flow.cli import main
 
     flp, ptrace = two_blocks(tmp_path)
+    (tmp_path / "h.config").write_text("-sampling_intvl 0.001\n-model_type grid\n-grid_map_mode avg\n")
+    base = ["thermal", "--flp", str(flp), "--ptrace", str(ptrace), "--config", str(tmp_path / "h.config"),
+            "--grid", "8x16"]
     with pytest.raises(SystemExit) as e:
-        main(["thermal", "--flp", str(flp), "--ptrace", str(ptrace), "--grid", "8x16", "--json",
-              "--steady-file", str(tmp_path / "out.steady")])
+        main([*base, "--json", "--steady-file", str(tmp_path / "out.steady"), "--ttrace", str(tmp_path / "o.ttrace")])
     assert e.value.code == 0
     out = json.loads(capsys.readouterr().out)
-    steady = dict(line.split("\t") for line in (tmp_path / "out.steady").read_text().splitlines())
-    assert float(steady["core"]) - KELVIN == pytest.approx(out["units"]["core"], abs=0.01)
+    assert out["unit"] == "°C" and out["model"] == "grid" and out["times_s"] == pytest.approx([1e-3, 2e-3])
+    layers, _ = read_temperature_file(tmp_path / "out.steady", ["core", "cache"])
+    assert layers[0, 0] - KELVIN == pytest.approx(out["units"]["core"], abs=0.006)
+    ttrace = (tmp_path / "o.ttrace").read_text().splitlines()
+    assert ttrace[0] == "cache\tcore"  # HotSpot writes the ptrace's column order
+    assert float(ttrace[2].split()[1]) - KELVIN == pytest.approx(out["trace"][1][0], abs=0.006)
+    # the text output is in the same unit as --json, and says so
+    with pytest.raises(SystemExit) as e:
+        main(base)
+    text = capsys.readouterr().out.splitlines()
+    assert text[0] == "# steady state, grid model, °C"
+    assert float(text[1].split()[1]) == pytest.approx(out["units"]["core"], abs=0.006)
+    with pytest.raises(SystemExit) as e:
+        main([*base, "--kelvin", "--init-file", str(tmp_path / "out.steady"), "--transient", "--model", "block"])
+    text = capsys.readouterr().out.splitlines()
+    assert text[0] == "# steady state, block model, K" and float(text[1].split()[1]) > 300
     with pytest.raises(SystemExit) as e:
         main(["thermal", "--flp", str(flp), "--ptrace", str(ptrace), "--grid", "8by8"])
     assert e.value.code == 2
@@ -179,7 +253,7 @@ def dvfs_case(t_max=70.0):
            OperatingPoint("c", 1.0, 1.0e9, 26, 2), OperatingPoint("d", 1.1, 1.2e9, 38, 3)]
     phases = [Phase("conv1", 2e6, 1.3), Phase("conv2", 4e6, 1.0), Phase("fc", 1e6, 0.6)]
     # a light package (τ ≈ 0.1 s) so that a 1.5 s horizon is long-run
-    cfg = ThermalConfig(grid_rows=4, grid_cols=4, c_convec=0.2, t_sink=0.5e-3, s_sink=0.02, s_spreader=0.02,
+    cfg = ThermalConfig(grid_rows=4, grid_cols=4, c_convec=0.2, t_sink=0.5e-3, s_sink=0.025, s_spreader=0.02,
                         t_spreader=0.3e-3)
     return ThermalDvfs(pts, phases, t_max, dt=2e-3, cfg=cfg)
 
