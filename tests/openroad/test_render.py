@@ -141,9 +141,23 @@ def test_place_cts_route_signoff_commands(gcd):
     assert cts["-root_buf"] == plat.cells["cts_buffer"] and cts["-buf_list"].split() == [plat.cells["cts_buffer"]]
     assert runs["cts"].of("repair_clock_nets") and runs["cts"].of("detailed_placement")
     assert runs["cts"].names().index("clock_tree_synthesis") < runs["cts"].names().index("set_propagated_clock")
-    gr = runs["route"].one("global_route")
-    assert gr.keys["-guide_file"].endswith("route.guide")
-    assert runs["route"].one("estimate_parasitics").flags == {"-global_routing"}
+    gr = runs["route"].of("global_route")
+    assert gr[0].keys["-guide_file"].endswith("route.guide")
+    assert "-start_incremental" in gr[1].flags and "-end_incremental" in gr[2].flags
+    assert all("-global_routing" in c.flags for c in runs["route"].of("estimate_parasitics"))
+    # the ORFS steps: ABC buffers removed, ports buffered, design rules, clock inverters, setup then
+    # hold repair after CTS and after global route, antennas, detailed route, routed parasitics
+    assert runs["floorplan"].of("remove_buffers")
+    place = runs["place"].names()
+    assert place.index("global_placement") < place.index("buffer_ports") < place.index("repair_design")
+    ct = runs["cts"].names()
+    assert ct.index("repair_clock_inverters") < ct.index("clock_tree_synthesis") < ct.index("set_propagated_clock")
+    for st in ("cts", "route"):
+        rt = runs[st].of("repair_timing")
+        assert ["-setup" in c.flags for c in rt] == [True, False] and "-hold" in rt[1].flags
+    rn = runs["route"].names()
+    assert (rn.index("global_route") < rn.index("repair_design") < rn.index("repair_timing")
+            < rn.index("repair_antennas") < rn.index("detailed_route"))
     layers = runs["route"].one("set_routing_layers").keys["-signal"]
     assert layers == f"{plat.extra['min_routing_layer']}-{plat.extra['max_routing_layer']}"
     so = runs["signoff"]
