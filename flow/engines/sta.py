@@ -15,7 +15,8 @@ Model (what OpenSTA does by default, minus what is listed under *Approximations*
 * Wires (`Parasitics`): zero wire load, lumped wire capacitance, or an RC tree from SPEF `*RES`
   giving an Elmore delay per load pin (the driver sees the total capacitance).
 * Clocks: `create_clock` waveforms on ports/pins; ideal (network delay = `set_clock_latency`,
-  slew = `set_clock_transition`, default 0) or propagated through the clock tree cells and wires.
+  slew = `set_clock_transition`, else propagated through the clock buffers from the clock
+  source's slew, as OpenSTA 3) or propagated (delays too) through the clock tree cells and wires.
   Arrivals are propagated per *launch group* (clock, source edge), so rising/falling launches and
   several clocks are kept apart as OpenSTA's tags do.
 * Checks: setup/hold from `setup_rising`/`hold_rising` (and `_falling`) constraint tables looked
@@ -95,7 +96,7 @@ class ClockDef:
     sources: list[str]
     uncertainty_setup: float = 0.0
     uncertainty_hold: float = 0.0
-    transition: float = 0.0  # ideal slew
+    transition: float | None = None  # set_clock_transition (s); None: slews propagate (OpenSTA)
     latency: float = 0.0  # ideal network latency
     source_latency: float = 0.0
     propagated: bool = False
@@ -676,7 +677,9 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     prop = np.array([propagated_clock if propagated_clock is not None else c.propagated for c in clocks] or [False])
     in_clk = clk_of_node >= 0
     ideal_node = in_clk & ~prop[np.maximum(clk_of_node, 0)]
-    ideal_slew = np.array([c.transition for c in clocks] or [0.0])
+    # an ideal clock has zero network delay but, as in OpenSTA, slews propagate through its
+    # buffers and wires unless `set_clock_transition` fixes them
+    ideal_slew = np.array([c.transition or 0.0 for c in clocks] or [0.0])
     # ---- pass 1: slews and edge delays, level by level
     n, _E = g.n, g.src.size
     slew_max = np.zeros((n, 2))
@@ -692,8 +695,6 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
             d_slew, d_delay = driving_cell_response(lib_list[0], spec, g.load[v])
             slew_max[v] = slew_min[v] = d_slew
             drive_delay[v] = d_delay
-    slew_max[ideal_node] = ideal_slew[clk_of_node[ideal_node]][:, None]
-    slew_min[ideal_node] = slew_max[ideal_node]
     dmax = g.wire.copy()
     dmin = g.wire.copy()
     edge_level = g.level[g.dst]
@@ -703,8 +704,9 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     order = np.ascontiguousarray(eorder[first_timed:])
     der = np.ones(max(n_inst, 1)) if derate is None else np.asarray(derate, dtype=float)
     ideal_slew_node = np.where(ideal_node, ideal_slew[np.maximum(clk_of_node, 0)], 0.0)
+    ideal_src = np.ascontiguousarray(g.launch & ideal_node[g.src])
     kern.slew_pass(order, g.src, g.srctr, g.dst, g.dsttr, g.is_cell, g.dtab, g.stab, g.inst, der, g.load,
-                   slew_max, slew_min, dmax, dmin, ideal_node, ideal_slew_node, bank.ax1, bank.ax2, bank.vals,
+                   slew_max, slew_min, dmax, dmin, ideal_src, ideal_slew_node, bank.ax1, bank.ax2, bank.vals,
                    bank.n1, bank.n2, bank.c1, bank.c2)
     # ideal clock network: zero delay inside it (latency added at the source)
     zero = ideal_node[g.dst] & ideal_node[g.src]
@@ -836,6 +838,7 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
             ok = tabs >= 0
             dsl = np.where(is_setup, slew_max[ca[:, 0], dtr], slew_min[ca[:, 0], dtr])
             csl = np.where(is_setup, slew_min[ca[:, 1], ca[:, 2]], slew_max[ca[:, 1], ca[:, 2]])
+            csl = np.where(ideal_node[ca[:, 1]], ideal_slew_node[ca[:, 1]], csl)  # ideal clock: its slew
             chk_val[ok, dtr] = bank.lookup(tabs[ok], dsl[ok], np.zeros(int(ok.sum())), csl[ok])
     cand_setup: list[tuple[float, dict]] = []
     cand_hold: list[tuple[float, dict]] = []
@@ -967,7 +970,12 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
             endpoints.append(io.port)
             setup_sl.append(ws)
             hold_sl.append(wh)
-    # worst paths: one per endpoint, worst first
+    # worst paths: one per endpoint, worst first; clock pins of ideal clocks show the ideal slew
+    path_slew = {"max": slew_max, "min": slew_min}
+    if ideal_node.any() and (cand_setup or cand_hold):
+        for k_ in path_slew:
+            path_slew[k_] = path_slew[k_].copy()
+            path_slew[k_][ideal_node] = ideal_slew_node[ideal_node][:, None]
     for bucket, out, kind in ((cand_setup, setup_paths, "max"), (cand_hold, hold_paths, "min")):
         bucket.sort(key=lambda t: t[0])
         seen: set[int] = set()
@@ -975,7 +983,7 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
             if info["node"] in seen:
                 continue
             seen.add(info["node"])
-            out.append(_trace(g, arr, info, kind, sl, slew_max if kind == "max" else slew_min, design))
+            out.append(_trace(g, arr, info, kind, sl, path_slew[kind], design))
             if len(out) >= max_paths:
                 break
     data_clk = np.full(n, -1, dtype=np.int64)

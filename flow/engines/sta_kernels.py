@@ -88,10 +88,12 @@ def lookup_many(tids, slew, load, rel, ax1, ax2, vals, n1, n2, c1, c2):  # pragm
 
 @njit(cache=True, nogil=True)
 def slew_pass(order, src, srctr, dst, dsttr, is_cell, dtab, stab, einst, der, load, slew_max, slew_min,
-              dmax, dmin, ideal_node, ideal_slew, ax1, ax2, vals, n1, n2, c1, c2):  # pragma: no cover - compiled
+              dmax, dmin, ideal_src, ideal_slew, ax1, ax2, vals, n1, n2, c1, c2):  # pragma: no cover - compiled
     """Cell-arc delays (max/min slew) and output slews, edges in (level, target) order. A target's
     max slew is the worst over its arcs and what it started with (input transitions); its min
-    slew the best over its arcs; nodes of an ideal clock network keep the clock's slew."""
+    slew the best over its arcs. Slews propagate through ideal clock networks too, but a
+    register's clock->output arc from an ideal clock pin (`ideal_src[e]`) sees the clock's ideal
+    slew `ideal_slew[pin]`, as OpenSTA's GraphDelayCalc::edgeFromSlew."""
     m = order.size
     i = 0
     while i < m:
@@ -107,6 +109,9 @@ def slew_pass(order, src, srctr, dst, dsttr, is_cell, dtab, stab, einst, der, lo
             st = srctr[e]
             smx = slew_max[s, st]
             smn = slew_min[s, st]
+            if ideal_src[e]:
+                smx = ideal_slew[s]
+                smn = ideal_slew[s]
             omx = smx
             omn = smn
             if is_cell[e]:
@@ -129,10 +134,6 @@ def slew_pass(order, src, srctr, dst, dsttr, is_cell, dtab, stab, einst, der, lo
             j += 1
         slew_max[d, dt] = mx
         slew_min[d, dt] = mn
-        if ideal_node[d]:
-            for tr in range(2):
-                slew_max[d, tr] = ideal_slew[d]
-                slew_min[d, tr] = ideal_slew[d]
         i = j
 
 
@@ -167,7 +168,7 @@ def warm_up() -> None:
     levelise(2, i64, i64 + 1)
     ax = np.array([[0.0, 1.0]])
     slew_pass(i64, i64, i64, i64 + 1, i64, b1, i64 - 1, i64 - 1, i64, np.ones(1), f2, f2.copy(), f2.copy(),
-              f1.copy(), f1.copy(), np.zeros(2, dtype=bool), np.zeros(2), ax, ax.copy(), np.zeros((1, 2, 2)),
+              f1.copy(), f1.copy(), np.zeros(1, dtype=bool), np.zeros(2), ax, ax.copy(), np.zeros((1, 2, 2)),
               i64 + 2, i64 + 2, i64, i64 + 1)
     lookup_many(i64, f1, f1, f1, ax, ax.copy(), np.zeros((1, 2, 2)), i64 + 2, i64 + 2, i64, i64 + 1)
     pm = np.full((2, 2), -1, dtype=np.int64)

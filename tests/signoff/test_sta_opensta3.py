@@ -179,3 +179,30 @@ def test_recovery_removal_checks(tmp_path, nangate45):
     asyn = [float(b.split("slack (")[0].split()[-1]) for b in blocks if "Path Group: asynchronous" in b]
     assert len(asyn) == 2
     assert abs(asyn[0] * 1e-9 - rec) < 1e-15 and abs(asyn[1] * 1e-9 - rem) < 1e-15, (asyn, rec, rem)
+
+
+def test_ideal_clock_pin_slews_propagate_like_opensta(tmp_path):
+    """With an ideal clock, OpenSTA keeps zero network delay but propagates slews through the
+    clock buffers (what power reads at clock pins); the clk->Q arcs and the checks still use the
+    clock's ideal slew. `node_slew` at every clock pin equals sta 3.1's `slew_max_rise/fall`."""
+    from tests.signoff.handlib import write_lib
+    from tests.signoff.opensta import ours_and_opensta
+    from tests.signoff.test_activity_clock import CLK_NETLIST
+
+    lib_p = write_lib(tmp_path / "hand.lib")
+    sdc = ("create_clock -name clk -period 0.3 [get_ports clk]\nset_input_delay 0.1 -clock clk [get_ports in1]\n"
+           "set_output_delay 0.2 -clock clk [get_ports out1]\nset_input_transition 0.02 [get_ports {in1 clk}]\n")
+    t, _ = ours_and_opensta(tmp_path, lib_p, CLK_NETLIST, sdc)
+    pins = ["r1/CK", "b1/ZN", "b2/ZN", "r2/CK"]
+    q = "\n".join(f'puts "{p} [get_property [get_pins {p}] slew_max_rise] [get_property [get_pins {p}] slew_max_fall]"'
+                  for p in pins)
+    ref = run_sta(f"read_liberty {lib_p}\nread_verilog {tmp_path / 'top.v'}\nlink_design top\n"
+                  f"read_sdc {tmp_path / 'top.sdc'}\n{q}\n", tmp_path)
+    got = {ln.split()[0]: (float(ln.split()[1]), float(ln.split()[2])) for ln in ref.stdout.splitlines()
+           if ln.split() and ln.split()[0] in pins}
+    names = t.node_names
+    for p in pins:
+        k = names.index(p)
+        assert t.node_slew[k, 0] * 1e9 == pytest.approx(got[p][0], abs=1e-6), p
+        assert t.node_slew[k, 1] * 1e9 == pytest.approx(got[p][1], abs=1e-6), p
+    assert t.node_slew[names.index("r2/CK")].max() > 0.005e-9  # propagated, not the ideal 0
