@@ -540,6 +540,22 @@ class _Probe:
         return act.state_weights(pp) @ diff.astype(float)
 
 
+def _power_slews(timing: TimingResult) -> np.ndarray:
+    """Slews internal power is looked up at: the timing slews, except on ideal clock networks,
+    where OpenSTA's power (`Power::getSlew`) takes the clock's `set_clock_transition` (0 when
+    unset) even though the delay calculation propagates slews through the clock buffers."""
+    slew = np.asarray(timing.node_slew, dtype=float)
+    ideal = getattr(timing, "ideal_clock_node", None)
+    clocks = list(getattr(getattr(timing, "constraints", None), "clocks", None) or [])
+    if ideal is None or not np.any(ideal) or timing.node_clock is None:
+        return slew
+    trans = np.array([float(getattr(c, "transition", 0.0) or 0.0) for c in clocks] or [0.0])
+    k = np.clip(timing.node_clock, 0, trans.size - 1)
+    slew = slew.copy()
+    slew[ideal] = trans[k[ideal]][:, None]
+    return slew
+
+
 def _out_port_in(e: Any, cm: Any) -> str | None:
     """First output port an expression names (OpenSTA findExprOutPort)."""
     for nm in act.ports(e):
@@ -572,7 +588,7 @@ def analyze_power(design: FlatDesign, timing: TimingResult, activity: PinActivit
     leakage = np.zeros(n_inst)
     clk, clk_dens, clk_duty = _clock_activity(timing, g.n)
     load = np.maximum(g.load[:, 0], g.load[:, 1])
-    slew = timing.node_slew
+    slew = _power_slews(timing)
     dens_node = np.where(clk, clk_dens, activity.density)
     no_power: set[str] = set()
     # switching, vectorised over output pins
