@@ -43,6 +43,15 @@ def _lef_sizes(paths: tuple[Path, ...]) -> dict[str, tuple[float, float]]:
 def layout_figure(def_path: Path, platform: Any, islands: dict[str, str] | None = None) -> str:
     """Cells (coloured by FINE-VH island, taps and clock/repair buffers apart), island fences and
     I/O pins from a DEF, in µm. Pin names are drawn only where they do not overlap."""
+    drawn = layout_axes(def_path, platform, islands)
+    if drawn is None:
+        return ""
+    fig, caption = drawn
+    return _captioned(figures.to_img(fig, "layout"), caption)
+
+
+def layout_axes(def_path: Path, platform: Any, islands: dict[str, str] | None = None) -> tuple[Any, str] | None:
+    """The layout figure (open) and its caption; None for a DEF without a die area."""
     from matplotlib.collections import PatchCollection
     from matplotlib.patches import Polygon, Rectangle
 
@@ -51,7 +60,7 @@ def layout_figure(def_path: Path, platform: Any, islands: dict[str, str] | None 
     d = read_def(def_path)
     sizes = _macro_sizes(platform)
     if d.die is None:
-        return ""
+        return None
     x0, y0, x1, y1 = (v * 1e6 for v in d.die)
     fig, ax = figures.plt.subplots(figsize=(7.0, 7.0 * (y1 - y0) / max(x1 - x0, 1e-9) + 0.6))
     island_keys = sorted(set(islands.values())) if islands else []
@@ -112,7 +121,7 @@ def layout_figure(def_path: Path, platform: Any, islands: dict[str, str] | None 
                + (f", {kinds['buffer']} inserted buffers" if kinds["buffer"] else "")
                + (f", {len(island_keys)} islands" if island_keys else "")
                + f", {len(d.pins)} I/O pins ({len(placed)} labelled)")
-    return _captioned(figures.to_img(fig, "layout"), caption)
+    return fig, caption
 
 
 def _captioned(img: str, caption: str) -> str:

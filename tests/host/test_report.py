@@ -103,6 +103,26 @@ def test_pd_figures_and_tables_match_the_run(gcd_run):
     assert sum(totals) == pytest.approx(m["finish__power__total"], rel=1e-4)
 
 
+def test_layout_labels_do_not_overlap(gcd_run, nangate45):
+    from flow.report import figures, pd
+
+    info = json.loads((gcd_run.run_dir / "run.json").read_text())
+    final = json.loads((pd.stage_dirs(gcd_run.run_dir, info)["signoff"] / "state_out.json").read_text())["views"]
+    fig, caption = pd.layout_axes(gcd_run.run_dir / final["def"], nangate45)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    labelled = int(re.search(r"\((\d+) labelled\)", caption).group(1))
+    assert len(boxes) == labelled > 0
+    overlaps = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
+    title = ax.title.get_window_extent(renderer)
+    ticks = [t.get_window_extent(renderer) for t in ax.get_xticklabels() + ax.get_yticklabels() if t.get_text()]
+    figures.plt.close(fig)
+    assert overlaps == []
+    assert not any(b.overlaps(t) for b in boxes for t in [*ticks, title])
+
+
 def test_plain_numbers_on_colour_bars():
     import numpy as np
 
@@ -145,7 +165,8 @@ def test_report_in_headless_chromium(gcd_run, tmp_path):
     dom = subprocess.run([chromium, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0
     assert "Uncaught" not in dom.stderr and not re.search(r"CONSOLE\(\d+\)", dom.stderr)  # no console errors
-    assert dom.stdout.count('<img class="fig"') >= 5
+    assert dom.stdout.count('<img class="fig"') >= 8
+    assert "<h2>Layout</h2>" in dom.stdout and "<h3>Worst paths</h3>" in dom.stdout  # the PD views render
     subprocess.run([chromium, *flags, f"--screenshot={shot}", "--window-size=1280,2000", url],
                    capture_output=True, timeout=120, check=True)
     png = shot.read_bytes()
