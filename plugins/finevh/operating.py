@@ -80,7 +80,7 @@ class SignoffModel:
             raise ValueError("FINE-VH needs a clocked design (create_clock in the SDC)")
         self.period = float(constraints.clocks[0].period)
         self._par: Parasitics | None = None
-        if wire_load:
+        if wire_load and constraints.wire_load_model is not None:  # as sign-off: the SDC's wire-load model
             wl = WireLoad.from_library(self.libs[-1], constraints.wire_load_model)
             self._par = Parasitics.from_wire_load(design, wl) if wl is not None else None
         self.input_activity = input_activity

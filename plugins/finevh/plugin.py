@@ -30,7 +30,7 @@ from flow.stage import Stage, StageContext, StageResult, Variable
 from flow.state import State
 from plugins.finevh import level_shifters as lsh
 from plugins.finevh import policy as pol
-from plugins.finevh.islands import island_rects, size_switch, spectral_order
+from plugins.finevh.islands import SwitchBank, island_rects, size_switch, spectral_order
 from plugins.finevh.supply import default_rails
 
 VARIABLES = (
@@ -41,7 +41,8 @@ VARIABLES = (
              source="finevh"),
     Variable("FINEVH_VDDL_CORNER", str | None, "Liberty corner of the low rail; default: lowest supply.", None,
              source="finevh"),
-    Variable("FINEVH_IR_DROP_MV", float, "IR-drop budget across an island's header switches.", 30.0, unit="mV",
+    Variable("FINEVH_IR_DROP_MV", float, "IR-drop budget across an island's header switches (its delay derate "
+             "must fit the 3 % clock margin of FINEVH_CLOCK=vddh).", 10.0, unit="mV",
              source="finevh"),
     Variable("FINEVH_TRACE", Path | None, "Workload trace for the policy evaluation; default: synthetic.", None,
              source="finevh"),
@@ -214,7 +215,7 @@ class IslandsStage(Stage):
             raise ConfigError("FINEVH_IR_DROP_MV must be positive and below the supply")
         # header switches only where an island hops (a static-VDDL island sits on its rail)
         banks = [size_switch(i["dynamic_w"] + i["leakage_w"], vh_v, drop, plat.power_switch) if i.get("hopping", True)
-                 else size_switch(0.0, vh_v, drop, {**plat.power_switch, "min_width_um": 0.0}) for i in isl]
+                 else SwitchBank(0.0, 0.0, 0.0, math.inf) for i in isl]
         ls_per_island = np.zeros(k, dtype=int)
         adj = np.zeros((k, k))
         for _, drv, recv in doc["crossings"]:

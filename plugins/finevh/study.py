@@ -115,7 +115,7 @@ def _derate(curve: Curve, v: float, drop: float) -> float:
 
 def build(sm: SignoffModel, sweep: CornerSweep, rails: list[int], k: int, *, platform: Any,
           ls_cell: tuple[str, str, str, float, float] | None, margin: float = 0.03, min_size: int = 8,
-          ir_drop: float = 0.03, net_weight: np.ndarray | None = None, seed: int = 0,
+          ir_drop: float = 0.01, net_weight: np.ndarray | None = None, seed: int = 0,
           max_promotions: int = 12) -> FineVH:
     """FINE-VH on `rails` (corner indices of `sm`, lowest supply first; the last is VDDH) with
     about `k` islands. `sm` and `sweep` at the nominal clock."""
