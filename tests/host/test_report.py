@@ -123,6 +123,17 @@ def test_layout_labels_do_not_overlap(gcd_run, nangate45):
     assert not any(b.overlaps(t) for b in boxes for t in [*ticks, title])
 
 
+def test_ir_drop_map_caption_is_the_worst_island():
+    import numpy as np
+
+    from flow.report import pd
+
+    npz = {"inst_names": np.array(["a", "b", "c"]), "x": np.array([0, 2e-6, 4e-6]), "y": np.zeros(3),
+           "w": np.full(3, 1e-6), "h": np.full(3, 1e-6), "die": np.array([0, 0, 6e-6, 2e-6])}
+    out = pd.ir_drop_figure(npz, {"a": "isl0", "b": "isl1"}, {"isl0": 0.0123, "isl1": 0.0456})
+    assert "worst 45.6 mV" in out and out.count("<img") == 1
+
+
 def test_plain_numbers_on_colour_bars():
     import numpy as np
 
