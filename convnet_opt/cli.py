@@ -101,13 +101,14 @@ def load_data(dataset: DatasetName, data_path: Path | None, seed: int, limit: in
         idx = np.random.default_rng(seed).permutation(len(x))[: limit or len(x)]
         return Data(x[idx], y[idx], xv, yv, xt, yt)
     else:
-        from convnet_opt.speech import load_speech_commands
+        from convnet_opt.speech import load_kws12
 
         if data_path is None:
             raise typer.BadParameter("speech needs --data-path (Speech Commands folders)", param_hint="--data-path")
-        x, y, names = load_speech_commands(data_path, "train")
-        xv, yv, _ = load_speech_commands(data_path, "validation", labels=names)
-        xt, yt, _ = load_speech_commands(data_path, "test", labels=names)
+        # the standard 12 classes (silence, unknown, 10 keywords), MFCC normalised with training stats
+        x, y, norm = load_kws12(data_path, "train", seed)
+        xv, yv, _ = load_kws12(data_path, "validation", seed, norm=norm)
+        xt, yt, _ = load_kws12(data_path, "test", seed, norm=norm)
         idx = np.random.default_rng(seed).permutation(len(x))[: limit or len(x)]
         return Data(x[idx], y[idx], xv, yv, xt, yt)
     if limit is not None and limit < len(x):
@@ -314,10 +315,13 @@ def export_cmd(checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A 
     def body() -> None:
         net, cfg = load_compressed(checkpoint)
         path = out / (checkpoint.stem + ".onnx")
+        scales = cfg.get("act_scales") or None
         export_onnx(net, tuple(cfg["input_shape"]), cfg["bits"], path, cfg["encoder"],
-                    meta={"config": cfg})
-        typer.echo(f"{path}: {cfg['flash']} B flash ({cfg['encoder']}), bits {cfg['bits']}")
-        c = export_c(net, cfg["bits"], cfg["encoder"], out / "c", name="vhflow_model")
+                    meta={"config": cfg}, act_scales=scales)
+        acts = (f"int8 activations (QDQ), test acc {100 * cfg['int8_act_test_acc']:.2f}%" if scales
+                else "float activations (checkpoint without activation scales)")
+        typer.echo(f"{path}: {cfg['flash']} B flash ({cfg['encoder']}), bits {cfg['bits']}, {acts}")
+        c = export_c(net, cfg["bits"], cfg["encoder"], out / "c", name="vhflow_model", act_scales=scales)
         typer.echo(f"{c['header']}: {c['size']} B flash image + C decoder {c['decoder']}")
     _guard(body)
 

@@ -32,8 +32,12 @@ def _pair(v) -> list[int]:
 
 
 def export_onnx(model: nn.Module, input_shape: tuple[int, ...], bits: dict[str, int] | int = 8,
-                path: str | Path | None = None, encoder: str = "dense", meta: dict | None = None) -> onnx.ModelProto:
-    """Build (and optionally save) the ONNX model; returns it."""
+                path: str | Path | None = None, encoder: str = "dense", meta: dict | None = None,
+                act_scales: dict[str, float] | None = None) -> onnx.ModelProto:
+    """Build (and optionally save) the ONNX model; returns it. With `act_scales` (per layer, from
+    `act_quant.calibrate_act_scales`), each conv/linear input goes through QuantizeLinear to int8
+    and DequantizeLinear (QDQ): the activations are integers as deployed, and onnxruntime fuses
+    the pattern into integer kernels where it can."""
     m = bake(model)
     bits_of = {n: (bits if isinstance(bits, int) else bits.get(n, 8)) for n, _ in weight_layers(m)}
     if any(b > 8 for b in bits_of.values()):
@@ -68,7 +72,14 @@ def export_onnx(model: nn.Module, input_shape: tuple[int, ...], bits: dict[str, 
                 wq = init(f"{key}.weight_q", q.astype(np.int8))
                 ws = init(f"{key}.weight_scale", scale.astype(np.float32))
                 nodes.append(helper.make_node("DequantizeLinear", [wq, ws], [f"{key}.weight"], axis=0))
-                ins = [inp(node), f"{key}.weight"]
+                x_in = inp(node)
+                if act_scales is not None:
+                    s_in = init(f"{key}.input_scale", np.array(act_scales[node.target], dtype=np.float32))
+                    zp = init(f"{key}.input_zero", np.array(0, dtype=np.int8))
+                    nodes.append(helper.make_node("QuantizeLinear", [x_in, s_in, zp], [f"{key}.input_q"]))
+                    nodes.append(helper.make_node("DequantizeLinear", [f"{key}.input_q", s_in, zp], [f"{key}.input_dq"]))
+                    x_in = f"{key}.input_dq"
+                ins = [x_in, f"{key}.weight"]
                 if mod.bias is not None:
                     bi = init(f"{key}.bias_q", quantize_bias(mod.bias, scale))
                     bs = init(f"{key}.bias_scale", (scale.astype(np.float64) / 2**8).astype(np.float32))

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import fx, nn
 
+from convnet_opt.act_quant import calibrate_act_scales, int8_act_accuracy
 from convnet_opt.memory import Target, footprint, fp32_bytes, weight_layers
 from convnet_opt.train import (
     Data,
@@ -239,6 +240,8 @@ class Point:
     sparsity: float = 0.0
     encoder: str = "dense"
     encoder_sizes: dict[str, int] = field(default_factory=dict)
+    int8_act_test_acc: float = float("nan")   # with int8 activations as deployed (reported points)
+    act_scales: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -526,7 +529,8 @@ def save_compressed(path: Path, model: nn.Module, point: Point, model_name: str,
     """State dict of the compacted model + what it takes to rebuild it (`load_compressed`)."""
     cfg = {"model": model_name, "input_shape": list(input_shape), "classes": classes, "bits": point.bits,
            "channels": point.channels, "encoder": point.encoder, "flash": point.flash, "ram": point.ram,
-           "test_acc": point.test_acc, "val_acc": point.val_acc}
+           "test_acc": point.test_acc, "val_acc": point.val_acc, "label": point.label,
+           "int8_act_test_acc": point.int8_act_test_acc, "act_scales": point.act_scales}
     torch.save({"state_dict": model.state_dict(), "config": cfg}, path)
 
 
@@ -589,9 +593,16 @@ def run_pq(model: nn.Module, data: Data, target: Target, flash_budgets: list[int
     report = {id(p) for p in front} | {id(walk[i]) for i in chosen_idx.values()} | \
         {id(p) for p in walk if p.label in set(mcu.values())}
     for i, p in enumerate(walk):  # test accuracy of what is reported, from the deployable model
-        if id(p) in report and p.test_acc != p.test_acc:
-            cm = models[i] if models[i] is not None else load_compressed(walk_dir / f"{p.label}.pt")[0]
+        if id(p) not in report:
+            continue
+        cm = models[i] if models[i] is not None else load_compressed(walk_dir / f"{p.label}.pt")[0]
+        models[i] = cm
+        if p.test_acc != p.test_acc:
             p.test_acc = evaluate(cm, data.x_test, data.y_test)
+        p.act_scales = calibrate_act_scales(cm, data.x_train)
+        p.int8_act_test_acc = int8_act_accuracy(cm, data.x_test, data.y_test, p.act_scales, p.bits)
+        if save_model is not None:
+            save_model(p, cm)
     fine = cfg.finetune_epochs * max(1, min(len(walk), 20)) / 2
     baselines = _baselines(model_fp, data, cfg, fine)
     gaps = {b.label: front_gap(front, b) for b in baselines}

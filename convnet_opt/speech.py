@@ -133,3 +133,84 @@ def load_speech_commands(path: str | Path, split: str = "train", labels: list[st
     if not xs:
         raise ConfigError(f"{root}: no wav files for split {split!r} in {', '.join(names) or 'no label folders'}")
     return np.stack(xs)[:, None], np.asarray(ys, dtype=np.int64), names
+
+
+# ---------------------------------------------------------------- the standard 12-class task
+
+KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+KWS12_LABELS = ("_silence_", "_unknown_", *KEYWORDS)  # the label order of the TensorFlow recipe
+
+
+def _split_files(root: Path, split: str) -> dict[str, list[Path]]:
+    """Word folder -> its wav files in `split` (lists when present, else the hash rule)."""
+    lists = {}
+    for s, fname in (("validation", "validation_list.txt"), ("test", "testing_list.txt")):
+        f = root / fname
+        if f.exists():
+            lists[s] = {ln.strip() for ln in f.read_text().splitlines() if ln.strip()}
+    out: dict[str, list[Path]] = {}
+    for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")):
+        files = []
+        for wav in sorted(d.glob("*.wav")):
+            rel = f"{d.name}/{wav.name}"
+            where = next((s for s, fs in lists.items() if rel in fs), "train") if lists else which_set(rel)
+            if where == split:
+                files.append(wav)
+        out[d.name] = files
+    return out
+
+
+def load_kws12(path: str | Path, split: str = "train", seed: int = 0, silence_pct: float = 10.0,
+               unknown_pct: float = 10.0, sr: int = 16000,
+               norm: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """The standard keyword-spotting setup (Warden 2018; "Hello Edge"): 12 classes — silence,
+    unknown and the ten keywords. Unknown: a seeded random draw from the other words, as many as
+    `unknown_pct` % of the keyword clips of the split; silence: as many 1-s crops of
+    `_background_noise_` recordings at a random volume in [0, 1] (zeros if there is no noise
+    folder). MFCC maps are normalised per coefficient with the training split's mean and standard
+    deviation (`norm`; computed here when None — pass the training one for validation/test).
+    Returns (x N×1×49×10, labels, (mean, std))."""
+    root = Path(path)
+    if not root.is_dir():
+        raise ConfigError(f"Speech Commands directory {root} not found")
+    if split not in ("train", "validation", "test"):
+        raise ConfigError(f"unknown split {split!r} (train, validation, test)")
+    files = _split_files(root, split)
+    rng = np.random.default_rng(seed + {"train": 0, "validation": 1, "test": 2}[split])
+    items: list[tuple[Path | None, int]] = []
+    for k, word in enumerate(KEYWORDS):
+        items += [(f, 2 + k) for f in files.get(word, [])]
+    n_kw = len(items)
+    if n_kw == 0:
+        raise ConfigError(f"{root}: no keyword clips ({', '.join(KEYWORDS)}) in split {split!r}")
+    others = [f for w, fs in files.items() if w not in KEYWORDS for f in fs]
+    n_unknown = min(len(others), int(round(n_kw * unknown_pct / 100)))
+    items += [(others[i], 1) for i in rng.choice(len(others), n_unknown, replace=False)] if n_unknown else []
+    n_silence = max(1, int(round(n_kw * silence_pct / 100)))
+    noise = [read_wav(f, sr) for f in sorted((root / "_background_noise_").glob("*.wav"))] \
+        if (root / "_background_noise_").is_dir() else []
+    n = int(sr)
+    xs, ys = [], []
+    for f, label in items:
+        x = read_wav(f, sr)[:n]
+        xs.append(mfcc(np.pad(x, (0, n - len(x)))))
+        ys.append(label)
+    for _ in range(n_silence):
+        clip = np.zeros(n, dtype=np.float32)
+        if noise:
+            src = noise[int(rng.integers(len(noise)))]
+            if len(src) > n:
+                start = int(rng.integers(len(src) - n + 1))
+                clip = src[start:start + n]
+            else:
+                clip = np.pad(src, (0, n - len(src)))
+            clip = clip * float(rng.uniform(0, 1))
+        xs.append(mfcc(clip))
+        ys.append(0)
+    x = np.stack(xs)[:, None]
+    if norm is None:
+        mean = x.mean(axis=(0, 1, 2))
+        std = x.std(axis=(0, 1, 2)) + 1e-6
+        norm = (mean.astype(np.float32), std.astype(np.float32))
+    x = ((x - norm[0]) / norm[1]).astype(np.float32)
+    return x, np.asarray(ys, dtype=np.int64), norm

@@ -8,7 +8,7 @@ import torch
 from scipy.io import wavfile
 
 from convnet_opt.models import DSCNN
-from convnet_opt.speech import load_speech_commands, mel_filterbank, mfcc, which_set
+from convnet_opt.speech import load_speech_commands, mel_filterbank, mfcc, read_wav, which_set
 from flow.errors import ConfigError, FormatError
 
 
@@ -86,3 +86,37 @@ def test_errors(tiny_speech, tmp_path):
     (tiny_speech / "yes" / "broken_nohash_0.wav").write_bytes(b"RIFF....junk")
     with pytest.raises(FormatError, match="broken_nohash_0.wav"):
         load_speech_commands(tiny_speech, "all")
+
+
+def test_kws12_standard_setup(tmp_path):
+    """12 classes: silence, unknown, ten keywords; unknown and silence each ~10 % of the keyword
+    clips; MFCC normalised per coefficient with the training statistics."""
+    from convnet_opt.speech import KWS12_LABELS, load_kws12
+
+    rng = np.random.default_rng(0)
+    words = {"yes": 440.0, "no": 900.0, "stop": 1300.0, "cat": 2000.0, "dog": 2600.0}
+    for w, f in words.items():
+        (tmp_path / w).mkdir()
+        for k in range(10):
+            wavfile.write(tmp_path / w / f"s{k}_nohash_0.wav", 16000, _tone(f * (1 + 0.003 * k)))
+    (tmp_path / "_background_noise_").mkdir()
+    wavfile.write(tmp_path / "_background_noise_" / "white.wav", 16000,
+                  (rng.normal(0, 0.1, 3 * 16000) * 32767).astype(np.int16))
+    (tmp_path / "validation_list.txt").write_text("".join(f"{w}/s0_nohash_0.wav\n" for w in words))
+    (tmp_path / "testing_list.txt").write_text("".join(f"{w}/s1_nohash_0.wav\n" for w in words))
+    x, y, norm = load_kws12(tmp_path, "train", seed=0)
+    assert KWS12_LABELS[:2] == ("_silence_", "_unknown_") and len(KWS12_LABELS) == 12
+    kw = {KWS12_LABELS.index(w) for w in ("yes", "no", "stop")}
+    n_kw = int(sum(int(v in kw) for v in y))
+    assert n_kw == 24                                   # 8 training clips of each keyword
+    assert int((y == 1).sum()) == round(0.1 * n_kw)     # unknown: cat/dog clips, 10 %
+    assert int((y == 0).sum()) == round(0.1 * n_kw)     # silence: background crops, 10 %
+    assert set(y.tolist()) <= set(range(12)) and x.shape[1:] == (1, 49, 10)
+    # normalised with the training stats: zero mean, unit deviation per coefficient
+    np.testing.assert_allclose(x.mean(axis=(0, 1, 2)), 0, atol=1e-4)
+    np.testing.assert_allclose(x.std(axis=(0, 1, 2)), 1, atol=1e-3)
+    xv, yv, _ = load_kws12(tmp_path, "validation", seed=0, norm=norm)
+    assert sorted(yv[yv >= 2].tolist()) == sorted(kw) and len(xv) == len(yv)
+    raw = mfcc(read_wav(tmp_path / "yes" / "s0_nohash_0.wav", 16000))
+    i = int(np.nonzero(yv == KWS12_LABELS.index("yes"))[0][0])
+    np.testing.assert_allclose(xv[i, 0], (raw - norm[0]) / norm[1], rtol=1e-4, atol=1e-4)
