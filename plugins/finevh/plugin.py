@@ -49,6 +49,9 @@ VARIABLES = (
     Variable("FINEVH_SEED", int, "METIS seed.", 0, source="finevh"),
     Variable("FINEVH_CLOCK", str, "Clock of the study: 'vddh' (the fastest the chip meets at VDDH + 3 %, so it is "
              "not over-designed) or 'sdc' (the SDC's).", "vddh", source="finevh"),
+    Variable("FINEVH_LS_BUDGET", int, "Most level shifters allowed (0: no limit); over it the island count is "
+             "halved until the cut fits.", 0, source="finevh"),
+    Variable("FINEVH_MIN_ISLAND", int, "Fewest cells per island.", 8, source="finevh"),
     Variable("FINEVH_VDDM_CORNER", str | None, "Liberty corner of an optional third (middle) rail.", None,
              source="finevh"),
 )
@@ -127,15 +130,28 @@ class PartitionStage(Stage):
             vm = corners.index(cfg["FINEVH_VDDM_CORNER"])
             candidates = [sorted({c[0], vm, top}) for c in candidates if c[0] < vm]
         tried = []
+        budget = int(cfg.get("FINEVH_LS_BUDGET") or 0)
         for rails in candidates:
-            fv = study.build(sm, sweep, rails, k, platform=plat, ls_cell=ls_cell, net_weight=weights,
-                             seed=cfg["FINEVH_SEED"], ir_drop=cfg["FINEVH_IR_DROP_MV"] * 1e-3)
+            kk = k
+            while True:
+                fv = study.build(sm, sweep, rails, kk, platform=plat, ls_cell=ls_cell, net_weight=weights,
+                                 seed=cfg["FINEVH_SEED"], ir_drop=cfg["FINEVH_IR_DROP_MV"] * 1e-3,
+                                 min_size=int(cfg.get("FINEVH_MIN_ISLAND") or 1))
+                if not budget or fv.level_shifters <= budget or kk <= len(rails):
+                    break
+                kk = max(len(rails), kk // 2)  # fewer islands cut fewer nets
+            if budget and fv.level_shifters > budget:
+                ctx.log.warning("FINE-VH rails %s: %d level shifters even with %d islands (budget %d): rejected",
+                                [corners[j] for j in rails], fv.level_shifters, kk, budget)
+                continue
             trace, _ = workload(fv.system, cfg.get("FINEVH_TRACE"))
             r = pol.evaluate(fv.system, trace, "finevh")
             tried.append((r.misses > 0 or not fv.fast.meets, r.energy_j, rails, fv))
             ctx.log.info("FINE-VH rails %s: %d islands, %d level shifters, fast WNS %.3f ns, %d misses, %.4g uJ",
                          [corners[j] for j in rails], fv.rail_class.size, fv.level_shifters, fv.fast.wns * 1e9,
                          r.misses, r.energy_j * 1e6)
+        if not tried:
+            raise ConfigError(f"FINE-VH: no rail choice fits the level-shifter budget FINEVH_LS_BUDGET={budget}")
         _, _, rails, fv = min(tried, key=lambda t: (t[0], t[1]))
         doc = islands_doc(fv, sm, sweep, rails, corners, plat, notes,
                           [{"rails": [corners[j] for j in t[2]], "energy_uj": t[1] * 1e6, "rejected": t[0]}
@@ -278,6 +294,9 @@ class IslandsStage(Stage):
             "finevh__level_shifters": n_ls,
             "finevh__switch_area_um2": round(switch_area, 3),
             "finevh__area_overhead_pct": round(100 * (switch_area + ls_area) / cell_area, 3),
+            # what the fences hold (cells + switches + shifters) over the core: the utilisation with
+            # FINE-VH's own area counted
+            "finevh__utilization_pct": round(100 * float(need.sum()) / core_area, 3),
         })
 
 
@@ -541,7 +560,8 @@ def _figures(state, doc: dict, m: pol.SystemModel, res: dict, trace: list) -> st
 
 def policy_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run with FINE-VH islands.")],
-    trace: Annotated[Path | None, typer.Option(help="Policy trace or ConvNet layer trace (JSON).")] = None,
+    trace: Annotated[Path | None, typer.Option(help="Policy trace or ConvNet layer trace (JSON); default: the "
+                                                    "run's FINEVH_TRACE, else a synthetic trace.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Energy and deadline misses of nominal / DVFS / ideal DVFS / FINE-VH / ideal per-island DVFS."""
@@ -552,6 +572,7 @@ def policy_cmd(
     # both stages carry the partition stage's signed-off model (shifters and switches included):
     # the same overheads whichever file is read, or a refusal for a file without it
     m = policy_model(doc, files[-1])
+    trace = trace or _trace_path(run_dir)  # default: the run's own FINEVH_TRACE, as its report
     tr = pol.read_trace(trace, m.f_nom) if trace else pol.synthetic_trace(m.f_nom)
     res = pol.compare(m, tr)
     sv = pol.savings(res)
@@ -561,6 +582,12 @@ def policy_cmd(
                                "level_shifters": doc.get("level_shifters_planned"),
                                "hop_energy_j": m.hop_energy, "fast_leak_w": m.fast.leak}, indent=2))
         return
+    typer.echo(f"{files[-1]}: {len(doc['islands'])} islands, rails {', '.join(doc.get('rail_corners', []))}, "
+               f"{doc.get('level_shifters_planned', 0)} level shifters, area +{doc.get('area_overhead_pct', 0):.1f} %; "
+               f"fast mode WNS {doc['modes']['fast']['wns_s'] * 1e9:.3f} ns, slow mode WNS "
+               f"{doc['modes']['slow']['wns_s'] * 1e9:.3f} ns (multi-voltage STA); workload {trace or 'synthetic'}")
+    for note in doc.get("notes", []):
+        typer.echo(f"note: {note}")
     for p, r in res.items():
         typer.echo(f"{p:14s} {r.energy_j * 1e6:12.4f} uJ  misses {r.misses}")
     typer.echo(" ".join(f"{k}={'n/a' if v is None else f'{v:.2f}'}" for k, v in sv.items()))
