@@ -27,7 +27,8 @@ and `.config`, but faster and inside the flow. The networks below are HotSpot 6'
   (mean of the 1–4 central cells). HotSpot's built-in default is `center`; its `template.config`
   (and most published configs) say `avg`; we take whatever the config says, `center` when none.
 
-Solvers: steady state is a sparse LU solve of G·T = P + g_amb·T_amb (HotSpot iterates multigrid
+SciPy is imported where it is used, so loading this module (the CLI does, for every command)
+costs numpy only. Solvers: steady state is a sparse LU solve of G·T = P + g_amb·T_amb (HotSpot iterates multigrid
 Gauss–Seidel to a 1e-6 K update; same fixed point). Transients integrate C·dT/dt = P − G·T with
 power held over each `sampling_intvl` (HotSpot: adaptive RK4 at 0.01 K per step); we use TR-BDF2
 (L-stable, second order, one factorisation) with fixed sub-steps, which is far faster on this
@@ -39,12 +40,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from flow.errors import ConfigError
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 KELVIN = 273.15
 C_FACTOR = 0.333  # HotSpot's lumped-vs-distributed capacitance fitting factor (temperature.h)
@@ -204,6 +207,8 @@ class _Assembler:
         self.vals.extend([g, g, -g, -g])
 
     def matrix(self) -> sp.csc_matrix:
+        import scipy.sparse as sp
+
         G = sp.coo_matrix((np.concatenate(self.vals), (np.concatenate(self.rows), np.concatenate(self.cols))),
                           shape=(self.n, self.n)).tocsc()
         return (G + sp.diags(self.g_amb)).tocsc()
@@ -257,6 +262,8 @@ class Network:
         trbdf2: trapezoid to t+γh then BDF2 (γ = 2−√2: both stages share one matrix), L-stable
         and second order, so the stiff die modes neither ring (as Crank–Nicolson does) nor lag
         (as backward Euler does). be / cn kept for comparisons."""
+        import scipy.sparse as sp
+
         h = dt / substeps
         key = (method, h)
         if key not in self._step_cache:
@@ -289,6 +296,9 @@ class Network:
 def _factorize(A: sp.spmatrix) -> Callable[[np.ndarray], np.ndarray]:
     """Sparse LU with a symmetric minimum-degree ordering: the matrices are symmetric, and
     MMD on AᵀA+A halves the fill (and the time per solve) against SuperLU's default COLAMD."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
     return spla.splu(sp.csc_matrix(A), permc_spec="MMD_AT_PLUS_A").solve
 
 
@@ -394,6 +404,7 @@ def _dot(u: np.ndarray, v: np.ndarray) -> float:
 
 
 def _spectral_pcg(model: ThermalModel, c_scale: float, a: float):
+    import scipy.sparse as sp
     from scipy.fft import dctn, idctn
 
     nr, nc = model.cfg.grid_rows, model.cfg.grid_cols
@@ -549,6 +560,8 @@ class GridMapping:
 def grid_mapping(rects: np.ndarray, rows: int, cols: int) -> GridMapping:
     """HotSpot's block→grid occupancy for unit rectangles [x0, y0, x1, y1] (m) whose bounding box
     starts at the origin (HotSpot translates the floorplan there)."""
+    import scipy.sparse as sp
+
     rects = np.asarray(rects, dtype=float)
     width, height = rects[:, 2].max(), rects[:, 3].max()
     cw, ch = width / cols, height / rows

@@ -12,20 +12,19 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 
-from flow.engines.thermal import KELVIN, ThermalConfig
 from flow.errors import ConfigError
 from flow.plugin_manager import hookimpl
 from flow.report.sections import ReportSection
 from flow.stage import Stage, StageContext, StageResult, Variable
 from flow.state import State
-from plugins.thermal_signoff.analysis import config_from, leakage_beta, solve_floorplan, solve_placed
 
-# HotSpot's physical package parameters (THERMAL_PARAMS); the mode switches are CLI/.config only
-HOTSPOT_NAMES = tuple(f for f in ThermalConfig.__dataclass_fields__
-                      if f[:2] in ("t_", "k_", "p_", "s_") or f in ("r_convec", "c_convec", "ambient"))
+# HotSpot's physical package parameters (THERMAL_PARAMS, names of flow.engines.thermal.ThermalConfig);
+# the mode switches are CLI/.config only. Literal, so that loading the plugin imports no numpy.
+HOTSPOT_NAMES = ("t_chip", "k_chip", "p_chip", "t_interface", "k_interface", "p_interface", "s_spreader",
+                 "t_spreader", "k_spreader", "p_spreader", "s_sink", "t_sink", "k_sink", "p_sink", "r_convec",
+                 "c_convec", "ambient")
 
 
 class ThermalStage(Stage):
@@ -56,6 +55,11 @@ class ThermalStage(Stage):
         return bool(config.get("THERMAL_ANALYSIS", True))
 
     def run(self, state: State, ctx: StageContext) -> StageResult:
+        import numpy as np
+
+        from flow.engines.thermal import KELVIN
+        from plugins.thermal_signoff.analysis import config_from, leakage_beta, solve_placed
+
         cfg = ctx.config
         params = dict(cfg["THERMAL_PARAMS"])
         bad = set(params) - set(HOTSPOT_NAMES)
@@ -119,6 +123,8 @@ def vhflow_add_stages(flow) -> None:
 def vhflow_report_sections(state, run_dir, config) -> list[ReportSection]:
     if "thermal" not in state:
         return []
+    import numpy as np
+
     from flow.report import figures
 
     doc = json.loads(Path(state["thermal"]).read_text())
@@ -185,6 +191,7 @@ def thermal_cmd(
 
     Temperatures on stdout (text and --json alike) are °C, or K with --kelvin; the files written
     with --steady-file / --ttrace are kelvin, as HotSpot writes them."""
+    from flow.engines.thermal import KELVIN
     from flow.formats.hotspot import (
         read_flp,
         read_ptrace,
@@ -192,6 +199,7 @@ def thermal_cmd(
         write_temperature_file,
         write_ttrace,
     )
+    from plugins.thermal_signoff.analysis import config_from, solve_floorplan
 
     fp = read_flp(flp)
     names, powers = read_ptrace(ptrace, fp)

@@ -316,3 +316,11 @@ def test_placed_power_on_transient_approaches_steady_state():
     peaks = res.step_max_k
     assert np.all(np.diff(peaks) > -1e-9)  # monotone heating from ambient
     assert peaks[0] < res.die_map_k.max() and abs(peaks[-1] - res.die_map_k.max()) < 0.02
+
+
+def test_stage_parameter_names_are_hotspot_fields():
+    from plugins.thermal_signoff.plugin import HOTSPOT_NAMES
+
+    fields = set(ThermalConfig.__dataclass_fields__)
+    assert set(HOTSPOT_NAMES) <= fields and {"t_chip", "r_convec", "c_convec", "s_sink"} <= set(HOTSPOT_NAMES)
+    assert not {"model_type", "grid_rows", "sampling_intvl"} & set(HOTSPOT_NAMES)
