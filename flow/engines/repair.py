@@ -170,7 +170,8 @@ class LibView:
             funcs = tuple((p, str(pins[p].get("function") or "")) for p in outs)
             ff = c.get("ff") or {}
             fam = (tuple(ins), funcs, str(ff.get("next_state")), str(ff.get("clocked_on")))
-            is_buf = len(ins) == 1 and len(outs) == 1 and funcs[0][1].strip() == ins[0] and not c["is_sequential"]
+            is_buf = (len(ins) == 1 and len(outs) == 1 and funcs[0][1].strip().strip("()").strip() == ins[0]
+                      and not c["is_sequential"])  # sky130 writes a buffer's function as "(A)"
             info = CellInfo(name, float(c.get("area") or 0.0), ins, outs,
                             {p: float(pins[p]["capacitance"]) for p in pins},
                             {p: pins[p].get("max_capacitance") for p in pins},
