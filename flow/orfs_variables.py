@@ -186,7 +186,17 @@ def load_config_mk(path: Path, variables: Mapping[str, Variable]) -> tuple[dict[
         raise FormatError(path, None, f"$(PLATFORM_DIR): platform {name or '(PLATFORM unset)'} not found in "
                           f"{', '.join(map(str, platform_search_path()))}")
 
-    mk = read_config_mk(path, predefined=predefined, lazy={"PLATFORM_DIR": platform_dir}, reader_hook=reader_ref)
+    def unknown_home(name: str) -> Any:
+        def fail() -> str:
+            line = reader_ref["r"].line if "r" in reader_ref else None
+            raise FormatError(path, line, f"$({name}) is not known: {path.name} is not inside an ORFS designs/ "
+                              "folder; set DESIGN_HOME (or ORFS_ROOT)")
+        return fail
+
+    lazy = {"PLATFORM_DIR": platform_dir}
+    if design_home is None:
+        lazy |= {"DESIGN_HOME": unknown_home("DESIGN_HOME"), "FLOW_HOME": unknown_home("FLOW_HOME")}
+    mk = read_config_mk(path, predefined=predefined, lazy=lazy, reader_hook=reader_ref)
     data: dict[str, Any] = {}
     unknown: list[str] = []
     for name, text in mk.values.items():
