@@ -1,46 +1,80 @@
-"""Thermal engine speed: steady state at 128×128 (target ≤ 2 s) and 1,000 transient steps at
-64×64 (target ≤ 10 s), default HotSpot stack, 16 mm die. Prints the ratio to HotSpot's own
-solver when a `hotspot` binary is on PATH (not packaged for Debian, so usually absent)."""
+"""Thermal speed as the user sees it: `vhflow thermal` and HotSpot 6's `hotspot` as whole
+processes, same files, same run. Cases: grid steady state at 64×64 and 128×128 (target: ≥ 2×
+faster than HotSpot), grid transients at 64×64 (target: ≥ 50× faster) at two sampling intervals,
+on an EV6-like 12 mm floorplan with template.config's package. Prints CPU seconds (user+sys of
+the child; the host is shared, so wall time is noisy and printed too), the ratios, and the
+largest block difference between the two tools' outputs (the parity check of each case)."""
 
 from __future__ import annotations
 
-import shutil
+import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
-from flow.engines.thermal import KELVIN, ThermalConfig, build_model  # noqa: E402
+from flow.formats.hotspot import read_flp, read_temperature_file, write_flp, write_ptrace  # noqa: E402
+from flow.reference_tools import reference_tool  # noqa: E402
+from tests.thermal.test_hotspot_parity import TEMPLATE, ev6_like, power_trace  # noqa: E402
+
+VHFLOW = str(Path(sys.executable).with_name("vhflow"))
 
 
-def hotspot_map(n: int) -> np.ndarray:
-    """A 50 W map with a 4× hotter core quadrant (non-uniform, like a CPU floorplan)."""
-    p = np.ones((n, n))
-    p[n // 2:, : n // 2] *= 4.0
-    return p / p.sum() * 50.0
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """(CPU s, wall s) of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd[0]} failed: {proc.stdout[-800:]}{proc.stderr[-800:]}")
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
+
+
+def ttrace(path: Path) -> np.ndarray:
+    return np.array([ln.split() for ln in path.read_text().splitlines()[1:] if ln.strip()], dtype=float)
 
 
 def main() -> int:
-    die = 16e-3
-    t0 = time.perf_counter()
-    model = build_model(die, die, ThermalConfig(grid_rows=128, grid_cols=128))
-    T = model.steady(hotspot_map(128))
-    steady_s = time.perf_counter() - t0
-    print(f"steady 128x128: {steady_s:.2f} s (build + factorise + solve, {model.n_nodes} nodes), "
-          f"peak {model.die_map(T).max() - KELVIN:.2f} °C, heat out {model.heat_out(T):.6f} W of 50 W "
-          f"-> {'OK' if steady_s <= 2.0 else 'MISSED'} (target <= 2 s)")
-    m64 = build_model(die, die, ThermalConfig(grid_rows=64, grid_cols=64))
-    steps = np.repeat(hotspot_map(64)[None], 1000, axis=0)
-    t0 = time.perf_counter()
-    out = m64.transient(steps, 1e-3, method="cn")
-    tr_s = time.perf_counter() - t0
-    print(f"transient 64x64, 1000 CN steps: {tr_s:.2f} s ({tr_s:.2f} ms per step), peak after 1 s "
-          f"{out[-1].max() - KELVIN:.2f} °C -> {'OK' if tr_s <= 10.0 else 'MISSED'} (target <= 10 s)")
-    if shutil.which("hotspot") is None:
-        print("HotSpot: not on PATH, no ratio printed")
+    hotspot = reference_tool("hotspot")
+    if hotspot is None:
+        print("HotSpot 6 not built (make reference-tools): nothing to compare with")
+        return 1
+    tmp = Path(tempfile.mkdtemp(prefix="bench_thermal_"))
+    fp = ev6_like()
+    write_flp(fp, tmp / "ev6.flp")
+    names = read_flp(tmp / "ev6.flp").names
+    cases = [("steady 64x64", 64, None, 1, 2.0), ("steady 128x128", 128, None, 1, 2.0),
+             ("transient 64x64, 10 x 0.1 ms", 64, 1e-4, 10, 50.0), ("transient 64x64, 4 x 1 ms", 64, 1e-3, 4, 50.0)]
+    for label, n, intvl, steps, target in cases:
+        tnames, rows = power_trace(fp, 40.0, steps, seed=3)
+        write_ptrace(tnames, rows, tmp / "p.ptrace")
+        conf = tmp / "hs.config"
+        conf.write_text(TEMPLATE + "-model_type grid\n-grid_map_mode avg\n"
+                        + (f"-sampling_intvl {intvl}\n" if intvl else ""))
+        common = ["-c", str(conf), "-f", str(tmp / "ev6.flp"), "-p", str(tmp / "p.ptrace"),
+                  "-grid_rows", str(n), "-grid_cols", str(n), "-steady_file", str(tmp / "hs.steady")]
+        hs_cpu, hs_wall = timed([str(hotspot), *common, *(["-o", str(tmp / "hs.ttrace")] if intvl else [])])
+        ours = [VHFLOW, "thermal", "--flp", str(tmp / "ev6.flp"), "--ptrace", str(tmp / "p.ptrace"),
+                "--config", str(conf), "--grid", f"{n}x{n}", "--steady-file", str(tmp / "v.steady")]
+        v_cpu, v_wall = timed([*ours, *(["--ttrace", str(tmp / "v.ttrace")] if intvl else [])])
+        diff = np.abs(read_temperature_file(tmp / "v.steady", names)[0]
+                      - read_temperature_file(tmp / "hs.steady", names)[0]).max()
+        if intvl:
+            diff = max(diff, float(np.abs(ttrace(tmp / "v.ttrace") - ttrace(tmp / "hs.ttrace")).max()))
+        ratio = hs_cpu / v_cpu
+        print(f"{label:30s} hotspot {hs_cpu:7.2f} s CPU ({hs_wall:6.2f} s wall)   vhflow {v_cpu:6.2f} s CPU "
+              f"({v_wall:6.2f} s wall)   ratio {ratio:6.1f}x CPU, {hs_wall / v_wall:6.1f}x wall "
+              f"(target >= {target:g}x: {'OK' if ratio >= target else 'MISSED'})   max |dT| {diff:.3f} K")
+    startup, _ = timed([VHFLOW, "--version"])
+    print(f"vhflow --version alone: {startup:.2f} s CPU (the CLI's fixed cost inside every vhflow number above)")
     return 0
 
 

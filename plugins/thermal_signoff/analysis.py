@@ -203,6 +203,13 @@ def solve_placed(x: np.ndarray, y: np.ndarray, dyn_w: np.ndarray, leak_w: np.nda
                         float(res.leakage_map.sum()), model.heat_out(res.T), beta, times, peaks)
 
 
+def limit_metrics(metrics: dict[str, float], limit_c: float) -> dict[str, float]:
+    """The sign-off verdict as metrics: the limit used and whether the peak is above it.
+    `flow.violations` (the runner's `completed_with_violations`) reads thermal__max_c,
+    thermal__limit_c and thermal__runaway; thermal__above_limit spares other readers the compare."""
+    return {"thermal__limit_c": limit_c, "thermal__above_limit": int(metrics["thermal__max_c"] > limit_c)}
+
+
 def leakage_beta(corners: dict[str, dict[str, Any]], corner_info: dict[str, tuple[str, float, float]],
                  default: float) -> tuple[float, str]:
     """β (1/K) of leakage ∝ exp(β T) fitted from two corners that differ only in temperature

@@ -58,7 +58,7 @@ class ThermalStage(Stage):
         import numpy as np
 
         from flow.engines.thermal import KELVIN
-        from plugins.thermal_signoff.analysis import config_from, leakage_beta, solve_placed
+        from plugins.thermal_signoff.analysis import config_from, leakage_beta, limit_metrics, solve_placed
 
         cfg = ctx.config
         params = dict(cfg["THERMAL_PARAMS"])
@@ -96,9 +96,7 @@ class ThermalStage(Stage):
         np.savez_compressed(maps, temperature_c=res.die_map_k - KELVIN, power_w=res.power_map_w, die=np.array(die),
                             **extra)
         metrics = res.metrics()
-        metrics["thermal__limit_c"] = float(cfg["THERMAL_LIMIT_C"])
-        # flow.violations reads max_c > limit_c and runaway; the flag spares readers the compare
-        metrics["thermal__above_limit"] = int(metrics["thermal__max_c"] > metrics["thermal__limit_c"])
+        metrics.update(limit_metrics(metrics, float(cfg["THERMAL_LIMIT_C"])))
         doc = {
             "corner": corner, "grid": [tcfg.grid_rows, tcfg.grid_cols], "ambient_c": tcfg.ambient - KELVIN,
             "hotspot_params": {k: getattr(tcfg, k) for k in HOTSPOT_NAMES}, "leakage_beta_per_k": beta,

@@ -324,3 +324,27 @@ def test_stage_parameter_names_are_hotspot_fields():
     fields = set(ThermalConfig.__dataclass_fields__)
     assert set(HOTSPOT_NAMES) <= fields and {"t_chip", "r_convec", "c_convec", "s_sink"} <= set(HOTSPOT_NAMES)
     assert not {"model_type", "grid_rows", "sampling_intvl"} & set(HOTSPOT_NAMES)
+
+
+def test_runaway_and_limit_reach_the_violation_verdict():
+    """A placed design that runs away, and one above its limit, both yield metrics that
+    flow.violations turns into a completed_with_violations verdict; a cool one does not."""
+    from flow.violations import signoff_violations
+    from plugins.thermal_signoff.analysis import limit_metrics, solve_placed
+
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(0, 2e-3, 300), rng.uniform(0, 2e-3, 300)
+    cfg = ThermalConfig(grid_rows=8, grid_cols=8, r_convec=2.0)
+    die = (0, 0, 2e-3, 2e-3)
+    hot = solve_placed(x, y, np.full(300, 0.05), np.full(300, 0.02), die, cfg, 25.0, 0.08)
+    m = hot.metrics()
+    m.update(limit_metrics(m, 85.0))
+    assert m["thermal__runaway"] == 1 and m["thermal__above_limit"] == 1
+    assert any("runaway" in v for v in signoff_violations(m))
+    cool = solve_placed(x, y, np.full(300, 1e-3), np.full(300, 1e-5), die, cfg, 25.0, 0.02)
+    m = cool.metrics()
+    assert 45.0 < m["thermal__max_c"] < 85.0 and m["thermal__runaway"] == 0
+    m.update(limit_metrics(m, 85.0))
+    assert m["thermal__above_limit"] == 0 and not signoff_violations(m)
+    m.update(limit_metrics(m, m["thermal__max_c"] - 1.0))
+    assert m["thermal__above_limit"] == 1 and "above thermal__limit_c" in signoff_violations(m)[0]
