@@ -96,8 +96,10 @@ METRIC_TABLE: tuple[Metric, ...] = (
     _m("repair_timing__before__hold__ws__estimate", "ns", "Worst hold slack before repair_timing (estimated wires)."),
     _m("repair_timing__setup__ws__estimate", "ns", "Worst setup slack after repair_timing (estimated wires)."),
     _m("repair_timing__hold__ws__estimate", "ns", "Worst hold slack after repair_timing (estimated wires)."),
-    _m("repair_timing__buffers", "", "Buffers repair_timing inserted for setup."),
-    _m("repair_timing__hold_buffers", "", "Hold buffers repair_timing inserted."),
+    _m("cts__design__instance__count__setup_buffer", "", "Buffers repair_timing inserted for setup after CTS "
+       "(ORFS counts the same in its CTS step).", "repair_timing__buffers"),
+    _m("cts__design__instance__count__hold_buffer", "", "Hold buffers repair_timing inserted after CTS.",
+       "repair_timing__hold_buffers"),
     _m("repair_timing__resized", "", "Cells repair_timing resized."),
     # clock tree
     _m("cts__clock__sinks", "", "Register clock pins the clock tree drives."),

@@ -69,6 +69,8 @@ def test_to_orfs_names_and_units():
     assert lookup(o, "timing__setup__ws") == pytest.approx(2.95106e-10)  # back in the stage's unit
     assert lookup(STAGE, "power__total") == 0.000786
     assert orfs_name("timing__hold__ws__corner:fast") == "finish__timing__hold__ws__corner:fast"
+    assert to_orfs({"repair_timing__hold_buffers": 2, "repair_timing__buffers": 5}) == {
+        "cts__design__instance__count__hold_buffer": 2, "cts__design__instance__count__setup_buffer": 5}
 
 
 def test_display_plain_numbers():
