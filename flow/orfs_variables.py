@@ -196,7 +196,8 @@ def load_config_mk(path: Path, variables: Mapping[str, Variable]) -> tuple[dict[
     lazy = {"PLATFORM_DIR": platform_dir}
     if design_home is None:
         lazy |= {"DESIGN_HOME": unknown_home("DESIGN_HOME"), "FLOW_HOME": unknown_home("FLOW_HOME")}
-    mk = read_config_mk(path, predefined=predefined, lazy=lazy, reader_hook=reader_ref)
+    mk = read_config_mk(path, predefined=predefined, lazy=lazy, reader_hook=reader_ref,
+                        base_dir=flow_home if flow_home is not None else path.parent)
     data: dict[str, Any] = {}
     unknown: list[str] = []
     for name, text in mk.values.items():

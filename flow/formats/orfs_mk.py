@@ -51,8 +51,9 @@ class MkConfig:
 
 class _Reader:
     def __init__(self, path: Path, predefined: Mapping[str, str], env: Mapping[str, str],
-                 lazy: Mapping[str, Callable[[], str]]):
+                 lazy: Mapping[str, Callable[[], str]], base_dir: Path | None = None):
         self.path = path
+        self.base_dir = base_dir or path.parent  # make's working directory, for relative paths
         self.vars: dict[str, MkVariable] = {k: MkVariable(v, False, 0, "predefined") for k, v in predefined.items()}
         self.env = env
         self.lazy = lazy
@@ -246,10 +247,12 @@ def read_config_mk(
     env: Mapping[str, str] | None = None,
     lazy: Mapping[str, Callable[[], str]] | None = None,
     reader_hook: dict | None = None,
+    base_dir: Path | None = None,
 ) -> MkConfig:
     """Read an ORFS `config.mk`. `predefined` are make's own (`DESIGN_HOME`, …), `lazy` are
     computed only if referenced (`PLATFORM_DIR` once `PLATFORM` is known), `env` stands for the
-    environment make imports (default `os.environ`)."""
+    environment make imports (default `os.environ`); `base_dir` stands for make's working directory
+    (relative `$(wildcard …)`/`$(abspath …)`), default the file's directory."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -257,7 +260,7 @@ def read_config_mk(
         raise FormatError(path, None, "config file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise FormatError(path, None, f"cannot read config file: {exc}") from None
-    r = _Reader(path, predefined or {}, os.environ if env is None else env, lazy or {})
+    r = _Reader(path, predefined or {}, os.environ if env is None else env, lazy or {}, base_dir)
     if reader_hook is not None:
         reader_hook["r"] = r  # lets a lazy variable read others (PLATFORM_DIR needs PLATFORM)
     exported: set[str] = set()
@@ -351,8 +354,20 @@ def _patsubst(pattern: str, replacement: str, word: str) -> str:
 def _fn_wildcard(r: _Reader, a: str) -> str:
     out: list[str] = []
     for pat in r.expand(a).split():
-        out.extend(_glob.glob(pat))  # make's $(wildcard) does not sort; $(sort …) does
+        if os.path.isabs(pat):
+            out.extend(_glob.glob(pat))  # make's $(wildcard) does not sort; $(sort …) does
+        else:
+            out.extend(_glob.glob(pat, root_dir=r.base_dir))
     return " ".join(out)
+
+
+def _fn_abspath(r: _Reader, a: str) -> str:
+    return " ".join(os.path.normpath(os.path.join(r.base_dir, w)) for w in r.expand(a).split())
+
+
+def _fn_realpath(r: _Reader, a: str) -> str:
+    paths = (os.path.join(r.base_dir, w) for w in r.expand(a).split())
+    return " ".join(os.path.realpath(p) for p in paths if os.path.exists(p))
 
 
 def _fn_words(f: Callable[[list[str]], list[str]]) -> Callable[[_Reader, str], str]:
@@ -429,8 +444,8 @@ _FUNCTIONS: dict[str, Callable[[_Reader, str], str]] = {
     "sort": _fn_words(lambda w: sorted(set(w))),
     "dir": _fn_words(_fn_dir),
     "notdir": _fn_words(lambda w: [x.rsplit("/", 1)[-1] for x in w]),
-    "abspath": _fn_words(lambda w: [os.path.normpath(os.path.abspath(x)) for x in w]),
-    "realpath": _fn_words(lambda w: [os.path.realpath(x) for x in w if os.path.exists(x)]),
+    "abspath": _fn_abspath,
+    "realpath": _fn_realpath,
     "basename": _fn_words(lambda w: [os.path.splitext(x)[0] for x in w]),
     "suffix": _fn_words(lambda w: [os.path.splitext(x)[1] for x in w if os.path.splitext(x)[1]]),
     "strip": _fn_words(lambda w: w),

@@ -110,6 +110,13 @@ def test_make_subset(tmp_path):
     assert v["H"] == "yes" and "I" not in v and v["J"] == "100# not a comment" and v["K"] == "/home/u/x"
     assert cfg.lines["C"] == 3 and cfg.lines["H"] == 13
     assert {"A", "C", "D", "E"} <= cfg.exported and "B" not in cfg.exported
+    # relative $(wildcard) and $(abspath) are taken from make's working directory
+    (tmp_path / "src").mkdir()
+    for n in ("b.v", "a.v"):
+        (tmp_path / "src" / n).write_text("")
+    mk.write_text("export V = $(sort $(wildcard src/*.v))\nexport W = $(abspath src/../src/a.v)\n")
+    other = read_config_mk(mk, env={}, base_dir=tmp_path)
+    assert other.values["V"] == "src/a.v src/b.v" and other.values["W"] == str(tmp_path / "src" / "a.v")
 
 
 @pytest.mark.parametrize("text, line, msg", [
