@@ -322,6 +322,8 @@ def sta_activity(design: FlatDesign, timing: TimingResult, *,
             m = np.flatnonzero(lv == L)
             sched.setdefault(L, []).append(_FuncGroup(fg.nodes[m], fg.inputs[m], fg.table, fg.state, fg.insts[m]))
     all_levels = sorted(set(lv_loads) | set(sched))
+    by_level = np.argsort(level, kind="stable")
+    lstart = np.searchsorted(level[by_level], np.arange(int(level.max(initial=0)) + 2))
     slew = timing.node_slew
     avg_slew = slew.mean(axis=1) if slew is not None and slew.ndim == 2 else np.zeros(n)
     max_dens = np.where(avg_slew > 0, 1.0 / np.where(avg_slew > 0, avg_slew, 1.0), np.inf)
@@ -338,9 +340,12 @@ def sta_activity(design: FlatDesign, timing: TimingResult, *,
         return np.where(clk[v], clk_dens[v], dens[v]), np.where(clk[v], clk_duty[v], dut[v])
 
     def fanout(v: np.ndarray) -> np.ndarray:
-        if v.size == 0:
-            return v
-        return np.concatenate([e_dst[estart[k]:estart[k + 1]] for k in v.tolist()])
+        """Targets of the activity edges leaving nodes `v` (a CSR gather)."""
+        lo, cnt = estart[v], estart[v + 1] - estart[v]
+        if v.size == 0 or not cnt.any():
+            return np.zeros(0, dtype=np.int64)
+        offs = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        return e_dst[np.repeat(lo, cnt) + offs]
 
     def store(v: np.ndarray, d: np.ndarray, p: np.ndarray, o: np.ndarray | int) -> np.ndarray:
         """setActivityCheck: clamp, store, and return the nodes that changed."""
@@ -389,7 +394,8 @@ def sta_activity(design: FlatDesign, timing: TimingResult, *,
                 changed.append(store(nodes, np.where(us, u_dens[nodes], dd), np.where(us, u_duty[nodes], pp),
                                      np.where(us, ann_origin[nodes], oo)))
             # other queued nodes of this level (annotated pins without a driver or function)
-            rest = np.flatnonzero(queued & (level == L) & ~clk)
+            at_l = by_level[lstart[L]:lstart[L + 1]]
+            rest = at_l[queued[at_l] & ~clk[at_l]]
             if rest.size:
                 queued[rest] = False
                 us = rest[user[rest]]

@@ -167,31 +167,30 @@ def test_clock_tree_sky130_verilator_vcd(tmp_path, sky130hd):
     assert ck == pytest.approx(0.4)  # duty from the -waveform, as OpenSTA
 
 
-@pytest.mark.parametrize("tcl, kw", [
-    ("", {}),
-    ("set_power_activity -input -activity 0.3 -duty 0.4\n", {"input_activity": 0.3, "input_duty": 0.4}),
-    ("set_power_activity -global -activity 0.2 -duty 0.3\n", {"global_activity": (0.2, 0.3)}),
-])
-def test_activity_defaults_nangate45(tmp_path, nangate45, tcl, kw):
-    """Without a VCD: OpenSTA's default input activity (0.1 per minimum period, duty ½),
-    `-input` and `-global`, propagated through gcd's logic and registers."""
+def test_activity_defaults_nangate45(tmp_path, nangate45):
+    """Without a VCD: OpenSTA's default input activity (0.1 per minimum period, duty ½), then
+    `-input` and `-global`, propagated through gcd's logic and registers (one sta run)."""
     lib, net, sdc = _gcd(tmp_path, nangate45)
     library = sta.load_liberty(lib)
     design = sta.load_design([net], "gcd")
-    tc = sta.load_constraints(sdc, design, library)
-    t = sta.analyze(design, library, tc)
-    if "global_activity" in kw:
-        a = pw.sta_global_activity(design, t, *kw["global_activity"])
-    else:
-        a = pw.propagate_activity(design, t, library, **kw)
-    p = pw.analyze_power(design, t, a)
-    ref = run_sta(f"read_liberty {lib}\nread_verilog {net}\nlink_design gcd\nread_sdc {sdc}\n{tcl}"
+    t = sta.analyze(design, library, sta.load_constraints(sdc, design, library))
+    ours = [pw.propagate_activity(design, t, library),
+            pw.propagate_activity(design, t, library, input_activity=0.3, input_duty=0.4),
+            pw.sta_global_activity(design, t, 0.2, 0.3)]
+    ref = run_sta(f"read_liberty {lib}\nread_verilog {net}\nlink_design gcd\nread_sdc {sdc}\n"
+                  "report_power -digits 8\nputs ===\nset_power_activity -input -activity 0.3 -duty 0.4\n"
+                  "report_power -digits 8\nputs ===\nset_power_activity -global -activity 0.2 -duty 0.3\n"
                   "report_power -digits 8\n", tmp_path)
-    rp = ref.power()
-    assert p.totals()["total"] == pytest.approx(rp["Total"][3], rel=0.01)
-    for name in ("Sequential", "Combinational"):
-        for k, col in enumerate(("internal", "switching", "leakage", "total")):
-            assert p.groups()[name][col] == pytest.approx(rp[name][k], rel=0.02), (name, col)
+    parts = ref.stdout.split("===\n")
+    assert len(parts) == 3
+    for a, text in zip(ours, parts, strict=True):
+        p, rp = pw.analyze_power(design, t, a), StaRun(text).power()
+        assert p.totals()["total"] == pytest.approx(rp["Total"][3], rel=0.01)
+        for name in ("Sequential", "Combinational"):
+            for k, col in enumerate(("internal", "switching", "leakage", "total")):
+                assert p.groups()[name][col] == pytest.approx(rp[name][k], rel=0.02), (name, col)
+    assert ours[0].counts()["input"] == design.port_dir.count("input") - 1  # every non-clock input port
+    assert ours[2].counts()["global"] > 0.9 * ours[2].origin.size
 
 
 def write_cell_saif(path: Path, act: VcdActivity, *scope: str) -> Path:
