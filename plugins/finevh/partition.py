@@ -1,14 +1,13 @@
-"""Island partitioning: a balanced k-way min-cut of the cell graph (METIS through pymetis),
-then a timing-driven rail assignment.
+"""Island partitioning: timing first, connectivity second.
 
-The graph has one vertex per cell (weight: its area) and, for every net of 2 to 32 pins, a
-clique of edges of weight 1/(d − 1) (the standard clique net model; larger nets — clock, reset —
-say nothing about locality). METIS minimises the weight of cut edges, i.e. the nets that would
-cross islands and need level shifters, under a 5 % area imbalance.
-
-Rails: every island starts on VDDL; multi-voltage STA (each instance on its island's corner, a
-level-shifter delay on nets crossing supplies) finds the failing paths, and the islands they go
-through are promoted to VDDH, until timing is met or every island on a failing path is on VDDH.
+`slack_binned_islands` bins cells by the lowest rail their worst path through allows
+(`criticality.py`), then cuts each bin with METIS (pymetis) into a share of the islands: min-cut
+on the cell graph — one vertex per cell (weight: its area) and, for every net of 2 to 32 pins, a
+clique of edges of weight w/(d − 1) (the standard clique net model, w from the workload's
+activity so busy nets stay inside; larger nets — clock, reset — say nothing about locality).
+Plain `partition` (connectivity only) scatters the few slack-rich cells among critical ones, so
+no island could stay low; `assign_rails` (promote islands on failing paths) is kept for callers
+that start from such a partition.
 """
 
 from __future__ import annotations

@@ -4,6 +4,13 @@ placement), the `islands`/`fences`/`upf` views, metrics, report section and `vhf
 Opt-in per design: the stages run when `FINEVH_ISLANDS > 0` or `FINEVH_ISLAND_SIZE > 0`
 (`vhflow run CONFIG --set FINEVH_ISLANDS=8` works on any design).
 
+`finevh_partition` does the whole verified analysis (`study.py`): the clock, each cell's worst
+path through at every same-process corner, slack-binned islands, the rails (VDDL chosen per design
+and workload unless FINEVH_VDDL_CORNER is set), level shifters and switches, and the two modes
+re-timed by the multi-voltage STA; it stores the signed-off policy model in `islands.json`.
+`finevh_islands` places what that model counted (and refuses a different shifter count), so
+`vhflow finevh policy` gives the same figures from either stage's file.
+
 How the rendered UPF expresses Vdd-hopping: OpenROAD knows switched domains, not islands that
 alternate between two always-on rails. Each island is a power domain whose primary supply
 `VDD_<island>` is the output of two header switches, `SW_<island>_H` fed by VDDH and

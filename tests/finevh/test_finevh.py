@@ -218,7 +218,9 @@ def test_flow_inserts_real_level_shifters_on_sky130(tmp_path, sky130hd, capsys):
     from plugins.finevh.level_shifters import driver_mask
 
     res = run_flow(DESIGNS / "gcd/config.sky130hd.toml", runs_dir=tmp_path, tag="ls",
-                   overrides=["FINEVH_ISLANDS=3", "FINEVH_VDDL_CORNER=ss_n40C_1v44"])
+                   overrides=["FINEVH_ISLANDS=3", "FINEVH_VDDL_CORNER=ss_n40C_1v44",
+                              # buffering/sizing is not what this checks (and must not move the shifters)
+                              "REPAIR_DESIGN=false", "REPAIR_TIMING=false"])
     assert res.status == "completed"
     run = res.run_dir
     doc = json.loads(next(run.glob("*_finevh_islands/islands.json")).read_text())
@@ -285,3 +287,34 @@ def test_flow_inserts_real_level_shifters_on_sky130(tmp_path, sky130hd, capsys):
     (only / "02_finevh_partition/islands.json").write_text(json.dumps(part))
     with pytest.raises(ConfigError, match="no signed-off FINE-VH policy model"):
         policy_cmd(only, None, True)
+
+
+def test_slack_binned_islands_never_mix_rails():
+    """Cells binned by rail class first: no island mixes classes, each bin gets islands in
+    proportion, and a bin smaller than the minimum island joins the next faster one (never slower)."""
+    import scipy.sparse as sp
+
+    from plugins.finevh.partition import slack_binned_islands
+
+    n = 400
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, n, 1600)
+    b = rng.integers(0, n, 1600)
+    g = sp.coo_matrix((np.ones(a.size), (a, b)), shape=(n, n)).tocsr()
+    g = (g + g.T).tocsr()
+    g.setdiag(0)
+    cls = np.where(np.arange(n) < 300, 0, 2)
+    cls[:5] = 1  # 5 cells that need the middle rail: too few for an island of 10
+    island, rail = slack_binned_islands(g, cls, 8, np.ones(n), min_size=10)
+    assert np.all(np.bincount(island) >= 10) and rail.size == island.max() + 1
+    assert {int(c) for c in rail} == {0, 2}
+    assert np.all(rail[island[:5]] == 2)  # they went up to the top rail, not down to VDDL
+    for i in range(rail.size):
+        members = np.flatnonzero(island == i)
+        assert len({bool(c == 0) for c in cls[members]}) == 1  # VDDL cells never share with faster ones
+    assert np.sum(rail == 0) == 6 and np.sum(rail == 2) == 2  # 295 : 105 cells of 8 islands
+    # the top class keeps its own island however small: its cells cannot run slower
+    cls2 = np.zeros(n, dtype=np.int64)
+    cls2[:3] = 1
+    island2, rail2 = slack_binned_islands(g, cls2, 4, np.ones(n), min_size=10)
+    assert np.all(rail2[island2[:3]] == 1) and np.sum(island2 == island2[0]) == 3
