@@ -235,16 +235,26 @@ def _periphery(asm: _Assembler, C: np.ndarray, x0: int, pk: Package) -> None:
 class Network:
     """A linear RC network: G·T + C·dT/dt = P + g_amb·T_amb (kelvin, watts)."""
 
-    G: sp.csc_matrix
     C: np.ndarray
     g_amb: np.ndarray
     ambient: float
+    _G: sp.csc_matrix | None = field(default=None, repr=False)
+    _build_G: Callable[[], sp.csc_matrix] | None = field(default=None, repr=False)
     _lu: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
     _step_cache: dict = field(default_factory=dict, repr=False)
 
     @property
+    def G(self) -> sp.csc_matrix:
+        """Conductance matrix (sparse, with the conductances to ambient on its diagonal); built
+        on first use — the grid model's own solvers work on stencils and never need it."""
+        if self._G is None:
+            assert self._build_G is not None
+            self._G = self._build_G()
+        return self._G
+
+    @property
     def n_nodes(self) -> int:
-        return self.G.shape[0]
+        return len(self.C)
 
     def steady_nodes(self, p_nodes: np.ndarray) -> np.ndarray:
         if self._lu is None:
@@ -314,6 +324,8 @@ class ThermalModel(Network):
     die_w: float = 0.0
     die_h: float = 0.0
     layer_g: np.ndarray | None = field(default=None, repr=False)  # (4, 4): g_col, g_row, g_down, g_amb per layer
+    g_ext: np.ndarray | None = field(default=None, repr=False)  # (12, 12) periphery-only conductances
+    edge_g: np.ndarray | None = field(default=None, repr=False)  # [[g_NS, g_EW] spreader, sink] edge links
     _pcg: dict = field(default_factory=dict, repr=False)
 
     def solver(self, c_scale: float, a: float) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
@@ -344,8 +356,9 @@ class ThermalModel(Network):
         c1 = 1.0 / (gam * (2.0 - gam))
         c2 = (1.0 - gam) ** 2 / (gam * (2.0 - gam))
         q = p_nodes + self.g_amb * self.ambient
+        g_times = self.solver(0.0, 1.0).matvec  # type: ignore[attr-defined]
         for _ in range(substeps):
-            Tg = solve(self.C * T - a * (self.G @ T) + gam * h * q, T)
+            Tg = solve(self.C * T - a * g_times(T) + gam * h * q, T)
             T = solve(self.C * (c1 * Tg - c2 * T) + a * q, Tg)
         return T
 
@@ -403,14 +416,36 @@ def _dot(u: np.ndarray, v: np.ndarray) -> float:
     return float(np.einsum("i,i->", u, v))
 
 
-def _spectral_pcg(model: ThermalModel, c_scale: float, a: float):
-    import scipy.sparse as sp
-    from scipy.fft import dctn, idctn
+def _dct(x: np.ndarray, axis: int) -> np.ndarray:
+    """Unnormalised DCT-II, U_k = 2·Σ x_n cos(πk(2n+1)/2N), by one real FFT of the even extension."""
+    n = x.shape[axis]
+    y = np.fft.rfft(np.concatenate([x, np.flip(x, axis)], axis=axis), axis=axis)
+    y = np.take(y, np.arange(n), axis=axis)
+    shape = [1] * x.ndim
+    shape[axis] = n
+    return (y * np.exp(-1j * np.pi * np.arange(n) / (2 * n)).reshape(shape)).real
 
+
+def _idct(u: np.ndarray, axis: int) -> np.ndarray:
+    """Inverse of `_dct` (a DCT-III), by one inverse real FFT."""
+    n = u.shape[axis]
+    shape = [1] * u.ndim
+    shape[axis] = n
+    z = u * np.exp(1j * np.pi * np.arange(n) / (2 * n)).reshape(shape)
+    pad = [(0, 0)] * u.ndim
+    pad[axis] = (0, 1)
+    x = np.fft.irfft(np.pad(z, pad), n=2 * n, axis=axis)
+    return np.take(x, np.arange(n), axis=axis)
+
+
+def _spectral_pcg(model: ThermalModel, c_scale: float, a: float):
+    """PCG on (c_scale·C + a·G) with a stencil product (no sparse matrix) and the DCT solve of the
+    network without its edge links as preconditioner. numpy only: the CLI process stays light."""
     nr, nc = model.cfg.grid_rows, model.cfg.grid_cols
     cells = nr * nc
-    lg = model.layer_g
+    lg, g_ext, edge = model.layer_g, model.g_ext, model.edge_g
     c_layer = model.C[:4 * cells:cells]
+    c_ext = model.C[4 * cells:]
     lam0 = (2.0 - 2.0 * np.cos(np.pi * np.arange(nr) / nr))[:, None]
     lam1 = (2.0 - 2.0 * np.cos(np.pi * np.arange(nc) / nc))[None, :]
     gz = lg[:, 2]
@@ -420,24 +455,52 @@ def _spectral_pcg(model: ThermalModel, c_scale: float, a: float):
     piv = [diag[0]]
     for li in range(1, 4):
         piv.append(diag[li] - off[li - 1] ** 2 / piv[li - 1])
-    A = (sp.diags(c_scale * model.C) + a * model.G).tocsr()
-    d_extra = A.diagonal()[4 * cells:]
+    # periphery nodes (g_ext holds their couplings, ambient and the edge links' diagonal share)
+    links = ((2, SP_N, SP_S, SP_E, SP_W), (3, SINK_C_N, SINK_C_S, SINK_C_E, SINK_C_W))
+    d_ext = c_scale * c_ext + a * np.diag(g_ext)
+
+    def matvec(x: np.ndarray) -> np.ndarray:
+        X = x[:4 * cells].reshape(4, nr, nc)
+        E = x[4 * cells:]
+        Y = np.zeros_like(X)
+        for li in range(4):
+            d = (X[li, 1:, :] - X[li, :-1, :]) * lg[li, 0]
+            Y[li, 1:, :] += d
+            Y[li, :-1, :] -= d
+            d = (X[li, :, 1:] - X[li, :, :-1]) * lg[li, 1]
+            Y[li, :, 1:] += d
+            Y[li, :, :-1] -= d
+            if li < 3:
+                d = (X[li] - X[li + 1]) * gz[li]
+                Y[li] += d
+                Y[li + 1] -= d
+        Y[3] += lg[3, 3] * X[3]
+        Ye = g_ext @ E
+        for (li, nn, ss, ee, ww), (g_ns, g_ew) in zip(links, edge, strict=True):
+            for node, g, sl in ((nn, g_ns, (li, nr - 1, slice(None))), (ss, g_ns, (li, 0, slice(None))),
+                                (ee, g_ew, (li, slice(None), nc - 1)), (ww, g_ew, (li, slice(None), 0))):
+                Y[sl] += (X[sl] - E[node]) * g
+                Ye[node] -= g * X[sl].sum()
+        out = np.empty_like(x)
+        out[:4 * cells] = a * Y.ravel() + c_scale * model.C[:4 * cells] * x[:4 * cells]
+        out[4 * cells:] = a * Ye + c_scale * c_ext * E
+        return out
 
     def precond(r: np.ndarray) -> np.ndarray:
-        R = dctn(r[:4 * cells].reshape(4, nr, nc), axes=(1, 2), norm="ortho")
+        R = _dct(_dct(r[:4 * cells].reshape(4, nr, nc), 2), 1)
         for li in range(1, 4):
             R[li] -= off[li - 1] / piv[li - 1] * R[li - 1]
         R[3] /= piv[3]
         for li in (2, 1, 0):
             R[li] = (R[li] - off[li] * R[li + 1]) / piv[li]
         out = np.empty_like(r)
-        out[:4 * cells] = idctn(R, axes=(1, 2), norm="ortho").ravel()
-        out[4 * cells:] = r[4 * cells:] / d_extra
+        out[:4 * cells] = _idct(_idct(R, 1), 2).ravel()
+        out[4 * cells:] = r[4 * cells:] / d_ext
         return out
 
     def solve(b: np.ndarray, x0: np.ndarray | None = None, rtol: float = 1e-12, max_iter: int = 500) -> np.ndarray:
         x = precond(b) if x0 is None else np.array(x0, dtype=float)
-        r = b - A @ x
+        r = b - matvec(x)
         stop = rtol * math.sqrt(_dot(b, b))
         z = precond(r)
         p = z.copy()
@@ -445,7 +508,7 @@ def _spectral_pcg(model: ThermalModel, c_scale: float, a: float):
         for _ in range(max_iter):
             if math.sqrt(_dot(r, r)) <= stop:
                 return x
-            q = A @ p
+            q = matvec(p)
             alpha = rz / _dot(p, q)
             x += alpha * p
             r -= alpha * q
@@ -455,6 +518,7 @@ def _spectral_pcg(model: ThermalModel, c_scale: float, a: float):
             rz = rz_new
         raise ConfigError(f"thermal solver did not converge in {max_iter} iterations")
 
+    solve.matvec = matvec  # type: ignore[attr-defined]
     return solve
 
 
@@ -478,12 +542,16 @@ def build_model(die_w: float, die_h: float, cfg: ThermalConfig | None = None) ->
               (cfg.k_spreader, cfg.t_spreader, cfg.p_spreader), (cfg.k_sink, cfg.t_sink, cfg.p_sink)]
     idx = np.arange(cells).reshape(nr, nc)
     layer_g = np.zeros((4, 4))
+    lay_rx: list[float] = []
+    lay_ry: list[float] = []
     for li, (k, t, p) in enumerate(layers):
         base = li * cells
         rx = cw / (k * ch * t)
         ry = ch / (k * cw * t)
         rz = t / (k * cw * ch)
         layer_g[li, :3] = (1.0 / rx, 1.0 / ry, 1.0 / rz if li < 3 else 0.0)
+        lay_rx.append(rx)
+        lay_ry.append(ry)
         C[base: base + cells] = C_FACTOR * p * t * cw * ch
         # HotSpot find_res: neighbours along a column (i differs) use rx, along a row use ry
         asm.couple(base + idx[:-1, :].ravel(), base + idx[1:, :].ravel(), 1.0 / rx)
@@ -504,8 +572,15 @@ def build_model(die_w: float, die_h: float, cfg: ThermalConfig | None = None) ->
             layer_g[li, 3] = asm.g_amb[base]
             C[base: base + cells] += C_FACTOR * cfg.c_convec * cw * ch / cfg.s_sink ** 2
     _periphery(asm, C, x0, pk)
-    return ThermalModel(asm.matrix(), C, asm.g_amb, cfg.ambient, cfg=cfg, die_w=die_w, die_h=die_h,
-                        layer_g=layer_g)
+    g_ext = np.zeros((N_EXTRA, N_EXTRA))  # G's periphery block: couplings, ambient, edge links' diagonal
+    ra, cb, gv = np.concatenate(asm.rows), np.concatenate(asm.cols), np.concatenate(asm.vals)
+    ext = (ra >= x0) & (cb >= x0)
+    np.add.at(g_ext, (ra[ext] - x0, cb[ext] - x0), gv[ext])
+    g_ext[np.diag_indices(N_EXTRA)] += asm.g_amb[x0:]
+    edges = np.array([[1.0 / (lay_ry[li] / 2.0 + nc * r1y), 1.0 / (lay_rx[li] / 2.0 + nr * r1x)]
+                      for li, r1x, r1y in ((2, pk.r_sp1_x, pk.r_sp1_y), (3, pk.r_hs1_x, pk.r_hs1_y))])
+    return ThermalModel(C, asm.g_amb, cfg.ambient, _build_G=asm.matrix, cfg=cfg, die_w=die_w, die_h=die_h,
+                        layer_g=layer_g, g_ext=g_ext, edge_g=edges)
 
 
 def _tolerant_ceil(v: float) -> int:
@@ -522,10 +597,10 @@ def _tolerant_floor(v: float) -> int:
 class GridMapping:
     """Block ↔ grid maps of HotSpot's `set_bgmap` for units on a rows × cols die grid.
 
-    `occ` (cells × units, sparse) holds each unit's occupancy of each cell (cell order: row 0 at
+    `occ` (cells × units, dense) holds each unit's occupancy of each cell (cell order: row 0 at
     the bottom); `ranges[u]` = (r0, r1, c0, c1), the cells HotSpot assigns to unit u."""
 
-    occ: sp.csr_matrix
+    occ: np.ndarray
     ranges: list[tuple[int, int, int, int]]
     areas: np.ndarray
     rows: int
@@ -560,8 +635,6 @@ class GridMapping:
 def grid_mapping(rects: np.ndarray, rows: int, cols: int) -> GridMapping:
     """HotSpot's block→grid occupancy for unit rectangles [x0, y0, x1, y1] (m) whose bounding box
     starts at the origin (HotSpot translates the floorplan there)."""
-    import scipy.sparse as sp
-
     rects = np.asarray(rects, dtype=float)
     width, height = rects[:, 2].max(), rects[:, 3].max()
     cw, ch = width / cols, height / rows
@@ -595,8 +668,8 @@ def grid_mapping(rects: np.ndarray, rows: int, cols: int) -> GridMapping:
         c_idx.append(np.full(R.size, u))
         vals.append(occ.ravel())
         ranges.append((int(rows - i2), int(rows - i1), int(j1), int(j2)))
-    occ_m = sp.csr_matrix((np.concatenate(vals), (np.concatenate(r_idx), np.concatenate(c_idx))),
-                          shape=(rows * cols, len(rects)))
+    occ_m = np.zeros((rows * cols, len(rects)))
+    np.add.at(occ_m, (np.concatenate(r_idx), np.concatenate(c_idx)), np.concatenate(vals))
     areas = (rects[:, 2] - rects[:, 0]) * (rects[:, 3] - rects[:, 1])
     return GridMapping(occ_m, ranges, areas, rows, cols)
 
@@ -690,7 +763,7 @@ def build_block_model(rects: np.ndarray, cfg: ThermalConfig | None = None) -> Bl
             for i in np.nonzero(border)[0]:
                 asm.couple(li * nu + i, x0 + node, 1.0 / ((1.0 + r1 * gsum) / g[i]))
     _periphery(asm, C, x0, pk)
-    return BlockModel(asm.matrix(), C, asm.g_amb, cfg.ambient, n_units=nu)
+    return BlockModel(C, asm.g_amb, cfg.ambient, _G=asm.matrix(), n_units=nu)
 
 
 # ---- power maps for placed designs -----------------------------------------------------------
