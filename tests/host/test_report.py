@@ -209,3 +209,10 @@ def test_sweep_report_links_points_and_reuses_synthesis(tmp_path, nangate45):
         assert f"<td class='num'>{format_number(util * 100)}</td>" in text  # shown in %
     assert "floorplan__design__instance__utilization (%)" in text and "<style>" in text
     assert "finish__power__total (mW)" in text
+    chromium = require_tool("chromium")
+    shot = tmp_path / "sweep.png"
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1280,900",
+                    (out / "report.html").as_uri()], capture_output=True, timeout=120, check=True)
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000  # the styled page rendered
