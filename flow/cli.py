@@ -1,7 +1,8 @@
 """`vhflow` command line (typer). Sub-commands come from `flow/commands/*.py` modules
 (`register(app)`) and from plugins through the `vhflow_cli(app)` hook.
 
-Every error is one line on stderr: exit 2 for bad input, 1 for a failed stage or tool.
+Every error is one line on stderr: exit 2 for bad input or usage (with click's usage text),
+1 for a failed stage or tool, 3 for sign-off violations, 130 after Ctrl-C.
 Set `VHFLOW_DEBUG=1` for tracebacks.
 """
 
@@ -65,10 +66,30 @@ def build_app() -> typer.Typer:
         if register is not None:
             register(app)
 
+    _add_plugin_commands(app)
+    return app
+
+
+def _add_plugin_commands(app: typer.Typer) -> None:
+    """Each plugin's `vhflow_cli(app)`, one at a time: a plugin that fails to load or raises
+    here is named in a warning and skipped, so `--help` and the other commands keep working
+    (`vhflow run` still reports a plugin that does not load)."""
     from flow.plugin_manager import get_plugin_manager
 
-    get_plugin_manager().hook.vhflow_cli(app=app)
-    return app
+    try:
+        pm = get_plugin_manager()
+    except VhflowError as exc:
+        err_console.print(f"[yellow]warning:[/] {escape(str(exc))}; its commands are missing", highlight=False,
+                          soft_wrap=True)
+        return
+    for impl in reversed(pm.hook.vhflow_cli.get_hookimpls()):
+        try:
+            impl.function(app=app)
+        except Exception as exc:  # a plugin's bug must not take the whole CLI down
+            text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+            err_console.print(f"[yellow]warning:[/] plugin {impl.plugin_name!r} failed in vhflow_cli: "
+                              f"{type(exc).__name__}: {escape(text)}; its commands are missing",
+                              highlight=False, soft_wrap=True)
 
 
 def run_cmd(
@@ -81,8 +102,13 @@ def run_cmd(
     runs_dir: Annotated[Path | None, typer.Option(help="Where run directories go (default ./runs).")] = None,
     dry_run: Annotated[bool, typer.Option(help="openroad backend: render scripts only.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    allow_violations: Annotated[bool, typer.Option(
+        "--allow-violations", help="Exit 0 when sign-off finds violations (default: exit 3).")] = False,
 ) -> None:
-    """Run the flow for a design: synthesis → floorplan → place → CTS/route estimates → sign-off."""
+    """Run the flow for a design: synthesis → floorplan → place → CTS/route estimates → sign-off.
+
+    Exit codes: 0 done, 1 a stage or tool failed, 2 bad input, 3 sign-off violations
+    (status `completed_with_violations`), 130 interrupted."""
     from flow.runner import run_flow
 
     times: dict[str, float] = {}
@@ -110,6 +136,11 @@ def run_cmd(
     typer.echo(f"metrics: {result.run_dir / 'metrics.json'}")
     if result.report is not None:
         typer.echo(f"report: {result.report}")
+    if result.violations:
+        for line in result.violations:
+            err_console.print(f"[yellow]violation:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        if not allow_violations:
+            raise typer.Exit(3)
 
 
 def _print_metrics(metrics: dict) -> None:
@@ -231,7 +262,29 @@ def main(argv: list[str] | None = None) -> None:
                 err_console.print(f"  [yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
 
 
+def _click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+    """(ClickException, Exit, Abort) classes of typer's bundled click and of click itself:
+    typer >= 0.2x ships its own copy, whose exceptions are not `click.ClickException`."""
+    mods = []
+    try:
+        from typer import _click  # type: ignore[attr-defined]
+
+        mods.append(_click.exceptions)
+    except ImportError:
+        pass
+    try:
+        import click
+
+        mods.append(click.exceptions)
+    except ImportError:
+        pass
+    exits = {typer.Exit, *(m.Exit for m in mods if hasattr(m, "Exit"))}
+    aborts = {typer.Abort, *(m.Abort for m in mods if hasattr(m, "Abort"))}
+    return tuple(m.ClickException for m in mods), tuple(exits), tuple(aborts)
+
+
 def _dispatch(argv: list[str] | None) -> None:
+    click_error, click_exit, click_abort = _click_exceptions()
     try:
         app = build_app()
         rc = app(args=argv, prog_name="vhflow", standalone_mode=False)
@@ -242,23 +295,30 @@ def _dispatch(argv: list[str] | None) -> None:
             raise
         err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
+    except click_exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
+    except click_abort:
+        err_console.print("interrupted")
         sys.exit(130)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            err_console.print(f"[red]error:[/] {escape(exc.format_message())}", highlight=False, soft_wrap=True)
-            sys.exit(exc.exit_code)
+    except click_error as exc:  # usage errors: click's own usage text and "Error: ..." line
+        exc.show(file=sys.stderr)
+        sys.exit(exc.exit_code if exc.exit_code else 2)
+    except Exception as exc:
         if os.environ.get("VHFLOW_DEBUG"):
             raise
-        err_console.print(f"[red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}", highlight=False, soft_wrap=True)
+        from flow.plugin_manager import get_plugin_manager
+        from flow.runner import plugin_of_exception
+
+        try:
+            plugin = plugin_of_exception(get_plugin_manager(), exc)
+        except Exception:
+            plugin = None
+        who = f" in plugin {plugin!r}" if plugin else ""
+        err_console.print(f"[red]internal error{who}:[/] {type(exc).__name__}: {escape(str(exc))}",
+                          highlight=False, soft_wrap=True)
         sys.exit(1)
     sys.exit(0)
 

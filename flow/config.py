@@ -32,11 +32,76 @@ FLOW_VARIABLES: tuple[Variable, ...] = (
     Variable("VERILOG_DEFINES", dict[str, int | float | str], "Preprocessor defines for the RTL.", {}),
     Variable(
         "CLOCK_PERIOD", float | None,
-        "Clock period; default: the first `create_clock -period` in SDC_FILE.", None, unit="ns",
+        "Clock period; default: the first `create_clock -period` in SDC_FILE.", None, unit="ns", positive=True,
     ),
     Variable("CORNER", str | None, "Liberty corner for single-corner steps; default: the platform's.", None),
     Variable("DONT_USE_CELLS", list[str], "Extra cells (glob patterns) synthesis must not use.", []),
 )
+
+
+#: Ranges of numeric variables declared elsewhere without one: (min, max, positive). A stage's
+#: or plugin's own declaration wins; this table keeps values the engines cannot use (a negative
+#: activity, 3000 placement iterations, 0 congestion bins) from reaching them.
+DEFAULT_LIMITS: dict[str, tuple[float | None, float | None, bool]] = {
+    "CORE_UTILIZATION": (None, 100.0, True), "CORE_ASPECT_RATIO": (None, None, True),
+    "CORE_MARGIN": (0.0, None, False), "DIE_AREA": (0.0, None, False), "CORE_AREA": (0.0, None, False),
+    "PLACE_DENSITY": (None, 1.0, True), "PLACE_DENSITY_LB_ADDON": (0.0, 1.0, False),
+    "PLACE_ITERATIONS": (1, 1000, False), "DETAILED_PLACE_PASSES": (0, 100, False),
+    "PLACE_SEED": (0, 2**32 - 1, False), "FINEVH_SEED": (0, 2**32 - 1, False),
+    "FINEVH_ISLANDS": (0, 100000, False), "FINEVH_ISLAND_SIZE": (0, None, False),
+    "FINEVH_IR_DROP_MV": (0.0, None, False), "INPUT_ACTIVITY": (0.0, None, False),
+    "ROUTE_CONGESTION_BINS": (1, 4096, False), "SIGNOFF_REPORT_PATHS": (0, 100000, False),
+    "MAX_FANOUT": (None, None, True), "CTS_CLUSTER_SIZE": (None, None, True),
+    "CTS_CLUSTER_DIAMETER": (None, None, True), "OPENROAD_TIMEOUT_S": (None, None, True),
+    "REPAIR_STEINER_MAX_INSTANCES": (0, None, False), "SLEW_MARGIN": (0.0, None, False),
+    "CAP_MARGIN": (0.0, None, False), "TNS_END_PERCENT": (0.0, 100.0, False),
+    "THERMAL_AMBIENT_C": (-273.15, None, False), "THERMAL_LIMIT_C": (-273.15, None, False),
+    "THERMAL_LEAKAGE_BETA": (0.0, None, False), "THERMAL_TRANSIENT_DT": (None, None, True),
+    "THERMAL_TRANSIENT_STEPS": (1, 10**6, False),
+}
+
+#: DESIGN_NAME names the top module and a directory: a simple Verilog identifier
+DESIGN_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+#: PLATFORM names a directory: letters, digits, _ . + - (not starting with . + -)
+PLATFORM_NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}")
+
+
+def _limits(var: Variable) -> tuple[float | None, float | None, bool]:
+    if var.min is not None or var.max is not None or var.positive:
+        return var.min, var.max, var.positive
+    return DEFAULT_LIMITS.get(var.name, (None, None, False))
+
+
+def _check_number(name: str, value: Any, var: Variable, where: str) -> None:
+    """Every number of `value` finite and inside the variable's declared range."""
+    import math
+
+    lo, hi, positive = _limits(var)
+
+    def walk(v: Any) -> None:
+        if isinstance(v, bool) or v is None:
+            return
+        if isinstance(v, int | float):
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ConfigError(f"{where}: {name} = {v!r}: must be a finite number")
+            if positive and v <= 0:
+                raise ConfigError(f"{where}: {name} = {v!r}: must be > 0{_unit(var)}")
+            if lo is not None and v < lo:
+                raise ConfigError(f"{where}: {name} = {v!r}: must be >= {lo:g}{_unit(var)}")
+            if hi is not None and v > hi:
+                raise ConfigError(f"{where}: {name} = {v!r}: must be <= {hi:g}{_unit(var)}")
+        elif isinstance(v, list | tuple):
+            for x in v:
+                walk(x)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+
+    walk(value)
+
+
+def _unit(var: Variable) -> str:
+    return f" {var.unit}" if var.unit else ""
 
 
 def _is_path_type(tp: Any) -> bool:
@@ -133,14 +198,24 @@ def _toml_lines(text: str) -> dict[str, int]:
     return lines
 
 
+MAX_CONFIG_BYTES = 16 << 20
+
+
 def load_toml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
     """The raw table of a config file and the line of each top-level key."""
     try:
-        text = Path(path).read_text()
+        if Path(path).stat().st_size > MAX_CONFIG_BYTES:
+            raise FormatError(path, None, f"config file larger than {MAX_CONFIG_BYTES >> 20} MB")
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:  # TOML is UTF-8 by definition
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise FormatError(path, line, f"invalid TOML: byte 0x{raw[exc.start]:02x} is not UTF-8") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -222,6 +297,15 @@ def resolve_config(
         ) from None
 
     resolved = {name: getattr(validated, name) for name in variables}
+    for name, var in variables.items():
+        if name in values:
+            _check_number(name, resolved[name], var, sources.get(name, "config"))
+    for name, pattern, what in (("DESIGN_NAME", DESIGN_NAME_PATTERN, "a Verilog identifier of at most 128 "
+                                 "letters, digits and _ (it names the top module and a directory)"),
+                                ("PLATFORM", PLATFORM_NAME_PATTERN, "a platform name (letters, digits, _ . + -)")):
+        value = resolved.get(name)
+        if isinstance(value, str) and not pattern.fullmatch(value):
+            raise ConfigError(f"{sources.get(name, 'config')}: {name} = {value!r}: must be {what}")
     for name, var in variables.items():
         if name in values and _is_path_type(var.type):
             origin = base if sources[name] != "--set" else Path.cwd()

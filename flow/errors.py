@@ -59,3 +59,20 @@ class StageError(VhflowError):
     """A stage that ran and failed; the run directory is left marked as failed."""
 
     exit_code = 1
+
+
+class RunDirError(VhflowError):
+    """The run directory cannot be written (read-only or full disk): the run is marked failed."""
+
+    exit_code = 1
+
+
+class PluginError(VhflowError):
+    """A plugin's hook raised: the message names the plugin, the hook and its error."""
+
+    exit_code = 1
+
+    def __init__(self, plugin: str, hook: str, exc: BaseException) -> None:
+        self.plugin, self.hook = plugin, hook
+        text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        super().__init__(f"plugin {plugin!r} failed in {hook}: {type(exc).__name__}: {text}")

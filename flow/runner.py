@@ -1,16 +1,21 @@
 """The runner: resolves config and platform, runs the stages in order, keeps the run directory.
 
-Layout (`runs/<design>/<tag>/`): `config.resolved.json`, `run.json` (status and per-stage
-timing), `metrics.json`, `<nn>_<stage>/` (the stage's files, `stage.log`, and `state_out.json`,
-written atomically last: the only "done" marker), `flow.log`, `report.html`. A run is
-`completed` only when every stage finished and the report was written; a failure leaves
-`status: failed` with the stage and error, and no later stage marked done.
-"""
+Layout (`runs/<design>/<platform>/<tag>/`, names checked to stay inside the runs root, one
+run at a time per directory by a lock): `config.resolved.json`, `run.json` (status, stage order
+and per-stage timing), `metrics.json`, `<nn>_<stage>/` (the stage's files, `stage.log`, and
+`state_out.json`, written atomically last: the only "done" marker), `flow.log`, `report.html`.
+A run is `completed` (or `completed_with_violations`, decided by flow.violations) only once
+every stage finished and report.html was written; a failure leaves `status: failed` with the
+stage and error (`interrupted` after Ctrl-C), and no later stage marked done. Resuming with
+`--from` re-runs from the first stage that declares a variable that changed."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import logging
+import os
+import re
 import shutil
 import time
 import traceback
@@ -23,7 +28,7 @@ import pluggy
 
 from flow import __version__
 from flow.config import FLOW_VARIABLES, ResolvedConfig, collect_variables, resolve_config
-from flow.errors import ConfigError, StageError, ToolError, VhflowError
+from flow.errors import ConfigError, FormatError, PluginError, RunDirError, StageError, ToolError, VhflowError
 from flow.metrics import to_orfs, write_run_metrics
 from flow.orfs_variables import ORFS_COMPAT_VARIABLES, ignored_warning
 from flow.platform import Platform, load_platform
@@ -33,6 +38,7 @@ from flow.stages import core_stages
 from flow.stages.openroad import OpenroadStage, openroad_flow
 from flow.state import State
 from flow.util import write_json
+from flow.violations import signoff_violations
 
 BACKENDS = ("embedded", "openroad")
 STATE_FILE = "state_out.json"
@@ -44,6 +50,7 @@ class RunResult:
     status: str
     metrics: dict[str, Any] = field(default_factory=dict)
     report: Path | None = None
+    violations: list[str] = field(default_factory=list)  # flow.violations: sign-off checks that failed
 
 
 @dataclass
@@ -108,8 +115,133 @@ def default_tag() -> str:
     return _dt.datetime.now().strftime("RUN_%Y-%m-%d_%H-%M-%S")
 
 
-def stage_dir_name(index: int, stage: type[Stage]) -> str:
-    return f"{index + 1:02d}_{stage.id}"
+def stage_dir_names(stages: Sequence[type[Stage]]) -> list[str]:
+    """`NN_<id>` per stage, NN fixed per core stage id (01_synth ... 08_signoff; the openroad
+    stage takes place's 03) and a plugin stage numbered after the core stage it follows
+    (`01a_finevh_partition`): a directory keeps its name whichever plugins add stages, and the
+    names still sort in flow order. The order itself is recorded in run.json."""
+    numbers = {s.id: i + 1 for i, s in enumerate(core_stages())}
+    numbers.setdefault("openroad", numbers.get("place", len(numbers) + 1))
+    out: list[str] = []
+    current, extra = 0, 0
+    for stage in stages:
+        if stage.id in numbers:
+            current, extra = numbers[stage.id], 0
+            out.append(f"{current:02d}_{stage.id}")
+        else:
+            extra += 1
+            suffix = ""
+            n = extra
+            while n:
+                n, r = divmod(n - 1, 26)
+                suffix = chr(ord("a") + r) + suffix
+            out.append(f"{current:02d}{suffix}_{stage.id}")
+    return out
+
+
+#: a run tag and a design or platform name: one path component, no `.`/`..`, no separators
+SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}")
+
+
+def check_name(value: object, what: str) -> str:
+    """`value` if it is a safe single directory name, else a ConfigError naming `what`."""
+    s = str(value)
+    if not SAFE_NAME.fullmatch(s):
+        raise ConfigError(f"{what} {s!r}: must be 1-128 letters, digits, '_', '.', '+' or '-', not starting "
+                          "with '.', '+' or '-' (it names a directory under the runs root)")
+    return s
+
+
+def run_directory(runs_root: Path, design: str, platform: str, tag: str) -> Path:
+    """`<runs_root>/<design>/<platform>/<tag>`, checked to resolve inside the runs root."""
+    for value, what in ((design, "DESIGN_NAME"), (platform, "PLATFORM"), (tag, "--tag")):
+        check_name(value, what)
+    root = Path(runs_root).resolve()
+    run_dir = (root / design / platform / tag).resolve()
+    if not run_dir.is_relative_to(root) or run_dir == root:
+        raise ConfigError(f"run directory {run_dir} resolves outside the runs root {root} (a symbolic link?)")
+    return run_dir
+
+
+class RunLock:
+    """An exclusive lock per run directory (`.<tag>.lock` beside it, so wiping the run keeps it):
+    a second run with the same tag fails at once instead of deleting the first one's files."""
+
+    def __init__(self, run_dir: Path) -> None:
+        import fcntl
+
+        self.path = run_dir.parent / f".{run_dir.name}.lock"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise RunDirError(f"cannot create the run directory under {run_dir.parent}: {exc.strerror}") from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self.fd)
+            raise ConfigError(f"run {run_dir} is in use by another vhflow run (lock {self.path}); "
+                              "wait for it or choose another --tag") from None
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # closing drops the flock
+            self.fd = -1
+
+
+def _remove_inside(path: Path, root: Path) -> None:
+    """rmtree `path` only if it lies inside `root` and is a real directory (never a link)."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_symlink() or not path.resolve().is_relative_to(Path(root).resolve()):
+        raise ConfigError(f"{path}: refusing to delete a link or a directory outside the runs root {root}")
+    shutil.rmtree(path)
+
+
+def _changed_variables(old: dict[str, Any] | None, config: ResolvedConfig) -> list[str]:
+    """Variables whose value differs from the run being resumed (config.resolved.json)."""
+    if not old:
+        return []
+    from flow.config import _jsonable
+
+    before = {k: v.get("value") for k, v in (old.get("variables") or {}).items() if isinstance(v, dict)}
+    now = config.to_json()
+    return sorted(k for k in now if k in before and _jsonable(now[k]["value"]) != before[k]
+                  or k not in before)
+
+
+def _first_stage_using(names: Iterable[str], stages: Sequence[type[Stage]]) -> tuple[int, str] | None:
+    """(index, variable) of the earliest stage that declares one of `names` (flow-wide
+    variables count as read by the first stage)."""
+    flow_wide = {v.name for v in FLOW_VARIABLES}
+    best: tuple[int, str] | None = None
+    for name in names:
+        if name in flow_wide:
+            idx = 0
+        else:
+            idx = next((i for i, st in enumerate(stages) if any(v.name == name for v in st.config_vars)), None)
+            if idx is None:
+                continue
+        if best is None or idx < best[0]:
+            best = (idx, name)
+    return best
+
+
+def _write_status(path: Path, run_info: dict[str, Any]) -> None:
+    """run.json, atomically; if the disk is full, at least overwrite the old file in place so a
+    run never keeps saying `running` after it stopped."""
+    try:
+        write_json(path, run_info)
+    except OSError:
+        import json
+
+        try:
+            with open(path, "w") as fh:
+                fh.write(json.dumps({k: run_info.get(k) for k in ("status", "design", "tag", "error",
+                                                                     "failed_stage", "finished")}))
+        except OSError:
+            pass
 
 
 def _select(stages: Sequence[type[Stage]], stage_id: str | None, what: str) -> int | None:
@@ -201,38 +333,74 @@ def run_flow(
 
     design = setup.config["DESIGN_NAME"]
     runs_root = Path(runs_dir) if runs_dir is not None else Path.cwd() / "runs"
-    run_dir = (runs_root / design / (tag or default_tag())).resolve()
+    run_dir = run_directory(runs_root, design, setup.platform.name, tag or default_tag())
+    dir_names = stage_dir_names(stages)
 
-    state = State()
+    first = _resume_point(setup, stages, dir_names, run_dir, first, from_stage)
+    lock = RunLock(run_dir)
+    try:
+        return _run_locked(setup, stages, dir_names, run_dir, Path(runs_root).resolve(), first, last,
+                           backend=backend, dry_run=dry_run, progress=progress, from_stage=from_stage)
+    finally:
+        lock.release()
+
+
+def _resume_point(setup: FlowSetup, stages: list[type[Stage]], dir_names: list[str], run_dir: Path, first: int,
+                  from_stage: str | None) -> int:
+    """The stage a `--from` run really starts at (earlier when a variable an earlier stage
+    declares changed since the run), checked before anything is written."""
+    if first == 0:
+        return 0
+    old_config = _load_json(run_dir / "config.resolved.json")
+    rerun = _first_stage_using(_changed_variables(old_config, setup.config), stages)
+    if rerun is not None and rerun[0] < first:
+        # resuming past a stage that reads a changed variable would keep its stale result
+        logging.getLogger("vhflow").warning(
+            "--from %s: %s changed since the run, so stage %s (which declares it) re-runs too",
+            from_stage, rerun[1], stages[rerun[0]].id)
+        first = rerun[0]
     if first > 0:
-        prev = run_dir / stage_dir_name(first - 1, stages[first - 1]) / STATE_FILE
+        prev = run_dir / dir_names[first - 1] / STATE_FILE
         if not prev.exists():
             raise ConfigError(
-                f"--from {from_stage}: stage {stages[first - 1].id} has not finished in {run_dir} (no {prev.name})"
+                f"--from {stages[first].id}: stage {stages[first - 1].id} has not finished in {run_dir} (no {prev.name})"
             )
-        state = State.load(prev, base=run_dir)
-    elif run_dir.exists():
-        shutil.rmtree(run_dir)  # a fresh run with an existing tag starts over
-    run_dir.mkdir(parents=True, exist_ok=True)
-    # Later stages' results are stale once an earlier one reruns.
-    for i in range(first, len(stages)):
-        d = run_dir / stage_dir_name(i, stages[i])
-        if d.exists():
-            shutil.rmtree(d)
-    (run_dir / "report.html").unlink(missing_ok=True)
+    return first
 
-    write_json(
-        run_dir / "config.resolved.json",
-        {
-            "variables": setup.config.to_json(),
-            "platform": setup.platform.name,
-            "platform_root": str(setup.platform.root),
-            "backend": backend,
-            "design_dir": str(setup.config.design_dir),
-            "config_file": str(setup.config.path) if setup.config.path else None,
-            "vhflow_version": __version__,
-        },
-    )
+
+def _run_locked(setup: FlowSetup, stages: list[type[Stage]], dir_names: list[str], run_dir: Path,
+                runs_root: Path, first: int, last: int, *, backend: str, dry_run: bool,
+                progress: Callable[[str, str, float | None], None] | None, from_stage: str | None) -> RunResult:
+    design = setup.config["DESIGN_NAME"]
+    state = State()
+    if first > 0:
+        prev = run_dir / dir_names[first - 1] / STATE_FILE
+        try:
+            state = State.load(prev, base=run_dir)
+        except (OSError, ValueError) as exc:
+            raise FormatError(prev, None, f"cannot resume: unreadable state ({exc})") from None
+    try:
+        if first == 0:
+            _remove_inside(run_dir, runs_root)  # a fresh run with an existing tag starts over
+        run_dir.mkdir(parents=True, exist_ok=True)
+        # Later stages' results are stale once an earlier one reruns.
+        for i in range(first, len(stages)):
+            _remove_inside(run_dir / dir_names[i], run_dir)
+        (run_dir / "report.html").unlink(missing_ok=True)
+        write_json(
+            run_dir / "config.resolved.json",
+            {
+                "variables": setup.config.to_json(),
+                "platform": setup.platform.name,
+                "platform_root": str(setup.platform.root),
+                "backend": backend,
+                "design_dir": str(setup.config.design_dir),
+                "config_file": str(setup.config.path) if setup.config.path else None,
+                "vhflow_version": __version__,
+            },
+        )
+    except OSError as exc:
+        raise RunDirError(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
     run_info: dict[str, Any] = {
         "status": "running",
         "design": design,
@@ -242,23 +410,28 @@ def run_flow(
         "started": _now(),
         "finished": None,
         "vhflow_version": __version__,
+        "stage_order": [s.id for s in stages],
         "stages": [
-            {"id": s.id, "name": s.name or s.id, "dir": stage_dir_name(i, s), "status": "pending",
+            {"id": s.id, "name": s.name or s.id, "dir": dir_names[i], "status": "pending",
              "seconds": None, "error": None}
             for i, s in enumerate(stages)
         ],
     }
     old = _load_json(run_dir / "run.json")
     if first > 0 and old:
-        by_id = {s["id"]: s for s in old.get("stages", [])}
+        by_id = {s["id"]: s for s in old.get("stages", []) if isinstance(s, dict) and "id" in s}
         for i in range(first):
             prev_info = by_id.get(stages[i].id, {})
             run_info["stages"][i].update(status="done", seconds=prev_info.get("seconds"))
-    write_json(run_dir / "run.json", run_info)
     metrics: dict[str, Any] = dict(state.metrics)
-    write_run_metrics(run_dir, metrics)
+    try:
+        write_json(run_dir / "run.json", run_info)
+        write_run_metrics(run_dir, metrics)
+        log = _RunLog(run_dir)
+    except OSError as exc:
+        _write_status(run_dir / "run.json", {**run_info, "status": "failed", "error": str(exc)})
+        raise RunDirError(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
 
-    log = _RunLog(run_dir)
     cache: dict[Any, Any] = {}
     try:
         log.logger.info("vhflow %s: %s on %s, backend %s", __version__, design, setup.platform.name, backend)
@@ -272,33 +445,33 @@ def run_flow(
             stage_cls = stages[i]
             info = run_info["stages"][i]
             stage_dir = run_dir / info["dir"]
-            stage_dir.mkdir(parents=True, exist_ok=True)
-            log.begin_stage(stage_dir)
-            ctx = StageContext(
-                config=setup.config,
-                platform=setup.platform,
-                stage_dir=stage_dir,
-                run_dir=run_dir,
-                design_dir=setup.config.design_dir,
-                backend=backend,
-                hook=setup.pm.hook,
-                log=log.logger,
-                cache=cache,
-                dry_run=dry_run,
-            )
-            info["status"] = "running"
-            write_json(run_dir / "run.json", run_info)
-            if progress:
-                progress(stage_cls.id, "start", None)
-            log.logger.info("stage %s: start", stage_cls.id)
             t0 = time.perf_counter()
             try:
+                stage_dir.mkdir(parents=True, exist_ok=True)
+                log.begin_stage(stage_dir)
+                ctx = StageContext(
+                    config=setup.config,
+                    platform=setup.platform,
+                    stage_dir=stage_dir,
+                    run_dir=run_dir,
+                    design_dir=setup.config.design_dir,
+                    backend=backend,
+                    hook=setup.pm.hook,
+                    log=log.logger,
+                    cache=cache,
+                    dry_run=dry_run,
+                )
+                info["status"] = "running"
+                write_json(run_dir / "run.json", run_info)
+                if progress:
+                    progress(stage_cls.id, "start", None)
+                log.logger.info("stage %s: start", stage_cls.id)
                 stage = stage_cls()
-                setup.pm.hook.vhflow_pre_stage(stage=stage, state=state, ctx=ctx)
+                _call_hook(setup.pm, "vhflow_pre_stage", stage=stage, state=state, ctx=ctx)
                 result = stage.run(state, ctx)
                 if not isinstance(result, StageResult):
                     raise StageError(f"stage {stage_cls.id} returned {type(result).__name__}, not StageResult")
-                setup.pm.hook.vhflow_post_stage(stage=stage, state=state, ctx=ctx, result=result)
+                _call_hook(setup.pm, "vhflow_post_stage", stage=stage, state=state, ctx=ctx, result=result)
                 missing = [v for v in result.views.values() if not Path(v).exists()]
                 if missing:
                     raise StageError(f"stage {stage_cls.id} declared outputs that do not exist: {missing}")
@@ -307,17 +480,24 @@ def run_flow(
             except BaseException as exc:
                 seconds = time.perf_counter() - t0
                 message = _one_line(exc)
-                log.logger.error("stage %s failed after %.1f s: %s", stage_cls.id, seconds, message)
-                if not isinstance(exc, VhflowError):
-                    log.logger.error("%s", "".join(traceback.format_exception(exc)))
-                info.update(status="failed", seconds=round(seconds, 3), error=message)
-                run_info.update(status="failed", finished=_now(), failed_stage=stage_cls.id, error=message)
-                write_json(run_dir / "run.json", run_info)
-                write_run_metrics(run_dir, metrics)
+                interrupted = isinstance(exc, KeyboardInterrupt)
+                status = "interrupted" if interrupted else "failed"
+                with contextlib.suppress(Exception):
+                    log.logger.error("stage %s %s after %.1f s: %s", stage_cls.id, status, seconds, message)
+                    if not isinstance(exc, VhflowError | KeyboardInterrupt):
+                        log.logger.error("%s", "".join(traceback.format_exception(exc)))
+                info.update(status=status, seconds=round(seconds, 3), error=message)
+                run_info.update(status=status, finished=_now(), failed_stage=stage_cls.id, error=message)
+                _write_status(run_dir / "run.json", run_info)
+                with contextlib.suppress(OSError):
+                    write_run_metrics(run_dir, metrics)
                 if progress:
                     progress(stage_cls.id, "failed", seconds)
-                if isinstance(exc, KeyboardInterrupt) or (isinstance(exc, VhflowError) and exc.exit_code == 2):
+                if interrupted or (isinstance(exc, VhflowError) and exc.exit_code == 2):
                     raise  # bad input keeps its own one-line message and exit code
+                if isinstance(exc, OSError):
+                    raise RunDirError(f"stage {stage_cls.id} failed: cannot write its files "
+                                      f"({exc.strerror or exc}) (run: {run_dir})") from exc
                 raise StageError(f"stage {stage_cls.id} failed: {message} (run: {run_dir})") from exc
             seconds = time.perf_counter() - t0
             info.update(status="done", seconds=round(seconds, 3))
@@ -329,27 +509,68 @@ def run_flow(
                 progress(stage_cls.id, "done", seconds)
         log.end_stage()
 
-        for extra in setup.pm.hook.vhflow_metrics(state=state, run_dir=run_dir):
+        for extra in _call_hook(setup.pm, "vhflow_metrics", state=state, run_dir=run_dir):
             metrics.update(extra or {})
         metrics["flow__stages__completed"] = sum(1 for s in run_info["stages"] if s["status"] == "done")
         write_run_metrics(run_dir, metrics)
         complete = last == len(stages) - 1
         status = "completed" if complete else "stopped"
+        violations = signoff_violations({**metrics, **to_orfs(metrics)}) if not dry_run else []
+        if complete and violations:
+            status = "completed_with_violations"
         if dry_run:
             status = "rendered"  # scripts only: nothing was placed, routed or signed off
-        run_info.update(status=status, finished=_now(), stopped_after=stages[last].id)
+        # `outcome` is what the report shows; `status` becomes it only once report.html exists,
+        # so a run killed while reporting never looks complete
+        run_info.update(status="reporting", outcome=status, violations=violations, stopped_after=stages[last].id)
         write_json(run_dir / "run.json", run_info)
-        report = _build_report(run_dir, setup.pm, log.logger)  # a failure here marks the run failed
-        log.logger.info("run %s: %s", run_dir, run_info["status"])
-        return RunResult(run_dir, run_info["status"], to_orfs(metrics), report)
-    except VhflowError:
-        raise
+        report = _build_report(run_dir, setup.pm, log.logger)
+        run_info.update(status=status, finished=_now())
+        write_json(run_dir / "run.json", run_info)
+        log.logger.info("run %s: %s", run_dir, status)
+        return RunResult(run_dir, status, to_orfs(metrics), report, violations)
     except BaseException as exc:
-        run_info.update(status="failed", finished=_now(), error=_one_line(exc))
-        write_json(run_dir / "run.json", run_info)
+        if run_info["status"] not in ("failed", "interrupted"):
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            run_info.update(status="interrupted" if interrupted else "failed", finished=_now(),
+                            error=_one_line(exc))
+            _write_status(run_dir / "run.json", run_info)
+        if isinstance(exc, OSError):
+            raise RunDirError(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from exc
         raise
     finally:
-        log.close()
+        with contextlib.suppress(Exception):
+            log.close()
+
+
+def _call_hook(pm: pluggy.PluginManager, name: str, **kwargs: Any) -> list[Any]:
+    """Call a hook; an exception raised by a plugin names the plugin (pluggy does not)."""
+    try:
+        return getattr(pm.hook, name)(**kwargs)
+    except VhflowError:
+        raise
+    except Exception as exc:
+        raise PluginError(plugin_of_exception(pm, exc, name) or "?", name, exc) from exc
+
+
+def plugin_of_exception(pm: pluggy.PluginManager, exc: BaseException, hook: str | None = None) -> str | None:
+    """The plugin whose hook implementation raised `exc`: the outermost traceback frame that is
+    one of the implementations' functions (its code object), else one in a plugin's module."""
+    codes: dict[Any, str] = {}
+    modules: dict[str, str] = {}
+    callers = [getattr(pm.hook, hook)] if hook else [getattr(pm.hook, n) for n in dir(pm.hook) if not n.startswith("_")]
+    for caller in callers:
+        for impl in caller.get_hookimpls():
+            codes[getattr(impl.function, "__code__", None)] = impl.plugin_name
+            modules.setdefault(getattr(impl.function, "__module__", ""), impl.plugin_name)
+    tb = exc.__traceback__
+    by_module = None
+    while tb is not None:
+        if tb.tb_frame.f_code in codes:
+            return codes[tb.tb_frame.f_code]
+        by_module = by_module or modules.get(tb.tb_frame.f_globals.get("__name__", ""))
+        tb = tb.tb_next
+    return by_module
 
 
 def _build_report(run_dir: Path, pm: pluggy.PluginManager, logger: logging.Logger) -> Path | None:

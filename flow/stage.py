@@ -28,6 +28,8 @@ class Variable:
 
     `type` is any annotation pydantic can validate (`float`, `int | None`, `list[str]`, `Path`,
     `dict[str, int]`, `Literal[...]`). Paths are resolved relative to the config file.
+    Numeric variables declare their range (`min`, `max`, `positive`) so a value such as
+    CLOCK_PERIOD 0 or PLACE_ITERATIONS -5 is refused with the variable's name and source.
     """
 
     name: str
@@ -36,6 +38,11 @@ class Variable:
     default: Any = _REQUIRED
     unit: str | None = None
     source: str = "flow"  # who declared it: "flow", a stage id, or a plugin name
+    #: range of a numeric value (each number of a list), checked before any run directory
+    #: exists; every float must be finite whatever the range
+    min: float | None = None
+    max: float | None = None
+    positive: bool = False  # > 0 (a period, a count of bins)
 
     @property
     def required(self) -> bool:

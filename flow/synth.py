@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import gzip
+import math
 import os
 import re
 import subprocess
@@ -20,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from flow.errors import ToolError
+from flow.errors import ConfigError, ToolError
 from flow.platform import Platform
 
 YOSYS_TIMEOUT_S = 3600
@@ -93,11 +94,30 @@ def prepare_liberty(src: Path, dst: Path, dont_use: Iterable[str]) -> Path:
     return dst
 
 
-def _tcl_word(s: str) -> str:
-    """Quote a word for a Yosys script (paths with spaces)."""
-    if re.fullmatch(r"[A-Za-z0-9_./+\-=:]+", s):
+_YOSYS_BARE = re.compile(r"[A-Za-z0-9_./+\-=:,@%]+")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+
+
+def yosys_word(value: object, what: str, *, filename: bool = False, identifier: bool = False) -> str:
+    """One word of a Yosys script: the only quoting of Yosys commands.
+
+    Yosys splits a command line at blanks and `;`, starts a comment at `#`, runs a shell for `!`
+    and has no escape character; only file names may be double-quoted (Yosys strips the quotes).
+    So a word is written bare when it is made of safe characters, a file name is quoted when it
+    has no `"` or `\\`, and anything else (a newline, NUL, `;`, a quote in an identifier...) is
+    a ConfigError naming the variable rather than a script that means something else."""
+    s = str(value)
+    if identifier and not _IDENTIFIER.fullmatch(s):
+        raise ConfigError(f"{what} = {s!r}: not a Verilog identifier (letters, digits, _ and $)")
+    for bad in ("\n", "\r", "\0"):
+        if bad in s:
+            raise ConfigError(f"{what} = {s!r}: a line break or NUL cannot be written into a Yosys script")
+    if _YOSYS_BARE.fullmatch(s) and not s.endswith(";"):
         return s
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if filename and s and '"' not in s and "\\" not in s:
+        return '"' + s + '"'
+    raise ConfigError(f"{what} = {s!r}: cannot be written as one word of a Yosys script "
+                      "(use letters, digits and _ . / + - = : , @ %)")
 
 
 def render_script(
@@ -114,15 +134,19 @@ def render_script(
     include_dirs: Iterable[Path] = (),
     abc_area: bool = False,
 ) -> str:
-    cells = platform.cells
-    lib = _tcl_word(str(liberty))
+    cells = {k: yosys_word(v, f"platform cell {k}") for k, v in platform.cells.items() if isinstance(v, str)}
+    lib = yosys_word(liberty, "Liberty file", filename=True)
+    top = yosys_word(top, "DESIGN_NAME", identifier=True)
     lines = []
-    incs = " ".join(f"-I{_tcl_word(str(d))}" for d in include_dirs)
-    defs = " ".join(f"-D{k}={v}" for k, v in (defines or {}).items())
+    incs = " ".join(yosys_word(f"-I{d}", "VERILOG_INCLUDE_DIRS") for d in include_dirs)
+    defs = " ".join(yosys_word(f"-D{yosys_word(k, 'VERILOG_DEFINES key', identifier=True)}={v}",
+                               f"VERILOG_DEFINES[{k}]") for k, v in (defines or {}).items())
     for f in verilog_files:
-        lines.append(f"read_verilog -defer -sv {incs} {defs} {_tcl_word(str(f))}".replace("  ", " "))
+        lines.append(f"read_verilog -defer -sv {incs} {defs} {yosys_word(f, 'VERILOG_FILES', filename=True)}"
+                     .replace("  ", " "))
     if params:  # `chparam` rather than `hierarchy -chparam`, which trips an assertion in Yosys 0.70
-        sets = " ".join(f"-set {k} {_param_value(v)}" for k, v in params.items())
+        sets = " ".join(f"-set {yosys_word(k, 'VERILOG_TOP_PARAMS key', identifier=True)} {_param_value(v, k)}"
+                        for k, v in params.items())
         lines.append(f"chparam {sets} {top}")
     lines += [
         f"hierarchy -check -top {top}",
@@ -133,6 +157,8 @@ def render_script(
     ]
     abc = f"abc -liberty {lib}"
     if clock_period_ns and not abc_area:
+        if not (math.isfinite(clock_period_ns) and clock_period_ns > 0):
+            raise ConfigError(f"CLOCK_PERIOD = {clock_period_ns!r}: must be a finite number > 0 (ns)")
         abc += f" -script abc_speed.script -D {clock_period_ns * 1000.0:.1f}"
     else:
         abc += " -script abc_area.script"
@@ -144,18 +170,26 @@ def render_script(
         f"hilomap -singleton -hicell {cells['tie_hi']} {cells['tie_hi_port']} -locell {cells['tie_lo']} {cells['tie_lo_port']}",
         f"insbuf -buf {cells['min_buffer']} {cells['min_buffer_in']} {cells['min_buffer_out']}",
         "opt_clean -purge",
-        f"tee -o {_tcl_word(str(stat_file))} stat -liberty {lib}",
-        f"write_verilog -noattr -noexpr -nohex -nodec {_tcl_word(str(out_netlist))}",
+        f"tee -o {yosys_word(stat_file, 'stat file', filename=True)} stat -liberty {lib}",
+        f"write_verilog -noattr -noexpr -nohex -nodec {yosys_word(out_netlist, 'netlist', filename=True)}",
     ]
     return "\n".join(lines) + "\n"
 
 
-def _param_value(v: object) -> str:
+def _param_value(v: object, name: object = "?") -> str:
+    """A `chparam -set` value: numbers bare, strings in double quotes (which may then hold
+    neither a quote, a backslash nor a line break: Yosys has no escapes)."""
     if isinstance(v, bool):
         return "1" if v else "0"
     if isinstance(v, int | float):
+        if not math.isfinite(v):
+            raise ConfigError(f"VERILOG_TOP_PARAMS[{name}] = {v!r}: not a finite number")
         return str(v)
-    return '"' + str(v).replace('"', '\\"') + '"'
+    s = str(v)
+    if any(ch in s for ch in '"\\\n\r\0'):
+        raise ConfigError(f"VERILOG_TOP_PARAMS[{name}] = {s!r}: a string parameter cannot hold a quote, "
+                          "backslash, line break or NUL in a Yosys script")
+    return '"' + s + '"'
 
 
 _AREA = re.compile(r"Chip area for (?:top )?module '\\?([^']+)':\s*([0-9.eE+-]+)")

@@ -68,28 +68,48 @@ def write_json(path: Path | str, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=json_default) + "\n")
 
 
-def read_bytes_maybe_gzip(path: Path | str, what: str) -> bytes:
-    """A file's bytes, gunzipped when it is gzip; a FormatError naming it when unreadable."""
+#: files larger than this are not EDA text a reader should hold in memory at once
+MAX_INPUT_BYTES = 4 << 30
+
+
+def read_bytes_maybe_gzip(path: Path | str, what: str, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
+    """A file's bytes, gunzipped when it is gzip; a FormatError naming it when unreadable,
+    corrupt, larger than `max_bytes` (also after decompression) or too large for memory."""
     import gzip
+    import zlib
 
     from flow.errors import FormatError
 
     try:
-        raw = Path(path).read_bytes()
+        if Path(path).stat().st_size > max_bytes:
+            raise FormatError(path, None, f"{what} larger than {max_bytes >> 20} MB: not read")
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except OSError as exc:
-        raise FormatError(path, None, f"cannot read {what}: {exc.strerror}") from None
+        raise FormatError(path, None, f"cannot read {what}: {exc.strerror or exc}") from None
+    except MemoryError:
+        raise FormatError(path, None, f"{what} does not fit in memory") from None
     if raw[:2] == b"\x1f\x8b":
         try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
+            with gzip.GzipFile(fileobj=__import__("io").BytesIO(raw)) as gz:
+                raw = gz.read(max_bytes + 1)
+        except (OSError, EOFError, zlib.error) as exc:
             raise FormatError(path, None, f"corrupt gzip {what}: {exc}") from None
+        except MemoryError:
+            raise FormatError(path, None, f"{what} does not fit in memory once decompressed") from None
+        if len(raw) > max_bytes:
+            raise FormatError(path, None, f"{what} decompresses to more than {max_bytes >> 20} MB: not read")
     return raw
 
 
 def read_text_without_block_comments(path: Path | str, what: str = "file") -> str:
     """Text of a (maybe gzipped) file with `/* */` comments blanked (line numbers kept) and
     backslash-newline continuations joined — what Liberty and Verilog readers start from."""
+    from flow.errors import FormatError
+
     text = read_bytes_maybe_gzip(path, what).decode("utf-8", "replace")
+    if "\0" in text:
+        raise FormatError(path, text.count("\n", 0, text.index("\0")) + 1, f"NUL byte: not a {what} text file")
     text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group().count("\n"), text, flags=re.S)
     return text.replace("\\\n", " \n")
 
@@ -101,16 +121,7 @@ def read_text_file(path: Path | str, what: str, *, max_bytes: int = 1 << 30) -> 
     from flow.errors import FormatError
 
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise FormatError(path, None, f"{what} is {size / 2**20:.0f} MB: larger than the "
-                              f"{max_bytes / 2**20:.0f} MB a {what} may be")
-        raw = read_bytes_maybe_gzip(path, what)
-    except OSError as exc:
-        raise FormatError(path, None, f"cannot read {what}: {exc.strerror or exc}") from None
-    if len(raw) > max_bytes:
-        raise FormatError(path, None, f"{what} decompresses to more than {max_bytes / 2**20:.0f} MB")
+    raw = read_bytes_maybe_gzip(path, what, max_bytes)
     if b"\0" in raw:
         line = raw.count(b"\n", 0, raw.index(b"\0")) + 1
         raise FormatError(path, line, f"NUL byte: this is not a {what} text file")

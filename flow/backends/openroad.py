@@ -45,20 +45,37 @@ MANIFEST = "openroad.json"
 
 
 # ---- Tcl / make quoting ----------------------------------------------------------------------
-def tcl_word(value: Any) -> str:
-    """One Tcl word: bare when safe, else braced. Refuses what bracing cannot carry (unbalanced
-    braces, a trailing backslash) instead of writing a script that means something else."""
+_TCL_BARE = re.compile(r"[A-Za-z0-9_./+\-=:@%,*]+")
+_TCL_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def tcl_word(value: Any, what: str = "value") -> str:
+    """One Tcl word that evaluates to exactly `value`: the only quoting of OpenROAD Tcl.
+
+    Bare when it is made of safe characters, else every other character backslash-escaped
+    (control characters as `\\uXXXX`): unlike bracing, this cannot be ended early by a brace,
+    a backslash or a newline in the value, and it means the same inside a braced list. NUL
+    cannot reach OpenROAD's C strings, so it is refused (ConfigError naming `what`)."""
     s = str(value)
-    if s and re.fullmatch(r"[A-Za-z0-9_./+\-=:@%,*]+", s):
+    if _TCL_BARE.fullmatch(s):
         return s
-    depth = 0
+    if not s:
+        return "{}"
+    if "\0" in s:
+        raise ConfigError(f"{what} = {s!r}: a NUL character cannot be written into an OpenROAD script")
+    out = []
     for ch in s:
-        depth += {"{": 1, "}": -1}.get(ch, 0)
-        if depth < 0:
-            break
-    if depth != 0 or s.endswith("\\"):
-        raise ConfigError(f"cannot quote {s!r} as one Tcl word (unbalanced braces)")
-    return "{" + s + "}"
+        if ch.isalnum() and ch.isascii() or ch in "_./+-=:@%,*":
+            out.append(ch)
+        elif ch in _TCL_ESCAPES:
+            out.append(_TCL_ESCAPES[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        elif ord(ch) < 0x80:
+            out.append("\\" + ch)
+        else:
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else ch)
+    return "".join(out)
 
 
 def tcl_list(values: Sequence[Any]) -> str:
@@ -82,20 +99,25 @@ def sci(v: float) -> str:
     return f"{v:.6g}"
 
 
-def _make_value(v: Any) -> str:
-    """A config value as ORFS's make reads it: lists space-separated, `$` and `#` escaped."""
+def _make_value(v: Any, name: str = "value") -> str:
+    """A config value as ORFS's make reads it: the only quoting of `config.mk`. Lists are
+    space-separated, `$` and `#` escaped; a line break, NUL or backslash (which make reads as a
+    line continuation or an escape) cannot be written and is a ConfigError naming the variable."""
     if isinstance(v, bool):
         s = "1" if v else "0"
     elif isinstance(v, dict):
-        s = " ".join(f"{k} {_make_value(x)}" for k, x in v.items())
+        s = " ".join(f"{_make_value(k, name)} {_make_value(x, name)}" for k, x in v.items())
+        return s
     elif isinstance(v, list | tuple):
-        s = " ".join(_make_value(x) for x in v)
+        return " ".join(_make_value(x, name) for x in v)
     elif isinstance(v, float):
         s = num(v, 6)
     else:
         s = str(v)
-    if "\n" in s:
-        raise ConfigError(f"config value {s!r} spans lines; config.mk cannot hold it")
+    for bad, why in (("\n", "spans lines"), ("\r", "spans lines"), ("\0", "holds a NUL"),
+                     ("\\", "holds a backslash (a make escape)")):
+        if bad in s:
+            raise ConfigError(f"{name} = {s!r} {why}; config.mk cannot hold it")
     return s.replace("$", "$$").replace("#", "\\#")
 
 
@@ -561,7 +583,7 @@ def _config_mk_vars(cfg: dict[str, Any], platform: Platform, sdc: Path, density:
         v = cfg.get(var.name)
         if v is not None and var.name not in {k for k, _ in out}:
             out.append((var.name, [str(p) for p in v] if isinstance(v, list) else str(v) if isinstance(v, Path) else v))
-    return [(k, _make_value(v)) for k, v in out]
+    return [(k, _make_value(v, k)) for k, v in out]
 
 
 # ---- run ---------------------------------------------------------------------------------

@@ -100,10 +100,9 @@ def _words(text: str, path: Path, line: int) -> list:
 
 def read_upf(path: Path | str) -> Upf:
     path = Path(path)
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise FormatError(path, None, f"cannot read UPF: {exc.strerror}") from None
+    from flow.util import read_text_file
+
+    lines = read_text_file(path, "UPF", max_bytes=256 << 20).splitlines()  # Latin-1 tolerated, as Tcl does
     upf = Upf()
     buf, start = "", 0
     for no, raw in enumerate(lines, start=1):

@@ -48,7 +48,7 @@ h3 { font-size: 14px; margin: 14px 0 6px 0; }
 .na { border-left: 5px solid #9aa3b2; }
 .badge { display:inline-block; padding: 2px 8px; border-radius: 10px; color: white; font-size: 12px; }
 .badge.completed { background: var(--ok); } .badge.failed { background: var(--bad); }
-.badge.stopped, .badge.running { background: var(--warn); color: #222; }
+.badge.stopped, .badge.running, .badge.completed_with_violations, .badge.interrupted { background: var(--warn); color: #222; }
 img.fig { max-width: 100%; height: auto; display: block; margin: 8px 0; }
 .figs { display: flex; flex-wrap: wrap; gap: 12px; } .figs > div { flex: 1 1 480px; }
 .muted { color: var(--muted); font-size: 12px; }
@@ -311,6 +311,8 @@ def build_report(run_dir: Path | str, pm: Any = None, rules: Path | str | None =
     sections.sort(key=lambda s: s.order)
 
     status = run_info.get("status", "unknown")
+    if status == "reporting":  # the runner writes the final status only after this report
+        status = run_info.get("outcome") or status
     title = f"{run_info.get('design', '?')} · {run_info.get('tag', run_dir.name)}"
     body = "".join(
         f"<section id='s{i}'><h2>{html.escape(s.title)}</h2>{s.html}"

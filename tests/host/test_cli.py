@@ -92,7 +92,7 @@ def test_yosys_failure_exit_1_run_failed(capsys, design):
     code, _, err = cli(capsys, "run", str(design), "--runs-dir", str(design.parent / "runs"), "--tag", "t")
     line = one_line_error(err)
     assert code == 1 and "stage synth failed: yosys failed" in line and "top.v" in line
-    run = json.loads((design.parent / "runs/top/t/run.json").read_text())
+    run = json.loads((design.parent / "runs/top/nangate45/t/run.json").read_text())
     assert run["status"] == "failed" and run["failed_stage"] == "synth"
     assert runs_marked_done(design.parent / "runs") == []
 
@@ -134,7 +134,7 @@ def test_hello_plugin_installed_runs_in_flow(tmp_path, design):
         env=env, capture_output=True, text=True,
     )
     assert run.returncode == 0, run.stderr
-    metrics = json.loads((tmp_path / "runs/top/h/metrics.json").read_text())
-    hist = json.loads((tmp_path / "runs/top/h/02_hello_cells/cell_histogram.json").read_text())
+    metrics = json.loads((tmp_path / "runs/top/nangate45/h/metrics.json").read_text())
+    hist = json.loads((tmp_path / "runs/top/nangate45/h/01a_hello_cells/cell_histogram.json").read_text())
     assert metrics["hello__cell_types"] == len(hist) > 0
     assert sum(hist.values()) == metrics["synth__design__instance__count__stdcell"]

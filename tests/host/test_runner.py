@@ -97,7 +97,7 @@ def test_complete_run(config):
     assert res.status == "completed"
     assert res.metrics["double__value"] == 42 and res.metrics["test__final_views"] == 1
     info = load(res.run_dir, "run.json")
-    assert [s["dir"] for s in info["stages"]] == ["01_produce", "02_increment", "03_double"]
+    assert [s["dir"] for s in info["stages"]] == ["00a_produce", "00b_increment", "00c_double"]
     assert all(s["status"] == "done" and s["seconds"] >= 0 for s in info["stages"])
     assert load(res.run_dir, "metrics.json")["increment__value"] == 21
     cfg = load(res.run_dir, "config.resolved.json")
@@ -105,24 +105,24 @@ def test_complete_run(config):
         "value": 20, "source": f"{config}:5", "type": "int", "unit": None, "doc": "Initial value.",
         "declared_by": "test",
     }
-    st = load(res.run_dir / "02_increment", "state_out.json")
-    assert st["views"]["number"] == "02_increment/number.txt"  # relative: run dirs can move
-    assert (res.run_dir / "02_increment" / "stage.log").exists()
+    st = load(res.run_dir / "00b_increment", "state_out.json")
+    assert st["views"]["number"] == "00b_increment/number.txt"  # relative: run dirs can move
+    assert (res.run_dir / "00b_increment" / "stage.log").exists()
     assert "stage increment: done" in (res.run_dir / "flow.log").read_text()
 
 
 def test_failure_leaves_no_done_marker_and_resume(config):
     with pytest.raises(StageError, match=r"stage increment failed: RuntimeError: boom"):
         run(config, overrides=["FAIL_AT=increment"])
-    run_dir = config.parent / "runs" / "top" / "t"
+    run_dir = config.parent / "runs" / "top" / "nangate45" / "t"
     info = load(run_dir, "run.json")
     assert info["status"] == "failed" and info["failed_stage"] == "increment"
     assert [s["status"] for s in info["stages"]] == ["done", "failed", "pending"]
-    assert not (run_dir / "02_increment" / "state_out.json").exists()
+    assert not (run_dir / "00b_increment" / "state_out.json").exists()
     assert "double__value" not in load(run_dir, "metrics.json")
-    assert "Traceback" in (run_dir / "02_increment" / "stage.log").read_text()
+    assert "Traceback" in (run_dir / "00b_increment" / "stage.log").read_text()
 
-    produced = run_dir / "01_produce" / "number.txt"
+    produced = run_dir / "00a_produce" / "number.txt"
     mtime = produced.stat().st_mtime_ns
     res = run(config, from_stage="increment")
     assert res.status == "completed" and res.metrics["double__value"] == 42
@@ -133,7 +133,7 @@ def test_failure_leaves_no_done_marker_and_resume(config):
 def test_bad_input_in_stage_keeps_its_error(config):
     with pytest.raises(FormatError, match="number.txt:1: not a number"):
         run(config, overrides=["FAIL_AT=increment-format"])
-    assert load(config.parent / "runs/top/t", "run.json")["status"] == "failed"
+    assert load(config.parent / "runs/top/nangate45/t", "run.json")["status"] == "failed"
 
 
 def test_missing_declared_output_fails(config):
