@@ -310,6 +310,10 @@ class _Graph:
     pin_keys: tuple = ()  # (name_ids, n_names, sorted keys, order) for (instance, pin) look-ups
     pin_dir: np.ndarray | None = None  # per node: 0 unknown, 1 input, 2 output, 3 inout
     limits: np.ndarray | None = None  # per node: max_transition, max_capacitance, max_fanout, fanout_load
+    # RC nets for the DMP delay calculator: (rc index per node, pi models [rc, tr, (c2, rpi, c1)],
+    # CSR of their wire edges, dspf flag per rc (input port without driving cell), Elmore and
+    # extra (level shifter) delay per edge)
+    rc: tuple | None = None
 
     def nodes_of(self, insts: np.ndarray, pin: str) -> np.ndarray:
         """Node of `pin` on each instance in `insts` (-1 where it has no such pin)."""
@@ -426,25 +430,44 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
         else:  # balanced: each load behind R/fanout with C/fanout of wire
             fo = np.maximum(fanout[ne], 1)
             e_wire_a += wl_res[ne] / fo * (wl_cap[ne] / fo + cap[e_dst_a].max(axis=1))
+    # RC trees: per driver and transition the pi model and each load's Elmore delay (OpenSTA's
+    # reduceToPiElmore, pin capacitances of that transition) for the DMP delay calculator
+    rc_of_node = np.full(n, -1, dtype=np.int64)
+    rc_pi_l: list[list[tuple[float, float, float]]] = []
+    rc_port: list[bool] = []
+    e_elm = np.zeros((e_src_a.size, 2))
     if par is not None and par.trees:
         tree_nets = np.fromiter(par.trees.keys(), dtype=np.int64)
         sel = np.flatnonzero(np.isin(node_net[e_src_a], tree_nets))
-        by_drv: dict[int, dict[str, float]] = {}
+        by_drv: dict[int, list] = {}
         ld_sorted = ld_nodes[np.argsort(node_net[ld_nodes], kind="stable")]
         lstart = np.searchsorted(node_net[ld_sorted], np.arange(n_nets + 1))
         for k in sel:
             d = int(e_src_a[k])
             if d not in by_drv:
                 net = int(node_net[d])
-                members = ld_sorted[lstart[net]:lstart[net + 1]]
-                by_drv[d] = par.load_delays(net, names[d], {names[m]: float(cap[m].max()) for m in members})
-            e_wire_a[k] = by_drv[d].get(names[int(e_dst_a[k])], 0.0)
+                members = list(ld_sorted[lstart[net]:lstart[net + 1]]) + [d]
+                got = [par.pi_elmore(net, names[d], {names[m]: float(cap[m, tr]) for m in members}) for tr in (0, 1)]
+                by_drv[d] = got
+                if got[0] is not None:
+                    rc_of_node[d] = len(rc_pi_l)
+                    rc_pi_l.append([g_[:3] for g_ in got])  # type: ignore[index]
+                    rc_port.append(bool(d >= n_pins and d - n_pins < len(design.port_names)
+                                        and design.port_names[d - n_pins] not in tc.driving_cells))
+            got = by_drv[d]
+            if got[0] is None:
+                continue
+            nm = names[int(e_dst_a[k])]
+            e_elm[k] = (got[0][3].get(nm, 0.0), got[1][3].get(nm, 0.0))  # type: ignore[index]
+            e_wire_a[k] = e_elm[k].max()
+    e_extra = np.zeros(e_src_a.size)
     if ls_delay:
         di, li = node_inst[e_src_a], node_inst[e_dst_a]
         ok = (di >= 0) & (li >= 0)
         vd = np.where(ok, voltages[inst_corner[np.maximum(di, 0)]], 0.0)
         vl = np.where(ok, voltages[inst_corner[np.maximum(li, 0)]], 0.0)
-        e_wire_a = e_wire_a + np.where(ok & (vd != vl), ls_delay, 0.0)
+        e_extra = np.where(ok & (vd != vl), ls_delay, 0.0)
+        e_wire_a = e_wire_a + e_extra
     e_src, e_dst, e_wire = e_src_a, e_dst_a, e_wire_a
     src = [np.repeat(np.asarray(e_src, dtype=np.int64), 2)]
     dst = [np.repeat(np.asarray(e_dst, dtype=np.int64), 2)]
@@ -523,9 +546,36 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
     cat = np.concatenate
     g_src, g_dst = cat(src), cat(dst)
     level = _levelise(n, g_src, g_dst, warnings)
+    rc = None
+    if rc_pi_l:
+        n_exp = g_src.size
+        elmore = np.zeros(n_exp)
+        elmore[:2 * e_src_a.size] = e_elm.reshape(-1)  # wire edge j, transition tr -> edge 2j + tr
+        extra = np.zeros(n_exp)
+        extra[:2 * e_src_a.size] = np.repeat(e_extra, 2)
+        wire_ids = np.flatnonzero(rc_of_node[g_src[:2 * e_src_a.size]] >= 0)
+        owner = rc_of_node[g_src[wire_ids]]
+        o = np.argsort(owner, kind="stable")
+        rc = (rc_of_node, np.asarray(rc_pi_l, dtype=float).reshape(-1, 2, 3),
+              np.searchsorted(owner[o], np.arange(len(rc_pi_l) + 1)).astype(np.int64),
+              wire_ids[o].astype(np.int64), np.asarray(rc_port, dtype=bool), elmore, extra)
     return _Graph(n, names, node_inst, node_net, g_src, cat(srctr), g_dst, cat(dsttr), cat(is_cell),
                   cat(dtab), cat(stab), cat(einst), cat(wire), cat(launch), checks, load, level, cells,
-                  inst_cell_idx, warnings, (name_ids, n_names, skeys, korder), pin_dir, limits)
+                  inst_cell_idx, warnings, (name_ids, n_names, skeys, korder), pin_dir, limits, rc)
+
+
+def _thresholds(libs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Per library and transition (output threshold, slew lower, slew upper, input threshold)
+    as fractions, and the slew derate (Liberty `*_pct_*`, `slew_derate_from_library`)."""
+    thr = np.zeros((len(libs), 2, 4))
+    der = np.ones(len(libs))
+    for k, lb in enumerate(libs):
+        t = (lb.get("thresholds") if isinstance(lb, dict) else getattr(lb, "thresholds", None)) or {}
+        for tr, rf in enumerate(("rise", "fall")):
+            thr[k, tr] = (t.get(f"output_threshold_{rf}", 0.5), t.get(f"slew_lower_threshold_{rf}", 0.2),
+                          t.get(f"slew_upper_threshold_{rf}", 0.8), t.get(f"input_threshold_{rf}", 0.5))
+        der[k] = t.get("slew_derate", 1.0)
+    return thr, der
 
 
 def _arc_template(m: CellModel, bank: TableBank) -> tuple[list, list]:
@@ -705,9 +755,24 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     der = np.ones(max(n_inst, 1)) if derate is None else np.asarray(derate, dtype=float)
     ideal_slew_node = np.where(ideal_node, ideal_slew[np.maximum(clk_of_node, 0)], 0.0)
     ideal_src = np.ascontiguousarray(g.launch & ideal_node[g.src])
-    kern.slew_pass(order, g.src, g.srctr, g.dst, g.dsttr, g.is_cell, g.dtab, g.stab, g.inst, der, g.load,
-                   slew_max, slew_min, dmax, dmin, ideal_src, ideal_slew_node, bank.ax1, bank.ax2, bank.vals,
-                   bank.n1, bank.n2, bank.c1, bank.c2)
+    if g.rc is None:
+        kern.slew_pass(order, g.src, g.srctr, g.dst, g.dsttr, g.is_cell, g.dtab, g.stab, g.inst, der, g.load,
+                       slew_max, slew_min, dmax, dmin, ideal_src, ideal_slew_node, bank.ax1, bank.ax2, bank.vals,
+                       bank.n1, bank.n2, bank.c1, bank.c2)
+    else:  # RC nets: OpenSTA's DMP effective capacitance and per-load wire delays and slews
+        rc_of_node, rc_pi, rc_wstart, rc_wedges, rc_dspf, elmore, extra = g.rc
+        dmax[rc_wedges] = np.nan
+        dmin[rc_wedges] = np.nan
+        wsl_max = np.full(g.src.size, np.nan)
+        wsl_min = np.full(g.src.size, np.nan)
+        thr, thr_der = _thresholds(lib_list)
+        kern.slew_pass_rc(order, g.src, g.srctr, g.dst, g.dsttr, g.is_cell, g.dtab, g.stab, g.inst, der, g.load,
+                          slew_max, slew_min, dmax, dmin, ideal_src, ideal_slew_node, bank.ax1, bank.ax2,
+                          bank.vals, bank.n1, bank.n2, bank.c1, bank.c2, rc_of_node, rc_pi, rc_wstart, rc_wedges,
+                          rc_dspf, elmore, extra, wsl_max, wsl_min, ic, thr, thr_der)
+        unset = np.isnan(dmax)  # wire edges never reached (untimed drivers): the Elmore delay
+        dmax[unset] = (elmore + extra)[unset]
+        dmin[np.isnan(dmin)] = (elmore + extra)[np.isnan(dmin)]
     # ideal clock network: zero delay inside it (latency added at the source)
     zero = ideal_node[g.dst] & ideal_node[g.src]
     dmax[zero] = 0.0

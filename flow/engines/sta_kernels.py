@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from flow.engines import dmp
+
 
 @njit(cache=True, nogil=True)
 def levelise(n, src, dst):  # pragma: no cover - compiled
@@ -127,6 +129,109 @@ def slew_pass(order, src, srctr, dst, dsttr, is_cell, dtab, stab, einst, der, lo
                 else:
                     omx = 0.0
                     omn = 0.0
+            if omx > mx:
+                mx = omx
+            if omn < mn:
+                mn = omn
+            j += 1
+        slew_max[d, dt] = mx
+        slew_min[d, dt] = mn
+        i = j
+
+
+@njit(cache=True, nogil=True)
+def slew_pass_rc(order, src, srctr, dst, dsttr, is_cell, dtab, stab, einst, der, load, slew_max, slew_min,
+                 dmax, dmin, ideal_src, ideal_slew, ax1, ax2, vals, n1, n2, c1, c2, rc_of_node, rc_pi,
+                 rc_wstart, rc_wedges, rc_dspf, e_elmore, e_extra, wsl_max, wsl_min, inst_lib, thr,
+                 thr_der):  # pragma: no cover - compiled
+    """`slew_pass` for a netlist with RC nets: an arc into the driver of an RC net gets OpenSTA's
+    DMP effective-capacitance delay and driver slew (flow.engines.dmp), and every load of the
+    net the wire delay and slew of that driver waveform through its Elmore delay: the worst
+    over the driver's arcs for the late pass, the best for the early one (GraphDelayCalc's
+    merge). Wire edges from an RC net's input port without a driving cell get OpenSTA's
+    `dspfWireDelaySlew`. `dmax/dmin/wsl_*` of RC wire edges start as NaN."""
+    st_ = np.zeros(32)
+    tb = (ax1, ax2, vals, n1, n2, c1, c2)
+    m = order.size
+    i = 0
+    while i < m:
+        e0 = order[i]
+        d = dst[e0]
+        dt = dsttr[e0]
+        mx = slew_max[d, dt]
+        mn = np.inf
+        j = i
+        while j < m and dst[order[j]] == d and dsttr[order[j]] == dt:
+            e = order[j]
+            s = src[e]
+            st = srctr[e]
+            smx = slew_max[s, st]
+            smn = slew_min[s, st]
+            if ideal_src[e]:
+                smx = ideal_slew[s]
+                smn = ideal_slew[s]
+            omx = smx
+            omn = smn
+            if is_cell[e]:
+                ld = load[d, dt]
+                f = der[einst[e]]
+                t = dtab[e]
+                ts = stab[e]
+                rc = rc_of_node[d]
+                if rc >= 0 and ts >= 0:
+                    lib = inst_lib[einst[e]]
+                    vth, vl, vh, dr = thr[lib, dt, 0], thr[lib, dt, 1], thr[lib, dt, 2], thr_der[lib]
+                    for side in range(2):
+                        sl_in = smx if side == 0 else smn
+                        gd, gs = dmp.gate(st_, tb, t, ts, sl_in, rc_pi[rc, dt, 0], rc_pi[rc, dt, 1],
+                                          rc_pi[rc, dt, 2], vth, vl, vh, dr)
+                        if side == 0:
+                            dmax[e] = gd * f
+                            omx = gs
+                        else:
+                            dmin[e] = gd * f
+                            omn = gs
+                        for k in range(rc_wstart[rc], rc_wstart[rc + 1]):
+                            w = rc_wedges[k]
+                            if srctr[w] != dt:
+                                continue
+                            wd, ws = dmp.load(st_, e_elmore[w])
+                            wd += e_extra[w]
+                            if side == 0:
+                                if np.isnan(dmax[w]) or wd > dmax[w]:
+                                    dmax[w] = wd
+                                if np.isnan(wsl_max[w]) or ws > wsl_max[w]:
+                                    wsl_max[w] = ws
+                            else:
+                                if np.isnan(dmin[w]) or wd < dmin[w]:
+                                    dmin[w] = wd
+                                if np.isnan(wsl_min[w]) or ws < wsl_min[w]:
+                                    wsl_min[w] = ws
+                else:
+                    dmax[e] = _lookup(ax1, ax2, vals, n1, n2, c1, c2, t, smx, ld, 0.0) * f
+                    dmin[e] = _lookup(ax1, ax2, vals, n1, n2, c1, c2, t, smn, ld, 0.0) * f
+                    if ts >= 0:
+                        omx = max(_lookup(ax1, ax2, vals, n1, n2, c1, c2, ts, smx, ld, 0.0), 0.0)
+                        omn = max(_lookup(ax1, ax2, vals, n1, n2, c1, c2, ts, smn, ld, 0.0), 0.0)
+                    else:
+                        omx = 0.0
+                        omn = 0.0
+            elif rc_of_node[s] >= 0:
+                rc = rc_of_node[s]
+                elm = e_elmore[e]
+                if np.isnan(dmax[e]):  # no DMP driver arc: an input port, or a cell without arcs
+                    if rc_dspf[rc]:
+                        vth, vl, vh, dr = thr[0, st, 3], thr[0, st, 1], thr[0, st, 2], thr_der[0]
+                        dmax[e] = -elm * np.log(1.0 - vth) + e_extra[e]
+                        dmin[e] = dmax[e]
+                        omx = smx + elm * np.log((1.0 - vl) / (1.0 - vh)) / dr
+                        omn = smn + elm * np.log((1.0 - vl) / (1.0 - vh)) / dr
+                    else:
+                        dmax[e] = elm + e_extra[e]
+                        dmin[e] = dmax[e]
+                else:
+                    omx = wsl_max[e]
+                    omn = wsl_min[e]
             if omx > mx:
                 mx = omx
             if omn < mn:

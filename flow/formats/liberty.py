@@ -242,7 +242,12 @@ def read_liberty(path: str | Path) -> dict:
             "default_max_transition": _scaled(_a(lib, "default_max_transition"), tu),
             "default_max_capacitance": _scaled(_a(lib, "default_max_capacitance"), cu),
             "default_max_fanout": _scaled(_a(lib, "default_max_fanout"), 1.0),
-            "default_fanout_load": _scaled(_a(lib, "default_fanout_load"), 1.0)}
+            "default_fanout_load": _scaled(_a(lib, "default_fanout_load"), 1.0),
+            # waveform thresholds (fractions of the supply) and slew derate, OpenSTA's defaults
+            "thresholds": {f"{k}_{rf}": float(_a(lib, f"{k}_pct_{rf}", dflt * 100)) / 100.0
+                           for k, dflt in (("input_threshold", 0.5), ("output_threshold", 0.5),
+                                           ("slew_lower_threshold", 0.2), ("slew_upper_threshold", 0.8))
+                           for rf in ("rise", "fall")} | {"slew_derate": float(_a(lib, "slew_derate_from_library", 1.0))}}
 
 
 def _wire_loads(lib: dict, cu: float, path: Path) -> dict:
