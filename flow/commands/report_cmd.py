@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
     def compare(
         run_a: Annotated[Path, typer.Argument(help="First run directory.")],
         run_b: Annotated[Path, typer.Argument(help="Second run directory.")],
-        html_out: Annotated[Path | None, typer.Option("--html", help="Also write an HTML table here.")] = None,
+        html_out: Annotated[Path | None, typer.Option("--out", "--html", help="Also write an HTML table here.")] = None,
         changed_only: Annotated[bool, typer.Option(help="Only metrics that differ.")] = False,
     ) -> None:
         """Print (and optionally render) the metric differences between two runs."""
@@ -70,10 +70,12 @@ def register(app: typer.Typer) -> None:
         Console().print(table)
         if html_out is not None:
             body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in out_rows)
+            from flow.report.html import CSS
+
             html_out.write_text(
-                "<!DOCTYPE html><html><head><meta charset='utf-8'><title>vhflow compare</title></head><body>"
-                f"<h1>{html.escape(str(run_a))} → {html.escape(str(run_b))}</h1><table border='1'>"
-                "<tr><th>metric</th><th>A</th><th>B</th><th>unit</th><th>change</th></tr>"
-                f"{body}</table></body></html>"
+                f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>vhflow compare</title><style>{CSS}</style>"
+                f"</head><body><header><h1>{html.escape(str(run_a))} → {html.escape(str(run_b))}</h1></header>"
+                "<main><section><table><tr><th>metric</th><th>A</th><th>B</th><th>unit</th><th>change</th></tr>"
+                f"{body}</table></section></main></body></html>"
             )
             typer.echo(f"html: {html_out}")
