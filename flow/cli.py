@@ -99,7 +99,8 @@ def run_cmd(
     to_stage: Annotated[str | None, typer.Option("--to", help="Stop after this stage.")] = None,
     tag: Annotated[str | None, typer.Option(help="Run tag (directory name); default: a timestamp.")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a variable: KEY=VALUE.")] = None,
-    runs_dir: Annotated[Path | None, typer.Option(help="Where run directories go (default ./runs).")] = None,
+    runs_dir: Annotated[Path | None, typer.Option("--out", "--runs-dir",
+                                                  help="Where run directories go (default ./runs).")] = None,
     dry_run: Annotated[bool, typer.Option(help="openroad backend: render scripts only.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     allow_violations: Annotated[bool, typer.Option(
@@ -293,7 +294,9 @@ def _dispatch(argv: list[str] | None) -> None:
     except VhflowError as exc:
         if os.environ.get("VHFLOW_DEBUG"):
             raise
-        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        from flow.report.warnings import user_paths
+
+        err_console.print(f"[red]error:[/] {escape(user_paths(str(exc)))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except click_exit as exc:
         sys.exit(exc.exit_code)

@@ -105,6 +105,11 @@ def _origin(copy: Path, users: list[Path], limit: int = 16 << 20) -> str | None:
 _ABS = re.compile(r"(/[^\s:,;()'\"]+)")
 
 
+def user_paths(text: str, cwd: Path | None = None) -> str:
+    """A message with every absolute path as the user would type it (relative when under cwd)."""
+    return _shorten_paths(text, cwd)
+
+
 def _shorten_paths(text: str, cwd: Path | None) -> str:
     return _ABS.sub(lambda m: shown_path(m.group(1), cwd) if os.path.isabs(m.group(1)) else m.group(1), text)
 
