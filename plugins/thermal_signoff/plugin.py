@@ -166,8 +166,8 @@ def thermal_cmd(
     flp: Annotated[Path, typer.Option(help="HotSpot floorplan (.flp).")],
     ptrace: Annotated[Path, typer.Option(help="HotSpot power trace (.ptrace).")],
     config: Annotated[Path | None, typer.Option(help="HotSpot .config file (HotSpot 6 defaults without).")] = None,
-    model: Annotated[str | None, typer.Option(help="block or grid (default: the config's model_type, "
-                                                   "else HotSpot's default, block).")] = None,
+    model: Annotated[str | None, typer.Option(help="block or grid (default: grid when --grid is given, "
+                                                   "else the config's model_type, else HotSpot's block).")] = None,
     grid: Annotated[str | None, typer.Option(help="Grid ROWSxCOLS (default: the config's grid_rows/cols, "
                                                   "else 64x64).")] = None,
     transient: Annotated[bool, typer.Option(help="Transient: one ptrace row per sampling interval.")] = False,
@@ -204,6 +204,8 @@ def thermal_cmd(
     overrides: dict[str, Any] = {}
     if model is not None:
         overrides["model_type"] = model
+    elif grid is not None:  # asking for a grid size means the grid model
+        overrides["model_type"] = "grid"
     if dt is not None:
         overrides["sampling_intvl"] = dt
     if map_mode is not None:

@@ -23,7 +23,8 @@ from flow.formats.hotspot import (
 from plugins.thermal_signoff.analysis import config_from, solve_floorplan
 from tests.conftest import require_reference
 
-TOL_K = 0.5
+TOL_K = 0.5  # the contract (issue 15)
+STEADY_K, STEP_K = 0.05, 0.1  # what we measure, asserted so that a drift shows (HotSpot prints 0.01 K)
 
 
 def ev6_like() -> Floorplan:
@@ -128,9 +129,9 @@ def test_grid_steady_matches_hotspot(tmp_path, name, total_w, n, mode):
                 "-steady_file", str(tmp_path / "hs.steady"))
     fp, _, res = ours(flp, ptrace, conf, model_type="grid", grid_rows=n, grid_cols=n)
     hs_layers, hs_inodes = read_temperature_file(tmp_path / "hs.steady", fp.names)
-    assert np.max(np.abs(res.steady_layers_k[0] - hs_layers[0])) < TOL_K  # every die block
-    assert np.max(np.abs(res.steady_layers_k - hs_layers)) < TOL_K  # and every layer
-    assert np.max(np.abs(res.steady_inodes_k - hs_inodes)) < TOL_K
+    assert np.max(np.abs(res.steady_layers_k[0] - hs_layers[0])) < min(TOL_K, STEADY_K)  # every die block
+    assert np.max(np.abs(res.steady_layers_k - hs_layers)) < STEADY_K  # and every layer
+    assert np.max(np.abs(res.steady_inodes_k - hs_inodes)) < STEADY_K
     assert hs_layers[0].max() - 318.15 > 2.0  # a case that heats, so the comparison means something
 
 
@@ -142,11 +143,11 @@ def test_block_steady_and_transient_match_hotspot(tmp_path, name):
                 "-o", str(tmp_path / "hs.ttrace"))
     fp, names, res = ours(flp, ptrace, conf, transient=True, model_type="block")
     hs_layers, _ = read_temperature_file(tmp_path / "hs.steady", fp.names)
-    assert np.max(np.abs(res.steady_layers_k - hs_layers)) < TOL_K
+    assert np.max(np.abs(res.steady_layers_k - hs_layers)) < STEADY_K
     hs_names, hs_trace = read_ttrace(tmp_path / "hs.ttrace")
     order = [fp.names.index(nm) for nm in hs_names]
     assert hs_trace.shape == (8, len(fp.names))
-    assert np.max(np.abs(res.trace_k[:, order] - hs_trace), axis=1).max() < TOL_K  # every step
+    assert np.max(np.abs(res.trace_k[:, order] - hs_trace), axis=1).max() < min(TOL_K, STEP_K)  # every step
 
 
 @pytest.mark.parametrize(("name", "steady_as_init", "mode"), [("slices", True, "avg"), ("ev6", False, "center")])
@@ -168,7 +169,7 @@ def test_grid_transient_matches_hotspot_every_step(tmp_path, name, steady_as_ini
     hs_names, hs_trace = read_ttrace(tmp_path / "hs.ttrace")
     order = [fp.names.index(nm) for nm in hs_names]
     step_err = np.max(np.abs(res.trace_k[:, order] - hs_trace), axis=1)
-    assert len(step_err) == 6 and step_err.max() < TOL_K
+    assert len(step_err) == 6 and step_err.max() < min(TOL_K, STEP_K)
     assert np.ptp(hs_trace[:, 0]) > 0.2  # the trace moves
 
 
@@ -188,6 +189,6 @@ def test_cli_files_match_hotspot(tmp_path, capsys):
     names = read_flp(flp).names
     ours_l, ours_i = read_temperature_file(tmp_path / "v.steady", names)
     hs_l, hs_i = read_temperature_file(tmp_path / "hs.steady", names)
-    assert np.max(np.abs(ours_l - hs_l)) < TOL_K and np.max(np.abs(ours_i - hs_i)) < TOL_K
+    assert np.max(np.abs(ours_l - hs_l)) < STEADY_K and np.max(np.abs(ours_i - hs_i)) < STEADY_K
     (hn, ht), (vn, vt) = read_ttrace(tmp_path / "hs.ttrace"), read_ttrace(tmp_path / "v.ttrace")
-    assert hn == vn and ht.shape == vt.shape == (5, len(names)) and np.max(np.abs(ht - vt)) < TOL_K
+    assert hn == vn and ht.shape == vt.shape == (5, len(names)) and np.max(np.abs(ht - vt)) < STEP_K
