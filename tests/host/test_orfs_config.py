@@ -244,3 +244,15 @@ def test_run_config_mk_on_one_corner_tree(orfs_tree, tmp_path, capsys, monkeypat
     assert metrics["finish__timing__setup__ws"] == metrics["finish__timing__setup__ws__corner:typical"]
     resolved = json.loads((run / "config.resolved.json").read_text())
     assert resolved["config_file"] == str((cfg_dir / "config.mk").resolve())
+
+
+def test_cli_errors_name_the_file_as_the_user_does(tmp_path, monkeypatch, capsys):
+    d = tmp_path / "proj"
+    d.mkdir()
+    (d / "config.mk").write_text("export DESIGN_NAME = x\nexport V = $(shell ls)\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main(["run", "proj/config.mk", "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "error: proj/config.mk:2: $(shell …) is not supported" in err
+    assert not (tmp_path / "runs").exists()
