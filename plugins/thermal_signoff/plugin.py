@@ -191,6 +191,7 @@ def thermal_cmd(
     with --steady-file / --ttrace are kelvin, as HotSpot writes them."""
     from flow.engines.thermal import KELVIN
     from flow.formats.hotspot import (
+        read_config,
         read_flp,
         read_ptrace,
         read_temperature_file,
@@ -211,6 +212,11 @@ def thermal_cmd(
     if map_mode is not None:
         overrides["grid_map_mode"] = map_mode
     cfg = config_from(grid, overrides, config_file=config)
+    # HotSpot also takes -init_file / -steady_file from the .config (the command line wins)
+    conf_files = {k: v for k, v in (read_config(config) if config else {}).items()
+                  if k in ("init_file", "steady_file") and isinstance(v, str) and v != "(null)"}
+    init_file = init_file or (Path(conf_files["init_file"]) if "init_file" in conf_files else None)
+    steady_file = steady_file or (Path(conf_files["steady_file"]) if "steady_file" in conf_files else None)
     init = read_temperature_file(init_file, fp.names) if init_file is not None else None
     transient = transient or ttrace is not None
     res = solve_floorplan(fp, names, powers, cfg, transient=transient, init=init)
@@ -233,7 +239,7 @@ def thermal_cmd(
             out["sampling_intvl_s"] = cfg.sampling_intvl
             out["times_s"] = res.times_s.tolist()
             out["trace"] = (res.trace_k - off).round(4).tolist()
-        typer.echo(json.dumps(out, indent=2))
+        typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
     typer.echo(f"# steady state, {res.model_type} model, {unit}")
     for n, t in zip(res.names, steady, strict=True):
