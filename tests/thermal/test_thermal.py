@@ -240,6 +240,15 @@ def test_cli_thermal(tmp_path, capsys):
         main([*base, "--kelvin", "--init-file", str(tmp_path / "out.steady"), "--transient", "--model", "block"])
     text = capsys.readouterr().out.splitlines()
     assert text[0] == "# steady state, block model, K" and float(text[1].split()[1]) > 300
+    # -init_file in the .config is honoured, as by HotSpot, and equals the option
+    (tmp_path / "i.config").write_text(f"-sampling_intvl 0.001\n-init_file {tmp_path / 'out.steady'}\n")
+    runs = []
+    for extra in (["--config", str(tmp_path / "i.config")],
+                  ["--config", str(tmp_path / "h.config"), "--model", "block", "--init-file", str(tmp_path / "out.steady")]):
+        with pytest.raises(SystemExit):
+            main(["thermal", "--flp", str(flp), "--ptrace", str(ptrace), "--transient", "--json", *extra])
+        runs.append(json.loads(capsys.readouterr().out)["trace"])
+    assert runs[0] == runs[1] and abs(runs[0][0][0] - layers[0, 0] + KELVIN) < 5.0
     with pytest.raises(SystemExit) as e:
         main(["thermal", "--flp", str(flp), "--ptrace", str(ptrace), "--grid", "8by8"])
     assert e.value.code == 2
