@@ -195,5 +195,16 @@ def run_trace(run_dir: Path, out: Path, *, model_name: str = "lenet5", dataset: 
             + (f", {point['energy_per_inference_j'] * 1e9:.2f} nJ/inference" if energy else ""))
     main = json.loads((out / "trace.json").read_text())
     main["operating_points"] = points
+    if energy and sum(isinstance(p.get("bits"), int) for p in points) >= 1:
+        # the Adaptive ConvNets energy model fitted to these uniform-precision traces, and how well
+        # it predicts every traced point (`vhflow convnet adaptive --calibration trace.json`)
+        from convnet_opt.energy import EnergyModel, calibrate_from_trace, trace_agreement
+
+        em = calibrate_from_trace(EnergyModel.load("mac_array"), main)
+        main["energy_model"] = {"mac_pj": em.mac_pj, "cycle_pj": em.cycle_pj, "rows": em.rows, "cols": em.cols,
+                                "clock_hz": em.clock_hz, "agreement": trace_agreement(em, main)}
+        for a in main["energy_model"]["agreement"]:
+            log(f"energy model vs trace, {a['label']}: {a['model_pj'] / 1e3:.2f} nJ vs {a['trace_pj'] / 1e3:.2f} nJ "
+                f"({100 * a['rel_error']:+.1f}%)")
     (out / "trace.json").write_text(json.dumps(main, indent=1))
     return main

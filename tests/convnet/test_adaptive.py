@@ -73,8 +73,10 @@ def test_calibrate_from_signoff(tmp_path):
     # 16 mW x 2 ns = 32 pJ per cycle, 2 pJ of it leakage, 30 pJ over 16 MACs
     assert cal.mac_pj[8] == pytest.approx(30 / 16)
     assert cal.mac_pj[4] / cal.mac_pj[8] == pytest.approx(em.mac_pj[4] / em.mac_pj[8])
+    assert cal.cycle_pj is None  # a sign-off number replaces the per-cycle fit by leakage alone
     assert cal.leak_pj_per_cycle == pytest.approx(2.0) and cal.clock_hz == pytest.approx(5e8)
-    assert calibrate(em, {"power__total": 0.016}).mac_pj[8] == pytest.approx((0.016 / em.clock_hz * 1e12 - 0.2) / 16)
+    assert calibrate(em, {"power__total": 0.016}).mac_pj[8] == pytest.approx(
+        (0.016 / em.clock_hz * 1e12 - em.leak_pj_per_cycle) / 16)
     with pytest.raises(ValueError, match="power__total"):
         calibrate(em, {})
 

@@ -39,7 +39,9 @@ def synth_run(tmp_path_factory, nangate45) -> Path:
     r = subprocess.run([sys.executable, "-m", "flow.cli", "run", str(d / "config.toml"), "--runs-dir", str(d / "runs"),
                         "--tag", "s", "--to", "synth", "-q"], capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0, r.stderr
-    return d / "runs/mac_array/s"
+    runs = sorted((d / "runs").glob("mac_array/**/config.resolved.json"))  # runs/<design>[/<platform>]/<tag>
+    assert runs, r.stderr
+    return runs[0].parent
 
 
 def test_array_bits_round_up():
