@@ -315,13 +315,26 @@ def sta_activity(design: FlatDesign, timing: TimingResult, *,
     loads = np.flatnonzero(drv_of >= 0)
     for L in np.unique(level[loads]).tolist():
         lv_loads[L] = loads[level[loads] == L]
-    sched: dict[int, list[_FuncGroup]] = {}
+    # per level: function outputs batched by arity (stacked truth tables and Boolean
+    # differences), register outputs by state name
+    parts: dict[tuple[int, int], list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
+    seq_sched: dict[int, list[tuple[np.ndarray, np.ndarray, str]]] = {}
     for fg in groups:
         lv = level[fg.nodes]
+        if fg.table is not None:
+            k = fg.inputs.shape[1]
+            tf = fg.table.astype(float)
+            dif = np.array([act.boolean_difference(fg.table, i) for i in range(k)], dtype=float).reshape(k, tf.size)
         for L in np.unique(lv).tolist():
             m = np.flatnonzero(lv == L)
-            sched.setdefault(L, []).append(_FuncGroup(fg.nodes[m], fg.inputs[m], fg.table, fg.state, fg.insts[m]))
-    all_levels = sorted(set(lv_loads) | set(sched))
+            if fg.table is None:
+                seq_sched.setdefault(L, []).append((fg.nodes[m], fg.insts[m], fg.state))
+            else:
+                parts.setdefault((L, k), []).append((fg.nodes[m], fg.inputs[m], np.broadcast_to(tf, (m.size, tf.size)),
+                                                     np.broadcast_to(dif, (m.size, *dif.shape))))
+    sched: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
+    for (L, _k), lst in parts.items():
+        sched.setdefault(L, []).append(tuple(np.concatenate([x[j] for x in lst]) for j in range(4)))
     by_level = np.argsort(level, kind="stable")
     lstart = np.searchsorted(level[by_level], np.arange(int(level.max(initial=0)) + 2))
     slew = timing.node_slew
@@ -357,9 +370,17 @@ def sta_activity(design: FlatDesign, timing: TimingResult, *,
 
     queued = np.zeros(n, dtype=bool)
     queued[fanout(np.flatnonzero(roots))] = True
+    pend = np.zeros(int(level.max(initial=0)) + 2, dtype=bool)  # levels with queued nodes
+    pend[level[queued]] = True
     for _pass in range(max_passes + 1):
         changed_regs: set[int] = set()
-        for L in all_levels:
+        L = -1
+        while True:
+            nxt = np.flatnonzero(pend[L + 1:])
+            if nxt.size == 0:
+                break
+            L += 1 + int(nxt[0])
+            pend[L] = False
             changed: list[np.ndarray] = []
             ld = lv_loads.get(L)
             if ld is not None:
@@ -371,28 +392,42 @@ def sta_activity(design: FlatDesign, timing: TimingResult, *,
                     dd = np.where(us, u_dens[ld], dd)
                     pp = np.where(us, u_duty[ld], pp)
                     changed.append(store(ld, dd, pp, np.where(us, ann_origin[ld], prop)))
-            for fg in sched.get(L, ()):
-                q = queued[fg.nodes] & ~clk[fg.nodes]
-                if not q.any():
+            lvl_n: list[np.ndarray] = []
+            lvl_d: list[np.ndarray] = []
+            lvl_p: list[np.ndarray] = []
+            lvl_o: list[np.ndarray] = []
+            for b_nodes, b_ins, b_tab, b_dif in sched.get(L, ()):
+                q = np.flatnonzero(queued[b_nodes] & ~clk[b_nodes])
+                if q.size == 0:
                     continue
-                nodes, insts = fg.nodes[q], fg.insts[q]
+                nodes = b_nodes[q]
                 queued[nodes] = False
-                if fg.table is None:
-                    known = seq_known[fg.state][insts]
-                    dd = np.where(known, seq_dens[fg.state][insts], 0.0)
-                    pp = np.where(known, seq_duty[fg.state][insts], 0.0)
-                    oo = np.where(known, prop, ORIGINS.index("none"))
-                else:
-                    ins = fg.inputs[q]
-                    ok = ins >= 0
-                    iv = np.maximum(ins, 0)
-                    dd, pp = cur(iv.reshape(-1))
-                    pp, dd = act.table_duty_density(fg.table, np.where(ok, pp.reshape(iv.shape), 0.0),
-                                                    np.where(ok, dd.reshape(iv.shape), 0.0))
-                    oo = np.full(nodes.size, prop)
+                ins = b_ins[q]
+                ok = ins >= 0
+                dd, pp = cur(np.maximum(ins, 0).reshape(-1))
+                dd = np.where(ok, dd.reshape(ins.shape), 0.0)
+                w = act.state_weights(np.where(ok, pp.reshape(ins.shape), 0.0))
+                lvl_n.append(nodes)
+                lvl_p.append(np.einsum("ms,ms->m", w, b_tab[q]))
+                lvl_d.append(np.einsum("ms,mks,mk->m", w, b_dif[q], dd))
+                lvl_o.append(np.full(nodes.size, prop))
+            for s_nodes, s_insts, state in seq_sched.get(L, ()):
+                q = np.flatnonzero(queued[s_nodes] & ~clk[s_nodes])
+                if q.size == 0:
+                    continue
+                nodes, insts = s_nodes[q], s_insts[q]
+                queued[nodes] = False
+                known = seq_known[state][insts]
+                lvl_n.append(nodes)
+                lvl_d.append(np.where(known, seq_dens[state][insts], 0.0))
+                lvl_p.append(np.where(known, seq_duty[state][insts], 0.0))
+                lvl_o.append(np.where(known, prop, ORIGINS.index("none")))
+            if lvl_n:
+                nodes = np.concatenate(lvl_n)
                 us = user[nodes]
-                changed.append(store(nodes, np.where(us, u_dens[nodes], dd), np.where(us, u_duty[nodes], pp),
-                                     np.where(us, ann_origin[nodes], oo)))
+                changed.append(store(nodes, np.where(us, u_dens[nodes], np.concatenate(lvl_d)),
+                                     np.where(us, u_duty[nodes], np.concatenate(lvl_p)),
+                                     np.where(us, ann_origin[nodes], np.concatenate(lvl_o))))
             # other queued nodes of this level (annotated pins without a driver or function)
             at_l = by_level[lstart[L]:lstart[L + 1]]
             rest = at_l[queued[at_l] & ~clk[at_l]]
@@ -403,7 +438,9 @@ def sta_activity(design: FlatDesign, timing: TimingResult, *,
                     changed.append(store(us, u_dens[us], u_duty[us], ann_origin[us]))
             ch = np.concatenate(changed) if changed else np.zeros(0, dtype=np.int64)
             if ch.size:
-                queued[fanout(ch)] = True
+                fo = fanout(ch)
+                queued[fo] = True
+                pend[level[fo]] = True
                 lp = ch[(ch < n_pins) & is_load[ch]]
                 inst_l = g.node_inst[lp]
                 changed_regs.update(inst_l[is_seq_inst[inst_l]].tolist())
@@ -429,7 +466,9 @@ def sta_activity(design: FlatDesign, timing: TimingResult, *,
                 seq_duty[nm][insts] = p_in if k == 0 else 1.0 - p_in
                 seq_known[nm][insts] = True
             for i in insts.tolist():
-                queued[reg_outputs.get(i, [])] = True
+                outs = reg_outputs.get(i, [])
+                queued[outs] = True
+                pend[level[outs]] = True
     return finish()
 
 
