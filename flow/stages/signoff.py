@@ -242,9 +242,28 @@ class SignoffStage(Stage):
         metrics["power__total"] = tot["total"]
         for c, p in res.power.items():
             metrics[f"power__total__corner:{c}"] = p.totals()["total"]
+        metrics.update(_design_area(design, libs, state))
         for w in res.warnings:
             ctx.log.warning("signoff: %s", w)
         return StageResult(views={"timing": timing_path, "power": power_path}, metrics=metrics)
+
+
+def _design_area(design: FlatDesign, libs: dict[str, Any], state: State) -> dict[str, float]:
+    """Cell area as OpenROAD's report_design_area gives it (µm²): the netlist's cells from
+    Liberty plus the placed well taps, and its ratio to the core area."""
+    cells = next(iter(libs.values())).get("cells", {}) if libs and isinstance(next(iter(libs.values())), dict) else {}
+    if not cells:
+        return {}
+    area = sum(float(cells.get(c, {}).get("area", 0.0)) for c in design.inst_cell)
+    if "placement" in set(state):
+        with np.load(state["placement"]) as fp:  # taps are placed, not in the netlist
+            if "tap_w" in fp.files:
+                area += float(np.sum(np.asarray(fp["tap_w"], float) * np.asarray(fp["tap_h"], float)))
+    out = {"design__instance__area": round(area * 1e12, 4)}
+    core = state.metrics.get("floorplan__design__core__area")
+    if core:
+        out["design__instance__utilization"] = round(area * 1e12 / float(core), 6)
+    return out
 
 
 def _island_corners(doc: dict, libs: dict[str, Any], plat: Any, design: FlatDesign):

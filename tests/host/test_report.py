@@ -58,7 +58,7 @@ def test_compare_and_regenerate(gcd_run, tmp_path, capsys):
     assert e.value.code == 2
 
 
-def test_pd_figures_and_tables_match_the_run(gcd_run):
+def test_pd_figures_and_tables_match_the_run(gcd_run, nangate45):
     """The layout, congestion, clock-tree and worst-path figures state numbers the run's own
     metrics and files give independently."""
     from flow.formats.deflib import read_def
@@ -74,6 +74,12 @@ def test_pd_figures_and_tables_match_the_run(gcd_run):
     final = json.loads((dirs["signoff"] / "state_out.json").read_text())["views"]
     comps = read_def(run / final["def"]).components
     taps = sum(c.macro == "TAPCELL_X1" for c in comps)
+    # ORFS's finish__design__instance__area (Liberty areas + taps) equals the DEF's LEF footprints
+    sizes = pd._macro_sizes(nangate45)
+    lef_area = sum(sizes[c.macro][0] * sizes[c.macro][1] for c in comps) * 1e12
+    assert m["finish__design__instance__area"] == pytest.approx(lef_area, rel=1e-6)
+    assert m["finish__design__instance__utilization"] == pytest.approx(lef_area / m["floorplan__design__core__area"],
+                                                                       rel=1e-5)
     assert taps == m["floorplan__design__tapcells"]
     got = re.search(r"Layout \(\S+\): (\d+) cells, (\d+) taps(?:, (\d+) inserted buffers)?", text)
     assert got and int(got.group(1)) + int(got.group(2)) + int(got.group(3) or 0) == len(comps)
