@@ -153,10 +153,10 @@ METRIC_TABLE: tuple[Metric, ...] = (
     _m("finish__power__per_island__*", "W", "Power of one FINE-VH island.", "power__per_island__*", "W", "mW"),
     _m("finish__power__ir_drop__worst", "V", "Worst static IR drop through island header switches (estimate).",
        "power__ir_drop__worst", "V", "mV"),
-    # OpenROAD backend (report_design_area)
-    _m("finish__design__instance__area", "µm²", "Cell area OpenROAD reports (report_design_area).",
-       "design__instance__area", "µm²"),
-    _m("finish__design__instance__utilization", "", "Utilisation OpenROAD reports (report_design_area), fraction.",
+    # final cell area (embedded sign-off, or OpenROAD's report_design_area)
+    _m("finish__design__instance__area", "µm²", "Final cell area: netlist cells (Liberty) + well taps, as "
+       "report_design_area.", "design__instance__area", "µm²"),
+    _m("finish__design__instance__utilization", "", "Final cell area / core area (fraction, as ORFS).",
        "design__instance__utilization", "", "%"),
     _m("openroad__scripts__rendered", "", "OpenROAD Tcl scripts rendered by the openroad backend."),
     # thermal
