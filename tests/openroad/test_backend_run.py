@@ -88,7 +88,7 @@ def test_dry_run_with_finevh_islands_on_sky130(tmp_path, sky130hd, no_openroad):
     from tests.openroad.tclstub import Session
 
     res = run_flow(DESIGNS / "gcd/config.sky130hd.toml", tag="fvh", backend="openroad", dry_run=True,
-                   runs_dir=tmp_path, overrides=["FINEVH_ISLANDS=3"])
+                   runs_dir=tmp_path, overrides=["FINEVH_ISLANDS=3", "FINEVH_VDDL_CORNER=ss_n40C_1v44"])
     assert res.status == "rendered"
     run = res.run_dir
     scripts = next(run.glob("*_openroad"))
