@@ -255,21 +255,15 @@ def _normalise_sdc(src: Path, dst: Path, design: str) -> None:
 
 
 def _openroad_upf(src: Path, dst: Path) -> Path:
-    """A copy of the UPF that OpenROAD's `read_upf` accepts: our `set_domain_voltage PD -rails
-    {..}` extension (FINE-VH's rail pair) is not OpenROAD's `-domain/-voltage` form, so it is
-    kept as a comment; everything else is passed through."""
-    try:
-        lines = Path(src).read_text().splitlines()
-    except OSError as exc:
-        raise FormatError(src, None, f"cannot read UPF: {exc.strerror}") from None
-    out = [f"# read_upf copy of {src} written by vhflow"]
-    for ln in lines:
-        words = ln.split()
-        if words and words[0] == "set_domain_voltage" and "-domain" not in words:
-            out.append(f"# vhflow: not OpenROAD syntax, kept for reference: {ln}")
-        else:
-            out.append(ln)
-    dst.write_text("\n".join(out) + "\n")
+    """A copy of the UPF that OpenROAD's `read_upf` accepts (`flow.formats.upf.to_openroad`):
+    only its commands and options; supply ports/nets (pdngen's job), `-include_scope` and our
+    two-rail `set_domain_voltage -rails` extension are left out, each named in a comment."""
+    from flow.formats.upf import read_upf, to_openroad, write_upf
+
+    upf, notes = to_openroad(read_upf(src))
+    header = "\n".join([f"read_upf copy of {src} written by vhflow (OpenROAD read_upf commands only)",
+                         *(f"left out: {n}" for n in notes)])
+    write_upf(upf, dst, header=header)
     return dst
 
 
@@ -504,6 +498,10 @@ def render(
         "tie": tie, "cts_buffer": cells.get("cts_buffer") or cells.get("min_buffer"),
         "cts_cluster_size": cfg.get("CTS_CLUSTER_SIZE"), "cts_cluster_diameter": cfg.get("CTS_CLUSTER_DIAMETER"),
         "cts_buf_distance": cfg.get("CTS_BUF_DISTANCE"), "hold_margin": cfg.get("HOLD_SLACK_MARGIN"),
+        "setup_margin": cfg.get("SETUP_SLACK_MARGIN"), "tns_end_percent": cfg.get("TNS_END_PERCENT"),
+        "slew_margin": cfg.get("SLEW_MARGIN"), "cap_margin": cfg.get("CAP_MARGIN"),
+        "rcx_rules": str(platform.root / "rcx_patterns.rules") if (platform.root / "rcx_patterns.rules").is_file() else None,
+        "final_spef": str(out_dir / f"{design}.spef"),
         "detailed_route": bool(cfg.get("DETAILED_ROUTE_END_ITERATION")),
         "droute_end_iter": cfg.get("DETAILED_ROUTE_END_ITERATION"),
         "fillers": tcl_list(cells["fillers"]) if cells.get("fillers") else None,
@@ -579,9 +577,12 @@ def _config_mk_vars(cfg: dict[str, Any], platform: Platform, sdc: Path, density:
         out.append(("CORNER", cfg["CORNER"]))
     if cfg.get("DONT_USE_CELLS"):
         out.append(("DONT_USE_CELLS", dont_use))
+    # what the floorplan source and density choice above replace is not exported (ORFS would use it)
+    replaced = {"FLOORPLAN_DEF", "DIE_AREA", "CORE_AREA", "CORE_UTILIZATION", "CORE_ASPECT_RATIO", "CORE_MARGIN",
+                "PLACE_DENSITY", "PLACE_DENSITY_LB_ADDON"}
     for var in ORFS_COMPAT_VARIABLES:
         v = cfg.get(var.name)
-        if v is not None and var.name not in {k for k, _ in out}:
+        if v is not None and var.name not in {k for k, _ in out} and var.name not in replaced:
             out.append((var.name, [str(p) for p in v] if isinstance(v, list) else str(v) if isinstance(v, Path) else v))
     return [(k, _make_value(v, k)) for k, v in out]
 
