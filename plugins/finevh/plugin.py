@@ -71,6 +71,7 @@ def _enabled(config) -> bool:
 def _rails(ctx: StageContext) -> tuple[str, str]:
     if ctx.config.get("FINEVH_CLOCK", "vddh") not in ("vddh", "sdc"):
         raise ConfigError("FINEVH_CLOCK must be 'vddh' or 'sdc'")
+    ctx.platform.require_voltages(2, "FINE-VH (a VDDH and a VDDL rail)")  # names the corners a tree lacks
     vh, vl = default_rails(ctx.platform)
     vh = ctx.config["FINEVH_VDDH_CORNER"] or vh
     vl = ctx.config["FINEVH_VDDL_CORNER"] or vl

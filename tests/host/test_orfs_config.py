@@ -256,3 +256,15 @@ def test_cli_errors_name_the_file_as_the_user_does(tmp_path, monkeypatch, capsys
     err = capsys.readouterr().err
     assert e.value.code == 2 and "error: proj/config.mk:2: $(shell …) is not supported" in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_finevh_says_which_corners_it_needs(orfs_tree):
+    from types import SimpleNamespace
+
+    from plugins.finevh.plugin import _rails
+
+    ctx = SimpleNamespace(platform=load_platform("nangate45"), config={"FINEVH_VDDH_CORNER": None,
+                                                                      "FINEVH_VDDL_CORNER": None})
+    with pytest.raises(PlatformError, match=r"FINE-VH .* needs Liberty corners at 2 supply voltages.*"
+                                            r"absent from this tree: slow \(no lib/NangateOpenCellLibrary_slow.lib\)"):
+        _rails(ctx)
