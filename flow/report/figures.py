@@ -112,7 +112,7 @@ def slack_histogram(slacks_ns: dict[str, np.ndarray], kind: str) -> str:
     ax.set_xlabel(f"{kind} slack (ns)")
     ax.set_ylabel("endpoints")
     ax.set_title(f"{kind.capitalize()} slack per endpoint")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return to_img(fig, f"{kind} slack histogram")
 
 
@@ -126,5 +126,5 @@ def power_breakdown(groups: dict[str, dict[str, float]]) -> str:
         left += vals
     ax.set_xlabel("power (mW)")
     ax.set_title("Power by group (OpenSTA grouping)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, never over them
     return to_img(fig, "power breakdown")

@@ -331,15 +331,30 @@ def worst_paths_table(timing_json: Path, report_link: str | None, limit: int = 1
 
 
 def drv_table(metrics: dict[str, Any]) -> str:
-    """Design-rule violation counts (ORFS `*__timing__drv__*`), by stage."""
-    keys = [k for k in metrics if "__timing__drv__" in k and isinstance(metrics[k], int | float)]
-    if not keys:
+    """Design-rule violations (max slew / cap / fanout) before and after repair and at sign-off,
+    as ORFS names them; pass/fail is the sign-off count."""
+    stages = (("before repair", "repair_design__before__timing__drv__"), ("after repair", "repair_design__timing__drv__"),
+              ("sign-off", "finish__timing__drv__"))
+    cols = [(label, prefix) for label, prefix in stages if any(k.startswith(prefix) for k in metrics)]
+    if not cols:
         return ""
-    rows = "".join(
-        f"<tr class='{'bad' if metrics[k] else ''}'><td><code>{html.escape(k)}</code></td>"
-        f"<td class='num'>{html.escape(display(k, metrics[k])[0])}</td>"
-        f"<td>{'✘' if metrics[k] else '✔'}</td></tr>" for k in sorted(keys))
-    return f"<table><tr><th>metric</th><th>violations</th><th></th></tr>{rows}</table>"
+    rows = []
+    for check, title in (("max_slew", "max slew"), ("max_cap", "max capacitance"), ("max_fanout", "max fanout")):
+        vals = [metrics.get(prefix + check) for _, prefix in cols]
+        if all(v is None for v in vals):
+            continue
+        final = metrics.get("finish__timing__drv__" + check)
+        slack_key = f"finish__timing__drv__{check}_slack"
+        slack = metrics.get(slack_key)
+        slack_txt = "—" if slack is None else " ".join(display(slack_key, slack)).strip()
+        verdict = "" if final is None else ("✔" if final == 0 else "✘")
+        cells = "".join(f"<td class='num'>{'—' if v is None else format_number(v)}</td>" for v in vals)
+        rows.append(f"<tr class='{'bad' if final else ''}'><td>{title}</td>{cells}"
+                    f"<td class='num'>{html.escape(slack_txt)}</td><td>{verdict}</td></tr>")
+    head = "".join(f"<th>{html.escape(label)}</th>" for label, _ in cols)
+    return (f"<table><tr><th>check</th>{head}<th>worst slack</th><th></th></tr>{''.join(rows)}</table>"
+            "<p class='muted'>Violating pins (slew) or drivers (capacitance, fanout), as OpenSTA "
+            "report_check_types counts them; metrics <code>*__timing__drv__*</code>.</p>")
 
 
 def rules_table(metrics: dict[str, Any], rules_path: Path) -> str:

@@ -130,6 +130,18 @@ def test_layout_labels_do_not_overlap(gcd_run, nangate45):
     assert not any(b.overlaps(t) for b in boxes for t in [*ticks, title])
 
 
+def test_drv_table_passes_on_the_sign_off_count():
+    from flow.report.pd import drv_table
+
+    t = drv_table({"repair_design__before__timing__drv__max_slew": 10, "repair_design__timing__drv__max_slew": 0,
+                   "finish__timing__drv__max_slew": 3, "finish__timing__drv__max_slew_slack": -0.0123,
+                   "finish__timing__drv__max_cap": 0, "repair_design__before__timing__drv__max_cap": 4})
+    slew = re.search(r"<tr class='bad'><td>max slew</td>(.*?)</tr>", t).group(1)
+    assert re.findall(r"<td class='num'>([^<]*)</td>", slew) == ["10", "0", "3", "-0.0123 ns"] and "✘" in slew
+    cap = re.search(r"<tr class=''><td>max capacitance</td>(.*?)</tr>", t).group(1)
+    assert "✔" in cap and "max fanout" not in t  # no fanout metric: no row
+
+
 def test_ir_drop_map_caption_is_the_worst_island():
     import numpy as np
 
