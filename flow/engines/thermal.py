@@ -270,6 +270,13 @@ class Network:
         """Heat flowing to ambient (W) at node temperatures T."""
         return float(np.sum(self.g_amb * (T - self.ambient)))
 
+    def integrate_steps(self, T: np.ndarray, p_nodes: np.ndarray, steps: list[float]) -> np.ndarray:
+        """Advance T with node power p_nodes held constant by one TR-BDF2 step of each size in
+        `steps` (e.g. `graded_steps`); each size's solver is built once and cached."""
+        for h in steps:
+            T = self.integrate(T, p_nodes, h, 1)
+        return T
+
     def integrate(self, T: np.ndarray, p_nodes: np.ndarray, dt: float, substeps: int,
                   method: str = "trbdf2") -> np.ndarray:
         """Advance T by dt with node power p_nodes held constant, in `substeps` equal steps.
@@ -306,6 +313,21 @@ class Network:
             for _ in range(substeps):
                 T = solve(a @ T + q)
         return T
+
+
+def graded_steps(dt: float, h0: float, growth: float) -> list[float]:
+    """Step sizes covering dt: h0, h0·g, h0·g², … (the last one trimmed to end at dt). After each
+    power change the fast die modes decay first, so steps can grow as only slower modes remain."""
+    steps: list[float] = []
+    t, h = 0.0, h0
+    while t < dt * (1 - 1e-12):
+        h_now = min(h, dt - t)
+        if dt - t - h_now < 0.25 * h_now:  # avoid a sliver at the end
+            h_now = dt - t
+        steps.append(h_now)
+        t += h_now
+        h *= growth
+    return steps
 
 
 def _factorize(A: sp.spmatrix) -> Callable[[np.ndarray], np.ndarray]:

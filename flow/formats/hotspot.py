@@ -74,7 +74,7 @@ def _lines(path: Path) -> Iterator[tuple[int, list[str]]]:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise FormatError(path, None, f"cannot read: {exc.strerror or exc}") from None
-    for no, raw in enumerate(data.splitlines(), start=1):
+    for no, raw in enumerate(data.split(b"\n"), start=1):  # lines as editors (and fgets) count them
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
