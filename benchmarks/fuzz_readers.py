@@ -413,6 +413,11 @@ def fuzz(fmt: str, cases: int, *, seed: int = 0, timeout_s: float = 10.0, workdi
     problems: list[str] = []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         path = Path(tmp) / f"case{suffix}"
+        path.write_bytes(data)
+        try:  # the seed, untimed: the first call imports and compiles (numba) what the reader needs
+            reader(path)
+        except Exception as exc:
+            problems.append(f"{fmt} seed: {type(exc).__name__}: {str(exc)[:120]}")
         old = signal.signal(signal.SIGALRM, _alarm)
         try:
             for case in range(cases):

@@ -171,9 +171,12 @@ def read_def(path: str | Path) -> DefDesign:
 
     def num(tok: str, line: int) -> float:
         try:
-            return float(tok)
+            v = float(tok)
         except ValueError:
             raise FormatError(path, line, f"expected a number, got {tok!r}") from None
+        if v != v or v in (float("inf"), float("-inf")):
+            raise FormatError(path, line, f"expected a finite number, got {tok!r}")
+        return v
 
     def m(v: float) -> float:
         return v / d.dbu * 1e-6
@@ -202,87 +205,97 @@ def read_def(path: str | Path) -> DefDesign:
                 out[key].append(t)
         return out
 
-    for line, toks in stmts:
-        head = toks[0]
-        if head == "END":
-            if toks[1] == "DESIGN":
-                break
-            section = None
-            continue
-        if section is None:
-            if head == "DESIGN":
-                d.design = toks[1]
-            elif head == "UNITS":
-                d.dbu = int(num(toks[-1], line))
-            elif head == "DIEAREA":
-                pts = points(toks[1:], line)
-                if len(pts) < 2:
-                    raise FormatError(path, line, "DIEAREA needs two points")
-                xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-                d.die = (min(xs), min(ys), max(xs), max(ys))
-            elif head == "ROW":
-                # ROW name site x y orient DO nx BY ny STEP sx sy
-                if len(toks) < 6:
-                    raise FormatError(path, line, "bad ROW")
-                nx = int(num(toks[7], line)) if len(toks) > 9 and toks[6] == "DO" else 1
-                ny = int(num(toks[9], line)) if len(toks) > 9 and toks[8] == "BY" else 1
-                sx = m(num(toks[11], line)) if len(toks) > 12 and toks[10] == "STEP" else 0.0
-                sy = m(num(toks[12], line)) if len(toks) > 12 and toks[10] == "STEP" else 0.0
-                d.rows.append((toks[1], toks[2], m(num(toks[3], line)), m(num(toks[4], line)), toks[5], nx, ny, sx, sy))
-            elif head == "TRACKS":
-                # TRACKS X start DO n STEP s LAYER l ...
-                if len(toks) < 7 or toks[3] != "DO" or toks[5] != "STEP":
-                    raise FormatError(path, line, "bad TRACKS")
-                layers = toks[toks.index("LAYER") + 1:] if "LAYER" in toks else []
-                d.tracks.append((toks[1], m(num(toks[2], line)), int(num(toks[4], line)), m(num(toks[6], line)), layers))
-            elif head in ("COMPONENTS", "PINS", "NETS", "REGIONS", "GROUPS", "SPECIALNETS", "VIAS", "BLOCKAGES",
-                          "FILLS", "NONDEFAULTRULES", "PROPERTYDEFINITIONS", "SCANCHAINS", "STYLES", "GCELLGRID"):
-                section = head
-            continue
-        if head != "-":
-            raise FormatError(path, line, f"expected '- name' in {section}, got {head!r}")
-        if "-" in toks[2:]:
-            raise FormatError(path, line, f"{section} {toks[1]}: no ';' before the next '- ...'")
-        name = toks[1]
-        if section == "COMPONENTS":
-            f = plus_fields(toks[3:])
-            status = next((s for s in ("PLACED", "FIXED", "COVER", "UNPLACED") if s in f), "UNPLACED")
-            x = y = orient = None
-            if status != "UNPLACED":
-                v = f[status]
-                if len(v) < 5 or v[0] != "(":
-                    raise FormatError(path, line, f"component {name}: bad {status} location")
-                x, y, orient = m(num(v[1], line)), m(num(v[2], line)), v[4]
-            d.components.append(DefComponent(name, toks[2], status, x, y, orient))
-        elif section == "PINS":
-            f = plus_fields(toks[2:])
-            layer = f["LAYER"][0] if "LAYER" in f else None
-            loc = next((f[s] for s in ("PLACED", "FIXED", "COVER") if s in f), None)
-            x = m(num(loc[1], line)) if loc else None
-            y = m(num(loc[2], line)) if loc else None
-            d.pins.append(DefPin(name, (f.get("NET") or [name])[0], (f.get("DIRECTION") or [None])[0], layer, x, y))
-        elif section == "NETS":
-            conns, k = [], 2
-            while k < len(toks) and toks[k] != "+":
-                if toks[k] == "(":
-                    conns.append((toks[k + 1], toks[k + 2]))
-                    k += 4
-                else:
+    line = 1
+    ended = False
+    try:
+        for line, toks in stmts:
+            head = toks[0]
+            if head == "END":
+                if len(toks) > 1 and toks[1] == "DESIGN":
+                    ended = True
+                    break
+                section = None
+                continue
+            if section is None:
+                if head == "DESIGN":
+                    d.design = toks[1]
+                elif head == "UNITS":
+                    d.dbu = int(num(toks[-1], line))
+                    if d.dbu <= 0:
+                        raise FormatError(path, line, f"UNITS DISTANCE MICRONS must be > 0, got {toks[-1]}")
+                elif head == "DIEAREA":
+                    pts = points(toks[1:], line)
+                    if len(pts) < 2:
+                        raise FormatError(path, line, "DIEAREA needs two points")
+                    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+                    d.die = (min(xs), min(ys), max(xs), max(ys))
+                elif head == "ROW":
+                    # ROW name site x y orient DO nx BY ny STEP sx sy
+                    if len(toks) < 6:
+                        raise FormatError(path, line, "bad ROW")
+                    nx = int(num(toks[7], line)) if len(toks) > 9 and toks[6] == "DO" else 1
+                    ny = int(num(toks[9], line)) if len(toks) > 9 and toks[8] == "BY" else 1
+                    sx = m(num(toks[11], line)) if len(toks) > 12 and toks[10] == "STEP" else 0.0
+                    sy = m(num(toks[12], line)) if len(toks) > 12 and toks[10] == "STEP" else 0.0
+                    d.rows.append((toks[1], toks[2], m(num(toks[3], line)), m(num(toks[4], line)), toks[5], nx, ny, sx, sy))
+                elif head == "TRACKS":
+                    # TRACKS X start DO n STEP s LAYER l ...
+                    if len(toks) < 7 or toks[3] != "DO" or toks[5] != "STEP":
+                        raise FormatError(path, line, "bad TRACKS")
+                    layers = toks[toks.index("LAYER") + 1:] if "LAYER" in toks else []
+                    d.tracks.append((toks[1], m(num(toks[2], line)), int(num(toks[4], line)), m(num(toks[6], line)), layers))
+                elif head in ("COMPONENTS", "PINS", "NETS", "REGIONS", "GROUPS", "SPECIALNETS", "VIAS", "BLOCKAGES",
+                              "FILLS", "NONDEFAULTRULES", "PROPERTYDEFINITIONS", "SCANCHAINS", "STYLES", "GCELLGRID"):
+                    section = head
+                continue
+            if head != "-":
+                raise FormatError(path, line, f"expected '- name' in {section}, got {head!r}")
+            if "-" in toks[2:]:
+                raise FormatError(path, line, f"{section} {toks[1]}: no ';' before the next '- ...'")
+            name = toks[1]
+            if section == "COMPONENTS":
+                f = plus_fields(toks[3:])
+                status = next((s for s in ("PLACED", "FIXED", "COVER", "UNPLACED") if s in f), "UNPLACED")
+                x = y = orient = None
+                if status != "UNPLACED":
+                    v = f[status]
+                    if len(v) < 5 or v[0] != "(":
+                        raise FormatError(path, line, f"component {name}: bad {status} location")
+                    x, y, orient = m(num(v[1], line)), m(num(v[2], line)), v[4]
+                d.components.append(DefComponent(name, toks[2], status, x, y, orient))
+            elif section == "PINS":
+                f = plus_fields(toks[2:])
+                layer = f["LAYER"][0] if "LAYER" in f else None
+                loc = next((f[s] for s in ("PLACED", "FIXED", "COVER") if s in f), None)
+                x = m(num(loc[1], line)) if loc else None
+                y = m(num(loc[2], line)) if loc else None
+                d.pins.append(DefPin(name, (f.get("NET") or [name])[0], (f.get("DIRECTION") or [None])[0], layer, x, y))
+            elif section == "NETS":
+                conns, k = [], 2
+                while k < len(toks) and toks[k] != "+":
+                    if toks[k] == "(":
+                        conns.append((toks[k + 1], toks[k + 2]))
+                        k += 4
+                    else:
+                        k += 1
+                d.nets.append((name, conns))
+            elif section == "REGIONS":
+                pts = points(toks[2:], line)
+                rects = [(pts[k][0], pts[k][1], pts[k + 1][0], pts[k + 1][1]) for k in range(0, len(pts) - 1, 2)]
+                f = plus_fields(toks[2:])
+                d.regions.append((name, rects, (f.get("TYPE") or [None])[0]))
+            elif section == "GROUPS":
+                members = []
+                k = 2
+                while k < len(toks) and toks[k] != "+":
+                    members.append(toks[k])
                     k += 1
-            d.nets.append((name, conns))
-        elif section == "REGIONS":
-            pts = points(toks[2:], line)
-            rects = [(pts[k][0], pts[k][1], pts[k + 1][0], pts[k + 1][1]) for k in range(0, len(pts) - 1, 2)]
-            f = plus_fields(toks[2:])
-            d.regions.append((name, rects, (f.get("TYPE") or [None])[0]))
-        elif section == "GROUPS":
-            members = []
-            k = 2
-            while k < len(toks) and toks[k] != "+":
-                members.append(toks[k])
-                k += 1
-            f = plus_fields(toks[k:])
-            d.groups.append((name, members, (f.get("REGION") or [None])[0]))
+                f = plus_fields(toks[k:])
+                d.groups.append((name, members, (f.get("REGION") or [None])[0]))
+    except (IndexError, KeyError, ValueError, ZeroDivisionError, OverflowError) as exc:
+        raise FormatError(path, line, f"malformed DEF statement ({type(exc).__name__}: {exc})") from None
     if not d.design:
         raise FormatError(path, 1, "no DESIGN statement: not a DEF file")
+    if not ended:
+        raise FormatError(path, line, "no END DESIGN: the DEF file ends early (truncated?)")
     return d

@@ -6,6 +6,7 @@ aliases (union-find), constants, named port connections; one flat module is the 
 
 from __future__ import annotations
 
+import bisect
 import re
 import sys
 from itertools import compress
@@ -27,12 +28,24 @@ _VTOK = re.compile(r"\\\S+|[A-Za-z_][\w$]*|\d+'[bBhHdD][0-9a-fA-FxXzZ_]+|\d+|[()
 def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
     """Flat gate-level netlist (one module instantiating library cells) -> FlatDesign."""
     parts = []
+    part_starts = []  # offset of each file in the joined text (error lines name the file)
+    offset = 0
     for p in paths:
         t = read_text_without_block_comments(Path(p), "Verilog")
         if "//" in t:
             t = re.sub(r"//[^\n]*", " ", t)
         parts.append(t)
+        part_starts.append(offset)
+        offset += len(t) + 1
     text = "\n".join(parts) + "\n"
+
+    def where(pos: int) -> tuple[Path, int]:
+        """(file, line) of an offset of the joined text."""
+        k = bisect.bisect_right(part_starts, pos) - 1
+        return Path(paths[k]), text.count("\n", part_starts[k], pos) + 1
+
+    def error(pos: int, message: str) -> FormatError:
+        return FormatError(*where(pos), message)
     # module spans from `module NAME` to the next `endmodule` (no lazy scan over the whole text)
     # a pattern that starts with the literal scans at C speed (a leading \b does not); the
     # name sits in a look-ahead so `endmodule module x` cannot swallow the real header
@@ -43,16 +56,18 @@ def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
         end = text.find("endmodule", h.end(1))
         limit = heads[k + 1].start() if k + 1 < len(heads) else len(text)
         if end < 0 or end > limit:
-            raise FormatError(paths[0], text.count("\n", 0, h.start()) + 1, f"module {h.group(1)} has no endmodule")
-        mods.append((h.group(1), text[h.end(1):end]))
+            raise error(h.start(), f"module {h.group(1)} has no endmodule (truncated file?)")
+        mods.append((h.group(1), text[h.end(1):end], h.end(1)))
     if not mods:
         raise FormatError(paths[0], None, "no module")
     names = [m[0] for m in mods]
+    body_start = {m[0]: m[2] for m in mods}
     if top is None:
         top = names[-1]
     if top not in names:
         raise FormatError(paths[0], None, f"top module {top!r} not found (modules: {', '.join(names)})")
-    body = dict(mods)[top]
+    body = {m[0]: m[1] for m in mods}[top]
+    body_at = body_start[top]
     toks: list[str] = []
     # net namespace with union-find for `assign a = b;`
     parent: dict[str, str] = {}
@@ -143,49 +158,69 @@ def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
         return expr()
 
     decl_words = ("input", "output", "inout", "wire", "reg", "supply0", "supply1", "tri")
-    for stmt in body.split(";"):
-        st = stmt.strip()
-        if not st or st[0] == "(":
-            continue
-        if st[:5] == "wire " and "[" not in st:  # scalar wires: nothing to record
-            continue
-        k = st.find("(")
-        head = st[:k].split() if k > 0 and "\\" not in st[:k] else ()
-        inst = None
-        word = head[0] if len(head) == 2 else st.split(None, 1)[0]
-        if len(head) == 2 and word not in decl_words and word != "assign" and st[-1] == ")":
-            # `cell inst ( ... )`: the common instance form without regex backtracking
-            inst = (word, head[1], st[k + 1:-1])
-        elif word in decl_words:
-            dm = decl_re.match(st)
-            r = (int(dm.group(1)), int(dm.group(2))) if dm.group(1) is not None else None
-            for nm in dm.group(3).split(","):
-                nm = nm.strip()
-                if nm.startswith("\\"):
-                    nm = nm[1:]
-                if not nm:
-                    continue
-                if r is not None:
-                    widths[nm] = r
-                if word in ("input", "output", "inout"):
-                    port_dir[nm] = word
-        elif word == "assign":
-            toks, i = _VTOK.findall(st[len("assign"):]), 0
-            lhs = expr()
-            i += 1  # '='
-            rhs = expr()
-            for a_, b_ in zip(lhs, rhs, strict=False):
-                parent[find(a_)] = find(b_)
-        else:
-            m = inst_re.match(st)
-            if m is None:
-                raise FormatError(paths[0], None, f"cannot parse statement {st[:60]!r} in module {top}")
-            cell, iname, conn_text = m.groups()
-            inst = (cell, iname[1:] if iname.startswith("\\") else iname, conn_text)
-        if inst is not None:
-            if inst[2].strip() and not inst[2].lstrip().startswith("."):
-                raise FormatError(paths[0], None, f"instance {inst[1]}: only named connections are supported")
-            insts.append(inst)
+    statements = body.split(";")
+    if statements[-1].strip():  # text between the last ';' and endmodule
+        raise error(body_at + len(body) - len(statements[-1].lstrip()),
+                    f"statement {statements[-1].strip()[:40]!r} has no ';' before endmodule")
+    inst_at: list[int] = []  # offset of each instance statement (for errors found later)
+    stmt_at = body_at
+    seen_statement = False
+    try:
+        for stmt in statements:
+            st = stmt.strip()
+            at, stmt_at = stmt_at + len(stmt) - len(stmt.lstrip()), stmt_at + len(stmt) + 1
+            if not st:
+                continue
+            if st[0] == "(":
+                # the port list `(a, b, ...)` ends the module header; anything after it means a
+                # missing ';' (the next declaration would be lost with it)
+                if seen_statement or not _PORT_LIST.fullmatch(st):
+                    raise error(at, f"module {top}: missing ';' after the module header, or a malformed port list")
+                seen_statement = True
+                continue
+            seen_statement = True
+            if st[:5] == "wire " and "[" not in st:  # scalar wires: nothing to record
+                continue
+            k = st.find("(")
+            head = st[:k].split() if k > 0 and "\\" not in st[:k] else ()
+            inst = None
+            word = head[0] if len(head) == 2 else st.split(None, 1)[0]
+            if len(head) == 2 and word not in decl_words and word != "assign" and st[-1] == ")":
+                # `cell inst ( ... )`: the common instance form without regex backtracking
+                inst = (word, head[1], st[k + 1:-1])
+            elif word in decl_words:
+                dm = decl_re.match(st)
+                r = (int(dm.group(1)), int(dm.group(2))) if dm.group(1) is not None else None
+                for nm in dm.group(3).split(","):
+                    nm = nm.strip()
+                    if nm.startswith("\\"):
+                        nm = nm[1:]
+                    if not nm:
+                        continue
+                    if r is not None:
+                        widths[nm] = r
+                    if word in ("input", "output", "inout"):
+                        port_dir[nm] = word
+            elif word == "assign":
+                toks, i = _VTOK.findall(st[len("assign"):]), 0
+                lhs = expr()
+                i += 1  # '='
+                rhs = expr()
+                for a_, b_ in zip(lhs, rhs, strict=False):
+                    parent[find(a_)] = find(b_)
+            else:
+                m = inst_re.match(st)
+                if m is None:
+                    raise error(at, f"cannot parse statement {st[:60]!r} in module {top}")
+                cell, iname, conn_text = m.groups()
+                inst = (cell, iname[1:] if iname.startswith("\\") else iname, conn_text)
+            if inst is not None:
+                if inst[2].strip() and not inst[2].lstrip().startswith("."):
+                    raise error(at, f"instance {inst[1]}: only named connections are supported")
+                insts.append(inst)
+                inst_at.append(at)
+    except (ValueError, IndexError, KeyError, TypeError) as exc:
+        raise error(at, f"cannot parse statement in module {top} ({type(exc).__name__}: {exc})") from None
     net_id: dict[str, int] = {}
     net_names: list[str] = []
 
@@ -203,7 +238,14 @@ def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
     # pin and cell names repeat: one shared string each (memory; a background read pickles
     # them once)
     inst_cell = list(map(sys.intern, (cell for cell, _, _ in insts)))
-    found = conn_re_joined.findall("\0".join(c for _, _, c in insts) + "\0")
+    joined = "\0".join(c for _, _, c in insts) + "\0"
+    # a `)` followed by anything but `,`, `)` or the end: two statements ran together (a missing
+    # ';' after an instance would otherwise drop the second one silently)
+    bad = _RUN_ON.search(joined)
+    if bad is not None:
+        k = joined.count("\0", 0, bad.start())
+        raise error(inst_at[k], f"instance {insts[k][1]}: missing ';' after it, or a malformed connection list")
+    found = conn_re_joined.findall(joined)
     pins = list(map(sys.intern, map(itemgetter(0), found)))
     exprs = list(map(itemgetter(1), found))
     code: dict[str, int] = {}  # net id of a single-bit expression; -1 constant/unconnected, -2 a bus
@@ -271,6 +313,9 @@ def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
 
 
 _SIMPLE_ID = re.compile(r"[A-Za-z_][\w$]*\Z")
+#: a module header's port list: parenthesised, with at most one level of nested parentheses
+_PORT_LIST = re.compile(r"\((?:[^()]|\([^()]*\))*\)", re.S)
+_RUN_ON = re.compile(r"\)\s*[^\s,)\0]")
 _BIT = re.compile(r"(.*)\[(\d+)\]\Z")
 
 
