@@ -12,8 +12,11 @@ Model (what OpenSTA does by default, minus what is listed under *Approximations*
   min (early) over its incoming edges, independent of which edge gives the worst arrival.
 * Load of a driver: the Liberty rise/fall capacitance of every load pin (from the library of the
   *load* instance's corner) + `set_load` on output ports + the net's wire capacitance.
-* Wires (`Parasitics`): zero wire load, lumped wire capacitance, or an RC tree from SPEF `*RES`
-  giving an Elmore delay per load pin (the driver sees the total capacitance).
+* Wires (`Parasitics`): zero wire load, lumped wire capacitance, an RC tree from SPEF `*RES`, or
+  the Liberty wire-load estimate (`set_wire_load_model`). RC nets and wire-load estimates use
+  OpenSTA's default delay calculator (`dmp_ceff_elmore`, flow.engines.dmp): a pi model of the net
+  at the driver, the DMP effective capacitance for the gate delay and driver slew, and per load
+  the wire delay and slew of the driver waveform through its Elmore delay.
 * Clocks: `create_clock` waveforms on ports/pins; ideal (network delay = `set_clock_latency`,
   slew = `set_clock_transition`, else propagated through the clock buffers from the clock
   source's slew, as OpenSTA 3) or propagated (delays too) through the clock tree cells and wires.
@@ -46,18 +49,15 @@ Results: `TimingResult.setup_wns/setup_tns/hold_wns/hold_tns` (s), per-endpoint 
 `setup_paths/hold_paths` (`TimingPath` with per-stage incr/arrival/slew/load), `report_checks()`
 text, `to_json()`; `timing_json({corner: result})` is the `timing` view.
 
-Approximations (documented, checked against OpenSTA in tests/signoff): the driver sees the total
-net capacitance (OpenSTA switches to its DMP effective-capacitance driver model as soon as a
-SPEF net has resistance: on a synthesised Nangate45 block with 2-30 ohm wire segments the worst
-slack differs by ~4 ps, with 10-150 ohm by ~9 ps, ours pessimistic; on sky130hd with 2-30 ohm
-by ~16 ps, ours optimistic; with capacitance-only SPEF both PDKs match to the femtosecond),
-load-pin slew equals the driver slew (no wire slew degradation), no CRPR, no latches, no clock
-gating checks, `set_false_path -through` is not supported (warned). Without SPEF the Liberty
-wire-load model is applied as OpenSTA does (`Parasitics.from_wire_load`: within 3 ps of OpenSTA
-on Nangate45 and sky130hd, tests/signoff/test_wireload.py); with zero wire load and ideal or
-propagated clocks the numbers equal OpenSTA's to the femtosecond (tests/signoff/
-test_sta_hand.py, test_activity_clock.py), and so do point-to-point false paths
-(test_exceptions.py).
+Approximations (documented, checked against OpenSTA 3.1 in tests/signoff): a port with
+`set_driving_cell` on an RC net is driven by the cell's arc into the lumped load (OpenSTA runs
+DMP there too), exponentials and float precision as OpenSTA's only to ~1e-6, no CRPR, no
+latches, no clock gating checks, no SI, `set_false_path -through` not supported (warned). With
+zero wire load, capacitance-only SPEF and ideal or propagated clocks the numbers equal OpenSTA's
+to the femtosecond (tests/signoff/test_sta_hand.py, test_sta_opensta.py); ORFS-style SDCs with
+virtual clocks and latencies and resistive SPEF are within 5 ps / 1 % TNS (test_sta_opensta3.py);
+wire-load models as OpenSTA 3.1 applies them (test_wireload.py); DRV checks as
+`report_check_types` (test_drv_opensta.py, flow.engines.drv).
 
 Reference: OpenSTA (Parallax) `report_checks`, `report_wns`, `report_tns` semantics.
 """
@@ -460,6 +460,46 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
             nm = names[int(e_dst_a[k])]
             e_elm[k] = (got[0][3].get(nm, 0.0), got[1][3].get(nm, 0.0))  # type: ignore[index]
             e_wire_a[k] = e_elm[k].max()
+    if wl is not None and e_src_a.size:
+        # wire-load estimate as OpenSTA's estimatePiElmore: a pi model per driver and transition
+        # (balanced tree: each load behind R/fanout with C/fanout of wire, O'Brien-Savarino
+        # moments; worst case: everything behind R; best case: lumped) for the DMP calculator
+        drivers = np.unique(e_src_a)
+        dn = node_net[drivers]
+        fo = np.maximum(fanout, 1).astype(float)
+        r_fo, c_fo = wl_res / fo, wl_cap / fo
+        y = np.zeros((3, n_nets, 2))
+        lnet = node_net[e_dst_a]
+        for tr in (0, 1):
+            c = cap[e_dst_a, tr] + c_fo[lnet]
+            y[0, :, tr] = np.bincount(lnet, weights=c, minlength=n_nets)
+            y[1, :, tr] = -np.bincount(lnet, weights=r_fo[lnet] * c * c, minlength=n_nets)
+            y[2, :, tr] = np.bincount(lnet, weights=r_fo[lnet] ** 2 * c ** 3, minlength=n_nets)
+        pis = np.zeros((drivers.size, 2, 3))
+        for tr in (0, 1):
+            y1 = y[0, dn, tr] + cap[drivers, tr]
+            y2, y3 = y[1, dn, tr], y[2, dn, tr]
+            if wl.tree.startswith("best"):
+                pis[:, tr] = np.stack([y1, 0 * y1, 0 * y1], axis=1)
+            elif wl.tree.startswith("worst"):
+                c1 = net_cap[dn, tr] - cap[drivers, tr]
+                pis[:, tr] = np.stack([cap[drivers, tr], wl_res[dn], c1], axis=1)
+            else:
+                resist = (wl_res[dn] > 0) & (fanout[dn] > 0) & (y3 != 0)
+                c1 = np.where(resist, y2 * y2 / np.where(resist, y3, 1.0), 0.0)
+                c2 = np.where(resist, np.maximum(y1 - c1, 0.0), y1)
+                rpi = np.where(resist, -y3 * y3 / np.where(resist, y2 ** 3, 1.0), 0.0)
+                pis[:, tr] = np.stack([c2, rpi, c1], axis=1)
+        rc_of_node[drivers] = np.arange(drivers.size)
+        rc_pi_l = pis.tolist()
+        rc_port = [bool(d >= n_pins and design.port_names[d - n_pins] not in tc.driving_cells)
+                   for d in drivers.tolist()]
+        ne = node_net[e_src_a]
+        for tr in (0, 1):
+            if wl.tree.startswith("worst"):
+                e_elm[:, tr] = wl_res[ne] * (net_cap[ne, tr] - cap[e_src_a, tr])
+            elif not wl.tree.startswith("best"):
+                e_elm[:, tr] = r_fo[ne] * (c_fo[ne] + cap[e_dst_a, tr])
     e_extra = np.zeros(e_src_a.size)
     if ls_delay:
         di, li = node_inst[e_src_a], node_inst[e_dst_a]
