@@ -188,8 +188,8 @@ def _in_edges(g: Any) -> tuple[np.ndarray, np.ndarray]:
     """Unique (src, dst) of the timing edges activity flows along: wires and cell arcs except
     clock-to-output launches (OpenSTA's ActivitySrchPred)."""
     keep = ~np.asarray(g.launch, dtype=bool)
-    pairs = np.unique(np.stack([g.src[keep], g.dst[keep]], axis=1), axis=0) if keep.any() else np.zeros((0, 2), int)
-    return pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+    key = np.unique(np.asarray(g.src[keep], dtype=np.int64) * g.n + np.asarray(g.dst[keep], dtype=np.int64))
+    return key // g.n, key % g.n
 
 
 def _clock_pin(cm: Any) -> str | None:
