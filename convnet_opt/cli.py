@@ -224,8 +224,13 @@ def east_cmd(model: ModelOpt = ModelName.lenet5, dataset: DatasetOpt = DatasetNa
         typer.echo(f"dense {encoder.value} size {res.dense_size} B, budget {budget} B")
         for r in res.equal_sparsity:
             typer.echo(f"sparsity {100 * r['sparsity']:.0f}%: EAST {r['shaped']} B vs magnitude {r['magnitude']} B")
-        for r in (res.east, res.magnitude):
-            typer.echo(f"{r.shape:8s}: {r.size_bytes} B at {100 * r.sparsity:.1f}% sparsity, test acc {100 * r.test_acc:.2f}%")
+        runs = [(f"EAST {res.east.shape} + {res.east.encoder}", res.east),
+                (f"magnitude {res.magnitude.shape} + {res.magnitude.encoder}", res.magnitude)]
+        if res.magnitude_best is not None:
+            runs.append((f"magnitude element + {res.magnitude_best.encoder} (best encoder)", res.magnitude_best))
+        for label, r in runs:
+            typer.echo(f"{label}: {r.size_bytes} B at {100 * r.sparsity:.1f}% sparsity, val acc {100 * r.val_acc:.2f}%, "
+                       f"test acc {100 * r.test_acc:.2f}%")
     _guard(body)
 
 

@@ -245,6 +245,8 @@ class EASTResult:
     equal_sparsity: list[dict]
     east: EASTRun
     magnitude: EASTRun
+    magnitude_best: EASTRun | None = None             # magnitude with the encoder that suits it best
+    magnitude_sparsity_needed: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -253,7 +255,9 @@ class EASTResult:
 def run_east(model: nn.Module, data: Data, cfg: EASTConfig, pretrain_epochs: float = 5, pretrain_lr: float = 1e-3,
              sparsities: tuple[float, ...] = (0.5, 0.7, 0.8, 0.9), out: Path | None = None) -> EASTResult:
     """Pretrain (QAT at `cfg.bits`), then EAST and magnitude pruning from the same weights under
-    the same budget, plus sizes at equal sparsity. Writes `east.json` and a plot into `out`."""
+    the same budget — magnitude both with EAST's encoder and with the encoder that suits it best
+    (the baseline a user would pick) — plus sizes at equal sparsity. Writes `east.json` and a
+    plot into `out`."""
     attach_quant(model, cfg.bits)
     if pretrain_epochs:
         train(model, data, pretrain_epochs, pretrain_lr, cfg.seed, progress=cfg.progress)
@@ -262,7 +266,10 @@ def run_east(model: nn.Module, data: Data, cfg: EASTConfig, pretrain_epochs: flo
     eq = sizes_at_equal_sparsity(model, list(sparsities), cfg.encoder, cfg.bits, cfg.shape, cfg.block_bytes)
     shaped, mag = (east_train(copy.deepcopy(model), data, EASTConfig(**{**asdict(cfg), "shape": shape}))
                    for shape in (cfg.shape or SHAPES[cfg.encoder], "element"))
-    res = EASTResult(cfg.encoder, cfg.bits, cfg.budget_bytes, dense, base_acc, eq, shaped, mag)
+    from convnet_opt.baselines import magnitude_best_encoder_at_budget
+
+    best, need = magnitude_best_encoder_at_budget(model, data, cfg.budget_bytes, cfg.bits, cfg.epochs, cfg.lr, cfg.seed)
+    res = EASTResult(cfg.encoder, cfg.bits, cfg.budget_bytes, dense, base_acc, eq, shaped, mag, best, need)
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)

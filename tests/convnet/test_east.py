@@ -4,6 +4,7 @@ same sparsity, and the adaptive schedule meets an encoded-size budget at lower s
 from __future__ import annotations
 
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -102,3 +103,22 @@ def test_cli_east(tmp_path):
     assert "vs magnitude" in r.output
     assert "block" in r.output and "element" in r.output
     assert (tmp_path / "east.json").exists() and (tmp_path / "east.png").exists()
+    # the baseline a user would pick: magnitude pruning with the encoder needing the least sparsity
+    doc = json.loads((tmp_path / "east.json").read_text())
+    need = {k: v for k, v in doc["magnitude_sparsity_needed"].items() if v is not None}
+    assert doc["magnitude_best"]["encoder"] == min(need, key=need.get)
+    assert doc["magnitude_best"]["size_bytes"] <= 6 * 1024 and "(best encoder)" in r.output
+
+
+def test_magnitude_sparsity_for_budget_is_the_least_that_fits(q4_lenet):
+    from convnet_opt.baselines import magnitude_sparsity_for
+    from convnet_opt.east import apply_sparsity
+
+    dense = encoded_size(q4_lenet, 4, "csr")
+    budget = int(0.5 * dense)
+    s = magnitude_sparsity_for(q4_lenet, budget, 4, "csr")
+    for sp, fits in ((s, True), (s - 0.01, False)):
+        m = copy.deepcopy(q4_lenet)
+        apply_sparsity(m, sp, "element", 4)
+        assert (encoded_size(m, 4, "csr") <= budget) == fits
+    assert magnitude_sparsity_for(q4_lenet, 10, 4, "csr") is None  # 10 bytes: nothing fits
