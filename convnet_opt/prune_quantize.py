@@ -566,7 +566,8 @@ def run_pq(model: nn.Module, data: Data, target: Target, flash_budgets: list[int
             reference = fit(model, data, pretrain_epochs, lr, cfg.seed, cfg.reference_epochs_patience,
                             batch_size=cfg.reference_batch)
     fp_acc = evaluate(model, data.x_test, data.y_test)
-    fp_val = evaluate(model, data.x_val, data.y_val)
+    n_val = min(cfg.eval_samples, len(data.x_val))  # the validation images every walk point is scored on
+    fp_val = evaluate(model, data.x_val[:n_val], data.y_val[:n_val])
     fp_bytes = fp32_bytes(model)
     model_fp = copy.deepcopy(model)
     walk_dir = None
