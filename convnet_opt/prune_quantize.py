@@ -643,6 +643,12 @@ def plot_front(res: PQResult, path: Path) -> None:
     ax.axhline(100 * res.fp32_test_acc, color="k", lw=0.8, ls="--", label=f"fp32 ({res.fp32_bytes / 1024:.0f} KiB)")
     for b in res.flash_budgets:
         ax.axvline(b / 1024, color="C3", lw=0.8, ls=":")
+    lo, hi = min(p.flash for p in res.walk + res.baselines), max(p.flash for p in res.walk + res.baselines)
+    for b in MCU_BUDGETS:  # common MCU flash sizes within the plotted range
+        if lo / 2 <= b <= hi * 2:
+            ax.axvline(b / 1024, color="0.8", lw=0.8, ls="--")
+            ax.text(b / 1024, ax.get_ylim()[0], f" {b // 1024} KiB", fontsize=7, color="0.5", rotation=90,
+                    va="bottom")
     ax.set_xscale("log")
     ax.set_xlabel("flash (KiB, log)")
     ax.set_ylabel("test accuracy (%); front chosen on validation")
