@@ -19,6 +19,12 @@ from flow.util import gc_paused, read_bytes_maybe_gzip
 _TOK = re.compile(rb'\(|\)|"(?:[^"\\]|\\.)*"|(?:\\.|[^\s()"])+')
 
 
+class _Node(list):
+    """An s-expression list that remembers the line it opened on (for errors)."""
+
+    line = 0
+
+
 @gc_paused
 def read_saif(path: str | Path, scope: str | None = None) -> VcdActivity:
     """Toggle counts (TC) and time at 1 (T1) per net/port bit under `scope`."""
@@ -26,7 +32,7 @@ def read_saif(path: str | Path, scope: str | None = None) -> VcdActivity:
     raw = read_bytes_maybe_gzip(path, "SAIF")
     want = [s for s in (scope or "").replace(".", "/").split("/") if s]
     # build a tree of lists: each list = [head, children...] with line numbers for errors
-    root: list = []
+    root = _Node()
     stack: list[list] = [root]
     lines: list[int] = [1]
     line = 1
@@ -36,7 +42,10 @@ def read_saif(path: str | Path, scope: str | None = None) -> VcdActivity:
         pos = m.start()
         t = m.group()
         if t == b"(":
-            node: list = []
+            node = _Node()
+            node.line = line
+            if len(stack) > 10_000:
+                raise FormatError(path, line, "SAIF nested deeper than 10000 levels")
             stack[-1].append(node)
             stack.append(node)
             lines.append(line)
@@ -59,11 +68,14 @@ def read_saif(path: str | Path, scope: str | None = None) -> VcdActivity:
     found_scope = not want
     scopes_seen: list[str] = []
 
-    def num(x: str) -> float:
+    def num(x: object, node: object = None) -> float:
         try:
-            return float(x)
-        except ValueError:
-            raise FormatError(path, None, f"bad number {x!r}") from None
+            v = float(x)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise FormatError(path, getattr(node, "line", None), f"bad number {x!r}") from None
+        if v != v or v in (float("inf"), float("-inf")):
+            raise FormatError(path, getattr(node, "line", None), f"bad number {x!r}")
+        return v
 
     for item in top[1:]:
         if not isinstance(item, list) or not item:
@@ -71,17 +83,16 @@ def read_saif(path: str | Path, scope: str | None = None) -> VcdActivity:
         head = item[0]
         if head == "TIMESCALE":
             spec = "".join(str(x) for x in item[1:])
-            digits = "".join(ch for ch in spec if ch.isdigit() or ch == ".") or "1"
-            unit = spec[len(digits):].strip().lower()
-            if unit not in _TS:
-                raise FormatError(path, None, f"bad TIMESCALE {spec!r}")
-            timescale = float(digits) * _TS[unit]
+            m = re.fullmatch(r"(1|10|100)(s|ms|us|ns|ps|fs)", spec.lower())
+            if m is None:
+                raise FormatError(path, item.line, f"bad TIMESCALE {spec!r} (1, 10 or 100 s/ms/us/ns/ps/fs)")
+            timescale = int(m.group(1)) * _TS[m.group(2)]
         elif head == "DURATION":
-            duration = num(item[1]) if len(item) > 1 else None
-            if duration is None or duration < 0:
-                raise FormatError(path, None, f"DURATION must be a non-negative number, got {item[1:]!r}")
+            duration = num(item[1], item) if len(item) > 1 else None
+            if duration is None or duration <= 0:
+                raise FormatError(path, item.line, f"DURATION must be a positive number, got {item[1:]!r}")
     if duration is None:
-        raise FormatError(path, None, "no DURATION")
+        raise FormatError(path, top.line, "no DURATION")
     # walk instances
     work: list[tuple[list, list[str]]] = [(it, []) for it in top[1:] if isinstance(it, list) and it and it[0] == "INSTANCE"]
     while work:
@@ -105,12 +116,12 @@ def read_saif(path: str | Path, scope: str | None = None) -> VcdActivity:
                     if not isinstance(sig, list) or not sig:
                         continue
                     sname = "/".join(rel + [str(sig[0]).replace("\\", "")])
-                    vals = {kv[0]: num(kv[1]) for kv in sig[1:] if isinstance(kv, list) and len(kv) >= 2}
+                    vals = {str(kv[0]): num(kv[1], kv) for kv in sig[1:] if isinstance(kv, list) and len(kv) >= 2}
                     for key in ("T0", "T1", "TX", "TC"):
                         if vals.get(key, 0.0) < 0:
-                            raise FormatError(path, None, f"{sname}: negative {key} {vals[key]}")
+                            raise FormatError(path, sig.line, f"{sname}: negative {key} {vals[key]}")
                     if vals.get("T0", 0.0) + vals.get("T1", 0.0) + vals.get("TX", 0.0) > duration * (1 + 1e-9) + 1:
-                        raise FormatError(path, None, f"{sname}: T0+T1+TX exceeds DURATION {duration:g}")
+                        raise FormatError(path, sig.line, f"{sname}: T0+T1+TX exceeds DURATION {duration:g}")
                     toggles[sname] = int(vals.get("TC", 0))
                     high[sname] = vals.get("T1", 0.0) * timescale
     if not found_scope:
