@@ -90,7 +90,8 @@ class PowerResult:
     group: list[str]
     supply: list[str]
     warnings: list[str] = field(default_factory=list)
-    activity_counts: dict[str, int] = field(default_factory=dict)
+    activity_counts: dict[str, int] = field(default_factory=dict)  # pins per activity origin
+    annotation: dict[str, int] = field(default_factory=dict)  # report_activity_annotation counts
 
     @property
     def total(self) -> np.ndarray:
@@ -149,6 +150,7 @@ class PowerResult:
                 "internal_w": self.totals()["internal"], "switching_w": self.totals()["switching"],
                 "leakage_w": self.totals()["leakage"], "per_supply": self.per_supply(),
                 "instances_npz": npz_name, "activity_annotation": self.activity_counts,
+                "report_activity_annotation": self.annotation,
                 "top_instances": [{"name": self.inst_names[k], "total_w": float(self.total[k]),
                                    "group": self.group[k]} for k in order],
                 "warnings": self.warnings}
@@ -768,4 +770,4 @@ def analyze_power(design: FlatDesign, timing: TimingResult, activity: PinActivit
         warnings.append(f"{len(no_power)} cell type(s) without power data (no internal_power or leakage): "
                         f"{', '.join(sorted(no_power)[:8])}")
     return PowerResult(list(design.inst_names), internal, switching, leakage, group, supply, warnings,
-                       activity.counts())
+                       activity.counts(), activity.annotation_counts())
