@@ -1,12 +1,16 @@
-"""STA + power at one corner on a ~100k-instance Nangate45 netlist: ours vs OpenSTA (`sta`).
+"""STA + power at one corner, as a user runs them: `vhflow sta --power` against OpenSTA 3.1
+(`sta`, the reference build) as whole processes in the same run, on Nangate45 netlists:
 
-The netlist is a synthesised multiply-accumulate block replicated N times inside one flat top
-(shared clock, per-copy inputs/outputs), so it has real cells, flops and reconvergent logic.
-Both tools read the same Liberty, Verilog and SDC, report the worst setup/hold path and the
-power table with the same global activity; wall times and the ratio are printed. Ours reads as
-`vhflow sta` does: the netlist in a child process while the Liberty file and the compiled kernels
-load (two cores; VHFLOW_NO_FORK=1 reads sequentially, for comparison).
-Usage: python benchmarks/bench_sta.py [target_instances]
+* `replicated`: a synthesised multiply-accumulate block replicated N times inside one flat top
+  (shared clock, per-copy inputs/outputs), ~100k instances by default;
+* `mac_array`: designs/mac_array synthesised whole with ROWS x COLS PEs (a real design, >= 50k
+  instances at 12 x 12) and its own ORFS SDC.
+
+Both tools read the same Liberty, Verilog and SDC, report the worst setup and hold path, TNS and
+the power table with the same global activity. Wall and CPU times (children included) and the
+ratios are printed; the target is vhflow <= 0.5 x sta.
+Usage: python benchmarks/bench_sta.py [replicated N] [mac_array ROWSxCOLS]
+       (default: replicated 100000 mac_array 12x12)
 """
 
 from __future__ import annotations
@@ -99,66 +103,81 @@ def build_netlist(yosys: str, lib: Path, d: Path, target: int) -> tuple[int, int
     return replicate(d / "blk_syn.v", copies, d / "top.v"), copies, one
 
 
+def synth_mac_array(yosys: str, lib: Path, d: Path, rows: int, cols: int) -> Path:
+    """designs/mac_array with ROWS x COLS PEs, synthesised flat to Nangate45 cells."""
+    src = Path(__file__).resolve().parents[1] / "designs/mac_array/src"
+    out = d / "mac_array_syn.v"
+    subprocess.run([yosys, "-q", "-p", f"read_verilog {src / 'mac_pe.v'} {src / 'mac_array.v'}; "
+                    f"chparam -set ROWS {rows} -set COLS {cols} mac_array; synth -top mac_array -flatten; "
+                    f"dfflibmap -liberty {lib}; abc -liberty {lib}; opt_clean; "
+                    f"write_verilog -noattr -noexpr -nohex -nodec {out}"], check=True)
+    return out
+
+
+def timed(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
+    """(wall s, CPU s of the process and its children, stdout) of one whole process."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        sys.exit(f"{cmd[0]} failed: {proc.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, proc.stdout
+
+
+def compare(sta_bin: str, lib: Path, net: Path, top: str, sdc: Path, d: Path, label: str) -> None:
+    n_inst = sum(1 for ln in net.read_text().splitlines() if re.match(r"\s*[A-Z]\w*_X\d+\s+\S+\s*\(", ln))
+    (d / "run.tcl").write_text(f"read_liberty {lib}\nread_verilog {net}\nlink_design {top}\nread_sdc {sdc}\n"
+                               "report_checks -path_delay max -fields {slew cap fanout}\n"
+                               "report_checks -path_delay min -fields {slew cap fanout}\n"
+                               "report_tns\nset_power_activity -global -activity 0.1 -duty 0.5\nreport_power\n")
+    s_wall, s_cpu, s_out = timed([sta_bin, "-no_splash", "-exit", str(d / "run.tcl")], d)
+    vhflow = str(Path(sys.executable).with_name("vhflow"))
+    v_wall, v_cpu, v_out = timed([vhflow, "sta", "--lib", str(lib), "--netlist", str(net), "--top", top,
+                                  "--sdc", str(sdc), "--report-checks", "1", "--power",
+                                  "--global-activity", "0.1", "--duty", "0.5"], d)
+    ws_s = re.findall(r"([-\d.]+)\s+slack", s_out)[:2]
+    ws_v = re.findall(r"([-\d.]+)\s+slack", v_out)[:2]
+    print(f"[{label}] {n_inst} instances")
+    print(f"  OpenSTA 3.1 sta : {s_wall:6.2f} s wall, {s_cpu:6.2f} s CPU; worst setup/hold slack {ws_s} ns")
+    print(f"  vhflow sta --power: {v_wall:6.2f} s wall, {v_cpu:6.2f} s CPU; worst setup/hold slack {ws_v} ns")
+    print(f"  ratio vhflow / sta: wall {v_wall / s_wall:.2f}, CPU {v_cpu / s_cpu:.2f} (target <= 0.5)")
+
+
 def main() -> None:
-    target = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    from flow.background import worth_forking
-    from flow.engines import power as pw
-    from flow.engines import sta
-    from flow.engines.parasitics import Parasitics, WireLoad
+    args = sys.argv[1:] or ["replicated", "100000", "mac_array", "12x12"]
     from flow.platform import load_platform
+    from flow.reference_tools import reference_tool
 
     plat = load_platform("nangate45")
-    sta_bin = shutil.which("sta")
+    sta_bin = reference_tool("sta")
     yosys = shutil.which("yosys")
     if sta_bin is None or yosys is None:
-        sys.exit("needs Debian `sta` and `yosys`")
+        sys.exit("needs the reference OpenSTA 3.1 (make reference-tools) and yosys")
     with tempfile.TemporaryDirectory() as td:
         d = Path(td)
         lib = d / "typ.lib"
         src = Path(plat.corner("typical").liberty[0])
         lib.write_bytes(gzip.decompress(src.read_bytes()) if src.suffix == ".gz" else src.read_bytes())
-        n, copies, one = build_netlist(yosys, lib, d, target)
-        (d / "top.sdc").write_text("create_clock -name clk -period 2.0 [get_ports clk]\n"
-                                   "set_input_delay 0.2 -clock clk [lsearch -inline -all -not -exact [all_inputs] clk]\n"
-                                   "set_output_delay 0.2 -clock clk [all_outputs]\n")
-        # no SPEF: both sides estimate the nets from the library's default wire load
-        (d / "run.tcl").write_text(f"read_liberty {lib}\nread_verilog {d / 'top.v'}\nlink_design top\n"
-                                   f"read_sdc {d / 'top.sdc'}\nreport_checks -path_delay max -digits 4\n"
-                                   "report_checks -path_delay min -digits 4\nreport_tns\n"
-                                   "set_power_activity -global -activity 0.1 -duty 0.5\nreport_power\n")
-        t0 = time.perf_counter()
-        proc = subprocess.run([sta_bin, "-no_splash", "-exit", str(d / "run.tcl")], capture_output=True, text=True)
-        t_sta = time.perf_counter() - t0
-        ws = re.findall(r"([-\d.]+)\s+slack", proc.stdout)
-        # as `vhflow sta`: the netlist is read in a child process while this one reads the
-        # Liberty file and loads the compiled kernels
-        t0 = time.perf_counter()
-        pending = sta.load_design_async([d / "top.v"], "top")
-        library = sta.load_liberty(lib)
-        t_lib = time.perf_counter() - t0
-        sta.prepare_kernels()
-        t_kern = time.perf_counter() - t0 - t_lib
-        design = pending.result()
-        tc = sta.load_constraints(d / "top.sdc", design)
-        t_read = time.perf_counter() - t0 - t_lib - t_kern
-        t1 = time.perf_counter()
-        par = Parasitics.from_wire_load(design, WireLoad.from_library(library))
-        res = sta.analyze(design, library, tc, parasitics=par)
-        t_sta_ours = time.perf_counter() - t1
-        t1 = time.perf_counter()
-        p = pw.analyze_power(design, res, pw.sta_global_activity(design, res, 0.1, 0.5))
-        t_pow = time.perf_counter() - t1
-        ours = time.perf_counter() - t0
-        print(f"netlist: {n} instances ({copies} copies of a {one}-cell block), {len(design.pin_name)} pins")
-        print(f"OpenSTA (sta): {t_sta:.2f} s wall; worst setup/hold slack {ws[:2]} ns")
-        print(f"vhflow: {ours:.2f} s wall (liberty {t_lib:.2f}, kernels {t_kern:.2f}, netlist+sdc {t_read:.2f} "
-              f"more (read concurrently in a child: {'yes' if worth_forking([d / 'top.v']) else 'no'}), "
-              f"sta {t_sta_ours:.2f}, "
-              f"power {t_pow:.2f}); worst setup {res.setup_wns * 1e9:.4f} ns, hold {res.hold_wns * 1e9:.4f} ns, "
-              f"power {p.totals()['total'] * 1e3:.3f} mW")
-        print(f"ratio vhflow / sta = {ours / t_sta:.2f} (target <= 0.33)")
-        m = re.search(r"^Total\s+\S+\s+\S+\s+\S+\s+(\S+)", proc.stdout, re.M)
-        print(f"OpenSTA power {float(m.group(1)) * 1e3:.3f} mW" if m else "OpenSTA power: not found")
+        for kind, arg in zip(args[::2], args[1::2], strict=True):
+            if kind == "replicated":
+                n, copies, one = build_netlist(yosys, lib, d, int(arg))
+                sdc = d / "top.sdc"
+                sdc.write_text("create_clock -name clk -period 2.0 [get_ports clk]\n"
+                               "set_input_delay 0.2 -clock clk [lsearch -inline -all -not -exact [all_inputs] clk]\n"
+                               "set_output_delay 0.2 -clock clk [all_outputs]\n")
+                compare(str(sta_bin), lib, d / "top.v", "top", sdc, d, f"replicated {copies} x {one}")
+            elif kind == "mac_array":
+                rows, cols = (int(x) for x in arg.split("x"))
+                net = synth_mac_array(yosys, lib, d, rows, cols)
+                sdc = Path(__file__).resolve().parents[1] / "designs/mac_array/src/constraint.sdc"
+                compare(str(sta_bin), lib, net, "mac_array", sdc, d, f"mac_array {rows}x{cols}")
+            else:
+                sys.exit(f"unknown benchmark {kind!r}")
 
 
 if __name__ == "__main__":

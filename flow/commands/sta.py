@@ -69,14 +69,20 @@ def register(app: typer.Typer) -> None:
                                                  "-fields {slew cap fanout} layout."),
         check_types: bool = typer.Option(False, "--check-types", help="Also max slew / capacitance / fanout "
                                          "violators, like report_check_types -violators."),
+        with_power: bool = typer.Option(False, "--power", help="Also report_power in the same process "
+                                        "(the timing graph is reused)."),
+        global_activity: float = typer.Option(None, "--global-activity",
+                                              help="With --power: like set_power_activity -global -activity A."),
+        duty: float = typer.Option(0.5, "--duty", help="With --power and --global-activity: the duty."),
     ) -> None:
-        """Setup/hold analysis like `report_checks`, `report_wns`, `report_tns`."""
+        """Setup/hold analysis like `report_checks`, `report_wns`, `report_tns` (+ power)."""
         from flow.stages.signoff import run_signoff
 
         libs, design = _read_inputs(lib, netlist, top, corner)
         res = run_signoff(netlist, top, libs, sdc, spef=spef,
-                          propagated=True if propagated_clock else None, do_power=False, design=design,
-                          wire_load=wire_load)
+                          propagated=True if propagated_clock else None, do_power=with_power, design=design,
+                          wire_load=wire_load,
+                          global_activity=(global_activity, duty) if global_activity is not None else None)
         for c, t in res.timing.items():
             if as_json:
                 typer.echo(json.dumps({"corner": c, **t.to_json(paths)}, indent=2))
@@ -90,6 +96,8 @@ def register(app: typer.Typer) -> None:
                 typer.echo(t.report_checks("min", paths))
             if check_types:
                 typer.echo(t.design_rules().report())
+            if with_power:
+                typer.echo(res.power[c].report_power())
             typer.echo(f"wns {min(t.setup_wns, 0.0) * 1e9 if math.isfinite(t.setup_wns) else 0.0:.4f}")
             typer.echo(f"tns {t.setup_tns * 1e9:.4f}")
             for w in dict.fromkeys(res.warnings + t.warnings):  # the SDC ones are in both

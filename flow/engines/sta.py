@@ -830,6 +830,8 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     def startpoints(names: Sequence[str]) -> tuple[list[int], np.ndarray]:
         """`-from` objects as (nodes whose launch is dropped: ports and data pins, launch-edge
         mask: clock-pin -> output arcs of named registers or clock pins)."""
+        if not names:  # no exception: nothing dropped (and no 100k-entry instance index)
+            return [], np.zeros(g.src.size, dtype=bool)
         if not inst_index:
             inst_index.update((nm, k) for k, nm in enumerate(design.inst_names))
         nodes, ck_pins, insts = [], [], []
