@@ -633,7 +633,8 @@ class Repairer:
         tns = min(getattr(t, f"{kind}_tns") for t in res.values())
         return ws, tns
 
-    def _setup_moves(self, res: Mapping[str, sta.TimingResult], n_paths: int, margin: float) -> dict[int, str]:
+    def _setup_moves(self, res: Mapping[str, sta.TimingResult], n_paths: int, margin: float,
+                     tabu: set[tuple[int, str]] = frozenset()) -> dict[int, str]:
         """One move per violating path: instance -> new cell (upsizing) with the largest
         estimated gain along the path."""
         nl, lv = self.nl, self.lv
@@ -662,7 +663,7 @@ class Repairer:
                 # the stage before the input pin drives it: its extra delay for the extra cap
                 drv_prev = stages[s_i - 2] if s_i >= 2 else None
                 for cand in lv.family(st.cell):
-                    if lv.cells[cand].area <= lv.cells[st.cell].area:
+                    if lv.cells[cand].area <= lv.cells[st.cell].area or (k, cand) in tabu:
                         continue
                     d1 = lv.arc_delay_slew(cand, pin, in_slew, load, in_pin)[0]
                     penalty = 0.0
@@ -687,12 +688,13 @@ class Repairer:
         res = self.timer.run(nl, max_paths=200)
         ws0, tns = self._worst(res, "setup")
         ws = ws0
+        tabu: set[tuple[int, str]] = set()  # moves that made timing worse: not tried again
         for _ in range(max_rounds):
             if ws >= margin:
                 break
             n_viol = max(int(np.sum(t.setup_slack < margin)) for t in res.values())
             n_paths = max(1, int(math.ceil(n_viol * tns_end_percent / 100.0)))
-            moves = self._setup_moves(res, n_paths, margin)
+            moves = self._setup_moves(res, n_paths, margin, tabu)
             if not moves:
                 break
             old = {k: nl.inst_cell[k] for k in moves}
@@ -701,17 +703,17 @@ class Repairer:
             new = self.timer.run(nl, max_paths=200)
             nws, ntns = self._worst(new, "setup")
             if nws < ws - 1e-13 or (nws <= ws + 1e-13 and ntns <= tns + 1e-13):
-                for k, c in old.items():  # the batch made it worse: undo, try the worst path alone
+                for k, c in old.items():  # the batch made it worse: undo, try the worst path's move alone
                     nl.set_cell(k, c, self.sizes(c)[0])
-                if len(moves) == 1:
-                    break
                 k0 = next(iter(moves))
-                nl.set_cell(k0, moves[k0], self.sizes(moves[k0])[0])
-                new = self.timer.run(nl, max_paths=200)
-                nws, ntns = self._worst(new, "setup")
-                if nws < ws - 1e-13 or (nws <= ws + 1e-13 and ntns <= tns + 1e-13):
+                if len(moves) > 1:
+                    nl.set_cell(k0, moves[k0], self.sizes(moves[k0])[0])
+                    new = self.timer.run(nl, max_paths=200)
+                    nws, ntns = self._worst(new, "setup")
+                if len(moves) == 1 or nws < ws - 1e-13 or (nws <= ws + 1e-13 and ntns <= tns + 1e-13):
                     nl.set_cell(k0, old[k0], self.sizes(old[k0])[0])
-                    break
+                    tabu.add((k0, moves[k0]))
+                    continue
                 moves = {k0: moves[k0]}
             self.stats.resized += len(moves)
             res, ws, tns = new, nws, ntns
