@@ -318,3 +318,22 @@ def test_slack_binned_islands_never_mix_rails():
     cls2[:3] = 1
     island2, rail2 = slack_binned_islands(g, cls2, 4, np.ones(n), min_size=10)
     assert np.all(rail2[island2[:3]] == 1) and np.sum(island2 == island2[0]) == 3
+
+
+def test_routed_signoff_rejects_a_failing_fast_mode(tmp_path):
+    """The final sign-off times the fast mode with routed parasitics at the SDC clock; FINE-VH's
+    clock may be shorter, which costs the difference. A negative result removes every saving."""
+    from plugins.finevh.plugin import post_route_check, vhflow_metrics
+
+    doc = {"policy_model": hand_model().to_json(), "clock_period_s": 9e-9, "sdc_period_s": 10e-9}
+    (tmp_path / "islands.json").write_text(json.dumps(doc))
+    state = {"islands": tmp_path / "islands.json", "timing": tmp_path / "timing.json"}
+    (tmp_path / "timing.json").write_text(json.dumps({"corners": {"mixed": {"setup_ws": 1.5e-9}}, "setup_ws": 1.5e-9}))
+    assert post_route_check(state, doc) == pytest.approx(0.5e-9)
+    ok = vhflow_metrics(state, tmp_path)
+    assert ok["finevh__signoff__fast_mode__meets"] == 1 and "finevh__saving__finevh_vs_nominal_pct" in ok
+    (tmp_path / "timing.json").write_text(json.dumps({"corners": {"mixed": {"setup_ws": 0.7e-9}}, "setup_ws": 0.7e-9}))
+    bad = vhflow_metrics(state, tmp_path)
+    assert bad["finevh__signoff__fast_mode__ws"] == pytest.approx(-0.3)
+    assert bad["finevh__signoff__fast_mode__meets"] == 0 and not any(k.startswith("finevh__saving") for k in bad)
+    assert post_route_check({"islands": state["islands"]}, doc) is None  # before sign-off: no claim either way
