@@ -1,0 +1,325 @@
+"""Electrostatic global placement (ePlace / RePlAce style, Lu et al. 2015, Cheng et al. 2018).
+
+Wirelength is the weighted-average (WA) model, a smooth HPWL whose error shrinks with its
+smoothing length gamma. Density is an electrostatic system: every cell is a positive charge
+of its area, spread over the bin grid by cloud-in-cell (bilinear) weights, which is ePlace's
+local smoothing of cells smaller than a bin; the potential solves Poisson's equation with
+Neumann boundaries, diagonal in the DCT basis (`scipy.fft.dctn`), and the field at each cell
+is the same bilinear interpolation of the bin fields, so the force is the exact adjoint of the
+charge spreading. Filler cells (no nets) bring the total charge to PLACE_DENSITY times the free
+area, so an even total density leaves the real cells at the target density; fixed cells and
+blockages are static charges at the target density. The objective WL + lambda * energy is
+minimised by Nesterov's method with the step predicted from the local Lipschitz constant
+(||dv|| / ||dgrad||, with backtracking) and a Jacobi preconditioner (pins + lambda * area);
+lambda grows by up to 5 % an iteration, less when HPWL rises, and gamma follows the overflow
+as in RePlAce. Fence regions (FINE-VH islands) are a projection: each fenced cell (and the
+region's own fillers) is clipped into the nearest rectangle of its region after every step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fft as sfft
+
+from flow.engines import place as qp
+from flow.engines.place import PlaceProblem
+
+
+_DEBUG = False
+
+
+@dataclass
+class EplaceStats:
+    """What global placement reached (overflow as RePlAce defines it, on the bin grid)."""
+
+    iterations: int
+    overflow: float
+    hpwl: float  # m, cell centres
+
+
+CELLS_PER_BIN = 4.0
+
+
+def _bins_for(n: int) -> int:
+    """Bins per side: a few cells per bin (an FFT-friendly size), so that the overflow measures
+    clumps rather than the granularity of single cells."""
+    return int(sfft.next_fast_len(int(min(512, max(16, math.sqrt(max(n, 1) / CELLS_PER_BIN))))))
+
+
+class _Grid:
+    """Bin grid over the core in internal units (one unit = one bin width), DCT Poisson solver."""
+
+    def __init__(self, core: tuple[float, float, float, float], m: int):
+        x0, y0, x1, y1 = core
+        self.m = m
+        self.x0, self.y0 = x0, y0
+        self.bw = (x1 - x0) / m  # metres per internal unit in x
+        self.bh = (y1 - y0) / m
+        u = np.arange(m)
+        wu = np.pi * u / m  # angular frequency per bin
+        w2 = wu[:, None] ** 2 + wu[None, :] ** 2
+        w2[0, 0] = 1.0
+        self.inv_w2 = 1.0 / w2
+        self.inv_w2[0, 0] = 0.0
+        self.wu = wu
+
+    def scatter(self, gx: np.ndarray, gy: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, tuple]:
+        """Cloud-in-cell charge map (m x m, area units) and the weights to gather with."""
+        m = self.m
+        fx = np.clip(gx - 0.5, 0.0, m - 1.0)
+        fy = np.clip(gy - 0.5, 0.0, m - 1.0)
+        i0 = np.minimum(fx.astype(np.int64), m - 2)
+        j0 = np.minimum(fy.astype(np.int64), m - 2)
+        tx, ty = fx - i0, fy - j0
+        k = i0 * m + j0
+        w00, w10, w01, w11 = (1 - tx) * (1 - ty), tx * (1 - ty), (1 - tx) * ty, tx * ty
+        rho = (np.bincount(k, q * w00, m * m) + np.bincount(k + m, q * w10, m * m)
+               + np.bincount(k + 1, q * w01, m * m) + np.bincount(k + m + 1, q * w11, m * m))
+        return rho.reshape(m, m), (k, w00, w10, w01, w11)
+
+    def field(self, rho: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """Electric field (Ex, Ey) at bin centres and the energy sum(rho * psi) of density `rho`."""
+        a = sfft.dctn(rho, type=2)
+        c = a * self.inv_w2
+        psi = sfft.idctn(c, type=2)
+        # E = -grad psi: sine series in the differentiated axis (index shifted by one frequency)
+        cx = np.zeros_like(c)
+        cx[:-1, :] = (c * self.wu[:, None])[1:, :]
+        cy = np.zeros_like(c)
+        cy[:, :-1] = (c * self.wu[None, :])[:, 1:]
+        ex = sfft.idct(sfft.idst(cx, type=2, axis=0), type=2, axis=1)
+        ey = sfft.idct(sfft.idst(cy, type=2, axis=1), type=2, axis=0)
+        return ex, ey, float(np.sum(rho * psi))
+
+    @staticmethod
+    def gather(e: np.ndarray, wts: tuple) -> np.ndarray:
+        k, w00, w10, w01, w11 = wts
+        f = e.ravel()
+        m = e.shape[0]
+        return f[k] * w00 + f[k + m] * w10 + f[k + 1] * w01 + f[k + m + 1] * w11
+
+
+def _rect_overlap_map(grid: _Grid, rects: list, scale: float) -> np.ndarray:
+    """Area (internal units) of each bin covered by `rects` (metres), times `scale`."""
+    m = grid.m
+    out = np.zeros((m, m))
+    edges = np.arange(m + 1, dtype=float)
+    for x0, y0, x1, y1 in rects:
+        a0, a1 = (x0 - grid.x0) / grid.bw, (x1 - grid.x0) / grid.bw
+        b0, b1 = (y0 - grid.y0) / grid.bh, (y1 - grid.y0) / grid.bh
+        ox = np.clip(np.minimum(edges[1:], a1) - np.maximum(edges[:-1], a0), 0, None)
+        oy = np.clip(np.minimum(edges[1:], b1) - np.maximum(edges[:-1], b0), 0, None)
+        out += scale * np.outer(ox, oy)
+    return out
+
+
+def _wa_grad(p: np.ndarray, net: np.ndarray, starts: np.ndarray, gamma: float) -> tuple[np.ndarray, float]:
+    """Weighted-average wirelength of one axis: gradient per pin and the WA total."""
+    pmax = np.maximum.reduceat(p, starts)
+    pmin = np.minimum.reduceat(p, starts)
+    ep = np.exp((p - pmax[net]) / gamma)
+    em = np.exp((pmin[net] - p) / gamma)
+    sp, sm = np.add.reduceat(ep, starts), np.add.reduceat(em, starts)
+    wp, wm = np.add.reduceat(p * ep, starts) / sp, np.add.reduceat(p * em, starts) / sm
+    g = ep / sp[net] * (1 + (p - wp[net]) / gamma) - em / sm[net] * (1 - (p - wm[net]) / gamma)
+    return g, float(np.sum(wp - wm))
+
+
+def eplace(prob: PlaceProblem, density: float = 0.7, seed: int = 0, target_overflow: float = 0.1,
+           max_iterations: int = 1500, init_penalty: float = 3e-2, max_phi: float = 1.05, ref_change: float = 0.01,
+           net_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, EplaceStats]:
+    """Cell centres (m) after electrostatic global placement, and its final statistics.
+
+    `density` is the target cell density (PLACE_DENSITY); iterations stop once the overflow of
+    the real cells over it falls below `target_overflow` (RePlAce's default 0.1).
+    `net_weight` (per net of `prob.net_ptr`) weights the wirelength, e.g. timing-critical nets."""
+    n = prob.n
+    x0c, y0c, x1c, y1c = prob.core
+    rng = np.random.default_rng(seed)
+    density = float(min(max(density, 1e-3), 1.0))
+    area = prob.w * prob.h
+    free_core = (x1c - x0c) * (y1c - y0c) - sum((b[2] - b[0]) * (b[3] - b[1]) for b in prob.blockages)
+    movable_area = float(area.sum())
+    # fillers: per region (fence) and for the free core, up to target density x its free area
+    avg_w = float(np.mean(np.sort(prob.w)[int(0.1 * n):max(int(0.9 * n), int(0.1 * n) + 1)])) if n else prob.site_width
+    fh = prob.row_height
+    fill_region: list[np.ndarray] = []
+    regions = prob.region if prob.region.size == n else np.full(n, -1)
+    fence_area = []
+    for r, rects in enumerate(prob.region_rects):
+        ra = sum((a[2] - a[0]) * (a[3] - a[1]) for a in rects)
+        fence_area.append(ra)
+        need = density * ra - float(area[regions == r].sum())
+        fill_region.append(np.full(max(int(need / (avg_w * fh)), 0), r))
+    need_free = density * (free_core - sum(fence_area)) - float(area[regions < 0].sum())
+    fill_region.insert(0, np.full(max(int(need_free / (avg_w * fh)), 0), -1))
+    freg = np.concatenate(fill_region).astype(np.int64) if fill_region else np.zeros(0, np.int64)
+    nf = freg.size
+    n_all = n + nf
+    grid = _Grid(prob.core, _bins_for(n_all))
+    m = grid.m
+    # internal coordinates: bin units per axis
+    sxm, sym = grid.bw, grid.bh
+    w_all = np.concatenate([prob.w, np.full(nf, avg_w)]) / sxm
+    h_all = np.concatenate([prob.h, np.full(nf, fh)]) / sym
+    q = w_all * h_all
+    reg_all = np.concatenate([regions, freg])
+    fixed_map = _rect_overlap_map(grid, prob.blockages, density)
+    bin_cap = density * (1.0 - _rect_overlap_map(grid, prob.blockages, 1.0))
+    # nets (>= 2 pins) as sorted pin lists
+    deg = np.diff(prob.net_ptr)
+    net_of_pin = np.repeat(np.arange(deg.size), deg)
+    keep = deg[net_of_pin] >= 2
+    pc = prob.pin_cell[keep]
+    knets = np.nonzero(deg >= 2)[0]
+    pnet = np.repeat(np.arange(knets.size), deg[knets])
+    starts = np.concatenate([[0], np.cumsum(deg[knets])[:-1]]).astype(np.int64)
+    mov = pc >= 0
+    pcell = np.where(mov, pc, 0)
+    fk = np.where(mov, 0, -pc - 1)
+    fpx = (prob.fixed_x[fk] - x0c) / sxm if prob.fixed_x.size else np.zeros(pc.size)
+    fpy = (prob.fixed_y[fk] - y0c) / sym if prob.fixed_y.size else np.zeros(pc.size)
+    wpin = np.ones(pc.size) if net_weight is None else np.asarray(net_weight, float)[knets][pnet]
+    pins_of_cell = np.bincount(pcell[mov], minlength=n_all).astype(float)
+    # scale between axes: WL in metres = sxm * x-units + sym * y-units
+    ax_scale = np.array([sxm, sym]) / math.sqrt(sxm * sym)
+
+    def hpwl_of(u: np.ndarray) -> float:
+        px = np.where(mov, u[0, pcell], fpx)
+        py = np.where(mov, u[1, pcell], fpy)
+        if px.size == 0:
+            return 0.0
+        sx = np.maximum.reduceat(px, starts) - np.minimum.reduceat(px, starts)
+        sy = np.maximum.reduceat(py, starts) - np.minimum.reduceat(py, starts)
+        return float(sx.sum() * sxm + sy.sum() * sym)
+
+    # rectangles each cell's centre may take: core, or its fence's rectangles
+    def project(u: np.ndarray) -> np.ndarray:
+        u[0] = np.clip(u[0], w_all / 2, m - w_all / 2)
+        u[1] = np.clip(u[1], h_all / 2, m - h_all / 2)
+        for r, rects in enumerate(prob.region_rects):
+            idx = np.nonzero(reg_all == r)[0]
+            if idx.size == 0:
+                continue
+            best = None
+            bestd = None
+            for rx0, ry0, rx1, ry1 in rects:
+                lo_x = (rx0 - x0c) / sxm + w_all[idx] / 2
+                hi_x = np.maximum((rx1 - x0c) / sxm - w_all[idx] / 2, lo_x)
+                lo_y = (ry0 - y0c) / sym + h_all[idx] / 2
+                hi_y = np.maximum((ry1 - y0c) / sym - h_all[idx] / 2, lo_y)
+                cxr = np.clip(u[0, idx], lo_x, hi_x)
+                cyr = np.clip(u[1, idx], lo_y, hi_y)
+                d = np.abs(cxr - u[0, idx]) + np.abs(cyr - u[1, idx])
+                if best is None:
+                    best, bestd = np.vstack([cxr, cyr]), d
+                else:
+                    take = d < bestd
+                    best[:, take] = np.vstack([cxr, cyr])[:, take]
+                    bestd = np.minimum(bestd, d)
+            u[:, idx] = best
+        return u
+
+    # initial placement: the quadratic (star-model) wirelength optimum, fillers spread at random
+    u = np.empty((2, n_all))
+    if n:
+        L, bx, by, _ = qp._laplacian(prob)
+        import scipy.sparse as sp
+
+        eps = 1e-6 * (L.diagonal().mean() if L.shape[0] else 1.0)
+        A = (L + sp.diags(np.full(L.shape[0], eps))).tocsr()
+        cxc, cyc = (x0c + x1c) / 2, (y0c + y1c) / 2
+        jit = rng.normal(0, 1e-3, (2, L.shape[0]))
+        xs = qp._cg(A, bx + eps * cxc, cxc + jit[0] * (x1c - x0c))
+        ys = qp._cg(A, by + eps * cyc, cyc + jit[1] * (y1c - y0c))
+        u[0, :n] = (xs[:n] - x0c) / sxm
+        u[1, :n] = (ys[:n] - y0c) / sym
+    u[0, n:] = rng.uniform(0, m, nf)
+    u[1, n:] = rng.uniform(0, m, nf)
+    u = project(u)
+    real = np.zeros(n_all, dtype=bool)
+    real[:n] = True
+
+    state = {"lam": 0.0, "gamma": 1.0, "overflow": 1.0, "wl": 0.0}
+
+    def gradient(v: np.ndarray, lam: float | None) -> np.ndarray:
+        gamma = state["gamma"]
+        g = np.zeros((2, n_all))
+        for d, fp in ((0, fpx), (1, fpy)):
+            p = np.where(mov, v[d, pcell], fp)
+            if p.size:
+                gp, _ = _wa_grad(p * ax_scale[d], pnet, starts, gamma)
+                g[d] = np.bincount(pcell[mov], (gp * wpin)[mov] * ax_scale[d], n_all)
+        rho, wts = grid.scatter(v[0], v[1], q)
+        ex, ey, _ = grid.field(rho + fixed_map)
+        gd = np.vstack([-q * grid.gather(ex, wts), -q * grid.gather(ey, wts)])
+        rho_real, _ = grid.scatter(v[0, :n], v[1, :n], q[:n])
+        state["overflow"] = float(np.sum(np.maximum(rho_real - bin_cap, 0.0)) / max(q[:n].sum(), 1e-30))
+        if lam is None:  # RePlAce's initial penalty: a fixed fraction of the gradient ratio
+            lam = init_penalty * float(np.abs(g).sum()) / max(float(np.abs(gd).sum()), 1e-30)
+            state["lam"] = lam
+        pre = np.maximum(1.0, pins_of_cell + lam * q)
+        return (g + lam * gd) / pre
+
+    def update_gamma() -> None:
+        tau = min(max(state["overflow"], 0.0), 1.0)
+        state["gamma"] = 4.0 * 10 ** ((20.0 / 9.0) * tau - 11.0 / 9.0)  # bins: 40 at tau 1, 0.4 at 0.1
+
+    if n == 0:
+        return np.zeros(0), np.zeros(0), EplaceStats(0, 0.0, 0.0)
+    # overflow of the start point sets gamma before the first gradient
+    rho_real, _ = grid.scatter(u[0, :n], u[1, :n], q[:n])
+    state["overflow"] = float(np.sum(np.maximum(rho_real - bin_cap, 0.0)) / max(q[:n].sum(), 1e-30))
+    update_gamma()
+    v = u.copy()
+    g = gradient(v, None)
+    lam = state["lam"]
+    gnorm = float(np.sqrt(np.sum(g * g)))
+    alpha = 0.044 * m / max(gnorm, 1e-30)  # a first step of a few percent of the core
+    a = 1.0
+    prev_hpwl = hpwl_of(u)
+    it = 0
+    best_ovf, best_it = state["overflow"], 0
+    for it in range(1, max_iterations + 1):
+        a_new = (1 + math.sqrt(4 * a * a + 1)) / 2
+        for _ in range(4):  # backtracking on the predicted Lipschitz step
+            u_new = project(v - alpha * g)
+            v_new = project(u_new + (a - 1) / a_new * (u_new - u))
+            g_new = gradient(v_new, lam)
+            dv = float(np.sqrt(np.sum((v_new - v) ** 2)))
+            dg = float(np.sqrt(np.sum((g_new - g) ** 2)))
+            alpha_new = dv / dg if dg > 0 else alpha
+            if alpha_new > 0.95 * alpha:
+                break
+            alpha = alpha_new
+        u, v, g, a, alpha = u_new, v_new, g_new, a_new, alpha_new
+        if state["overflow"] < target_overflow:
+            break
+        if state["overflow"] < best_ovf * 0.99:
+            best_ovf, best_it = state["overflow"], it
+        elif it - best_it > 40:  # the overflow has stalled: more penalty would only scramble cells
+            break
+        cur = hpwl_of(u)
+        change = (cur - prev_hpwl) / (ref_change * max(prev_hpwl, 1e-30))
+        prev_hpwl = cur
+        lam *= max(0.95, min(max_phi, max_phi ** (1 - change)))
+        update_gamma()
+        if _DEBUG and it % 25 == 0:
+            print(it, f"hpwl={cur:.4g} ovf={state['overflow']:.3f} lam={lam:.3g} gamma={state['gamma']:.3g} alpha={alpha:.3g}")
+    cx = u[0, :n] * sxm + x0c
+    cy = u[1, :n] * sym + y0c
+    return cx, cy, EplaceStats(it, state["overflow"], qp.hpwl(prob, cx, cy))
+
+
+def overflow(prob: PlaceProblem, cx: np.ndarray, cy: np.ndarray, density: float) -> float:
+    """RePlAce's density overflow of placed cell centres: area above `density` x free bin area
+    over the movable area, on the bin grid `eplace` uses for this many cells."""
+    n = prob.n
+    grid = _Grid(prob.core, _bins_for(n))
+    q = prob.w * prob.h / (grid.bw * grid.bh)
+    cap = density * (1.0 - _rect_overlap_map(grid, prob.blockages, 1.0))
+    rho, _ = grid.scatter((cx - prob.core[0]) / grid.bw, (cy - prob.core[1]) / grid.bh, q)
+    return float(np.sum(np.maximum(rho - cap, 0.0)) / max(q.sum(), 1e-30))
