@@ -123,10 +123,28 @@ def test_cli_default_pq_walks_the_front_then_export(tmp_path):
     assert r2.exit_code == 0, r2.output
     assert json.loads((tmp_path / "pq" / "pq.json").read_text())["walk"] == walk
 
-    ckpt = tmp_path / "pq" / "walk" / f"{front[-1]['label']}.pt"
+    # export a reported point: ONNX with int8 activations (QDQ) run by onnxruntime on the test set
+    # gives the accuracy P&Q reported for it, and the C header is the flash the accounting claims
+    point = front[len(front) // 2]
+    ckpt = tmp_path / "pq" / "walk" / f"{point['label']}.pt"
     r = runner.invoke(app, ["export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "onnx")])
     assert r.exit_code == 0, r.output
-    onnx.checker.check_model(onnx.load(str(tmp_path / "onnx" / f"{front[-1]['label']}.onnx")))
+    proto = onnx.load(str(tmp_path / "onnx" / f"{point['label']}.onnx"))
+    onnx.checker.check_model(proto)
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops.count("QuantizeLinear") == 5  # one int8 activation quantiser per conv/linear layer
+    import onnxruntime as ort
+
+    from convnet_opt.cli import DatasetName, load_data
+
+    data = load_data(DatasetName.digits, None, seed=1)
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    pred = sess.run(None, {"input": data.x_test.astype(np.float32)})[0].argmax(1)
+    ort_acc = float((pred == data.y_test).mean())
+    assert abs(ort_acc - point["int8_act_test_acc"]) <= 0.001, (ort_acc, point["int8_act_test_acc"])
+    assert abs(point["int8_act_test_acc"] - point["test_acc"]) < 0.03  # int8 activations cost little here
+    header = (tmp_path / "onnx" / "c" / "vhflow_model.h").read_text()
+    assert f"#define VHFLOW_MODEL_SIZE {point['flash']}u" in header
 
 
 def test_cli_errors(tmp_path):
