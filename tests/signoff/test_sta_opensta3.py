@@ -71,7 +71,7 @@ def nangate_net(tmp_path_factory, nangate45):
     return d, lib, synth_nangate(RTL, "top", lib, d)
 
 
-@pytest.mark.parametrize("r_scale", [None, 0.2])
+@pytest.mark.parametrize("r_scale", [None, 0.2, 5.0])  # no SPEF, 2-30 ohm and 50-750 ohm segments
 def test_nangate45_virtual_clock_latencies(nangate_net, r_scale):
     d, lib, net = nangate_net
     sdc = ORFS_SDC.format(period=0.9, buf="BUF_X1", pin="Z", load=3.0)
@@ -85,12 +85,20 @@ def test_nangate45_virtual_clock_latencies(nangate_net, r_scale):
     assert t2.hold_wns != t.hold_wns or t2.setup_wns != t.setup_wns
 
 
-@pytest.mark.parametrize("r_scale", [None, 0.2])
-def test_sky130hd_virtual_clock_latencies(tmp_path, sky130hd, r_scale):
-    lib = _lib(sky130hd, sky130hd.default_corner, tmp_path)
-    net = synth_nangate(RTL.replace("ra * rb + ", ""), "top", lib, tmp_path)
+@pytest.fixture(scope="module")
+def sky130_net(tmp_path_factory, sky130hd):
+    d = tmp_path_factory.mktemp("orfs_sky")
+    lib = _lib(sky130hd, sky130hd.default_corner, d)
+    return d, lib, synth_nangate(RTL.replace("ra * rb + ", ""), "top", lib, d)
+
+
+@pytest.mark.parametrize("r_scale", [None, 0.2, 5.0])
+def test_sky130hd_virtual_clock_latencies(sky130_net, r_scale):
+    """sky130hd's slow-slew cells: the DMP effective capacitance matters most here (the lumped
+    load was 9.6 ps off in setup WNS at 2-30 ohm per segment)."""
+    d, lib, net = sky130_net
     sdc = ORFS_SDC.format(period=1.5, buf="sky130_fd_sc_hd__buf_1", pin="X", load=0.004)
-    _compare(tmp_path, lib, net, sdc, r_scale)
+    _compare(d, lib, net, sdc, r_scale)
 
 
 NEG_SLEW = """module top(clk, a, b, y, q);
