@@ -289,6 +289,8 @@ def _dispatch(argv: list[str] | None) -> None:
     try:
         app = build_app()
         rc = app(args=argv, prog_name="vhflow", standalone_mode=False)
+        if rc == 130:  # typer turns Ctrl-C into Exit(130), silently
+            err_console.print("interrupted")
         if isinstance(rc, int) and rc:  # click returns a command's typer.Exit code here
             sys.exit(rc)
     except VhflowError as exc:
@@ -307,6 +309,11 @@ def _dispatch(argv: list[str] | None) -> None:
         err_console.print("interrupted")
         sys.exit(130)
     except click_error as exc:  # usage errors: click's own usage text and "Error: ..." line
+        if getattr(exc, "ctx", 1) is None:  # raised before a command context existed: say where help is
+            args = list(sys.argv[1:] if argv is None else argv)
+            command = next((a for a in args if not a.startswith("-")), "")
+            sys.stderr.write(f"Usage: vhflow {command + ' ' if command else ''}[OPTIONS] ...\n"
+                             f"Try 'vhflow {command + ' ' if command else ''}--help' for help.\n\n")
         exc.show(file=sys.stderr)
         sys.exit(exc.exit_code if exc.exit_code else 2)
     except Exception as exc:

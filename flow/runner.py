@@ -333,7 +333,7 @@ def run_flow(
 
     design = setup.config["DESIGN_NAME"]
     runs_root = Path(runs_dir) if runs_dir is not None else Path.cwd() / "runs"
-    run_dir = run_directory(runs_root, design, setup.platform.name, tag or default_tag())
+    run_dir = run_directory(runs_root, design, setup.platform.name, tag if tag is not None else default_tag())
     dir_names = stage_dir_names(stages)
 
     first = _resume_point(setup, stages, dir_names, run_dir, first, from_stage)

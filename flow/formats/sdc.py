@@ -44,6 +44,7 @@ def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: 
     capacitances in `cap_unit` (fF), as OpenSTA interprets SDC against the library units.
     Raises FormatError(path, line, ...) for every problem, never another exception.
     """
+    import flow.engines.sta  # noqa: F401 - imported before the fork: the child starts at once, the parent unpickles
     from flow.util import read_text_file, run_isolated
 
     text = read_text_file(path, "SDC", max_bytes=MAX_SDC_BYTES)

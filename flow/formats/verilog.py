@@ -190,6 +190,8 @@ def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
                 inst = (word, head[1], st[k + 1:-1])
             elif word in decl_words:
                 dm = decl_re.match(st)
+                if dm.group(1) is None and dm.group(3).lstrip().startswith("["):
+                    raise error(at, f"{word}: bad range in {st[:60]!r}")
                 r = (int(dm.group(1)), int(dm.group(2))) if dm.group(1) is not None else None
                 for nm in dm.group(3).split(","):
                     nm = nm.strip()
