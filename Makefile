@@ -40,7 +40,7 @@ DEMO_PQ := $(CURDIR)/runs/mac_array/demo-pq
 demo: venv
 	$(BIN)/vhflow run designs/mac_array/config.toml --tag demo-synth --to synth
 	$(BIN)/vhflow convnet pq --budget-kib 8 --budget-kib 4 --epochs 20 --out $(DEMO_PQ)
-	$(BIN)/vhflow convnet trace runs/mac_array/demo-synth --out $(DEMO_TRACE) --weights $(DEMO_PQ)/models/fp32.pt \
+	$(BIN)/vhflow convnet trace runs/mac_array/nangate45/demo-synth --out $(DEMO_TRACE) --weights $(DEMO_PQ)/models/fp32.pt \
 	  --bits 8 --bits 4 --checkpoint $(DEMO_PQ)/models/budget_8KiB.pt --checkpoint $(DEMO_PQ)/models/budget_4KiB.pt \
 	  --images 1 --max-tiles 24
 	$(BIN)/vhflow run designs/mac_array/config.toml --tag demo --set FINEVH_ISLANDS=8 \
