@@ -94,6 +94,23 @@ class Netlist:
         self.added.append(k)
         return k
 
+    def mark(self) -> tuple[int, int, int]:
+        """A point `rollback` returns to (instances, pins, nets so far)."""
+        return len(self.inst_names), len(self.pin_name), len(self.net_names)
+
+    def rollback(self, mark: tuple[int, int, int]) -> None:
+        """Drop every instance, pin and net added after `mark` (callers restore pins they moved)."""
+        n_inst, n_pins, n_nets = mark
+        self._frozen = None
+        for name in self.inst_names[n_inst:] + self.net_names[n_nets:]:
+            self._names.discard(name)
+        for lst in (self.inst_names, self.inst_cell, self.inst_pins, self.x, self.y, self.w, self.h, self.fixed):
+            del lst[n_inst:]
+        for lst in (self.pin_inst, self.pin_name, self.pin_net):
+            del lst[n_pins:]
+        del self.net_names[n_nets:]
+        self.added = [k for k in self.added if k < n_inst]
+
     def pin_of(self, inst: int, pin: str) -> int:
         for p in self.inst_pins[inst]:
             if self.pin_name[p] == pin:
@@ -767,13 +784,64 @@ class Repairer:
                     src = out
                 nl.set_net(p, src)
                 inserted += n
-            if not inserted:
-                break
-            self.stats.hold_buffers += inserted
+            if not inserted:  # the endpoints have no setup room: delay the short path's own branch
+                inserted = self._hold_on_paths(res, cell, (cin, cout), (w, h), delay, margin, setup_margin)
+                if not inserted:
+                    break
+            else:
+                self.stats.hold_buffers += inserted
             res = self.timer.run(nl)
             hws, _ = self._worst(res, "hold")
             self.stats.iterations += 1
         return hws0, hws
+
+    def _hold_on_paths(self, res: Mapping[str, sta.TimingResult], cell: str, pins: tuple[str, str],
+                       size: tuple[float, float], delay: Mapping[str, float], margin: float,
+                       setup_margin: float, max_paths: int = 10) -> int:
+        """For the worst hold paths: delay cells in front of a load pin along the path, nearest
+        the startpoint first (a branch only short paths use, e.g. after a reset input), kept
+        when the STA says the total negative hold slack got better and setup stays at or above
+        its margin (or where it was); returns the number of cells kept."""
+        nl = self.nl
+        cin, cout = pins
+        c = min(res, key=lambda k: res[k].hold_wns)
+        ws_setup, _ = self._worst(res, "setup")
+        floor = min(setup_margin, ws_setup)
+        inst_of = {nm: k for k, nm in enumerate(nl.inst_names)}
+        kept = 0
+        base_hold = self._worst(res, "hold")[1]  # total negative hold slack: one fix rarely moves the worst
+        for path in res[c].hold_paths[:max_paths]:
+            if path.slack >= margin:
+                break
+            n = min(int(math.ceil((margin - path.slack) / max(delay.get(c, 1e-11), 1e-12))), 8)
+            for st in path.stages[1:]:
+                if st.cell is None or "/" not in st.node:
+                    continue
+                iname, pin = st.node.rsplit("/", 1)
+                k = inst_of.get(iname)
+                info = self.lv.cells.get(st.cell)
+                if k is None or info is None or pin not in info.inputs:
+                    continue
+                p = nl.pin_of(k, pin)
+                old_net, at = nl.pin_net[p], nl.mark()
+                cx, cy = nl.centre(k)
+                src = old_net
+                for _j in range(n):
+                    out = nl.new_net("hold_net")
+                    nl.add_cell(cell, {cin: src, cout: out}, cx, cy, size[0], size[1], "hold_buf")
+                    src = out
+                nl.set_net(p, src)
+                new = self.timer.run(nl)
+                _, hw = self._worst(new, "hold")
+                sw, _ = self._worst(new, "setup")
+                if hw > base_hold + 1e-13 and sw >= floor - 1e-13:
+                    kept += n
+                    base_hold = hw
+                    break
+                nl.rollback(at)
+                nl.set_net(p, old_net)
+        self.stats.hold_buffers += kept
+        return kept
 
     def _hold_cell(self, hold_libs: Mapping[str, LibView]) -> str:
         """The buffer (delay cells included) with the most delay per unit area at the fast corner."""

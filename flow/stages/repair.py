@@ -156,7 +156,7 @@ class RepairTimingStage(Stage):
             "repair_timing__before__setup__ws__estimate": round(ws0 * 1e9, 6),
             "repair_timing__before__hold__ws__estimate": round(h0 * 1e9, 6) if h0 is not None else None,
             "repair_timing__resized": rep.stats.resized, "repair_timing__hold_buffers": rep.stats.hold_buffers,
-            "repair_timing__buffers": n_added,
+            "repair_timing__buffers": n_added - rep.stats.hold_buffers,  # for setup (ORFS setup_buffer)
             # estimates with placement wires (the route stage's SPEF gives the sign-off figures)
             "repair_timing__setup__ws__estimate": round(ws * 1e9, 6),
             "repair_timing__hold__ws__estimate": round(hs * 1e9, 6),
