@@ -30,9 +30,6 @@ from flow.engines import place as qp
 from flow.engines.place import PlaceProblem
 
 
-_DEBUG = False
-
-
 @dataclass
 class EplaceStats:
     """What global placement reached (overflow as RePlAce defines it, on the bin grid)."""
@@ -131,8 +128,8 @@ def _wa_grad(p: np.ndarray, net: np.ndarray, starts: np.ndarray, gamma: float) -
 
 
 def eplace(prob: PlaceProblem, density: float = 0.7, seed: int = 0, target_overflow: float = 0.1,
-           max_iterations: int = 1500, init_penalty: float = 1.0, max_phi: float = 1.1, ref_change: float = 0.01, init_cg: int = 100,
-           net_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, EplaceStats]:
+           max_iterations: int = 1500, init_penalty: float = 1.0, max_phi: float = 1.1, ref_change: float = 0.01,
+           init_cg: int = 100, net_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, EplaceStats]:
     """Cell centres (m) after electrostatic global placement, and its final statistics.
 
     `density` is the target cell density (PLACE_DENSITY); iterations stop once the overflow of
@@ -144,7 +141,6 @@ def eplace(prob: PlaceProblem, density: float = 0.7, seed: int = 0, target_overf
     density = float(min(max(density, 1e-3), 1.0))
     area = prob.w * prob.h
     free_core = (x1c - x0c) * (y1c - y0c) - sum((b[2] - b[0]) * (b[3] - b[1]) for b in prob.blockages)
-    movable_area = float(area.sum())
     # fillers: per region (fence) and for the free core, up to target density x its free area
     avg_w = float(np.mean(np.sort(prob.w)[int(0.1 * n):max(int(0.9 * n), int(0.1 * n) + 1)])) if n else prob.site_width
     fh = prob.row_height
@@ -245,7 +241,7 @@ def eplace(prob: PlaceProblem, density: float = 0.7, seed: int = 0, target_overf
     real = np.zeros(n_all, dtype=bool)
     real[:n] = True
 
-    state = {"lam": 0.0, "gamma": 1.0, "overflow": 1.0, "wl": 0.0}
+    state = {"lam": 0.0, "gamma": 1.0, "overflow": 1.0, "hpwl": 0.0}
 
     def gradient(v: np.ndarray, lam: float | None) -> np.ndarray:
         gamma = state["gamma"]
@@ -312,8 +308,6 @@ def eplace(prob: PlaceProblem, density: float = 0.7, seed: int = 0, target_overf
         prev_hpwl = cur
         lam *= max(0.95, min(max_phi, max_phi ** (1 - change)))
         update_gamma()
-        if _DEBUG and it % 25 == 0:
-            print(it, f"hpwl={cur:.4g} ovf={state['overflow']:.3f} lam={lam:.3g} gamma={state['gamma']:.3g} alpha={alpha:.3g}")
     cx = u[0, :n] * sxm + x0c
     cy = u[1, :n] * sym + y0c
     return cx, cy, EplaceStats(it, state["overflow"], qp.hpwl(prob, cx, cy))
@@ -328,3 +322,14 @@ def overflow(prob: PlaceProblem, cx: np.ndarray, cy: np.ndarray, density: float)
     cap = density * (1.0 - _rect_overlap_map(grid, prob.blockages, 1.0))
     rho, _ = grid.scatter((cx - prob.core[0]) / grid.bw, (cy - prob.core[1]) / grid.bh, q)
     return float(np.sum(np.maximum(rho - cap, 0.0)) / max(q.sum(), 1e-30))
+
+
+def global_place(prob: PlaceProblem, density: float, iterations: int, seed: int,
+                 algorithm: str = "nesterov") -> tuple[np.ndarray, np.ndarray]:
+    """Cell centres (m) from the global placer named by GPL_ALGORITHM: "nesterov" (this module)
+    or "quadratic" (`flow.engines.place.global_place`, whose spreading iterations are
+    `iterations`)."""
+    if algorithm == "quadratic":
+        return qp.global_place(prob, density, iterations, seed)
+    cx, cy, _ = eplace(prob, density, seed)
+    return cx, cy
