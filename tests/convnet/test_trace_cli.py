@@ -86,6 +86,9 @@ def test_trace_uniform_and_pq_checkpoint(tmp_path, synth_run, trained_lenet, dig
     work = {w.name: w for w in layer_work(trained_lenet, digits.input_shape)}
     for ly in layers_pq.values():
         assert array_cycles(work[ly["name"]], ly["bits"], 2, 2) == ly["cycles"]
+    # the fitted model alone (no per-layer table) on the uniform points it was fitted to
+    fitted = calibrate_from_trace(EnergyModel.load("mac_array"), out / "trace.json", per_layer=False)
+    assert all(abs(a["rel_error"]) < 0.10 for a in trace_agreement(fitted, out / "trace.json")[:2])
     agree = trace_agreement(em, out / "trace.json")
     assert [a["label"] for a in agree] == ["8-bit", "4-bit", "P&Q ck"]
     assert agree == doc["energy_model"]["agreement"]  # what `convnet trace` wrote
