@@ -1015,19 +1015,22 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
             part_id = np.concatenate([np.full(p_[0].size, j) for j, p_ in enumerate(parts)])
             pos = np.concatenate([np.arange(p_[0].size) for p_ in parts])
             seen_d: set[int] = set()
+            per_group: dict[int, int] = {}  # capture clock -> paths kept (report_checks is per group)
             for o in np.argsort(allsl, kind="stable"):
                 sl, idx, req, carr, val, gi, cg, dtr, edge, unc = parts[part_id[o]]
                 q = pos[o]
                 node = int(d_of[idx[q]])
-                if node in seen_d:
+                cclk_i = groups[cg][0]
+                if node in seen_d or per_group.get(cclk_i, 0) >= max_paths:
                     continue
                 seen_d.add(node)
+                per_group[cclk_i] = per_group.get(cclk_i, 0) + 1
                 lc, ledge = groups[gi]
                 bucket.append((float(sl[q]), dict(g=gi, a=int(chk_set[idx[q]]) * n_groups + gi, node=node, tr=dtr,
                                                   req=float(req[q]), carr=float(carr[q]),
                                                   edge=edge, chk=float(val[q]), unc=unc, lc=clocks[lc].name,
                                                   cc=clocks[groups[cg][0]].name, ledge=clocks[lc].waveform[ledge])))
-                if len(seen_d) >= max_paths:
+                if len(per_group) == len(clocks) and min(per_group.values()) >= max_paths:
                     break
         endpoints += [g.names[x] for x in ud.tolist()]
         setup_sl += ws_arr.tolist()
@@ -1086,12 +1089,14 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     for bucket, out, kind in ((cand_setup, setup_paths, "max"), (cand_hold, hold_paths, "min")):
         bucket.sort(key=lambda t: t[0])
         seen: set[int] = set()
-        for sl, info in bucket:
-            if info["node"] in seen:
+        kept: dict[str, int] = {}
+        for sl, info in bucket:  # worst first: the max_paths worst overall and of each path group
+            if info["node"] in seen or kept.get(info["cc"], 0) >= max_paths:
                 continue
             seen.add(info["node"])
+            kept[info["cc"]] = kept.get(info["cc"], 0) + 1
             out.append(_trace(g, arr, info, kind, sl, path_slew[kind], design))
-            if len(out) >= max_paths:
+            if len(kept) == len(clocks) and min(kept.values()) >= max_paths:
                 break
     data_clk = np.full(n, -1, dtype=np.int64)
     for gi, (ci_, _edge) in enumerate(groups):
