@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
+from flow.engines.eplace import global_place as gpl
 from flow.engines.physical import Geometry, build_problem, io_positions
 from flow.engines.place import (
     assign_io,
     check_legal,
     detailed_move,
     detailed_swap,
-    global_place,
     hpwl,
     legalize,
 )
@@ -51,6 +52,9 @@ class PlaceStage(Stage):
         Variable("PLACE_DENSITY_LB_ADDON", float | None, "As ORFS (and instead of PLACE_DENSITY): target "
                  "density = lb + (1 - lb) * addon + 0.01, lb the utilisation (its lower bound).", None, source="place"),
         Variable("PLACE_ITERATIONS", int, "Spreading iterations of global placement.", 40, source="place"),
+        Variable("GPL_ALGORITHM", Literal["nesterov", "quadratic"], "Global placer: electrostatic (ePlace-style "
+                 "Nesterov, flow/engines/eplace.py) or quadratic with spreading (PLACE_ITERATIONS).", "nesterov",
+                 source="place"),
         Variable("PLACE_SEED", int, "Seed of the initial placement jitter.", 0, source="place"),
         Variable("DETAILED_PLACE_PASSES", int, "Passes of detailed placement: moves of single cells into free "
                  "sites of their optimal region, then adjacent swaps.", 2, source="place"),
@@ -95,7 +99,7 @@ class PlaceStage(Stage):
                     fp.get("tap_h", []), strict=True)]
         prob.blockages = [(x, y, x + w, y + h) for _, x, y, w, h in taps] + [
             (fixed_x[i], fixed_y[i], fixed_x[i] + fp["w"][i], fixed_y[i] + fp["h"][i]) for i in np.flatnonzero(fixed)]
-        cx, cy = global_place(prob, density, cfg["PLACE_ITERATIONS"], cfg["PLACE_SEED"])
+        cx, cy = gpl(prob, density, cfg["PLACE_ITERATIONS"], cfg["PLACE_SEED"], cfg["GPL_ALGORITHM"])
         n_ports = len(design.port_names)
         if cfg["PLACE_PINS"] and n_ports:
             die = tuple(float(v) for v in fp["die"])
@@ -108,7 +112,7 @@ class PlaceStage(Stage):
             if not (np.array_equal(px, prob.fixed_x[:n_ports]) and np.array_equal(py, prob.fixed_y[:n_ports])):
                 before = hpwl(prob, cx, cy)
                 prob.fixed_x[:n_ports], prob.fixed_y[:n_ports] = px, py
-                cx, cy = global_place(prob, density, cfg["PLACE_ITERATIONS"], cfg["PLACE_SEED"])
+                cx, cy = gpl(prob, density, cfg["PLACE_ITERATIONS"], cfg["PLACE_SEED"], cfg["GPL_ALGORITHM"])
                 ctx.log.info("io placement: HPWL %.1f um with the floorplan's pins, %.1f um after moving them",
                              before * 1e6, hpwl(prob, cx, cy) * 1e6)
                 fp["pin_x"], fp["pin_y"] = px, py
