@@ -142,6 +142,10 @@ def read_verilog(paths: list[Path], top: str | None = None) -> FlatDesign:
         nonlocal toks, i
         if "{" not in text and "'" not in text and ":" not in text:
             if text.startswith("\\"):
+                ident, _, rest = text[1:].partition(" ")  # an escaped identifier ends at white space
+                sel = rest.strip()
+                if sel.startswith("[") and sel.endswith("]") and sel[1:-1].strip().isdigit():
+                    return [f"{ident}[{sel[1:-1].strip()}]"]  # a bit of an escaped bus
                 return bits(text[1:].strip())
             if "[" in text:
                 return [text.replace(" ", "")]

@@ -70,6 +70,8 @@ def test_escaped_names_read_by_us_and_opensta(tmp_path, nangate45):
     lib.write_bytes(gzip.decompress(src.read_bytes()) if src.suffix == ".gz" else src.read_bytes())
     (tmp_path / "top.v").write_text(NETLIST)
     design = sta.load_design([tmp_path / "top.v"], "top")
+    # `\u0.r0.rcnt [2]` is bit 2 of the escaped bus `\u0.r0.rcnt `, named as its declaration's bit
+    assert "u0.r0.rcnt[2]" in design.net_names and not any(" " in nm for nm in design.net_names)
     nets = design_spef(design, tmp_path / "top.spef")
     assert len(nets) == 12
     par = Parasitics.from_spef(read_spef(tmp_path / "top.spef"), design)
