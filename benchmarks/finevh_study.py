@@ -131,7 +131,10 @@ def main(argv: list[str]) -> int:
     md = ["# FINE-VH study (sky130hd ss_n40C, 1.28–1.76 V)", "",
           "Energies per workload; `misses (D/FV)` = deadline misses of realistic DVFS / FINE-VH (a policy with "
           "misses is not compared: n/a). FINE-VH modes re-timed by the multi-voltage STA with the sky130 level-shifter "
-          "cells (`verified`); ideal DVFS and ideal islands interpolate between the Liberty corners (model).", "",
+          "cells (`verified`) on the synthesised netlist, before placement (no wire parasitics: the SDCs set no "
+          "wire-load model), at each design's VDDH fmax + 3 %; the flow re-checks the fast mode after routing "
+          "(`finevh__signoff__fast_mode__ws`). Ideal DVFS and ideal islands interpolate between the Liberty corners "
+          "(model).", "",
           table(rows), ""]
     for key, label in (("finevh_vs_ideal_dvfs_pct", "ideal DVFS"), ("finevh_vs_dvfs_pct", "realistic DVFS")):
         b = best(rows, key)
