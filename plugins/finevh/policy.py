@@ -263,7 +263,9 @@ def convnet_frames(doc: dict, f_nom: float, *, load: float | None = None, idle: 
     MACs), so a layer at lower precision (fewer cycles: sub-word parallel MACs) or with zero
     skipping under-uses its slot; each frame is followed by an idle phase (`idle` × the frame
     period, clock-gated: leakage only). Activity per layer: its net toggles per cycle relative to
-    the inference average, when the trace has them."""
+    the inference average, when the trace has them. Precision changes cycles and activity only:
+    the STA ignores `set_case_analysis` (flow/formats/sdc.py), so every mode is timed on all paths
+    of the mac_array, the 8-bit multiplier's included — conservative for 4- and 2-bit layers."""
     layers = doc.get("layers") or []
     load = float(doc.get("frame_load", 0.9) if load is None else load)
     idle = float(doc.get("idle_fraction", 0.3) if idle is None else idle)
