@@ -21,8 +21,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from flow.plugin_manager import hookimpl
 from flow.report.sections import ReportSection
 
@@ -42,6 +40,8 @@ def island_power(state: Any) -> dict[str, float]:
     doc, path = got
     isl = json.loads(Path(state["islands"]).read_text())
     of = isl.get("instances", isl.get("island_of", {}))
+    import numpy as np  # here, not at plugin load: `vhflow --help` must not pay for numpy
+
     npz = np.load(path.parent / doc.get("instances_npz", "power_instances.npz"))
     out: dict[str, float] = {}
     for name, w in zip(npz["inst_names"].tolist(), npz["total_w"].tolist(), strict=True):
