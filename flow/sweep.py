@@ -55,9 +55,13 @@ class SweepSpec:
 def read_sweep(path: Path) -> SweepSpec:
     path = Path(path).resolve()
     try:
-        doc = tomllib.loads(path.read_text())
+        doc = tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: sweep file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the sweep file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise FormatError(path, None, f"invalid TOML: byte {exc.start} is not UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
         raise FormatError(path, int(m.group(1)) if m else None, f"invalid TOML: {exc}") from None
@@ -159,7 +163,7 @@ def finished(run_dir: Path, to_stage: str | None) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     want = "stopped" if to_stage else "completed"
-    if info.get("status") in (want, "completed") and (to_stage is None or info.get("stopped_after") == to_stage):
+    if info.get("status") in (want, "completed", "completed_with_violations") and (to_stage is None or info.get("stopped_after") == to_stage):
         return {"status": info["status"], "run_dir": str(run_dir), "metrics": metrics, "error": None, "skipped": True}
     return None
 
@@ -244,7 +248,7 @@ def pareto_mask(table, objectives: list[str]) -> list[bool]:
     import numpy as np
 
     cols = [(o[4:], -1.0) if o.startswith("max:") else (o, 1.0) for o in objectives]
-    ok = (table["status"].isin(["completed", "stopped"])).to_numpy()
+    ok = (table["status"].isin(["completed", "completed_with_violations", "stopped"])).to_numpy()
     vals = np.full((len(table), len(cols)), np.inf)
     for j, (c, sign) in enumerate(cols):
         if c in table:

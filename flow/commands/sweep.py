@@ -43,3 +43,6 @@ def register(app: typer.Typer) -> None:
                           progress=progress)
         failed = int((table["status"] == "failed").sum())
         typer.echo(f"sweep: {len(table)} points, {failed} failed -> {out_dir / 'sweep.csv'}, {out_dir / 'report.html'}")
+        if len(table) and failed == len(table):  # nothing to compare: the sweep itself failed
+            typer.echo("sweep: every point failed", err=True)
+            raise typer.Exit(1)

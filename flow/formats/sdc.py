@@ -259,13 +259,19 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
 
     def set_load(*args: str) -> None:
         o, pos = opts(args, {"-pin_load", "-wire_load", "-max", "-min", "-subtract_pin_load"}, set())
+        if not pos:
+            raise err("set_load needs a value")
+        value = number(pos[0], "set_load", nonnegative=True) * cap_unit
         for p in (x for s in pos[1:] for x in split(s)):
-            tc.port_load[p] = number(pos[0], "set_load", nonnegative=True) * cap_unit
+            tc.port_load[p] = value
 
     def set_input_transition(*args: str) -> None:
         o, pos = opts(args, {"-max", "-min", "-rise", "-fall"}, {"-clock"})
+        if not pos:
+            raise err("set_input_transition needs a value")
+        value = number(pos[0], "set_input_transition", nonnegative=True) * time_unit
         for p in (x for s in pos[1:] for x in split(s)):
-            tc.input_transition[p] = number(pos[0], "set_input_transition", nonnegative=True) * time_unit
+            tc.input_transition[p] = value
 
     def set_propagated_clock(*args: str) -> None:
         for c in clocks_of(" ".join(args)) or tc.clocks:
