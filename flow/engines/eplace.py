@@ -24,7 +24,6 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft as sfft
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from flow.engines import place as qp
 from flow.engines.place import PlaceProblem
@@ -125,6 +124,31 @@ def _wa_grad(p: np.ndarray, net: np.ndarray, starts: np.ndarray, gamma: float) -
     wp, wm = np.add.reduceat(p * ep, starts) / sp, np.add.reduceat(p * em, starts) / sm
     g = ep / sp[net] * (1 + (p - wp[net]) / gamma) - em / sm[net] * (1 - (p - wm[net]) / gamma)
     return g, float(np.sum(pmax - pmin))
+
+
+def _pcg(A: sp.csr_matrix, b: np.ndarray, x: np.ndarray, iterations: int, rtol: float = 1e-4) -> np.ndarray:
+    """Jacobi-preconditioned conjugate gradients with element-wise reductions: scipy's `cg`
+    spends most of its time in multi-threaded BLAS dot products of short vectors, which on a
+    loaded 2-core machine cost 10x the sparse products (measured: 4.6 of 7.3 s CPU at 10k cells)."""
+    d = A.diagonal()
+    inv = 1.0 / np.where(d > 0, d, 1.0)
+    r = b - A @ x
+    z = inv * r
+    p = z.copy()
+    rz = float(np.sum(r * z))
+    stop = rtol * math.sqrt(float(np.sum(b * b)))
+    for _ in range(iterations):
+        ap = A @ p
+        step = rz / max(float(np.sum(p * ap)), 1e-300)
+        x = x + step * p
+        r = r - step * ap
+        if math.sqrt(float(np.sum(r * r))) <= stop:
+            break
+        z = inv * r
+        rz_new = float(np.sum(r * z))
+        p = z + (rz_new / rz) * p
+        rz = rz_new
+    return x
 
 
 def eplace(prob: PlaceProblem, density: float = 0.7, seed: int = 0, target_overflow: float = 0.1,
@@ -230,9 +254,8 @@ def eplace(prob: PlaceProblem, density: float = 0.7, seed: int = 0, target_overf
         cxc, cyc = (x0c + x1c) / 2, (y0c + y1c) / 2
         jit = rng.normal(0, 1e-3, (2, L.shape[0]))
         # a rough solve is enough: ePlace only needs the topology, density reshapes the rest
-        M = sp.diags(1.0 / np.where(A.diagonal() > 0, A.diagonal(), 1.0))
-        xs, _ = spla.cg(A, bx + eps * cxc, x0=cxc + jit[0] * (x1c - x0c), rtol=1e-4, maxiter=init_cg, M=M)
-        ys, _ = spla.cg(A, by + eps * cyc, x0=cyc + jit[1] * (y1c - y0c), rtol=1e-4, maxiter=init_cg, M=M)
+        xs = _pcg(A, bx + eps * cxc, cxc + jit[0] * (x1c - x0c), init_cg)
+        ys = _pcg(A, by + eps * cyc, cyc + jit[1] * (y1c - y0c), init_cg)
         u[0, :n] = (xs[:n] - x0c) / sxm
         u[1, :n] = (ys[:n] - y0c) / sym
     u[0, n:] = rng.uniform(0, m, nf)
