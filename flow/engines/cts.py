@@ -2,8 +2,9 @@
 
 The sinks of a clock net (flip-flop clock pins and any other load) are split by median bisection
 along the wider side of their bounding box, to the same depth everywhere, until every leaf
-cluster has at most `cluster_size` sinks, spans at most `cluster_diameter` and is a load the
-clock buffer drives within its slew limit. Each leaf gets a buffer at its sinks' centroid; each
+cluster has at most `cluster_size` sinks and is a load the clock buffer drives within its slew
+limit, and spans at most `cluster_diameter` unless that would leave fewer than a quarter of
+`cluster_size` sinks per leaf. Each leaf gets a buffer at its sinks' centroid; each
 inner node a buffer at the midpoint of its two children (the tapping point of an H-tree), the
 root buffer is driven by the clock source. Equal depth gives every sink the same number of
 buffers, so the skew left is what wire lengths and cluster loads make — measured by the
@@ -69,14 +70,23 @@ def build_clock_tree(nl: Netlist, lv: LibView, net: int, buffer: str, size: tupl
     limit = lv.pin_max_slew(buffer, bout) if slew_limit is None else slew_limit
     capacity = lv.max_load(buffer, bout, (limit or 1e-10) / 2, limit, lv.pin_max_cap(buffer, bout))
 
-    def fits(leaf: np.ndarray) -> bool:
+    def drivable(leaf: np.ndarray) -> bool:
         cx, cy = float(xs[leaf].mean()), float(ys[leaf].mean())
         load = float(caps[leaf].sum()) + c_per_m * steiner_length(np.append(xs[leaf], cx), np.append(ys[leaf], cy))
-        return leaf.size <= cluster_size and _diameter(xs[leaf], ys[leaf]) <= cluster_diameter and load <= capacity
+        return leaf.size <= cluster_size and load <= capacity
+
+    def compact(leaf: np.ndarray) -> bool:
+        return _diameter(xs[leaf], ys[leaf]) <= cluster_diameter
 
     all_idx = np.arange(len(sinks))
     depth = max(0, math.ceil(math.log2(max(len(sinks) / max(cluster_size, 1), 1.0))))
-    while depth < max_depth and not all(fits(leaf) for leaf in _leaves(all_idx, xs, ys, depth)):
+    # size and load are hard limits; the diameter one only while leaves keep a quarter of
+    # cluster_size on average (on a large, sparse core it would otherwise buy a buffer per sink)
+    while depth < max_depth:
+        leaves = _leaves(all_idx, xs, ys, depth)
+        spread = not all(compact(leaf) for leaf in leaves) and len(sinks) / 2 ** (depth + 1) >= max(cluster_size / 4, 1)
+        if not (spread or not all(drivable(leaf) for leaf in leaves)):
+            break
         depth += 1
     tree.depth = depth
     w, h = size
