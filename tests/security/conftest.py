@@ -95,6 +95,16 @@ def design(tmp_path, nangate45):
 @pytest.fixture
 def vhflow(monkeypatch, capsys):
     """`vhflow(*argv, plugins=...)` -> (exit code, stdout, stderr), in-process, on the SecFlow."""
+    return _cli(monkeypatch, capsys, sec_flow=True)
+
+
+@pytest.fixture
+def vhflow_real(monkeypatch, capsys):
+    """The same on the real flow and installed plugins (for input that fails before any stage)."""
+    return _cli(monkeypatch, capsys, sec_flow=False)
+
+
+def _cli(monkeypatch, capsys, *, sec_flow: bool):
     import flow.cli
     import flow.runner
 
@@ -103,8 +113,12 @@ def vhflow(monkeypatch, capsys):
     def pm_factory(*a, **k):
         return sec_pm(*state["extra"])
 
-    monkeypatch.setattr("flow.plugin_manager.get_plugin_manager", pm_factory)
-    monkeypatch.setattr(flow.runner, "get_plugin_manager", pm_factory)
+    if sec_flow:
+        monkeypatch.setattr("flow.plugin_manager.get_plugin_manager", pm_factory)
+        monkeypatch.setattr(flow.runner, "get_plugin_manager", pm_factory)
+    else:  # the installed plugins, loaded once for all calls (the inputs fail before any stage)
+        real = functools.lru_cache(maxsize=1)(flow.runner.get_plugin_manager)
+        monkeypatch.setattr(flow.runner, "get_plugin_manager", lambda *a, **k: real())
     original = flow.cli.build_app
     built = functools.lru_cache(maxsize=8)(lambda extra: original())  # typer apps are reusable
     monkeypatch.setattr(flow.cli, "build_app", lambda: built(state["extra"]))

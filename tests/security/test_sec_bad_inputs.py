@@ -77,8 +77,8 @@ def test_table_is_large_and_unique():
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
-def test_bad_input(case, tmp_path, design, vhflow, collected):
-    code, line, err = _outcome(case, tmp_path, design, vhflow)
+def test_bad_input(case, tmp_path, design, vhflow_real, collected):
+    code, line, err = _outcome(case, tmp_path, design, vhflow_real)
     collected[case["name"]] = (code, line)
     assert code == 2, f"{case['name']}: exit {code}, stderr: {err}"
     assert "internal error" not in err and "Traceback" not in err

@@ -16,7 +16,7 @@ def _run(design, **kw):
     return run_flow(design, pm=kw.pop("pm", None) or sec_pm(), runs_dir=design.parent / "runs", **kw)
 
 
-@pytest.mark.parametrize("tag", ["..", ".", "/tmp/elsewhere", "a/b", "a\nb", "", "-x", "x" * 200, "a b"])
+@pytest.mark.parametrize("tag", ["..", "/tmp/elsewhere", "a/b", "", "x" * 200])
 def test_bad_tags_refused_before_anything_exists(design, tag):
     victim = design.parent / "runs" / "other" / "keep.txt"
     victim.parent.mkdir(parents=True)
