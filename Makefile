@@ -33,19 +33,26 @@ system-tools:
 	  else echo "not root: tests needing$$missing will skip"; fi; \
 	fi
 
-# the main job: synthesise mac_array, trace a LeNet-5 inference through its gates (SAIF), then the
-# full flow with FINE-VH islands, signed off and policy-evaluated on that ConvNet workload
+# the main job: compress a LeNet-5 (Prune-and-Quantize) and trace its inferences through the
+# synthesised mac_array (SAIF + per-layer cycles); then FINE-VH where it pays off (see
+# benchmarks/finevh_study.py): dp_ctrl on sky130hd ss_n40C (a slack-rich datapath next to a deep
+# controller), 16 timing-driven islands on 1.28/1.76 V (the study's best rails for it), both
+# modes re-timed by the multi-voltage STA with the sky130 level-shifter cells on the synthesised
+# netlist (before placement: the full flow's routed sign-off re-checks the fast mode and, for
+# this design today, withdraws the saving), on a bursty workload and on the ConvNet's frames
 DEMO_TRACE := $(CURDIR)/runs/mac_array/demo-trace
 DEMO_PQ := $(CURDIR)/runs/mac_array/demo-pq
+DEMO_FINEVH := $(CURDIR)/runs/dp_ctrl/sky130hd/demo-finevh
 demo: venv
 	$(BIN)/vhflow run designs/mac_array/config.toml --tag demo-synth --to synth
 	$(BIN)/vhflow convnet pq --budget-kib 8 --budget-kib 4 --epochs 20 --out $(DEMO_PQ)
 	$(BIN)/vhflow convnet trace runs/mac_array/nangate45/demo-synth --out $(DEMO_TRACE) --weights $(DEMO_PQ)/models/fp32.pt \
 	  --bits 8 --bits 4 --checkpoint $(DEMO_PQ)/models/budget_8KiB.pt --checkpoint $(DEMO_PQ)/models/budget_4KiB.pt \
 	  --images 1 --max-tiles 24
-	$(BIN)/vhflow run designs/mac_array/config.toml --tag demo --set FINEVH_ISLANDS=8 \
-	  --set ACTIVITY=$(DEMO_TRACE)/trace.saif --set ACTIVITY_SCOPE=mac_array \
-	  --set CONVNET_TRACE=$(DEMO_TRACE)/trace.json --set FINEVH_TRACE=$(DEMO_TRACE)/trace.json
+	$(BIN)/vhflow run designs/dp_ctrl/config.toml --tag demo-finevh --to finevh_partition --set FINEVH_ISLANDS=16 \
+	  --set FINEVH_VDDL_CORNER=ss_n40C_1v28 --set FINEVH_TRACE=$(CURDIR)/designs/dp_ctrl/burst_trace.json
+	$(BIN)/vhflow finevh policy $(DEMO_FINEVH)
+	$(BIN)/vhflow finevh policy $(DEMO_FINEVH) --trace $(DEMO_TRACE)/trace.json
 
 # idempotent: each script exits at once when its tool is already built (prebuilt OpenSTA where it runs)
 reference-tools:
