@@ -175,13 +175,13 @@ def run_sweep(spec: SweepSpec, out_dir: Path, executor: str = "local", jobs: int
 
     out_dir = Path(out_dir)
     runs_dir = out_dir / "runs"
-    design = _design_name(spec.base)
+    design, platform = _design_and_platform(spec.base)
     pts = points(spec)
     results: dict[str, dict[str, Any]] = {}
     todo = []
     for p in pts:
         tag = point_tag(p)
-        done = finished(runs_dir / design / tag, spec.to_stage)
+        done = finished(runs_dir / design / str(p.get("PLATFORM", platform)) / tag, spec.to_stage)
         if done is not None:
             results[tag] = done
             if progress:
@@ -236,11 +236,12 @@ def run_sweep(spec: SweepSpec, out_dir: Path, executor: str = "local", jobs: int
     return table
 
 
-def _design_name(base: Path) -> str:
+def _design_and_platform(base: Path) -> tuple[str, str]:
+    """The base config's DESIGN_NAME and PLATFORM: a point's run is `runs/<design>/<platform>/<tag>`."""
     from flow.config import load_toml
 
     data, _ = load_toml(base)
-    return str(data.get("DESIGN_NAME", base.parent.name))
+    return str(data.get("DESIGN_NAME", base.parent.name)), str(data.get("PLATFORM", ""))
 
 
 def pareto_mask(table, objectives: list[str]) -> list[bool]:

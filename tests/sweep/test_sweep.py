@@ -46,20 +46,20 @@ def test_local_sweep_failure_and_resume(tmp_path, nangate45):
     out = tmp_path / "out"
     table = run_sweep(spec, out, executor="local", jobs=2)
     assert list(table["status"]) == ["stopped", "stopped", "failed"]
-    assert "CORE_UTILIZATION = 150.0: must be in (0, 100]" in table["error"][2]
+    assert "CORE_UTILIZATION = 150.0: must be <= 100 %" in table["error"][2]
     a30, a50 = table["floorplan__design__core__area"][:2]
     assert a30 / a50 == pytest.approx(50 / 30, rel=0.05)  # core area ∝ 1 / utilisation
     csv = pd.read_csv(out / "sweep.csv")
     assert len(csv) == 3 and (out / "report.html").exists() and (out / "pareto.png").exists()
     # kill half-way: one finished point loses its completion, then a re-run does only it
-    run_json = out / "runs/gcd/CORE_UTILIZATION-50/run.json"
+    run_json = out / "runs/gcd/nangate45/CORE_UTILIZATION-50/run.json"
     info = json.loads(run_json.read_text())
     info["status"] = "running"
     run_json.write_text(json.dumps(info))
-    first = json.loads((out / "runs/gcd/CORE_UTILIZATION-30/run.json").read_text())["started"]
+    first = json.loads((out / "runs/gcd/nangate45/CORE_UTILIZATION-30/run.json").read_text())["started"]
     again = run_sweep(spec, out, executor="local", jobs=2)
     assert list(again["skipped"]) == [True, False, False]
-    assert json.loads((out / "runs/gcd/CORE_UTILIZATION-30/run.json").read_text())["started"] == first
+    assert json.loads((out / "runs/gcd/nangate45/CORE_UTILIZATION-30/run.json").read_text())["started"] == first
     assert again["status"][1] == "stopped"
 
 
