@@ -8,6 +8,8 @@ and synthesis need per cell — pins (direction, capacitances, function, clock),
 
 from __future__ import annotations
 
+import ast
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -130,9 +132,43 @@ def _scaled(v: Any, unit: float) -> float | None:
 
 @gc_paused
 def read_liberty(path: str | Path) -> dict:
-    """Liberty -> dict library in SI (time s, cap F, power W, energy J, area m^2)."""
+    """Liberty -> dict library in SI (time s, cap F, power W, energy J, area m^2).
+
+    A value that is not a finite number (`6-nan`, `1e309`, stray bytes) is a FormatError naming
+    the file and the line where the offending text first appears, never a bare ValueError."""
     path = Path(path)
     lib = _liberty_groups(path)
+    try:
+        result = _library(path, lib)
+    except FormatError as exc:
+        if exc.line is not None:
+            raise
+        raise FormatError(path, _line_of(path, exc), exc.message) from None
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+        raise FormatError(path, _line_of(path, exc), f"bad Liberty value: {exc}") from None
+    for key in ("nom_voltage", "time_unit", "cap_unit"):
+        v = result.get(key)
+        if isinstance(v, float) and not math.isfinite(v):
+            raise FormatError(path, None, f"{key} is not a finite number ({v})")
+    return result
+
+
+def _line_of(path: Path, exc: Exception) -> int | None:
+    """Line of the first occurrence of the quoted text an exception names (best effort)."""
+    m = re.search(r"'([^']{1,80})'", str(exc))
+    if m is None:
+        return None
+    try:  # the message shows the text as a Python repr: undo its escapes (\x01 -> the byte)
+        needle = ast.literal_eval(f"'{m.group(1)}'")
+    except (ValueError, SyntaxError):
+        needle = m.group(1)
+    text = read_text_without_block_comments(path, "Liberty")
+    at = text.find(needle)
+    return text.count("\n", 0, at) + 1 if at >= 0 else None
+
+
+def _library(path: Path, lib: dict) -> dict:
+    """The parsed groups turned into the library dict `read_liberty` returns."""
     tu = _TIME.get(str(_a(lib, "time_unit", "1ns")).lower().replace(" ", ""), 1e-9)
     cl = lib["attrs"].get("capacitive_load_unit")
     cu = float(cl[-1][0]) * _CAPU.get(cl[-1][1].lower(), 1e-12) if cl else 1e-12
