@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import importlib.metadata
+import inspect
 import os
+import types
 from collections.abc import Iterable
 
 import pluggy
@@ -16,6 +18,22 @@ from flow.errors import ConfigError
 ENTRY_POINT_GROUP = "vhflow.plugins"
 hookimpl = pluggy.HookimplMarker("vhflow")
 
+# what pluggy can take as a hook implementation; anything else is skipped by its exact type
+_HOOKABLE = (types.FunctionType, types.MethodType, staticmethod, classmethod)
+
+
+class _PluginManager(pluggy.PluginManager):
+    """pluggy's manager that never touches a plugin attribute that cannot be a hook.
+
+    Why: plugins keep their engines behind `flow.util.lazy_import` so `vhflow --help` stays
+    fast; pluggy's discovery calls `isinstance` on every module attribute, which reads
+    `__class__` and would load each lazy module (numpy, scipy, numba) at start-up."""
+
+    def parse_hookimpl_opts(self, plugin, name):  # type: ignore[no-untyped-def]
+        if type(inspect.getattr_static(plugin, name, None)) not in _HOOKABLE:
+            return None
+        return super().parse_hookimpl_opts(plugin, name)
+
 
 def get_plugin_manager(
     disable: Iterable[str] = (), extra: Iterable[object] = (), *, entry_points: bool = True
@@ -25,7 +43,7 @@ def get_plugin_manager(
     `disable` names entry points to skip; `VHFLOW_DISABLE_PLUGINS` (comma-separated) adds to it.
     `extra` registers plugin objects directly (tests, scripts); `entry_points=False` loads none.
     """
-    pm = pluggy.PluginManager("vhflow")
+    pm = _PluginManager("vhflow")
     pm.add_hookspecs(hookspecs)
     blocked = set(disable) | {s.strip() for s in os.environ.get("VHFLOW_DISABLE_PLUGINS", "").split(",") if s.strip()}
     seen: set[str] = set()

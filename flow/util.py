@@ -220,3 +220,25 @@ def run_isolated(func: Callable[..., Any], args: tuple, *, what: str, path: Path
         raise value
     return value
 
+
+
+def lazy_import(name: str) -> Any:
+    """`name` as a module object whose code runs on first attribute access.
+
+    Why: plugins are imported at every `vhflow` start (entry points), but most commands never
+    touch their engines; deferring numpy/scipy/numba keeps `vhflow --help` fast. Uses the
+    standard library's `importlib.util.LazyLoader`; a module already imported is returned as is."""
+    import importlib.util
+    import sys
+
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no module named {name!r}")
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module

@@ -26,7 +26,6 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 
 from flow.errors import ConfigError
@@ -35,10 +34,14 @@ from flow.plugin_manager import hookimpl
 from flow.report.sections import ReportSection
 from flow.stage import Stage, StageContext, StageResult, Variable
 from flow.state import State
-from plugins.finevh import level_shifters as lsh
-from plugins.finevh import policy as pol
-from plugins.finevh.islands import SwitchBank, island_rects, size_switch, spectral_order
-from plugins.finevh.supply import default_rails
+from flow.util import lazy_import
+
+# engines load on first use, not when `vhflow` starts (numpy, scipy and numba behind them)
+np = lazy_import("numpy")
+lsh = lazy_import("plugins.finevh.level_shifters")
+pol = lazy_import("plugins.finevh.policy")
+islands = lazy_import("plugins.finevh.islands")
+supply = lazy_import("plugins.finevh.supply")
 
 VARIABLES = (
     Variable("FINEVH_ISLANDS", int, "Number of Vdd-hopping islands (0: FINE-VH off).", 0, source="finevh"),
@@ -72,7 +75,7 @@ def _rails(ctx: StageContext) -> tuple[str, str]:
     if ctx.config.get("FINEVH_CLOCK", "vddh") not in ("vddh", "sdc"):
         raise ConfigError("FINEVH_CLOCK must be 'vddh' or 'sdc'")
     ctx.platform.require_voltages(2, "FINE-VH (a VDDH and a VDDL rail)")  # names the corners a tree lacks
-    vh, vl = default_rails(ctx.platform)
+    vh, vl = supply.default_rails(ctx.platform)
     vh = ctx.config["FINEVH_VDDH_CORNER"] or vh
     vl = ctx.config["FINEVH_VDDL_CORNER"] or vl
     for c in (vh, vl):
@@ -240,8 +243,8 @@ class IslandsStage(Stage):
         if not 0 < drop < vh_v:
             raise ConfigError("FINEVH_IR_DROP_MV must be positive and below the supply")
         # header switches only where an island hops (a static-VDDL island sits on its rail)
-        banks = [size_switch(i["dynamic_w"] + i["leakage_w"], vh_v, drop, plat.power_switch) if i.get("hopping", True)
-                 else SwitchBank(0.0, 0.0, 0.0, math.inf) for i in isl]
+        banks = [islands.size_switch(i["dynamic_w"] + i["leakage_w"], vh_v, drop, plat.power_switch) if i.get("hopping", True)
+                 else islands.SwitchBank(0.0, 0.0, 0.0, math.inf) for i in isl]
         ls_per_island = np.zeros(k, dtype=int)
         adj = np.zeros((k, k))
         for _, drv, recv in doc["crossings"]:
@@ -263,7 +266,7 @@ class IslandsStage(Stage):
         if need.sum() > 0.95 * core_area:
             raise ConfigError(f"FINE-VH islands need {need.sum() * 1e12:.0f} µm² (cells, switches, level shifters), "
                               f"the core has {core_area * 1e12:.0f} µm²: lower CORE_UTILIZATION")
-        rects = island_rects(need, spectral_order(k, adj), core, float(fp["row_height"]), float(fp["site_width"]))
+        rects = islands.island_rects(need, islands.spectral_order(k, adj), core, float(fp["row_height"]), float(fp["site_width"]))
         views: dict[str, Path] = {}
         if ls_cell is not None and n_cross(doc):
             views = self._insert_shifters(state, ctx, doc, names, rects, ls_cell, fp)
