@@ -128,7 +128,7 @@ def test_floorplan_errors(tmp_path, nangate45):
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'DESIGN_NAME = "gcd"\nPLATFORM = "nangate45"\nVERILOG_FILES = ["{DESIGNS}/gcd/src/gcd.v"]\n'
                    f'SDC_FILE = "{DESIGNS}/gcd/src/constraint.sdc"\n')
-    with pytest.raises(ConfigError, match=r"CORE_UTILIZATION = 120.0: must be in \(0, 100\]"):
+    with pytest.raises(ConfigError, match=r"CORE_UTILIZATION = 120.0: must be <= 100 %"):
         run_flow(cfg, overrides=["CORE_UTILIZATION=120"], runs_dir=tmp_path / "runs", tag="u", to_stage="floorplan")
     with pytest.raises(ConfigError, match="CORE_AREA .* is not inside DIE_AREA"):
         run_flow(cfg, overrides=["DIE_AREA=[0, 0, 50, 50]", "CORE_AREA=[5, 5, 60, 45]"],
