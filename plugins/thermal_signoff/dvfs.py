@@ -74,10 +74,11 @@ def read_points(path: Path) -> tuple[list[OperatingPoint], float]:
         pts = [OperatingPoint(str(p.get("name", f"op{i}")), float(p["voltage"]), float(p["frequency_hz"]),
                               float(p["dynamic_w"]), float(p.get("leakage_w", 0.0)))
                for i, p in enumerate(doc["points"])]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise FormatError(path, None, f"operating points: {exc}") from None
-    if not pts or any(p.frequency <= 0 or p.dynamic_w < 0 or p.leakage_w < 0 for p in pts):
-        raise FormatError(path, None, "operating points need positive frequency and non-negative power")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise FormatError(path, None, f"operating points: {type(exc).__name__}: {exc}") from None
+    if not pts or any(not np.isfinite([p.voltage, p.frequency, p.dynamic_w, p.leakage_w]).all() or p.frequency <= 0
+                      or p.dynamic_w < 0 or p.leakage_w < 0 for p in pts):
+        raise FormatError(path, None, "operating points need finite values, positive frequency and non-negative power")
     return sorted(pts, key=lambda p: p.frequency), float(doc.get("t_ref_c", 25.0))
 
 
@@ -89,18 +90,23 @@ def read_workload(path: Path) -> list[Phase]:
         doc = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
         raise FormatError(path, None, f"workload: {exc}") from None
-    if "tasks" in doc:
-        phases = [Phase(str(t.get("name", i)), float(t["cycles"]), float(t.get("activity", 1.0)))
-                  for i, t in enumerate(doc["tasks"])]
-    elif "layers" in doc:
-        tog = np.array([(float(ly.get("toggle_w", 0.5)) + float(ly.get("toggle_a", 0.5))) / 2 for ly in doc["layers"]])
-        ref = float(tog.mean()) or 1.0
-        phases = [Phase(str(ly.get("name", i)), float(ly["cycles"]), float(t / ref))
-                  for i, (ly, t) in enumerate(zip(doc["layers"], tog, strict=True))]
-    else:
+    if not isinstance(doc, dict) or not ({"tasks", "layers"} & doc.keys()):
         raise FormatError(path, None, "workload needs 'layers' (ConvNet trace) or 'tasks'")
-    if not phases or any(p.cycles <= 0 or p.activity < 0 for p in phases):
-        raise FormatError(path, None, "workload phases need positive cycles and non-negative activity")
+    try:  # unchecked JSON from users: a wrong shape is a FormatError naming the file, never a crash
+        if "tasks" in doc:
+            phases = [Phase(str(t.get("name", i)), float(t["cycles"]), float(t.get("activity", 1.0)))
+                      for i, t in enumerate(doc["tasks"])]
+        else:
+            tog = np.array([(float(ly.get("toggle_w", 0.5)) + float(ly.get("toggle_a", 0.5))) / 2
+                            for ly in doc["layers"]])
+            ref = float(tog.mean()) if tog.size else 1.0
+            phases = [Phase(str(ly.get("name", i)), float(ly["cycles"]), float(t / (ref or 1.0)))
+                      for i, (ly, t) in enumerate(zip(doc["layers"], tog, strict=True))]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise FormatError(path, None, f"workload: bad phase entry ({type(exc).__name__}: {exc})") from None
+    if not phases or any(not (np.isfinite(p.cycles) and np.isfinite(p.activity)) or p.cycles <= 0 or p.activity < 0
+                         for p in phases):
+        raise FormatError(path, None, "workload phases need positive finite cycles and non-negative activity")
     return phases
 
 

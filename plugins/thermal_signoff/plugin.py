@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -273,6 +274,13 @@ def thermal_dvfs_cmd(
         time_constant_s,
     )
 
+    for name, value in (("--tmax", tmax), ("--duration", duration), ("--dt", dt), ("--die-mm", die_mm)):
+        if not math.isfinite(value) or (name != "--tmax" and value <= 0):
+            raise ConfigError(f"{name} {value:g}: must be a finite{' positive' if name != '--tmax' else ''} number")
+    if not math.isfinite(beta) or beta < 0:
+        raise ConfigError(f"--beta {beta:g}: must be a finite non-negative number")
+    if duration / dt > 5e6:
+        raise ConfigError(f"--duration/--dt = {duration / dt:.3g} control steps: at most 5e6")
     pts, t_ref = read_points(points)
     sim = ThermalDvfs(pts, read_workload(trace), tmax, die_w=die_mm * 1e-3, die_h=die_mm * 1e-3, dt=dt,
                       t_ref_c=t_ref, beta=beta)
