@@ -23,6 +23,8 @@ import math
 import numpy as np
 from numba import njit
 
+from flow.engines import sta_kernels  # (circular: sta_kernels imports dmp; resolved when compiled)
+
 # state indices
 ALG, RD, C2, RPI, C1, VTH, VL, VH, DER, INSLEW = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
 T0, DT, CEFF, VODELAY, DSLEW, VALID = 10, 11, 12, 13, 14, 15
@@ -44,22 +46,8 @@ def _exp2(x):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def _tab(ax1, ax2, vals, n1, n2, cc1, cc2, t, slew, load):  # pragma: no cover - compiled
-    a = cc1[t]
-    x = slew if a == 0 else (load if a == 1 else 0.0)
-    b = cc2[t]
-    y = slew if b == 0 else (load if b == 1 else 0.0)
-    i = 0
-    while i < n1[t] - 2 and ax1[t, i + 1] <= x:
-        i += 1
-    j = 0
-    while j < n2[t] - 2 and ax2[t, j + 1] <= y:
-        j += 1
-    x0, x1 = ax1[t, i], ax1[t, i + 1]
-    y0, y1 = ax2[t, j], ax2[t, j + 1]
-    tx = (x - x0) / (x1 - x0)
-    ty = (y - y0) / (y1 - y0)
-    return ((1 - tx) * (1 - ty) * vals[t, i, j] + (1 - tx) * ty * vals[t, i, j + 1]
-            + tx * (1 - ty) * vals[t, i + 1, j] + tx * ty * vals[t, i + 1, j + 1])
+    """Slew/load look-up of table `t`: the STA kernels' bilinear NLDM look-up, one copy."""
+    return sta_kernels._lookup(ax1, ax2, vals, n1, n2, cc1, cc2, t, slew, load, 0.0)
 
 
 @njit(cache=True)

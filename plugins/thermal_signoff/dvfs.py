@@ -106,7 +106,7 @@ def read_workload(path: Path) -> list[Phase]:
         raise FormatError(path, None, f"workload: bad phase entry ({type(exc).__name__}: {exc})") from None
     if not phases or any(not (np.isfinite(p.cycles) and np.isfinite(p.activity)) or p.cycles <= 0 or p.activity < 0
                          for p in phases):
-        raise FormatError(path, None, "workload phases need positive finite cycles and non-negative activity")
+        raise FormatError(path, None, "workload phases need positive cycles and non-negative activity, all finite")
     return phases
 
 
