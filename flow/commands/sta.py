@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,9 +45,34 @@ def _read_inputs(lib: list[Path], netlist: list[Path], top: str | None, corner: 
     try:
         libs = _libs(lib, corner)
         sta.prepare_kernels()
-        return libs, pending.result()
+        design = pending.result()
     finally:
         pending.cancel()
+    _check_cells(libs, design, netlist)
+    return libs, design
+
+
+def _check_cells(libs: dict, design: FlatDesign, netlist: list[Path]) -> None:
+    """A cell type no Liberty defines is bad input (exit 2, naming the netlist line of its first
+    instance), not a design that is silently left untimed."""
+    from flow.errors import FormatError
+
+    known: set[str] = set()
+    for lb in libs.values():
+        cells = lb.get("cells", {}) if isinstance(lb, dict) else getattr(lb, "cells", {})
+        known.update(cells)
+    missing = sorted({c for c in design.inst_cell if c not in known})
+    if not missing:
+        return
+    path, line = netlist[0], None
+    for p in netlist:  # where the first missing cell is instantiated: a word at the start of a statement
+        text = Path(p).read_text(errors="replace")
+        at = re.search(rf"(?m)^\s*\\?{re.escape(missing[0])}\s", text)
+        if at is not None:
+            path, line = p, text.count("\n", 0, at.start()) + 1
+            break
+    more = f" (and {len(missing) - 1} more: {', '.join(missing[1:6])})" if len(missing) > 1 else ""
+    raise FormatError(path, line, f"cell {missing[0]!r} is in no Liberty library given{more}")
 
 
 def register(app: typer.Typer) -> None:
