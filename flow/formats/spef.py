@@ -17,6 +17,7 @@ base is not a plain identifier (`\\b.x[0] `) and kept otherwise (`a[0]`).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,6 +151,10 @@ def read_spef(path: str | Path) -> Spef:
                 tot = float(toks[2]) * cu
             except ValueError:
                 raise FormatError(path, lineno, f"bad total capacitance {toks[2]!r}") from None
+            if not math.isfinite(tot) or tot < 0:
+                raise FormatError(path, lineno, f"total capacitance {toks[2]} must be finite and >= 0")
+            if cur is not None:
+                raise FormatError(path, lineno, f"*D_NET {cur.name} has no *END before the next *D_NET")
             name = m(toks[1])
             cur = SpefNet(name, tot)
             nets[name] = cur
@@ -177,11 +182,17 @@ def read_spef(path: str | Path) -> Spef:
             try:
                 if len(toks) == 3:
                     node = m(toks[1])
-                    cur.caps[node] = cur.caps.get(node, 0.0) + float(toks[2]) * cu
+                    c = float(toks[2]) * cu
+                    if not math.isfinite(c) or c < 0:  # a ground capacitance cannot be negative
+                        raise ValueError
+                    cur.caps[node] = cur.caps.get(node, 0.0) + c
                 elif len(toks) == 4:  # coupling: ground it on the node of this net
                     a, b = m(toks[1]), m(toks[2])
                     node = a if a.startswith(cur.name + delimiter) or a == cur.name else b
-                    cur.caps[node] = cur.caps.get(node, 0.0) + float(toks[3]) * cu
+                    c = float(toks[3]) * cu
+                    if not math.isfinite(c):
+                        raise ValueError
+                    cur.caps[node] = cur.caps.get(node, 0.0) + c
                 else:
                     raise ValueError
             except ValueError:
@@ -193,8 +204,8 @@ def read_spef(path: str | Path) -> Spef:
                 r = float(toks[3]) * ru
             except ValueError:
                 raise FormatError(path, lineno, f"bad resistance {toks[3]!r}") from None
-            if r < 0:
-                raise FormatError(path, lineno, f"negative resistance {r}")
+            if not math.isfinite(r) or r < 0:
+                raise FormatError(path, lineno, f"resistance {toks[3]} must be finite and >= 0")
             cur.res.append((m(toks[1]), m(toks[2]), r))
         elif section in ("*PORTS", "*POWER_NETS", "*GROUND_NETS", "*L_UNIT", "*DESIGN_FLOW") or section == "" and cur is None and not k.startswith("*"):
             continue
@@ -202,6 +213,8 @@ def read_spef(path: str | Path) -> Spef:
             raise FormatError(path, lineno, f"unexpected SPEF statement {toks[0]!r}")
     if not seen_header:
         raise FormatError(path, 1, "not a SPEF file (no *SPEF header)")
+    if cur is not None:
+        raise FormatError(path, lineno, f"file ends inside *D_NET {cur.name} (truncated: no *END)")
     return Spef(path, design, divider, delimiter, nets)
 
 
