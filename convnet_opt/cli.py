@@ -55,7 +55,7 @@ DatasetOpt = Annotated[DatasetName, typer.Option("--dataset", help="digits is bu
 DataPathOpt = Annotated[Path | None, typer.Option("--data-path", help="Dataset directory (MNIST idx, CIFAR-10 "
                                                   "python/binary batches, Speech Commands folders, fer2013.csv).")]
 TargetOpt = Annotated[str, typer.Option("--target", help="Target TOML (name in convnet_opt/targets or a path).")]
-OutOpt = Annotated[Path, typer.Option("--out", help="Output directory.")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Output directory (default under runs/convnet/, beside the flow runs).")]
 EpochsOpt = Annotated[float, typer.Option("--epochs", min=0, help="Most epochs of fp32 training before compressing "
                                           "(cosine decay, early stopping on validation where the command says so).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of data split, init and training.")]
@@ -158,7 +158,7 @@ def pq_cmd(model: ModelOpt = ModelName.lenet5, dataset: DatasetOpt = DatasetName
            target: TargetOpt = "cortex_m4_small",
            encoder: Annotated[EncoderName, typer.Option("--encoder", help="Weight encoder counted in flash.")]
            = EncoderName.dense,
-           out: OutOpt = Path("convnet_pq"), epochs: EpochsOpt = 30, seed: SeedOpt = 0,
+           out: OutOpt = Path("runs/convnet/pq"), epochs: EpochsOpt = 30, seed: SeedOpt = 0,
            finetune: Annotated[float, typer.Option("--finetune", min=0, help="Epochs of fine-tuning per move.")] = 0.2,
            collapse: Annotated[float, typer.Option("--collapse", min=0.1, help="Without budgets: stop once "
                                                    "validation accuracy is this many points below fp32.")] = 10,
@@ -205,7 +205,7 @@ def east_cmd(model: ModelOpt = ModelName.lenet5, dataset: DatasetOpt = DatasetNa
              encoder: Annotated[EncoderName, typer.Option("--encoder", help="Encoder the pruning is shaped for.")]
              = EncoderName.lz4,
              bits: Annotated[int, typer.Option("--bits", min=2, max=8, help="Weight bit width.")] = 4,
-             out: OutOpt = Path("convnet_east"), epochs: EpochsOpt = 5, seed: SeedOpt = 0,
+             out: OutOpt = Path("runs/convnet/east"), epochs: EpochsOpt = 5, seed: SeedOpt = 0,
              sparse_epochs: Annotated[float, typer.Option("--sparse-epochs", min=0.1,
                                                           help="Epochs of sparse training.")] = 4,
              limit: LimitOpt = None, threads: ThreadsOpt = None, progress: ProgressOpt = False) -> None:
@@ -236,7 +236,7 @@ def east_cmd(model: ModelOpt = ModelName.lenet5, dataset: DatasetOpt = DatasetNa
 
 @app.command("adaptive")
 def adaptive_cmd(model: ModelOpt = ModelName.lenet5, dataset: DatasetOpt = DatasetName.digits,
-                 data_path: DataPathOpt = None, out: OutOpt = Path("convnet_adaptive"), epochs: EpochsOpt = 5,
+                 data_path: DataPathOpt = None, out: OutOpt = Path("runs/convnet/adaptive"), epochs: EpochsOpt = 5,
                  seed: SeedOpt = 0,
                  switch_epochs: Annotated[float, typer.Option("--switch-epochs", min=0.1,
                                                               help="Epochs of random-precision training.")] = 5,
@@ -306,7 +306,7 @@ def adaptive_cmd(model: ModelOpt = ModelName.lenet5, dataset: DatasetOpt = Datas
 
 @app.command("export")
 def export_cmd(checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A model saved by `pq` (models/*.pt).")],
-               out: OutOpt = Path("convnet_onnx")) -> None:
+               out: OutOpt = Path("runs/convnet/export")) -> None:
     """Export a compressed model to ONNX (int8 initialisers + DequantizeLinear, memory table) and
     to C (the flash image as a header + its decoder)."""
     from convnet_opt.c_export import export_c
