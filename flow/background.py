@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from flow.errors import VhflowError
+from flow.util import send_outcome
 
 T = TypeVar("T")
 
@@ -73,13 +74,7 @@ class Pending(Generic[T]):
             status = 0
             try:
                 os.close(r)
-                outcome = _call(func, args)
-                try:
-                    data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
-                except Exception as exc:  # an unpicklable result or exception: say what it was
-                    data = pickle.dumps((False, VhflowError(f"{type(exc).__name__}: {exc}")))
-                with os.fdopen(w, "wb") as f:
-                    f.write(data)
+                send_outcome(w, _call(func, args))
             except BaseException:
                 status = 1
             finally:

@@ -131,6 +131,21 @@ def read_text_file(path: Path | str, what: str, *, max_bytes: int = 1 << 30) -> 
         return raw.decode("latin-1")
 
 
+def send_outcome(fd: int, outcome: tuple[bool, Any]) -> None:
+    """Child side of a forked call: write `(ok, value)` pickled to `fd` and close it; a value or
+    exception that cannot be pickled becomes a VhflowError saying what it was."""
+    import pickle
+
+    from flow.errors import VhflowError
+
+    try:
+        data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        data = pickle.dumps((False, VhflowError(f"{type(exc).__name__}: {exc}")))
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
 def run_isolated(func: Callable[..., Any], args: tuple, *, what: str, path: Path | None, timeout_s: float,
                  memory_bytes: int = 2 << 30) -> Any:
     """`func(*args, progress=...)` in a forked child with a memory cap and a watchdog.
@@ -148,7 +163,7 @@ def run_isolated(func: Callable[..., Any], args: tuple, *, what: str, path: Path
     import struct
     import time
 
-    from flow.errors import FormatError, VhflowError
+    from flow.errors import FormatError
 
     if not hasattr(os, "fork") or os.environ.get("VHFLOW_NO_FORK"):
         return func(*args)
@@ -173,12 +188,7 @@ def run_isolated(func: Callable[..., Any], args: tuple, *, what: str, path: Path
                 outcome = (True, func(*args, progress=progress))
             except Exception as exc:
                 outcome = (False, exc)
-            try:
-                data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
-            except Exception as exc:
-                data = pickle.dumps((False, VhflowError(f"{type(exc).__name__}: {exc}")))
-            with os.fdopen(w, "wb") as fh:
-                fh.write(data)
+            send_outcome(w, outcome)
         except BaseException:
             status = 1
         finally:
