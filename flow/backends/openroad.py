@@ -99,6 +99,25 @@ def sci(v: float) -> str:
     return f"{v:.6g}"
 
 
+def rc_value(v: float) -> str:
+    """A `set_layer_rc` number: 7 significant digits, as many as ORFS's setRC.tcl writes."""
+    return f"{v:.7g}"
+
+
+def via_resistances(platform: Any) -> dict[str, float]:
+    """Via name -> resistance per cut (ohm) from the platform TOML's `[via_rc]` (ORFS setRC.tcl's
+    `set_layer_rc -via`); empty when the platform lists none (nangate45's setRC has none)."""
+    vias = platform.extra.get("via_rc") or {}
+    if not isinstance(vias, dict):
+        raise ConfigError(f"{platform.config_path}: [via_rc] must be a table of via name = ohm")
+    out = {}
+    for name, r in vias.items():
+        if isinstance(r, bool) or not isinstance(r, int | float) or not math.isfinite(r) or r < 0:
+            raise ConfigError(f"{platform.config_path}: [via_rc] {name} = {r!r} is not a resistance (ohm)")
+        out[str(name)] = float(r)
+    return out
+
+
 def _make_value(v: Any, name: str = "value") -> str:
     """A config value as ORFS's make reads it: the only quoting of `config.mk`. Lists are
     space-separated, `$` and `#` escaped; a line break, NUL or backslash (which make reads as a
@@ -466,8 +485,9 @@ def render(
             global_conn.append({"net": net, "pin": tcl_word(f"^{switch['power']}$"), "kind": "power", "region": None})
 
     res_u, cap_u = units["res_ohm"], units["cap_f"]
-    layer_rc = [{"name": lay.name, "r": sci(lay.r_per_m * 1e-6 / res_u), "c": sci(lay.c_per_m * 1e-6 / cap_u)}
+    layer_rc = [{"name": lay.name, "r": rc_value(lay.r_per_m * 1e-6 / res_u), "c": rc_value(lay.c_per_m * 1e-6 / cap_u)}
                 for lay in platform.layers.values()]
+    via_rc = [{"name": str(v), "r": rc_value(float(r) / res_u)} for v, r in via_resistances(platform).items()]
     tapcell = cells.get("tapcell") or None
     tie = [(cells[c], cells[c + "_port"]) for c in ("tie_lo", "tie_hi") if cells.get(c) and cells.get(c + "_port")]
     activity = cfg.get("ACTIVITY")
@@ -488,7 +508,7 @@ def render(
         "endcap": cells.get("endcap") or None,
         "io_h": io_h, "io_v": io_v, "min_layer": min_layer, "max_layer": max_layer,
         "layer_adjustment": num(float(cfg.get("ROUTING_LAYER_ADJUSTMENT") or 0.5)),
-        "layer_rc": layer_rc, "signal_layer": platform.signal_wire_layer, "clock_layer": platform.clock_wire_layer,
+        "layer_rc": layer_rc, "via_rc": via_rc, "signal_layer": platform.signal_wire_layer, "clock_layer": platform.clock_wire_layer,
         "dont_use": tcl_list(dont_use) if dont_use else None,
         "density": num(density), "lb_addon": (num(float(cfg["PLACE_DENSITY_LB_ADDON"]))
                                               if cfg.get("PLACE_DENSITY_LB_ADDON") is not None else None),

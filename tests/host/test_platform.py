@@ -14,9 +14,9 @@ def test_builtin_platforms_resolve(nangate45, sky130hd):
     assert nangate45.corner().voltage == pytest.approx(1.10)
     assert nangate45.corner("slow").temperature == pytest.approx(125.0)
     assert nangate45.site.width == pytest.approx(0.19e-6) and nangate45.site.height == pytest.approx(1.4e-6)
-    # ORFS setRC.tcl metal3: 3.59251E-03 kOhm/um, 1.04578E-01 fF/um
-    assert nangate45.signal_layer.r_per_m == pytest.approx(3.59251e6)
-    assert nangate45.signal_layer.c_per_m == pytest.approx(1.04578e-10)
+    # ORFS setRC.tcl metal3: 3.57147E-03 kOhm/um, 1.03981E-01 fF/um
+    assert nangate45.signal_layer.r_per_m == pytest.approx(3.57147e6)
+    assert nangate45.signal_layer.c_per_m == pytest.approx(1.03981e-10)
     volts = [c.voltage for c in sky130hd.corners_by_voltage("slow")]
     assert volts == pytest.approx([1.28, 1.35, 1.40, 1.44, 1.76])
     assert sky130hd.is_dont_use("sky130_fd_sc_hd__lpflow_isobufsrc_1")
