@@ -287,8 +287,9 @@ def _click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type,
 def _dispatch(argv: list[str] | None) -> None:
     click_error, click_exit, click_abort = _click_exceptions()
     try:
-        app = build_app()
-        rc = app(args=argv, prog_name="vhflow", standalone_mode=False)
+        from flow.commands.lazy_root import root_command
+
+        rc = root_command(build_app()).main(args=argv, prog_name="vhflow", standalone_mode=False)
         if rc == 130:  # typer turns Ctrl-C into Exit(130), silently
             err_console.print("interrupted")
         if isinstance(rc, int) and rc:  # click returns a command's typer.Exit code here
