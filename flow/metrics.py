@@ -71,6 +71,8 @@ METRIC_TABLE: tuple[Metric, ...] = (
     _m("synth__design__instance__area__sequential", "µm²", "Area of flip-flops and latches after synthesis."),
     _m("synth__design__instance__count__stdcell", "", "Standard cells after synthesis."),
     _m("synth__clock__period_ns", "ns", "Clock period synthesis targeted (ABC delay target)."),
+    _m("constraints__clocks__count", "", "Clocks the SDC defines (create_clock / create_generated_clock)."),
+    _m("constraints__clocks__details", "ns", "'<clock>: <period>' per SDC clock, period in ns (as ORFS; a list)."),
     # floorplan
     _m("floorplan__design__core__area", "µm²", "Core area (rows) of the floorplan."),
     _m("floorplan__design__die__area", "µm²", "Die area of the floorplan."),
@@ -91,6 +93,10 @@ METRIC_TABLE: tuple[Metric, ...] = (
     _m("repair_design__before__timing__drv__*", "", "Max slew / cap / fanout violations before repair_design."),
     _m("repair_design__timing__drv__*", "", "Max slew / cap / fanout violations after repair_design."),
     _m("repair_design__buffers", "", "Buffers repair_design inserted."),
+    _m("placeopt__design__instance__area", "µm²", "Cell area after repair_design (ORFS 3_4 place_resized): netlist "
+       "cells (Liberty areas) + well taps, as report_design_area."),
+    _m("placeopt__design__instance__count__stdcell", "", "Standard cells after repair_design: netlist cells + "
+       "well taps."),
     _m("repair_design__resized", "", "Cells repair_design resized."),
     _m("repair_timing__before__setup__ws__estimate", "ns", "Worst setup slack before repair_timing (estimated wires)."),
     _m("repair_timing__before__hold__ws__estimate", "ns", "Worst hold slack before repair_timing (estimated wires)."),
@@ -111,6 +117,13 @@ METRIC_TABLE: tuple[Metric, ...] = (
     _m("cts__clock__latency__max__corner:*", "ns", "Largest clock latency (source to sink) at one corner."),
     _m("cts__clock__latency__min__corner:*", "ns", "Smallest clock latency at one corner."),
     _m("cts__timing__setup__ws__estimate", "ns", "Worst setup slack after CTS with propagated clocks (estimated wires)."),
+    _m("cts__timing__setup__ws", "ns", "Worst setup slack at the end of ORFS's CTS step (tree + repair_timing), "
+       "propagated clocks, placement-estimated wires as ORFS (estimate_parasitics -placement); repair corners."),
+    _m("cts__timing__setup__tns", "ns", "Total negative setup slack at the end of the CTS step (placement-estimated "
+       "wires)."),
+    _m("cts__timing__hold__ws", "ns", "Worst hold slack at the end of the CTS step (placement-estimated wires)."),
+    _m("cts__timing__hold__tns", "ns", "Total negative hold slack at the end of the CTS step (placement-estimated "
+       "wires)."),
     # routing
     _m("globalroute__route__wirelength__estimate", "µm", "Signal wire length from Steiner trees" + _EST + ".",
        "route__wirelength__estimate", "µm"),
@@ -119,7 +132,17 @@ METRIC_TABLE: tuple[Metric, ...] = (
     _m("globalroute__route__congestion__overflow_bins__estimate", "", "Bins whose demand exceeds supply" + _EST + ".",
        "route__congestion__overflow_bins"),
     _m("globalroute__route__wirelength", "µm", "Global-route wire length OpenROAD reports.", "globalroute__wirelength", "µm"),
-    _m("detailedroute__route__wirelength", "µm", "Detailed-route wire length OpenROAD reports.", "route__wirelength", "µm"),
+    _m("detailedroute__route__wirelength", "µm", "Routed signal + clock wire length: OpenROAD's detailed route "
+       "(openroad backend); estimate in the embedded backend: the same rectilinear Steiner trees as "
+       "globalroute__route__wirelength__estimate (no detailed router, no detours).", "route__wirelength", "µm"),
+    _m("globalroute__timing__setup__ws", "ns", "Worst setup slack after global route (worst corner); embedded "
+       "backend: the sign-off STA on the route estimate's Steiner RC (estimate, as finish__timing__setup__ws)."),
+    _m("globalroute__timing__setup__tns", "ns", "Total negative setup slack after global route (worst corner; "
+       "embedded backend: the sign-off STA on the Steiner RC estimate)."),
+    _m("globalroute__timing__hold__ws", "ns", "Worst hold slack after global route (worst corner; embedded backend: "
+       "the sign-off STA on the Steiner RC estimate)."),
+    _m("globalroute__timing__hold__tns", "ns", "Total negative hold slack after global route (worst corner; embedded "
+       "backend: the sign-off STA on the Steiner RC estimate)."),
     # sign-off timing (stages emit seconds; ORFS writes ns)
     _m("finish__timing__setup__ws", "ns", "Worst setup slack over all corners (negative: violation).",
        "timing__setup__ws", "s"),
@@ -140,6 +163,18 @@ METRIC_TABLE: tuple[Metric, ...] = (
     _m("finish__timing__drv__max_slew_slack", "ns", "Worst max-slew slack (negative: violation)."),
     _m("finish__timing__drv__max_cap_slack", "pF", "Worst max-capacitance slack (negative: violation)."),
     _m("finish__timing__drv__max_fanout_slack", "", "Worst max-fanout slack (negative: violation)."),
+    _m("finish__timing__drv__setup_violation_count", "", "Endpoints whose setup slack is negative at some corner "
+       "(OpenSTA endpoint_violation_count max)."),
+    _m("finish__timing__drv__hold_violation_count", "", "Endpoints whose hold slack is negative at some corner "
+       "(OpenSTA endpoint_violation_count min)."),
+    _m("finish__timing__drv__max_slew_limit", "", "Slack / limit of the pin with the worst max-slew slack "
+       "(OpenSTA max_slew_check_slack_limit; negative: violation)."),
+    _m("finish__timing__drv__max_cap_limit", "", "Slack / limit of the driver with the worst max-capacitance slack "
+       "(OpenSTA max_capacitance_check_slack_limit)."),
+    _m("finish__timing__drv__max_fanout_limit", "", "Slack / limit of the driver with the worst max-fanout slack "
+       "(OpenSTA max_fanout_check_slack_limit)."),
+    _m("finish__timing__wns_percent_delay", "%", "Slack of the worst setup path as a percentage of its data "
+       "arrival time (ORFS 'slack div critical path delay': slack / arrival × 100)."),
     _m("finish__timing__drv__*", "", "Design-rule check at sign-off (ORFS finish__timing__drv__ names)."),
     # sign-off power (W, as ORFS)
     _m("finish__power__total", "W", "Total power at the headline (highest-power) corner.", "power__total", "W", "mW"),
@@ -364,6 +399,37 @@ class RuleResult:
     value: Any
     passed: bool
     note: str = ""
+    status: str = ""  # "pass", "fail" or "not computed"
+
+    @property
+    def verdict(self) -> str:
+        return self.status or ("pass" if self.passed else "fail")
+
+
+#: ORFS metrics the embedded backend has no engine for, and why: `--rules` reports them as
+#: "not computed (embedded backend)" instead of a failure of the design or a silent pass.
+EMBEDDED_NOT_COMPUTED: dict[str, str] = {
+    "detailedroute__route__drc_errors": "no detailed router or DRC check",
+    "detailedroute__antenna__violating__nets": "no antenna check",
+    "detailedroute__antenna__violating__pins": "no antenna check",
+    "detailedroute__antenna_diodes_count": "no antenna repair",
+    "globalroute__antenna_diodes_count": "no antenna repair",
+    "globalroute__antenna__violating__nets": "no antenna check",
+    "globalroute__timing__clock__slack": "no global router (its FLW clock-slack line)",
+    "detailedroute__route__via__count": "no detailed router",
+    "finish__timing__drv__floating__nets": "no floating-net check",
+    "finish__timing__drv__floating__pins": "no floating-pin check",
+}
+
+
+def not_computed_reason(field: str, backend: str | None) -> str | None:
+    """Why a backend cannot produce an ORFS metric (None: it should have)."""
+    if backend == "embedded":
+        if field in EMBEDDED_NOT_COMPUTED:
+            return EMBEDDED_NOT_COMPUTED[field]
+        if field.startswith("detailedroute__") and field != "detailedroute__route__wirelength":
+            return "no detailed router"
+    return None
 
 
 def _number(v: Any) -> Any:
@@ -417,21 +483,152 @@ def load_rules(path: Path) -> list[tuple[str, str, Any, int | None]]:
     return out
 
 
-def check_rules(orfs_metrics: Mapping[str, Any], rules: list[tuple[str, str, Any, int | None]]) -> list[RuleResult]:
+def check_rules(orfs_metrics: Mapping[str, Any], rules: list[tuple[str, str, Any, int | None]],
+                backend: str | None = None) -> list[RuleResult]:
     """Apply ORFS rules as ORFS does: `metric <compare> value` after float conversion; a
-    missing metric or a number compared with a string fails."""
+    missing metric or a number compared with a string fails. A metric `backend` cannot compute
+    (EMBEDDED_NOT_COMPUTED) is "not computed": not passed, and said so."""
     results = []
     for field, op, limit, _line in rules:
-        if field not in orfs_metrics:
-            results.append(RuleResult(field, op, limit, None, False, "not produced by this run"))
+        value = orfs_metrics.get(field)
+        if value is None:
+            why = not_computed_reason(field, backend)
+            if why is not None:
+                results.append(RuleResult(field, op, limit, None, False, f"not computed ({backend} backend: {why})",
+                                          "not computed"))
+            else:
+                results.append(RuleResult(field, op, limit, None, False, "not produced by this run" if field not in
+                                          orfs_metrics else "no value in this run (nothing to check)", "fail"))
             continue
         lv, mv = _number(limit), _number(orfs_metrics[field])
         if isinstance(lv, float) != isinstance(mv, float):
-            results.append(RuleResult(field, op, limit, orfs_metrics[field], False, "number vs text"))
+            results.append(RuleResult(field, op, limit, orfs_metrics[field], False, "number vs text", "fail"))
             continue
         try:
             ok = bool(_OPS[op](mv, lv))
         except TypeError:
             ok = False
-        results.append(RuleResult(field, op, limit, orfs_metrics[field], ok))
+        results.append(RuleResult(field, op, limit, orfs_metrics[field], ok, "", "pass" if ok else "fail"))
     return results
+
+
+
+def rules_summary(results: list[RuleResult]) -> str:
+    """'N of M rules passed, F failed, K not computed (embedded backend)'."""
+    n = {v: sum(r.verdict == v for r in results) for v in ("pass", "fail", "not computed")}
+    text = f"{n['pass']} of {len(results)} rules passed"
+    if n["fail"]:
+        text += f", {n['fail']} failed"
+    if n["not computed"]:
+        backends = sorted({r.note.split("(", 1)[1].split(" backend")[0] for r in results if r.verdict == "not computed"})
+        text += f", {n['not computed']} not computed ({', '.join(backends)} backend)"
+    return text
+
+
+def run_backend(run_dir: Path) -> str | None:
+    """The backend a run directory's `run.json` names (None when it has none)."""
+    try:
+        doc = json.loads((Path(run_dir) / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return str(doc.get("backend")) if isinstance(doc, dict) and doc.get("backend") else None
+
+
+# ---- ORFS figures from engine results ---------------------------------------------------------
+# Small pure functions the stages call on their own results (duck-typed `TimingResult`s of
+# flow.engines.sta), so each ORFS metric has one definition, tested against OpenSTA 3.1.
+def _ns(seconds: float) -> float | None:
+    return round(seconds * 1e9, 6) if math.isfinite(seconds) else None
+
+
+def timing_summary(prefix: str, results: Mapping[str, Any]) -> dict[str, float | None]:
+    """`<prefix>__timing__{setup,hold}__{ws,tns}` in ns, worst over the corners' results."""
+    res = list(results.values())
+    if not res:
+        return {}
+    return {f"{prefix}__timing__setup__ws": _ns(min(t.setup_wns for t in res)),
+            f"{prefix}__timing__setup__tns": round(min(t.setup_tns for t in res) * 1e9, 6),
+            f"{prefix}__timing__hold__ws": _ns(min(t.hold_wns for t in res)),
+            f"{prefix}__timing__hold__tns": round(min(t.hold_tns for t in res) * 1e9, 6)}
+
+
+def endpoint_violation_count(results: Mapping[str, Any], kind: str) -> int:
+    """Endpoints with a negative `kind` ("setup"/"hold") slack at any corner, as OpenSTA's
+    `sta::endpoint_violation_count max|min` (an endpoint counts once over all corners)."""
+    import numpy as np
+
+    arrays = [np.asarray(getattr(t, f"{kind}_slack"), float) for t in results.values()]
+    if not arrays:
+        return 0
+    if all(a.shape == arrays[0].shape for a in arrays):
+        return int(np.sum(np.minimum.reduce(arrays) < 0))
+    return max(int(np.sum(a < 0)) for a in arrays)
+
+
+def wns_percent_delay(results: Mapping[str, Any]) -> float | None:
+    """ORFS `finish__timing__wns_percent_delay`: the worst setup path's slack over its data
+    arrival time × 100 (report_metrics.tcl, 'slack div critical path delay'); None without a
+    constrained path."""
+    paths = [t.setup_paths[0] for t in results.values() if t.setup_paths]
+    if not paths:
+        return None
+    worst = min(paths, key=lambda p: p.slack)
+    if not (math.isfinite(worst.slack) and math.isfinite(worst.arrival)) or worst.arrival == 0:
+        return None
+    return round(worst.slack / worst.arrival * 100.0, 6)
+
+
+def drv_slack_limits(results: Mapping[str, Any]) -> dict[str, float | None]:
+    """`finish__timing__drv__max_{slew,cap,fanout}_limit`: slack / limit at the checked pin
+    with the worst slack over the corners (OpenSTA `max_*_check_slack_limit`); None when nothing
+    is limited."""
+    import numpy as np
+
+    out: dict[str, float | None] = {}
+    for attr, key in (("max_slew", "max_slew"), ("max_capacitance", "max_cap"), ("max_fanout", "max_fanout")):
+        best: tuple[float, float] | None = None
+        for t in results.values():
+            chk = getattr(t.design_rules(), attr)
+            sl = np.asarray(chk.slack, float)
+            ok = np.isfinite(sl) & np.isfinite(np.asarray(chk.limit, float)) & (np.asarray(chk.limit, float) > 0)
+            if not ok.any():
+                continue
+            k = int(np.flatnonzero(ok)[np.argmin(sl[ok])])
+            if best is None or sl[k] < best[0]:
+                best = (float(sl[k]), float(chk.limit[k]))
+        out[f"finish__timing__drv__{key}_limit"] = None if best is None else round(best[0] / best[1], 6)
+    return out
+
+
+def clock_constraints(results: Mapping[str, Any]) -> dict[str, Any]:
+    """`constraints__clocks__count` and `__details` ('name: period' in ns) of the SDC the
+    timing used."""
+    for t in results.values():
+        tc = getattr(t, "constraints", None)
+        if tc is not None:
+            return {"constraints__clocks__count": len(tc.clocks),
+                    "constraints__clocks__details": [f"{c.name}: {c.period * 1e9:.4f}" for c in tc.clocks]}
+    return {}
+
+
+def signoff_orfs_metrics(results: Mapping[str, Any]) -> dict[str, Any]:
+    """The ORFS finish/constraints figures of a sign-off STA beyond ws/tns/DRV counts."""
+    out: dict[str, Any] = {"finish__timing__drv__setup_violation_count": endpoint_violation_count(results, "setup"),
+                           "finish__timing__drv__hold_violation_count": endpoint_violation_count(results, "hold"),
+                           "finish__timing__wns_percent_delay": wns_percent_delay(results)}
+    out.update(drv_slack_limits(results))
+    out.update(clock_constraints(results))
+    return out
+
+
+def instance_area_metrics(prefix: str, cells: Any, cell_area_m2: Mapping[str, float], tap_area_m2: float = 0.0,
+                          taps: int = 0) -> dict[str, float | int]:
+    """`<prefix>__design__instance__area` (µm²) and `__count__stdcell` of a netlist's cells
+    (Liberty areas, SI as the engines hold them) plus placed well taps, as report_design_area."""
+    names = list(cells)
+    missing = sorted({c for c in names if c not in cell_area_m2})
+    if missing:
+        raise ValueError(f"cells without a Liberty area: {', '.join(missing[:5])}")
+    area = sum(float(cell_area_m2[c]) for c in names) + float(tap_area_m2)
+    return {f"{prefix}__design__instance__area": round(area * 1e12, 4),
+            f"{prefix}__design__instance__count__stdcell": len(names) + int(taps)}

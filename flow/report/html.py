@@ -237,7 +237,8 @@ def _pd_sections(run_dir: Path, run_info: dict[str, Any], config: dict[str, Any]
     if timing_parts:
         out.append(ReportSection("Timing", "".join(timing_parts), order=6, source="vhflow"))
     if rules is not None:
-        out.append(ReportSection("ORFS limits", pd.rules_table(metrics, Path(rules)), order=7, source="vhflow"))
+        out.append(ReportSection("ORFS limits", pd.rules_table(metrics, Path(rules), run_info.get("backend")),
+                                 order=7, source="vhflow"))
     return out
 
 

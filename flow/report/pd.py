@@ -357,20 +357,22 @@ def drv_table(metrics: dict[str, Any]) -> str:
             "report_check_types counts them; metrics <code>*__timing__drv__*</code>.</p>")
 
 
-def rules_table(metrics: dict[str, Any], rules_path: Path) -> str:
-    """Each ORFS rule (`rules-base.json`) with this run's value and pass/fail."""
-    from flow.metrics import check_rules, load_rules
+def rules_table(metrics: dict[str, Any], rules_path: Path, backend: str | None = None) -> str:
+    """Each ORFS rule (`rules-base.json`) with this run's value and pass / fail / not computed
+    (a metric `backend` has no engine for)."""
+    from flow.metrics import check_rules, load_rules, rules_summary
 
-    results = check_rules(metrics, load_rules(rules_path))
-    failed = sum(not r.passed for r in results)
+    results = check_rules(metrics, load_rules(rules_path), backend)
+    mark = {"pass": "✔ pass", "fail": "✘ fail", "not computed": "– not computed"}
     rows = "".join(
-        f"<tr class='{'' if r.passed else 'bad'}'><td><code>{html.escape(r.field)}</code></td>"
+        f"<tr class='{ {'pass': '', 'fail': 'bad'}.get(r.verdict, 'muted') }'><td><code>{html.escape(r.field)}</code></td>"
         f"<td class='num'>{html.escape(_plain(r.value))}</td>"
         f"<td class='num'>{html.escape(r.compare)} {html.escape(str(r.limit))}</td>"
         f"<td>{html.escape(describe(r.field).unit if describe(r.field) else '')}</td>"
-        f"<td>{'✔ pass' if r.passed else '✘ fail' + (' (' + html.escape(r.note) + ')' if r.note else '')}</td></tr>"
+        f"<td>{mark[r.verdict]}{' (' + html.escape(r.note) + ')' if r.note and r.verdict == 'fail' else ''}"
+        f"{html.escape(r.note[len('not computed'):]) if r.verdict == 'not computed' else ''}</td></tr>"
         for r in results)
-    return (f"<p>{len(results) - failed} of {len(results)} rules of <code>{html.escape(rules_path.name)}</code> pass."
+    return (f"<p>{rules_summary(results)} for <code>{html.escape(rules_path.name)}</code>."
             " Values in the rule's units (ORFS: ns, W, µm, µm²).</p>"
             "<table><tr><th>metric</th><th>value</th><th>rule</th><th>unit</th><th>result</th></tr>"
             f"{rows}</table>")
