@@ -1,19 +1,24 @@
-"""LeNet-5 on MNIST (from ../shared/datasets or --data-path), tens of CPU minutes, over seeds:
+"""LeNet-5 on MNIST (from ../shared/datasets or --data-path), tens of CPU minutes per seed:
 
 * fp32 reference: Adam with cosine decay, early stopping on a 5,000-image validation split
   (test never looked at); mean ± spread (min–max) over the seeds.
 * Prune-and-Quantize, default mode (whole front until validation accuracy is 10 pt below
-  fp32): the headline is the smallest front point within 1 point of fp32 *on validation*,
-  reported with its test accuracy; target >= 40x smaller flash than fp32. Baselines measured
-  the same way: torch.ao int8 PTQ/QAT, uniform 8..2 bits, global magnitude + int8 with the best
-  encoder. "Dominated" = some P&Q front point is as small and at least as accurate (validation).
+  fp32), per-layer best encoder (dense/bitmap/CSR/Huffman/LZ4, the choice recorded in the flash
+  image), fine-tuning distilled from the fp32 network, half pruning steps near the knee: the
+  headline is the smallest front point within 1 point of fp32 *on validation*, reported with its
+  test accuracy; target >= 40x smaller flash than fp32 at every seed. Baselines measured the same
+  way: torch.ao int8 PTQ/QAT, uniform 8..2 bits, global magnitude + int8 with the best encoder.
+  "Dominated" = some P&Q front point is as small and at least as accurate (validation).
 * EAST (LZ4-shaped, 4-bit) vs global magnitude pruning (4-bit) with the encoder that suits it
-  best, at equal flash budget and at equal accuracy.
+  best, at equal flash budget and at equal accuracy (validation), at every seed.
 * Adaptive ConvNets with one memory model (int8 weights read at every precision, signed
-  activations), energy calibrated from a gate-level trace when --calibration is given: the largest
-  saving within 3 points of all-8-bit (validation), test loss reported.
+  activations), energy from the sign-off-calibrated `mac_array` model (or --calibration): the
+  largest saving within 3 points of all-8-bit on the whole validation split, test loss reported.
 
-Writes JSON and plots under --out (default: a temporary directory) and prints the figures.
+Resumable: every section of every seed is saved under --out (`seed<N>/<section>.json`, the fp32
+weights as `seed<N>/fp32.pt`) and loaded instead of re-run when present, so the seeds can be run
+section by section (`--skip`). Writes the results file (--results) with every seed's figures, the
+mean ± spread and the CPU time of each section.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import resource
 import sys
 import tempfile
 import time
@@ -40,164 +46,297 @@ from convnet_opt.memory import Target, fp32_bytes  # noqa: E402
 from convnet_opt.prune_quantize import PQConfig, run_pq  # noqa: E402
 from convnet_opt.train import Data, attach_quant, build_model, evaluate, fit, train  # noqa: E402
 
+RESULTS = Path(__file__).resolve().parent / "results" / "convnet_lenet_mnist.json"
+
+
+def stats(values: list[float]) -> dict:
+    v = np.asarray(values, dtype=float)
+    return {"mean": float(v.mean()), "half_range": float((v.max() - v.min()) / 2), "min": float(v.min()),
+            "max": float(v.max()), "n": len(v), "values": [float(x) for x in v]}
+
 
 def spread(values: list[float], scale: float = 1.0, fmt: str = ".2f") -> str:
     v = np.asarray(values, dtype=float) * scale
     return f"{v.mean():{fmt}} ± {(v.max() - v.min()) / 2:{fmt}} (min {v.min():{fmt}}, max {v.max():{fmt}}, n={len(v)})"
 
 
-def run_seed(seed: int, args, out: Path, em: EnergyModel) -> dict:
-    x, y = load_mnist(args.data_path, "train")
-    xt, yt = load_mnist(args.data_path, "test")
-    if args.limit:  # smoke runs only
-        x, y = x[:args.limit], y[:args.limit]
-    data = Data.split(x, y, xt, yt, val_fraction=5000 / 60000, seed=seed)
-    rec: dict = {"seed": seed}
-    torch.manual_seed(seed)
+def cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+class Section:
+    """A section of one seed: loaded from `<dir>/<name>.json` when a previous run saved it."""
+
+    def __init__(self, seed_dir: Path, name: str) -> None:
+        self.path = seed_dir / f"{name}.json"
+        self.name = name
+
+    def load(self) -> dict | None:
+        return json.loads(self.path.read_text()) if self.path.is_file() else None
+
+    def save(self, rec: dict) -> dict:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(rec, indent=1, default=str))
+        return rec
+
+
+def fp32_section(seed: int, args, data: Data, seed_dir: Path) -> tuple[dict, torch.nn.Module]:
     base = build_model("lenet5", data.input_shape, 10)
-    t0 = time.perf_counter()
-    ref = fit(base, data, args.epochs, 2e-3, seed, patience=args.patience, batch_size=128)
-    rec["fp32"] = {"bytes": fp32_bytes(base), "val_acc": ref["val_acc"], "test_acc": evaluate(base, xt, yt),
-                   "best_epoch": ref["best_epoch"], "epochs_run": ref["epochs_run"]}
-    print(f"[seed {seed}] fp32: {rec['fp32']['bytes']} B, val {100 * ref['val_acc']:.2f}%, test "
-          f"{100 * rec['fp32']['test_acc']:.2f}% (best epoch {ref['best_epoch']} of {ref['epochs_run']}, "
-          f"{time.perf_counter() - t0:.0f} s)", flush=True)
+    sec = Section(seed_dir, "fp32")
+    rec = sec.load()
+    weights = seed_dir / "fp32.pt"
+    if rec is not None and weights.is_file():
+        base.load_state_dict(torch.load(weights, weights_only=True))
+        return rec, base.eval()
+    t0, c0 = time.perf_counter(), cpu_s()
+    if weights.is_file():  # weights of an earlier run of this script: re-evaluated, not retrained
+        base.load_state_dict(torch.load(weights, weights_only=True))
+        ref = {"val_acc": evaluate(base, data.x_val, data.y_val), "best_epoch": None, "epochs_run": None,
+               "reused_weights": True}
+    else:
+        torch.manual_seed(seed)
+        ref = fit(base, data, args.epochs, 2e-3, seed, patience=args.patience, batch_size=128)
+        ref["reused_weights"] = False
+        seed_dir.mkdir(parents=True, exist_ok=True)
+        torch.save(base.state_dict(), weights)
+    rec = {"bytes": fp32_bytes(base), "val_acc": ref["val_acc"], "test_acc": evaluate(base, data.x_test, data.y_test),
+           "best_epoch": ref["best_epoch"], "epochs_run": ref["epochs_run"], "reused_weights": ref["reused_weights"],
+           "seconds": time.perf_counter() - t0, "cpu_s": cpu_s() - c0}
+    return sec.save(rec), base.eval()
 
-    if "pq" not in args.skip:
-        t0 = time.perf_counter()
-        target = Target.load("cortex_m4_small")
-        cfg = PQConfig([], target.ram_bytes, "dense", eval_samples=1000, finetune_epochs=args.finetune, lr=5e-4,
-                       seed=seed, baseline_sparsities=(0.5, 0.8, 0.9, 0.95), test_every_point=False)
-        model = build_model("lenet5", data.input_shape, 10)
-        model.load_state_dict(base.state_dict())
-        res = run_pq(model, data, target, cfg=cfg, out=out / f"seed{seed}" / "pq", pretrain_epochs=0)
-        fp, fpv, fpt = res.fp32_bytes, res.fp32_val_acc, res.fp32_test_acc
-        good = [p for p in res.front if p.val_acc >= fpv - 0.01]
-        best = min(good, key=lambda p: p.flash) if good else None
-        dominated = {b.label: any(f.flash <= b.flash and f.val_acc >= b.val_acc for f in res.front)
-                     for b in res.baselines}
-        rec["pq"] = {"walk": len(res.walk), "front": [(p.flash, p.val_acc, p.test_acc) for p in res.front],
-                     "best": None if best is None else {"flash": best.flash, "ratio": fp / best.flash,
-                                                        "val_acc": best.val_acc, "test_acc": best.test_acc,
-                                                        "test_loss": fpt - best.test_acc},
-                     "baselines": {b.label: {"flash": b.flash, "val_acc": b.val_acc, "test_acc": b.test_acc,
-                                             "encoder": b.encoder, "dominated": dominated[b.label]}
-                                   for b in res.baselines},
-                     "seconds": time.perf_counter() - t0}
-        print(f"[seed {seed}] P&Q: {len(res.walk)} walk points, {len(res.front)} on the front "
-              f"({res.stop_reason}), {time.perf_counter() - t0:.0f} s", flush=True)
-        for p in res.front:
-            print(f"    {p.flash:7d} B x{fp / p.flash:6.1f}  val {100 * p.val_acc:6.2f}%  test {100 * p.test_acc:6.2f}%")
-        for b in res.baselines:
-            print(f"    baseline {b.label:18s} {b.flash:7d} B x{fp / b.flash:5.1f} ({b.encoder:7s}) val "
-                  f"{100 * b.val_acc:6.2f}% test {100 * b.test_acc:6.2f}%  dominated by the front: "
-                  f"{dominated[b.label]}")
-        if best is not None:
-            print(f"    within 1 pt of fp32 on validation: {best.flash} B = {fp / best.flash:.1f}x, test "
-                  f"{100 * best.test_acc:.2f}% (fp32 test {100 * fpt:.2f}%)", flush=True)
 
-    if "east" not in args.skip and seed in args.east_seeds:
-        t0 = time.perf_counter()
-        probe = build_model("lenet5", data.input_shape, 10)
-        probe.load_state_dict(base.state_dict())
-        attach_quant(probe, 4)
-        train(probe, data, 0.5, 5e-4, seed)  # 4-bit QAT start shared by both methods
-        dense = encoded_size(probe, 4, "lz4")
-        rows = []
-        for frac in args.east_budgets:
-            budget = int(frac * dense)
+def pq_section(seed: int, args, data: Data, base, seed_dir: Path) -> dict:
+    sec = Section(seed_dir, "pq")
+    rec = sec.load()
+    if rec is not None:
+        return rec
+    t0, c0 = time.perf_counter(), cpu_s()
+    target = Target.load("cortex_m4_small")
+    cfg = PQConfig([], target.ram_bytes, args.encoder, eval_samples=1000, finetune_epochs=args.finetune, lr=5e-4,
+                   seed=seed, baseline_sparsities=(0.5, 0.8, 0.9, 0.95), test_every_point=False,
+                   distill=args.distill, half_steps=not args.no_half_steps)
+    model = build_model("lenet5", data.input_shape, 10)
+    model.load_state_dict(base.state_dict())
+    res = run_pq(model, data, target, cfg=cfg, out=seed_dir / "pq", pretrain_epochs=0)
+    fp, fpv, fpt = res.fp32_bytes, res.fp32_val_acc, res.fp32_test_acc
+    good = [p for p in res.front if p.val_acc >= fpv - 0.01]
+    best = min(good, key=lambda p: p.flash) if good else None
+    dominated = {b.label: any(f.flash <= b.flash and f.val_acc >= b.val_acc for f in res.front)
+                 for b in res.baselines}
+    rec = {"walk": len(res.walk), "stop_reason": res.stop_reason, "fp32_val_acc_walk_subset": fpv,
+           "front": [{"flash": p.flash, "ram": p.ram, "ratio": fp / p.flash, "val_acc": p.val_acc,
+                      "test_acc": p.test_acc, "bits": p.bits, "channels": p.channels} for p in res.front],
+           "best": None if best is None else {"flash": best.flash, "ram": best.ram, "ratio": fp / best.flash,
+                                              "val_acc": best.val_acc, "test_acc": best.test_acc,
+                                              "test_loss": fpt - best.test_acc, "bits": best.bits,
+                                              "channels": best.channels, "label": best.label},
+           "baselines": {b.label: {"flash": b.flash, "val_acc": b.val_acc, "test_acc": b.test_acc,
+                                   "encoder": b.encoder, "dominated": dominated[b.label]} for b in res.baselines},
+           "config": {"encoder": cfg.encoder, "finetune_epochs": cfg.finetune_epochs, "distill": cfg.distill,
+                      "half_steps": cfg.half_steps, "eval_samples": cfg.eval_samples},
+           "seconds": time.perf_counter() - t0, "cpu_s": cpu_s() - c0}
+    return sec.save(rec)
+
+
+def east_section(seed: int, args, data: Data, base, seed_dir: Path) -> dict:
+    sec = Section(seed_dir, "east")
+    rec = sec.load()
+    if rec is not None:
+        return rec
+    t0, c0 = time.perf_counter(), cpu_s()
+    probe = build_model("lenet5", data.input_shape, 10)
+    probe.load_state_dict(base.state_dict())
+    attach_quant(probe, 4)
+    train(probe, data, 0.5, 5e-4, seed)  # 4-bit QAT start shared by both methods
+    dense = encoded_size(probe, 4, "lz4")
+    rows, mags = [], []
+    for frac in sorted(set(args.east_budgets) | set(args.magnitude_budgets), reverse=True):
+        budget = int(frac * dense)
+        row: dict = {"budget": budget, "fraction_of_dense": frac, "east": None, "magnitude": None}
+        if frac in args.east_budgets:
             east = east_train(copy.deepcopy(probe), data, EASTConfig(budget, "lz4", 4, epochs=args.east_epochs,
                                                                      lr=5e-4, seed=seed))
-            mag, need = magnitude_best_encoder_at_budget(probe, data, budget, 4, args.east_epochs, 5e-4, seed)
-            rows.append({"budget": budget, "east": east.__dict__ | {"history": None},
-                         "magnitude": None if mag is None else mag.__dict__ | {"history": None},
-                         "magnitude_sparsity_needed": need})
-            print(f"[seed {seed}] EAST budget {budget} B ({frac:.0%} of dense 4-bit LZ4 {dense} B): EAST-lz4 "
-                  f"{east.size_bytes} B at {100 * east.sparsity:.1f}% sparsity, val {100 * east.val_acc:.2f}% test "
-                  f"{100 * east.test_acc:.2f}%", flush=True)
-            if mag is not None:
-                print(f"    magnitude + {mag.encoder} (best encoder; sparsity needed per encoder "
-                      f"{ {k: (round(v, 3) if v is not None else None) for k, v in need.items()} }): {mag.size_bytes} B "
-                      f"at {100 * mag.sparsity:.1f}%, val {100 * mag.val_acc:.2f}% test {100 * mag.test_acc:.2f}%")
-        # equal accuracy: for each EAST point, the smallest magnitude point at least as accurate (val)
-        mags = [r["magnitude"] for r in rows if r["magnitude"] is not None]
-        for r in rows:
-            e = r["east"]
-            ok = [m for m in mags if m["val_acc"] >= e["val_acc"]]
-            r["magnitude_size_at_equal_accuracy"] = min((m["size_bytes"] for m in ok), default=None)
-            s = r["magnitude_size_at_equal_accuracy"]
-            print(f"    equal accuracy (val >= {100 * e['val_acc']:.2f}%): EAST {e['size_bytes']} B vs magnitude "
-                  + (f"{s} B ({100 * (1 - e['size_bytes'] / s):.0f}% smaller)" if s else "none of its points reaches it"))
-        rec["east"] = {"dense_lz4_4bit": dense, "rows": rows, "seconds": time.perf_counter() - t0}
-
-    if "adaptive" not in args.skip:
-        t0 = time.perf_counter()
-        model = build_model("lenet5", data.input_shape, 10)
-        model.load_state_dict(base.state_dict())
-        res = run_adaptive(model, data, em, pretrain_epochs=0, epochs=args.adaptive_epochs, lr=5e-4, seed=seed,
-                           pop_size=16, n_gen=10, eval_samples=2000, out=out / f"seed{seed}" / "adaptive",
-                           weight_storage="int8")
-        b = res.best_under_3pt
-        rec["adaptive"] = {"all8_val": res.all8.val_acc, "all8_test": res.all8.test_acc,
-                           "all8_energy_pj": res.all8.energy_pj, "points": len(res.points),
-                           "best": None if b is None else {"bits": b.bits, "saving": b.saving, "val_acc": b.val_acc,
-                                                           "test_loss": b.acc_loss},
-                           "switches": sum(s["switched"] for s in res.switch_trace),
-                           "trace_energy_ratio": res.trace_energy_pj / res.trace_energy_all8_pj,
-                           "seconds": time.perf_counter() - t0}
-        print(f"[seed {seed}] Adaptive ({res.evaluations} assignments, {time.perf_counter() - t0:.0f} s): all-8-bit "
-              f"{res.all8.energy_pj / 1e3:.1f} nJ, val {100 * res.all8.val_acc:.2f}% test {100 * res.all8.test_acc:.2f}%",
-              flush=True)
-        for p in res.points:
-            print(f"    {p.energy_pj / 1e3:9.1f} nJ saving {100 * p.saving:5.1f}%  val {100 * p.val_acc:6.2f}%  "
-                  f"test {100 * p.test_acc:6.2f}%  {p.bits}")
-        if b is not None:
-            print(f"    best within 3 pt (validation): saving {100 * b.saving:.1f}%, test loss {100 * b.acc_loss:.2f} pt")
-    return rec
+            row["east"] = east.__dict__ | {"history": None}
+        mag, need = magnitude_best_encoder_at_budget(probe, data, budget, 4, args.east_epochs, 5e-4, seed)
+        row["magnitude"] = None if mag is None else mag.__dict__ | {"history": None}
+        row["magnitude_sparsity_needed"] = need
+        if mag is not None:
+            mags.append(row["magnitude"])
+        rows.append(row)
+    for r in rows:  # equal accuracy: the smallest magnitude run at least as accurate (validation)
+        e = r["east"]
+        if e is None:
+            continue
+        ok = [m for m in mags if m["val_acc"] >= e["val_acc"]]
+        r["magnitude_size_at_equal_accuracy"] = min((m["size_bytes"] for m in ok), default=None)
+    rec = {"dense_lz4_4bit": dense, "rows": rows, "seconds": time.perf_counter() - t0, "cpu_s": cpu_s() - c0}
+    return sec.save(rec)
 
 
-def summary(recs: list[dict]) -> bool:
+def adaptive_section(seed: int, args, data: Data, base, seed_dir: Path, em: EnergyModel) -> dict:
+    sec = Section(seed_dir, "adaptive")
+    rec = sec.load()
+    if rec is not None:
+        return rec
+    t0, c0 = time.perf_counter(), cpu_s()
+    model = build_model("lenet5", data.input_shape, 10)
+    model.load_state_dict(base.state_dict())
+    res = run_adaptive(model, data, em, pretrain_epochs=0, epochs=args.adaptive_epochs, lr=5e-4, seed=seed,
+                       pop_size=16, n_gen=10, eval_samples=len(data.x_val), out=seed_dir / "adaptive",
+                       weight_storage="int8")
+    b = res.best_under_3pt
+    rec = {"all8_val": res.all8.val_acc, "all8_test": res.all8.test_acc, "all8_energy_pj": res.all8.energy_pj,
+           "energy_source": res.energy_source, "weight_storage": res.weight_storage,
+           "evaluations": res.evaluations, "validation_images": len(data.x_val),
+           "points": [{"bits": p.bits, "energy_pj": p.energy_pj, "saving": p.saving, "val_acc": p.val_acc,
+                       "test_acc": p.test_acc} for p in res.points],
+           "best": None if b is None else {"bits": b.bits, "saving": b.saving, "val_acc": b.val_acc,
+                                           "val_loss": res.all8.val_acc - b.val_acc, "test_acc": b.test_acc,
+                                           "test_loss": b.acc_loss},
+           "switches": sum(s["switched"] for s in res.switch_trace),
+           "trace_energy_ratio": res.trace_energy_pj / res.trace_energy_all8_pj,
+           "seconds": time.perf_counter() - t0, "cpu_s": cpu_s() - c0}
+    return sec.save(rec)
+
+
+def report_seed(rec: dict) -> None:
+    s, f = rec["seed"], rec["fp32"]
+    print(f"[seed {s}] fp32: {f['bytes']} B, val {100 * f['val_acc']:.2f}%, test {100 * f['test_acc']:.2f}% "
+          f"(best epoch {f['best_epoch']} of {f['epochs_run']}{', reused weights' if f['reused_weights'] else ''})")
+    if "pq" in rec:
+        p = rec["pq"]
+        fp = f["bytes"]
+        print(f"[seed {s}] P&Q: {p['walk']} walk points, {len(p['front'])} on the front ({p['stop_reason']}), "
+              f"{p['seconds']:.0f} s wall, {p['cpu_s']:.0f} s CPU")
+        for q in p["front"]:
+            print(f"    {q['flash']:7d} B x{q['ratio']:6.1f}  val {100 * q['val_acc']:6.2f}%  test {100 * q['test_acc']:6.2f}%")
+        for label, b in p["baselines"].items():
+            print(f"    baseline {label:18s} {b['flash']:7d} B x{fp / b['flash']:5.1f} ({b['encoder']:7s}) val "
+                  f"{100 * b['val_acc']:6.2f}% test {100 * b['test_acc']:6.2f}%  dominated by the front: {b['dominated']}")
+        if p["best"]:
+            b = p["best"]
+            print(f"    within 1 pt of fp32 on validation: {b['flash']} B = {b['ratio']:.1f}x, test "
+                  f"{100 * b['test_acc']:.2f}% (test loss {100 * b['test_loss']:.2f} pt)")
+    if "east" in rec:
+        e = rec["east"]
+        for r in e["rows"]:
+            ea, mg = r["east"], r["magnitude"]
+            line = f"[seed {s}] budget {r['budget']} B ({r['fraction_of_dense']:.0%} of dense 4-bit LZ4 {e['dense_lz4_4bit']} B):"
+            if ea:
+                line += (f" EAST-lz4 {ea['size_bytes']} B at {100 * ea['sparsity']:.1f}% sparsity, val "
+                         f"{100 * ea['val_acc']:.2f}% test {100 * ea['test_acc']:.2f}%;")
+            if mg:
+                line += (f" magnitude+{mg['encoder']} {mg['size_bytes']} B at {100 * mg['sparsity']:.1f}%, val "
+                         f"{100 * mg['val_acc']:.2f}% test {100 * mg['test_acc']:.2f}%")
+            print(line)
+            if ea:
+                m = r.get("magnitude_size_at_equal_accuracy")
+                print(f"    equal accuracy (val >= {100 * ea['val_acc']:.2f}%): EAST {ea['size_bytes']} B vs magnitude "
+                      + (f"{m} B ({100 * (1 - ea['size_bytes'] / m):.0f}% smaller)" if m else "none of its runs reaches it"))
+    if "adaptive" in rec:
+        a = rec["adaptive"]
+        print(f"[seed {s}] Adaptive ({a['evaluations']} assignments, {a['seconds']:.0f} s): all-8-bit "
+              f"{a['all8_energy_pj'] / 1e3:.1f} nJ, val {100 * a['all8_val']:.2f}% test {100 * a['all8_test']:.2f}%")
+        for q in a["points"]:
+            print(f"    {q['energy_pj'] / 1e3:9.1f} nJ saving {100 * q['saving']:5.1f}%  val {100 * q['val_acc']:6.2f}%  "
+                  f"test {100 * q['test_acc']:6.2f}%  {q['bits']}")
+        if a["best"]:
+            b = a["best"]
+            print(f"    best within 3 pt (validation, {a['validation_images']} images): saving {100 * b['saving']:.1f}%, "
+                  f"val loss {100 * b['val_loss']:.2f} pt, test loss {100 * b['test_loss']:.2f} pt")
+
+
+def east_compare(e: dict) -> dict:
+    """EAST vs magnitude at equal size (accuracy difference) and at equal accuracy (size saved)."""
+    out: dict = {"equal_size": [], "equal_accuracy": []}
+    for r in e["rows"]:
+        ea, mg = r["east"], r["magnitude"]
+        if ea is None:
+            continue
+        if mg is not None:
+            out["equal_size"].append({"budget": r["budget"], "east_test": ea["test_acc"], "magnitude_test": mg["test_acc"],
+                                      "east_val": ea["val_acc"], "magnitude_val": mg["val_acc"],
+                                      "magnitude_encoder": mg["encoder"]})
+        m = r.get("magnitude_size_at_equal_accuracy")
+        out["equal_accuracy"].append({"budget": r["budget"], "east_bytes": ea["size_bytes"], "magnitude_bytes": m,
+                                      "smaller": None if not m else 1 - ea["size_bytes"] / m})
+    return out
+
+
+def summary(recs: list[dict]) -> tuple[dict, bool]:
+    """Mean ± half-range over seeds of every headline, and whether the >= 40x bar holds."""
+    out: dict = {"fp32_test_acc": stats([r["fp32"]["test_acc"] for r in recs]),
+                 "fp32_val_acc": stats([r["fp32"]["val_acc"] for r in recs])}
     ok = True
     print("\n==== summary over seeds (mean ± half-range) ====")
     print(f"fp32 test accuracy: {spread([r['fp32']['test_acc'] for r in recs], 100)} %")
-    print(f"fp32 val accuracy:  {spread([r['fp32']['val_acc'] for r in recs], 100)} %")
     pq = [r["pq"] for r in recs if "pq" in r]
     if pq:
         bests = [p["best"] for p in pq if p["best"]]
+        passed = len(bests) == len(pq) and min(b["ratio"] for b in bests) >= 40
+        ok &= passed
+        out["pq_ratio_within_1pt"] = stats([b["ratio"] for b in bests]) if bests else None
+        out["pq_test_loss_pt"] = stats([100 * b["test_loss"] for b in bests]) if bests else None
+        out["pq_40x_every_seed"] = passed
         if bests:
-            ratios = [b["ratio"] for b in bests]
-            print(f"P&Q smallest within 1 pt (val): compression {spread(ratios, 1, '.1f')} x; test loss "
-                  f"{spread([b['test_loss'] for b in bests], 100)} pt")
-            ok &= min(ratios) >= 40 and len(bests) == len(pq)
-            print(f"  >= 40x at every seed: {'PASS' if min(ratios) >= 40 and len(bests) == len(pq) else 'FAIL'}")
+            print(f"P&Q smallest within 1 pt (val): compression {spread([b['ratio'] for b in bests], 1, '.1f')} x; "
+                  f"test loss {spread([b['test_loss'] for b in bests], 100)} pt")
+        print(f"  >= 40x at every seed: {'PASS' if passed else 'FAIL'}")
+        out["baselines"] = {}
         for label in pq[0]["baselines"]:
-            fl = [p["baselines"][label]["flash"] for p in pq]
-            te = [p["baselines"][label]["test_acc"] for p in pq]
             dom = sum(p["baselines"][label]["dominated"] for p in pq)
-            print(f"  baseline {label:18s}: {np.mean(fl):8.0f} B, test {spread(te, 100)} %, dominated by the P&Q "
-                  f"front at {dom}/{len(pq)} seeds")
-    ad = [r["adaptive"] for r in recs if "adaptive" in r and r["adaptive"]["best"]]
+            out["baselines"][label] = {"flash": stats([p["baselines"][label]["flash"] for p in pq]),
+                                       "test_acc": stats([p["baselines"][label]["test_acc"] for p in pq]),
+                                       "dominated_at_seeds": dom, "seeds": len(pq)}
+            print(f"  baseline {label:18s}: {np.mean([p['baselines'][label]['flash'] for p in pq]):8.0f} B, test "
+                  f"{spread([p['baselines'][label]['test_acc'] for p in pq], 100)} %, dominated at {dom}/{len(pq)} seeds")
+    ea = [east_compare(r["east"]) for r in recs if "east" in r]
+    if ea:
+        out["east"] = ea
+        for i in range(len(ea[0]["equal_size"])):
+            rows = [e["equal_size"][i] for e in ea if i < len(e["equal_size"])]
+            print(f"EAST vs magnitude at equal size ({rows[0]['budget']} B at seed {recs[0]['seed']}): test "
+                  f"{spread([r['east_test'] for r in rows], 100)} % vs {spread([r['magnitude_test'] for r in rows], 100)} %")
+        for i in range(len(ea[0]["equal_accuracy"])):
+            rows = [e["equal_accuracy"][i] for e in ea if i < len(e["equal_accuracy"])]
+            sm = [r["smaller"] for r in rows if r["smaller"] is not None]
+            print(f"EAST vs magnitude at equal accuracy (budget row {i}): EAST smaller by "
+                  + (spread(sm, 100, ".0f") + " %" if sm else "n/a") + f"; magnitude never as accurate at "
+                  f"{sum(r['smaller'] is None for r in rows)}/{len(rows)} seeds")
+    ad = [r["adaptive"] for r in recs if "adaptive" in r]
     if ad:
-        print(f"Adaptive best saving within 3 pt (val): {spread([a['best']['saving'] for a in ad], 100, '.1f')} %; "
-              f"test loss {spread([a['best']['test_loss'] for a in ad], 100)} pt")
-    return ok
+        bs = [a["best"] for a in ad if a["best"]]
+        if bs:
+            out["adaptive_saving_pct"] = stats([100 * b["saving"] for b in bs])
+            out["adaptive_test_loss_pt"] = stats([100 * b["test_loss"] for b in bs])
+            out["adaptive_test_loss_under_3pt_at_seeds"] = sum(b["test_loss"] < 0.03 for b in bs)
+            print(f"Adaptive best saving within 3 pt (val): {spread([b['saving'] for b in bs], 100, '.1f')} %; test loss "
+                  f"{spread([b['test_loss'] for b in bs], 100)} pt (under 3 pt on test at "
+                  f"{out['adaptive_test_loss_under_3pt_at_seeds']}/{len(bs)} seeds)")
+    return out, ok
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-path", type=Path, default=None)
-    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=None, help="working directory (resumable); default a temporary one")
+    ap.add_argument("--results", type=Path, default=RESULTS, help="results file written at the end")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--epochs", type=float, default=12.0, help="most fp32 epochs (early stopping on validation)")
     ap.add_argument("--patience", type=int, default=3)
     ap.add_argument("--finetune", type=float, default=0.05, help="epochs of QAT after each P&Q move")
-    ap.add_argument("--east-seeds", type=int, nargs="*", default=[0])
+    ap.add_argument("--distill", type=float, default=0.5, help="weight of the fp32 teacher in P&Q fine-tuning")
+    ap.add_argument("--encoder", default="best", help="P&Q weight encoder (best: smallest per layer)")
+    ap.add_argument("--no-half-steps", action="store_true", help="P&Q pruning in 1/8 steps only")
     ap.add_argument("--east-budgets", type=float, nargs="+", default=[0.4, 0.25])
+    ap.add_argument("--magnitude-budgets", type=float, nargs="+", default=[0.55, 0.4, 0.25],
+                    help="magnitude runs (a superset of --east-budgets: the larger ones answer 'at equal accuracy')")
     ap.add_argument("--east-epochs", type=float, default=1.0)
     ap.add_argument("--adaptive-epochs", type=float, default=1.5)
     ap.add_argument("--calibration", type=Path, default=None,
-                    help="trace.json of `vhflow convnet trace --bits 8 --bits 4 --bits 2` to calibrate the energy model")
+                    help="trace.json of `vhflow convnet trace --bits 8 --bits 4 --bits 2` to re-calibrate the energy model")
     ap.add_argument("--limit", type=int, default=None, help="training images (smoke runs; default all)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["pq", "east", "adaptive"])
     args = ap.parse_args(argv)
@@ -208,13 +347,34 @@ def main(argv: list[str] | None = None) -> int:
     if args.calibration is not None:
         em = calibrate_from_trace(em, args.calibration)
     print(f"energy model: {em.source}; out {out}", flush=True)
-    t_all = time.perf_counter()
+    t_all, c_all = time.perf_counter(), cpu_s()
+    x, y = load_mnist(args.data_path, "train")
+    xt, yt = load_mnist(args.data_path, "test")
+    if args.limit:  # smoke runs only
+        x, y = x[:args.limit], y[:args.limit]
     recs = []
     for seed in args.seeds:
-        recs.append(run_seed(seed, args, out, em))
-        (out / "summary.json").write_text(json.dumps(recs, indent=1, default=str))
-    ok = summary(recs)
-    print(f"\ntotal {time.perf_counter() - t_all:.0f} s; results in {out}")
+        data = Data.split(x, y, xt, yt, val_fraction=5000 / 60000, seed=seed)
+        seed_dir = out / f"seed{seed}"
+        rec: dict = {"seed": seed}
+        rec["fp32"], base = fp32_section(seed, args, data, seed_dir)
+        for name, run in (("pq", pq_section), ("east", east_section)):
+            if name not in args.skip or Section(seed_dir, name).load() is not None:
+                rec[name] = run(seed, args, data, base, seed_dir)
+        if "adaptive" not in args.skip or Section(seed_dir, "adaptive").load() is not None:
+            rec["adaptive"] = adaptive_section(seed, args, data, base, seed_dir, em)
+        report_seed(rec)
+        sys.stdout.flush()
+        recs.append(rec)
+    summ, ok = summary(recs)
+    doc = {"benchmark": "benchmarks/convnet_lenet_mnist.py", "dataset": "MNIST (train 55,000 / val 5,000 / test 10,000)",
+           "selection": "validation (walk points on its first 1,000 images, Adaptive on all 5,000); test only reported",
+           "energy_model": em.source, "argv": sys.argv[1:] if argv is None else argv, "seeds": recs, "summary": summ,
+           "wall_s": time.perf_counter() - t_all, "cpu_s_this_run": cpu_s() - c_all,
+           "cpu_s_sections": sum(r[k].get("cpu_s") or 0 for r in recs for k in ("fp32", "pq", "east", "adaptive") if k in r)}
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(doc, indent=1, default=str))
+    print(f"\ntotal {time.perf_counter() - t_all:.0f} s; results {args.results}; working files {out}")
     return 0 if ok else 1
 
 

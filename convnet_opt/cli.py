@@ -48,6 +48,7 @@ class EncoderName(StrEnum):
     csr = "csr"
     bitmap = "bitmap"
     huffman = "huffman"
+    best = "best"  # pq only: per layer the smallest of dense/bitmap/CSR/Huffman/LZ4
 
 
 ModelOpt = Annotated[ModelName, typer.Option("--model", help="Network to train and compress.")]
@@ -156,7 +157,8 @@ def pq_cmd(model: ModelOpt = ModelName.lenet5, dataset: DatasetOpt = DatasetName
                "--budget-kib", help="Flash budget(s) in KiB (repeat for several); default: walk the whole "
                "memory-accuracy front until accuracy collapses.")] = None,
            target: TargetOpt = "cortex_m4_small",
-           encoder: Annotated[EncoderName, typer.Option("--encoder", help="Weight encoder counted in flash.")]
+           encoder: Annotated[EncoderName, typer.Option("--encoder", help="Weight encoder counted in flash "
+                                                        "(best: the smallest per layer).")]
            = EncoderName.dense,
            out: OutOpt = Path("runs/convnet/pq"), epochs: EpochsOpt = 30, seed: SeedOpt = 0,
            finetune: Annotated[float, typer.Option("--finetune", min=0, help="Epochs of fine-tuning per move.")] = 0.2,
@@ -212,6 +214,8 @@ def east_cmd(model: ModelOpt = ModelName.lenet5, dataset: DatasetOpt = DatasetNa
     """Encoding-Aware Sparse Training vs magnitude pruning under an encoded-size budget."""
     from convnet_opt.east import EASTConfig, run_east
 
+    if encoder is EncoderName.best:
+        raise typer.BadParameter("EAST shapes its sparsity for one encoder; name it", param_hint="--encoder")
     _setup(threads, out)
     tgt = _target(target)
 

@@ -9,6 +9,9 @@ of its input activations; one record per other operation (ReLU, pooling, flatten
 (read-write) is the peak over layers of input + output activations at 8 bits, the im2col scratch
 of a k×k convolution (two columns of int16, as CMSIS-NN `arm_convolve_s8`) and, for every
 encoder but `dense` (which runs from flash in place), the buffer one layer's weights decode into.
+
+Encoder `best` picks per layer the smallest of `BEST_ENCODERS` (really encoded); the layer's
+descriptor records which one, so the C decoder and the accounting see the same choice.
 """
 
 from __future__ import annotations
@@ -73,6 +76,8 @@ def quantize(w: torch.Tensor, bits: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 ENCODER_ID = {name: i for i, name in enumerate(ENCODERS)}
+BEST = "best"
+BEST_ENCODERS = ("dense", "bitmap", "csr", "huffman", "lz4")  # RLE is never the smallest and slow
 NET_HEADER = struct.Struct("<4sHH")           # magic b"VHFN", format version, layer count
 LAYER_DESC = struct.Struct("<BBBBHHBBBBHI")   # kind, bits, encoder, flags, cout, cin, kh, kw, stride, pad,
 #                                               groups, encoded weight bytes
@@ -92,6 +97,7 @@ class LayerCost:
     bias_bytes: int       # int32 per output channel (own bias or folded BatchNorm)
     act_bytes: int = 4    # float32 scale of the input activations
     desc_bytes: int = LAYER_DESC.size
+    encoder: str = "dense"  # the concrete encoder of the weights (what `best` chose)
 
     @property
     def flash(self) -> int:
@@ -128,11 +134,30 @@ def q31(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return m.astype(np.int32), np.clip(exp, -128, 127).astype(np.int8)
 
 
+def encode_layer(q: np.ndarray, bits: int, encoder: str) -> tuple[str, bytes]:
+    """(concrete encoder, encoded weights); `best` tries every one of `BEST_ENCODERS` and keeps
+    the smallest stream (the first on a tie, dense first: it decodes in place)."""
+    if encoder != BEST:
+        return encoder, encode(encoder, q, bits)
+    best: tuple[str, bytes] | None = None
+    for name in BEST_ENCODERS:
+        blob = encode(name, q, bits)
+        if best is None or len(blob) < len(best[1]):
+            best = (name, blob)
+    assert best is not None
+    return best
+
+
 def layer_blob(m: nn.Module, bits: int, encoder: str, bn: nn.Module | None = None,
                act_scale: float = 1.0) -> tuple[bytes, bytes, bytes, np.ndarray, bytes]:
     """(encoded weights, multipliers+shifts, biases, integer weights, activation scale) of a layer."""
+    return _layer_blob(m, bits, encoder, bn, act_scale)[1:]
+
+
+def _layer_blob(m: nn.Module, bits: int, encoder: str, bn: nn.Module | None = None,
+                act_scale: float = 1.0) -> tuple[str, bytes, bytes, bytes, np.ndarray, bytes]:
     q, scale = quantize(m.weight, bits)
-    blob = encode(encoder, q, bits)
+    enc, blob = encode_layer(q, bits, encoder)
     mult = scale.astype(np.float64)
     bias = m.bias.detach().double().numpy() if m.bias is not None else None
     if bn is not None:
@@ -145,7 +170,7 @@ def layer_blob(m: nn.Module, bits: int, encoder: str, bn: nn.Module | None = Non
     mant, exp = q31(mult)
     scales = mant.tobytes() + exp.tobytes()
     bias_b = quantize_bias(bias, np.abs(mult)).tobytes() if bias is not None else b""
-    return blob, scales, bias_b, q, struct.pack("<f", act_scale)
+    return enc, blob, scales, bias_b, q, struct.pack("<f", act_scale)
 
 
 def _descriptor(m: nn.Module, bits: int, encoder: str, n_blob: int, has_bias: bool) -> bytes:
@@ -182,8 +207,9 @@ def flash_table(model: nn.Module, bits: dict[str, int] | int = 8, encoder: str =
     bns = folded_batchnorms(model)
     for name, m in weight_layers(model):
         b = _bits_of(bits, name)
-        blob, scales, bias, q, act = layer_blob(m, b, encoder, bns.get(name))
-        rows.append(LayerCost(name, b, q.size, int(np.count_nonzero(q)), len(blob), len(scales), len(bias), len(act)))
+        enc, blob, scales, bias, q, act = _layer_blob(m, b, encoder, bns.get(name))
+        rows.append(LayerCost(name, b, q.size, int(np.count_nonzero(q)), len(blob), len(scales), len(bias), len(act),
+                              encoder=enc))
     return rows
 
 
@@ -205,8 +231,8 @@ def serialize(model: nn.Module, bits: dict[str, int] | int = 8, encoder: str = "
     out = bytearray(NET_HEADER.pack(b"VHFN", FORMAT_VERSION, len(layers)))
     for name, m in layers:
         b = _bits_of(bits, name)
-        blob, scales, bias, _, act = layer_blob(m, b, encoder, bns.get(name), (act_scales or {}).get(name, 1.0))
-        out += _descriptor(m, b, encoder, len(blob), bool(bias)) + blob + scales + bias + act
+        enc, blob, scales, bias, _, act = _layer_blob(m, b, encoder, bns.get(name), (act_scales or {}).get(name, 1.0))
+        out += _descriptor(m, b, enc, len(blob), bool(bias)) + blob + scales + bias + act
     return bytes(out + op_records(model))
 
 
@@ -243,8 +269,18 @@ def fp32_bytes(model: nn.Module) -> int:
     return sum(p.numel() * 4 for _, m in weight_layers(model) for p in m.parameters(recurse=False))
 
 
-def ram_table(model: nn.Module, input_shape: tuple[int, ...], bits=8, encoder: str = "dense") -> list[dict]:
-    """Per leaf layer: activation buffers (in + out, int8), im2col scratch and weight decode buffer."""
+def layer_encoders(model: nn.Module, bits=8, encoder: str = "dense") -> dict[str, str]:
+    """The concrete encoder of every weight layer (only `best` needs encoding to know)."""
+    if encoder != BEST:
+        return {name: encoder for name, _ in weight_layers(model)}
+    return {r.name: r.encoder for r in flash_table(model, bits, encoder)}
+
+
+def ram_table(model: nn.Module, input_shape: tuple[int, ...], bits=8,
+              encoder: str | dict[str, str] = "dense") -> list[dict]:
+    """Per leaf layer: activation buffers (in + out, int8), im2col scratch and weight decode buffer
+    (`encoder` may be given per layer, as `layer_encoders` returns it)."""
+    encoders = encoder if isinstance(encoder, dict) else layer_encoders(model, bits, encoder)
     rows: list[dict] = []
     hooks = []
     names = {m: n for n, m in model.named_modules()}
@@ -254,7 +290,7 @@ def ram_table(model: nn.Module, input_shape: tuple[int, ...], bits=8, encoder: s
         scratch = decode = 0
         if isinstance(mod, nn.Conv2d) and mod.groups == 1 and mod.kernel_size[0] * mod.kernel_size[1] > 1:
             scratch = 2 * 2 * mod.in_channels * mod.kernel_size[0] * mod.kernel_size[1]
-        if isinstance(mod, nn.Conv2d | nn.Linear) and encoder != "dense":
+        if isinstance(mod, nn.Conv2d | nn.Linear) and encoders.get(name, "dense") != "dense":
             decode = (mod.weight.numel() * _bits_of(bits, name) + 7) // 8
         act = inp[0][0].numel() + out[0].numel()
         rows.append({"layer": name, "activations": act, "im2col": scratch, "decode": decode,
@@ -267,13 +303,15 @@ def ram_table(model: nn.Module, input_shape: tuple[int, ...], bits=8, encoder: s
     return rows
 
 
-def ram_bytes(model: nn.Module, input_shape: tuple[int, ...], bits=8, encoder: str = "dense") -> int:
+def ram_bytes(model: nn.Module, input_shape: tuple[int, ...], bits=8, encoder: str | dict[str, str] = "dense") -> int:
     return max((r["total"] for r in ram_table(model, input_shape, bits, encoder)), default=0)
 
 
 def footprint(model: nn.Module, input_shape: tuple[int, ...], bits=8, encoder: str = "dense") -> tuple[int, int]:
     """(flash bytes of the serialised image, peak RAM bytes) — the two budgets."""
-    return flash_bytes(model, bits, encoder), ram_bytes(model, input_shape, bits, encoder)
+    table = flash_table(model, bits, encoder)
+    flash = sum(r.flash for r in table) + network_overhead(model)
+    return flash, ram_bytes(model, input_shape, bits, {r.name: r.encoder for r in table})
 
 
 def fits(model: nn.Module, target: Target, input_shape: tuple[int, ...], bits=8, encoder: str = "dense") -> dict:

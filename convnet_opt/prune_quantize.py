@@ -1,12 +1,14 @@
 """Prune-and-Quantize: a hardware-aware greedy walk over per-layer filter pruning and bit width.
 
 Search space: for every prunable conv/linear layer the number of output filters removed (in
-steps of 1/8 of its width, lowest L1 norm first) and for every conv/linear layer its bit width
-(8, 6, 4, 3, 2). From the trained float network at 8 bits, each step tries every single move,
-estimates its accuracy loss on a held-out subset (no fine-tuning), and applies the move with the
-smallest accuracy loss per byte saved — bytes that matter: flash while flash is over budget, RAM
-while RAM is over budget — then fine-tunes briefly with quantisation-aware training. Every step
-is a point of the memory–accuracy space; the Pareto front is their non-dominated subset.
+steps of 1/8 of its width, lowest L1 norm first, and half steps of 1/16: near the knee, where a
+full step costs more than twice a half step, the greedy rule below takes the half step) and for
+every conv/linear layer its bit width (8, 6, 4, 3, 2). From the trained float network at 8 bits,
+each step tries every single move, estimates its accuracy loss on a held-out subset (no
+fine-tuning), and applies the move with the smallest accuracy loss per byte saved — bytes that
+matter: flash while flash is over budget, RAM while RAM is over budget — then fine-tunes briefly
+with quantisation-aware training, distilled from the float network (`PQConfig.distill`). Every
+step is a point of the memory–accuracy space; the Pareto front is their non-dominated subset.
 
 Memory is counted on the *compacted* network (pruned filters physically removed, and the
 matching input channels of the consumer layer), by `memory.flash_table` on the real encoding,
@@ -317,13 +319,17 @@ class PQConfig:
     test_every_point: bool = True  # False: test accuracy only of the reported points (front, picks)
     reference_epochs_patience: int = 5
     reference_batch: int = 64
+    distill: float = 0.5       # weight of the fp32 teacher's soft targets in fine-tuning (0: labels only)
+    half_steps: bool = True    # also offer pruning moves of 1/16 of a layer's width
 
 
 class PruneQuantize:
     """Greedy walk state on a model (in place) with its prune groups and knobs."""
 
-    def __init__(self, model: nn.Module, data: Data, cfg: PQConfig, fp32_val_acc: float | None = None) -> None:
+    def __init__(self, model: nn.Module, data: Data, cfg: PQConfig, fp32_val_acc: float | None = None,
+                 teacher: nn.Module | None = None) -> None:
         self.model, self.data, self.cfg = model, data, cfg
+        self.teacher = teacher if cfg.distill > 0 else None
         self.input_shape = data.input_shape
         self.groups = prune_groups(model)
         attach_quant(model)
@@ -343,23 +349,29 @@ class PruneQuantize:
     def cost(self) -> tuple[int, int, nn.Module]:
         return account(self.model, self.groups, self.keeps, self.bits, self.cfg.encoder, self.input_shape)
 
+    def _steps(self, g: PruneGroup) -> dict[str, int]:
+        """Filters one pruning move of each kind removes from `g`."""
+        full = max(1, round(g.channels / 8))
+        half = max(1, round(g.channels / 16))
+        return {"prune": full, "prune_half": half} if self.cfg.half_steps and half < full else {"prune": full}
+
     def moves(self) -> list[tuple[str, str]]:
         out = []
         for name in self.layers:
             if self.bits[name] != BITS[-1]:
                 out.append(("bits", name))
         for g in self.groups:
-            step = max(1, round(g.channels / 8))
             keep_min = max(1, math.ceil(g.channels * (1 - self.cfg.max_prune)))
-            if len(self.keeps[g.producer]) - step >= keep_min:
-                out.append(("prune", g.producer))
+            for kind, step in self._steps(g).items():
+                if len(self.keeps[g.producer]) - step >= keep_min:
+                    out.append((kind, g.producer))
         return out
 
     def moves_left(self) -> int:
         """Upper bound on the steps still possible (for the progress bar's ETA)."""
         n = sum(len(BITS) - 1 - BITS.index(self.bits[name]) for name in self.layers)
         for g in self.groups:
-            step = max(1, round(g.channels / 8))
+            step = min(self._steps(g).values())
             keep_min = max(1, math.ceil(g.channels * (1 - self.cfg.max_prune)))
             n += max(0, (len(self.keeps[g.producer]) - keep_min) // step)
         return n
@@ -372,7 +384,7 @@ class PruneQuantize:
             self.bits[name] = BITS[BITS.index(self.bits[name]) + 1]
         else:
             g = next(g for g in self.groups if g.producer == name)
-            self.keeps[name] = channel_keep(self.model, g, self.keeps[name], max(1, round(g.channels / 8)))
+            self.keeps[name] = channel_keep(self.model, g, self.keeps[name], self._steps(g)[kind])
         self.refresh()
         return before
 
@@ -382,7 +394,8 @@ class PruneQuantize:
 
     def finetune(self) -> None:
         self._fine += 1
-        train(self.model, self.data, self.cfg.finetune_epochs, self.cfg.lr, self.cfg.seed + self._fine)
+        train(self.model, self.data, self.cfg.finetune_epochs, self.cfg.lr, self.cfg.seed + self._fine,
+              teacher=self.teacher, distill=self.cfg.distill)
 
     def point(self, label: str, move: str = "") -> tuple[Point, nn.Module]:
         flash, ram, cm = self.cost()
@@ -402,7 +415,7 @@ class PruneQuantize:
     def signature(self) -> str:
         c = self.cfg
         return json.dumps([sorted(c.flash_budgets), c.ram_budget, c.encoder, c.finetune_epochs, c.lr, c.max_prune,
-                           c.seed, c.collapse, self.layers, len(self.data.x_train)])
+                           c.seed, c.collapse, self.layers, len(self.data.x_train), c.distill, c.half_steps])
 
     def load_state(self, path: Path) -> list[Point] | None:
         try:
@@ -582,7 +595,7 @@ def run_pq(model: nn.Module, data: Data, target: Target, flash_budgets: list[int
 
         def save_model(p: Point, cm: nn.Module) -> None:
             save_compressed(walk_dir / f"{p.label}.pt", cm, p, model_name, data.input_shape, data.classes)
-    pq = PruneQuantize(model, data, cfg, fp_val)
+    pq = PruneQuantize(model, data, cfg, fp_val, teacher=model_fp)
     walk, models = pq.walk(walk_dir, save_model=save_model)
     front = pareto_front(walk)
     chosen_idx: dict[str, int] = {}

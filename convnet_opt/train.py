@@ -72,11 +72,15 @@ def _tensors(x, y) -> tuple[torch.Tensor, torch.Tensor]:
 def train(model: nn.Module, data: Data | Arrays, epochs: float = 1, lr: float = 1e-3, seed: int = 0,
           batch_size: int = 64, progress: bool = False, before_step: Callable[[int], None] | None = None,
           after_step: Callable[[int], bool | None] | None = None, weight_decay: float = 0.0,
-          cosine: bool = False) -> list[float]:
+          cosine: bool = False, teacher: nn.Module | None = None, distill: float = 0.5,
+          temperature: float = 4.0) -> list[float]:
     """Adam on cross-entropy, shuffled by `seed`. `epochs` may be fractional (short fine-tunes
     between search moves). Hooks run around every optimiser step (precision switching, masks);
     `after_step` returning True stops training. `cosine` decays the learning rate to 0 over the
-    run. Returns the mean loss per (started) epoch."""
+    run. With a `teacher` (the float network a compressed one comes from), the loss is knowledge
+    distillation (Hinton et al.): (1 - distill)·CE + distill·T²·KL(teacher_T ‖ student_T) — the
+    teacher's soft targets carry more than the labels, which matters most for a short fine-tune
+    after a compression step. Returns the mean loss per (started) epoch."""
     x, y = (data.x_train, data.y_train) if isinstance(data, Data) else data
     xt, yt = _tensors(x, y)
     torch.manual_seed(seed)
@@ -92,6 +96,8 @@ def train(model: nn.Module, data: Data | Arrays, epochs: float = 1, lr: float = 
         bar = tqdm(total=total, desc="train", leave=False)
     losses: list[float] = []
     model.train()
+    if teacher is not None:
+        teacher.eval()
     step = 0
     while step < total:
         perm = torch.randperm(n, generator=gen)
@@ -106,7 +112,14 @@ def train(model: nn.Module, data: Data | Arrays, epochs: float = 1, lr: float = 
                 for grp in opt.param_groups:
                     grp["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / total))
             opt.zero_grad()
-            loss = nn.functional.cross_entropy(model(xt[b]), yt[b])
+            logits = model(xt[b])
+            loss = nn.functional.cross_entropy(logits, yt[b])
+            if teacher is not None and distill > 0:
+                with torch.no_grad():
+                    soft = nn.functional.log_softmax(teacher(xt[b]) / temperature, dim=1)
+                kl = nn.functional.kl_div(nn.functional.log_softmax(logits / temperature, dim=1), soft,
+                                          log_target=True, reduction="batchmean")
+                loss = (1 - distill) * loss + distill * temperature**2 * kl
             loss.backward()
             opt.step()
             acc_loss += float(loss.detach())

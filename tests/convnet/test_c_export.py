@@ -83,7 +83,7 @@ def _sparse_lenet() -> LeNet5:
     return m.eval()
 
 
-@pytest.mark.parametrize("encoder", ENCODERS)
+@pytest.mark.parametrize("encoder", (*ENCODERS, "best"))
 def test_c_decoder_reproduces_every_encoding(tmp_path, encoder):
     model = _sparse_lenet()
     bits = {"features.0": 8, "features.3": 4, "classifier.1": 2, "classifier.3": 3, "classifier.5": 6}
