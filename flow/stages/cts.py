@@ -18,6 +18,7 @@ import numpy as np
 
 from flow.engines.cts import build_clock_tree
 from flow.errors import ConfigError
+from flow.metrics import timing_summary
 from flow.stage import Stage, StageContext, StageResult, Variable
 from flow.stages.place import legalize_added, save_placed
 from flow.stages.repair import repair_setup
@@ -100,6 +101,7 @@ class CtsStage(Stage):
                 metrics["cts__clock__skew__global__estimate"] = round(float(lat.max() - lat.min()) * 1e9, 6)
             metrics["cts__timing__setup__ws__estimate"] = round(min(t.setup_wns for t in res.values()) * 1e9, 6) \
                 if all(math.isfinite(t.setup_wns) for t in res.values()) else None
+            metrics.update(timing_summary("cts", res))  # repair_timing, when it runs, updates these
         return StageResult(views=views, metrics=metrics)
 
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from flow.engines import sta
-from flow.engines.repair import DesignRules, LibView, Repairer, Timer
+from flow.engines.repair import SETUP_MOVES, DesignRules, LibView, Repairer, Timer
 from flow.errors import ConfigError
+from flow.metrics import instance_area_metrics, timing_summary
 from flow.stage import Stage, StageContext, StageResult, Variable
 from flow.stages.floorplan import platform_lef
 from flow.stages.place import legalize_added, placed_netlist, save_placed
@@ -60,6 +63,18 @@ def repair_setup(ctx: StageContext, state: State, propagated: bool | None = None
     return nl, fp, lvs, rep
 
 
+def setup_moves(sequence: str | None) -> tuple[str, ...]:
+    """SETUP_MOVE_SEQUENCE as move names; a move this flow does not have is a ConfigError."""
+    if sequence is None or not str(sequence).strip():
+        return SETUP_MOVES
+    moves = tuple(m.strip() for m in str(sequence).split(",") if m.strip())
+    bad = [m for m in moves if m not in SETUP_MOVES]
+    if bad:
+        raise ConfigError(f"SETUP_MOVE_SEQUENCE: unknown move {bad[0]!r} (the embedded repair has "
+                          f"{', '.join(SETUP_MOVES)})")
+    return moves
+
+
 def _drv_metrics(prefix: str, cnt: Any) -> dict[str, int]:
     return {f"{prefix}__timing__drv__max_slew": cnt.max_slew, f"{prefix}__timing__drv__max_cap": cnt.max_cap,
             f"{prefix}__timing__drv__max_fanout": cnt.max_fanout}
@@ -104,6 +119,9 @@ class RepairDesignStage(Stage):
                      before.max_cap, before.max_fanout, after.max_slew, after.max_cap, after.max_fanout, rep.buffer,
                      rep.timer.runs)
         metrics: dict[str, Any] = {"repair_design__buffers": n_added, "repair_design__resized": rep.stats.resized}
+        metrics.update(instance_area_metrics("placeopt", nl.inst_cell, {c: ci.area for c, ci in rep.lv.cells.items()},
+                                             float(np.sum(fp["tap_w"] * fp["tap_h"])) if "tap_w" in fp else 0.0,
+                                             len(fp["tap_w"]) if "tap_w" in fp else 0))
         metrics.update(_drv_metrics("repair_design__before", before))
         metrics.update(_drv_metrics("repair_design", after))
         return StageResult(views=views, metrics=metrics)
@@ -126,6 +144,9 @@ class RepairTimingStage(Stage):
         Variable("TNS_END_PERCENT", float | None, "Percent of the violating endpoints whose paths each setup "
                  "round works on (the worst path always); default 100.", None, unit="%", source="repair_timing"),
         Variable("SKIP_HOLD_REPAIR", bool, "Only repair setup.", False, source="repair_timing"),
+        Variable("SETUP_MOVE_SEQUENCE", str | None, "Comma-separated setup moves, in order (OpenROAD "
+                 "repair_timing -sequence names): sizeup (gate sizing), buffer (critical-sink isolation "
+                 "behind a buffer); default sizeup,buffer.", None, source="repair_timing"),
     )
 
     @classmethod
@@ -138,7 +159,7 @@ class RepairTimingStage(Stage):
         setup_m = (cfg["SETUP_SLACK_MARGIN"] or 0.0) * 1e-9
         hold_m = (cfg["HOLD_SLACK_MARGIN"] or 0.0) * 1e-9
         tns_pct = 100.0 if cfg["TNS_END_PERCENT"] is None else float(cfg["TNS_END_PERCENT"])
-        ws0, ws1 = rep.repair_setup(setup_m, tns_pct)
+        ws0, ws1 = rep.repair_setup(setup_m, tns_pct, moves=setup_moves(cfg.get("SETUP_MOVE_SEQUENCE")))
         h0 = h1 = None
         if not cfg["SKIP_HOLD_REPAIR"]:
             h0, h1 = rep.repair_hold(lvs, hold_m, setup_m)
@@ -148,11 +169,13 @@ class RepairTimingStage(Stage):
         res = rep.timer.run(nl)
         ws = min(t.setup_wns for t in res.values())
         hs = min(t.hold_wns for t in res.values())
-        ctx.log.info("repair_timing: setup WNS %.4f -> %.4f ns (%d resized), hold WNS %s -> %.4f ns "
-                     "(%d hold buffers), placement estimate", ws0 * 1e9, ws * 1e9, rep.stats.resized,
+        ctx.log.info("repair_timing: setup WNS %.4f -> %.4f ns (%d resized, %d setup buffers), hold WNS %s -> "
+                     "%.4f ns (%d hold buffers), placement estimate", ws0 * 1e9, ws * 1e9, rep.stats.resized,
+                     rep.stats.setup_buffers,
                      f"{h0 * 1e9:.4f}" if h0 is not None else "-", hs * 1e9, rep.stats.hold_buffers)
         del ws1, h1
-        return StageResult(views=views, metrics={
+        orfs_cts = timing_summary("cts", res)  # ORFS's CTS step ends after repair_timing
+        return StageResult(views=views, metrics={**orfs_cts,
             "repair_timing__before__setup__ws__estimate": round(ws0 * 1e9, 6),
             "repair_timing__before__hold__ws__estimate": round(h0 * 1e9, 6) if h0 is not None else None,
             "repair_timing__resized": rep.stats.resized, "repair_timing__hold_buffers": rep.stats.hold_buffers,

@@ -49,6 +49,8 @@ class RouteStage(Stage):
             views={"spef": spef},
             metrics={
                 "route__wirelength__estimate": round(total * 1e6, 3),
+                # ORFS's routed length; here the same Steiner estimate (the table's meaning says so)
+                "detailedroute__route__wirelength": round(total * 1e6, 3),
                 "route__congestion__max": round(float(cong.max()), 5),
                 "route__congestion__overflow_bins": int(np.sum(cong > 1.0)),
             },

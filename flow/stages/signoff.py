@@ -24,8 +24,8 @@ from flow.engines import sta
 from flow.engines.model import FlatDesign
 from flow.engines.parasitics import Parasitics, WireLoad
 from flow.errors import ConfigError
+from flow.metrics import signoff_orfs_metrics, timing_summary
 from flow.stage import Stage, StageContext, StageResult, Variable
-from flow.stages.floorplan import load_netlist
 from flow.state import State
 
 
@@ -164,6 +164,8 @@ class SignoffStage(Stage):
                 act_file = state[view]
         spef = _view(state, "spef")
         islands = _view(state, "islands")
+        from flow.stages.floorplan import load_netlist  # placement engines: not for `vhflow sta`
+
         design = load_netlist(ctx, state)  # parsed once per run (cached), as the other stages do
         ic = None
         ls_delay = 0.0
@@ -243,6 +245,10 @@ class SignoffStage(Stage):
         for c, p in res.power.items():
             metrics[f"power__total__corner:{c}"] = p.totals()["total"]
         metrics.update(_design_area(design, libs, state))
+        # ORFS finish/constraints figures; globalroute__timing__*: the same STA, since the
+        # embedded route stage's Steiner RC is a global-route-level estimate (no detailed route)
+        metrics.update(signoff_orfs_metrics(res.timing))
+        metrics.update(timing_summary("globalroute", res.timing))
         for w in res.warnings:
             ctx.log.warning("signoff: %s", w)
         return StageResult(views={"timing": timing_path, "power": power_path}, metrics=metrics)

@@ -159,3 +159,19 @@ def test_metrics_command(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["metrics", str(tmp_path / "nope")])
     assert e.value.code == 2
+
+
+def test_not_computed_only_for_what_the_backend_lacks(tmp_path):
+    rules = [("detailedroute__route__drc_errors", "<=", 0, 1), ("finish__timing__drv__setup_violation_count", "<=", 5, 2),
+             ("detailedroute__route__wirelength", "<=", 5000, 3), ("myplugin__count", "==", 3, 4)]
+    emb = {r.field: r for r in check_rules(to_orfs(STAGE), rules, "embedded")}
+    assert emb["detailedroute__route__drc_errors"].verdict == "not computed" and not emb["detailedroute__route__drc_errors"].passed
+    assert "embedded backend: no detailed router" in emb["detailedroute__route__drc_errors"].note
+    # a metric the embedded backend does compute, missing from the run, is a failure, not "not computed"
+    assert emb["finish__timing__drv__setup_violation_count"].verdict == "fail"
+    assert emb["detailedroute__route__wirelength"].verdict == "fail" and emb["myplugin__count"].verdict == "pass"
+    orr = {r.field: r for r in check_rules(to_orfs(STAGE), rules, "openroad")}
+    assert orr["detailedroute__route__drc_errors"].verdict == "fail"  # OpenROAD should have written it
+    from flow.metrics import rules_summary
+
+    assert rules_summary(list(emb.values())) == "1 of 4 rules passed, 2 failed, 1 not computed (embedded backend)"

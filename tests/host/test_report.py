@@ -179,10 +179,103 @@ def test_rules_table_in_report(gcd_run, tmp_path, capsys):
         main(["report", str(gcd_run.run_dir), "--rules", str(rules)])
     assert e.value.code == 0
     text = gcd_run.report.read_text()
-    assert "1 of 2 rules of <code>rules-base.json</code> pass" in text
+    assert "1 of 2 rules passed, 1 failed for <code>rules-base.json</code>" in text
     with pytest.raises(SystemExit) as e:
         main(["metrics", str(gcd_run.run_dir), "--rules", str(rules)])
     assert e.value.code == 3 and "1 of 2 rules passed, 1 failed" in capsys.readouterr().out
+
+
+ORFS_GCD_RULES = Path(__file__).resolve().parents[2] / "examples/orfs_rules/nangate45_gcd_rules-base.json"
+NOT_COMPUTED = {"detailedroute__route__drc_errors", "detailedroute__antenna__violating__nets",
+                "detailedroute__antenna_diodes_count", "globalroute__antenna_diodes_count"}
+
+
+def test_orfs_gcd_rules_on_the_embedded_backend(gcd_run, nangate45, capsys):
+    """Every metric of ORFS's gcd rules-base is produced, except the four the embedded backend
+    has no engine for, which are reported as such (exit 3, or 0 with --allow-not-computed)."""
+    from flow.formats.deflib import read_def
+    from flow.report import pd
+
+    run = gcd_run.run_dir
+    with pytest.raises(SystemExit) as e:
+        main(["metrics", str(run), "--rules", str(ORFS_GCD_RULES), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    status = {r["field"]: r for r in doc["rules"]}
+    assert e.value.code == 3 and len(status) == 28
+    assert {f for f, r in status.items() if r["status"] == "not computed"} == NOT_COMPUTED
+    assert all(status[f]["note"].startswith("not computed (embedded backend: ") for f in NOT_COMPUTED)
+    assert all(r["actual"] is not None for f, r in status.items() if f not in NOT_COMPUTED)
+    with pytest.raises(SystemExit) as e:
+        main(["metrics", str(run), "--rules", str(ORFS_GCD_RULES), "--allow-not-computed"])
+    out = capsys.readouterr().out
+    failed = [f for f, r in status.items() if r["status"] == "fail"]
+    assert e.value.code == (3 if failed else 0)
+    assert f"{28 - 4 - len(failed)} of 28 rules passed" in out and "4 not computed (embedded backend)" in out
+    # the values, from the run's own files
+    m = json.loads((run / "metrics.json").read_text())
+    info = json.loads((run / "run.json").read_text())
+    dirs = pd.stage_dirs(run, info)
+    views = json.loads((dirs["repair_design"] / "state_out.json").read_text())["views"]
+    comps = read_def(run / views["def"]).components
+    sizes = pd._macro_sizes(nangate45)
+    assert m["placeopt__design__instance__count__stdcell"] == len(comps)
+    assert m["placeopt__design__instance__area"] == pytest.approx(
+        sum(sizes[c.macro][0] * sizes[c.macro][1] for c in comps) * 1e12, rel=1e-6)
+    sdc = (DESIGNS / "gcd/src/constraint.sdc").read_text()
+    assert m["constraints__clocks__count"] == sdc.count("create_clock") == 1
+    assert m["constraints__clocks__details"] == ["core_clock: 2.8000"]
+    # routed length: the Steiner estimate, labelled so
+    from flow.metrics import describe
+
+    assert m["detailedroute__route__wirelength"] == m["globalroute__route__wirelength__estimate"] > 0
+    assert "estimate" in describe("detailedroute__route__wirelength").meaning
+    assert m["globalroute__timing__setup__ws"] == m["finish__timing__setup__ws"]
+    assert m["cts__timing__setup__ws"] == m["repair_timing__setup__ws__estimate"]
+
+
+def test_orfs_signoff_counts_match_opensta(gcd_run, nangate45, tmp_path):
+    """Endpoint violation counts, wns_percent_delay and the DRV slack/limit ratios against
+    OpenSTA 3.1 (sta::endpoint_violation_count, find_timing_paths, max_*_check_slack_limit) on the
+    routed gcd with a clock tight enough that setup and hold both fail at many endpoints."""
+    import gzip
+
+    from flow.engines import sta
+    from flow.metrics import signoff_orfs_metrics
+    from flow.report import pd
+    from flow.stages.signoff import run_signoff
+    from tests.signoff.opensta import run_sta
+
+    run = gcd_run.run_dir
+    views = json.loads((pd.stage_dirs(run, json.loads((run / "run.json").read_text()))["signoff"]
+                        / "state_out.json").read_text())["views"]
+    netlist, spef = run / views["verilog"], run / views["spef"]
+    lib = nangate45.corner("typical").liberty[0]
+    plain = tmp_path / "typical.lib"
+    plain.write_bytes(gzip.decompress(lib.read_bytes()) if lib.suffix == ".gz" else lib.read_bytes())
+    sdc = tmp_path / "tight.sdc"
+    sdc.write_text("create_clock -name core_clock -period 0.45 [get_ports clk]\n"
+                   "set_clock_uncertainty -hold 0.2 [get_clocks core_clock]\n"
+                   "set_input_delay 0.09 -clock core_clock [delete_from_list [all_inputs] [get_ports clk]]\n"
+                   "set_output_delay 0.09 -clock core_clock [all_outputs]\n")
+    res = run_signoff([netlist], "gcd", {"typical": sta.load_liberty(plain)}, sdc, spef=spef, do_power=False)
+    ours = signoff_orfs_metrics(res.timing)
+    ref = run_sta(f"read_liberty {plain}\nread_verilog {netlist}\nlink_design gcd\nread_sdc {sdc}\n"
+                  f"read_spef {spef}\nreport_wns\n"
+                  "puts \"svc [sta::endpoint_violation_count max]\"\n"
+                  "puts \"hvc [sta::endpoint_violation_count min]\"\n"
+                  "set p [lindex [find_timing_paths -sort_by_slack] 0]\n"
+                  "puts \"crit [sta::format_time [[$p path] arrival] 6] [sta::format_time [[$p path] slack] 6]\"\n"
+                  "puts \"slewlim [sta::max_slew_check_slack_limit]\"\n"
+                  "puts \"caplim [sta::max_capacitance_check_slack_limit]\"\n", tmp_path)
+    val = {ln.split()[0]: ln.split()[1:] for ln in ref.stdout.splitlines() if ln.split()[:1] in (
+        ["svc"], ["hvc"], ["crit"], ["slewlim"], ["caplim"])}
+    assert ours["finish__timing__drv__setup_violation_count"] == int(val["svc"][0]) > 10
+    assert ours["finish__timing__drv__hold_violation_count"] == int(val["hvc"][0]) > 10
+    arrival, slack = map(float, val["crit"])
+    assert ours["finish__timing__wns_percent_delay"] == pytest.approx(slack / arrival * 100, abs=0.01)
+    assert ours["finish__timing__drv__max_slew_limit"] == pytest.approx(float(val["slewlim"][0]), abs=1e-4)
+    assert ours["finish__timing__drv__max_cap_limit"] == pytest.approx(float(val["caplim"][0]), abs=1e-4)
+    assert ours["constraints__clocks__details"] == ["core_clock: 0.4500"]
 
 
 def test_report_in_headless_chromium(gcd_run, tmp_path):
