@@ -6,10 +6,10 @@
   tree: loads are clustered by position (median bisection) into groups one buffer can drive, a
   buffer is put at each group's centroid, and the buffers are clustered again until the driver
   can drive what is left. A driver that only breaks the slew limit is upsized first.
-* `repair_timing`: setup first (per violating path, the move with the largest estimated gain —
-  upsizing a cell within its footprint family, or isolating the off-path loads of a critical
-  driver behind a buffer — applied in batches and kept only when the worst and total negative
-  slack improve), then hold (delay buffers chained in front of violating endpoints, as many as
+* `repair_timing`: setup first (per violating path, the upsizing within its footprint family
+  with the largest estimated gain, applied in batches; when sizing cannot improve, the loads of a
+  critical driver that no violating path uses are moved behind a buffer at their centroid —
+  every move kept only when the worst and total negative slack improve), then hold (delay buffers chained in front of violating endpoints, as many as
   the endpoint's setup slack allows).
 
 Timing comes from the embedded STA (`flow.engines.sta.analyze`) on the whole netlist after each
@@ -486,8 +486,13 @@ class RepairStats:
     buffers: int = 0
     resized: int = 0
     hold_buffers: int = 0
+    setup_buffers: int = 0
     iterations: int = 0
     log: list[str] = field(default_factory=list)
+
+
+#: setup moves `repair_setup` knows, in the order it tries them (OpenROAD `repair_timing -sequence` names)
+SETUP_MOVES = ("sizeup", "buffer")
 
 
 class Repairer:
@@ -698,44 +703,154 @@ class Repairer:
                 moves[best[1]] = best[2]
         return moves
 
-    def repair_setup(self, margin: float = 0.0, tns_end_percent: float = 100.0, max_rounds: int = 30) -> tuple[float, float]:
-        """Upsize cells on violating paths until WNS >= margin or no batch improves; returns
-        (WNS before, WNS after) in s over the timer's corners."""
+    def repair_setup(self, margin: float = 0.0, tns_end_percent: float = 100.0, max_rounds: int = 30,
+                     moves: tuple[str, ...] = SETUP_MOVES) -> tuple[float, float]:
+        """Repair setup on violating paths until WNS >= margin or no move improves: per round a
+        batch of upsizings (`"sizeup"`), and when sizing cannot improve, critical-sink isolation
+        behind a buffer (`"buffer"`, `rebuffer`); returns (WNS before, WNS after) in s over the
+        timer's corners."""
         nl = self.nl
+        unknown = [m for m in moves if m not in SETUP_MOVES]
+        if unknown:
+            raise ValueError(f"unknown setup move {unknown[0]!r} (known: {', '.join(SETUP_MOVES)})")
         res = self.timer.run(nl, max_paths=200)
         ws0, tns = self._worst(res, "setup")
         ws = ws0
         tabu: set[tuple[int, str]] = set()  # moves that made timing worse: not tried again
+        buf_tabu: set[int] = set()  # drivers whose split made timing worse
         for _ in range(max_rounds):
             if ws >= margin:
                 break
             n_viol = max(int(np.sum(t.setup_slack < margin)) for t in res.values())
             n_paths = max(1, int(math.ceil(n_viol * tns_end_percent / 100.0)))
-            moves = self._setup_moves(res, n_paths, margin, tabu)
-            if not moves:
-                break
-            old = {k: nl.inst_cell[k] for k in moves}
-            for k, c in moves.items():
-                nl.set_cell(k, c, self.sizes(c)[0])
-            new = self.timer.run(nl, max_paths=200)
-            nws, ntns = self._worst(new, "setup")
-            if nws < ws - 1e-13 or (nws <= ws + 1e-13 and ntns <= tns + 1e-13):
-                for k, c in old.items():  # the batch made it worse: undo, try the worst path's move alone
-                    nl.set_cell(k, c, self.sizes(c)[0])
-                k0 = next(iter(moves))
-                if len(moves) > 1:
-                    nl.set_cell(k0, moves[k0], self.sizes(moves[k0])[0])
-                    new = self.timer.run(nl, max_paths=200)
-                    nws, ntns = self._worst(new, "setup")
-                if len(moves) == 1 or nws < ws - 1e-13 or (nws <= ws + 1e-13 and ntns <= tns + 1e-13):
-                    nl.set_cell(k0, old[k0], self.sizes(old[k0])[0])
-                    tabu.add((k0, moves[k0]))
-                    continue
-                moves = {k0: moves[k0]}
-            self.stats.resized += len(moves)
-            res, ws, tns = new, nws, ntns
+            sized = self._setup_moves(res, n_paths, margin, tabu) if "sizeup" in moves else {}
+            got = self._apply_sizing(sized, res, ws, tns, tabu) if sized else None
+            if got is None and "buffer" in moves:
+                got = self.rebuffer(res, ws, tns, n_paths, margin, buf_tabu)
+            if got is None:
+                if not sized:
+                    break
+                continue
+            res, ws, tns = got
             self.stats.iterations += 1
         return ws0, ws
+
+    def _apply_sizing(self, moves: dict[int, str], res: Mapping[str, sta.TimingResult], ws: float, tns: float,
+                      tabu: set[tuple[int, str]]) -> tuple[dict[str, sta.TimingResult], float, float] | None:
+        """Apply a batch of upsizings, else the worst path's alone; the new timing when WNS and
+        TNS did not get worse (one of them better), None (undone, the move made tabu) otherwise."""
+        nl = self.nl
+        old = {k: nl.inst_cell[k] for k in moves}
+        for k, c in moves.items():
+            nl.set_cell(k, c, self.sizes(c)[0])
+        new = self.timer.run(nl, max_paths=200)
+        nws, ntns = self._worst(new, "setup")
+        if nws < ws - 1e-13 or (nws <= ws + 1e-13 and ntns <= tns + 1e-13):
+            for k, c in old.items():  # the batch made it worse: undo, try the worst path's move alone
+                nl.set_cell(k, c, self.sizes(c)[0])
+            k0 = next(iter(moves))
+            if len(moves) > 1:
+                nl.set_cell(k0, moves[k0], self.sizes(moves[k0])[0])
+                new = self.timer.run(nl, max_paths=200)
+                nws, ntns = self._worst(new, "setup")
+            if len(moves) == 1 or nws < ws - 1e-13 or (nws <= ws + 1e-13 and ntns <= tns + 1e-13):
+                nl.set_cell(k0, old[k0], self.sizes(old[k0])[0])
+                tabu.add((k0, moves[k0]))
+                return None
+            moves = {k0: moves[k0]}
+        self.stats.resized += len(moves)
+        return new, nws, ntns
+
+    # ---- setup rebuffering ----------------------------------------------------------------------
+    def _rebuffer_moves(self, res: Mapping[str, sta.TimingResult], n_paths: int, margin: float,
+                        tabu: set[int]) -> list[tuple[float, int, list[int], str]]:
+        """Candidate splits, best estimated gain first: (gain s, driver pin, the driver's loads
+        that no violating path uses, buffer cell). Moving those loads behind one buffer leaves
+        the driver only the critical sinks, the buffer's input pin and a shorter wire; the gain
+        is the driver arc's delay at its load now minus at that load."""
+        nl, lv = self.nl, self.lv
+        r = res[min(res, key=lambda c: res[c].setup_wns)]
+        paths = [p for p in r.setup_paths[:n_paths] if p.slack < margin]
+        critical = {st.node for p in r.setup_paths if p.slack < margin for st in p.stages}
+        pin_of = {f"{nl.inst_names[i]}/{pn}": q for q, (i, pn) in enumerate(zip(nl.pin_inst, nl.pin_name, strict=True))}
+        np_ = net_pins(nl, lv)
+        clock = r.node_clock
+        node_of = _node_index(r, nl)
+        out: dict[int, tuple[float, int, list[int], str]] = {}
+        for path in paths:
+            for s_i, st in enumerate(path.stages):
+                drv = pin_of.get(st.node)
+                info = lv.cells.get(st.cell) if st.cell else None
+                if drv is None or drv in out or drv in tabu or info is None or nl.pin_name[drv] not in info.outputs:
+                    continue
+                if clock is not None and clock[node_of(drv)] >= 0:
+                    continue
+                net = nl.pin_net[drv]
+                loads = np_.loads[net]
+                keep = [q for q in loads if f"{nl.inst_names[nl.pin_inst[q]]}/{nl.pin_name[q]}" in critical]
+                moved = [q for q in loads if q not in set(keep)]
+                if len(moved) < 2 or not keep:
+                    continue
+                moved_cap = sum(self._pin_cap(q) for q in moved)
+                mx = np.array([nl.centre(nl.pin_inst[q])[0] for q in moved])
+                my = np.array([nl.centre(nl.pin_inst[q])[1] for q in moved])
+                bx, by = float(mx.mean()), float(my.mean())
+                buf = self._split_buffer(moved_cap + self.timer.c_per_m * steiner_length(
+                    np.append(mx, bx), np.append(my, by)))
+                ci = lv.cells[buf]
+                dx, dy = nl.centre(nl.pin_inst[drv])
+                kx = np.array([dx, bx] + [nl.centre(nl.pin_inst[q])[0] for q in keep])
+                ky = np.array([dy, by] + [nl.centre(nl.pin_inst[q])[1] for q in keep])
+                new_load = (sum(self._pin_cap(q) for q in keep) + ci.pin_cap[ci.inputs[0]]
+                            + self.timer.c_per_m * steiner_length(kx, ky))
+                load = st.load or 0.0
+                prev = path.stages[s_i - 1] if s_i > 0 else None
+                in_slew = prev.slew if prev is not None else 0.0
+                in_pin = prev.node.rsplit("/", 1)[1] if prev is not None and "/" in prev.node else None
+                pin = nl.pin_name[drv]
+                gain = (lv.arc_delay_slew(st.cell, pin, in_slew, load, in_pin)[0]
+                        - lv.arc_delay_slew(st.cell, pin, in_slew, new_load, in_pin)[0])
+                if gain > 1e-12:
+                    out[drv] = (gain, drv, moved, buf)
+        return sorted(out.values(), key=lambda m: -m[0])
+
+    def _split_buffer(self, load: float) -> str:
+        """Smallest buffer that drives `load` within its (margin-tightened) limits, else the
+        strongest one."""
+        for b in self.lv.buffers:
+            if self._buffer_capacity(b) >= load:
+                return b
+        return max(self.lv.buffers, key=self._buffer_capacity)
+
+    def rebuffer(self, res: Mapping[str, sta.TimingResult], ws: float, tns: float, n_paths: int, margin: float,
+                 tabu: set[int], max_trials: int = 6) -> tuple[dict[str, sta.TimingResult], float, float] | None:
+        """Isolate a critical driver's off-path loads behind a buffer at their centroid (ORFS
+        `repair_timing` rebuffering): the candidates with the largest estimated gain are tried
+        one at a time and the first that improves WNS without worsening TNS (or TNS without
+        worsening WNS) is kept; a rejected split is undone and its driver not tried again.
+        Returns the new timing, or None when no split helped."""
+        nl = self.nl
+        for _gain, drv, moved, buf in self._rebuffer_moves(res, n_paths, margin, tabu)[:max_trials]:
+            at = nl.mark()
+            net = nl.pin_net[drv]
+            out = nl.new_net("rebuffer_net")
+            ci = self.lv.cells[buf]
+            bx = float(np.mean([nl.centre(nl.pin_inst[q])[0] for q in moved]))
+            by = float(np.mean([nl.centre(nl.pin_inst[q])[1] for q in moved]))
+            w, h = self.sizes(buf)
+            for q in moved:
+                nl.set_net(q, out)
+            nl.add_cell(buf, {ci.inputs[0]: net, ci.outputs[0]: out}, bx, by, w, h, "rebuffer")
+            new = self.timer.run(nl, max_paths=200)
+            nws, ntns = self._worst(new, "setup")
+            if nws >= ws - 1e-13 and ntns >= tns - 1e-13 and (nws > ws + 1e-13 or ntns > tns + 1e-13):
+                self.stats.setup_buffers += 1
+                return new, nws, ntns
+            nl.rollback(at)
+            for q in moved:
+                nl.set_net(q, net)
+            tabu.add(drv)
+        return None
 
     def repair_hold(self, hold_libs: Mapping[str, LibView], margin: float = 0.0, setup_margin: float = 0.0,
                     max_rounds: int = 8, hold_cell: str | None = None) -> tuple[float, float]:
