@@ -57,7 +57,7 @@ DataPathOpt = Annotated[Path | None, typer.Option("--data-path", help="Dataset d
                                                   "python/binary batches, Speech Commands folders, fer2013.csv).")]
 TargetOpt = Annotated[str, typer.Option("--target", help="Target TOML (name in convnet_opt/targets or a path).")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Output directory (default under runs/convnet/, beside the flow runs).")]
-EpochsOpt = Annotated[float, typer.Option("--epochs", min=0, help="Most epochs of fp32 training before compressing "
+EpochsOpt = Annotated[int, typer.Option("--epochs", min=0, help="Most epochs of fp32 training before compressing "
                                           "(cosine decay, early stopping on validation where the command says so).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of data split, init and training.")]
 LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, help="Use at most this many training samples.")]
