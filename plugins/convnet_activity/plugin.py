@@ -119,7 +119,7 @@ def vhflow_report_sections(state, run_dir, config) -> list[ReportSection]:
 
 def trace_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run of designs/mac_array (synthesis finished).")],
-    out: Annotated[Path, typer.Option(help="Output directory for trace.saif / trace.json.")] = Path("convnet_trace"),
+    out: Annotated[Path, typer.Option(help="Output directory for trace.saif / trace.json.")] = Path("runs/convnet/trace"),
     model: Annotated[str, typer.Option(help="lenet5, resnet8 or dscnn.")] = "lenet5",
     dataset: Annotated[str, typer.Option(help="digits (bundled) or mnist.")] = "digits",
     data_path: Annotated[Path | None, typer.Option(help="Dataset directory (mnist).")] = None,
