@@ -353,40 +353,47 @@ class ThermalModel(Network):
     layer_g: np.ndarray | None = field(default=None, repr=False)  # (4, 4): g_col, g_row, g_down, g_amb per layer
     g_ext: np.ndarray | None = field(default=None, repr=False)  # (12, 12) periphery-only conductances
     edge_g: np.ndarray | None = field(default=None, repr=False)  # [[g_NS, g_EW] spreader, sink] edge links
-    _pcg: dict = field(default_factory=dict, repr=False)
+    _solvers: dict = field(default_factory=dict, repr=False)
 
-    def solver(self, c_scale: float, a: float) -> Callable[[np.ndarray, np.ndarray | None], np.ndarray]:
-        """Solve (c_scale·C + a·G) x = b by conjugate gradients preconditioned with the exact
-        inverse of the same network *without* its edge-to-periphery links: uniform layers with
-        insulated edges are diagonalised by a 2-D DCT, leaving one 4×4 tridiagonal (vertical)
-        system per mode. The links left out are weak (edge cells to the lumped periphery), so a
-        few iterations reach 1e-12 relative residual; far cheaper than an LU with 3-D fill."""
+    def solver(self, c_scale: float, a: float) -> Callable[[np.ndarray], np.ndarray]:
+        """Exact solver of (c_scale·C + a·G) x = b (`_direct_solver`: DCT per layer, Woodbury for
+        the edge-to-periphery links), built once per (c_scale, a) and cached; `.matvec` is the
+        matrix's product by the grid stencil."""
         key = (c_scale, a)
-        if key not in self._pcg:
-            self._pcg[key] = _spectral_pcg(self, c_scale, a)
-        return self._pcg[key]
+        if key not in self._solvers:
+            self._solvers[key] = _direct_solver(self, c_scale, a)
+        return self._solvers[key]
 
     def steady_nodes(self, p_nodes: np.ndarray) -> np.ndarray:
-        b = p_nodes + self.g_amb * self.ambient
-        return self.solver(0.0, 1.0)(b, np.full(self.n_nodes, self.ambient))
+        with _OneBlasThread():
+            return self.solver(0.0, 1.0)(p_nodes + self.g_amb * self.ambient)
 
     def integrate(self, T: np.ndarray, p_nodes: np.ndarray, dt: float, substeps: int,
                   method: str = "trbdf2") -> np.ndarray:
-        """As Network.integrate; TR-BDF2 stages solved by the spectral PCG, warm-started from
-        the previous state (a handful of iterations per stage)."""
+        """As Network.integrate, every stage solved exactly by the direct grid solver (scipy is
+        never loaded); cn is kept on the sparse LU for comparisons."""
+        with _OneBlasThread():
+            return self._integrate(T, p_nodes, dt, substeps, method)
+
+    def _integrate(self, T: np.ndarray, p_nodes: np.ndarray, dt: float, substeps: int, method: str) -> np.ndarray:
+        h = dt / substeps
+        q = p_nodes + self.g_amb * self.ambient
+        if method == "be":
+            solve = self.solver(1.0 / h, 1.0)
+            for _ in range(substeps):
+                T = solve(self.C / h * T + q)
+            return T
         if method != "trbdf2":
             return super().integrate(T, p_nodes, dt, substeps, method)
-        h = dt / substeps
         gam = 2.0 - math.sqrt(2.0)
         a = gam * h / 2.0
         solve = self.solver(1.0, a)
         c1 = 1.0 / (gam * (2.0 - gam))
         c2 = (1.0 - gam) ** 2 / (gam * (2.0 - gam))
-        q = p_nodes + self.g_amb * self.ambient
-        g_times = self.solver(0.0, 1.0).matvec  # type: ignore[attr-defined]
-        for _ in range(substeps):  # 1e-10 relative residual: ~1e-7 K here, one CG iteration fewer
-            Tg = solve(self.C * T - a * g_times(T) + gam * h * q, T, 1e-10)
-            T = solve(self.C * (c1 * Tg - c2 * T) + a * q, Tg, 1e-10)
+        g_times = self.solver(1.0, a).matvec  # type: ignore[attr-defined]  # (C + a·G)·T
+        for _ in range(substeps):  # C·T − a·G·T = 2·C·T − (C + a·G)·T
+            Tg = solve(2.0 * self.C * T - g_times(T) + gam * h * q)
+            T = solve(self.C * (c1 * Tg - c2 * T) + a * q)
         return T
 
     @property
@@ -437,54 +444,93 @@ class ThermalModel(Network):
         return out
 
 
-def _dot(u: np.ndarray, v: np.ndarray) -> float:
-    """Inner product by numpy's own loop: BLAS ddot/dnrm2 spin their thread pool and cost 100×
-    more on a loaded host (measured: 30 ms for 16k doubles with 9 processes on 2 cores)."""
-    return float(np.einsum("i,i->", u, v))
+class _OneBlasThread:
+    """Run numpy's OpenBLAS on one thread inside the block (restored after). Why: the matrices
+    here are small (≤ 1024²), and on a loaded host OpenBLAS's spinning worker threads make a
+    512 × 512 inverse 8× slower (0.43 s against 0.057 s measured with 9 processes on 2 cores).
+    Found through the library numpy bundles; anything else (another BLAS) is left alone."""
+
+    _lib: object = None
+
+    def __enter__(self) -> _OneBlasThread:
+        lib = _OneBlasThread._lib
+        if lib is None:
+            lib = False
+            import ctypes
+            from pathlib import Path
+
+            libs = sorted((Path(np.__file__).parent.parent / "numpy.libs").glob("libscipy_openblas*.so*"))
+            try:
+                cand = ctypes.CDLL(str(libs[0]))
+                cand.scipy_openblas_get_num_threads64_.restype = ctypes.c_int
+                cand.scipy_openblas_set_num_threads64_.argtypes = [ctypes.c_int]
+                lib = cand
+            except (IndexError, OSError, AttributeError):
+                lib = False
+            _OneBlasThread._lib = lib
+        self.saved = lib.scipy_openblas_get_num_threads64_() if lib else 0  # type: ignore[union-attr]
+        if lib:
+            lib.scipy_openblas_set_num_threads64_(1)  # type: ignore[union-attr]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved:
+            _OneBlasThread._lib.scipy_openblas_set_num_threads64_(self.saved)  # type: ignore[union-attr]
 
 
-def _dct(x: np.ndarray, tw: np.ndarray) -> np.ndarray:
-    """Unnormalised DCT-II along the last axis, U_k = 2·Σ x_n cos(πk(2n+1)/2N), by one real FFT
-    of the even extension; `tw` = exp(−iπk/2N)."""
-    n = x.shape[-1]
-    return (np.fft.rfft(np.concatenate([x, x[..., ::-1]], axis=-1), axis=-1)[..., :n] * tw).real
+def _dct_basis(n: int) -> np.ndarray:
+    """Orthonormal DCT-II basis Q[i, k] (column k: mode k): the eigenvectors of a row of n cells
+    with insulated ends, eigenvalue 2 − 2·cos(πk/n) of the unit-conductance path Laplacian."""
+    i = np.arange(n)[:, None] + 0.5
+    q = np.cos(np.pi * i * np.arange(n)[None, :] / n) * math.sqrt(2.0 / n)
+    q[:, 0] = math.sqrt(1.0 / n)
+    return q
 
 
-def _idct(u: np.ndarray, tw: np.ndarray) -> np.ndarray:
-    """Inverse of `_dct` along the last axis (a DCT-III), by one inverse real FFT."""
-    n = u.shape[-1]
-    z = np.zeros(u.shape[:-1] + (n + 1,), dtype=complex)
-    z[..., :n] = u * np.conj(tw)
-    return np.fft.irfft(z, n=2 * n, axis=-1)[..., :n]
+def _symmetric_inverse(K: np.ndarray, r1: np.ndarray, r2: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """z ↦ K⁻¹z for a symmetric K that commutes with two commuting index involutions r1, r2
+    (K[r(a), r(b)] = K[a, b]: the grid's north–south and east–west mirror symmetry). In the basis
+    of the four parity classes (even/odd under each mirror) K is block diagonal, so four inverses
+    of about m/4 replace one of m: 16× less work than inverting K."""
+    m = len(K)
+    idx = np.stack([np.arange(m), r1, r2, r1[r2]], axis=1)
+    reps = np.nonzero(idx.min(axis=1) == np.arange(m))[0]  # one representative per orbit
+    idx = idx[reps]
+    classes = []
+    for s1, s2 in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+        wts = np.tile(np.array([1.0, s1, s2, s1 * s2]), (len(reps), 1))
+        norm2 = np.einsum("rk,rl,rkl->r", wts, wts, (idx[:, :, None] == idx[:, None, :]).astype(float))
+        keep = norm2 > 0.5
+        ix, w = idx[keep], wts[keep] / np.sqrt(norm2[keep])[:, None]
+        block = np.zeros((len(ix), len(ix)))
+        for k in range(4):
+            for ll in range(4):
+                block += w[:, k, None] * w[None, :, ll] * K[np.ix_(ix[:, k], ix[:, ll])]
+        classes.append((ix, w, np.linalg.inv(block)))
+    if sum(len(c[0]) for c in classes) != m:
+        raise AssertionError("parity classes do not span the link space")
+
+    def apply(z: np.ndarray) -> np.ndarray:
+        out = np.zeros(m)
+        for ix, w, inv in classes:
+            wc = inv @ np.einsum("rk,rk->r", w, z[ix])
+            out += np.bincount(ix.ravel(), weights=(w * wc[:, None]).ravel(), minlength=m)
+        return out
+
+    return apply
 
 
-def _spectral_pcg(model: ThermalModel, c_scale: float, a: float):
-    """PCG on (c_scale·C + a·G) with a stencil product (no sparse matrix) and the DCT solve of the
-    network without its edge links as preconditioner. numpy only: the CLI process stays light."""
+def _stencil_matvec(model: ThermalModel, c_scale: float, a: float) -> Callable[[np.ndarray], np.ndarray]:
+    """x ↦ (c_scale·C + a·G)·x by the grid's stencil (no sparse matrix, no scipy)."""
     nr, nc = model.cfg.grid_rows, model.cfg.grid_cols
     cells = nr * nc
     lg, g_ext, edge = model.layer_g, model.g_ext, model.edge_g
-    c_layer = model.C[:4 * cells:cells]
     c_ext = model.C[4 * cells:]
-    lam0 = (2.0 - 2.0 * np.cos(np.pi * np.arange(nr) / nr))[:, None]
-    lam1 = (2.0 - 2.0 * np.cos(np.pi * np.arange(nc) / nc))[None, :]
-    gz = lg[:, 2]
-    off = -a * gz[:3]
-    diag = [c_scale * c_layer[li] + a * (lam0 * lg[li, 0] + lam1 * lg[li, 1] + (gz[li - 1] if li else 0.0)
-                                         + (gz[li] if li < 3 else 0.0) + lg[li, 3]) for li in range(4)]
-    piv = [diag[0]]
-    for li in range(1, 4):
-        piv.append(diag[li] - off[li - 1] ** 2 / piv[li - 1])
-    # periphery nodes (g_ext holds their couplings, ambient and the edge links' diagonal share)
-    links = ((2, SP_N, SP_S, SP_E, SP_W), (3, SINK_C_N, SINK_C_S, SINK_C_E, SINK_C_W))
-    d_ext = c_scale * c_ext + a * np.diag(g_ext)
-
     g_col = lg[:, 0][:, None, None]
     g_row = lg[:, 1][:, None, None]
-    g_dn = gz[:3][:, None, None]
-    tw_r = np.exp(-1j * np.pi * np.arange(nr) / (2 * nr))
-    tw_c = np.exp(-1j * np.pi * np.arange(nc) / (2 * nc))
+    g_dn = lg[:3, 2][:, None, None]
     c_grid = model.C[:4 * cells].reshape(4, nr, nc)
+    links = ((2, SP_N, SP_S, SP_E, SP_W), (3, SINK_C_N, SINK_C_S, SINK_C_E, SINK_C_W))
 
     def matvec(x: np.ndarray) -> np.ndarray:
         X = x[:4 * cells].reshape(4, nr, nc)
@@ -511,41 +557,121 @@ def _spectral_pcg(model: ThermalModel, c_scale: float, a: float):
         out[4 * cells:] = a * Ye + c_scale * c_ext * E
         return out
 
-    def precond(r: np.ndarray) -> np.ndarray:
-        R = _dct(r[:4 * cells].reshape(4, nr, nc), tw_c)
-        R = _dct(R.transpose(0, 2, 1), tw_r).transpose(0, 2, 1)
+    return matvec
+
+
+def _direct_solver(model: ThermalModel, c_scale: float, a: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Exact solve of (c_scale·C + a·G)·x = b for the grid model, numpy only.
+
+    Split the matrix as P + V·Γ·Vᵀ: P is the network without its edge-to-periphery links — the
+    grid part is uniform per layer with insulated edges, so the 2-D DCT diagonalises it, leaving
+    one 4×4 tridiagonal (vertical) system per mode; the periphery part is 12×12 — and each link
+    (edge cell of the spreader or sink to its side's lumped node, conductance g) is one rank-1
+    term g·(e_cell − e_node)(e_cell − e_node)ᵀ. Woodbury then needs only Vᵀ·P⁻¹·V, the
+    links' m × m (m = 4·(rows + cols)) Green's function, which the DCT gives in closed form from
+    the per-mode inverses, built and inverted once per matrix. A solve costs one forward and one
+    inverse 2-D DCT (dense matrix products) plus O(m²): no iteration, no fill, no tolerance."""
+    nr, nc = model.cfg.grid_rows, model.cfg.grid_cols
+    cells = nr * nc
+    lg, edge = model.layer_g, model.edge_g
+    c_layer = model.C[:4 * cells:cells]
+    qr, qc = _dct_basis(nr), _dct_basis(nc)
+    lam_r = (2.0 - 2.0 * np.cos(np.pi * np.arange(nr) / nr))[:, None]
+    lam_c = (2.0 - 2.0 * np.cos(np.pi * np.arange(nc) / nc))[None, :]
+    gz = lg[:, 2]
+    off = -a * gz[:3]
+    diag = [c_scale * c_layer[li] + a * (lam_r * lg[li, 0] + lam_c * lg[li, 1] + (gz[li - 1] if li else 0.0)
+                                         + (gz[li] if li < 3 else 0.0) + lg[li, 3]) for li in range(4)]
+    piv = [diag[0]]
+    for li in range(1, 4):
+        piv.append(diag[li] - off[li - 1] ** 2 / piv[li - 1])
+
+    def modes_solve(R: np.ndarray) -> np.ndarray:
+        """The 4×4 vertical tridiagonal system of every mode (Thomas algorithm, vectorised)."""
+        R = R.copy()
         for li in range(1, 4):
             R[li] -= off[li - 1] / piv[li - 1] * R[li - 1]
         R[3] /= piv[3]
         for li in (2, 1, 0):
             R[li] = (R[li] - off[li] * R[li + 1]) / piv[li]
-        R = _idct(R.transpose(0, 2, 1), tw_r).transpose(0, 2, 1)
-        out = np.empty_like(r)
-        out[:4 * cells] = _idct(R, tw_c).ravel()
-        out[4 * cells:] = r[4 * cells:] / d_ext
+        return R
+
+    # links, in a fixed order: layer 2 (spreader) then 3 (sink); sides N, S (rows), E, W (columns)
+    lines = []  # (layer, kind 'r'|'c', index of the row/column, periphery node, g)
+    for (li, nodes), (g_ns, g_ew) in zip(((2, (SP_N, SP_S, SP_E, SP_W)), (3, (SINK_C_N, SINK_C_S, SINK_C_E, SINK_C_W))),
+                                         edge, strict=True):
+        lines += [(li, "r", nr - 1, nodes[0], g_ns), (li, "r", 0, nodes[1], g_ns),
+                  (li, "c", nc - 1, nodes[2], g_ew), (li, "c", 0, nodes[3], g_ew)]
+    sizes = [nc if kind == "r" else nr for _, kind, *_ in lines]
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    m = int(starts[-1])
+    l_node = np.concatenate([np.full(s, ln[3]) for ln, s in zip(lines, sizes, strict=True)])
+    l_g = np.concatenate([np.full(s, ln[4]) for ln, s in zip(lines, sizes, strict=True)])
+
+    # P's periphery block: g_ext without the links' share of its diagonal
+    share = np.bincount(l_node, weights=l_g, minlength=N_EXTRA)
+    d_ext = c_scale * model.C[4 * cells:] * np.eye(N_EXTRA) + a * (model.g_ext - np.diag(share))
+    d_ext_inv = np.linalg.inv(d_ext)
+
+    # per-mode inverse entries between layers 2 and 3: M⁻¹[l, l'](kr, kc)
+    minv = {}
+    for lb in (2, 3):
+        unit = np.zeros((4, nr, nc))
+        unit[lb] = 1.0
+        col = modes_solve(unit)
+        for la in (2, 3):
+            minv[la, lb] = col[la]
+    K = np.empty((m, m))
+    for p, (la, ka, ia, _, _) in enumerate(lines):
+        for q, (lb, kb, ib, _, _) in enumerate(lines):
+            if q < p:
+                continue
+            mi = minv[la, lb]  # (nr, nc), indexed by mode (kr, kc)
+            if ka == "r" and kb == "r":  # entry [j, j'] = Σ_kc Qc[j,kc] Qc[j',kc] Σ_kr Qr[ia,kr] Qr[ib,kr] M⁻¹
+                blk = (qc * ((qr[ia] * qr[ib]) @ mi)) @ qc.T
+            elif ka == "c" and kb == "c":
+                blk = (qr * (mi @ (qc[ia] * qc[ib]))) @ qr.T
+            elif ka == "r":  # row ia × column ib: entry [j, i']
+                blk = qc @ (qr[ia][:, None] * mi * qc[ib][None, :]).T @ qr.T
+            else:  # column ia × row ib: entry [i, j']
+                blk = qr @ (qc[ia][None, :] * mi * qr[ib][:, None]) @ qc.T
+            K[starts[p]:starts[p + 1], starts[q]:starts[q + 1]] = blk
+            K[starts[q]:starts[q + 1], starts[p]:starts[p + 1]] = blk.T
+    K += d_ext_inv[np.ix_(l_node, l_node)]
+    K[np.diag_indices(m)] += 1.0 / (a * l_g)
+    # the mirror images of each link: north–south (r1) and east–west (r2)
+    r1 = np.empty(m, dtype=np.int64)
+    r2 = np.empty(m, dtype=np.int64)
+    for p0 in (0, 4):
+        n_, s_, e_, w_ = (np.arange(starts[p], starts[p + 1]) for p in range(p0, p0 + 4))
+        r1[n_], r1[s_], r1[e_], r1[w_] = s_, n_, e_[::-1], w_[::-1]
+        r2[n_], r2[s_], r2[e_], r2[w_] = n_[::-1], s_[::-1], w_, e_
+    k_solve = _symmetric_inverse(K, r1, r2)
+    rows_at, cols_at = [nr - 1, 0], [nc - 1, 0]  # N, S rows; E, W columns (lines' order)
+    per_layer = [(slice(starts[p0], starts[p0 + 2]), slice(starts[p0 + 2], starts[p0 + 4])) for p0 in (0, 4)]
+
+    def solve(b: np.ndarray) -> np.ndarray:
+        bx = b[:4 * cells].reshape(4, nr, nc)
+        R = np.matmul(qr.T, (bx.reshape(4 * nr, nc) @ qc).reshape(4, nr, nc))  # DCT of each layer
+        Y = modes_solve(R)  # P⁻¹b, mode space
+        y_ext = d_ext_inv @ b[4 * cells:]
+        # P⁻¹b at the link cells: only the edge rows and columns of layers 2 and 3 are synthesised
+        y_link = np.empty(m)
+        for li, (rs, cs) in zip((2, 3), per_layer, strict=True):
+            y_link[rs] = ((qr[rows_at] @ Y[li]) @ qc.T).ravel()
+            y_link[cs] = (qr @ (Y[li] @ qc[cols_at].T)).T.ravel()
+        w = k_solve(y_link - y_ext[l_node])
+        # minus P⁻¹·V·w: the cell part is the mode solve of w scattered onto the edge lines
+        S = np.zeros((4, nr, nc))
+        for li, (rs, cs) in zip((2, 3), per_layer, strict=True):
+            S[li] = qr[rows_at].T @ (w[rs].reshape(2, nc) @ qc) + (qr.T @ w[cs].reshape(2, nr).T) @ qc[cols_at]
+        X = Y - modes_solve(S)
+        out = np.empty(len(b))
+        out[:4 * cells] = np.matmul(qr, (X.reshape(4 * nr, nc) @ qc.T).reshape(4, nr, nc)).ravel()
+        out[4 * cells:] = y_ext + d_ext_inv @ np.bincount(l_node, weights=w, minlength=N_EXTRA)
         return out
 
-    def solve(b: np.ndarray, x0: np.ndarray | None = None, rtol: float = 1e-12, max_iter: int = 500) -> np.ndarray:
-        x = precond(b) if x0 is None else np.array(x0, dtype=float)
-        r = b - matvec(x)
-        stop = rtol * math.sqrt(_dot(b, b))
-        z = precond(r)
-        p = z.copy()
-        rz = _dot(r, z)
-        for _ in range(max_iter):
-            if math.sqrt(_dot(r, r)) <= stop:
-                return x
-            q = matvec(p)
-            alpha = rz / _dot(p, q)
-            x += alpha * p
-            r -= alpha * q
-            z = precond(r)
-            rz_new = _dot(r, z)
-            p = z + (rz_new / rz) * p
-            rz = rz_new
-        raise ConfigError(f"thermal solver did not converge in {max_iter} iterations")
-
-    solve.matvec = matvec  # type: ignore[attr-defined]
+    solve.matvec = _stencil_matvec(model, c_scale, a)  # type: ignore[attr-defined]
     return solve
 
 
