@@ -304,6 +304,17 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
             return
         tc.false_paths.append(fp)
 
+    def set_case_analysis(*args: str) -> None:
+        """`set_case_analysis 0|1|rising|falling objects` (flow.engines.case_analysis times it)."""
+        _, pos = opts(args, set(), set())
+        vals = {"0": "0", "1": "1", "zero": "0", "one": "1", "rise": "rising", "rising": "rising",
+                "fall": "falling", "falling": "falling"}
+        if len(pos) < 2 or pos[0].lower() not in vals:
+            raise err("set_case_analysis needs a value (0, 1, rising, falling) and pins or ports")
+        for obj in pos[1:]:
+            for nm in split(obj):
+                tc.case_analysis[nm] = vals[pos[0].lower()]
+
     def set_max_delay(*args: str) -> None:
         o, pos = opts(args, {"-ignore_clock_latency", "-rise", "-fall"}, {"-from", "-to", "-through"})
         if "-to" not in o:
@@ -390,7 +401,7 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
         "set_wire_load_mode": ignore,  # a flat netlist: top, enclosed and segmented are the same
         "set_driving_cell": set_driving_cell, "set_min_delay": warn_ignore("set_min_delay"),
         "set_multicycle_path": warn_ignore("set_multicycle_path"),
-        "set_timing_derate": warn_ignore("set_timing_derate"), "set_case_analysis": warn_ignore("set_case_analysis"),
+        "set_timing_derate": warn_ignore("set_timing_derate"), "set_case_analysis": set_case_analysis,
         "set_disable_timing": warn_ignore("set_disable_timing"),
         "group_path": ignore, "set_dont_touch": ignore, "set_ideal_network": ignore,
     }
