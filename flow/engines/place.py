@@ -251,21 +251,6 @@ def row_segments(prob: PlaceProblem) -> list[list[tuple[float, float, int]]]:
     return out
 
 
-def segment_of(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray) -> np.ndarray:
-    """Index of the row segment each legal cell sits in (unique per row and segment)."""
-    segs = row_segments(prob)
-    rows = np.clip(np.round((ly - prob.core[1]) / prob.row_height).astype(int), 0, max(len(segs) - 1, 0))
-    out = np.full(lx.size, -1, dtype=np.int64)
-    base = 0
-    for r, row in enumerate(segs):
-        idx = np.nonzero(rows == r)[0]
-        if idx.size and row:
-            starts = np.array([a for a, _, _ in row])
-            out[idx] = base + np.clip(np.searchsorted(starts, lx[idx] + 1e-12, side="right") - 1, 0, len(row) - 1)
-        base += len(row)
-    return out
-
-
 def legalize(prob: PlaceProblem, cx: np.ndarray, cy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Tetris legalisation with free-gap reuse; returns lower-left corners on sites (m).
 
@@ -382,73 +367,6 @@ def check_legal(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray) -> dict[str,
             "fence": fence}
 
 
-def _cell_nets(prob: PlaceProblem) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
-    """Cell -> nets as CSR (`nets[ptr[i]:ptr[i + 1]]`) and each net's pin list (cell index, or
-    -(k+1) for fixed pin k), for the detailed-placement passes."""
-    deg = np.diff(prob.net_ptr)
-    net_of_pin = np.repeat(np.arange(deg.size), deg)
-    movable = prob.pin_cell >= 0
-    order = np.argsort(prob.pin_cell[movable], kind="stable")
-    cells_sorted = prob.pin_cell[movable][order]
-    ptr = np.searchsorted(cells_sorted, np.arange(prob.n + 1))
-    pins = [prob.pin_cell[prob.net_ptr[k]:prob.net_ptr[k + 1]].tolist() for k in range(deg.size)]
-    return ptr, net_of_pin[movable][order], pins
-
-
-def detailed_swap(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray, passes: int = 2) -> tuple[np.ndarray, np.ndarray, int]:
-    """Detailed placement by adjacent swaps in each row (keeps legality, lowers HPWL).
-
-    Swapping neighbours a|b to b|a inside the span they occupy keeps every cell on sites and
-    inside its row segment; a swap is kept when the HPWL of the nets of a and b drops. Cells of
-    different fence regions are never swapped. Returns positions and the number of swaps made."""
-    lx, ly = lx.copy(), ly.copy()
-    cptr, nets_sorted, pin_lists = _cell_nets(prob)
-    pins = [np.asarray(p, dtype=np.int64) for p in pin_lists]
-    fx, fy = prob.fixed_x, prob.fixed_y
-    w, h = prob.w, prob.h
-
-    def net_len(k: int, cx: np.ndarray, cy: np.ndarray) -> float:
-        p = pins[k]
-        if p.size < 2:
-            return 0.0
-        fixed = p < 0
-        xs = np.where(fixed, fx[np.where(fixed, -p - 1, 0)], cx[np.where(fixed, 0, p)])
-        ys = np.where(fixed, fy[np.where(fixed, -p - 1, 0)], cy[np.where(fixed, 0, p)])
-        return float(xs.max() - xs.min() + ys.max() - ys.min())
-
-    swaps = 0
-    rows = np.round((ly - prob.core[1]) / prob.row_height).astype(int)
-    seg = segment_of(prob, lx, ly) if prob.blockages else np.zeros(prob.n, dtype=np.int64)
-    for _ in range(passes):
-        cx, cy = lx + w / 2, ly + h / 2
-        improved = 0
-        for r in np.unique(rows):
-            idx = np.nonzero(rows == r)[0]
-            idx = idx[np.argsort(lx[idx])]
-            for t in range(idx.size - 1):
-                a, b = idx[t], idx[t + 1]
-                if prob.region[a] != prob.region[b] or seg[a] != seg[b]:
-                    continue
-                nets = set(nets_sorted[cptr[a]:cptr[a + 1]].tolist()) | set(nets_sorted[cptr[b]:cptr[b + 1]].tolist())
-                if not nets:
-                    continue
-                before = sum(net_len(k, cx, cy) for k in nets)
-                xa, xb = lx[a], lx[b]
-                na, nb = xb + w[b] - w[a], xa
-                cx[a], cx[b] = na + w[a] / 2, nb + w[b] / 2
-                after = sum(net_len(k, cx, cy) for k in nets)
-                if after < before - 1e-15:
-                    lx[a], lx[b] = na, nb
-                    idx[t], idx[t + 1] = b, a
-                    improved += 1
-                else:
-                    cx[a], cx[b] = xa + w[a] / 2, xb + w[b] / 2
-        swaps += improved
-        if improved == 0:
-            break
-    return lx, ly, swaps
-
-
 #: above this many ports the exact assignment (O(n^3)) is skipped and the pins keep their slots
 MAX_ASSIGNED_PORTS = 1500
 
@@ -490,17 +408,108 @@ def assign_io(prob: PlaceProblem, cx: np.ndarray, cy: np.ndarray, n_ports: int, 
     return px, py
 
 
-def _free_insert(ivs: list[tuple[int, int]], a: int, b: int) -> None:
-    """Give [a, b) back to a sorted list of disjoint free intervals, merging neighbours."""
-    j = bisect.bisect_left(ivs, (a, b))
-    if j > 0 and ivs[j - 1][1] == a:
-        j -= 1
-        a = ivs[j][0]
-        del ivs[j]
-    if j < len(ivs) and ivs[j][0] == b:
-        b = ivs[j][1]
-        del ivs[j]
-    ivs.insert(j, (a, b))
+@dataclass
+class SiteGrid:
+    """The placement as a site grid for the compiled detailed-placement passes: row segments in
+    sites (`seg_start`/`seg_end`/`seg_owner`, row r's are `row_seg_ptr[r]:row_seg_ptr[r + 1]`),
+    each cell's site, row, width in sites, rows spanned and segment (−1: not wholly inside one
+    segment its fence owns, so it stays put), and `occ[row, site]`, the cell on each site (−1
+    free; blocked sites outside every segment are never searched)."""
+
+    seg_start: np.ndarray
+    seg_end: np.ndarray
+    seg_owner: np.ndarray
+    row_seg_ptr: np.ndarray
+    site: np.ndarray
+    row: np.ndarray
+    wsites: np.ndarray
+    hrows: np.ndarray
+    seg: np.ndarray
+    occ: np.ndarray
+
+
+def site_grid(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray) -> SiteGrid:
+    """`SiteGrid` of a legal placement (lower-left corners `lx`, `ly`)."""
+    from flow.engines import place_kernels as pk
+
+    x0, y0, x1, _ = prob.core
+    sw, rh = prob.site_width, prob.row_height
+    segs = row_segments(prob)
+    nrows = len(segs)
+    ncols = max(int(math.floor((x1 - x0) / sw + 1e-9)), 0)
+    starts, ends, owners, ptr = [], [], [], [0]
+    for row in segs:
+        for a, b, own in row:
+            s0, s1 = int(math.ceil((a - x0) / sw - 1e-9)), min(int(math.floor((b - x0) / sw + 1e-9)), ncols)
+            if s1 > s0:
+                starts.append(s0)
+                ends.append(s1)
+                owners.append(own)
+        ptr.append(len(starts))
+    seg_start = np.array(starts, dtype=np.int64)
+    seg_end = np.array(ends, dtype=np.int64)
+    seg_owner = np.array(owners, dtype=np.int64)
+    row_seg_ptr = np.array(ptr, dtype=np.int64)
+    site = np.round((lx - x0) / sw).astype(np.int64)
+    row = np.round((ly - y0) / rh).astype(np.int64)
+    wsites = np.ceil(prob.w / sw - 1e-9).astype(np.int64)
+    hrows = np.maximum(np.ceil(prob.h / rh - 1e-9).astype(np.int64), 1)
+    seg = np.full(prob.n, -1, dtype=np.int64)
+    ok = (hrows == 1) & (row >= 0) & (row < nrows)
+    idx = np.flatnonzero(ok)
+    if idx.size and seg_start.size:
+        # the segment whose start is the last at or before the cell's site, in the cell's row
+        key = row[idx] * (ncols + 1) + site[idx]
+        seg_key = np.repeat(np.arange(nrows), np.diff(row_seg_ptr)) * (ncols + 1) + seg_start
+        g = np.searchsorted(seg_key, key, side="right") - 1
+        gc = np.maximum(g, 0)
+        inside = ((g >= row_seg_ptr[row[idx]]) & (site[idx] >= seg_start[gc])
+                  & (site[idx] + wsites[idx] <= seg_end[gc]) & (seg_owner[gc] == prob.region[idx]))
+        seg[idx[inside]] = gc[inside]
+    occ = np.full((nrows, ncols), -1, dtype=np.int64)
+    pk.mark_occupancy(site, row, wsites, hrows, occ)
+    return SiteGrid(seg_start, seg_end, seg_owner, row_seg_ptr, site, row, wsites, hrows, seg, occ)
+
+
+def _cell_nets(prob: PlaceProblem) -> tuple[np.ndarray, np.ndarray]:
+    """Cell -> distinct nets as CSR (`nets[ptr[i]:ptr[i + 1]]`), nets of two or more pins only."""
+    deg = np.diff(prob.net_ptr)
+    net_of_pin = np.repeat(np.arange(deg.size), deg)
+    use = (prob.pin_cell >= 0) & (deg[net_of_pin] >= 2)
+    key = np.unique(prob.pin_cell[use].astype(np.int64) * max(deg.size, 1) + net_of_pin[use])
+    cells, nets = key // max(deg.size, 1), key % max(deg.size, 1)
+    return np.searchsorted(cells, np.arange(prob.n + 1)).astype(np.int64), nets.astype(np.int64)
+
+
+def _kernel_nets(prob: PlaceProblem) -> tuple[np.ndarray, ...]:
+    cptr, cnets = _cell_nets(prob)
+    return (cptr, cnets, np.asarray(prob.net_ptr, dtype=np.int64), np.asarray(prob.pin_cell, dtype=np.int64),
+            np.asarray(prob.fixed_x, dtype=float), np.asarray(prob.fixed_y, dtype=float))
+
+
+def detailed_swap(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray, passes: int = 2) -> tuple[np.ndarray, np.ndarray, int]:
+    """Detailed placement by adjacent swaps in each row (keeps legality, lowers HPWL).
+
+    Neighbours a|b become b|a inside the span they occupy (b at a's left end, a at b's right
+    end), so both stay on sites of their row segment; a swap is kept when the HPWL of the nets of
+    a and b drops. Only cells of one segment (hence one fence) are swapped, only onto free sites.
+    Compiled (`place_kernels.swap_adjacent`). Returns positions and the number of swaps made."""
+    from flow.engines import place_kernels as pk
+
+    if prob.n == 0:
+        return lx.copy(), ly.copy(), 0
+    g = site_grid(prob, lx, ly)
+    cx, cy = lx + prob.w / 2, ly + prob.h / 2
+    order = np.lexsort((g.site, g.row)).astype(np.int64)
+    nrows = g.occ.shape[0]
+    row_ptr = np.searchsorted(g.row[order], np.arange(nrows + 1)).astype(np.int64)
+    site = g.site.copy()
+    swaps = pk.swap_adjacent(order, row_ptr, site, g.row, g.wsites, g.seg, g.occ, *_kernel_nets(prob), cx, cy,
+                             float(prob.core[0]), float(prob.site_width), int(passes))
+    moved = site != g.site
+    out = lx.copy()
+    out[moved] = prob.core[0] + site[moved] * prob.site_width
+    return out, ly.copy(), int(swaps)
 
 
 def detailed_move(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray, passes: int = 1,
@@ -509,117 +518,28 @@ def detailed_move(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray, passes: in
 
     For each movable single-row cell, the optimal region is the median box of the bounding boxes
     of its nets without it (where its wire length is least, FastPlace-DP's global move); the
-    cell goes to the free interval of its own fence's row segments, within `row_window` rows of
-    that region, that shortens its nets' HPWL most. Moves keep legality (free intervals of each
-    row segment are tracked as in `legalize`). Returns positions and the number of moves."""
-    lx, ly = lx.copy(), ly.copy()
-    x0, y0 = prob.core[0], prob.core[1]
-    sw, rh = prob.site_width, prob.row_height
-    segs = row_segments(prob)
-    nrows = len(segs)
-    if nrows == 0 or prob.n == 0:
-        return lx, ly, 0
-    seg_rows = [[(int(math.ceil((a - x0) / sw - 1e-9)), int(math.floor((b - x0) / sw + 1e-9)), own)
-                 for a, b, own in row] for row in segs]
-    wsites = np.ceil(prob.w / sw - 1e-9).astype(int)
-    row = np.round((ly - y0) / rh).astype(int)
-    site = np.round((lx - x0) / sw).astype(int)
-    single = np.isclose(prob.h, rh)
-    # free intervals per (row, segment) from the current placement
-    seg_of = np.full(prob.n, -1, dtype=np.int64)
-    used: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    for i in range(prob.n):
-        r = int(row[i])
-        if not single[i] or not 0 <= r < nrows:
-            continue
-        for k, (s0, s1, own) in enumerate(seg_rows[r]):
-            if own == prob.region[i] and s0 <= site[i] and site[i] + wsites[i] <= s1:
-                seg_of[i] = k
-                used.setdefault((r, k), []).append((int(site[i]), int(site[i] + wsites[i])))
-                break
-    free: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    for r in range(nrows):
-        for k, (s0, s1, _) in enumerate(seg_rows[r]):
-            ivs, cur = [], s0
-            for a, b in sorted(used.get((r, k), [])):
-                if a > cur:
-                    ivs.append((cur, a))
-                cur = max(cur, b)
-            if s1 > cur:
-                ivs.append((cur, s1))
-            free[(r, k)] = ivs
-    cptr, nets_sorted, pins = _cell_nets(prob)
-    fx, fy = prob.fixed_x.tolist(), prob.fixed_y.tolist()
-    cx = (lx + prob.w / 2).tolist()
-    cy = (ly + prob.h / 2).tolist()
-    moves = 0
-    first = operator.itemgetter(0)
-    for _ in range(passes):
-        moved = 0
-        for i in range(prob.n):
-            if seg_of[i] < 0:
-                continue
-            boxes = []
-            for k in set(nets_sorted[cptr[i]:cptr[i + 1]].tolist()):
-                xs = [cx[p] if p >= 0 else fx[-p - 1] for p in pins[k] if p != i]
-                ys = [cy[p] if p >= 0 else fy[-p - 1] for p in pins[k] if p != i]
-                if xs:
-                    boxes.append((min(xs), max(xs), min(ys), max(ys)))
-            if not boxes:
-                continue
+    cell goes to the free sites of its own fence's row segments, within `row_window` rows of
+    that region, that shorten its nets' HPWL most: per segment, the nearest fitting free run on
+    each side of the wanted site (the cost is convex in x, so farther runs can only cost more).
+    Compiled (`place_kernels.move_cells`) on a site grid, so moves keep legality. Returns
+    positions and the number of moves."""
+    from flow.engines import place_kernels as pk
 
-            def cost(x: float, y: float, boxes: list = boxes) -> float:
-                return sum(max(b1, x) - min(b0, x) + max(d1, y) - min(d0, y) for b0, b1, d0, d1 in boxes)
+    if prob.n == 0 or not row_segments(prob):
+        return lx.copy(), ly.copy(), 0
+    g = site_grid(prob, lx, ly)
+    cx, cy = lx + prob.w / 2, ly + prob.h / 2
+    site, row = g.site.copy(), g.row.copy()
+    moves = pk.move_cells(site, row, g.wsites, g.seg >= 0, np.asarray(prob.region, dtype=np.int64), g.occ,
+                          g.seg_start, g.seg_end, g.seg_owner, g.row_seg_ptr, *_kernel_nets(prob), cx, cy,
+                          np.asarray(prob.h, dtype=float), float(prob.core[0]), float(prob.core[1]),
+                          float(prob.site_width), float(prob.row_height), int(row_window), int(passes))
+    moved = (site != g.site) | (row != g.row)
+    ox, oy = lx.copy(), ly.copy()
+    ox[moved] = prob.core[0] + site[moved] * prob.site_width
+    oy[moved] = prob.core[1] + row[moved] * prob.row_height
+    return ox, oy, int(moves)
 
-            ex = sorted([b[0] for b in boxes] + [b[1] for b in boxes])
-            ey = sorted([b[2] for b in boxes] + [b[3] for b in boxes])
-            m = len(boxes)
-            ox, oy = (ex[m - 1] + ex[m]) / 2, (ey[m - 1] + ey[m]) / 2
-            w = int(wsites[i])
-            r_old, k_old, s_old = int(row[i]), int(seg_of[i]), int(site[i])
-            now = cost(cx[i], cy[i])
-            _free_insert(free[(r_old, k_old)], s_old, s_old + w)
-            want_site = (ox - prob.w[i] / 2 - x0) / sw
-            r_opt = int(min(max(round((oy - prob.h[i] / 2 - y0) / rh), 0), nrows - 1))
-            best = (now - 1e-15, r_old, k_old, s_old)
-            for r in range(max(r_opt - row_window, 0), min(r_opt + row_window, nrows - 1) + 1):
-                yc = y0 + r * rh + prob.h[i] / 2
-                for k, (_s0, _s1, own) in enumerate(seg_rows[r]):
-                    if own != prob.region[i]:
-                        continue
-                    ivs = free[(r, k)]
-                    j = bisect.bisect_right(ivs, want_site, key=first) - 1
-                    # the cost is convex in x: scan outward from the wanted site, stop at the
-                    # first fitting interval on each side (farther ones can only cost more)
-                    for q in range(j, -1, -1):
-                        a, b = ivs[q]
-                        if b - a >= w:
-                            s = min(max(int(round(want_site)), a), b - w)
-                            c = cost(x0 + s * sw + prob.w[i] / 2, yc)
-                            if c < best[0]:
-                                best = (c, r, k, s)
-                            break
-                    for q in range(j + 1, len(ivs)):
-                        a, b = ivs[q]
-                        if b - a >= w:
-                            c = cost(x0 + a * sw + prob.w[i] / 2, yc)
-                            if c < best[0]:
-                                best = (c, r, k, a)
-                            break
-            _, r, k, s = best
-            ivs = free[(r, k)]
-            j = next(q for q, (a, b) in enumerate(ivs) if a <= s and s + w <= b)
-            a, b = ivs[j]
-            ivs[j:j + 1] = [iv for iv in ((a, s), (s + w, b)) if iv[1] > iv[0]]
-            if (r, k, s) != (r_old, k_old, s_old):
-                row[i], seg_of[i], site[i] = r, k, s
-                lx[i], ly[i] = x0 + s * sw, y0 + r * rh
-                cx[i], cy[i] = lx[i] + prob.w[i] / 2, ly[i] + prob.h[i] / 2
-                moved += 1
-        moves += moved
-        if moved == 0:
-            break
-    return lx, ly, moves
 
 
 def place_new_cells(core: Rect, row_height: float, site_width: float, blocked: np.ndarray,
