@@ -396,6 +396,27 @@ class ThermalModel(Network):
             T = solve(self.C * (c1 * Tg - c2 * T) + a * q)
         return T
 
+    def integrate_steps(self, T: np.ndarray, p_nodes: np.ndarray, steps: list[float]) -> np.ndarray:
+        """One TR-BDF2 step of each size in `steps`, as Network.integrate_steps; G·T, which each
+        step's first stage needs, comes from the previous stage's own equation
+        ((C + a·G)·T = rhs ⇒ a·G·T = rhs − C·T) instead of a stencil product."""
+        gam = 2.0 - math.sqrt(2.0)
+        c1 = 1.0 / (gam * (2.0 - gam))
+        c2 = (1.0 - gam) ** 2 / (gam * (2.0 - gam))
+        q = p_nodes + self.g_amb * self.ambient
+        g_t = None
+        with _OneBlasThread():
+            for h in steps:
+                a = gam * h / 2.0
+                solve = self.solver(1.0, a)
+                if g_t is None:
+                    g_t = solve.matvec(T) / a - self.C * T / a  # type: ignore[attr-defined]
+                Tg = solve(self.C * T - a * g_t + gam * h * q)
+                rhs = self.C * (c1 * Tg - c2 * T) + a * q
+                T = solve(rhs)
+                g_t = (rhs - self.C * T) / a
+        return T
+
     @property
     def cells(self) -> int:
         return self.cfg.grid_rows * self.cfg.grid_cols
@@ -487,39 +508,6 @@ def _dct_basis(n: int) -> np.ndarray:
     return q
 
 
-def _symmetric_inverse(K: np.ndarray, r1: np.ndarray, r2: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """z ↦ K⁻¹z for a symmetric K that commutes with two commuting index involutions r1, r2
-    (K[r(a), r(b)] = K[a, b]: the grid's north–south and east–west mirror symmetry). In the basis
-    of the four parity classes (even/odd under each mirror) K is block diagonal, so four inverses
-    of about m/4 replace one of m: 16× less work than inverting K."""
-    m = len(K)
-    idx = np.stack([np.arange(m), r1, r2, r1[r2]], axis=1)
-    reps = np.nonzero(idx.min(axis=1) == np.arange(m))[0]  # one representative per orbit
-    idx = idx[reps]
-    classes = []
-    for s1, s2 in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
-        wts = np.tile(np.array([1.0, s1, s2, s1 * s2]), (len(reps), 1))
-        norm2 = np.einsum("rk,rl,rkl->r", wts, wts, (idx[:, :, None] == idx[:, None, :]).astype(float))
-        keep = norm2 > 0.5
-        ix, w = idx[keep], wts[keep] / np.sqrt(norm2[keep])[:, None]
-        block = np.zeros((len(ix), len(ix)))
-        for k in range(4):
-            for ll in range(4):
-                block += w[:, k, None] * w[None, :, ll] * K[np.ix_(ix[:, k], ix[:, ll])]
-        classes.append((ix, w, np.linalg.inv(block)))
-    if sum(len(c[0]) for c in classes) != m:
-        raise AssertionError("parity classes do not span the link space")
-
-    def apply(z: np.ndarray) -> np.ndarray:
-        out = np.zeros(m)
-        for ix, w, inv in classes:
-            wc = inv @ np.einsum("rk,rk->r", w, z[ix])
-            out += np.bincount(ix.ravel(), weights=(w * wc[:, None]).ravel(), minlength=m)
-        return out
-
-    return apply
-
-
 def _stencil_matvec(model: ThermalModel, c_scale: float, a: float) -> Callable[[np.ndarray], np.ndarray]:
     """x ↦ (c_scale·C + a·G)·x by the grid's stencil (no sparse matrix, no scipy)."""
     nr, nc = model.cfg.grid_rows, model.cfg.grid_cols
@@ -566,14 +554,16 @@ def _direct_solver(model: ThermalModel, c_scale: float, a: float) -> Callable[[n
     Split the matrix as P + V·Γ·Vᵀ: P is the network without its edge-to-periphery links — the
     grid part is uniform per layer with insulated edges, so the 2-D DCT diagonalises it, leaving
     one 4×4 tridiagonal (vertical) system per mode; the periphery part is 12×12 — and each link
-    (edge cell of the spreader or sink to its side's lumped node, conductance g) is one rank-1
-    term g·(e_cell − e_node)(e_cell − e_node)ᵀ. Woodbury then needs only Vᵀ·P⁻¹·V, the
-    links' m × m (m = 4·(rows + cols)) Green's function, which the DCT gives in closed form from
-    the per-mode inverses, built and inverted once per matrix. A solve costs one forward and one
-    inverse 2-D DCT (dense matrix products) plus O(m²): no iteration, no fill, no tolerance."""
+    (an edge cell of the spreader or sink to its side's lumped node, conductance g) is one rank-1
+    term g·(e_cell − e_node)(e_cell − e_node)ᵀ. Woodbury needs K = Γ⁻¹ + Vᵀ·P⁻¹·V over the
+    m = 4·(rows + cols) links. Written in the DCT modes along each edge line, taken as mirror
+    pairs (north ± south, east ± west), K splits into four independent parity blocks of about
+    m/4, each in closed form from the per-mode inverses (no transform), built and inverted once
+    per matrix. A solve costs one forward and one inverse 2-D DCT (dense matrix products) plus
+    O(m²): no iteration, no fill, no tolerance."""
     nr, nc = model.cfg.grid_rows, model.cfg.grid_cols
     cells = nr * nc
-    lg, edge = model.layer_g, model.edge_g
+    lg, (g_sp, g_sk) = model.layer_g, model.edge_g
     c_layer = model.C[:4 * cells:cells]
     qr, qc = _dct_basis(nr), _dct_basis(nc)
     lam_r = (2.0 - 2.0 * np.cos(np.pi * np.arange(nr) / nr))[:, None]
@@ -586,89 +576,100 @@ def _direct_solver(model: ThermalModel, c_scale: float, a: float) -> Callable[[n
     for li in range(1, 4):
         piv.append(diag[li] - off[li - 1] ** 2 / piv[li - 1])
 
+    elim = [off[li - 1] / piv[li - 1] for li in range(1, 4)]
+    inv_piv = [1.0 / p for p in piv]
+
     def modes_solve(R: np.ndarray) -> np.ndarray:
         """The 4×4 vertical tridiagonal system of every mode (Thomas algorithm, vectorised)."""
         R = R.copy()
         for li in range(1, 4):
-            R[li] -= off[li - 1] / piv[li - 1] * R[li - 1]
-        R[3] /= piv[3]
+            R[li] -= elim[li - 1] * R[li - 1]
+        R[3] *= inv_piv[3]
         for li in (2, 1, 0):
-            R[li] = (R[li] - off[li] * R[li + 1]) / piv[li]
+            R[li] -= off[li] * R[li + 1]
+            R[li] *= inv_piv[li]
         return R
 
-    # links, in a fixed order: layer 2 (spreader) then 3 (sink); sides N, S (rows), E, W (columns)
-    lines = []  # (layer, kind 'r'|'c', index of the row/column, periphery node, g)
-    for (li, nodes), (g_ns, g_ew) in zip(((2, (SP_N, SP_S, SP_E, SP_W)), (3, (SINK_C_N, SINK_C_S, SINK_C_E, SINK_C_W))),
-                                         edge, strict=True):
-        lines += [(li, "r", nr - 1, nodes[0], g_ns), (li, "r", 0, nodes[1], g_ns),
-                  (li, "c", nc - 1, nodes[2], g_ew), (li, "c", 0, nodes[3], g_ew)]
-    sizes = [nc if kind == "r" else nr for _, kind, *_ in lines]
-    starts = np.concatenate([[0], np.cumsum(sizes)])
-    m = int(starts[-1])
-    l_node = np.concatenate([np.full(s, ln[3]) for ln, s in zip(lines, sizes, strict=True)])
-    l_g = np.concatenate([np.full(s, ln[4]) for ln, s in zip(lines, sizes, strict=True)])
-
-    # P's periphery block: g_ext without the links' share of its diagonal
-    share = np.bincount(l_node, weights=l_g, minlength=N_EXTRA)
-    d_ext = c_scale * model.C[4 * cells:] * np.eye(N_EXTRA) + a * (model.g_ext - np.diag(share))
-    d_ext_inv = np.linalg.inv(d_ext)
-
-    # per-mode inverse entries between layers 2 and 3: M⁻¹[l, l'](kr, kc)
-    minv = {}
+    # per-mode inverse entries between the linked layers 2 (spreader) and 3 (sink)
+    minv = np.empty((2, 2, nr, nc))
     for lb in (2, 3):
         unit = np.zeros((4, nr, nc))
         unit[lb] = 1.0
-        col = modes_solve(unit)
-        for la in (2, 3):
-            minv[la, lb] = col[la]
-    K = np.empty((m, m))
-    for p, (la, ka, ia, _, _) in enumerate(lines):
-        for q, (lb, kb, ib, _, _) in enumerate(lines):
-            if q < p:
-                continue
-            mi = minv[la, lb]  # (nr, nc), indexed by mode (kr, kc)
-            if ka == "r" and kb == "r":  # entry [j, j'] = Σ_kc Qc[j,kc] Qc[j',kc] Σ_kr Qr[ia,kr] Qr[ib,kr] M⁻¹
-                blk = (qc * ((qr[ia] * qr[ib]) @ mi)) @ qc.T
-            elif ka == "c" and kb == "c":
-                blk = (qr * (mi @ (qc[ia] * qc[ib]))) @ qr.T
-            elif ka == "r":  # row ia × column ib: entry [j, i']
-                blk = qc @ (qr[ia][:, None] * mi * qc[ib][None, :]).T @ qr.T
-            else:  # column ia × row ib: entry [i, j']
-                blk = qr @ (qc[ia][None, :] * mi * qr[ib][:, None]) @ qc.T
-            K[starts[p]:starts[p + 1], starts[q]:starts[q + 1]] = blk
-            K[starts[q]:starts[q + 1], starts[p]:starts[p + 1]] = blk.T
-    K += d_ext_inv[np.ix_(l_node, l_node)]
-    K[np.diag_indices(m)] += 1.0 / (a * l_g)
-    # the mirror images of each link: north–south (r1) and east–west (r2)
-    r1 = np.empty(m, dtype=np.int64)
-    r2 = np.empty(m, dtype=np.int64)
-    for p0 in (0, 4):
-        n_, s_, e_, w_ = (np.arange(starts[p], starts[p + 1]) for p in range(p0, p0 + 4))
-        r1[n_], r1[s_], r1[e_], r1[w_] = s_, n_, e_[::-1], w_[::-1]
-        r2[n_], r2[s_], r2[e_], r2[w_] = n_[::-1], s_[::-1], w_, e_
-    k_solve = _symmetric_inverse(K, r1, r2)
-    rows_at, cols_at = [nr - 1, 0], [nc - 1, 0]  # N, S rows; E, W columns (lines' order)
-    per_layer = [(slice(starts[p0], starts[p0 + 2]), slice(starts[p0 + 2], starts[p0 + 4])) for p0 in (0, 4)]
+        minv[:, lb - 2] = modes_solve(unit)[2:]
+    # a mirror pair of edge lines as one vector in mode space: (north ± south)/√2 along the
+    # rows is wr[s]·(row modes), (east ± west)/√2 along the columns (column modes)·wc[s]
+    even_r, even_c = np.arange(nr) % 2 == 0, np.arange(nc) % 2 == 0
+    wr = {1: math.sqrt(2.0) * qr[0] * even_r, -1: -math.sqrt(2.0) * qr[0] * ~even_r}
+    wc = {1: math.sqrt(2.0) * qc[0] * even_c, -1: -math.sqrt(2.0) * qc[0] * ~even_c}
+    # the 8 periphery nodes the lines link to, per layer: N, S, E, W
+    nodes = np.array([SP_N, SP_S, SP_E, SP_W, SINK_C_N, SINK_C_S, SINK_C_E, SINK_C_W])
+    g_line = np.array([g_sp[0], g_sp[0], g_sp[1], g_sp[1], g_sk[0], g_sk[0], g_sk[1], g_sk[1]])
+    n_line = np.array([nc, nc, nr, nr] * 2)
+    share = np.zeros(N_EXTRA)
+    np.add.at(share, nodes, g_line * n_line)  # P's periphery block: g_ext less the links' share
+    d_ext_inv = np.linalg.inv(c_scale * np.diag(model.C[4 * cells:]) + a * (model.g_ext - np.diag(share)))
+    d_lines = d_ext_inv[np.ix_(nodes, nodes)]
+
+    classes = []
+    for s1, s2 in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+        kc = np.nonzero(even_c if s2 == 1 else ~even_c)[0]  # row-line modes of this class
+        kr = np.nonzero(even_r if s1 == 1 else ~even_r)[0]  # column-line modes
+        n2, n1 = len(kc), len(kr)
+        size = 2 * (n2 + n1)
+        K = np.zeros((size, size))
+        rsl = [slice(lam * n2, (lam + 1) * n2) for lam in (0, 1)]
+        csl = [slice(2 * n2 + lam * n1, 2 * n2 + (lam + 1) * n1) for lam in (0, 1)]
+        for la in (0, 1):
+            for lb in (0, 1):
+                mi = minv[la, lb]
+                K[rsl[la], rsl[lb]] = np.diag((wr[s1] ** 2 @ mi)[kc])
+                K[csl[la], csl[lb]] = np.diag((mi @ wc[s2] ** 2)[kr])
+                rc = (wr[s1][:, None] * mi * wc[s2][None, :])[np.ix_(kr, kc)].T  # [kc, kr]
+                K[rsl[la], csl[lb]] = rc
+                K[csl[lb], rsl[la]] = rc.T
+        # each line's all-ones vector (its node's share) in this class: mode 0 of the pair sums
+        E = np.zeros((size, 8))
+        for lam in (0, 1):
+            if s2 == 1:  # row mode 0 is even
+                E[rsl[lam].start, 4 * lam] = math.sqrt(nc / 2)
+                E[rsl[lam].start, 4 * lam + 1] = s1 * math.sqrt(nc / 2)
+            if s1 == 1:
+                E[csl[lam].start, 4 * lam + 2] = math.sqrt(nr / 2)
+                E[csl[lam].start, 4 * lam + 3] = s2 * math.sqrt(nr / 2)
+        K += E @ d_lines @ E.T
+        K[np.diag_indices(size)] += 1.0 / (a * np.repeat([g_sp[0], g_sk[0], g_sp[1], g_sk[1]], [n2, n2, n1, n1]))
+        classes.append((s1, s2, kc, kr, rsl, csl, E, np.linalg.inv(K)))
+
+    w_rows = np.stack([wr[1], wr[-1]])  # (2, rows): the + and − pair of row lines
+    w_cols = np.stack([wc[1], wc[-1]])  # (2, cols)
+    zero2 = np.zeros((2, nr, nc))
 
     def solve(b: np.ndarray) -> np.ndarray:
         bx = b[:4 * cells].reshape(4, nr, nc)
-        R = np.matmul(qr.T, (bx.reshape(4 * nr, nc) @ qc).reshape(4, nr, nc))  # DCT of each layer
-        Y = modes_solve(R)  # P⁻¹b, mode space
+        Y = modes_solve(np.matmul(qr.T, (bx.reshape(4 * nr, nc) @ qc).reshape(4, nr, nc)))  # P⁻¹b, modes
         y_ext = d_ext_inv @ b[4 * cells:]
-        # P⁻¹b at the link cells: only the edge rows and columns of layers 2 and 3 are synthesised
-        y_link = np.empty(m)
-        for li, (rs, cs) in zip((2, 3), per_layer, strict=True):
-            y_link[rs] = ((qr[rows_at] @ Y[li]) @ qc.T).ravel()
-            y_link[cs] = (qr @ (Y[li] @ qc[cols_at].T)).T.ravel()
-        w = k_solve(y_link - y_ext[l_node])
-        # minus P⁻¹·V·w: the cell part is the mode solve of w scattered onto the edge lines
-        S = np.zeros((4, nr, nc))
-        for li, (rs, cs) in zip((2, 3), per_layer, strict=True):
-            S[li] = qr[rows_at].T @ (w[rs].reshape(2, nc) @ qc) + (qr.T @ w[cs].reshape(2, nr).T) @ qc[cols_at]
-        X = Y - modes_solve(S)
+        y_lines = y_ext[nodes]
+        on_rows = np.matmul(w_rows, Y[2:])  # (2 layers, ±, cols): the line pairs' modes
+        on_cols = np.matmul(Y[2:], w_cols.T)  # (2 layers, rows, ±)
+        w_on_rows = np.zeros((2, 2, nc))
+        w_on_cols = np.zeros((2, nr, 2))
+        node_w = np.zeros(8)
+        for s1, s2, kc, kr, rsl, csl, E, k_inv in classes:
+            i1, i2 = (1 - s1) // 2, (1 - s2) // 2
+            z = np.concatenate([on_rows[0, i1, kc], on_rows[1, i1, kc], on_cols[0, kr, i2], on_cols[1, kr, i2]])
+            w = k_inv @ (z - E @ y_lines)
+            node_w += E.T @ w
+            for lam in (0, 1):
+                w_on_rows[lam, i1, kc] = w[rsl[lam]]
+                w_on_cols[lam, kr, i2] = w[csl[lam]]
+        # minus P⁻¹·V·w: w spread back along the lines (mode space), one more mode solve
+        S = np.matmul(w_rows.T, w_on_rows) + np.matmul(w_on_cols, w_cols)
+        X = Y - modes_solve(np.concatenate([zero2, S]))
         out = np.empty(len(b))
         out[:4 * cells] = np.matmul(qr, (X.reshape(4 * nr, nc) @ qc.T).reshape(4, nr, nc)).ravel()
-        out[4 * cells:] = y_ext + d_ext_inv @ np.bincount(l_node, weights=w, minlength=N_EXTRA)
+        ext_w = np.zeros(N_EXTRA)
+        np.add.at(ext_w, nodes, node_w)
+        out[4 * cells:] = y_ext + d_ext_inv @ ext_w
         return out
 
     solve.matvec = _stencil_matvec(model, c_scale, a)  # type: ignore[attr-defined]

@@ -163,33 +163,53 @@ def vhflow_report_sections(state, run_dir, config) -> list[ReportSection]:
     return [ReportSection("Thermal sign-off", img + f"<table>{rows}</table>", order=60, source="thermal_signoff")]
 
 
-def thermal_cmd(
-    flp: Annotated[Path, typer.Option(help="HotSpot floorplan (.flp).")],
-    ptrace: Annotated[Path, typer.Option(help="HotSpot power trace (.ptrace).")],
-    config: Annotated[Path | None, typer.Option(help="HotSpot .config file (HotSpot 6 defaults without).")] = None,
-    model: Annotated[str | None, typer.Option(help="block or grid (default: grid when --grid is given, "
-                                                   "else the config's model_type, else HotSpot's block).")] = None,
-    grid: Annotated[str | None, typer.Option(help="Grid ROWSxCOLS (default: the config's grid_rows/cols, "
-                                                  "else 64x64).")] = None,
-    transient: Annotated[bool, typer.Option(help="Transient: one ptrace row per sampling interval.")] = False,
-    dt: Annotated[float | None, typer.Option("--sampling-intvl", "--dt",
-                                             help="Seconds per ptrace row (default: the config's "
-                                                  "sampling_intvl, else 3.333e-6).")] = None,
-    init_file: Annotated[Path | None, typer.Option(help="Initial temperatures (HotSpot -init_file, e.g. a "
-                                                        "previous --steady-file); default: init_temp.")] = None,
-    ttrace: Annotated[Path | None, typer.Option(help="Write the transient trace here (HotSpot -o format, K); "
-                                                     "implies --transient.")] = None,
-    steady_file: Annotated[Path | None, typer.Option(help="Write steady temperatures of every layer and "
-                                                          "inode (HotSpot -steady_file format, K).")] = None,
-    map_mode: Annotated[str | None, typer.Option(help="Grid-to-block temperature: avg, min, max, center "
-                                                      "(default: the config's grid_map_mode, else center).")] = None,
-    kelvin: Annotated[bool, typer.Option("--kelvin", help="Print kelvin instead of °C.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
-) -> None:
+# `vhflow thermal`'s options, parsed by argparse: typer >= 0.25 builds a pydantic TypeAdapter for
+# every typed option (≈ 0.15 s CPU with pydantic's import, a third of a 64×64 steady run), and a
+# thermal run is meant to be a fraction of HotSpot's second (issue 15 item 7)
+THERMAL_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (("--flp",), {"type": Path, "required": True, "help": "HotSpot floorplan (.flp)."}),
+    (("--ptrace",), {"type": Path, "required": True, "help": "HotSpot power trace (.ptrace)."}),
+    (("--config",), {"type": Path, "help": "HotSpot .config file (HotSpot 6 defaults without)."}),
+    (("--model",), {"help": "block or grid (default: grid when --grid is given, else the config's model_type, "
+                            "else HotSpot's block)."}),
+    (("--grid",), {"help": "Grid ROWSxCOLS (default: the config's grid_rows/cols, else 64x64)."}),
+    (("--transient",), {"action": "store_true", "help": "Transient: one ptrace row per sampling interval."}),
+    (("--sampling-intvl", "--dt"), {"dest": "dt", "type": float, "help": "Seconds per ptrace row (default: the "
+                                    "config's sampling_intvl, else 3.333e-6)."}),
+    (("--init-file",), {"type": Path, "help": "Initial temperatures (HotSpot -init_file, e.g. a previous "
+                                              "--steady-file); default: init_temp."}),
+    (("--ttrace",), {"type": Path, "help": "Write the transient trace here (HotSpot -o format, K); implies "
+                                           "--transient."}),
+    (("--steady-file",), {"type": Path, "help": "Write steady temperatures of every layer and inode (HotSpot "
+                                                "-steady_file format, K)."}),
+    (("--map-mode",), {"help": "Grid-to-block temperature: avg, min, max, center (default: the config's "
+                                "grid_map_mode, else center)."}),
+    (("--kelvin",), {"action": "store_true", "help": "Print kelvin instead of °C."}),
+    (("--json",), {"dest": "as_json", "action": "store_true", "help": "JSON output."}),
+)
+
+
+def thermal_cmd(ctx: typer.Context) -> None:
     """HotSpot 6 on a block floorplan: steady state (mean power) and optionally the transient.
 
     Temperatures on stdout (text and --json alike) are °C, or K with --kelvin; the files written
-    with --steady-file / --ttrace are kelvin, as HotSpot writes them."""
+    with --steady-file / --ttrace are kelvin, as HotSpot writes them. `vhflow thermal --help`
+    lists the options."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="vhflow thermal", allow_abbrev=False, description=(
+        "HotSpot 6 on a block floorplan: steady state (mean power) and optionally the transient. Temperatures on "
+        "stdout are °C, or K with --kelvin; --steady-file and --ttrace are written in kelvin, as HotSpot does."))
+    for flags, kw in THERMAL_OPTIONS:
+        parser.add_argument(*flags, **kw)
+    thermal(**vars(parser.parse_args(ctx.args)))
+
+
+def thermal(flp: Path, ptrace: Path, config: Path | None = None, model: str | None = None, grid: str | None = None,
+            transient: bool = False, dt: float | None = None, init_file: Path | None = None,
+            ttrace: Path | None = None, steady_file: Path | None = None, map_mode: str | None = None,
+            kelvin: bool = False, as_json: bool = False) -> None:
+    """`vhflow thermal` once its options are parsed (THERMAL_OPTIONS say what each one means)."""
     from flow.engines.thermal import KELVIN
     from flow.formats.hotspot import (
         read_config,
@@ -302,5 +322,6 @@ def thermal_dvfs_cmd(
 
 @hookimpl
 def vhflow_cli(app) -> None:
-    app.command("thermal")(thermal_cmd)
+    app.command("thermal", add_help_option=False,  # argparse parses the options and --help
+                context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(thermal_cmd)
     app.command("thermal-dvfs")(thermal_dvfs_cmd)
