@@ -204,6 +204,11 @@ def vhflow_report_sections(state, run_dir, config):
                      "grouped by the supply it was powered from (IR drop: estimate through the header switches).</p>")
         parts.append(_table(["island", "supply (rail · corner, V)", "total (mW)", "share (%)", "IR drop estimate (mV)"],
                             rows))
+        fv_t, sdc_t = (isl_doc or {}).get("clock_period_s"), (isl_doc or {}).get("sdc_period_s")
+        if fv_t and sdc_t and abs(fv_t / sdc_t - 1) > 0.01:
+            parts.append(f"<p class='muted'>Signed off at the SDC clock ({sdc_t * 1e9:.3f} ns). The FINE-VH island "
+                         f"table's power is its netlist-level model at FINE-VH's own clock ({fv_t * 1e9:.3f} ns, "
+                         f"{sdc_t / fv_t:.2f}× the frequency), so its rows do not add up to this total.</p>")
         if total and abs(summed - total) > 1e-6 * total + 1e-15:
             parts.append(f"<p class='bad'>Per-island rows sum to {summed * mw:.4f} mW but the total is "
                          f"{total * mw:.4f} mW.</p>")

@@ -71,7 +71,7 @@ def test_island_table_labels_rail_corner_voltage_and_sums(tmp_path):
         ["Σ islands + rest", "", "3.8750"]]
     assert sum(float(r[2]) for r in rows[:-1]) == pytest.approx(TOTAL * 1e3, abs=5e-4 * len(rows))
     assert rows[2][3] == "51.6" and rows[2][4] == f"{2.0e-3 / 1.1 * 1500.0 / 4.0 * 1e3:.2f}"
-    assert "sum to" not in text  # no inconsistency to flag
+    assert "sum to" not in text and "own clock" not in text  # no inconsistency to flag
     sup = dict(re.findall(r"<tr><td>((?:VDD[HL]|default)[^<]*)</td><td>([\d.]+)</td></tr>", text))
     assert sup == {"VDDL · slow (0.95 V)": "1.5000", "VDDH · typical (1.10 V)": "2.3750"}
 
@@ -109,3 +109,14 @@ def test_mixed_supply_signoff_table_sums_to_the_total(tmp_path, nangate45):
     assert next(r for r in rows if r[0] == "i1")[1] == "VDDL · slow (0.95 V)"  # the platform's voltage
     # r2 is in no island: on the platform's default corner
     assert next(r for r in rows if r[0].startswith("rest"))[1] == "VDDH · typical (1.10 V)"
+
+
+def test_fine_vh_clock_differs_from_the_sdc_clock_is_said(tmp_path):
+    """FINE-VH's island table is at FINE-VH's clock (gcd: 0.749 ns beside the SDC's 2.8 ns: its
+    rows added to 3.06× the sign-off total); the sign-off section says which clock is which."""
+    st = _state(tmp_path)
+    doc = json.loads((tmp_path / "islands.json").read_text())
+    doc.update(clock_period_s=7.485038e-10, sdc_period_s=2.8e-9)  # the gcd run's
+    (tmp_path / "islands.json").write_text(json.dumps(doc))
+    text = plugin.vhflow_report_sections(st, tmp_path, {})[0].html
+    assert "SDC clock (2.800 ns)" in text and "own clock (0.749 ns, 3.74× the frequency)" in text
