@@ -768,7 +768,9 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                 for e in adj_order[adj_starts[v]:adj_starts[v + 1]]:
                     if nonlaunch[e]:
                         stack.append(int(g.dst[e]))
-    prop = np.array([propagated_clock if propagated_clock is not None else c.propagated for c in clocks] or [False])
+    # a virtual clock (no source) cannot be propagated: its latency stays (OpenSTA warning 450)
+    prop = np.array([bool(c.sources) and (propagated_clock if propagated_clock is not None else c.propagated)
+                     for c in clocks] or [False])
     in_clk = clk_of_node >= 0
     ideal_node = in_clk & ~prop[np.maximum(clk_of_node, 0)]
     # an ideal clock has zero network delay but, as in OpenSTA, slews propagate through its
