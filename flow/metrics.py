@@ -184,7 +184,9 @@ METRIC_TABLE: tuple[Metric, ...] = (
     _m("finish__power__leakage__total", "W", "Leakage power (state-dependent where Liberty gives `when`).",
        "power__leakage__total", "W", "mW"),
     _m("finish__power__total__corner:*", "W", "Total power at one corner.", "power__total__corner:*", "W", "mW"),
-    _m("finish__power__per_supply__*", "W", "Power drawn from one supply rail.", "power__per_supply__*", "W", "mW"),
+    _m("finish__power__per_supply__*", "W", "Power drawn from one supply, named by the Liberty corner it was "
+       "powered at (FINE-VH: the VDDH/VDDL rail corners; the report names the rail).", "power__per_supply__*", "W",
+       "mW"),
     _m("finish__power__per_island__*", "W", "Power of one FINE-VH island.", "power__per_island__*", "W", "mW"),
     _m("finish__power__ir_drop__worst", "V", "Worst static IR drop through island header switches (estimate).",
        "power__ir_drop__worst", "V", "mV"),
@@ -295,6 +297,8 @@ def display(name: str, value: object) -> tuple[str, str]:
     thousands separators, no exponent for ordinary magnitudes."""
     m = describe(name)
     unit = m.shown_unit if m else ""
+    if isinstance(value, list | tuple):  # constraints__clocks__details: 'clk: 2.8000', one per clock
+        return ", ".join(map(str, value)) or "—", unit
     if isinstance(value, bool) or not isinstance(value, int | float):
         return ("—" if value is None else str(value)), unit
     if m is not None and m.display_unit is not None:

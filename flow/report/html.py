@@ -268,6 +268,25 @@ def write_power_instances_csv(run_dir: Path, state: State) -> Path | None:
     return out
 
 
+#: short labels of the summary cards (the metric table has the full meanings)
+CARD_LABELS = {"synth__design__instance__count__stdcell": "Cells after synthesis",
+               "synth__design__instance__area__stdcell": "Cell area after synthesis",
+               "detailedplace__hpwl": "HPWL after detailed placement", "thermal__max_c": "Peak die temperature",
+               "finevh__islands": "FINE-VH islands"}
+
+
+def _card_label(key: str, metrics: dict[str, Any]) -> str:
+    if key == "finish__power__total":  # name the corner the headline figure is at
+        total = metrics.get(key)
+        corner = next((k.split(":", 1)[1] for k, v in metrics.items()
+                       if k.startswith("finish__power__total__corner:") and v == total), None)
+        if corner == "mixed":
+            return "Total power (mixed supplies)"
+        return f"Total power ({corner} corner)" if corner else "Total power"
+    m = describe(key)
+    return CARD_LABELS.get(key) or (m.meaning.split("(")[0].rstrip(". ") if m else key)
+
+
 def build_report(run_dir: Path | str, pm: Any = None, rules: Path | str | None = None) -> Path:
     """Write `<run_dir>/report.html` (and `power_instances.csv`) from the run directory; with
     `rules` (an ORFS rules file) the report checks the metrics against it."""
@@ -288,8 +307,7 @@ def build_report(run_dir: Path | str, pm: Any = None, rules: Path | str | None =
                        "detailedplace__hpwl", "finish__power__total", "thermal__max_c", "finevh__islands") if k in metrics]
     kcards = "".join(
         "<div class='card na'><div class='k'>{}</div><div class='v'>{} {}</div></div>".format(
-            html.escape(describe(k).meaning.split("(")[0].rstrip(". ") if describe(k) else k),
-            *map(html.escape, display(k, metrics[k])))
+            html.escape(_card_label(k, metrics)), *map(html.escape, display(k, metrics[k])))
         for k in key
     )
     sections.append(ReportSection("Summary", f"<div class='cards'>{cards}</div><div class='cards' "

@@ -300,20 +300,20 @@ def _ns(v: Any) -> str:
     return "—" if not isinstance(v, int | float) else format_number(float(v) * 1e9)
 
 
-def worst_paths_table(timing_json: Path, report_link: str | None, limit: int = 10) -> str:
-    """The worst setup and hold paths of every corner (ns), worst first."""
+def worst_paths_table(timing_json: Path, report_link: str | None, limit: int = 5) -> str:
+    """The `limit` worst setup paths, then the `limit` worst hold paths, over every corner (ns):
+    hold slacks are usually the smaller numbers, and a single sorted list would hide setup."""
     try:
         doc = json.loads(timing_json.read_text())
     except (OSError, ValueError):
         return ""
     rows = []
-    for corner, c in doc.get("corners", {}).items():
-        for kind in ("setup", "hold"):
-            for p in c.get(f"{kind}_paths", []) or []:
-                rows.append((float(p.get("slack", np.inf)), corner, kind, p))
+    for kind in ("setup", "hold"):
+        found = [(float(p.get("slack", np.inf)), corner, kind, p) for corner, c in doc.get("corners", {}).items()
+                 for p in c.get(f"{kind}_paths", []) or []]
+        rows += sorted(found, key=lambda r: r[0])[:limit]
     if not rows:
         return ""
-    rows.sort(key=lambda r: r[0])
     body = "".join(
         f"<tr class='{'bad' if s < 0 else ''}'><td>{html.escape(k)}</td><td>{html.escape(corner)}</td>"
         f"<td><code>{html.escape(str(p.get('startpoint', '')))}</code></td>"
@@ -321,7 +321,7 @@ def worst_paths_table(timing_json: Path, report_link: str | None, limit: int = 1
         f"<td>{html.escape(str(p.get('capture_clock') or ''))}</td>"
         f"<td class='num'>{_ns(p.get('arrival'))}</td><td class='num'>{_ns(p.get('required'))}</td>"
         f"<td class='num'><b>{_ns(s)}</b></td><td class='num'>{len(p.get('stages') or [])}</td></tr>"
-        for s, corner, k, p in rows[:limit]
+        for s, corner, k, p in rows
     )
     link = (f"<p>Full paths in OpenSTA <code>report_checks</code> format: "
             f"<a href='{html.escape(report_link)}'>{html.escape(report_link)}</a></p>") if report_link else ""

@@ -93,10 +93,14 @@ def test_pd_figures_and_tables_match_the_run(gcd_run, nangate45):
     assert tree["sinks"] == m["cts__clock__sinks"] > 0
     assert len({tree["driver"][n][0] for n in tree["nets"]} - {"PIN"}) == m["cts__clock__buffers"]
     assert f"Clock tree: {m['cts__clock__sinks']} sinks, {m['cts__clock__buffers']} buffers" in text
-    # worst-path table: the worst row is the run's worst slack (setup or hold), in ns
-    worst = min(m["finish__timing__setup__ws"], m["finish__timing__hold__ws"])
-    first = re.search(r"<h3>Worst paths</h3><table>.*?<tr class='[^']*'>(.*?)</tr>", text, re.S).group(1)
-    assert f"<b>{format_number(worst)}</b>" in first
+    # worst-path table: the 5 worst setup paths, then the 5 worst hold paths; the first of each is
+    # the run's worst slack of its kind, in ns
+    table = re.search(r"<h3>Worst paths</h3><table>(.*?)</table>", text, re.S).group(1)
+    rows = re.findall(r"<tr class='[^']*'><td>(setup|hold)</td>(.*?)</tr>", table, re.S)
+    assert [k for k, _ in rows] == ["setup"] * 5 + ["hold"] * 5
+    assert f"<b>{format_number(m['finish__timing__setup__ws'])}</b>" in rows[0][1]
+    assert f"<b>{format_number(m['finish__timing__hold__ws'])}</b>" in rows[5][1]
+    assert "Total power (fast corner)" in text  # the headline corner is named on its card
     rpt = "timing.rpt" if (dirs["signoff"] / "timing.rpt").is_file() else "checks.rpt"
     assert re.search(rf"<a href='[^']*{rpt}'>", text)  # the link to the OpenSTA-format paths
     # every instance's power, highest first, summing to the sign-off total
