@@ -111,7 +111,7 @@ def main(argv: list[str]) -> int:
     from flow.engines import sta
     from flow.platform import load_platform
     from flow.synth import synthesize
-    from plugins.finevh.study import lenet_layers, study_design
+    from plugins.finevh.study import lenet_layers, precision_modes, study_design
 
     plat = load_platform("sky130hd")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -126,7 +126,8 @@ def main(argv: list[str]) -> int:
         design = sta.load_design([syn.netlist], cfg["top"])
         tc = sta.load_constraints(work / "constraint.sdc", design, plat.liberty("ss_n40C_1v76"))
         conv = lenet_layers(*cfg["convnet"]) if "convnet" in cfg else lenet_layers(4, 4)
-        rows += study_design(cfg["name"], design, tc, plat, cfg["ks"], convnet=conv)
+        modes = precision_modes(design, plat.liberty("ss_n40C_1v76"), tc) if cfg["top"] == "mac_array" else None
+        rows += study_design(cfg["name"], design, tc, plat, cfg["ks"], convnet=conv, modes=modes)
         (args.out / "finevh_study.json").write_text(json.dumps(rows, indent=1))
     md = ["# FINE-VH study (sky130hd ss_n40C, 1.28–1.76 V)", "",
           "Energies per workload; `misses (D/FV)` = deadline misses of realistic DVFS / FINE-VH (a policy with "

@@ -69,7 +69,7 @@ class SignoffModel:
 
     def __init__(self, design: FlatDesign, libs: Mapping[str, Any], constraints: sta.TimingConstraints, *,
                  input_activity: float = 0.1, annotated: Mapping[str, tuple[float, float]] | None = None,
-                 wire_load: bool = True) -> None:
+                 wire_load: bool = True, parasitics: Parasitics | None = None) -> None:
         self.design = design
         self.corners = list(libs)
         self.libs = [libs[c] for c in self.corners]
@@ -83,6 +83,8 @@ class SignoffModel:
         if wire_load and constraints.wire_load_model is not None:  # as sign-off: the SDC's wire-load model
             wl = WireLoad.from_library(self.libs[-1], constraints.wire_load_model)
             self._par = Parasitics.from_wire_load(design, wl) if wl is not None else None
+        if parasitics is not None:  # routed: the SPEF's RC trees instead of any estimate
+            self._par = parasitics
         self.input_activity = input_activity
         self.annotated = annotated
         self._activity: pw.PinActivity | None = None

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -101,6 +102,7 @@ class Interval:
     duration: float
     cycles: float
     activity: float = 1.0
+    mode: str = ""  # operating mode (a precision: "8", "4", "2"); "" the base model's
 
 
 @dataclass
@@ -116,13 +118,18 @@ def _ideal_voltage(delay: Curve, need_f: float) -> float | None:
     return delay.voltage_for_delay(1.0 / need_f) if need_f > 0 else float(delay.volts[0])
 
 
-def evaluate(m: SystemModel, trace: list[Interval], policy: str) -> PolicyResult:
+def evaluate(base: SystemModel, trace: list[Interval], policy: str,
+             modes: Mapping[str, SystemModel] | None = None) -> PolicyResult:
+    """Energy and deadline misses of `policy` on `trace`; an interval tagged with a mode in
+    `modes` (e.g. a precision timed by case analysis) uses that mode's signed-off model."""
+    m = base
     energy, misses, done = 0.0, 0, 0.0
     timeline: list[dict] = []
     level = None  # current DVFS level
     mode = "slow"  # current FINE-VH mode
     vlo, _ = m.v_range
     for iv in trace:
+        m = modes.get(iv.mode, base) if modes else base
         need = iv.cycles / iv.duration
         a = iv.activity
         step: dict = {}
@@ -205,8 +212,9 @@ def evaluate(m: SystemModel, trace: list[Interval], policy: str) -> PolicyResult
     return PolicyResult(policy, energy, misses, done, timeline)
 
 
-def compare(m: SystemModel, trace: list[Interval]) -> dict[str, PolicyResult]:
-    return {p: evaluate(m, trace, p) for p in POLICIES}
+def compare(m: SystemModel, trace: list[Interval],
+            modes: Mapping[str, SystemModel] | None = None) -> dict[str, PolicyResult]:
+    return {p: evaluate(m, trace, p, modes) for p in POLICIES}
 
 
 def savings(results: dict[str, PolicyResult]) -> dict[str, float | None]:
@@ -263,9 +271,10 @@ def convnet_frames(doc: dict, f_nom: float, *, load: float | None = None, idle: 
     MACs), so a layer at lower precision (fewer cycles: sub-word parallel MACs) or with zero
     skipping under-uses its slot; each frame is followed by an idle phase (`idle` × the frame
     period, clock-gated: leakage only). Activity per layer: its net toggles per cycle relative to
-    the inference average, when the trace has them. Precision changes cycles and activity only:
-    the STA ignores `set_case_analysis` (flow/formats/sdc.py), so every mode is timed on all paths
-    of the mac_array, the 8-bit multiplier's included — conservative for 4- and 2-bit layers."""
+    the inference average, when the trace has them. Each layer's interval is tagged with its
+    precision ("8", "4", "2"): `compare(..., modes=)` then uses the model signed off for that
+    precision (the STA times only its paths: `set_case_analysis` on the precision register,
+    flow/engines/case_analysis.py); without `modes` every layer uses the all-paths model."""
     layers = doc.get("layers") or []
     load = float(doc.get("frame_load", 0.9) if load is None else load)
     idle = float(doc.get("idle_fraction", 0.3) if idle is None else idle)
@@ -291,7 +300,7 @@ def convnet_frames(doc: dict, f_nom: float, *, load: float | None = None, idle: 
         act = np.ones(cyc.size)
     out = []
     for _ in range(frames):
-        out += [Interval(float(s), float(c), float(a)) for s, c, a in zip(slots, cyc, act, strict=True)]
+        out += [Interval(float(s), float(c), float(a), str(int(b))) for s, c, a, b in zip(slots, cyc, act, bits, strict=True)]
         if idle > 0:
             out.append(Interval(deadline * idle / (1 - idle), 0.0, 0.0))
     return out

@@ -116,9 +116,11 @@ def _derate(curve: Curve, v: float, drop: float) -> float:
 def build(sm: SignoffModel, sweep: CornerSweep, rails: list[int], k: int, *, platform: Any,
           ls_cell: tuple[str, str, str, float, float] | None, margin: float = 0.03, min_size: int = 8,
           ir_drop: float = 0.01, net_weight: np.ndarray | None = None, seed: int = 0,
-          max_promotions: int = 12) -> FineVH:
+          max_promotions: int = 12, island: np.ndarray | None = None) -> FineVH:
     """FINE-VH on `rails` (corner indices of `sm`, lowest supply first; the last is VDDH) with
-    about `k` islands. `sm` and `sweep` at the nominal clock."""
+    about `k` islands. `sm` and `sweep` at the nominal clock. With `island` (per cell, from an
+    earlier build) the islands are kept — the hardware of another operating mode — and only
+    their rails follow this `sweep` (e.g. a precision mode's case-analysis timing)."""
     design = sm.design
     n = sm.n_inst
     period = sm.period
@@ -131,8 +133,13 @@ def build(sm: SignoffModel, sweep: CornerSweep, rails: list[int], k: int, *, pla
     for r in range(len(rails) - 2, -1, -1):
         ok = sweep.through_slack[rails[r]] >= margin * period
         cls[ok] = r
-    graph = cell_graph(design, net_weight=net_weight)
-    island, rail_class = slack_binned_islands(graph, cls, k, area, min_size=min_size, seed=seed)
+    if island is None:
+        graph = cell_graph(design, net_weight=net_weight)
+        island, rail_class = slack_binned_islands(graph, cls, k, area, min_size=min_size, seed=seed)
+    else:  # the same islands: each on the lowest rail all its cells allow in this mode
+        island = np.asarray(island, dtype=np.int64)
+        rail_class = np.zeros(int(island.max()) + 1, dtype=np.int64)
+        np.maximum.at(rail_class, island, cls)
     chip_delay = Curve(volts, [p.period for p in sweep.min_period], "delay")
     drv = lsh.driver_mask(design, libs_top)
     # without a library cell the platform's documented model stands in: its delay on nets that
@@ -324,8 +331,12 @@ def workloads(f_nom: float, convnet: dict | None) -> dict[str, list]:
 
 def study_design(name: str, design: FlatDesign, constraints: sta.TimingConstraints, platform: Any,
                  ks: list[int], rail_sets=RAIL_SETS_SKY130, convnet: dict | None = None,
-                 log=print) -> list[dict]:
-    """Rows of the study for one netlist (see `benchmarks/finevh_study.py`)."""
+                 log=print, modes: dict[str, sta.TimingConstraints] | None = None) -> list[dict]:
+    """Rows of the study for one netlist (see `benchmarks/finevh_study.py`). With `modes`
+    (precision -> constraints with `set_case_analysis` on the precision register), the islands
+    are built once on all paths and each mode gets its own rails, DVFS levels and signed-off
+    points from its case-analysis timing; the ConvNet workload is then also evaluated with each
+    layer on its precision's model (`convnet/per-mode`)."""
     import time
 
     from plugins.finevh import policy as pol
@@ -341,6 +352,13 @@ def study_design(name: str, design: FlatDesign, constraints: sta.TimingConstrain
     log(f"{name}: {sm.n_inst} cells, clock {sm.period * 1e9:.3f} ns (VDDH fmax + 3 %), corner sweep "
         f"{time.perf_counter() - t0:.1f} s")
     ls = level_shifter_cell(platform, libs[corners[-1]])
+    mode_sm: dict[str, tuple[SignoffModel, CornerSweep]] = {}
+    for p, tc_p in (modes or {}).items():
+        sm_p = SignoffModel(design, libs, scaled_constraints(tc_p, sm.period / float(tc_p.clocks[0].period)))
+        mode_sm[p] = (sm_p, sweep_corners(sm_p))
+        log(f"  precision {p}: chip WNS at VDDH {mode_sm[p][1].at_nominal[top].wns * 1e9:.3f} ns (all paths "
+            f"{sweep.at_nominal[top].wns * 1e9:.3f} ns), fastest clock at the lowest rail "
+            f"{mode_sm[p][1].min_period[0].period * 1e9:.3f} ns (all paths {sweep.min_period[0].period * 1e9:.3f} ns)")
     rows = []
     for rs in rail_sets:
         idx = [corners.index(c) for c in rs]
@@ -350,8 +368,14 @@ def study_design(name: str, design: FlatDesign, constraints: sta.TimingConstrain
             t1 = time.perf_counter()
             fv = build(sm, sweep, idx, k, platform=platform, ls_cell=ls)
             m = fv.system
-            for wname, tr in workloads(m.f_nom, convnet).items():
-                res = pol.compare(m, tr)
+            per_mode = {p: build(sm_p, sw_p, idx, k, platform=platform, ls_cell=ls, island=fv.island)
+                        for p, (sm_p, sw_p) in mode_sm.items()}
+            runs = [(w, tr, None) for w, tr in workloads(m.f_nom, convnet).items()]
+            if per_mode and convnet is not None:
+                runs.append(("convnet/per-mode", workloads(m.f_nom, convnet)["convnet"],
+                             {p: f.system for p, f in per_mode.items()}))
+            for wname, tr, mm in runs:
+                res = pol.compare(m, tr, mm)
                 sv = pol.savings(res)
                 rows.append({
                     "design": name, "cells": sm.n_inst, "clock_ns": sm.period * 1e9, "k": k,
@@ -368,10 +392,48 @@ def study_design(name: str, design: FlatDesign, constraints: sta.TimingConstrain
                     "f_slow_over_nom": m.slow.f / m.f_nom, "f_fast_over_nom": m.fast.f / m.f_nom,
                     "e_fast_over_nominal": m.fast.e_cycle / m.nominal.e_cycle,
                     "promotions": fv.promotions, "build_s": time.perf_counter() - t1,
+                    "per_mode": {p: {"islands_vddl": int(np.sum(f.rail_class == 0)), "fast_wns_ns": f.fast.wns * 1e9,
+                                     "slow_wns_ns": f.slow.wns * 1e9, "level_shifters": f.level_shifters,
+                                     "f_slow_over_nom": f.system.slow.f / f.system.f_nom,
+                                     "verified": bool(f.fast.meets and f.slow.meets)}
+                                 for p, f in per_mode.items()} if mm else {},
                 })
+                if mm:  # every mode's points must be verified for the per-mode row to count
+                    rows[-1]["verified"] = rows[-1]["verified"] and all(f.fast.meets and f.slow.meets
+                                                                        for f in per_mode.values())
             r0 = rows[-1]
             log(f"  rails {r0['rails_v']} k={k}: {r0['islands']} islands ({r0['hopping']} hopping), "
                 f"{fv.level_shifters} LS, area +{fv.area_overhead_pct:.1f} %, fast WNS {fv.fast.wns * 1e9:.3f} ns, "
                 f"E_fast/E_nom {r0['e_fast_over_nominal']:.3f}, f_L/f_nom {r0['f_slow_over_nom']:.3f}, "
                 f"{r0['build_s']:.1f} s")
     return rows
+
+
+PRECISION_CODE = {"8": 0, "4": 1, "2": 2}  # mac_array's `prec` encoding (designs/mac_array/src/mac_pe.v)
+
+
+def precision_modes(design: FlatDesign, lib: Any, constraints: sta.TimingConstraints) -> dict[str, sta.TimingConstraints]:
+    """Per precision ("8", "4", "2"): the constraints plus `set_case_analysis` of the precision
+    register's outputs (the drivers of the nets `...prec_q[b]` / `...pe.prec[b]`: the `prec`
+    port is registered, and OpenSTA does not propagate constants through registers)."""
+    import dataclasses
+
+    from plugins.finevh.routed import _directions
+
+    is_out = _directions(design, lib)
+    drv: dict[int, str] = {}
+    for p in np.flatnonzero(is_out).tolist():
+        drv.setdefault(int(design.pin_net[p]), f"{design.inst_names[int(design.pin_inst[p])]}/{design.pin_name[p]}")
+    bits: dict[int, set[str]] = {0: set(), 1: set()}
+    for k, net in enumerate(design.net_names):
+        nm = net.strip().lstrip("\\")
+        for b in (0, 1):
+            if (nm.endswith(f"prec_q[{b}]") or nm.endswith(f"pe.prec[{b}]")) and k in drv:
+                bits[b].add(drv[k])
+    if not bits[0] or not bits[1]:
+        return {}
+    out = {}
+    for mode, code in PRECISION_CODE.items():
+        case = {pin: str((code >> b) & 1) for b in (0, 1) for pin in sorted(bits[b])}
+        out[mode] = dataclasses.replace(constraints, case_analysis={**constraints.case_analysis, **case})
+    return out

@@ -1,0 +1,199 @@
+"""FINE-VH stages of the back end: `finevh_repair` (after `repair_timing`, before routing: every
+cell on its island's rail, electrical and setup repair at the mixed rails) and `finevh_signoff`
+(after `signoff`: both modes and the chip-wide DVFS levels re-timed and re-powered with the
+route's SPEF; the policy model those points give is stored as `policy_model_routed`). See
+`plugins/finevh/routed.py` for why the flow's own chip-wide repair cannot close FINE-VH timing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from flow.stage import Stage, StageContext, StageResult, Variable
+from flow.state import State
+
+VARIABLES = (
+    Variable("FINEVH_REPAIR", bool, "Repair (electrical + setup sizing) each island at its own rail before routing "
+             "(the flow's repair times one chip-wide corner).", True, source="finevh"),
+    Variable("FINEVH_SETUP_MARGIN", float, "Setup slack the mixed-rail repair aims for, over FINE-VH's clock "
+             "(placement estimates miss some routed wire delay).", 0.3, unit="ns", source="finevh"),
+)
+
+
+def _enabled(config) -> bool:
+    return int(config.get("FINEVH_ISLANDS", 0) or 0) > 0 or int(config.get("FINEVH_ISLAND_SIZE", 0) or 0) > 0
+
+
+def _doc(state: State) -> dict:
+    return json.loads(Path(state["islands"]).read_text())
+
+
+def _rail_libs(ctx: StageContext, doc: dict, *, all_corners: bool) -> dict[str, Any]:
+    """Engine libraries of the rails (or of every same-process corner up to VDDH), lowest first."""
+    from flow.stages.signoff import corner_library
+    from plugins.finevh.voltage import voltage_only_corners
+
+    plat = ctx.platform
+    if all_corners:
+        try:
+            corners = voltage_only_corners(plat)
+        except Exception:  # noqa: BLE001 - a platform without them: the two rails only
+            corners = list(doc["rail_corners"])
+        vh = plat.corner(doc["vddh"]).voltage
+        corners = [c for c in corners if plat.corner(c).voltage <= vh]
+    else:
+        corners = list(doc["rail_corners"])
+    corners = sorted(corners, key=lambda c: plat.corner(c).voltage)
+    return {c: ctx.cached(("engine_liberty", c), lambda c=c: corner_library(plat, c)) for c in corners}
+
+
+def _clock_ports(state: State, design, lib) -> list[str]:
+    from flow.engines import sta
+
+    tc = sta.load_constraints(state["sdc"], design, lib)
+    return [s for c in tc.clocks for s in c.sources if s in set(design.port_names)]
+
+
+class RepairStage(Stage):
+    id = "finevh_repair"
+    name = "FINE-VH: repair each island at its rail (mixed-rail timing)"
+    inputs = ("verilog", "sdc", "placement", "islands")
+    outputs = ("verilog", "placement", "def", "islands")
+    config_vars = VARIABLES
+
+    @classmethod
+    def enabled(cls, config) -> bool:
+        # with the flow's own repair off (REPAIR_TIMING=false) nothing is repaired here either
+        return _enabled(config) and bool(config.get("FINEVH_REPAIR", True)) and bool(config.get("REPAIR_TIMING", True))
+
+    def run(self, state: State, ctx: StageContext) -> StageResult:
+        import numpy as np
+
+        from flow.engines import sta
+        from flow.engines.repair import DesignRules, LibView, Repairer
+        from flow.errors import ConfigError
+        from flow.stages.floorplan import platform_lef
+        from flow.stages.place import legalize_added, placed_netlist, save_placed
+        from plugins.finevh.operating import scaled_constraints
+        from plugins.finevh.policy import SystemModel
+        from plugins.finevh.routed import MixedTimer, complete_assignment, corners_of, island_derate
+
+        cfg, plat = ctx.config, ctx.platform
+        doc = _doc(state)
+        libs = _rail_libs(ctx, doc, all_corners=False)
+        order = list(libs)
+        vh, vl = doc["vddh"], doc["vddl"]
+        nl, fp = placed_netlist(ctx, state)
+        d0 = nl.design()
+        clock_ports = _clock_ports(state, d0, libs[vh])
+        tc = sta.load_constraints(state["sdc"], d0, libs[vh])
+        tc = scaled_constraints(tc, float(doc["clock_period_s"]) / float(tc.clocks[0].period))
+        model = SystemModel.from_json(doc["policy_model"])
+        drop = float(cfg["FINEVH_IR_DROP_MV"]) * 1e-3
+        known = dict(doc["instances"])  # grows as repair adds cells (a rolled-back name is never reused)
+
+        def assignment(netlist) -> dict[str, str]:
+            if any(nm not in known for nm in netlist.inst_names):
+                known.update(complete_assignment(netlist.design(), libs[vh], {**doc, "instances": known},
+                                                 clock_ports))
+            return known
+
+        def corner_of(netlist) -> np.ndarray:
+            return corners_of(netlist.design(), assignment(netlist), doc["rails"], order, clock_rail=vh)
+
+        def derate_of(netlist) -> np.ndarray:
+            return island_derate(netlist.design(), assignment(netlist), doc, model.chip_delay,
+                                 float(doc["rail_voltage"][vh]), drop, mode="fast")
+
+        extra = list(cfg.get("DONT_USE_CELLS") or [])
+        raw = {c: ctx.cached(("liberty", c), lambda c=c: plat.liberty(c)) for c in order}
+        lvs = {c: LibView(raw[c], lambda name: plat.is_dont_use(name, extra)) for c in order}
+        timer = MixedTimer(raw, tc, plat.signal_layer, None, "steiner", corner_of=corner_of, derate_of=derate_of)
+        lef = platform_lef(ctx)
+
+        def sizes(cell: str) -> tuple[float, float]:
+            m = lef.macros.get(cell)
+            if m is None:
+                raise ConfigError(f"cell {cell} has no LEF macro: cannot place it")
+            return m.width, m.height
+
+        margin = {k: 20.0 if cfg.get(k) is None else float(cfg[k]) for k in ("SLEW_MARGIN", "CAP_MARGIN")}
+        rules = DesignRules(cfg.get("MAX_FANOUT"), margin["SLEW_MARGIN"] / 100.0, margin["CAP_MARGIN"] / 100.0)
+        # sizing decisions on VDDL's library: its cells are the ones wires slow down most
+        rep = Repairer(nl, lvs[vl], timer, sizes, rules, cfg.get("REPAIR_BUFFER_CELL"))
+        drv0, drv1 = rep.repair_design()
+        setup_m = float(cfg["FINEVH_SETUP_MARGIN"]) * 1e-9
+        ws0, ws1 = rep.repair_setup(setup_m, 100.0)
+        n_added = len(nl.added)
+        legalize_added(nl, fp)
+        views = save_placed(ctx, nl, fp, "finevh_repair")
+        final = nl.design()
+        doc = dict(doc)
+        doc["instances"] = complete_assignment(final, libs[vh], doc, clock_ports)
+        doc["rails"] = {**doc["rails"], "clk_tree": vh}
+        doc["clock_tree_rail"] = {"fast": vh, "slow": vl}
+        out = ctx.path("islands.json")
+        out.write_text(json.dumps(doc, indent=1))
+        ctx.log.info("finevh_repair: mixed-rail setup WNS %.3f -> %.3f ns at FINE-VH's clock (placement estimate), "
+                     "%d buffers, %d resized; slew/cap violations %d/%d -> %d/%d", ws0 * 1e9, ws1 * 1e9, n_added,
+                     rep.stats.resized, drv0.max_slew, drv0.max_cap, drv1.max_slew, drv1.max_cap)
+        return StageResult(views={**views, "islands": out}, metrics={
+            "finevh_repair__before__setup__ws__estimate": round(ws0 * 1e9, 6),
+            "finevh_repair__setup__ws__estimate": round(ws1 * 1e9, 6),
+            "finevh_repair__buffers": n_added, "finevh_repair__resized": rep.stats.resized,
+            "finevh_repair__timing__drv__max_slew": drv1.max_slew, "finevh_repair__timing__drv__max_cap": drv1.max_cap,
+        })
+
+
+class SignoffStage(Stage):
+    id = "finevh_signoff"
+    name = "FINE-VH: routed modes and DVFS levels re-timed and re-powered (SPEF)"
+    inputs = ("verilog", "sdc", "spef", "islands")
+    outputs = ("islands",)
+
+    @classmethod
+    def enabled(cls, config) -> bool:
+        return _enabled(config)
+
+    def run(self, state: State, ctx: StageContext) -> StageResult:
+        from flow.engines import sta
+        from flow.engines.parasitics import Parasitics
+        from flow.formats.spef import read_spef
+        from flow.stages.floorplan import load_netlist
+        from flow.stages.signoff import load_activity
+        from plugins.finevh.routed import routed_model
+
+        cfg = ctx.config
+        doc = _doc(state)
+        design = load_netlist(ctx, state)
+        libs = _rail_libs(ctx, doc, all_corners=True)
+        par = Parasitics.from_spef(read_spef(state["spef"]), design)
+        tc = sta.load_constraints(state["sdc"], design, libs[doc["vddh"]])
+        ann = load_activity(Path(cfg["ACTIVITY"]), cfg.get("ACTIVITY_SCOPE")) if cfg.get("ACTIVITY") else None
+        rm = routed_model(design, libs, tc, doc, par, ctx.platform,
+                          clock_ports=[s for c in tc.clocks for s in c.sources if s in set(design.port_names)],
+                          ir_drop=float(cfg["FINEVH_IR_DROP_MV"]) * 1e-3,
+                          input_activity=cfg.get("INPUT_ACTIVITY", 0.1), annotated=ann)
+        doc = dict(doc)
+        doc["policy_model_routed"] = rm.system.to_json()
+        doc["routed"] = {"fast_wns_s": rm.fast_wns, "slow_wns_s": rm.slow_wns, "slow_period_s": rm.slow_period,
+                         "nominal_wns_s": rm.nominal_wns, "level_wns_s": rm.level_wns, "meets": rm.meets,
+                         "added_instances": rm.added_instances, "clock_tree_instances": rm.clock_tree_instances,
+                         "spef": str(state["spef"])}
+        doc["instances"] = rm.assignment
+        out = ctx.path("islands.json")
+        out.write_text(json.dumps(doc, indent=1))
+        metrics: dict[str, Any] = {
+            "finevh__routed__fast__ws": round(rm.fast_wns * 1e9, 6) if math.isfinite(rm.fast_wns) else None,
+            "finevh__routed__slow__ws": round(rm.slow_wns * 1e9, 6) if math.isfinite(rm.slow_wns) else None,
+            "finevh__routed__slow__period_ns": round(rm.slow_period * 1e9, 6),
+            "finevh__routed__nominal__ws": round(rm.nominal_wns * 1e9, 6) if math.isfinite(rm.nominal_wns) else None,
+            "finevh__routed__meets": int(rm.meets),
+        }
+        ctx.log.info("finevh_signoff (SPEF): fast mode WNS %.3f ns at %.3f ns, slow mode WNS %.3f ns at %.3f ns, "
+                     "nominal (all VDDH) WNS %.3f ns", rm.fast_wns * 1e9, doc["clock_period_s"] * 1e9,
+                     rm.slow_wns * 1e9, rm.slow_period * 1e9, rm.nominal_wns * 1e9)
+        return StageResult(views={"islands": out}, metrics=metrics)

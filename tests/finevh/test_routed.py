@@ -1,0 +1,105 @@
+"""FINE-VH after routing (plugins/finevh/routed.py): cells the back end adds join the right
+island, the repair timer times each cell at its rail, and a routed mode that misses timing
+withdraws every saving."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.finevh.test_finevh import hand_model
+
+P = "sky130_fd_sc_hd__"
+# cb: a CTS buffer on the clock; rb: a repair buffer after u1 (island isl0); pb: a buffer on an
+# input port; hb: a hold buffer after rb (a chain of new cells)
+NET = f"""module top(clk, din, q);
+  input clk, din;
+  output q;
+  wire ck1, d1, q1, n1, n2, n3;
+  {P}buf_1 cb (.A(clk), .X(ck1));
+  {P}buf_1 pb (.A(din), .X(d1));
+  {P}dfxtp_1 f1 (.CLK(ck1), .D(d1), .Q(q1));
+  {P}inv_1 u1 (.A(q1), .Y(n1));
+  {P}buf_1 rb (.A(n1), .X(n2));
+  {P}dlygate4sd3_1 hb (.A(n2), .X(n3));
+  {P}dfxtp_1 f2 (.CLK(ck1), .D(n3), .Q(q));
+endmodule
+"""
+
+
+def _doc(vl: str, vh: str) -> dict:
+    return {"instances": {"f1": "isl0", "u1": "isl0", "f2": "isl1"}, "rails": {"isl0": vl, "isl1": vh},
+            "vddh": vh, "vddl": vl,
+            "islands": [{"name": "isl0", "rail": vl, "hopping": False}, {"name": "isl1", "rail": vh, "hopping": True}]}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory, sky130hd):
+    from flow.engines import sta
+
+    d = tmp_path_factory.mktemp("routed")
+    (d / "top.v").write_text(NET)
+    return sta.load_design([d / "top.v"], "top"), sky130hd
+
+
+def test_new_cells_join_their_drivers_island(small):
+    from plugins.finevh.routed import CLOCK_ISLAND, complete_assignment, corners_of
+
+    design, plat = small
+    vl, vh = "ss_n40C_1v28", "ss_n40C_1v76"
+    got = complete_assignment(design, plat.liberty(vh), _doc(vl, vh), ["clk"])
+    assert got == {"cb": CLOCK_ISLAND, "pb": "isl1", "f1": "isl0", "u1": "isl0", "rb": "isl0", "hb": "isl0",
+                   "f2": "isl1"}
+    ic = corners_of(design, got, _doc(vl, vh)["rails"], [vl, vh], clock_rail=vh)
+    assert dict(zip(design.inst_names, ic.tolist(), strict=True)) == {
+        "cb": 1, "pb": 1, "f1": 0, "u1": 0, "rb": 0, "hb": 0, "f2": 1}
+
+
+def test_mixed_timer_times_each_cell_at_its_rail(small):
+    """The repair engine's timer with `corner_of`: one 'mixed' analysis equal to the STA's with the
+    same instance corners, and slower than the whole chip at VDDH (the cells on VDDL)."""
+    from flow.engines import sta
+    from flow.engines.repair import Netlist, Timer, steiner_parasitics
+    from plugins.finevh.routed import MixedTimer
+
+    design, plat = small
+    vl, vh = "ss_n40C_1v28", "ss_n40C_1v76"
+    libs = {vl: plat.liberty(vl), vh: plat.liberty(vh)}
+    n = len(design.inst_names)
+    x = np.arange(n) * 20e-6
+    pin_x = x[design.pin_inst] + 1e-6
+    nl = Netlist(design, x, np.zeros(n), np.full(n, 2e-6), np.full(n, 2.72e-6), np.zeros(n, dtype=bool), pin_x,
+                 np.zeros(len(design.pin_name)))
+    tc = sta.TimingConstraints(clocks=[sta.ClockDef("clk", 5e-9, (0.0, 2.5e-9), ["clk"])])
+    ic = np.array([0 if nm in ("f1", "u1", "rb", "hb") else 1 for nm in design.inst_names])
+    mixed = MixedTimer(libs, tc, plat.signal_layer, corner_of=lambda _nl: ic).run(nl)
+    assert list(mixed) == ["mixed"]
+    ref = sta.analyze(design, list(libs.values()), tc, parasitics=steiner_parasitics(nl, plat.signal_layer),
+                      instance_corner=ic)
+    assert mixed["mixed"].setup_wns == pytest.approx(ref.setup_wns, abs=1e-15)
+    chip = Timer({vh: libs[vh]}, tc, plat.signal_layer).run(nl)[vh]
+    assert mixed["mixed"].setup_wns < chip.setup_wns - 0.1e-9
+
+
+def test_routed_modes_decide_the_claim(tmp_path):
+    """With `finevh_signoff`'s routed re-check, the claim follows the worst of the routed fast
+    mode, slow mode and all-VDDH nominal; the routed policy model replaces the netlist one."""
+    from plugins.finevh.plugin import policy_model, post_route_check, vhflow_metrics
+
+    m = hand_model()
+    routed = hand_model()
+    routed.fast.e_cycle *= 1.1  # routed wires: more energy per cycle
+    doc = {"policy_model": m.to_json(), "policy_model_routed": routed.to_json(), "clock_period_s": 9e-9,
+           "routed": {"fast_wns_s": 0.2e-9, "slow_wns_s": 0.05e-9, "nominal_wns_s": 0.4e-9}}
+    (tmp_path / "islands.json").write_text(json.dumps(doc))
+    state = {"islands": tmp_path / "islands.json"}
+    assert post_route_check(state, doc) == pytest.approx(0.05e-9)
+    assert policy_model(doc).fast.e_cycle == pytest.approx(m.fast.e_cycle * 1.1)
+    ok = vhflow_metrics(state, tmp_path)
+    assert ok["finevh__signoff__fast_mode__meets"] == 1 and "finevh__saving__finevh_vs_nominal_pct" in ok
+    doc["routed"]["slow_wns_s"] = -0.01e-9  # the slow mode misses its clock after routing
+    (tmp_path / "islands.json").write_text(json.dumps(doc))
+    bad = vhflow_metrics(state, tmp_path)
+    assert bad["finevh__signoff__fast_mode__meets"] == 0 and not any(k.startswith("finevh__saving") for k in bad)
