@@ -236,3 +236,90 @@ def swap_adjacent(order, row_ptr, site, row, wsites, seg, occ, cnet_ptr, cnets, 
         if improved == 0:
             break
     return swaps
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _wa_axis(p, starts, gamma, g):  # pragma: no cover - compiled
+    """Weighted-average wirelength of one axis (nets are the pin runs starting at `starts`):
+    writes d WA / d p per pin into `g`; returns the exact span total (HPWL of that axis)."""
+    span = 0.0
+    nn = starts.size
+    ep = np.empty(p.size)
+    em = np.empty(p.size)
+    for k in range(nn):
+        a = starts[k]
+        b = starts[k + 1] if k + 1 < nn else p.size
+        pmax = pmin = p[a]
+        for t in range(a + 1, b):
+            pmax, pmin = max(pmax, p[t]), min(pmin, p[t])
+        span += pmax - pmin
+        sp = sm = spx = smx = 0.0
+        for t in range(a, b):
+            ep[t] = math.exp((p[t] - pmax) / gamma)
+            em[t] = math.exp((pmin - p[t]) / gamma)
+            sp += ep[t]
+            sm += em[t]
+            spx += p[t] * ep[t]
+            smx += p[t] * em[t]
+        wp, wm = spx / sp, smx / sm
+        for t in range(a, b):
+            g[t] = ep[t] / sp * (1 + (p[t] - wp) / gamma) - em[t] / sm * (1 - (p[t] - wm) / gamma)
+    return span
+
+
+@njit(cache=True, nogil=True)
+def wa_pin_gradient(p, starts, gamma):  # pragma: no cover - compiled
+    """d WA / d p per pin of one axis and its span total (see `_wa_axis`)."""
+    g = np.empty(p.size)
+    span = _wa_axis(p, starts, gamma, g)
+    return g, span
+
+
+@njit(cache=True, nogil=True)
+def wa_cell_gradient(v, pcell, mov, fixed_pos, starts, scale, gamma, wpin, g):  # pragma: no cover - compiled
+    """WA gradient of one axis summed per cell into `g` (cell coordinates `v`, a pin at its
+    cell or, where not `mov`, at `fixed_pos`; coordinates times `scale` before the model,
+    gradients weighted by `wpin`); returns the span total in scaled units."""
+    p = np.empty(pcell.size)
+    for t in range(pcell.size):
+        p[t] = (v[pcell[t]] if mov[t] else fixed_pos[t]) * scale
+    gp = np.empty(pcell.size)
+    span = _wa_axis(p, starts, gamma, gp)
+    g[:] = 0.0
+    for t in range(pcell.size):
+        if mov[t]:
+            g[pcell[t]] += gp[t] * wpin[t] * scale
+    return span
+
+
+@njit(cache=True, nogil=True)
+def cic_scatter(gx, gy, q, m):  # pragma: no cover - compiled
+    """Cloud-in-cell (bilinear) charge map, m x m bins, of charges q at bin coordinates (gx, gy)."""
+    rho = np.zeros((m, m))
+    for i in range(gx.size):
+        fx = min(max(gx[i] - 0.5, 0.0), m - 1.0)
+        fy = min(max(gy[i] - 0.5, 0.0), m - 1.0)
+        i0 = min(int(fx), m - 2)
+        j0 = min(int(fy), m - 2)
+        tx, ty = fx - i0, fy - j0
+        rho[i0, j0] += q[i] * (1 - tx) * (1 - ty)
+        rho[i0 + 1, j0] += q[i] * tx * (1 - ty)
+        rho[i0, j0 + 1] += q[i] * (1 - tx) * ty
+        rho[i0 + 1, j0 + 1] += q[i] * tx * ty
+    return rho
+
+
+@njit(cache=True, nogil=True)
+def cic_gather(e, gx, gy):  # pragma: no cover - compiled
+    """The bilinear interpolation of bin values `e` at (gx, gy): the adjoint of `cic_scatter`."""
+    m = e.shape[0]
+    out = np.empty(gx.size)
+    for i in range(gx.size):
+        fx = min(max(gx[i] - 0.5, 0.0), m - 1.0)
+        fy = min(max(gy[i] - 0.5, 0.0), m - 1.0)
+        i0 = min(int(fx), m - 2)
+        j0 = min(int(fy), m - 2)
+        tx, ty = fx - i0, fy - j0
+        out[i] = (e[i0, j0] * (1 - tx) * (1 - ty) + e[i0 + 1, j0] * tx * (1 - ty)
+                  + e[i0, j0 + 1] * (1 - tx) * ty + e[i0 + 1, j0 + 1] * tx * ty)
+    return out
