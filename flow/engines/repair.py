@@ -788,7 +788,8 @@ class Repairer:
                 net = nl.pin_net[drv]
                 loads = np_.loads[net]
                 keep = [q for q in loads if f"{nl.inst_names[nl.pin_inst[q]]}/{nl.pin_name[q]}" in critical]
-                moved = [q for q in loads if q not in set(keep)]
+                kept = set(keep)
+                moved = [q for q in loads if q not in kept]
                 if len(moved) < 2 or not keep:
                     continue
                 moved_cap = sum(self._pin_cap(q) for q in moved)
