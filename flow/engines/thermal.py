@@ -58,6 +58,7 @@ KELVIN = 273.15
 C_FACTOR = 0.333  # HotSpot's lumped-vs-distributed capacitance fitting factor (temperature.h)
 EPS_EQ = 1e-6  # HotSpot's `eq()` tolerance (util.h DELTA), absolute
 N_EXTRA = 12
+BLOCK_DENSE_MAX = 2000  # block-model nodes up to which G is dense (numpy LU/eigh, no scipy); ~500 units
 SP_W, SP_E, SP_N, SP_S, SINK_C_W, SINK_C_E, SINK_C_N, SINK_C_S, SINK_W, SINK_E, SINK_N, SINK_S = range(12)
 GRID_MAP_MODES = ("avg", "min", "max", "center")
 LAYER_PREFIXES = ("", "iface_", "hsp_", "hsink_")  # HotSpot's .steady/.init layer name prefixes
@@ -210,6 +211,13 @@ class _Assembler:
         self.rows.extend([a, b, a, b])
         self.cols.extend([a, b, b, a])
         self.vals.extend([g, g, -g, -g])
+
+    def dense(self) -> np.ndarray:
+        """G as a dense array (for the block model's few hundred nodes: numpy only, no scipy)."""
+        G = np.zeros((self.n, self.n))
+        np.add.at(G, (np.concatenate(self.rows), np.concatenate(self.cols)), np.concatenate(self.vals))
+        G[np.diag_indices(self.n)] += self.g_amb
+        return G
 
     def matrix(self) -> sp.csc_matrix:
         import scipy.sparse as sp
@@ -397,25 +405,26 @@ class ThermalModel(Network):
         return T
 
     def integrate_steps(self, T: np.ndarray, p_nodes: np.ndarray, steps: list[float]) -> np.ndarray:
-        """One TR-BDF2 step of each size in `steps`, as Network.integrate_steps; G·T, which each
-        step's first stage needs, comes from the previous stage's own equation
+        """One TR-BDF2 step of each size in `steps`, as Network.integrate_steps, but in DCT mode
+        space: C is uniform over each layer, so it is the same diagonal there, and the direct
+        solver needs no transform — T and the power go in once and T comes out once. G·T, which
+        each step's first stage needs, comes from the previous stage's own equation
         ((C + a·G)·T = rhs ⇒ a·G·T = rhs − C·T) instead of a stencil product."""
         gam = 2.0 - math.sqrt(2.0)
         c1 = 1.0 / (gam * (2.0 - gam))
         c2 = (1.0 - gam) ** 2 / (gam * (2.0 - gam))
         q = p_nodes + self.g_amb * self.ambient
-        g_t = None
         with _OneBlasThread():
+            ref = self.solver(0.0, 1.0)  # its matvec is G·x; its transforms are every solver's
+            Tm, qm, g_t = ref.to_modes(T), ref.to_modes(q), ref.to_modes(ref.matvec(T))  # type: ignore[attr-defined]
             for h in steps:
                 a = gam * h / 2.0
-                solve = self.solver(1.0, a)
-                if g_t is None:
-                    g_t = solve.matvec(T) / a - self.C * T / a  # type: ignore[attr-defined]
-                Tg = solve(self.C * T - a * g_t + gam * h * q)
-                rhs = self.C * (c1 * Tg - c2 * T) + a * q
-                T = solve(rhs)
-                g_t = (rhs - self.C * T) / a
-        return T
+                solve = self.solver(1.0, a).modes  # type: ignore[attr-defined]
+                Tg = solve(self.C * Tm - a * g_t + gam * h * qm)
+                rhs = self.C * (c1 * Tg - c2 * Tm) + a * qm
+                Tm = solve(rhs)
+                g_t = (rhs - self.C * Tm) / a
+            return ref.from_modes(Tm)  # type: ignore[attr-defined]
 
     @property
     def cells(self) -> int:
@@ -644,9 +653,22 @@ def _direct_solver(model: ThermalModel, c_scale: float, a: float) -> Callable[[n
     w_cols = np.stack([wc[1], wc[-1]])  # (2, cols)
     zero2 = np.zeros((2, nr, nc))
 
-    def solve(b: np.ndarray) -> np.ndarray:
-        bx = b[:4 * cells].reshape(4, nr, nc)
-        Y = modes_solve(np.matmul(qr.T, (bx.reshape(4 * nr, nc) @ qc).reshape(4, nr, nc)))  # P⁻¹b, modes
+    def to_modes(x: np.ndarray) -> np.ndarray:
+        """Node vector → the same layout with every grid layer replaced by its 2-D DCT."""
+        out = np.empty(len(x))
+        out[:4 * cells] = np.matmul(qr.T, (x[:4 * cells].reshape(4 * nr, nc) @ qc).reshape(4, nr, nc)).ravel()
+        out[4 * cells:] = x[4 * cells:]
+        return out
+
+    def from_modes(x: np.ndarray) -> np.ndarray:
+        out = np.empty(len(x))
+        out[:4 * cells] = np.matmul(qr, (x[:4 * cells].reshape(4 * nr, nc) @ qc.T).reshape(4, nr, nc)).ravel()
+        out[4 * cells:] = x[4 * cells:]
+        return out
+
+    def solve_modes(b: np.ndarray) -> np.ndarray:
+        """The solve with b and x in mode space (`to_modes`): no transform at all."""
+        Y = modes_solve(b[:4 * cells].reshape(4, nr, nc))  # P⁻¹b
         y_ext = d_ext_inv @ b[4 * cells:]
         y_lines = y_ext[nodes]
         on_rows = np.matmul(w_rows, Y[2:])  # (2 layers, ±, cols): the line pairs' modes
@@ -664,14 +686,19 @@ def _direct_solver(model: ThermalModel, c_scale: float, a: float) -> Callable[[n
                 w_on_cols[lam, kr, i2] = w[csl[lam]]
         # minus P⁻¹·V·w: w spread back along the lines (mode space), one more mode solve
         S = np.matmul(w_rows.T, w_on_rows) + np.matmul(w_on_cols, w_cols)
-        X = Y - modes_solve(np.concatenate([zero2, S]))
         out = np.empty(len(b))
-        out[:4 * cells] = np.matmul(qr, (X.reshape(4 * nr, nc) @ qc.T).reshape(4, nr, nc)).ravel()
+        out[:4 * cells] = (Y - modes_solve(np.concatenate([zero2, S]))).ravel()
         ext_w = np.zeros(N_EXTRA)
         np.add.at(ext_w, nodes, node_w)
         out[4 * cells:] = y_ext + d_ext_inv @ ext_w
         return out
 
+    def solve(b: np.ndarray) -> np.ndarray:
+        return from_modes(solve_modes(to_modes(b)))
+
+    solve.modes = solve_modes  # type: ignore[attr-defined]
+    solve.to_modes = to_modes  # type: ignore[attr-defined]
+    solve.from_modes = from_modes  # type: ignore[attr-defined]
     solve.matvec = _stencil_matvec(model, c_scale, a)  # type: ignore[attr-defined]
     return solve
 
@@ -834,11 +861,39 @@ class BlockModel(Network):
     """HotSpot's block model: nodes = 4 layers × units (die, interface, spreader, sink) + 12."""
 
     n_units: int = 0
+    dense_G: np.ndarray | None = field(default=None, repr=False)  # G, dense, when the network is small
+    _modes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     def node_power(self, unit_w: np.ndarray) -> np.ndarray:
         out = np.zeros(self.n_nodes)
         out[: self.n_units] = unit_w
         return out
+
+    def steady_nodes(self, p_nodes: np.ndarray) -> np.ndarray:
+        if self.dense_G is None:
+            return super().steady_nodes(p_nodes)
+        with _OneBlasThread():
+            return np.linalg.solve(self.dense_G, p_nodes + self.g_amb * self.ambient)
+
+    @property
+    def exact_transient(self) -> bool:
+        """Whether `propagate` applies (a dense G and every node with a heat capacity)."""
+        return self.dense_G is not None and bool(np.all(self.C > 0))
+
+    def propagate(self, T: np.ndarray, p_nodes: np.ndarray, dt: float) -> np.ndarray:
+        """T after dt with node power p_nodes held: the exact T∞ + exp(−C⁻¹G·dt)(T − T∞), from the
+        eigen-decomposition of the symmetric C^-½·G·C^-½ (computed once; a few hundred nodes).
+        HotSpot integrates the same ODE by adaptive RK4; this has no time-step error at all."""
+        if not self.exact_transient:
+            raise ConfigError("exact block transient needs a dense G and positive heat capacities")
+        with _OneBlasThread():
+            if self._modes is None:
+                s = 1.0 / np.sqrt(self.C)
+                lam, U = np.linalg.eigh(s[:, None] * self.dense_G * s[None, :])
+                self._modes = (s, lam, U)
+            s, lam, U = self._modes
+            t_inf = self.steady_nodes(p_nodes)
+            return t_inf + s * (U @ (np.exp(-lam * dt) * (U.T @ ((T - t_inf) / s))))
 
 
 def _eq(a: float, b: float) -> bool:
@@ -917,7 +972,8 @@ def build_block_model(rects: np.ndarray, cfg: ThermalConfig | None = None) -> Bl
             for i in np.nonzero(border)[0]:
                 asm.couple(li * nu + i, x0 + node, 1.0 / ((1.0 + r1 * gsum) / g[i]))
     _periphery(asm, C, x0, pk)
-    return BlockModel(C, asm.g_amb, cfg.ambient, _G=asm.matrix(), n_units=nu)
+    dense = asm.dense() if n <= BLOCK_DENSE_MAX else None
+    return BlockModel(C, asm.g_amb, cfg.ambient, _build_G=asm.matrix, n_units=nu, dense_G=dense)
 
 
 # ---- power maps for placed designs -----------------------------------------------------------

@@ -120,6 +120,7 @@ def solve_floorplan(fp: Floorplan, names: list[str], powers: np.ndarray, cfg: Th
     if init is None:
         init = (np.full((4, nu), cfg.init_temp), np.full(N_EXTRA, cfg.init_temp))
     dt = cfg.sampling_intvl
+    explicit_steps = steps is not None or bool(substeps)  # a caller's own integration steps
     if steps is None and not substeps and cfg.model_type == "block":
         substeps = math.ceil(dt / (die_rc_time(cfg) / 2))  # a few dozen nodes: uniform τ/2 steps cost nothing
     if steps is None:
@@ -133,7 +134,10 @@ def solve_floorplan(fp: Floorplan, names: list[str], powers: np.ndarray, cfg: Th
             Tt = np.concatenate([init[0].ravel(), init[1]])
             trace = np.empty((len(p), nu))
             for i, row in enumerate(p):
-                Tt = bm.integrate_steps(Tt, bm.node_power(row), steps)
+                if bm.exact_transient and not explicit_steps:
+                    Tt = bm.propagate(Tt, bm.node_power(row), dt)
+                else:
+                    Tt = bm.integrate_steps(Tt, bm.node_power(row), steps)
                 trace[i] = Tt[:nu]
             times = dt * np.arange(1, len(p) + 1)
         return FloorplanResult(fp.names, "block", layers, inodes, None, bm.heat_out(T), float(mean_p.sum()),
