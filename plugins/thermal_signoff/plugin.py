@@ -129,13 +129,13 @@ def vhflow_report_sections(state, run_dir, config) -> list[ReportSection]:
     doc = json.loads(Path(state["thermal"]).read_text())
     maps = np.load(Path(state["thermal"]).parent / doc["maps_npz"])
     die = maps["die"] * 1e6
-    fig, axes = figures.plt.subplots(1, 2, figsize=(11, 4.6))
+    fig, axes = figures.plt.subplots(1, 2, figsize=(11, 4.6), layout="constrained")
     for ax, data, title, unit, cmap in (
         (axes[0], maps["power_w"] * 1e3, "Power per grid cell", "mW", "magma"),
         (axes[1], maps["temperature_c"], "Steady temperature", "°C", "coolwarm"),
     ):
         im = ax.imshow(data, origin="lower", extent=(die[0], die[2], die[1], die[3]), cmap=cmap, aspect="equal")
-        fig.colorbar(im, ax=ax, label=unit)
+        figures.colorbar(fig, im, ax, unit)  # plain numbers, no offset notation
         ax.set_xlabel("x (µm)")
         ax.set_ylabel("y (µm)")
         ax.set_title(title)

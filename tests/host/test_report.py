@@ -134,6 +134,36 @@ def test_layout_labels_do_not_overlap(gcd_run, nangate45):
     assert not any(b.overlaps(t) for b in boxes for t in [*ticks, title])
 
 
+def test_thermal_maps_labels_do_not_overlap(gcd_run, monkeypatch):
+    """The two thermal maps side by side: no axis, tick or colour-bar label runs into the other
+    map's (the power map's 'mW' sat 1 px from the temperature map's 'y (µm)'), no offset notation."""
+    from flow.report import figures
+    from flow.report.html import final_state
+    from plugins.thermal_signoff import plugin as thermal
+
+    seen = {}
+    real = figures.to_img
+
+    def capture(fig, alt):
+        if alt == "thermal maps":
+            fig.canvas.draw()
+            r = fig.canvas.get_renderer()
+            seen["labels"] = [(id(a), t.get_window_extent(r).expanded(1.0, 1.0).padded(4))  # 4 px apart at least
+                              for a in fig.axes
+                              for t in (a.xaxis.label, a.yaxis.label, *a.get_yticklabels()) if t.get_text()]
+            seen["offsets"] = [a.yaxis.get_offset_text().get_text() for a in fig.axes]
+        return real(fig, alt)
+
+    monkeypatch.setattr(figures, "to_img", capture)
+    info = json.loads((gcd_run.run_dir / "run.json").read_text())
+    thermal.vhflow_report_sections(final_state(gcd_run.run_dir, info), gcd_run.run_dir, {})
+    labels = seen["labels"]
+    assert len(labels) >= 4  # x and y of both maps, the colour bars' units
+    assert [(i, j) for i, (ai, a) in enumerate(labels) for j, (aj, b) in enumerate(labels)
+            if i < j and ai != aj and a.overlaps(b)] == []
+    assert all(o == "" for o in seen["offsets"])
+
+
 def test_drv_table_passes_on_the_sign_off_count():
     from flow.report.pd import drv_table
 
