@@ -112,12 +112,30 @@ def _rect_overlap_map(grid: _Grid, rects: list, scale: float) -> np.ndarray:
 
 def _wa_grad(p: np.ndarray, starts: np.ndarray, gamma: float) -> tuple[np.ndarray, float]:
     """Weighted-average wirelength of one axis: gradient per pin and the exact span total (HPWL)
-    (compiled: `place_kernels.wa_pin_gradient`; the numpy reductions took half the CPU)."""
+    (the placer's own path, `_wa_cell_grad`, with every pin its own cell)."""
+    g = np.zeros(p.size)
+    pins = np.arange(p.size, dtype=np.int64)
+    span = _wa_cell_grad(np.asarray(p, dtype=float), pins, np.ones(p.size, dtype=bool), np.zeros(p.size),
+                         np.asarray(starts, dtype=np.int64), 1.0, gamma, np.ones(p.size), g)
+    return g, span
+
+
+def _wa_cell_grad(v: np.ndarray, pcell: np.ndarray, mov: np.ndarray, fixed_pos: np.ndarray, starts: np.ndarray,
+                  scale: float, gamma: float, wpin: np.ndarray, g: np.ndarray) -> float:
+    """WA gradient of one axis summed per cell into `g` (pins at their cell's `v`, or at
+    `fixed_pos` where not `mov`, coordinates times `scale`, each pin weighted by `wpin`); returns
+    the span total in scaled units. Compiled halves (`place_kernels.wa_exponents`,
+    `wa_gradient`) around numpy's vectorised exp: 3x the numpy reductions' speed."""
     from flow.engines import place_kernels as pk
 
-    g, span = pk.wa_pin_gradient(np.ascontiguousarray(p, dtype=float), np.asarray(starts, dtype=np.int64),
-                                 float(gamma))
-    return g, float(span)
+    p = np.empty(pcell.size)
+    arg_max = np.empty(pcell.size)
+    arg_min = np.empty(pcell.size)
+    span = pk.wa_exponents(v, pcell, mov, fixed_pos, starts, float(scale), float(gamma), p, arg_max, arg_min)
+    np.exp(arg_max, out=arg_max)
+    np.exp(arg_min, out=arg_min)
+    pk.wa_gradient(p, arg_max, arg_min, starts, float(gamma), pcell, mov, wpin, float(scale), g)
+    return float(span)
 
 
 def _pcg(A: sp.csr_matrix, b: np.ndarray, x: np.ndarray, iterations: int, rtol: float = 1e-4) -> np.ndarray:
@@ -260,15 +278,13 @@ def eplace(prob: PlaceProblem, density: float = 0.7, seed: int = 0, target_overf
 
     state = {"lam": 0.0, "gamma": 1.0, "overflow": 1.0, "hpwl": 0.0}
 
-    from flow.engines import place_kernels as pk
-
     def gradient(v: np.ndarray, lam: float | None) -> np.ndarray:
         gamma = state["gamma"]
         g = np.zeros((2, n_all))
         hp = 0.0
         for d, fp in ((0, fpx), (1, fpy)):
             if pcell.size:
-                span = pk.wa_cell_gradient(v[d], pcell, mov, fp, starts, ax_scale[d], gamma, wpin, g[d])
+                span = _wa_cell_grad(v[d], pcell, mov, fp, starts, ax_scale[d], gamma, wpin, g[d])
                 hp += span / ax_scale[d] * (sxm, sym)[d]
         rho, wts = grid.scatter(v[0], v[1], q)
         ex, ey, _ = grid.field(rho + fixed_map)

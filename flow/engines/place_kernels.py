@@ -238,14 +238,17 @@ def swap_adjacent(order, row_ptr, site, row, wsites, seg, occ, cnet_ptr, cnets, 
     return swaps
 
 
-@njit(cache=True, nogil=True, fastmath=True)
-def _wa_axis(p, starts, gamma, g):  # pragma: no cover - compiled
-    """Weighted-average wirelength of one axis (nets are the pin runs starting at `starts`):
-    writes d WA / d p per pin into `g`; returns the exact span total (HPWL of that axis)."""
+@njit(cache=True, nogil=True)
+def wa_exponents(v, pcell, mov, fixed_pos, starts, scale, gamma, p, arg_max, arg_min):  # pragma: no cover - compiled
+    """First half of the weighted-average (WA) wirelength of one axis, nets being the pin runs
+    from `starts`: pin coordinates `p` (at the cell in `v`, or `fixed_pos` where not `mov`, times
+    `scale`) and the exponents (p - max) / gamma, (min - p) / gamma of each pin in its net.
+    Returns the span total (that axis's HPWL, scaled). The exponentials are left to numpy, whose
+    vectorised exp is 6x numba's scalar one."""
+    for t in range(pcell.size):
+        p[t] = (v[pcell[t]] if mov[t] else fixed_pos[t]) * scale
     span = 0.0
     nn = starts.size
-    ep = np.empty(p.size)
-    em = np.empty(p.size)
     for k in range(nn):
         a = starts[k]
         b = starts[k + 1] if k + 1 < nn else p.size
@@ -253,43 +256,32 @@ def _wa_axis(p, starts, gamma, g):  # pragma: no cover - compiled
         for t in range(a + 1, b):
             pmax, pmin = max(pmax, p[t]), min(pmin, p[t])
         span += pmax - pmin
+        for t in range(a, b):
+            arg_max[t] = (p[t] - pmax) / gamma
+            arg_min[t] = (pmin - p[t]) / gamma
+    return span
+
+
+@njit(cache=True, nogil=True)
+def wa_gradient(p, e_max, e_min, starts, gamma, pcell, mov, wpin, scale, g):  # pragma: no cover - compiled
+    """Second half of WA: from the exponentials, d WA / d p per pin (weighted by `wpin`, times
+    `scale`) summed into the cells' gradient `g`."""
+    g[:] = 0.0
+    nn = starts.size
+    for k in range(nn):
+        a = starts[k]
+        b = starts[k + 1] if k + 1 < nn else p.size
         sp = sm = spx = smx = 0.0
         for t in range(a, b):
-            ep[t] = math.exp((p[t] - pmax) / gamma)
-            em[t] = math.exp((pmin - p[t]) / gamma)
-            sp += ep[t]
-            sm += em[t]
-            spx += p[t] * ep[t]
-            smx += p[t] * em[t]
+            sp += e_max[t]
+            sm += e_min[t]
+            spx += p[t] * e_max[t]
+            smx += p[t] * e_min[t]
         wp, wm = spx / sp, smx / sm
         for t in range(a, b):
-            g[t] = ep[t] / sp * (1 + (p[t] - wp) / gamma) - em[t] / sm * (1 - (p[t] - wm) / gamma)
-    return span
-
-
-@njit(cache=True, nogil=True)
-def wa_pin_gradient(p, starts, gamma):  # pragma: no cover - compiled
-    """d WA / d p per pin of one axis and its span total (see `_wa_axis`)."""
-    g = np.empty(p.size)
-    span = _wa_axis(p, starts, gamma, g)
-    return g, span
-
-
-@njit(cache=True, nogil=True)
-def wa_cell_gradient(v, pcell, mov, fixed_pos, starts, scale, gamma, wpin, g):  # pragma: no cover - compiled
-    """WA gradient of one axis summed per cell into `g` (cell coordinates `v`, a pin at its
-    cell or, where not `mov`, at `fixed_pos`; coordinates times `scale` before the model,
-    gradients weighted by `wpin`); returns the span total in scaled units."""
-    p = np.empty(pcell.size)
-    for t in range(pcell.size):
-        p[t] = (v[pcell[t]] if mov[t] else fixed_pos[t]) * scale
-    gp = np.empty(pcell.size)
-    span = _wa_axis(p, starts, gamma, gp)
-    g[:] = 0.0
-    for t in range(pcell.size):
-        if mov[t]:
-            g[pcell[t]] += gp[t] * wpin[t] * scale
-    return span
+            if mov[t]:
+                gt = e_max[t] / sp * (1 + (p[t] - wp) / gamma) - e_min[t] / sm * (1 - (p[t] - wm) / gamma)
+                g[pcell[t]] += gt * wpin[t] * scale
 
 
 @njit(cache=True, nogil=True)
