@@ -156,10 +156,20 @@ def vhflow_metrics(state, run_dir):
     return m
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _table(header: list[str], rows: list[list[str]], title: str | None = None) -> str:
+    """An HTML table (numbers right-aligned), under its own heading so tables never run together."""
     h = "".join(f"<th>{html.escape(x)}</th>" for x in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><tr>{h}</tr>{body}</table>"
+    body = "".join("<tr>" + "".join(f"<td class='num'>{html.escape(c)}</td>" if _is_number(c) else
+                                    f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return (f"<h3>{html.escape(title)}</h3>" if title else "") + f"<table><tr>{h}</tr>{body}</table>"
 
 
 @hookimpl
@@ -175,8 +185,8 @@ def vhflow_report_sections(state, run_dir, config):
                  f"{doc['leakage_w'] * mw:.4f}", f"{doc['total_w'] * mw:.4f}"])
     corner = str(doc.get("corner", ""))
     what = "mixed supplies: each instance at its island's rail corner" if corner == "mixed" else f"corner {corner}"
-    parts = [f"<p>Power groups, {html.escape(what)} (mW)</p>",
-             _table(["group", "internal", "switching", "leakage", "total"], rows)]
+    parts = [f"<p>Power groups, {html.escape(what)}.</p>",
+             _table(["group", "internal (mW)", "switching (mW)", "leakage (mW)", "total (mW)"], rows, "Groups")]
     isl_doc = _islands_doc(state)
     sup = doc.get("per_supply", {})
     volts = _voltages(config, isl_doc)
@@ -188,7 +198,7 @@ def vhflow_report_sections(state, run_dir, config):
 
     if sup:
         parts.append(_table(["supply (rail · corner, V)", "total (mW)"],
-                            [[supply_name(k), f"{v * mw:.4f}"] for k, v in sup.items()]))
+                            [[supply_name(k), f"{v * mw:.4f}"] for k, v in sup.items()], "Per supply"))
     per = island_supply_power(state)
     if per:
         drops = ir_drop(state)
@@ -200,10 +210,10 @@ def vhflow_report_sections(state, run_dir, config):
                          f"{drops[island] * 1e3:.2f}" if island in drops else "-"])
         summed = sum(per.values())
         rows.append(["Σ islands + rest", "", f"{summed * mw:.4f}", f"{summed / total * 100:.1f}" if total else "-", ""])
-        parts.append(f"<p>Per island, corner {html.escape(str(doc.get('corner', '')))}: each instance once, "
-                     "grouped by the supply it was powered from (IR drop: estimate through the header switches).</p>")
         parts.append(_table(["island", "supply (rail · corner, V)", "total (mW)", "share (%)", "IR drop estimate (mV)"],
-                            rows))
+                            rows, "Per island"))
+        parts.append("<p class='muted'>Each instance once, grouped by the supply it was powered from; IR drop: "
+                     "estimate through the island's header switches.</p>")
         fv_t, sdc_t = (isl_doc or {}).get("clock_period_s"), (isl_doc or {}).get("sdc_period_s")
         if fv_t and sdc_t and abs(fv_t / sdc_t - 1) > 0.01:
             parts.append(f"<p class='muted'>Signed off at the SDC clock ({sdc_t * 1e9:.3f} ns). The FINE-VH island "
@@ -214,8 +224,9 @@ def vhflow_report_sections(state, run_dir, config):
                          f"{total * mw:.4f} mW.</p>")
     top = doc.get("top_instances", [])[:10]
     if top:
-        parts.append(_table(["instance", "group", "total (uW)"],
-                            [[t["name"], t["group"], f"{t['total_w'] * 1e6:.3f}"] for t in top]))
+        parts.append(_table(["instance", "group", "total (µW)"],
+                            [[t["name"], t["group"], f"{t['total_w'] * 1e6:.3f}"] for t in top],
+                            "Top instances (all in power_instances.csv)"))
     ann = doc.get("activity_annotation", {})
     if ann:
         parts.append("<p>Activity sources (pins): " + html.escape(", ".join(f"{k} {v}" for k, v in ann.items())) + "</p>")

@@ -45,7 +45,7 @@ def _state(tmp_path):
 
 def _island_rows(text: str) -> list[list[str]]:
     table = re.search(r"<th>island</th>.*?</table>", text, re.S).group(0)
-    return [re.findall(r"<td>(.*?)</td>", r) for r in re.findall(r"<tr>(<td>.*?)</tr>", table)]
+    return [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in re.findall(r"<tr>(<td.*?)</tr>", table)]
 
 
 def test_island_rows_count_each_instance_once(tmp_path):
@@ -72,7 +72,7 @@ def test_island_table_labels_rail_corner_voltage_and_sums(tmp_path):
     assert sum(float(r[2]) for r in rows[:-1]) == pytest.approx(TOTAL * 1e3, abs=5e-4 * len(rows))
     assert rows[2][3] == "51.6" and rows[2][4] == f"{2.0e-3 / 1.1 * 1500.0 / 4.0 * 1e3:.2f}"
     assert "sum to" not in text and "own clock" not in text  # no inconsistency to flag
-    sup = dict(re.findall(r"<tr><td>((?:VDD[HL]|default)[^<]*)</td><td>([\d.]+)</td></tr>", text))
+    sup = dict(re.findall(r"<tr><td>((?:VDD[HL]|default)[^<]*)</td><td class='num'>([\d.]+)</td></tr>", text))
     assert sup == {"VDDL · slow (0.95 V)": "1.5000", "VDDH · typical (1.10 V)": "2.3750"}
 
 
@@ -101,7 +101,7 @@ def test_mixed_supply_signoff_table_sums_to_the_total(tmp_path, nangate45):
     res = SignoffStage().run(state, ctx)
     st = state.updated(res.views, res.metrics)
     text = plugin.vhflow_report_sections(st, tmp_path, cfg)[0].html
-    total = float(re.search(r"<tr><td>Total</td>(?:<td>[^<]*</td>){3}<td>([\d.]+)</td>", text).group(1))
+    total = float(re.search(r"<tr><td>Total</td>(?:<td[^>]*>[^<]*</td>){3}<td class='num'>([\d.]+)</td>", text).group(1))
     rows = _island_rows(text)
     assert {r[0] for r in rows} == {"i0", "i1", "rest (cells in no island)", "Σ islands + rest"}
     assert sum(float(r[2]) for r in rows[:-1]) == pytest.approx(total, abs=5e-5 * len(rows))
