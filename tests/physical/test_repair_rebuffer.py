@@ -109,3 +109,12 @@ def test_rebuffering_closes_what_sizing_cannot(tmp_path, nangate45):
     assert _equivalent(_stage_dir(run.run_dir, "synth") / "critfan.v",
                        _stage_dir(run.run_dir, "repair_timing") / "critfan.v", "critfan",
                        load_platform("nangate45").liberty("typical")) > 1000
+
+
+def test_setup_move_sequence_names():
+    from flow.errors import ConfigError
+    from flow.stages.repair import setup_moves
+
+    assert setup_moves(None) == ("sizeup", "buffer") and setup_moves(" buffer , sizeup") == ("buffer", "sizeup")
+    with pytest.raises(ConfigError, match="unknown move 'clone'"):
+        setup_moves("sizeup,clone")
