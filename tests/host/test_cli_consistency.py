@@ -7,26 +7,61 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from flow.cli import build_app, main
 
 
+@dataclass
+class ArgparseOption:
+    """An argparse option seen as typer's click option (opts, default, is_flag, type, help)."""
+
+    opts: list[str]
+    default: Any
+    is_flag: bool
+    type: Any
+    help: str
+
+    def bare_type(self) -> Any:
+        return "bool" if self.is_flag else getattr(self.type, "__name__", str(self.type))
+
+
+def _argparse_options(specs) -> list[ArgparseOption]:
+    return [ArgparseOption(list(flags), kw.get("default", False if kw.get("action") == "store_true" else None),
+                           kw.get("action") == "store_true", kw.get("type", str), kw.get("help", ""))
+            for flags, kw in specs]
+
+
+def _argparse_commands() -> dict[str, list]:
+    """Commands that parse their own options with argparse (start-up cost), by their spec tables."""
+    from plugins.thermal_signoff.plugin import THERMAL_OPTIONS
+
+    return {"thermal": _argparse_options(THERMAL_OPTIONS)}
+
+
 def _commands() -> dict[str, list]:
-    """'convnet pq' -> its options (typer's click objects), for every command of `vhflow`."""
+    """'convnet pq' -> its options (typer's click objects, or argparse specs seen the same way),
+    for every command of `vhflow`."""
     from typer.main import get_command
 
     out: dict[str, list] = {}
+    own = _argparse_commands()
 
     def walk(cmd, path: tuple[str, ...]) -> None:
         subs = getattr(cmd, "commands", None)
+        name = " ".join(path)
         if subs:
-            for name, sub in subs.items():
-                walk(sub, (*path, name))
+            for sub_name, sub in subs.items():
+                walk(sub, (*path, sub_name))
+        elif (cmd.context_settings or {}).get("allow_extra_args") or name in own:
+            assert name in own, f"{name} parses its own options: add its spec table to _argparse_commands"
+            out[name] = own[name]
         else:
-            out[" ".join(path)] = [p for p in cmd.params if p.param_type_name == "option"]
+            out[name] = [p for p in cmd.params if p.param_type_name == "option"]
 
     walk(get_command(build_app()), ())
     return out
