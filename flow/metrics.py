@@ -172,7 +172,7 @@ METRIC_TABLE: tuple[Metric, ...] = (
     _m("finish__timing__drv__max_cap_limit", "", "Slack / limit of the driver with the worst max-capacitance slack "
        "(OpenSTA max_capacitance_check_slack_limit)."),
     _m("finish__timing__drv__max_fanout_limit", "", "Slack / limit of the driver with the worst max-fanout slack "
-       "(OpenSTA max_fanout_check_slack_limit)."),
+       "(OpenSTA max_fanout_check_slack_limit; 1.0 when nothing is limited, as OpenSTA)."),
     _m("finish__timing__wns_percent_delay", "%", "Slack of the worst setup path as a percentage of its data "
        "arrival time (ORFS 'slack div critical path delay': slack / arrival × 100)."),
     _m("finish__timing__drv__*", "", "Design-rule check at sign-off (ORFS finish__timing__drv__ names)."),
@@ -584,8 +584,8 @@ def wns_percent_delay(results: Mapping[str, Any]) -> float | None:
 
 def drv_slack_limits(results: Mapping[str, Any]) -> dict[str, float | None]:
     """`finish__timing__drv__max_{slew,cap,fanout}_limit`: slack / limit at the checked pin
-    with the worst slack over the corners (OpenSTA `max_*_check_slack_limit`); None when nothing
-    is limited."""
+    with the worst slack over the corners (OpenSTA `max_*_check_slack_limit`); 1.0 when nothing
+    is limited, as OpenSTA 3.1 returns (its INF slack over INF limit)."""
     import numpy as np
 
     out: dict[str, float | None] = {}
@@ -600,7 +600,7 @@ def drv_slack_limits(results: Mapping[str, Any]) -> dict[str, float | None]:
             k = int(np.flatnonzero(ok)[np.argmin(sl[ok])])
             if best is None or sl[k] < best[0]:
                 best = (float(sl[k]), float(chk.limit[k]))
-        out[f"finish__timing__drv__{key}_limit"] = None if best is None else round(best[0] / best[1], 6)
+        out[f"finish__timing__drv__{key}_limit"] = 1.0 if best is None else round(best[0] / best[1], 6)
     return out
 
 

@@ -300,15 +300,18 @@ def test_orfs_signoff_counts_match_opensta(gcd_run, nangate45, tmp_path):
                   "set p [lindex [find_timing_paths -sort_by_slack] 0]\n"
                   "puts \"crit [sta::format_time [[$p path] arrival] 6] [sta::format_time [[$p path] slack] 6]\"\n"
                   "puts \"slewlim [sta::max_slew_check_slack_limit]\"\n"
-                  "puts \"caplim [sta::max_capacitance_check_slack_limit]\"\n", tmp_path)
+                  "puts \"caplim [sta::max_capacitance_check_slack_limit]\"\n"
+                  "puts \"fanlim [sta::max_fanout_check_slack_limit]\"\n", tmp_path)
     val = {ln.split()[0]: ln.split()[1:] for ln in ref.stdout.splitlines() if ln.split()[:1] in (
-        ["svc"], ["hvc"], ["crit"], ["slewlim"], ["caplim"])}
+        ["svc"], ["hvc"], ["crit"], ["slewlim"], ["caplim"], ["fanlim"])}
     assert ours["finish__timing__drv__setup_violation_count"] == int(val["svc"][0]) > 10
     assert ours["finish__timing__drv__hold_violation_count"] == int(val["hvc"][0]) > 10
     arrival, slack = map(float, val["crit"])
     assert ours["finish__timing__wns_percent_delay"] == pytest.approx(slack / arrival * 100, abs=0.01)
     assert ours["finish__timing__drv__max_slew_limit"] == pytest.approx(float(val["slewlim"][0]), abs=1e-4)
     assert ours["finish__timing__drv__max_cap_limit"] == pytest.approx(float(val["caplim"][0]), abs=1e-4)
+    # no fanout limit in Nangate45: OpenSTA's INF/INF
+    assert ours["finish__timing__drv__max_fanout_limit"] == float(val["fanlim"][0]) == 1.0
     assert ours["constraints__clocks__details"] == ["core_clock: 0.4500"]
 
 
