@@ -41,6 +41,56 @@ class EplaceStats:
     iterations: int
     overflow: float
     hpwl: float  # m, cell centres
+    inflation_rounds: int = 0  # routability: cell inflations done
+    inflated_area: float = 1.0  # routability: real-cell area used by the density / the cells' area
+
+
+@dataclass
+class Routability:
+    """Congestion-driven cell inflation (RePlAce's routability mode, ORFS GPL_ROUTABILITY_DRIVEN),
+    with RUDY as the congestion estimate (each net's bounding-box wire length spread evenly over
+    its box, divided by the routing supply of the bin) where RePlAce asks its global router.
+
+    When the density overflow first falls below `check_overflow`, every cell in a bin with
+    congestion c > 1 gets its charge scaled by c^`exponent` (cumulative over at most `rounds`
+    rounds, at most `max_ratio` in all); the fillers shrink by the area added, so the total
+    charge (the target density) stays, and placement goes on: congested bins spread out."""
+
+    supply: float  # routing supply: metres of wire per m^2 of core (sum of 1/pitch over the layers)
+    check_overflow: float = 0.3  # ORFS routability_check_overflow
+    max_ratio: float = 2.5  # ORFS routability_max_inflation_ratio
+    exponent: float = 2.33  # ORFS routability_inflation_ratio_coef's role: ratio = congestion^exponent
+    rounds: int = 3
+
+
+def rudy(prob: PlaceProblem, cx: np.ndarray, cy: np.ndarray, bins: int, supply: float) -> np.ndarray:
+    """RUDY congestion map (bins x bins over the core, [x, y]): wire demand / supply per bin of
+    a placement with cell centres (cx, cy)."""
+    x0, y0, x1, y1 = prob.core
+    px, py = qp.pin_positions(prob, cx, cy)
+    deg = np.diff(prob.net_ptr)
+    keep = np.repeat(deg >= 2, deg)
+    starts = np.concatenate([[0], np.cumsum(deg[deg >= 2])[:-1]]).astype(np.int64)
+    bw, bh = (x1 - x0) / bins, (y1 - y0) / bins
+    return _rudy_bins((px[keep] - x0) / bw, (py[keep] - y0) / bh, starts, bins, bw, bh) / (supply * bw * bh)
+
+
+def _rudy_bins(px: np.ndarray, py: np.ndarray, starts: np.ndarray, m: int, bw: float, bh: float) -> np.ndarray:
+    """Wire demand (m) per bin: each net's HPWL (pins in bin units) spread evenly over the bins
+    its bounding box touches (a summed-area table, so one pass over the nets)."""
+    if starts.size == 0:
+        return np.zeros((m, m))
+    ax0, ax1 = np.minimum.reduceat(px, starts), np.maximum.reduceat(px, starts)
+    by0, by1 = np.minimum.reduceat(py, starts), np.maximum.reduceat(py, starts)
+    i0 = np.clip(np.floor(ax0).astype(np.int64), 0, m - 1)
+    i1 = np.clip(np.floor(ax1).astype(np.int64), 0, m - 1)
+    j0 = np.clip(np.floor(by0).astype(np.int64), 0, m - 1)
+    j1 = np.clip(np.floor(by1).astype(np.int64), 0, m - 1)
+    per_bin = ((ax1 - ax0) * bw + (by1 - by0) * bh) / ((i1 - i0 + 1) * (j1 - j0 + 1))
+    d = np.zeros((m + 1) * (m + 1))
+    for ii, jj, sign in ((i0, j0, 1.0), (i1 + 1, j0, -1.0), (i0, j1 + 1, -1.0), (i1 + 1, j1 + 1, 1.0)):
+        d += np.bincount(ii * (m + 1) + jj, sign * per_bin, (m + 1) * (m + 1))
+    return np.cumsum(np.cumsum(d.reshape(m + 1, m + 1), axis=0), axis=1)[:m, :m]
 
 
 CELLS_PER_BIN = 4.0
@@ -165,12 +215,14 @@ def _pcg(A: sp.csr_matrix, b: np.ndarray, x: np.ndarray, iterations: int, rtol: 
 
 def eplace(prob: PlaceProblem, density: float = 0.7, seed: int = 0, target_overflow: float = 0.1,
            max_iterations: int = 1500, init_penalty: float = 1.0, max_phi: float = 1.1, ref_change: float = 0.01,
-           init_cg: int = 100, net_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, EplaceStats]:
+           init_cg: int = 100, net_weight: np.ndarray | None = None,
+           routability: Routability | None = None) -> tuple[np.ndarray, np.ndarray, EplaceStats]:
     """Cell centres (m) after electrostatic global placement, and its final statistics.
 
     `density` is the target cell density (PLACE_DENSITY); iterations stop once the overflow of
     the real cells over it falls below `target_overflow` (RePlAce's default 0.1).
-    `net_weight` (per net of `prob.net_ptr`) weights the wirelength, e.g. timing-critical nets."""
+    `net_weight` (per net of `prob.net_ptr`) weights the wirelength, e.g. timing-critical nets;
+    `routability` inflates cells in congested bins (see `Routability`)."""
     n = prob.n
     x0c, y0c, x1c, y1c = prob.core
     rng = np.random.default_rng(seed)
@@ -302,6 +354,30 @@ def eplace(prob: PlaceProblem, density: float = 0.7, seed: int = 0, target_overf
         tau = min(max(state["overflow"], 0.0), 1.0)
         state["gamma"] = 4.0 * 10 ** ((20.0 / 9.0) * tau - 11.0 / 9.0)  # bins: 40 at tau 1, 0.4 at 0.1
 
+    q0 = q.copy()
+    ratio = np.ones(n)
+    infl = {"rounds": 0}
+
+    def inflate(u: np.ndarray) -> None:
+        """One routability round: scale the charge of cells in RUDY-congested bins."""
+        nonlocal ratio
+        px = np.where(mov, u[0, pcell], fpx)
+        py = np.where(mov, u[1, pcell], fpy)
+        cong = _rudy_bins(px, py, starts, m, sxm, sym) / (routability.supply * sxm * sym)
+        bx = np.clip(u[0, :n].astype(np.int64), 0, m - 1)
+        by = np.clip(u[1, :n].astype(np.int64), 0, m - 1)
+        c = cong[bx, by]
+        new_ratio = np.minimum(ratio * np.maximum(c, 1.0) ** routability.exponent, routability.max_ratio)
+        added = float(np.sum(q0[:n] * (new_ratio - 1.0)))
+        budget = float(q0[n:].sum())
+        if added > budget > 0:  # no more than the fillers can give back
+            new_ratio = 1.0 + (new_ratio - 1.0) * budget / added
+            added = budget
+        ratio = new_ratio
+        q[:n] = q0[:n] * ratio
+        q[n:] = q0[n:] * (1.0 - added / budget) if budget > 0 else q0[n:]
+        infl["rounds"] += 1
+
     if n == 0:
         return np.zeros(0), np.zeros(0), EplaceStats(0, 0.0, 0.0)
     # overflow of the start point sets gamma before the first gradient
@@ -330,6 +406,12 @@ def eplace(prob: PlaceProblem, density: float = 0.7, seed: int = 0, target_overf
                 break
             alpha = alpha_new
         u, v, g, a, alpha = u_new, v_new, g_new, a_new, alpha_new
+        if (routability is not None and infl["rounds"] < routability.rounds
+                and state["overflow"] < routability.check_overflow and nf):
+            inflate(u)
+            g = gradient(v, lam)
+            best_ovf, best_it = state["overflow"], it
+            continue
         if state["overflow"] < target_overflow:
             break
         if state["overflow"] < best_ovf * 0.99:
@@ -343,7 +425,8 @@ def eplace(prob: PlaceProblem, density: float = 0.7, seed: int = 0, target_overf
         update_gamma()
     cx = u[0, :n] * sxm + x0c
     cy = u[1, :n] * sym + y0c
-    return cx, cy, EplaceStats(it, state["overflow"], qp.hpwl(prob, cx, cy))
+    return cx, cy, EplaceStats(it, state["overflow"], qp.hpwl(prob, cx, cy), infl["rounds"],
+                               float(np.sum(q[:n]) / max(np.sum(q0[:n]), 1e-30)))
 
 
 def overflow(prob: PlaceProblem, cx: np.ndarray, cy: np.ndarray, density: float) -> float:
@@ -358,11 +441,34 @@ def overflow(prob: PlaceProblem, cx: np.ndarray, cy: np.ndarray, density: float)
 
 
 def global_place(prob: PlaceProblem, density: float, iterations: int, seed: int,
-                 algorithm: str = "nesterov") -> tuple[np.ndarray, np.ndarray]:
-    """Cell centres (m) from the global placer named by GPL_ALGORITHM: "nesterov" (this module)
-    or "quadratic" (`flow.engines.place.global_place`, whose spreading iterations are
-    `iterations`)."""
+                 algorithm: str = "nesterov", net_weight: np.ndarray | None = None,
+                 routability: Routability | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Cell centres (m) from the global placer named by GPL_ALGORITHM: "nesterov" (this module,
+    optionally timing-driven by `net_weight` and routability-driven) or "quadratic"
+    (`flow.engines.place.global_place`, whose spreading iterations are `iterations`)."""
     if algorithm == "quadratic":
+        if net_weight is not None or routability is not None:
+            raise ValueError("timing- and routability-driven placement need the nesterov placer")
         return qp.global_place(prob, density, iterations, seed)
-    cx, cy, _ = eplace(prob, density, seed)
+    cx, cy, _ = eplace(prob, density, seed, net_weight=net_weight, routability=routability)
     return cx, cy
+
+
+def criticality_weights(path_nets: list[np.ndarray], path_slack: np.ndarray, n_nets: int,
+                        max_weight: float = 1.9) -> np.ndarray:
+    """Timing-driven net weights (ORFS GPL_TIMING_DRIVEN, RePlAce's net re-weighting): each net
+    on one of the worst setup paths gets 1 + (max_weight - 1) x its criticality, the criticality
+    of a path being (s_max - s) / (s_max - s_min) over the paths' slacks (1 for the worst path,
+    0 for the least critical one kept; all 1 when they tie); a net takes its most critical path.
+    `max_weight` is ORFS's timing_driven_net_weight_max (1.9)."""
+    weight = np.ones(n_nets)
+    if not path_nets:
+        return weight
+    s = np.asarray(path_slack, dtype=float)
+    span = float(s.max() - s.min())
+    crit = np.ones(s.size) if span <= 0 else (s.max() - s) / span
+    for nets, c in zip(path_nets, crit, strict=True):
+        nets = np.asarray(nets, dtype=np.int64)
+        nets = nets[(nets >= 0) & (nets < n_nets)]
+        weight[nets] = np.maximum(weight[nets], 1.0 + (max_weight - 1.0) * c)
+    return weight

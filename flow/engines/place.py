@@ -64,8 +64,10 @@ def _net_arrays(prob: PlaceProblem) -> tuple[np.ndarray, np.ndarray]:
 def pin_positions(prob: PlaceProblem, cx: np.ndarray, cy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pc = prob.pin_cell
     fixed = pc < 0
-    px = np.where(fixed, prob.fixed_x[np.where(fixed, -pc - 1, 0)], cx[np.where(fixed, 0, pc)])
-    py = np.where(fixed, prob.fixed_y[np.where(fixed, -pc - 1, 0)], cy[np.where(fixed, 0, pc)])
+    fx = prob.fixed_x if prob.fixed_x.size else np.zeros(1)  # (no fixed pin: the look-up is masked out)
+    fy = prob.fixed_y if prob.fixed_y.size else np.zeros(1)
+    px = np.where(fixed, fx[np.where(fixed, -pc - 1, 0)], cx[np.where(fixed, 0, pc)])
+    py = np.where(fixed, fy[np.where(fixed, -pc - 1, 0)], cy[np.where(fixed, 0, pc)])
     return px, py
 
 

@@ -8,6 +8,7 @@ from typing import Literal
 
 import numpy as np
 
+from flow.engines.eplace import Routability, criticality_weights
 from flow.engines.eplace import global_place as gpl
 from flow.engines.physical import Geometry, build_problem, io_positions
 from flow.engines.place import (
@@ -17,6 +18,7 @@ from flow.engines.place import (
     detailed_swap,
     hpwl,
     legalize,
+    net_spans,
 )
 from flow.errors import ConfigError, FormatError
 from flow.formats.deflib import write_def
@@ -58,6 +60,15 @@ class PlaceStage(Stage):
         Variable("PLACE_SEED", int, "Seed of the initial placement jitter.", 0, source="place"),
         Variable("DETAILED_PLACE_PASSES", int, "Passes of detailed placement: moves of single cells into free "
                  "sites of their optimal region, then adjacent swaps.", 2, source="place"),
+        Variable("GPL_TIMING_DRIVEN", bool, "As ORFS (whose default is on): after a first global placement, "
+                 "time it (sign-off corner, wire capacitance from the placement) and place again with the nets "
+                 "of the GPL_TIMING_DRIVEN_PATHS worst setup paths weighted up to 1.9 by criticality "
+                 "(nesterov placer).", False, source="place"),
+        Variable("GPL_TIMING_DRIVEN_PATHS", int, "Worst setup paths (one per endpoint) whose nets timing-driven "
+                 "placement weights.", 100, source="place"),
+        Variable("GPL_ROUTABILITY_DRIVEN", bool, "As ORFS (whose default is on): inflate cells in bins whose "
+                 "RUDY wire demand exceeds the routing layers' supply, so congested regions spread (nesterov "
+                 "placer).", False, source="place"),
         Variable("PLACE_PINS", bool, "After a first global placement, move each I/O pin to the free boundary slot "
                  "nearest its logic (exact assignment) and place again, as ORFS's io placement step does.", True,
                  source="place"),
@@ -99,7 +110,18 @@ class PlaceStage(Stage):
                     fp.get("tap_h", []), strict=True)]
         prob.blockages = [(x, y, x + w, y + h) for _, x, y, w, h in taps] + [
             (fixed_x[i], fixed_y[i], fixed_x[i] + fp["w"][i], fixed_y[i] + fp["h"][i]) for i in np.flatnonzero(fixed)]
-        cx, cy = gpl(prob, density, cfg["PLACE_ITERATIONS"], cfg["PLACE_SEED"], cfg["GPL_ALGORITHM"])
+        if (cfg["GPL_TIMING_DRIVEN"] or cfg["GPL_ROUTABILITY_DRIVEN"]) and cfg["GPL_ALGORITHM"] != "nesterov":
+            raise ConfigError("GPL_TIMING_DRIVEN / GPL_ROUTABILITY_DRIVEN need GPL_ALGORITHM = nesterov")
+        routability = None
+        if cfg["GPL_ROUTABILITY_DRIVEN"]:
+            layers = [ly for ly in ctx.platform.layers.values() if ly.pitch > 0]
+            routability = Routability(sum(1.0 / ly.pitch for ly in layers[1:]) or 1.0)  # metal1 kept for cells
+
+        def place_globally(weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+            return gpl(prob, density, cfg["PLACE_ITERATIONS"], cfg["PLACE_SEED"], cfg["GPL_ALGORITHM"],
+                       net_weight=weights, routability=routability)
+
+        cx, cy = place_globally()
         n_ports = len(design.port_names)
         if cfg["PLACE_PINS"] and n_ports:
             die = tuple(float(v) for v in fp["die"])
@@ -112,10 +134,22 @@ class PlaceStage(Stage):
             if not (np.array_equal(px, prob.fixed_x[:n_ports]) and np.array_equal(py, prob.fixed_y[:n_ports])):
                 before = hpwl(prob, cx, cy)
                 prob.fixed_x[:n_ports], prob.fixed_y[:n_ports] = px, py
-                cx, cy = gpl(prob, density, cfg["PLACE_ITERATIONS"], cfg["PLACE_SEED"], cfg["GPL_ALGORITHM"])
+                cx, cy = place_globally()
                 ctx.log.info("io placement: HPWL %.1f um with the floorplan's pins, %.1f um after moving them",
                              before * 1e6, hpwl(prob, cx, cy) * 1e6)
                 fp["pin_x"], fp["pin_y"] = px, py
+        timing_metrics: dict[str, float] = {}
+        if cfg["GPL_TIMING_DRIVEN"]:
+            weights = timing_weights(ctx, state, design, fp, fixed, cx, cy, cfg["GPL_TIMING_DRIVEN_PATHS"])
+            critical = np.flatnonzero(weights > 1.0)
+            before = net_hpwl(prob, cx, cy, critical)
+            cx, cy = place_globally(weights)
+            after = net_hpwl(prob, cx, cy, critical)
+            ctx.log.info("timing-driven placement: %d critical nets, their HPWL %.1f -> %.1f um",
+                         critical.size, before * 1e6, after * 1e6)
+            timing_metrics = {"globalplace__timing_driven__nets": int(critical.size),
+                              "globalplace__timing_driven__critical_hpwl_before": round(before * 1e6, 3),
+                              "globalplace__timing_driven__critical_hpwl": round(after * 1e6, 3)}
         gp = hpwl(prob, cx, cy)
         mx, my = legalize(prob, cx, cy)
         legal_hpwl = hpwl(prob, mx + prob.w / 2, my + prob.h / 2)
@@ -145,8 +179,43 @@ class PlaceStage(Stage):
                 "detailedplace__design__violations": violations,
                 "placement__fence__violations": legal["fence"],
                 "placement__design__density_target": round(density, 4),
+                **timing_metrics,
             },
         )
+
+
+def net_hpwl(prob, cx: np.ndarray, cy: np.ndarray, nets: np.ndarray) -> float:
+    """Total HPWL (m) of the given nets of a placement problem (cell centres cx, cy)."""
+    idx, sx, sy = net_spans(prob, cx, cy)
+    keep = np.isin(idx, nets)
+    return float(sx[keep].sum() + sy[keep].sum())
+
+
+def timing_weights(ctx: StageContext, state: State, design, fp: dict, fixed: np.ndarray, cx: np.ndarray,
+                   cy: np.ndarray, n_paths: int) -> np.ndarray:
+    """Per-net weights for timing-driven global placement: the embedded STA at the first repair /
+    sign-off corner on the globally placed netlist (lumped wire capacitance from its pin boxes),
+    then `eplace.criticality_weights` over the nets of the worst setup paths."""
+    from flow.engines import sta
+    from flow.engines.repair import Netlist, Timer
+    from flow.stages.repair import repair_corners
+
+    if "sdc" not in state:
+        raise ConfigError("GPL_TIMING_DRIVEN needs the SDC from synthesis (run from synth)")
+    corner = repair_corners(ctx)[0]
+    lib = ctx.cached(("engine_liberty", corner), lambda: ctx.platform.liberty(corner))
+    tc = sta.load_constraints(state["sdc"], design, lib)
+    x = np.asarray(fp.get("fixed_x", np.zeros(len(fixed))), dtype=float).copy()
+    y = np.asarray(fp.get("fixed_y", np.zeros(len(fixed))), dtype=float).copy()
+    x[~fixed] = cx - fp["w"][~fixed] / 2
+    y[~fixed] = cy - fp["h"][~fixed] / 2
+    nl = Netlist(design, x, y, fp["w"], fp["h"], fixed, fp["pin_x"], fp["pin_y"])
+    res = Timer({corner: lib}, tc, ctx.platform.signal_layer, None, "lumped").run(nl, max_paths=n_paths)[corner]
+    node = {name: k for k, name in enumerate(res.node_names)}
+    node_net = np.concatenate([design.pin_net, design.port_net]).astype(np.int64)
+    paths = [p for p in res.setup_paths if np.isfinite(p.slack)]
+    path_nets = [node_net[[node[st.node] for st in p.stages if st.node in node]] for p in paths]
+    return criticality_weights(path_nets, np.array([p.slack for p in paths]), len(design.net_names))
 
 
 def write_placement_def(ctx: StageContext, design, fp: dict, regions: list = (), stem: str = "place") -> Path:

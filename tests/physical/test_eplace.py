@@ -125,6 +125,77 @@ def test_fences_honoured(lattice):
     assert pl.check_legal(prob, lx, ly) == {"overlaps": 0, "off_site": 0, "outside_core": 0, "fence": 0}
 
 
+def _hotspot(n: int, extra: int = 6) -> pl.PlaceProblem:
+    """A lattice netlist whose middle ninth has `extra` more 2-pin nets per cell to cells within
+    3 lattice steps: a wire-dense region, as a datapath core among control logic."""
+    prob = bench.synthetic(n)
+    rng = np.random.default_rng(1)
+    side = int(np.ceil(np.sqrt(n)))
+    gx, gy = np.arange(n) % side, np.arange(n) // side
+    ptr, pins = list(prob.net_ptr), list(prob.pin_cell)
+    for i in np.flatnonzero((np.abs(gx - side / 2) < side / 6) & (np.abs(gy - side / 2) < side / 6)):
+        for _ in range(extra):
+            j = int((gy[i] + rng.integers(-3, 4)) * side + gx[i] + rng.integers(-3, 4))
+            if 0 <= j < n and j != i:
+                pins += [int(i), j]
+                ptr.append(len(pins))
+    return pl.PlaceProblem(prob.w, prob.h, np.array(ptr), np.array(pins), prob.fixed_x, prob.fixed_y, prob.core,
+                           prob.row_height, prob.site_width)
+
+
+def test_rudy_by_hand():
+    """Two 2-pin nets on a 4 x 4 grid of 1 m bins: one inside bin (0, 0) (length 0.5 m), one
+    from (0.5, 0.5) to (2.5, 1.5) (3 m over the 3 x 2 bins its box touches, 0.5 m each)."""
+    prob = pl.PlaceProblem(np.full(4, 0.1), np.full(4, 0.1), np.array([0, 2, 4]), np.array([0, 1, 2, 3]),
+                           np.zeros(0), np.zeros(0), (0.0, 0.0, 4.0, 4.0), 0.1, 0.1)
+    cx, cy = np.array([0.2, 0.5, 0.5, 2.5]), np.array([0.2, 0.4, 0.5, 1.5])
+    want = np.zeros((4, 4))
+    want[0, 0] = 0.5
+    want[0:3, 0:2] += 0.5
+    np.testing.assert_allclose(ep.rudy(prob, cx, cy, 4, 2.0), want / 2.0)
+
+
+def test_routability_inflation_relieves_a_hotspot():
+    """Hotspot netlist, supply set so that the plain placement's worst RUDY bin is at 1.6x: with
+    inflation the congestion above supply (sum over bins of max(c - 1, 0)) drops by more than
+    half (measured 2.50 -> 0.00, three inflation rounds, cell area x1.15) for at most 30 % more
+    HPWL (measured +24 %: the price RePlAce's routability mode pays too), and it still legalises."""
+    prob = _hotspot(2000)
+    cx, cy, st = ep.eplace(prob, density=0.7)
+    supply = float(ep.rudy(prob, cx, cy, 16, 1.0).max()) / 1.6
+    over = lambda x, y: float(np.maximum(ep.rudy(prob, x, y, 16, supply) - 1.0, 0.0).sum())  # noqa: E731
+    rx, ry, rst = ep.eplace(prob, density=0.7, routability=ep.Routability(supply))
+    assert st.inflation_rounds == 0 and rst.inflation_rounds >= 1 and rst.inflated_area > 1.05
+    assert over(cx, cy) > 1.0
+    assert over(rx, ry) < 0.5 * over(cx, cy)
+    assert pl.hpwl(prob, rx, ry) < 1.3 * pl.hpwl(prob, cx, cy)
+    lx, ly = pl.legalize(prob, rx, ry)
+    assert pl.check_legal(prob, lx, ly) == {"overlaps": 0, "off_site": 0, "outside_core": 0, "fence": 0}
+
+
+def test_net_weights_shorten_the_weighted_nets(lattice):
+    """A tenth of the nets (one in ten) weighted 1.9, as timing-driven placement does for the
+    critical ones: their HPWL drops by more than 15 % (measured -31 %) while the total grows by
+    less than 5 % (measured +1.3 %)."""
+    prob, _ = lattice
+    n_nets = prob.net_ptr.size - 1
+    critical = np.arange(0, n_nets, 10)
+    cx, cy, _ = ep.eplace(prob, density=0.7)
+    wx, wy, _ = ep.eplace(prob, density=0.7, net_weight=ep.criticality_weights([critical], np.array([-1.0]), n_nets))
+    from flow.stages.place import net_hpwl
+
+    assert net_hpwl(prob, wx, wy, critical) < 0.85 * net_hpwl(prob, cx, cy, critical)
+    assert pl.hpwl(prob, wx, wy) < 1.05 * pl.hpwl(prob, cx, cy)
+
+
+def test_criticality_weights_by_hand():
+    """Paths with slacks -3, -1 and +1 ns: criticalities 1, 0.5, 0 -> weights 1.9, 1.45, 1; a net
+    on two paths takes the larger; nets on no path and out-of-range indices stay 1."""
+    w = ep.criticality_weights([np.array([0, 1]), np.array([1, 2]), np.array([3, 9])], np.array([-3e-9, -1e-9, 1e-9]), 5)
+    np.testing.assert_allclose(w, [1.9, 1.9, 1.45, 1.0, 1.0])
+    np.testing.assert_allclose(ep.criticality_weights([np.array([2])], np.array([0.0]), 3), [1.0, 1.0, 1.9])
+
+
 def test_gcd_flow_legal_and_not_worse_than_quadratic(tmp_path):
     from flow.runner import run_flow
 
