@@ -27,17 +27,25 @@ and `.config`, but faster and inside the flow. The networks below are HotSpot 6'
   (mean of the 1–4 central cells). HotSpot's built-in default is `center`; its `template.config`
   (and most published configs) say `avg`; we take whatever the config says, `center` when none.
 
-Solvers (same fixed point and ODE as HotSpot, different numerics): the grid model solves by
-conjugate gradients on a stencil product, preconditioned by the exact inverse of the network
-without its edge-to-periphery links (a 2-D DCT per layer and a 4×4 tridiagonal per mode), in
-numpy only; HotSpot iterates multigrid Gauss–Seidel to a 1e-6 K update. The block model uses a
-sparse LU (HotSpot: a dense LU). Transients integrate C·dT/dt = P − G·T with power
-held over each `sampling_intvl`: HotSpot uses adaptive RK4 (0.01 K per step, explicit, so its
-steps follow the TIM's ~0.1 µs time constant); we use TR-BDF2 — L-stable, second order, both
-stages on one matrix — with sub-steps of at most half the die's RC time. Measured against
-`hotspot` on generated floorplans, tests/thermal/test_hotspot_parity.py asserts ≤ 0.05 K steady
-and ≤ 0.1 K at every transient step (HotSpot prints 0.01 K). SciPy is imported only where used (block model, `G`), so a grid
-run loads numpy alone. Temperatures are kelvin inside; callers print °C.
+Solvers (same fixed point and ODE as HotSpot, different numerics; numpy only — scipy is loaded
+only where a caller asks for the sparse `G`):
+
+* Grid model: an exact direct solve of (c·C + a·G)·x = b (`_direct_solver`). Without its
+  edge-to-periphery links the network is uniform per layer with insulated edges, so a 2-D DCT
+  diagonalises it (one 4×4 tridiagonal vertical system per mode); the links are a low-rank
+  correction (Woodbury) whose 4·(rows + cols) capacitance matrix has a closed form in the DCT
+  modes along the edge lines and splits into four mirror-parity blocks. Building costs ~10 ms at
+  64×64, a solve ~1 ms, no iteration (HotSpot: multigrid Gauss–Seidel to a 1e-6 K update).
+* Grid transient: TR-BDF2 (L-stable, second order, both stages on one matrix) over graded
+  sub-steps of each `sampling_intvl` (power held over the row), stepped in DCT mode space where
+  the solver needs no transform; HotSpot uses adaptive RK4 (0.01 K per step, explicit, so its
+  steps follow the TIM's ~0.1 µs time constant).
+* Block model: dense LU, and for the transient the exact propagator T∞ + exp(−C⁻¹G·dt)(T − T∞)
+  per row from one eigen-decomposition of C^-½·G·C^-½ (HotSpot: dense LU and the same RK4).
+
+Measured against `hotspot` on generated floorplans, tests/thermal/test_hotspot_parity.py asserts
+≤ 0.05 K steady and ≤ 0.1 K (grid) / ≤ 0.05 K (block) at every transient step (HotSpot prints
+0.01 K). Temperatures are kelvin inside; callers print °C.
 """
 
 from __future__ import annotations
@@ -323,18 +331,20 @@ class Network:
         return T
 
 
-def graded_steps(dt: float, h0: float, growth: float) -> list[float]:
-    """Step sizes covering dt: h0, h0·g, h0·g², … (the last one trimmed to end at dt). After each
-    power change the fast die modes decay first, so steps can grow as only slower modes remain."""
+def graded_steps(dt: float, h0: float, growth: float, first: int = 0) -> list[float]:
+    """Step sizes covering dt: h0·g^first, …, h0, h0·g, h0·g², … (the last one trimmed to end at
+    dt; `first` ≤ 0 starts lower on the same ladder, so the sizes, and the solvers built for them,
+    are shared with the other rows). After each power change the fast die modes decay first, so
+    steps can grow as only slower modes remain."""
     steps: list[float] = []
-    t, h = 0.0, h0
+    t, j = 0.0, min(first, 0)
     while t < dt * (1 - 1e-12):
-        h_now = min(h, dt - t)
+        h_now = min(h0 * growth ** j, dt - t)
         if dt - t - h_now < 0.25 * h_now:  # avoid a sliver at the end
             h_now = dt - t
         steps.append(h_now)
         t += h_now
-        h *= growth
+        j += 1
     return steps
 
 
@@ -716,51 +726,57 @@ def build_model(die_w: float, die_h: float, cfg: ThermalConfig | None = None) ->
     cells = nr * nc
     n = 4 * cells + N_EXTRA
     x0 = 4 * cells
-    asm = _Assembler(n)
-    C = np.zeros(n)
     pk = Package.of(cfg, die_w, die_h)
     layers = [(cfg.k_chip, cfg.t_chip, cfg.p_chip), (cfg.k_interface, cfg.t_interface, cfg.p_interface),
               (cfg.k_spreader, cfg.t_spreader, cfg.p_spreader), (cfg.k_sink, cfg.t_sink, cfg.p_sink)]
-    idx = np.arange(cells).reshape(nr, nc)
-    layer_g = np.zeros((4, 4))
-    lay_rx: list[float] = []
-    lay_ry: list[float] = []
-    for li, (k, t, p) in enumerate(layers):
-        base = li * cells
-        rx = cw / (k * ch * t)
-        ry = ch / (k * cw * t)
-        rz = t / (k * cw * ch)
-        layer_g[li, :3] = (1.0 / rx, 1.0 / ry, 1.0 / rz if li < 3 else 0.0)
-        lay_rx.append(rx)
-        lay_ry.append(ry)
-        C[base: base + cells] = C_FACTOR * p * t * cw * ch
-        # HotSpot find_res: neighbours along a column (i differs) use rx, along a row use ry
-        asm.couple(base + idx[:-1, :].ravel(), base + idx[1:, :].ravel(), 1.0 / rx)
-        asm.couple(base + idx[:, :-1].ravel(), base + idx[:, 1:].ravel(), 1.0 / ry)
-        if li < 3:
-            asm.couple(base + idx.ravel(), base + cells + idx.ravel(), 1.0 / rz)
-        if li in (2, 3):  # spreader / sink edge cells to their periphery nodes
-            r1x, r1y = (pk.r_sp1_x, pk.r_sp1_y) if li == 2 else (pk.r_hs1_x, pk.r_hs1_y)
-            nn, ss, ee, ww = (SP_N, SP_S, SP_E, SP_W) if li == 2 else (SINK_C_N, SINK_C_S, SINK_C_E, SINK_C_W)
-            gy = 1.0 / (ry / 2.0 + nc * r1y)
-            gx = 1.0 / (rx / 2.0 + nr * r1x)
-            asm.couple(base + idx[nr - 1, :], x0 + nn, gy)
-            asm.couple(base + idx[0, :], x0 + ss, gy)
-            asm.couple(base + idx[:, nc - 1], x0 + ee, gx)
-            asm.couple(base + idx[:, 0], x0 + ww, gx)
-        if li == 3:
-            asm.g_amb[base: base + cells] = 1.0 / (rz + cfg.r_convec * cfg.s_sink ** 2 / (cw * ch))
-            layer_g[li, 3] = asm.g_amb[base]
-            C[base: base + cells] += C_FACTOR * cfg.c_convec * cw * ch / cfg.s_sink ** 2
-    _periphery(asm, C, x0, pk)
-    g_ext = np.zeros((N_EXTRA, N_EXTRA))  # G's periphery block: couplings, ambient, edge links' diagonal
-    ra, cb, gv = np.concatenate(asm.rows), np.concatenate(asm.cols), np.concatenate(asm.vals)
-    ext = (ra >= x0) & (cb >= x0)
-    np.add.at(g_ext, (ra[ext] - x0, cb[ext] - x0), gv[ext])
-    g_ext[np.diag_indices(N_EXTRA)] += asm.g_amb[x0:]
-    edges = np.array([[1.0 / (lay_ry[li] / 2.0 + nc * r1y), 1.0 / (lay_rx[li] / 2.0 + nr * r1x)]
+    rx = np.array([cw / (k * ch * t) for k, t, _ in layers])
+    ry = np.array([ch / (k * cw * t) for k, t, _ in layers])
+    rz = np.array([t / (k * cw * ch) for k, t, _ in layers])
+    g_sink_amb = 1.0 / (rz[3] + cfg.r_convec * cfg.s_sink ** 2 / (cw * ch))
+    # per layer: g_col, g_row, g_down, g_amb (HotSpot find_res: neighbours along a column use rx)
+    layer_g = np.column_stack([1.0 / rx, 1.0 / ry, np.append(1.0 / rz[:3], 0.0), [0.0, 0.0, 0.0, g_sink_amb]])
+    # edge cells of the spreader (2) and sink (3) to their side's periphery node: [g_NS, g_EW]
+    edges = np.array([[1.0 / (ry[li] / 2.0 + nc * r1y), 1.0 / (rx[li] / 2.0 + nr * r1x)]
                       for li, r1x, r1y in ((2, pk.r_sp1_x, pk.r_sp1_y), (3, pk.r_hs1_x, pk.r_hs1_y))])
-    return ThermalModel(C, asm.g_amb, cfg.ambient, _build_G=asm.matrix, cfg=cfg, die_w=die_w, die_h=die_h,
+    C = np.empty(n)
+    for li, (_, t, p) in enumerate(layers):
+        C[li * cells:(li + 1) * cells] = C_FACTOR * p * t * cw * ch
+    C[3 * cells:4 * cells] += C_FACTOR * cfg.c_convec * cw * ch / cfg.s_sink ** 2
+    g_amb = np.zeros(n)
+    g_amb[3 * cells:4 * cells] = g_sink_amb
+    # the periphery on its own (12 nodes), plus the edge links' share of its diagonal
+    ext = _Assembler(N_EXTRA)
+    _periphery(ext, C[x0:], 0, pk)
+    g_amb[x0:] = ext.g_amb
+    g_ext = ext.dense()
+    for (g_ns, g_ew), nodes in zip(edges, ((SP_N, SP_S, SP_E, SP_W), (SINK_C_N, SINK_C_S, SINK_C_E, SINK_C_W)),
+                                   strict=True):
+        g_ext[nodes[:2], nodes[:2]] += nc * g_ns
+        g_ext[nodes[2:], nodes[2:]] += nr * g_ew
+
+    def assemble() -> sp.csc_matrix:
+        """The whole network as a sparse G (scipy): only for callers that want the matrix; the
+        grid model's solvers work on its layer constants (`_direct_solver`)."""
+        asm = _Assembler(n)
+        idx = np.arange(cells).reshape(nr, nc)
+        for li in range(4):
+            base = li * cells
+            asm.couple(base + idx[:-1, :].ravel(), base + idx[1:, :].ravel(), layer_g[li, 0])
+            asm.couple(base + idx[:, :-1].ravel(), base + idx[:, 1:].ravel(), layer_g[li, 1])
+            if li < 3:
+                asm.couple(base + idx.ravel(), base + cells + idx.ravel(), layer_g[li, 2])
+            if li in (2, 3):
+                g_ns, g_ew = edges[li - 2]
+                nn, ss, ee, ww = (SP_N, SP_S, SP_E, SP_W) if li == 2 else (SINK_C_N, SINK_C_S, SINK_C_E, SINK_C_W)
+                asm.couple(base + idx[nr - 1, :], x0 + nn, g_ns)
+                asm.couple(base + idx[0, :], x0 + ss, g_ns)
+                asm.couple(base + idx[:, nc - 1], x0 + ee, g_ew)
+                asm.couple(base + idx[:, 0], x0 + ww, g_ew)
+        _periphery(asm, np.zeros(n), x0, pk)
+        asm.g_amb = g_amb.copy()
+        return asm.matrix()
+
+    return ThermalModel(C, g_amb, cfg.ambient, _build_G=assemble, cfg=cfg, die_w=die_w, die_h=die_h,
                         layer_g=layer_g, g_ext=g_ext, edge_g=edges)
 
 

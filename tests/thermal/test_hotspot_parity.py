@@ -24,7 +24,9 @@ from plugins.thermal_signoff.analysis import config_from, solve_floorplan
 from tests.conftest import require_reference
 
 TOL_K = 0.5  # the contract (issue 15)
-STEADY_K, STEP_K = 0.05, 0.1  # what we measure, asserted so that a drift shows (HotSpot prints 0.01 K)
+# what we measure, asserted so that a drift shows (HotSpot prints 0.01 K): steady ≤ 0.010 K on every
+# layer and inode; transient steps ≤ 0.040 K (grid, TR-BDF2) and ≤ 0.022 K (block, exact propagator)
+STEADY_K, STEP_K, BLOCK_STEP_K = 0.02, 0.06, 0.04
 
 
 def ev6_like() -> Floorplan:
@@ -135,10 +137,11 @@ def test_grid_steady_matches_hotspot(tmp_path, name, total_w, n, mode):
     assert hs_layers[0].max() - 318.15 > 2.0  # a case that heats, so the comparison means something
 
 
-@pytest.mark.parametrize("name", ["ev6", "slices", "gap"])
-def test_block_steady_and_transient_match_hotspot(tmp_path, name):
+@pytest.mark.parametrize(("name", "intvl"), [("ev6", 0.002), ("slices", 0.002), ("gap", 0.002), ("gap", 3.333e-6),
+                                           ("slices", 0.01)])
+def test_block_steady_and_transient_match_hotspot(tmp_path, name, intvl):
     exe = require_reference("hotspot")
-    flp, ptrace, conf = write_case(tmp_path, name, 30.0, 8, TEMPLATE + "-sampling_intvl 0.002\n")
+    flp, ptrace, conf = write_case(tmp_path, name, 30.0, 8, TEMPLATE + f"-sampling_intvl {intvl}\n")
     run_hotspot(exe, flp, ptrace, conf, "-model_type", "block", "-steady_file", str(tmp_path / "hs.steady"),
                 "-o", str(tmp_path / "hs.ttrace"))
     fp, names, res = ours(flp, ptrace, conf, transient=True, model_type="block")
@@ -147,15 +150,20 @@ def test_block_steady_and_transient_match_hotspot(tmp_path, name):
     hs_names, hs_trace = read_ttrace(tmp_path / "hs.ttrace")
     order = [fp.names.index(nm) for nm in hs_names]
     assert hs_trace.shape == (8, len(fp.names))
-    assert np.max(np.abs(res.trace_k[:, order] - hs_trace), axis=1).max() < min(TOL_K, STEP_K)  # every step
+    assert np.max(np.abs(res.trace_k[:, order] - hs_trace), axis=1).max() < min(TOL_K, BLOCK_STEP_K)  # every step
+    assert np.ptp(hs_trace[:, 0]) > 0.05  # the trace moves
 
 
-@pytest.mark.parametrize(("name", "steady_as_init", "mode", "intvl", "steps"), [
-    ("slices", True, "avg", 1e-4, 6), ("ev6", False, "center", 1e-4, 6), ("slices", False, "avg", 2e-3, 3)])
-def test_grid_transient_matches_hotspot_every_step(tmp_path, name, steady_as_init, mode, intvl, steps):
-    """32×32 grid, rows of 0.1 ms and 2 ms (graded steps inside a row): from a previous run's
-    steady file (HotSpot's 'steady as init') or from init_temp; both tools map the initial block
-    temperatures onto the grid."""
+@pytest.mark.parametrize(("name", "steady_as_init", "mode", "intvl", "steps", "first_k", "then_k"), [
+    ("slices", True, "avg", 1e-4, 6, STEP_K, STEP_K), ("ev6", False, "center", 1e-4, 6, STEP_K, STEP_K),
+    ("slices", False, "avg", 2e-3, 3, STEP_K, STEP_K), ("gap", False, "center", 1e-3, 4, TOL_K, 0.1)])
+def test_grid_transient_matches_hotspot_every_step(tmp_path, name, steady_as_init, mode, intvl, steps, first_k,
+                                                   then_k):
+    """32×32 grid, rows of 0.1 ms, 1 ms and 2 ms (graded steps inside a row): from a previous
+    run's steady file (HotSpot's 'steady as init') or from init_temp; both tools map the initial
+    block temperatures onto the grid. On the floorplan with dead space that map starts the
+    uncovered cells at 0 K (HotSpot's xlate_vector_b2g): the first step then differs by 0.40 K
+    (0.33 K however fine our first steps; the contract's 0.5 K holds), the later ones ≤ 0.08 K."""
     exe = require_reference("hotspot")
     flp, ptrace, conf = write_case(tmp_path, name, 30.0, steps, TEMPLATE + f"-sampling_intvl {intvl}\n"
                                    f"-grid_map_mode {mode}\n-init_temp 333.15\n")
@@ -171,7 +179,7 @@ def test_grid_transient_matches_hotspot_every_step(tmp_path, name, steady_as_ini
     hs_names, hs_trace = read_ttrace(tmp_path / "hs.ttrace")
     order = [fp.names.index(nm) for nm in hs_names]
     step_err = np.max(np.abs(res.trace_k[:, order] - hs_trace), axis=1)
-    assert len(step_err) == steps and step_err.max() < min(TOL_K, STEP_K)
+    assert len(step_err) == steps and step_err[0] < min(TOL_K, first_k) and step_err[1:].max() < min(TOL_K, then_k)
     assert np.ptp(hs_trace[:, 0]) > 0.2  # the trace moves
 
 
