@@ -100,10 +100,26 @@ class SignoffModel:
                            instance_corner=np.asarray(corner_of_inst, dtype=np.int64), voltages=self.volts)
 
     def activity(self) -> pw.PinActivity:
+        """Activity propagated once on the whole graph; under `set_case_analysis` (an operating
+        mode) the nets the constants fix are annotated as never toggling."""
         if self._activity is None:
-            t = self.timing(np.full(self.n_inst, len(self.libs) - 1))
+            ann = self.annotated
+            tc = self.tc
+            if tc.case_analysis:
+                from flow.engines import case_analysis as ca
+
+                tc = dataclasses.replace(tc, case_analysis={})
+            t = sta.analyze(self.design, self.libs[-1], tc, parasitics=self._par)
+            if self.tc.case_analysis:
+                g = t.graph
+                vals = ca.node_values(self.design, g.cells, g.inst_cell_idx, g.pin_dir, self.tc.case_analysis)
+                node_net = np.concatenate([self.design.pin_net, self.design.port_net])
+                const = np.flatnonzero((vals == ca.ZERO) | (vals == ca.ONE))
+                ann = dict(ann or {})
+                for k in const.tolist():
+                    ann[self.design.net_names[int(node_net[k])]] = (0.0, float(vals[k]))
             self._activity = pw.propagate_activity(self.design, t, self.libs[-1], input_activity=self.input_activity,
-                                                   annotated=self.annotated)
+                                                   annotated=ann)
         return self._activity
 
     def point(self, corner_of_inst: np.ndarray, period: float | None = None, *, keep_timing: bool = False) -> Point:

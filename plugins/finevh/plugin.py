@@ -64,6 +64,11 @@ VARIABLES = (
     Variable("FINEVH_MIN_ISLAND", int, "Fewest cells per island.", 8, source="finevh"),
     Variable("FINEVH_VDDM_CORNER", str | None, "Liberty corner of an optional third (middle) rail.", None,
              source="finevh"),
+    Variable("FINEVH_CLOCK_MARGIN", float, "FINEVH_CLOCK=vddh: the clock is the chip's netlist-level fmax at VDDH "
+             "slowed by this much (room for routed wires).", 3.0, unit="%", source="finevh"),
+    Variable("FINEVH_RAIL_MARGIN", float, "A cell goes on a lower rail only when its worst path through keeps this "
+             "share of the clock as slack there at netlist level (room for its routed wires).", 3.0, unit="%",
+             source="finevh"),
 )
 
 
@@ -128,7 +133,7 @@ class PartitionStage(Stage):
         sdc_period = sm.period
         top = corners.index(vh)
         if cfg["FINEVH_CLOCK"] == "vddh":
-            sm = study.retime(sm, study.nominal_clock(sm, top))
+            sm = study.retime(sm, study.nominal_clock(sm, top, margin=float(cfg["FINEVH_CLOCK_MARGIN"]) / 100))
         sweep = study.sweep_corners(sm)
         k = cfg["FINEVH_ISLANDS"] or max(1, math.ceil(n / cfg["FINEVH_ISLAND_SIZE"]))
         k = max(1, min(k, n))
@@ -147,6 +152,7 @@ class PartitionStage(Stage):
             kk = k
             while True:
                 fv = study.build(sm, sweep, rails, kk, platform=plat, ls_cell=ls_cell, net_weight=weights,
+                                 margin=float(cfg["FINEVH_RAIL_MARGIN"]) / 100,
                                  seed=cfg["FINEVH_SEED"], ir_drop=cfg["FINEVH_IR_DROP_MV"] * 1e-3,
                                  min_size=int(cfg.get("FINEVH_MIN_ISLAND") or 1))
                 if not budget or fv.level_shifters <= budget or kk <= len(rails):
@@ -564,6 +570,16 @@ def vhflow_report_sections(state, run_dir, config) -> list[ReportSection]:
     elif post is not None:
         post_html = (f"<p>Final sign-off of the fast mode (routed parasitics): slack {post * 1e9:.3f} ns at FINE-VH's "
                      "clock — met.</p>")
+    if "routed" in doc:  # finevh_signoff: the figures below are the routed ones
+        r = doc["routed"]
+        post_html = (f"<p>{'<b>Rejected after routing:</b> ' if post is not None and post < 0 else ''}Routed re-check "
+                     f"(SPEF, each cell on its rail, header-switch IR-drop derate): fast mode WNS "
+                     f"{r['fast_wns_s'] * 1e9:.3f} ns at {doc['clock_period_s'] * 1e9:.3f} ns, slow mode WNS "
+                     f"{r['slow_wns_s'] * 1e9:.3f} ns at {r['slow_period_s'] * 1e9:.3f} ns, the whole chip on VDDH "
+                     f"{r['nominal_wns_s'] * 1e9:.3f} ns; {r['added_instances']} back-end cells assigned to islands "
+                     f"({r['clock_tree_instances']} clock-tree cells on the chip's rail). Every energy below (nominal, "
+                     "DVFS levels, ideal DVFS curve, both FINE-VH modes, switches, shifters, hops) is re-powered on "
+                     "the routed netlist; ideal per-island DVFS keeps the netlist-level curves (a model bound).</p>")
 
     def pct(x: float | None) -> str:
         if x is None:

@@ -127,6 +127,7 @@ class RepairStage(Stage):
         drv0, drv1 = rep.repair_design()
         setup_m = float(cfg["FINEVH_SETUP_MARGIN"]) * 1e-9
         ws0, ws1 = rep.repair_setup(setup_m, 100.0)
+        h0, h1 = rep.repair_hold(lvs, 0.0, setup_m)  # hold at the mixed rails too (no-op when met)
         n_added = len(nl.added)
         legalize_added(nl, fp)
         views = save_placed(ctx, nl, fp, "finevh_repair")
@@ -143,6 +144,7 @@ class RepairStage(Stage):
         return StageResult(views={**views, "islands": out}, metrics={
             "finevh_repair__before__setup__ws__estimate": round(ws0 * 1e9, 6),
             "finevh_repair__setup__ws__estimate": round(ws1 * 1e9, 6),
+            "finevh_repair__hold__ws__estimate": round(h1 * 1e9, 6),
             "finevh_repair__buffers": n_added, "finevh_repair__resized": rep.stats.resized,
             "finevh_repair__timing__drv__max_slew": drv1.max_slew, "finevh_repair__timing__drv__max_cap": drv1.max_cap,
         })

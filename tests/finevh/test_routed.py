@@ -103,3 +103,19 @@ def test_routed_modes_decide_the_claim(tmp_path):
     (tmp_path / "islands.json").write_text(json.dumps(doc))
     bad = vhflow_metrics(state, tmp_path)
     assert bad["finevh__signoff__fast_mode__meets"] == 0 and not any(k.startswith("finevh__saving") for k in bad)
+
+
+def test_intervals_use_their_modes_model():
+    """A layer tagged with its precision is powered by that precision's signed-off model (hand
+    sums: nominal 10 pJ/cycle for 8-bit, 5 pJ/cycle for the 4-bit mode, no leakage)."""
+    from plugins.finevh import policy as pol
+
+    m8, m4 = hand_model(), hand_model()
+    m4.nominal.e_cycle = 5e-12
+    trace = [pol.Interval(1e-6, 50.0, 1.0, "8"), pol.Interval(1e-6, 50.0, 1.0, "4")]
+    got = pol.evaluate(m8, trace, "nominal", {"4": m4})
+    assert got.energy_j == pytest.approx(50 * 10e-12 + 50 * 5e-12, rel=1e-12)
+    assert pol.evaluate(m8, trace, "nominal").energy_j == pytest.approx(100 * 10e-12, rel=1e-12)
+    frames = pol.convnet_frames({"layers": [{"cycles": 10, "bits": 8}, {"cycles": 10, "bits": 4}]}, 1e8, idle=0.0,
+                                frames=1)
+    assert [iv.mode for iv in frames] == ["8", "4"]
