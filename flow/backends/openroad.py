@@ -519,9 +519,8 @@ def render(
         "cts_cluster_size": cfg.get("CTS_CLUSTER_SIZE"), "cts_cluster_diameter": cfg.get("CTS_CLUSTER_DIAMETER"),
         "cts_buf_distance": cfg.get("CTS_BUF_DISTANCE"), "hold_margin": cfg.get("HOLD_SLACK_MARGIN"),
         "setup_margin": cfg.get("SETUP_SLACK_MARGIN"), "tns_end_percent": cfg.get("TNS_END_PERCENT"),
-        # SETUP_MOVE_SEQUENCE without "buffer" (embedded names): OpenROAD's repair_timing -skip_buffering
-        "skip_buffering": bool(cfg.get("SETUP_MOVE_SEQUENCE"))
-        and "buffer" not in [m.strip() for m in str(cfg["SETUP_MOVE_SEQUENCE"]).split(",")],
+        # ORFS passes SETUP_MOVE_SEQUENCE to repair_timing -sequence as it is
+        "setup_sequence": str(cfg["SETUP_MOVE_SEQUENCE"]).strip() if cfg.get("SETUP_MOVE_SEQUENCE") else None,
         "slew_margin": cfg.get("SLEW_MARGIN"), "cap_margin": cfg.get("CAP_MARGIN"),
         "rcx_rules": str(platform.root / "rcx_patterns.rules") if (platform.root / "rcx_patterns.rules").is_file() else None,
         "final_spef": str(out_dir / f"{design}.spef"),

@@ -63,15 +63,26 @@ def repair_setup(ctx: StageContext, state: State, propagated: bool | None = None
     return nl, fp, lvs, rep
 
 
-def setup_moves(sequence: str | None) -> tuple[str, ...]:
-    """SETUP_MOVE_SEQUENCE as move names; a move this flow does not have is a ConfigError."""
+#: OpenROAD `repair_timing -sequence` move names (an ORFS config may list any of them)
+OPENROAD_SETUP_MOVES = ("unbuffer", "vt_swap", "sizeup", "sizedown", "size", "swap", "buffer", "clone", "split")
+
+
+def setup_moves(sequence: str | None, log: Any = None) -> tuple[str, ...]:
+    """SETUP_MOVE_SEQUENCE as the embedded repair's moves, in order (`size` is `sizeup` here);
+    OpenROAD moves the embedded repair lacks are skipped with a warning, a name OpenROAD does
+    not know either is a ConfigError."""
     if sequence is None or not str(sequence).strip():
         return SETUP_MOVES
-    moves = tuple(m.strip() for m in str(sequence).split(",") if m.strip())
-    bad = [m for m in moves if m not in SETUP_MOVES]
+    names = [m.strip() for m in str(sequence).split(",") if m.strip()]
+    bad = [m for m in names if m not in OPENROAD_SETUP_MOVES]
     if bad:
-        raise ConfigError(f"SETUP_MOVE_SEQUENCE: unknown move {bad[0]!r} (the embedded repair has "
-                          f"{', '.join(SETUP_MOVES)})")
+        raise ConfigError(f"SETUP_MOVE_SEQUENCE: unknown move {bad[0]!r} (OpenROAD's repair_timing -sequence "
+                          f"takes {', '.join(OPENROAD_SETUP_MOVES)})")
+    moves = tuple(dict.fromkeys("sizeup" if m == "size" else m for m in names if m in SETUP_MOVES + ("size",)))
+    skipped = [m for m in names if m not in SETUP_MOVES + ("size",)]
+    if skipped and log is not None:
+        log.warning("SETUP_MOVE_SEQUENCE: %s not implemented by the embedded repair (it has %s); skipped",
+                    ", ".join(skipped), ", ".join(SETUP_MOVES))
     return moves
 
 
@@ -145,8 +156,8 @@ class RepairTimingStage(Stage):
                  "round works on (the worst path always); default 100.", None, unit="%", source="repair_timing"),
         Variable("SKIP_HOLD_REPAIR", bool, "Only repair setup.", False, source="repair_timing"),
         Variable("SETUP_MOVE_SEQUENCE", str | None, "Comma-separated setup moves, in order (OpenROAD "
-                 "repair_timing -sequence names): sizeup (gate sizing), buffer (critical-sink isolation "
-                 "behind a buffer); default sizeup,buffer.", None, source="repair_timing"),
+                 "repair_timing -sequence names); the embedded repair has sizeup (gate sizing; size too) and buffer "
+                 "(critical-sink isolation behind a buffer), and skips OpenROAD's others; default sizeup,buffer.", None, source="repair_timing"),
     )
 
     @classmethod
@@ -159,7 +170,7 @@ class RepairTimingStage(Stage):
         setup_m = (cfg["SETUP_SLACK_MARGIN"] or 0.0) * 1e-9
         hold_m = (cfg["HOLD_SLACK_MARGIN"] or 0.0) * 1e-9
         tns_pct = 100.0 if cfg["TNS_END_PERCENT"] is None else float(cfg["TNS_END_PERCENT"])
-        ws0, ws1 = rep.repair_setup(setup_m, tns_pct, moves=setup_moves(cfg.get("SETUP_MOVE_SEQUENCE")))
+        ws0, ws1 = rep.repair_setup(setup_m, tns_pct, moves=setup_moves(cfg.get("SETUP_MOVE_SEQUENCE"), ctx.log))
         h0 = h1 = None
         if not cfg["SKIP_HOLD_REPAIR"]:
             h0, h1 = rep.repair_hold(lvs, hold_m, setup_m)

@@ -125,15 +125,15 @@ def test_parasitics_use_platform_layer_rc_in_liberty_units(gcd):
     assert wire == {False: plat.signal_wire_layer, True: plat.clock_wire_layer}
 
 
-def test_setup_move_sequence_without_buffer_skips_buffering(tmp_path, nangate45):
-    setup = setup_for("nangate45", ("SETUP_MOVE_SEQUENCE=sizeup",))
+def test_setup_move_sequence_is_repair_timing_sequence(tmp_path, nangate45):
+    setup = setup_for("nangate45", ("SETUP_MOVE_SEQUENCE=unbuffer,sizeup,buffer",))
     runs = run_all(openroad.render(setup.config, setup.platform, tmp_path / "or"))
     for st in ("cts", "route"):
         setup_repair = [c for c in runs[st].of("repair_timing") if "-setup" in c.flags]
-        assert setup_repair and all("-skip_buffering" in c.flags for c in setup_repair)
+        assert setup_repair and all(c.keys.get("-sequence") == "unbuffer,sizeup,buffer" for c in setup_repair)
     default = setup_for("nangate45")
     runs = run_all(openroad.render(default.config, default.platform, tmp_path / "or2"))
-    assert not any("-skip_buffering" in c.flags for c in runs["cts"].of("repair_timing"))
+    assert not any("-sequence" in c.keys for c in runs["cts"].of("repair_timing"))
 
 
 def test_place_cts_route_signoff_commands(gcd):

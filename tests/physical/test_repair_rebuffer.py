@@ -90,7 +90,7 @@ def test_rebuffering_closes_what_sizing_cannot(tmp_path, nangate45):
     assert fanout >= 24 and cell == "DFF_X2", out_sized
     assert ws_sized < -0.015, out_sized  # sizing alone misses the clock
     assert sized["cts__design__instance__count__setup_buffer"] == 0 and sized["repair_timing__resized"] >= 1
-    assert sized["finish__timing__setup__ws"] == pytest.approx(ws_sized, abs=0.012)
+    assert sized["finish__timing__setup__ws"] == pytest.approx(ws_sized, abs=0.005)
 
     # same placement and clock tree (only repair_timing and later stages re-run)
     run = run_flow(_config(tmp_path, "sizeup,buffer"), runs_dir=runs, tag="t", from_stage="repair_timing",
@@ -100,7 +100,7 @@ def test_rebuffering_closes_what_sizing_cannot(tmp_path, nangate45):
     assert m["cts__design__instance__count__setup_buffer"] >= 1
     assert ws_buf >= 0.0, out_buf
     assert ws_buf >= ws_sized + 0.03  # the margin over sizing only
-    assert m["finish__timing__setup__ws"] == pytest.approx(ws_buf, abs=0.012)
+    assert m["finish__timing__setup__ws"] == pytest.approx(ws_buf, abs=0.005)
     # the off-path loads moved behind the buffer: the flop's Q net keeps only the critical sinks
     fanout, _ = _launch(out_buf)
     assert fanout <= 4, out_buf
@@ -116,5 +116,6 @@ def test_setup_move_sequence_names():
     from flow.stages.repair import setup_moves
 
     assert setup_moves(None) == ("sizeup", "buffer") and setup_moves(" buffer , sizeup") == ("buffer", "sizeup")
-    with pytest.raises(ConfigError, match="unknown move 'clone'"):
-        setup_moves("sizeup,clone")
+    assert setup_moves("unbuffer,size,swap,buffer,clone") == ("sizeup", "buffer")  # OpenROAD names we lack: skipped
+    with pytest.raises(ConfigError, match="unknown move 'sizup'"):
+        setup_moves("sizup,buffer")
