@@ -124,6 +124,7 @@ def main() -> None:
                      str(m.get("cts__design__instance__count__setup_buffer", 0)),
                      str(m.get("repair_timing__resized", 0)), str(m.get("repair_timing__hold_buffers", 0)),
                      "pass" if code == 0 else "FAIL", f"{wall:.1f}", f"{cpu:.1f}"])
+        print(f"{design}/{platform}: {' '.join(rows[-1][3:])}", file=sys.stderr, flush=True)
     head = ["design", "platform", "corner", "setup WS ns", "setup TNS ns", "hold WS ns", "hold TNS ns",
             "area µm² (rule)", "setup bufs", "resized", "hold bufs", "rules", "wall s", "CPU s"]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)] if rows else [len(h) for h in head]
