@@ -54,6 +54,15 @@ class LazyRootGroup(TyperGroup):
             self._lazy[solved.name] = ("group", info)
             self._summaries[solved.name] = (_first_paragraph(solved.short_help or solved.help), bool(solved.hidden))
 
+    def get_help_option(self, ctx: Any) -> Any:
+        """The root --help flag, unset = False rather than typer's None: typer coerces every value
+        that is not a bool through a pydantic TypeAdapter, so a None made each sub-command import
+        pydantic (~0.1 s CPU) before it ran (a command without typed options, e.g. thermal, none)."""
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.default = False
+        return option
+
     def list_commands(self, ctx: Any) -> list[str]:
         return list(self._lazy)
 

@@ -379,7 +379,8 @@ class ThermalModel(Network):
         matrix's product by the grid stencil."""
         key = (c_scale, a)
         if key not in self._solvers:
-            self._solvers[key] = _direct_solver(self, c_scale, a)
+            with _OneBlasThread():
+                self._solvers[key] = _direct_solver(self, c_scale, a)
         return self._solvers[key]
 
     def steady_nodes(self, p_nodes: np.ndarray) -> np.ndarray:

@@ -129,13 +129,8 @@ class ThermalDvfs:
         self.hyst = hysteresis_c
         self.cfg = cfg or ThermalConfig(grid_rows=4, grid_cols=4)
         self.model = build_model(die_w, die_h, self.cfg)
-        import scipy.sparse as sp
-
-        from flow.engines.thermal import _factorize
-
-        cd = sp.diags(self.model.C / dt)
-        self._solve = _factorize((cd + self.model.G).tocsc())
-        self._cd = cd
+        self._cd = self.model.C / dt  # backward Euler: (C/dt + G)·T' = C/dt·T + P, one exact solver
+        self._solve = self.model.solver(1.0 / dt, 1.0)
         self.cycles_per_inference = sum(p.cycles for p in phases)
         self.cells = self.cfg.grid_rows * self.cfg.grid_cols
 
@@ -146,7 +141,7 @@ class ThermalDvfs:
         return p.dynamic_w * activity + leak
 
     def step(self, T: np.ndarray, watts: float) -> np.ndarray:
-        rhs = self._cd @ T + self.model._rhs(np.full((self.cfg.grid_rows, self.cfg.grid_cols), watts / self.cells))
+        rhs = self._cd * T + self.model._rhs(np.full((self.cfg.grid_rows, self.cfg.grid_cols), watts / self.cells))
         return self._solve(rhs)
 
     def die_max_c(self, T: np.ndarray) -> float:
