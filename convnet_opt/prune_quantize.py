@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import fx, nn
+from torch.nn.utils import parametrize
 
 from convnet_opt.act_quant import calibrate_act_scales, int8_act_accuracy
 from convnet_opt.memory import Target, footprint, fp32_bytes, weight_layers
@@ -427,7 +428,15 @@ class PruneQuantize:
         self.bits = dict(blob["bits"])
         self.keeps = {k: np.asarray(v, dtype=np.int64) for k, v in blob["keeps"].items()}
         self._fine = int(blob["fine"])
-        self.refresh()  # the mask parametrisations first (masks only grow), so the keys match
+        self.refresh()
+        # a pruning move that was only tried (then undone) left a mask parametrisation behind on
+        # a bias or BatchNorm: register the same ones so the saved keys match
+        mods = dict(self.model.named_modules())
+        for key in blob["model"]:
+            head, sep, tail = key.partition(".parametrizations.")
+            attr = tail.split(".")[0] if sep else ""
+            if attr and attr != "weight" and head in mods and not parametrize.is_parametrized(mods[head], attr):
+                set_tensor_mask(mods[head], attr, torch.ones_like(getattr(mods[head], attr)))
         self.model.load_state_dict(blob["model"])
         self.refresh()
         return [Point(**d) for d in blob["points"]]
