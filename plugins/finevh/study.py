@@ -157,7 +157,7 @@ def build(sm: SignoffModel, sweep: CornerSweep, rails: list[int], k: int, *, pla
             d_ls = ins.design
         n_ls = len(ins.names) if ins else sum(len(r) for _, _, r in lsh.crossings(
             design, island, drv, needs=lambda a, b, rc=rail_class: rc[a] < rc[b]))
-        isl_all = np.concatenate([island, np.asarray(ins.island, dtype=np.int64)]) if n_ls else island
+        isl_all = np.concatenate([island, np.asarray(ins.island, dtype=np.int64)]) if ins is not None and n_ls else island
         coi_fast = np.asarray(rails)[rail_class[isl_all]]
         sm_ls = SignoffModel(d_ls, dict(zip(sm.corners, sm.libs, strict=True)), sm.tc,
                              input_activity=sm.input_activity, annotated=sm.annotated, wire_load=sm._par is not None)
