@@ -317,6 +317,66 @@ def summary(recs: list[dict]) -> tuple[dict, bool]:
     return out, ok
 
 
+def pm(values: list[float], fmt: str = ".1f") -> str:
+    v = np.asarray(values, dtype=float)
+    return f"{v.mean():{fmt}} ± {(v.max() - v.min()) / 2:{fmt.lstrip('+')}}" if len(v) else "—"
+
+
+def markdown_table(recs: list[dict]) -> str:
+    """The README's ConvNet table: every seed's figures and the mean ± half-range."""
+    head = ("| seed | fp32 test | P&Q smallest within 1 pt of fp32 (val): flash, ×, test (loss) | EAST vs magnitude "
+            "at equal size (test) | EAST size at equal accuracy vs magnitude | Adaptive saving within 3 pt (val): "
+            "test loss |\n|---|---|---|---|---|---|")
+    rows, cols = [head], {"fp": [], "ratio": [], "loss": [], "sav": [], "tl": []}
+    de: dict[int, list[float]] = {}   # by budget row: EAST - magnitude test accuracy (pt)
+    sm: dict[int, list[float]] = {}   # by budget row: how much smaller EAST is at equal accuracy (%)
+    for r in recs:
+        f = r["fp32"]
+        cols["fp"].append(100 * f["test_acc"])
+        cells = [str(r["seed"]), f"{100 * f['test_acc']:.2f} %"]
+        b = r.get("pq", {}).get("best")
+        if b:
+            cols["ratio"].append(b["ratio"])
+            cols["loss"].append(100 * b["test_loss"])
+            cells.append(f"{b['flash']:,} B, **{b['ratio']:.1f}×**, {100 * b['test_acc']:.2f} % ({100 * b['test_loss']:.2f} pt)")
+        else:
+            cells.append("—")
+        cmp_ = east_compare(r["east"]) if "east" in r else None
+        if cmp_ and cmp_["equal_size"]:
+            es = cmp_["equal_size"]
+            for i, e in enumerate(es):
+                de.setdefault(i, []).append(100 * (e["east_test"] - e["magnitude_test"]))
+            cells.append("; ".join(f"{e['budget']:,} B: {100 * e['east_test']:.2f} vs {100 * e['magnitude_test']:.2f} % "
+                                   f"({e['magnitude_encoder']})" for e in es))
+        else:
+            cells.append("—")
+        if cmp_ and cmp_["equal_accuracy"]:
+            parts = []
+            for i, e in enumerate(cmp_["equal_accuracy"]):
+                if e["smaller"] is None:
+                    parts.append(f"{e['east_bytes']:,} B vs none as accurate")
+                else:
+                    sm.setdefault(i, []).append(100 * e["smaller"])
+                    parts.append(f"{e['east_bytes']:,} vs {e['magnitude_bytes']:,} B ({100 * e['smaller']:+.0f} %)")
+            cells.append("; ".join(parts))
+        else:
+            cells.append("—")
+        a = r.get("adaptive", {}).get("best")
+        if a:
+            cols["sav"].append(100 * a["saving"])
+            cols["tl"].append(100 * a["test_loss"])
+            cells.append(f"{100 * a['saving']:.1f} %: {100 * a['test_loss']:.2f} pt {a['bits']}")
+        else:
+            cells.append("—")
+        rows.append("| " + " | ".join(cells) + " |")
+    rows.append(f"| mean ± half-range | {pm(cols['fp'], '.2f')} % | **{pm(cols['ratio'])}×** (test loss "
+                f"{pm(cols['loss'], '.2f')} pt) | EAST − magnitude, by budget: "
+                + "; ".join(f"{pm(v, '+.2f')} pt (n={len(v)})" for v in de.values())
+                + " | EAST smaller, by budget: " + "; ".join(f"{pm(v, '+.0f')} % (n={len(v)})" for v in sm.values())
+                + f" | {pm(cols['sav'])} %: {pm(cols['tl'], '.2f')} pt |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-path", type=Path, default=None)
@@ -372,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
            "energy_model": em.source, "argv": sys.argv[1:] if argv is None else argv, "seeds": recs, "summary": summ,
            "wall_s": time.perf_counter() - t_all, "cpu_s_this_run": cpu_s() - c_all,
            "cpu_s_sections": sum(r[k].get("cpu_s") or 0 for r in recs for k in ("fp32", "pq", "east", "adaptive") if k in r)}
+    doc["readme_table"] = markdown_table(recs)
+    print("\n" + doc["readme_table"])
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(doc, indent=1, default=str))
     print(f"\ntotal {time.perf_counter() - t_all:.0f} s; results {args.results}; working files {out}")
