@@ -51,7 +51,7 @@ Measured against `hotspot` on generated floorplans, tests/thermal/test_hotspot_p
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING
 
@@ -417,25 +417,51 @@ class ThermalModel(Network):
 
     def integrate_steps(self, T: np.ndarray, p_nodes: np.ndarray, steps: list[float]) -> np.ndarray:
         """One TR-BDF2 step of each size in `steps`, as Network.integrate_steps, but in DCT mode
-        space: C is uniform over each layer, so it is the same diagonal there, and the direct
-        solver needs no transform — T and the power go in once and T comes out once. G·T, which
-        each step's first stage needs, comes from the previous stage's own equation
+        space (`_steps_in_modes`): T and the power go in once and T comes out once."""
+        with _OneBlasThread():
+            ref = self.solver(0.0, 1.0)  # its matvec is G·x; its transforms are every solver's
+            Tm, g_t = ref.to_modes(T), ref.to_modes(ref.matvec(T))  # type: ignore[attr-defined]
+            qm = ref.to_modes(p_nodes + self.g_amb * self.ambient)  # type: ignore[attr-defined]
+            Tm, _ = self._steps_in_modes(Tm, g_t, qm, steps)
+            return ref.from_modes(Tm)  # type: ignore[attr-defined]
+
+    def integrate_rows(self, T: np.ndarray, die_powers: Iterable[np.ndarray], steps: list[float],
+                       first_steps: list[float] | None = None,
+                       on_row: Callable[[int, np.ndarray], None] | None = None) -> np.ndarray:
+        """A power trace: die power maps (rows, grid_rows, grid_cols) W, each held over `steps`
+        (`first_steps` for row 0), from node temperatures T; `on_row(i, die_map_k)` after each
+        row; returns the final T. The state stays in mode space from row to row: per row only
+        the die layer's power goes in and its temperatures come out (one 2-D DCT each way)."""
+        cells = self.cells
+        with _OneBlasThread():
+            ref = self.solver(0.0, 1.0)
+            Tm, g_t = ref.to_modes(T), ref.to_modes(ref.matvec(T))  # type: ignore[attr-defined]
+            q_amb = ref.to_modes(self.g_amb * self.ambient)  # type: ignore[attr-defined]
+            for i, pmap in enumerate(die_powers):
+                qm = q_amb.copy()
+                qm[:cells] += ref.die_to_modes(self.node_power(pmap)[:cells])  # type: ignore[attr-defined]
+                Tm, g_t = self._steps_in_modes(Tm, g_t, qm, first_steps if i == 0 and first_steps else steps)
+                if on_row is not None:
+                    on_row(i, ref.die_from_modes(Tm[:cells]))  # type: ignore[attr-defined]
+            return ref.from_modes(Tm)  # type: ignore[attr-defined]
+
+    def _steps_in_modes(self, Tm: np.ndarray, g_t: np.ndarray, qm: np.ndarray,
+                        steps: list[float]) -> tuple[np.ndarray, np.ndarray]:
+        """TR-BDF2 steps with state, G·state and input in DCT mode space: C is uniform over each
+        layer, so it is the same diagonal there, and the direct solver needs no transform. G·T,
+        which each step's first stage needs, comes from the previous stage's own equation
         ((C + a·G)·T = rhs ⇒ a·G·T = rhs − C·T) instead of a stencil product."""
         gam = 2.0 - math.sqrt(2.0)
         c1 = 1.0 / (gam * (2.0 - gam))
         c2 = (1.0 - gam) ** 2 / (gam * (2.0 - gam))
-        q = p_nodes + self.g_amb * self.ambient
-        with _OneBlasThread():
-            ref = self.solver(0.0, 1.0)  # its matvec is G·x; its transforms are every solver's
-            Tm, qm, g_t = ref.to_modes(T), ref.to_modes(q), ref.to_modes(ref.matvec(T))  # type: ignore[attr-defined]
-            for h in steps:
-                a = gam * h / 2.0
-                solve = self.solver(1.0, a).modes  # type: ignore[attr-defined]
-                Tg = solve(self.C * Tm - a * g_t + gam * h * qm)
-                rhs = self.C * (c1 * Tg - c2 * Tm) + a * qm
-                Tm = solve(rhs)
-                g_t = (rhs - self.C * Tm) / a
-            return ref.from_modes(Tm)  # type: ignore[attr-defined]
+        for h in steps:
+            a = gam * h / 2.0
+            solve = self.solver(1.0, a).modes  # type: ignore[attr-defined]
+            Tg = solve(self.C * Tm - a * g_t + gam * h * qm)
+            rhs = self.C * (c1 * Tg - c2 * Tm) + a * qm
+            Tm = solve(rhs)
+            g_t = (rhs - self.C * Tm) / a
+        return Tm, g_t
 
     @property
     def cells(self) -> int:
@@ -704,8 +730,19 @@ def _direct_solver(model: ThermalModel, c_scale: float, a: float) -> Callable[[n
         out[4 * cells:] = y_ext + d_ext_inv @ ext_w
         return out
 
+    def die_to_modes(x: np.ndarray) -> np.ndarray:
+        """One layer's cells (flat) → its 2-D DCT (flat)."""
+        return (qr.T @ x.reshape(nr, nc) @ qc).ravel()
+
+    def die_from_modes(x: np.ndarray) -> np.ndarray:
+        """One layer's 2-D DCT (flat) → its cells as a (rows, cols) map."""
+        return qr @ x.reshape(nr, nc) @ qc.T
+
     def solve(b: np.ndarray) -> np.ndarray:
         return from_modes(solve_modes(to_modes(b)))
+
+    solve.die_to_modes = die_to_modes  # type: ignore[attr-defined]
+    solve.die_from_modes = die_from_modes  # type: ignore[attr-defined]
 
     solve.modes = solve_modes  # type: ignore[attr-defined]
     solve.to_modes = to_modes  # type: ignore[attr-defined]

@@ -116,7 +116,9 @@ def solve_floorplan(fp: Floorplan, names: list[str], powers: np.ndarray, cfg: Th
     steps through the rows, `cfg.sampling_intvl` seconds each, from `init` = (layers (4, units),
     inodes (12,)) K — a `-init_file`, e.g. a previous run's `-steady_file` — or else every node
     at `cfg.init_temp`; in the grid model the first step maps those block temperatures onto the
-    grid cells by occupancy (HotSpot's `xlate_vector_b2g`), later steps carry the full grid."""
+    grid cells by occupancy (HotSpot's `xlate_vector_b2g`), later steps carry the full grid.
+    Integration: the block model's exact propagator per row, the grid model's TR-BDF2 over
+    `row_steps`; `steps` / `substeps` impose TR-BDF2 steps on both (for comparisons)."""
     order = [names.index(u.name) for u in fp.units]
     p = np.atleast_2d(powers)[:, order]
     rects = fp.rects_at_origin()
@@ -127,8 +129,6 @@ def solve_floorplan(fp: Floorplan, names: list[str], powers: np.ndarray, cfg: Th
         init = (np.full((4, nu), cfg.init_temp), np.full(N_EXTRA, cfg.init_temp))
     dt = cfg.sampling_intvl
     explicit_steps = steps is not None or bool(substeps)  # a caller's own integration steps
-    if steps is None and not substeps and cfg.model_type == "block":
-        substeps = math.ceil(dt / (die_rc_time(cfg) / 2))  # a few dozen nodes: uniform τ/2 steps cost nothing
     if steps is None:
         steps = [dt / substeps] * substeps if substeps else row_steps(cfg)
     trace = times = None
@@ -139,11 +139,12 @@ def solve_floorplan(fp: Floorplan, names: list[str], powers: np.ndarray, cfg: Th
         if transient:
             Tt = np.concatenate([init[0].ravel(), init[1]])
             trace = np.empty((len(p), nu))
+            exact = bm.exact_transient and not explicit_steps
+            if not exact and not explicit_steps:  # TR-BDF2 in uniform τ/2 steps (a few hundred nodes)
+                n_sub = math.ceil(dt / (die_rc_time(cfg) / 2))
+                steps = [dt / n_sub] * n_sub
             for i, row in enumerate(p):
-                if bm.exact_transient and not explicit_steps:
-                    Tt = bm.propagate(Tt, bm.node_power(row), dt)
-                else:
-                    Tt = bm.integrate_steps(Tt, bm.node_power(row), steps)
+                Tt = bm.propagate(Tt, bm.node_power(row), dt) if exact else bm.integrate_steps(Tt, bm.node_power(row), steps)
                 trace[i] = Tt[:nu]
             times = dt * np.arange(1, len(p) + 1)
         return FloorplanResult(fp.names, "block", layers, inodes, None, bm.heat_out(T), float(mean_p.sum()),
@@ -157,10 +158,12 @@ def solve_floorplan(fp: Floorplan, names: list[str], powers: np.ndarray, cfg: Th
     if transient:
         Tt = np.concatenate([mapping.temps_to_grid(init[0][li]).ravel() for li in range(4)] + [init[1]])
         trace = np.empty((len(p), nu))
-        first = steps if explicit_steps else row_steps(cfg, first=True)
-        for i, row in enumerate(p):
-            Tt = model.integrate_steps(Tt, model.node_power(mapping.power(row, cell_area)), first if i == 0 else steps)
-            trace[i] = mapping.block_temps(model.die_map(Tt), cfg.grid_map_mode)
+
+        def record(i: int, die_k: np.ndarray) -> None:
+            trace[i] = mapping.block_temps(die_k, cfg.grid_map_mode)
+
+        model.integrate_rows(Tt, (mapping.power(row, cell_area) for row in p), steps,
+                             None if explicit_steps else row_steps(cfg, first=True), record)
         times = dt * np.arange(1, len(p) + 1)
     return FloorplanResult(fp.names, "grid", layers, inodes, model.die_map(T), model.heat_out(T),
                            float(mean_p.sum()), trace, times)

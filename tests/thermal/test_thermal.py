@@ -100,6 +100,15 @@ def test_grid_mode_space_steps_equal_sparse_trbdf2():
     ours = model.integrate_steps(T0, p, steps)
     ref = Network.integrate_steps(model, T0, p, steps)
     assert np.max(np.abs(ours - ref)) < 1e-9 and np.max(np.abs(ours - T0)) > 1.0
+    # a trace (state kept in mode space between rows) = row after row of integrate_steps
+    maps = np.random.default_rng(5).random((3, 12, 10)) * 0.3
+    rows, seen = graded_steps(2e-3, 2.5e-4, 1.5), {}
+    last = model.integrate_rows(T0, maps, rows, steps, lambda i, die: seen.__setitem__(i, die))
+    T = T0
+    for i, pmap in enumerate(maps):
+        T = Network.integrate_steps(model, T, model.node_power(pmap), steps if i == 0 else rows)
+        assert np.max(np.abs(seen[i] - model.die_map(T))) < 1e-9
+    assert np.max(np.abs(last - T)) < 1e-9
 
 
 def test_block_exact_propagator_matches_matrix_exponential():
