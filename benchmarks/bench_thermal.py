@@ -37,7 +37,7 @@ VHFLOW = str(Path(sys.executable).with_name("vhflow"))
 USER_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 # (label, grid, sampling interval or None for steady only, trace rows, target ratio)
 CASES = [("steady 64x64", 64, None, 1, 2.0), ("steady 128x128", 128, None, 1, 2.0),
-         ("transient 64x64, 10 x 0.1 ms", 64, 1e-4, 10, 50.0),
+         ("transient 64x64, 10 x 0.1 ms", 64, 1e-4, 10, 50.0), ("transient 64x64, 200 x 0.1 ms", 64, 1e-4, 200, 50.0),
          ("transient 64x64, 4 x 1 ms", 64, 1e-3, 4, 50.0),
          ("transient 64x64, 40 x 1 ms", 64, 1e-3, 40, 50.0),
          ("transient 64x64, 12 x 10 ms", 64, 1e-2, 12, 50.0)]  # 10 ms: template.config's interval

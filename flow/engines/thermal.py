@@ -611,6 +611,8 @@ def _direct_solver(model: ThermalModel, c_scale: float, a: float) -> Callable[[n
     cells = nr * nc
     lg, (g_sp, g_sk) = model.layer_g, model.edge_g
     c_layer = model.C[:4 * cells:cells]
+    if np.any(np.ptp(model.C[:4 * cells].reshape(4, cells), axis=1) > 1e-12 * np.abs(c_layer)):
+        raise AssertionError("grid model: heat capacity not uniform over a layer (the DCT needs it)")
     qr, qc = _dct_basis(nr), _dct_basis(nc)
     lam_r = (2.0 - 2.0 * np.cos(np.pi * np.arange(nr) / nr))[:, None]
     lam_c = (2.0 - 2.0 * np.cos(np.pi * np.arange(nc) / nc))[None, :]

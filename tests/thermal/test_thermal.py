@@ -314,6 +314,16 @@ def test_cli_thermal(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["thermal", "--flp", str(flp), "--ptrace", str(ptrace), "--grid", "8by8"])
     assert e.value.code == 2
+    # options are parsed by argparse (no pydantic adapters): its help, and usage errors exit 2
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(["thermal", "--help"])
+    assert e.value.code == 0 and "--steady-file" in capsys.readouterr().out
+    for bad in (["--flp", str(flp)], ["--flp", str(flp), "--ptrace", str(ptrace), "--dt", "fast"],
+                ["--flp", str(flp), "--ptrace", str(ptrace), "--steady"]):  # missing, not a number, abbreviated
+        with pytest.raises(SystemExit) as e:
+            main(["thermal", *bad])
+        assert e.value.code == 2 and "vhflow thermal: error:" in capsys.readouterr().err
 
 
 # ---- thermal-aware DVFS ------------------------------------------------------------------------
