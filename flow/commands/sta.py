@@ -38,11 +38,17 @@ def _libs(lib: list[Path], corner: str | None) -> dict:
 
 def _read_inputs(lib: list[Path], netlist: list[Path], top: str | None, corner: str | None) -> tuple[dict, FlatDesign]:
     """Liberty corner and netlist, read concurrently: a large netlist in a child process while
-    this one reads the Liberty files and loads the compiled STA kernels."""
-    from flow.engines import sta
+    this one imports the engines (numba, the sign-off stage), reads the Liberty files and loads
+    the compiled STA kernels. The child is forked before those imports, so it starts at once."""
+    from flow.background import Pending, worth_forking
+    from flow.formats.verilog import read_verilog  # numpy only: cheap to have before the fork
 
-    pending = sta.load_design_async(netlist, top)
+    paths = [Path(p) for p in netlist]
+    pending = Pending(read_verilog, paths, top, fork=worth_forking(paths))
     try:
+        from flow.engines import sta
+        from flow.stages import signoff  # noqa: F401 - imported here, while the child reads
+
         libs = _libs(lib, corner)
         sta.prepare_kernels()
         design = pending.result()

@@ -14,8 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from flow.engines import sta_kernels as kern
-
 
 class NodeNames(Sequence[str]):
     """The names of a design's timing nodes — pins as `inst/pin`, then ports — without building
@@ -261,8 +259,10 @@ class TableBank:
                 return np.ascontiguousarray(a)
             return np.array(np.broadcast_to(a, tids.shape), dtype=float, order="C")
 
+        from flow.engines import sta_kernels as kern  # numba: loaded by the first look-up, not by readers
+
         return kern.lookup_many(tids, col(slew), col(load), col(0.0 if related is None else related), self.ax1,
-                           self.ax2, self.vals, self.n1, self.n2, self.c1, self.c2)
+                                self.ax2, self.vals, self.n1, self.n2, self.c1, self.c2)
 
 
 def _get(obj: Any, *names: str, default: Any = None) -> Any:

@@ -282,7 +282,6 @@ def sta_activity(design: FlatDesign, timing: TimingResult, *,
     by_cell = np.argsort(g.inst_cell_idx, kind="stable")
     cstarts = np.searchsorted(g.inst_cell_idx[by_cell], np.arange(len(cells) + 1))
     groups: list[_FuncGroup] = []
-    reg_outputs: dict[int, list[int]] = {}  # instance -> its register-output nodes
     for cm in cells:
         insts = by_cell[cstarts[cm.index]:cstarts[cm.index + 1]]
         if insts.size == 0:
@@ -299,179 +298,145 @@ def sta_activity(design: FlatDesign, timing: TimingResult, *,
             e = act.parse_function(ftext)
             if e[0] == "port" and e[1] in ffn:
                 groups.append(_FuncGroup(v[ok], np.zeros((int(ok.sum()), 0), dtype=np.int64), None, e[1], insts[ok]))
-                for i, node in zip(insts[ok].tolist(), v[ok].tolist(), strict=True):
-                    reg_outputs.setdefault(i, []).append(node)
                 continue
             names = [nm for nm in act.ports(e) if nm not in ffn]
             ins = np.stack([g.nodes_of(insts[ok], nm) for nm in names], axis=1) if names else \
                 np.zeros((int(ok.sum()), 0), dtype=np.int64)
             groups.append(_FuncGroup(v[ok], ins, act.truth_table(e, names), None, insts[ok]))
-    # OpenSTA's breadth-first propagation, level by level: a pin is evaluated when a fanin
-    # changed (by more than `tolerance`, or its origin did); registers whose input pins changed
-    # get their state from the next-state function and re-seed their outputs in the next pass
+    # OpenSTA's breadth-first propagation, level by level, in a compiled kernel
+    # (flow.engines.activity_kernel): a pin is evaluated when a fanin changed (by more than
+    # `tolerance`, or its origin did); registers whose input pins changed get their state from
+    # the next-state function and re-seed their outputs in the next pass. Flat tables here.
+    from flow.engines import activity_kernel
+
     order_e = np.argsort(src, kind="stable")
-    e_dst = dst[order_e]
-    estart = np.searchsorted(src[order_e], np.arange(n + 1))
-    level = np.asarray(g.level)
-    lv_loads: dict[int, np.ndarray] = {}
-    loads = np.flatnonzero(drv_of >= 0)
-    for L in np.unique(level[loads]).tolist():
-        lv_loads[L] = loads[level[loads] == L]
-    # per level: function outputs batched by arity (stacked truth tables and Boolean
-    # differences), register outputs by state name
-    parts: dict[tuple[int, int], list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
-    seq_sched: dict[int, list[tuple[np.ndarray, np.ndarray, str]]] = {}
-    for fg in groups:
-        lv = level[fg.nodes]
-        if fg.table is not None:
-            k = fg.inputs.shape[1]
-            tf = fg.table.astype(float)
-            dif = np.array([act.boolean_difference(fg.table, i) for i in range(k)], dtype=float).reshape(k, tf.size)
-        for L in np.unique(lv).tolist():
-            m = np.flatnonzero(lv == L)
-            if fg.table is None:
-                seq_sched.setdefault(L, []).append((fg.nodes[m], fg.insts[m], fg.state))
-            else:
-                parts.setdefault((L, k), []).append((fg.nodes[m], fg.inputs[m], np.broadcast_to(tf, (m.size, tf.size)),
-                                                     np.broadcast_to(dif, (m.size, *dif.shape))))
-    sched: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
-    for (L, _k), lst in parts.items():
-        sched.setdefault(L, []).append(tuple(np.concatenate([x[j] for x in lst]) for j in range(4)))
-    by_level = np.argsort(level, kind="stable")
-    lstart = np.searchsorted(level[by_level], np.arange(int(level.max(initial=0)) + 2))
+    e_dst = np.ascontiguousarray(dst[order_e], dtype=np.int64)
+    estart = np.searchsorted(src[order_e], np.arange(n + 1)).astype(np.int64)
+    level = np.asarray(g.level, dtype=np.int64)
+    n_lev = int(level.max(initial=0)) + 1
     slew = timing.node_slew
     avg_slew = slew.mean(axis=1) if slew is not None and slew.ndim == 2 else np.zeros(n)
     max_dens = np.where(avg_slew > 0, 1.0 / np.where(avg_slew > 0, avg_slew, 1.0), np.inf)
-    prop = ORIGINS.index("propagated")
-    seq_known = {nm: np.zeros(n_inst, dtype=bool) for nm in seq_duty}
+    state_id = {nm: k for k, nm in enumerate(seq_duty)}
+    kind = np.zeros(n, dtype=np.int8)
+    fgrp = np.zeros(n, dtype=np.int64)
+    fin_off = np.zeros(n, dtype=np.int64)
+    rs_state = np.zeros(n, dtype=np.int64)
+    rs_inst = np.zeros(n, dtype=np.int64)
+    tabs: list[np.ndarray] = []  # truth tables, then Boolean differences, flattened
+    difs: list[np.ndarray] = []
+    tab_len = dif_len = 0
+
+    def add_table(table: np.ndarray, k: int) -> tuple[int, int]:
+        nonlocal tab_len, dif_len
+        tf = table.astype(float)
+        dif = np.array([act.boolean_difference(table, i) for i in range(k)], dtype=float).reshape(-1)
+        tabs.append(tf)
+        difs.append(dif)
+        tab_len, dif_len = tab_len + tf.size, dif_len + dif.size
+        return tab_len - tf.size, dif_len - dif.size
+
+    g_k: list[int] = []
+    g_tab: list[int] = []
+    g_dif: list[int] = []
+    fins: list[np.ndarray] = []
+    fin_len = 0
+    ro_inst: list[np.ndarray] = []
+    ro_node: list[np.ndarray] = []
+    max_k = 0
+    for fg in groups:
+        if fg.table is None:
+            kind[fg.nodes] = 2
+            rs_state[fg.nodes] = state_id.get(fg.state, 0)
+            rs_inst[fg.nodes] = fg.insts
+            ro_inst.append(np.asarray(fg.insts, dtype=np.int64))
+            ro_node.append(fg.nodes)
+            continue
+        k = fg.inputs.shape[1]
+        max_k = max(max_k, k)
+        t_off, d_off = add_table(fg.table, k)
+        g_k.append(k)
+        g_tab.append(t_off)
+        g_dif.append(d_off)
+        kind[fg.nodes] = 1
+        fgrp[fg.nodes] = len(g_k) - 1
+        fin_off[fg.nodes] = fin_len + k * np.arange(fg.nodes.size)
+        fins.append(fg.inputs.reshape(-1))
+        fin_len += fg.inputs.size
+    # registers: next-state function, its input pins and the clock pin per instance
+    sc_of_inst = np.full(n_inst, -1, dtype=np.int64)
+    rin_off = np.zeros(n_inst, dtype=np.int64)
+    rck = np.full(n_inst, -1, dtype=np.int64)
+    sd_k: list[int] = []
+    sd_tab: list[int] = []
+    sd_dif: list[int] = []
+    sd_nm: list[int] = []
+    sd_nm_off = [0]
+    rins: list[np.ndarray] = []
+    rin_len = 0
+    for ci, (e, names, ckpin) in seq.items():
+        insts = by_cell[cstarts[ci]:cstarts[ci + 1]]
+        if insts.size == 0 or not names:
+            continue
+        fports = act.ports(e)
+        max_k = max(max_k, len(fports))
+        t_off, d_off = add_table(act.truth_table(e, fports), len(fports))
+        sc_of_inst[insts] = len(sd_k)
+        sd_k.append(len(fports))
+        sd_tab.append(t_off)
+        sd_dif.append(d_off)
+        sd_nm.extend(state_id[nm] for nm in names)
+        sd_nm_off.append(len(sd_nm))
+        ins = np.stack([g.nodes_of(insts, nm) for nm in fports], axis=1) if fports else \
+            np.zeros((insts.size, 0), dtype=np.int64)
+        rin_off[insts] = rin_len + len(fports) * np.arange(insts.size)
+        rins.append(ins.reshape(-1))
+        rin_len += ins.size
+        if ckpin:
+            rck[insts] = g.nodes_of(insts, ckpin)
+    ro_i = np.concatenate(ro_inst) if ro_inst else np.zeros(0, dtype=np.int64)
+    ro_n = np.concatenate(ro_node) if ro_node else np.zeros(0, dtype=np.int64)
+    ro_order = np.argsort(ro_i, kind="stable")
+    ro_start = np.searchsorted(ro_i[ro_order], np.arange(n_inst + 1)).astype(np.int64)
     is_seq_inst = np.zeros(n_inst, dtype=bool)
     for ci in seq:
         is_seq_inst[by_cell[cstarts[ci]:cstarts[ci + 1]]] = True
     pdir = g.pin_dir if g.pin_dir is not None else np.zeros(n, dtype=np.int8)
-    is_load = (pdir == 1) | (pdir == 3)
+    load_pin = ((pdir == 1) | (pdir == 3)) & (np.arange(n) < n_pins)
+    n_states = max(len(state_id), 1)
+    seq_dens2 = np.zeros((n_states, n_inst))
+    seq_duty2 = np.zeros((n_states, n_inst))
+    seq_known = np.zeros((n_states, n_inst), dtype=bool)
 
-    def cur(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Activity of nodes as findActivity sees it (clock pins: their clock)."""
-        return np.where(clk[v], clk_dens[v], dens[v]), np.where(clk[v], clk_duty[v], dut[v])
+    def i64(parts: list[Any]) -> np.ndarray:
+        return np.ascontiguousarray(np.concatenate(parts) if parts else np.zeros(0), dtype=np.int64)
 
-    def fanout(v: np.ndarray) -> np.ndarray:
-        """Targets of the activity edges leaving nodes `v` (a CSR gather)."""
-        lo, cnt = estart[v], estart[v + 1] - estart[v]
-        if v.size == 0 or not cnt.any():
-            return np.zeros(0, dtype=np.int64)
-        offs = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        return e_dst[np.repeat(lo, cnt) + offs]
-
-    def store(v: np.ndarray, d: np.ndarray, p: np.ndarray, o: np.ndarray | int) -> np.ndarray:
-        """setActivityCheck: clamp, store, and return the nodes that changed."""
-        d = np.minimum(d, max_dens[v])
-        o = np.broadcast_to(np.asarray(o), v.shape)
-        ch = (_pct(d, dens[v]) > tolerance) | (_pct(p, dut[v]) > tolerance) | (o != origin[v])
-        dens[v], dut[v], origin[v] = d, p, o
-        return v[ch]
+    def f64(parts: list[np.ndarray]) -> np.ndarray:
+        return np.ascontiguousarray(np.concatenate(parts) if parts else np.zeros(0), dtype=float)
 
     queued = np.zeros(n, dtype=bool)
-    queued[fanout(np.flatnonzero(roots))] = True
-    pend = np.zeros(int(level.max(initial=0)) + 2, dtype=bool)  # levels with queued nodes
-    pend[level[queued]] = True
-    for _pass in range(max_passes + 1):
-        changed_regs: set[int] = set()
-        L = -1
-        while True:
-            nxt = np.flatnonzero(pend[L + 1:])
-            if nxt.size == 0:
-                break
-            L += 1 + int(nxt[0])
-            pend[L] = False
-            changed: list[np.ndarray] = []
-            ld = lv_loads.get(L)
-            if ld is not None:
-                ld = ld[queued[ld] & ~clk[ld]]
-                if ld.size:
-                    queued[ld] = False
-                    us = user[ld]
-                    dd, pp = cur(drv_of[ld])
-                    dd = np.where(us, u_dens[ld], dd)
-                    pp = np.where(us, u_duty[ld], pp)
-                    changed.append(store(ld, dd, pp, np.where(us, ann_origin[ld], prop)))
-            lvl_n: list[np.ndarray] = []
-            lvl_d: list[np.ndarray] = []
-            lvl_p: list[np.ndarray] = []
-            lvl_o: list[np.ndarray] = []
-            for b_nodes, b_ins, b_tab, b_dif in sched.get(L, ()):
-                q = np.flatnonzero(queued[b_nodes] & ~clk[b_nodes])
-                if q.size == 0:
-                    continue
-                nodes = b_nodes[q]
-                queued[nodes] = False
-                ins = b_ins[q]
-                ok = ins >= 0
-                dd, pp = cur(np.maximum(ins, 0).reshape(-1))
-                dd = np.where(ok, dd.reshape(ins.shape), 0.0)
-                w = act.state_weights(np.where(ok, pp.reshape(ins.shape), 0.0))
-                lvl_n.append(nodes)
-                lvl_p.append(np.einsum("ms,ms->m", w, b_tab[q]))
-                lvl_d.append(np.einsum("ms,mks,mk->m", w, b_dif[q], dd))
-                lvl_o.append(np.full(nodes.size, prop))
-            for s_nodes, s_insts, state in seq_sched.get(L, ()):
-                q = np.flatnonzero(queued[s_nodes] & ~clk[s_nodes])
-                if q.size == 0:
-                    continue
-                nodes, insts = s_nodes[q], s_insts[q]
-                queued[nodes] = False
-                known = seq_known[state][insts]
-                lvl_n.append(nodes)
-                lvl_d.append(np.where(known, seq_dens[state][insts], 0.0))
-                lvl_p.append(np.where(known, seq_duty[state][insts], 0.0))
-                lvl_o.append(np.where(known, prop, ORIGINS.index("none")))
-            if lvl_n:
-                nodes = np.concatenate(lvl_n)
-                us = user[nodes]
-                changed.append(store(nodes, np.where(us, u_dens[nodes], np.concatenate(lvl_d)),
-                                     np.where(us, u_duty[nodes], np.concatenate(lvl_p)),
-                                     np.where(us, ann_origin[nodes], np.concatenate(lvl_o))))
-            # other queued nodes of this level (annotated pins without a driver or function)
-            at_l = by_level[lstart[L]:lstart[L + 1]]
-            rest = at_l[queued[at_l] & ~clk[at_l]]
-            if rest.size:
-                queued[rest] = False
-                us = rest[user[rest]]
-                if us.size:
-                    changed.append(store(us, u_dens[us], u_duty[us], ann_origin[us]))
-            ch = np.concatenate(changed) if changed else np.zeros(0, dtype=np.int64)
-            if ch.size:
-                fo = fanout(ch)
-                queued[fo] = True
-                pend[level[fo]] = True
-                lp = ch[(ch < n_pins) & is_load[ch]]
-                inst_l = g.node_inst[lp]
-                changed_regs.update(inst_l[is_seq_inst[inst_l]].tolist())
-        if not changed_regs or _pass == max_passes:
-            break
-        # register states from their next-state functions (OpenSTA seedRegOutputActivities)
-        regs = np.asarray(sorted(changed_regs), dtype=np.int64)
-        for ci, (e, names, ckpin) in seq.items():
-            insts = regs[g.inst_cell_idx[regs] == ci]
-            if insts.size == 0 or not names:
-                continue
-            ports = act.ports(e)
-            ins = np.stack([g.nodes_of(insts, nm) for nm in ports], axis=1) if ports else np.zeros((insts.size, 0), int)
-            ok = ins >= 0
-            dd, pp = cur(np.maximum(ins, 0).reshape(-1))
-            p_in, d_in = act.table_duty_density(act.truth_table(e, ports), np.where(ok, pp.reshape(ins.shape), 0.0),
-                                                np.where(ok, dd.reshape(ins.shape), 0.0))
-            ck = g.nodes_of(insts, ckpin) if ckpin else np.full(insts.size, -1)
-            ck_d = np.where(ck >= 0, cur(np.maximum(ck, 0))[0], 0.0)
-            d_out = np.where(d_in > ck_d / 2, 2.0 * p_in * (1.0 - p_in) * ck_d, d_in)
-            for k, nm in enumerate(names):
-                seq_dens[nm][insts] = d_out
-                seq_duty[nm][insts] = p_in if k == 0 else 1.0 - p_in
-                seq_known[nm][insts] = True
-            for i in insts.tolist():
-                outs = reg_outputs.get(i, [])
-                queued[outs] = True
-                pend[level[outs]] = True
+    queued[e_dst[_fanout(estart, e_dst, np.flatnonzero(roots))]] = True
+    activity_kernel.propagate(
+        level, drv_of, np.ascontiguousarray(clk), clk_dens, clk_duty, user, u_dens, u_duty,
+        ann_origin, kind, fgrp, fin_off, i64(fins), i64([g_k]), i64([g_tab]), i64([g_dif]), f64(tabs), f64(difs),
+        rs_state, rs_inst, estart, e_dst, max_dens, load_pin, np.asarray(g.node_inst, dtype=np.int64), is_seq_inst,
+        sc_of_inst, i64([sd_k]), i64([sd_tab]), i64([sd_dif]), i64([sd_nm_off]), i64([sd_nm]), rin_off, i64(rins),
+        rck, ro_start, np.ascontiguousarray(ro_n[ro_order], dtype=np.int64), seq_dens2, seq_duty2, seq_known,
+        dens, dut, origin, queued, n_lev, ORIGINS.index("propagated"), ORIGINS.index("none"), max_passes,
+        float(tolerance), np.empty(1 << max_k))
+    for nm, k in state_id.items():
+        seq_dens[nm][:] = seq_dens2[k]
+        seq_duty[nm][:] = seq_duty2[k]
     return finish()
+
+
+def _fanout(estart: np.ndarray, e_dst: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Positions in `e_dst` of the activity edges leaving nodes `v` (a CSR gather)."""
+    lo, cnt = estart[v], estart[v + 1] - estart[v]
+    if v.size == 0 or not cnt.any():
+        return np.zeros(0, dtype=np.int64)
+    offs = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    return np.repeat(lo, cnt) + offs
 
 
 def _pct(new: np.ndarray, old: np.ndarray) -> np.ndarray:

@@ -1,0 +1,218 @@
+"""Compiled OpenSTA 3.1 activity propagation (numba): the pass loop of `power.sta_activity`.
+
+Why compiled: the propagation re-visits a few pins per level per pass, and a design with
+register feedback (an accumulator array) takes dozens of passes over hundreds of levels, so a
+numpy version spent its time in per-level call overhead (3 s CPU on an 81k-instance mac_array,
+34 s wall under load). Here each pass walks the pending levels once, pin by pin, with the same
+rules: loads take their driver's activity, function outputs the exact duty and Boolean-difference
+density of their truth table (inputs independent, as OpenSTA's BDD evaluation), register
+outputs their register state; a pin whose activity changed by more than the tolerance (or whose
+origin changed) queues its fanout; registers whose input pins changed get their state from the
+next-state function after the pass (`seedRegOutputActivities`), and their outputs re-seed the
+next pass. `power.sta_activity` builds the flat tables this kernel reads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, inline="always")
+def _pct(new, old):  # pragma: no cover - compiled
+    """OpenSTA percentChange."""
+    if old == 0.0:
+        return 0.0 if new == 0.0 else 1.0
+    return abs(new - old) / abs(old)
+
+
+@njit(cache=True, inline="always")
+def _cur_d(v, clk, clk_dens, dens):  # pragma: no cover - compiled
+    return clk_dens[v] if clk[v] else dens[v]
+
+
+@njit(cache=True, inline="always")
+def _cur_p(v, clk, clk_duty, dut):  # pragma: no cover - compiled
+    return clk_duty[v] if clk[v] else dut[v]
+
+
+@njit(cache=True)
+def _eval_table(k, tab, t_off, dif, d_off, ins, i_off, clk, clk_dens, clk_duty, dens, dut, w):  # pragma: no cover
+    """(duty, density) of a truth table with k independent inputs `ins[i_off:i_off+k]` (-1: pin
+    absent, activity 0): P = Σ_s w_s f_s, D = Σ_i D_i Σ_s w_s ∂f/∂x_i(s), state bit i = input i."""
+    ns = 1 << k
+    for s in range(ns):
+        w[s] = 1.0
+    for i in range(k):  # the product in `activity.state_weights` order
+        v = ins[i_off + i]
+        p = _cur_p(v, clk, clk_duty, dut) if v >= 0 else 0.0
+        for s in range(ns):
+            w[s] = w[s] * (p if (s >> i) & 1 else 1.0 - p)
+    prob = 0.0
+    for s in range(ns):
+        prob += w[s] * tab[t_off + s]
+    dsum = 0.0
+    for i in range(k):
+        v = ins[i_off + i]
+        d = _cur_d(v, clk, clk_dens, dens) if v >= 0 else 0.0
+        acc = 0.0
+        base = d_off + i * ns
+        for s in range(ns):
+            acc += w[s] * dif[base + s]
+        dsum += acc * d
+    return prob, dsum
+
+
+@njit(cache=True)
+def _store(v, d, p, o, dens, dut, origin, max_dens, tolerance):  # pragma: no cover - compiled
+    """setActivityCheck: clamp, store; True when the pin changed."""
+    if d > max_dens[v]:
+        d = max_dens[v]
+    ch = _pct(d, dens[v]) > tolerance or _pct(p, dut[v]) > tolerance or o != origin[v]
+    dens[v] = d
+    dut[v] = p
+    origin[v] = o
+    return ch
+
+
+@njit(cache=True, inline="always")
+def _push(v, queued, level, head, nxt):  # pragma: no cover - compiled
+    """Queue pin v on its level's work list (a pin already queued stays where it is)."""
+    if queued[v]:
+        return
+    queued[v] = True
+    lv = level[v]
+    if lv >= 0:  # pins on combinational loops (level -1) are never evaluated
+        nxt[v] = head[lv]
+        head[lv] = v
+
+
+@njit(cache=True, nogil=True)
+def propagate(level, drv_of, clk, clk_dens, clk_duty, user, u_dens, u_duty, ann_origin,
+              kind, fgrp, fin_off, fin_flat, g_k, g_tab_off, g_dif_off, tab_flat, dif_flat, rs_state, rs_inst,
+              estart, e_dst, max_dens, load_pin, node_inst, is_seq_inst, sc_of_inst, sd_k, sd_tab_off,
+              sd_dif_off, sd_nm_off, sd_nm_flat, rin_off, rin_flat, rck, ro_start, ro_nodes,
+              seq_dens, seq_duty, seq_known, dens, dut, origin, queued, n_lev, prop_code, none_code,
+              max_passes, tolerance, w):  # pragma: no cover - compiled
+    """Run the passes in place on dens/dut/origin/seq_*; returns the number of passes.
+    kind per node: 1 function output (group fgrp, inputs at fin_off), 2 register state output
+    (rs_state, rs_inst), 0 otherwise; loads are the nodes with drv_of >= 0. `queued`: the pins
+    queued at the start. `w`: scratch of 2^(largest arity) floats. Each level keeps a work list
+    of its queued pins, so a pass costs what it re-evaluates, not the size of the design."""
+    n = dens.size
+    n_inst = is_seq_inst.size
+    head = np.full(n_lev, -1, dtype=np.int64)
+    nxt = np.full(n, -1, dtype=np.int64)
+    for v in range(n):
+        if queued[v] and level[v] >= 0:
+            nxt[v] = head[level[v]]
+            head[level[v]] = v
+    reg_changed = np.zeros(n_inst, dtype=np.bool_)
+    buf = np.empty(n, dtype=np.int64)
+    changed = np.empty(n, dtype=np.int64)
+    tmp_d = np.empty(n)
+    tmp_p = np.empty(n)
+    tmp_o = np.empty(n, dtype=np.int64)
+    tmp_v = np.empty(n, dtype=np.int64)
+    passes = 0
+    for pss in range(max_passes + 1):
+        passes += 1
+        any_reg = False
+        for L in range(n_lev):
+            if head[L] < 0:
+                continue
+            m = 0
+            v = head[L]
+            head[L] = -1
+            while v >= 0:
+                buf[m] = v
+                m += 1
+                v = nxt[v]
+            nch = 0
+            # loads: their driver's activity
+            for k in range(m):
+                v = buf[k]
+                if drv_of[v] < 0 or not queued[v] or clk[v]:
+                    continue
+                queued[v] = False
+                if user[v]:
+                    d, p, o = u_dens[v], u_duty[v], ann_origin[v]
+                else:
+                    dv = drv_of[v]
+                    d, p, o = _cur_d(dv, clk, clk_dens, dens), _cur_p(dv, clk, clk_duty, dut), prop_code
+                if _store(v, d, p, o, dens, dut, origin, max_dens, tolerance):
+                    changed[nch] = v
+                    nch += 1
+            # function and register outputs: evaluated on this level's inputs, then stored
+            nt = 0
+            for k in range(m):
+                v = buf[k]
+                kv = kind[v]
+                if kv == 0 or not queued[v] or clk[v]:
+                    continue
+                queued[v] = False
+                if kv == 1:
+                    gi = fgrp[v]
+                    p, d = _eval_table(g_k[gi], tab_flat, g_tab_off[gi], dif_flat, g_dif_off[gi], fin_flat,
+                                       fin_off[v], clk, clk_dens, clk_duty, dens, dut, w)
+                    o = prop_code
+                else:
+                    st, i = rs_state[v], rs_inst[v]
+                    if seq_known[st, i]:
+                        d, p, o = seq_dens[st, i], seq_duty[st, i], prop_code
+                    else:
+                        d, p, o = 0.0, 0.0, none_code
+                tmp_v[nt], tmp_d[nt], tmp_p[nt], tmp_o[nt] = v, d, p, o
+                nt += 1
+            for t in range(nt):
+                v = tmp_v[t]
+                if user[v]:
+                    ch = _store(v, u_dens[v], u_duty[v], ann_origin[v], dens, dut, origin, max_dens, tolerance)
+                else:
+                    ch = _store(v, tmp_d[t], tmp_p[t], tmp_o[t], dens, dut, origin, max_dens, tolerance)
+                if ch:
+                    changed[nch] = v
+                    nch += 1
+            # other queued pins of this level (annotated pins without a driver or function);
+            # clock pins stay queued and are never evaluated
+            for k in range(m):
+                v = buf[k]
+                if not queued[v] or clk[v]:
+                    continue
+                queued[v] = False
+                if user[v] and _store(v, u_dens[v], u_duty[v], ann_origin[v], dens, dut, origin, max_dens,
+                                      tolerance):
+                    changed[nch] = v
+                    nch += 1
+            for c in range(nch):
+                v = changed[c]
+                for e in range(estart[v], estart[v + 1]):
+                    _push(e_dst[e], queued, level, head, nxt)
+                if load_pin[v]:
+                    i = node_inst[v]
+                    if is_seq_inst[i]:
+                        reg_changed[i] = True
+                        any_reg = True
+        if not any_reg or pss == max_passes:
+            break
+        # register states from their next-state functions (OpenSTA seedRegOutputActivities)
+        for i in range(n_inst):
+            if not reg_changed[i]:
+                continue
+            reg_changed[i] = False
+            sd = sc_of_inst[i]
+            if sd < 0:
+                continue
+            p_in, d_in = _eval_table(sd_k[sd], tab_flat, sd_tab_off[sd], dif_flat, sd_dif_off[sd], rin_flat,
+                                     rin_off[i], clk, clk_dens, clk_duty, dens, dut, w)
+            ck = rck[i]
+            ck_d = _cur_d(ck, clk, clk_dens, dens) if ck >= 0 else 0.0
+            d_out = 2.0 * p_in * (1.0 - p_in) * ck_d if d_in > ck_d / 2 else d_in
+            for j in range(sd_nm_off[sd], sd_nm_off[sd + 1]):
+                st = sd_nm_flat[j]
+                seq_dens[st, i] = d_out
+                seq_duty[st, i] = p_in if j == sd_nm_off[sd] else 1.0 - p_in
+                seq_known[st, i] = True
+            for j in range(ro_start[i], ro_start[i + 1]):
+                _push(ro_nodes[j], queued, level, head, nxt)
+    return passes
