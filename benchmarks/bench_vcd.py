@@ -58,14 +58,18 @@ def main() -> None:
         p = Path(d) / "bench.vcd"
         make_vcd(p, mb)
         size = p.stat().st_size / 1e6
-        times = []
-        for _ in range(2):  # first call includes loading the compiled scanner from numba's cache
-            t0 = time.perf_counter()
+        times, cpus = [], []
+        for _ in range(3):  # the first call also loads the compiled scanner from numba's cache
+            t0, c0 = time.perf_counter(), time.process_time()
             a = read_vcd(p, "tb/dut")
             times.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+        best = min(range(1, 3), key=lambda k: times[k])
         print(f"VCD {size:.1f} MB, {len(a.toggles)} bits, {sum(a.toggles.values())} toggles: "
-              f"first read {times[0]:.2f} s -> {size / times[0]:.1f} MB/s, "
-              f"second {times[1]:.2f} s -> {size / times[1]:.1f} MB/s (target >= 50 MB/s)")
+              f"first read {times[0]:.2f} s -> {size / times[0]:.1f} MB/s; best of the next two "
+              f"{times[best]:.2f} s wall, {cpus[best]:.2f} s CPU -> {size / times[best]:.1f} MB/s wall, "
+              f"{size / cpus[best]:.1f} MB/s CPU (target >= 50 MB/s)")
+
 
 if __name__ == "__main__":
     main()

@@ -140,106 +140,130 @@ for _ch, _v in ((b"0", 0), (b"1", 1), (b"x", 2), (b"X", 2), (b"u", 2), (b"U", 2)
 
 
 def _process(buf: np.ndarray, st: _State, keys: np.ndarray, first: np.ndarray, width: np.ndarray,
-             path: Path, line0: int) -> None:
+             path: Path, line0: int) -> int:
     """Apply every value change of one chunk (starting at file line `line0`): the compiled line
-    scanner first, the vectorised token path for whatever it leaves."""
+    scanner first, the vectorised token path for whatever it leaves. Returns its line count."""
     clock = np.array([st.time, -1 if st.t0 is None else st.t0], dtype=np.int64)
-    done = _scan_lines(buf, keys, _dense_codes(keys), first, width, st.val, st.since, st.tog2, st.high, clock, _VAL)
+    done, lines = _scan_lines(buf, keys, _dense_codes(keys), first, width, st.val, st.since, st.tog2, st.high,
+                              clock, _VAL)
     st.time = int(clock[0])
     if clock[1] >= 0:
         st.t0 = int(clock[1])
     if done < buf.size:
-        line = line0 + int(np.count_nonzero(buf[:done] == 10))
-        got = _changes_by_token(buf[done:], st, keys, first, width, path, line)
+        got = _changes_by_token(buf[done:], st, keys, first, width, path, line0 + int(lines))
         if got is not None:
             _apply(st, *got)
+        return int(lines) + int(np.count_nonzero(buf[done:] == 10))
+    return int(lines)
+
+
+@njit(cache=True, inline="always")
+def _blank(ch):  # pragma: no cover - compiled
+    """Space, tab or CR: what may surround a change on its line."""
+    return ch == 32 or ch == 9 or ch == 13
 
 
 @njit(cache=True, nogil=True)
 def _scan_lines(buf, keys, dense, first, width, val, since, tog2, high, clock, vmap):  # pragma: no cover - compiled
     """Compiled fast path: apply the value changes of `buf` line by line (one change, time or
-    keyword per line, as simulators write) straight into the per-bit state — no sort, one pass.
-    Stops at the first line it does not handle and returns that offset (the caller hands the
-    rest to the token path, which also reports errors). `clock` = [current time, first time or -1]."""
+    keyword per line, as simulators write) straight into the per-bit state — one pass over the
+    bytes, no sort. Stops at the first line it does not handle and returns (that offset, lines
+    before it); the caller hands the rest to the token path, which also reports errors.
+    `clock` = [current time, first time or -1]."""
     n = buf.size
     pos = 0
+    lines = 0
     nkeys = keys.size
     while pos < n:
-        end = pos
-        while end < n and buf[end] != 10:
-            end += 1
-        if end == n:
-            return pos  # a line without its newline: token path
         s = pos
-        while s < end and (buf[s] == 32 or buf[s] == 9 or buf[s] == 13):
+        while s < n and _blank(buf[s]):
             s += 1
-        e = end
-        while e > s and (buf[e - 1] == 32 or buf[e - 1] == 9 or buf[e - 1] == 13):
-            e -= 1
-        if s == e:
-            pos = end + 1
-            continue
+        if s == n:
+            return pos, lines  # a line without its newline: token path
         c = buf[s]
+        if c == 10:
+            pos = s + 1
+            lines += 1
+            continue
         if c == 35:  # '#time'
-            if e - s < 2 or e - s > 19:
-                return pos
+            k = s + 1
             t = 0
-            for k in range(s + 1, e):
-                d = buf[k] - 48
-                if d < 0 or d > 9:
-                    return pos
-                t = t * 10 + d
+            while k < n and 48 <= buf[k] <= 57 and k - s <= 18:
+                t = t * 10 + (buf[k] - 48)
+                k += 1
+            if k == s + 1:
+                return pos, lines
+            while k < n and _blank(buf[k]):
+                k += 1
+            if k == n or buf[k] != 10:
+                return pos, lines  # more than 18 digits, or something after them
             if t < clock[0] and clock[1] >= 0:
-                return pos  # time going backwards: the token path reports it
+                return pos, lines  # time going backwards: the token path reports it
             clock[0] = t
             if clock[1] < 0:
                 clock[1] = t
-            pos = end + 1
+            pos = k + 1
+            lines += 1
             continue
         if c == 36:  # '$dumpvars' / '$end' ... alone on its line
-            for k in range(s, e):
-                if buf[k] <= 32:
-                    return pos
-            pos = end + 1
+            k = s + 1
+            while k < n and buf[k] > 32:
+                k += 1
+            while k < n and _blank(buf[k]):
+                k += 1
+            if k == n or buf[k] != 10:
+                return pos, lines
+            pos = k + 1
+            lines += 1
             continue
-        if c == 98 or c == 66:  # 'b<bits> <code>'
+        is_vec = c == 98 or c == 66
+        if is_vec:  # 'b<bits> <code>'
             sp = s + 1
-            while sp < e and buf[sp] != 32 and buf[sp] != 9:
+            while sp < n and vmap[buf[sp]] >= 0:
                 sp += 1
-            if sp >= e or sp == s + 1:
-                return pos
-            for k in range(s + 1, sp):
-                if vmap[buf[k]] < 0:
-                    return pos
-            cs = sp + 1
-            while cs < e and (buf[cs] == 32 or buf[cs] == 9):
-                cs += 1
+            if sp == s + 1 or sp == n or not (buf[sp] == 32 or buf[sp] == 9):
+                return pos, lines
             vlen = sp - (s + 1)
+            cs = sp + 1
+            while cs < n and (buf[cs] == 32 or buf[cs] == 9):
+                cs += 1
         elif vmap[c] >= 0:
             cs = s + 1
             vlen = 1
-        elif c == 114 or c == 82:  # real values carry no bits
-            sp = s + 1
-            while sp < e and buf[sp] != 32 and buf[sp] != 9:
-                sp += 1
-            if sp >= e:
-                return pos
-            pos = end + 1
+        elif c == 114 or c == 82:  # real values carry no bits: 'r<value> <code>'
+            k = s + 1
+            sp = -1
+            while k < n and buf[k] != 10:
+                if sp < 0 and (buf[k] == 32 or buf[k] == 9):
+                    sp = k
+                k += 1
+            if k == n:
+                return pos, lines
+            e = k
+            while e > s and _blank(buf[e - 1]):
+                e -= 1
+            if sp < 0 or sp >= e:
+                return pos, lines
+            pos = k + 1
+            lines += 1
             continue
         else:
-            return pos
-        clen = e - cs
-        if clen < 1 or clen > 8:
-            return pos
-        for k in range(clen):
-            if buf[cs + k] <= 32:
-                return pos
+            return pos, lines
+        ce = cs
+        while ce < n and buf[ce] > 32:
+            ce += 1
+        clen = ce - cs
+        k = ce
+        while k < n and _blank(buf[k]):
+            k += 1
+        if clen < 1 or clen > 8 or k == n or buf[k] != 10:
+            return pos, lines
         if dense.size and clen <= 3:  # short codes: direct table, base 95
             dv = 0
             mul = 1
             ok = True
-            for k in range(clen):
-                ch = buf[cs + k]
+            for j in range(clen):
+                ch = buf[cs + j]
                 if ch > 126:
                     ok = False
                 dv += (ch - 32) * mul
@@ -248,8 +272,8 @@ def _scan_lines(buf, keys, dense, first, width, val, since, tog2, high, clock, v
             found = lo >= 0
         else:
             key = np.uint64(0)
-            for k in range(clen):
-                key |= np.uint64(buf[cs + k]) << np.uint64(8 * k)
+            for j in range(clen):
+                key |= np.uint64(buf[cs + j]) << np.uint64(8 * j)
             lo, hi = 0, nkeys
             while lo < hi:
                 mid = (lo + hi) >> 1
@@ -262,26 +286,27 @@ def _scan_lines(buf, keys, dense, first, width, val, since, tog2, high, clock, v
             w = width[lo]
             base = first[lo]
             t = clock[0]
+            if is_vec:
+                v0 = vmap[buf[s + 1]]
+                ext = v0 if v0 >= 2 else 0
             for b in range(w):
-                if c == 98 or c == 66:
+                if is_vec:
                     src = vlen - w + b  # MSB first, left-extended (§18.2.1)
-                    if src >= 0:
-                        v = vmap[buf[s + 1 + src]]
-                    else:
-                        v0 = vmap[buf[s + 1]]
-                        v = v0 if v0 >= 2 else 0
+                    v = vmap[buf[s + 1 + src]] if src >= 0 else ext
                 else:
                     v = vmap[c]
                 sig = base + b
                 prev = val[sig]
-                if prev >= 0 and prev != v:
-                    tog2[sig] += 2 if (prev < 2 and v < 2) else 1
-                if prev == 1:
-                    high[sig] += t - since[sig]
-                val[sig] = v
-                since[sig] = t
-        pos = end + 1
-    return pos
+                if prev != v:
+                    if prev >= 0:
+                        tog2[sig] += 2 if (prev < 2 and v < 2) else 1
+                    if prev == 1:
+                        high[sig] += t - since[sig]
+                    val[sig] = v
+                    since[sig] = t
+        pos = k + 1
+        lines += 1
+    return pos, lines
 
 
 def _line_of(buf: np.ndarray, offset: int, line0: int) -> int:
@@ -580,25 +605,26 @@ def _read(fh: BinaryIO, want: list[str], path: Path) -> VcdActivity:
     line0 = lineno
     while True:
         chunk = fh.read(_CHUNK)
-        data = tail + chunk
+        data = tail + chunk if tail else chunk
         if chunk:
             cut = data.rfind(b"\n")
             if cut < 0:
                 tail = data
                 continue
-            body, tail = data[:cut + 1], data[cut + 1:]
+            size, tail = cut + 1, data[cut + 1:]
         else:
-            body, tail = data, b""
-        if b"$comment" in body:
-            k = body.rfind(b"$comment")
-            if _COMMENT.search(body, k) is None:  # a comment running past the chunk
+            size, tail = len(data), b""
+        body: bytes | memoryview = memoryview(data)[:size]  # no copy of the chunk
+        k = data.rfind(b"$comment", 0, size)
+        if k >= 0:
+            text = data[:size]
+            if _COMMENT.search(text, k) is None:  # a comment running past the chunk
                 if not chunk:
-                    raise FormatError(path, line0 + body.count(b"\n", 0, k), "$comment without $end")
-                body, tail = body[:k], body[k:] + tail
-            body = _COMMENT.sub(lambda m: b" " + b"\n" * m.group().count(b"\n"), body)
-        if body:
-            _process(np.frombuffer(body, dtype=np.uint8), st, code_keys, first, width, path, line0)
-            line0 += body.count(b"\n")
+                    raise FormatError(path, line0 + text.count(b"\n", 0, k), "$comment without $end")
+                text, tail = text[:k], text[k:] + tail
+            body = _COMMENT.sub(lambda m: b" " + b"\n" * m.group().count(b"\n"), text)
+        if len(body):
+            line0 += _process(np.frombuffer(body, dtype=np.uint8), st, code_keys, first, width, path, line0)
         if not chunk and not tail:
             break
     t = st.time
