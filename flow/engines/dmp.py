@@ -12,6 +12,8 @@ and each load's delay and slew come from the driver waveform through a one-pole 
 As in OpenSTA: the algorithm falls back to the capacitive model (Ceff = C1 + C2) when Rd is
 tiny, Rpi negligible or C1 ~ 0, to a one-pole model when C2 ~ 0, and to the table / Elmore
 values when an equation or a crossing fails; exponentials use OpenSTA's fast approximation.
+Float arithmetic follows IEEE as in C++ (numba's numpy error model): a degenerate net (a zero
+ramp time) gives inf/NaN that the validity checks reject, never a ZeroDivisionError.
 
 State vector `s` (float64[32]) of one driver arc after `gate`: see the `_` index constants.
 """
@@ -33,7 +35,7 @@ CAP, PI, ZEROC2 = 0.0, 1.0, 2.0
 STATE = 32
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _exp2(x):  # pragma: no cover - compiled
     """OpenSTA's exp(x) approximation, (1 + x/4096)^4096, 0 below -12."""
     if x < -12.0:
@@ -44,13 +46,13 @@ def _exp2(x):  # pragma: no cover - compiled
     return y
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _tab(ax1, ax2, vals, n1, n2, cc1, cc2, t, slew, load):  # pragma: no cover - compiled
     """Slew/load look-up of table `t`: the STA kernels' bilinear NLDM look-up, one copy."""
     return sta_kernels._lookup(ax1, ax2, vals, n1, n2, cc1, cc2, t, slew, load, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _gate_cap(tb, dtab, stab, in_slew, cap):  # pragma: no cover - compiled
     """Table delay and slew (clipped at 0) at a lumped load."""
     ax1, ax2, vals, n1, n2, cc1, cc2 = tb
@@ -59,7 +61,7 @@ def _gate_cap(tb, dtab, stab, in_slew, cap):  # pragma: no cover - compiled
     return d, max(s, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _gate_delays(s, tb, dtab, stab, ceff):  # pragma: no cover - compiled
     t_vth, tslew = _gate_cap(tb, dtab, stab, s[INSLEW], ceff)
     slew = tslew * s[DER]
@@ -67,22 +69,22 @@ def _gate_delays(s, tb, dtab, stab, ceff):  # pragma: no cover - compiled
     return t_vth, t_vl, slew
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _y0(t, cl, rd):  # pragma: no cover - compiled
     return t - rd * cl * (1.0 - _exp2(-t / (rd * cl)))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _y0dt(t, cl, rd):  # pragma: no cover - compiled
     return 1.0 - _exp2(-t / (rd * cl))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _y0dcl(t, cl, rd):  # pragma: no cover - compiled
     return rd * ((1.0 + t / (rd * cl)) * _exp2(-t / (rd * cl)) - 1)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _y(t, t0, dt, cl, rd):  # pragma: no cover - compiled
     t1 = t - t0
     if t1 <= 0.0:
@@ -92,7 +94,7 @@ def _y(t, t0, dt, cl, rd):  # pragma: no cover - compiled
     return (_y0(t1, cl, rd) - _y0(t1 - dt, cl, rd)) / dt
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _dy(t, t0, dt, cl, rd):  # pragma: no cover - compiled
     t1 = t - t0
     if t1 <= 0.0:
@@ -105,7 +107,7 @@ def _dy(t, t0, dt, cl, rd):  # pragma: no cover - compiled
     return dydt0, dyddt, dydcl
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _eval(s, tb, dtab, stab, x, order, f, jac):  # pragma: no cover - compiled
     """Residuals and Jacobian of the DMP equations at x = (t0, dt, ceff); False on a domain
     error (OpenSTA's DmpError)."""
@@ -148,7 +150,7 @@ def _eval(s, tb, dtab, stab, x, order, f, jac):  # pragma: no cover - compiled
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _newton(s, tb, dtab, stab, x, order):  # pragma: no cover - compiled
     f = np.zeros(3)
     jac = np.zeros((3, 3))
@@ -180,7 +182,7 @@ def _newton(s, tb, dtab, stab, x, order):  # pragma: no cover - compiled
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _driver_params(s, tb, dtab, stab, ceff, order):  # pragma: no cover - compiled
     x = np.zeros(3)
     if order == 3:
@@ -198,7 +200,7 @@ def _driver_params(s, tb, dtab, stab, ceff, order):  # pragma: no cover - compil
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _v0(s, t):  # pragma: no cover - compiled
     e1 = _exp2(-s[P1] * t)
     if s[ALG] == PI:
@@ -208,7 +210,7 @@ def _v0(s, t):  # pragma: no cover - compiled
     return s[K0] * (s[K1] + s[K2] * t + s[K3] * e1), s[K0] * (s[K2] - s[K3] * s[P1] * e1)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _vl0(s, t):  # pragma: no cover - compiled
     p1, p3, k0, k1, k2, k3 = s[P1], s[P3], s[K0], s[K1], s[K2], s[K3]
     d1 = k0 * (k1 - k2 / p3)
@@ -225,7 +227,7 @@ def _vl0(s, t):  # pragma: no cover - compiled
     return d1 + t + d3 * e1 + d5 * e3, 1.0 - d3 * p1 * e1 - d5 * p3 * e3
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _wave(s, t, load):  # pragma: no cover - compiled
     """Driver output (load=False) or load waveform and its slope at time t."""
     t1 = t - s[T0]
@@ -239,7 +241,7 @@ def _wave(s, t, load):  # pragma: no cover - compiled
     return (a - b) / dt, (da - db) / dt
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _root(s, v, x1, x2, load):  # pragma: no cover - compiled
     """OpenSTA findRoot (Newton with bisection), relative x tolerance 1 %, 20 iterations;
     (t, failed)."""
@@ -278,14 +280,14 @@ def _root(s, v, x1, x2, load):  # pragma: no cover - compiled
     return root, True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _vo_upper(s):  # pragma: no cover - compiled
     if s[ALG] == PI:
         return s[T0] + s[DT] + (s[C1] + s[C2]) * (s[RD] + s[RPI]) * 2.0
     return s[T0] + s[DT] + s[C1] * (s[RD] + s[RPI]) * 2.0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _driver_delay_slew(s):  # pragma: no cover - compiled
     ub = _vo_upper(s)
     delay, bad = _root(s, s[VTH], s[T0], ub, False)
@@ -300,7 +302,7 @@ def _driver_delay_slew(s):  # pragma: no cover - compiled
     return delay, (th - tl) / s[DER], True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def gate(s, tb, dtab, stab, in_slew, c2, rpi, c1, vth, vl, vh, derate):  # pragma: no cover - compiled
     """DMP gate delay and driver slew of one arc (fills the state `s`)."""
     s[:] = 0.0
@@ -377,7 +379,7 @@ def gate(s, tb, dtab, stab, in_slew, c2, rpi, c1, vth, vl, vh, derate):  # pragm
     return d, sl
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def load(s, elmore):  # pragma: no cover - compiled
     """Wire delay and load slew of one load with Elmore delay `elmore` behind the driver of `s`."""
     ds = s[DSLEW]

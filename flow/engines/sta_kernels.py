@@ -139,7 +139,7 @@ def slew_pass(order, src, srctr, dst, dsttr, is_cell, dtab, stab, einst, der, lo
         i = j
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def slew_pass_rc(order, src, srctr, dst, dsttr, is_cell, dtab, stab, einst, der, load, slew_max, slew_min,
                  dmax, dmin, ideal_src, ideal_slew, ax1, ax2, vals, n1, n2, c1, c2, rc_of_node, rc_pi,
                  rc_wstart, rc_wedges, rc_dspf, e_elmore, e_extra, wsl_max, wsl_min, inst_lib, thr,
