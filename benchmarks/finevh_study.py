@@ -70,6 +70,39 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def routed_rows(run: Path) -> list[dict]:
+    """Rows of a flow run's routed FINE-VH re-check, on the run's own workload (FINEVH_TRACE) and
+    the synthetic and burst traces."""
+    from plugins.finevh import policy as pol
+    from plugins.finevh.plugin import _trace_path, workload
+    from plugins.finevh.study import workloads
+
+    doc = json.loads(sorted(Path(run).glob("*_finevh_signoff/islands.json"))[-1].read_text())
+    m = pol.SystemModel.from_json(doc["policy_model_routed"])
+    r = doc["routed"]
+    traces = dict(workloads(m.f_nom, None))
+    own = _trace_path(run)
+    if own is not None:
+        traces[f"{own.name}"] = workload(m, own)[0]
+    rows = []
+    for wname, tr in traces.items():
+        res = pol.compare(m, tr)
+        sv = pol.savings(res)
+        rows.append({
+            "design": f"{doc.get('design', Path(run).parts[-3])} (routed)", "cells": len(doc["instances"]),
+            "clock_ns": doc["clock_period_s"] * 1e9, "k": len(doc["islands"]), "islands": len(doc["islands"]),
+            "hopping": sum(1 for i in doc["islands"] if i.get("hopping")),
+            "rails_v": [doc["rail_voltage"][c] for c in doc["rail_corners"]], "workload": wname,
+            "energy_uj": {p: x.energy_j * 1e6 for p, x in res.items()}, "misses": {p: x.misses for p, x in res.items()},
+            "finevh_vs_ideal_dvfs_pct": sv["finevh_vs_ideal_dvfs_pct"], "finevh_vs_dvfs_pct": sv["finevh_vs_dvfs_pct"],
+            "finevh_above_bound_pct": sv["finevh_above_lower_bound_pct"],
+            "level_shifters": int(doc.get("level_shifters_planned", 0)), "area_overhead_pct": doc["area_overhead_pct"],
+            "fast_wns_ns": r["fast_wns_s"] * 1e9, "slow_wns_ns": r["slow_wns_s"] * 1e9, "verified": bool(r["meets"]),
+            "routed": r, "run": str(run),
+        })
+    return rows
+
+
 def best(rows: list[dict], key: str) -> dict | None:
     ok = [r for r in rows if r["verified"] and r[key] is not None]
     return max(ok, key=lambda r: r[key]) if ok else None
@@ -107,6 +140,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "runs/finevh_study")
     ap.add_argument("--quick", action="store_true", help="small designs only (a few minutes)")
     ap.add_argument("--only", action="append", default=[], help="design names to run (default all)")
+    ap.add_argument("--routed", action="append", default=[], type=Path,
+                    help="a finished flow run with FINE-VH islands (vhflow run ... through signoff): its routed "
+                         "re-check (finevh_signoff) adds rows with every point re-timed and re-powered on the SPEF")
     args = ap.parse_args(argv)
     from flow.engines import sta
     from flow.platform import load_platform
@@ -129,13 +165,19 @@ def main(argv: list[str]) -> int:
         modes = precision_modes(design, plat.liberty("ss_n40C_1v76"), tc) if cfg["top"] == "mac_array" else None
         rows += study_design(cfg["name"], design, tc, plat, cfg["ks"], convnet=conv, modes=modes)
         (args.out / "finevh_study.json").write_text(json.dumps(rows, indent=1))
+    for run in args.routed:
+        rows += routed_rows(run)
     md = ["# FINE-VH study (sky130hd ss_n40C, 1.28–1.76 V)", "",
           "Energies per workload; `misses (D/FV)` = deadline misses of realistic DVFS / FINE-VH (a policy with "
           "misses is not compared: n/a). FINE-VH modes re-timed by the multi-voltage STA with the sky130 level-shifter "
           "cells (`verified`) on the synthesised netlist, before placement (no wire parasitics: the SDCs set no "
           "wire-load model), at each design's VDDH fmax + 3 %; the flow re-checks the fast mode after routing "
           "(`finevh__signoff__fast_mode__ws`). Ideal DVFS and ideal islands interpolate between the Liberty corners "
-          "(model).", "",
+          "(model). Rows `... (routed)` come from a flow run's `finevh_signoff`: placed, repaired at the mixed rails, "
+          "routed, and every energy (nominal, DVFS levels, ideal DVFS curve, both FINE-VH modes, switches, shifters, "
+          "leakage of both rails, hops) re-timed and re-powered with its SPEF; `verified` there means both modes, "
+          "their hold and the all-VDDH nominal meet timing. `convnet/per-mode`: each layer on the model its "
+          "precision's case-analysis timing signs off.", "",
           table(rows), ""]
     for key, label in (("finevh_vs_ideal_dvfs_pct", "ideal DVFS"), ("finevh_vs_dvfs_pct", "realistic DVFS")):
         b = best(rows, key)

@@ -510,7 +510,8 @@ def post_route_check(state, doc: dict) -> float | None:
     runs at the SDC clock, so a FINE-VH clock shorter than the SDC's costs the difference."""
     if "routed" in doc:  # finevh_signoff timed both modes and the all-VDDH nominal at their clocks
         r = doc["routed"]
-        return min(float(r["fast_wns_s"]), float(r["slow_wns_s"]), float(r["nominal_wns_s"]))
+        return min(float(r[k]) for k in ("fast_wns_s", "slow_wns_s", "nominal_wns_s", "fast_hold_wns_s",
+                                          "slow_hold_wns_s") if k in r)
     if "timing" not in set(state):
         return None
     try:

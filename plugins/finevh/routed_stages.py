@@ -126,8 +126,9 @@ class RepairStage(Stage):
         rep = Repairer(nl, lvs[vl], timer, sizes, rules, cfg.get("REPAIR_BUFFER_CELL"))
         drv0, drv1 = rep.repair_design()
         setup_m = float(cfg["FINEVH_SETUP_MARGIN"]) * 1e-9
-        ws0, ws1 = rep.repair_setup(setup_m, 100.0)
-        h0, h1 = rep.repair_hold(lvs, 0.0, setup_m)  # hold at the mixed rails too (no-op when met)
+        ws0, ws1 = rep.repair_setup(setup_m, 100.0, max_rounds=60)
+        # hold at the mixed rails too (no-op when met), over-fixed by a tenth of the setup margin
+        h0, h1 = rep.repair_hold(lvs, 0.1 * setup_m, 0.0, max_rounds=16)
         n_added = len(nl.added)
         legalize_added(nl, fp)
         views = save_placed(ctx, nl, fp, "finevh_repair")
@@ -135,7 +136,7 @@ class RepairStage(Stage):
         doc = dict(doc)
         doc["instances"] = complete_assignment(final, libs[vh], doc, clock_ports)
         doc["rails"] = {**doc["rails"], "clk_tree": vh}
-        doc["clock_tree_rail"] = {"fast": vh, "slow": vl}
+        doc["clock_tree_rail"] = {"fast": vh, "slow": vh}  # always on (plugins/finevh/routed.py)
         out = ctx.path("islands.json")
         out.write_text(json.dumps(doc, indent=1))
         ctx.log.info("finevh_repair: mixed-rail setup WNS %.3f -> %.3f ns at FINE-VH's clock (placement estimate), "
@@ -183,6 +184,7 @@ class SignoffStage(Stage):
         doc["policy_model_routed"] = rm.system.to_json()
         doc["routed"] = {"fast_wns_s": rm.fast_wns, "slow_wns_s": rm.slow_wns, "slow_period_s": rm.slow_period,
                          "nominal_wns_s": rm.nominal_wns, "level_wns_s": rm.level_wns, "meets": rm.meets,
+                         "fast_hold_wns_s": rm.fast_hold_wns, "slow_hold_wns_s": rm.slow_hold_wns,
                          "added_instances": rm.added_instances, "clock_tree_instances": rm.clock_tree_instances,
                          "spef": str(state["spef"])}
         doc["instances"] = rm.assignment
@@ -193,9 +195,12 @@ class SignoffStage(Stage):
             "finevh__routed__slow__ws": round(rm.slow_wns * 1e9, 6) if math.isfinite(rm.slow_wns) else None,
             "finevh__routed__slow__period_ns": round(rm.slow_period * 1e9, 6),
             "finevh__routed__nominal__ws": round(rm.nominal_wns * 1e9, 6) if math.isfinite(rm.nominal_wns) else None,
+            "finevh__routed__fast__hold_ws": round(rm.fast_hold_wns * 1e9, 6) if math.isfinite(rm.fast_hold_wns) else None,
+            "finevh__routed__slow__hold_ws": round(rm.slow_hold_wns * 1e9, 6) if math.isfinite(rm.slow_hold_wns) else None,
             "finevh__routed__meets": int(rm.meets),
         }
-        ctx.log.info("finevh_signoff (SPEF): fast mode WNS %.3f ns at %.3f ns, slow mode WNS %.3f ns at %.3f ns, "
-                     "nominal (all VDDH) WNS %.3f ns", rm.fast_wns * 1e9, doc["clock_period_s"] * 1e9,
-                     rm.slow_wns * 1e9, rm.slow_period * 1e9, rm.nominal_wns * 1e9)
+        ctx.log.info("finevh_signoff (SPEF): fast mode WNS %.3f ns at %.3f ns (hold %.3f), slow mode WNS %.3f ns at "
+                     "%.3f ns (hold %.3f), nominal (all VDDH) WNS %.3f ns", rm.fast_wns * 1e9,
+                     doc["clock_period_s"] * 1e9, rm.fast_hold_wns * 1e9, rm.slow_wns * 1e9, rm.slow_period * 1e9,
+                     rm.slow_hold_wns * 1e9, rm.nominal_wns * 1e9)
         return StageResult(views={"islands": out}, metrics=metrics)
