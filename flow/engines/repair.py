@@ -8,8 +8,9 @@
   can drive what is left. A driver that only breaks the slew limit is upsized first.
 * `repair_timing`: setup first (per violating path, the upsizing within its footprint family
   with the largest estimated gain, applied in batches; when sizing cannot improve, the loads of a
-  critical driver that no violating path uses are moved behind a buffer at their centroid —
-  every move kept only when the worst and total negative slack improve), then hold (delay buffers chained in front of violating endpoints, as many as
+  critical driver that no violating path uses are moved behind a buffer at their centroid, or
+  onto a clone of the driver — every move kept only when the worst and total negative slack
+  improve), then hold (delay buffers chained in front of violating endpoints, as many as
   the endpoint's setup slack allows).
 
 Timing comes from the embedded STA (`flow.engines.sta.analyze`) on the whole netlist after each
@@ -487,12 +488,13 @@ class RepairStats:
     resized: int = 0
     hold_buffers: int = 0
     setup_buffers: int = 0
+    clones: int = 0
     iterations: int = 0
     log: list[str] = field(default_factory=list)
 
 
 #: setup moves `repair_setup` knows, in the order it tries them (OpenROAD `repair_timing -sequence` names)
-SETUP_MOVES = ("sizeup", "buffer")
+SETUP_MOVES = ("sizeup", "buffer", "clone")
 
 
 class Repairer:
@@ -725,8 +727,9 @@ class Repairer:
             n_paths = max(1, int(math.ceil(n_viol * tns_end_percent / 100.0)))
             sized = self._setup_moves(res, n_paths, margin, tabu) if "sizeup" in moves else {}
             got = self._apply_sizing(sized, res, ws, tns, tabu) if sized else None
-            if got is None and "buffer" in moves:
-                got = self.rebuffer(res, ws, tns, n_paths, margin, buf_tabu)
+            if got is None and ("buffer" in moves or "clone" in moves):
+                got = self.rebuffer(res, ws, tns, n_paths, margin, buf_tabu,
+                                    kinds=tuple(m for m in moves if m in ("buffer", "clone")))
             if got is None:
                 if not sized:
                     break
@@ -824,34 +827,69 @@ class Repairer:
         return max(self.lv.buffers, key=self._buffer_capacity)
 
     def rebuffer(self, res: Mapping[str, sta.TimingResult], ws: float, tns: float, n_paths: int, margin: float,
-                 tabu: set[int], max_trials: int = 6) -> tuple[dict[str, sta.TimingResult], float, float] | None:
-        """Isolate a critical driver's off-path loads behind a buffer at their centroid (ORFS
-        `repair_timing` rebuffering): the candidates with the largest estimated gain are tried
-        one at a time and the first that improves WNS without worsening TNS (or TNS without
-        worsening WNS) is kept; a rejected split is undone and its driver not tried again.
-        Returns the new timing, or None when no split helped."""
+                 tabu: set[int], max_trials: int = 6, kinds: tuple[str, ...] = ("buffer",),
+                 ) -> tuple[dict[str, sta.TimingResult], float, float] | None:
+        """Split a critical driver's off-path loads off its net (ORFS `repair_timing` rebuffering
+        and gate cloning): behind a buffer at their centroid (`"buffer"`), or onto a copy of the
+        driver (`"clone"`: same cell and inputs, halfway between the driver and them; a single
+        stage, so the moved loads get no extra delay). The candidates with the largest
+        estimated gain are tried one at a time, each kind in `kinds` order, and the first that
+        improves WNS without worsening TNS (or TNS without worsening WNS) is kept; a rejected
+        split is undone and its driver not tried again. Returns the new timing, or None."""
         nl = self.nl
         for _gain, drv, moved, buf in self._rebuffer_moves(res, n_paths, margin, tabu)[:max_trials]:
-            at = nl.mark()
-            net = nl.pin_net[drv]
-            out = nl.new_net("rebuffer_net")
-            ci = self.lv.cells[buf]
-            bx = float(np.mean([nl.centre(nl.pin_inst[q])[0] for q in moved]))
-            by = float(np.mean([nl.centre(nl.pin_inst[q])[1] for q in moved]))
-            w, h = self.sizes(buf)
-            for q in moved:
-                nl.set_net(q, out)
-            nl.add_cell(buf, {ci.inputs[0]: net, ci.outputs[0]: out}, bx, by, w, h, "rebuffer")
-            new = self.timer.run(nl, max_paths=200)
-            nws, ntns = self._worst(new, "setup")
-            if nws >= ws - 1e-13 and ntns >= tns - 1e-13 and (nws > ws + 1e-13 or ntns > tns + 1e-13):
-                self.stats.setup_buffers += 1
-                return new, nws, ntns
-            nl.rollback(at)
-            for q in moved:
-                nl.set_net(q, net)
+            for kind in kinds:
+                if kind == "clone" and not self._clonable(drv):
+                    continue
+                at = nl.mark()
+                net = nl.pin_net[drv]
+                bx = float(np.mean([nl.centre(nl.pin_inst[q])[0] for q in moved]))
+                by = float(np.mean([nl.centre(nl.pin_inst[q])[1] for q in moved]))
+                out = nl.new_net("rebuffer_net" if kind == "buffer" else "clone_net")
+                for q in moved:
+                    nl.set_net(q, out)
+                if kind == "buffer":
+                    ci = self.lv.cells[buf]
+                    w, h = self.sizes(buf)
+                    nl.add_cell(buf, {ci.inputs[0]: net, ci.outputs[0]: out}, bx, by, w, h, "rebuffer")
+                else:
+                    inst = nl.pin_inst[drv]
+                    cell = nl.inst_cell[inst]
+                    pins = {nl.pin_name[q]: nl.pin_net[q] for q in nl.inst_pins[inst]
+                            if nl.pin_name[q] in self.lv.cells[cell].inputs and nl.pin_net[q] >= 0}
+                    pins[nl.pin_name[drv]] = out
+                    dx, dy = nl.centre(inst)
+                    w, h = self.sizes(cell)
+                    nl.add_cell(cell, pins, (dx + bx) / 2, (dy + by) / 2, w, h, "clone")
+                new = self.timer.run(nl, max_paths=200)
+                nws, ntns = self._worst(new, "setup")
+                if nws >= ws - 1e-13 and ntns >= tns - 1e-13 and (nws > ws + 1e-13 or ntns > tns + 1e-13):
+                    if kind == "buffer":
+                        self.stats.setup_buffers += 1
+                    else:
+                        self.stats.clones += 1
+                    return new, nws, ntns
+                nl.rollback(at)
+                for q in moved:
+                    nl.set_net(q, net)
             tabu.add(drv)
         return None
+
+    def _clonable(self, drv: int) -> bool:
+        """A driver that can be copied: its other outputs (a flop's QN, ...) drive nothing, so
+        the copy needs only this one (a flop's copy loads the same clock net)."""
+        nl = self.nl
+        inst = nl.pin_inst[drv]
+        info = self.lv.cells.get(nl.inst_cell[inst])
+        if info is None:
+            return False
+        others = {nl.pin_net[q] for q in nl.inst_pins[inst]
+                  if q != drv and nl.pin_name[q] in info.outputs and nl.pin_net[q] >= 0}
+        if not others:
+            return True
+        loaded = sum(1 for n in nl.pin_net if n in others) - len(others)  # pins beyond the outputs themselves
+        ports = sum(1 for n in nl.port_net if n in others)
+        return loaded == 0 and ports == 0
 
     def repair_hold(self, hold_libs: Mapping[str, LibView], margin: float = 0.0, setup_margin: float = 0.0,
                     max_rounds: int = 8, hold_cell: str | None = None) -> tuple[float, float]:

@@ -156,8 +156,9 @@ class RepairTimingStage(Stage):
                  "round works on (the worst path always); default 100.", None, unit="%", source="repair_timing"),
         Variable("SKIP_HOLD_REPAIR", bool, "Only repair setup.", False, source="repair_timing"),
         Variable("SETUP_MOVE_SEQUENCE", str | None, "Comma-separated setup moves, in order (OpenROAD "
-                 "repair_timing -sequence names); the embedded repair has sizeup (gate sizing; size too) and buffer "
-                 "(critical-sink isolation behind a buffer), and skips OpenROAD's others; default sizeup,buffer.", None, source="repair_timing"),
+                 "repair_timing -sequence names); the embedded repair has sizeup (gate sizing; size too), buffer "
+                 "(off-path loads of a critical driver behind a buffer) and clone (onto a copy of the driver), "
+                 "and skips OpenROAD's others; default sizeup,buffer,clone.", None, source="repair_timing"),
     )
 
     @classmethod
@@ -174,15 +175,14 @@ class RepairTimingStage(Stage):
         h0 = h1 = None
         if not cfg["SKIP_HOLD_REPAIR"]:
             h0, h1 = rep.repair_hold(lvs, hold_m, setup_m)
-        n_added = len(nl.added)
         legalize_added(nl, fp)
         views = save_placed(ctx, nl, fp, "repair_timing")
         res = rep.timer.run(nl)
         ws = min(t.setup_wns for t in res.values())
         hs = min(t.hold_wns for t in res.values())
-        ctx.log.info("repair_timing: setup WNS %.4f -> %.4f ns (%d resized, %d setup buffers), hold WNS %s -> "
-                     "%.4f ns (%d hold buffers), placement estimate", ws0 * 1e9, ws * 1e9, rep.stats.resized,
-                     rep.stats.setup_buffers,
+        ctx.log.info("repair_timing: setup WNS %.4f -> %.4f ns (%d resized, %d setup buffers, %d clones), hold WNS "
+                     "%s -> %.4f ns (%d hold buffers), placement estimate", ws0 * 1e9, ws * 1e9, rep.stats.resized,
+                     rep.stats.setup_buffers, rep.stats.clones,
                      f"{h0 * 1e9:.4f}" if h0 is not None else "-", hs * 1e9, rep.stats.hold_buffers)
         del ws1, h1
         orfs_cts = timing_summary("cts", res)  # ORFS's CTS step ends after repair_timing
@@ -190,7 +190,8 @@ class RepairTimingStage(Stage):
             "repair_timing__before__setup__ws__estimate": round(ws0 * 1e9, 6),
             "repair_timing__before__hold__ws__estimate": round(h0 * 1e9, 6) if h0 is not None else None,
             "repair_timing__resized": rep.stats.resized, "repair_timing__hold_buffers": rep.stats.hold_buffers,
-            "repair_timing__buffers": n_added - rep.stats.hold_buffers,  # for setup (ORFS setup_buffer)
+            "repair_timing__buffers": rep.stats.setup_buffers,  # for setup (ORFS setup_buffer)
+            "repair_timing__clones": rep.stats.clones,
             # estimates with placement wires (the route stage's SPEF gives the sign-off figures)
             "repair_timing__setup__ws__estimate": round(ws * 1e9, 6),
             "repair_timing__hold__ws__estimate": round(hs * 1e9, 6),

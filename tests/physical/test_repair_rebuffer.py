@@ -6,7 +6,8 @@ add into `ry`) and also gates 24 flops through AND gates (`rz`, short paths with
 Q (DFF_X1, family X1/X2 only) drives ~30 fF, within every design rule, so repair_design leaves
 it alone and sizing can at best make it DFF_X2. The same run is repaired twice from the same
 CTS result: sizing only (SETUP_MOVE_SEQUENCE = "sizeup") misses the clock; with rebuffering the
-24 off-path loads go behind one buffer and the clock is met, by a margin sizing cannot reach.
+24 off-path loads go behind one buffer, with gate cloning onto a copy of the flop, and either
+meets the clock by a margin sizing cannot reach.
 """
 
 from __future__ import annotations
@@ -106,16 +107,29 @@ def test_rebuffering_closes_what_sizing_cannot(tmp_path, nangate45):
     assert fanout <= 4, out_buf
     final = (_stage_dir(run.run_dir, "repair_timing") / "critfan.v").read_text()
     assert re.search(r"\brebuffer_\d+", final)
+    lib_typ = load_platform("nangate45").liberty("typical")
     assert _equivalent(_stage_dir(run.run_dir, "synth") / "critfan.v",
-                       _stage_dir(run.run_dir, "repair_timing") / "critfan.v", "critfan",
-                       load_platform("nangate45").liberty("typical")) > 1000
+                       _stage_dir(run.run_dir, "repair_timing") / "critfan.v", "critfan", lib_typ) > 1000
+
+    # gate cloning instead: a copy of the flop (same D and clock) takes the off-path loads
+    run = run_flow(_config(tmp_path, "sizeup,clone"), runs_dir=runs, tag="t", from_stage="repair_timing",
+                   to_stage="signoff")
+    m = json.loads((run.run_dir / "metrics.json").read_text())
+    ws_clone, out_clone = _opensta_setup(run.run_dir, lib, tmp_path)
+    assert m["repair_timing__clones"] >= 1 and m["cts__design__instance__count__setup_buffer"] == 0
+    assert ws_clone >= 0.0 and ws_clone >= ws_sized + 0.03, out_clone
+    assert m["finish__timing__setup__ws"] == pytest.approx(ws_clone, abs=0.005)
+    assert _launch(out_clone)[0] <= 4, out_clone
+    final = _stage_dir(run.run_dir, "repair_timing") / "critfan.v"
+    assert re.search(r"^\s*DFF_X\d clone_\d+ ", final.read_text(), re.M)
+    assert _equivalent(_stage_dir(run.run_dir, "synth") / "critfan.v", final, "critfan", lib_typ) > 1000
 
 
 def test_setup_move_sequence_names():
     from flow.errors import ConfigError
     from flow.stages.repair import setup_moves
 
-    assert setup_moves(None) == ("sizeup", "buffer") and setup_moves(" buffer , sizeup") == ("buffer", "sizeup")
-    assert setup_moves("unbuffer,size,swap,buffer,clone") == ("sizeup", "buffer")  # OpenROAD names we lack: skipped
+    assert setup_moves(None) == ("sizeup", "buffer", "clone") and setup_moves(" buffer , sizeup") == ("buffer", "sizeup")
+    assert setup_moves("unbuffer,size,swap,buffer,split") == ("sizeup", "buffer")  # OpenROAD names we lack: skipped
     with pytest.raises(ConfigError, match="unknown move 'sizup'"):
         setup_moves("sizup,buffer")
