@@ -687,10 +687,21 @@ def _direct_solver(model: ThermalModel, c_scale: float, a: float) -> Callable[[n
         K += E @ d_lines @ E.T
         K[np.diag_indices(size)] += 1.0 / (a * np.repeat([g_sp[0], g_sk[0], g_sp[1], g_sk[1]], [n2, n2, n1, n1]))
         classes.append((s1, s2, kc, kr, rsl, csl, E, np.linalg.inv(K)))
+    m = 4 * (nr + nc)
 
     w_rows = np.stack([wr[1], wr[-1]])  # (2, rows): the + and − pair of row lines
     w_cols = np.stack([wc[1], wc[-1]])  # (2, cols)
     zero2 = np.zeros((2, nr, nc))
+    # the four blocks laid out over the line pairs' modes as a solve produces them: on_rows
+    # (2 layers, ±, cols) then on_cols (2 layers, rows, ±), flattened; one m × m product a solve
+    k_lines = np.zeros((m, m))
+    e_lines = np.zeros((m, 8))
+    for s1, s2, kc, kr, _, _, E, k_inv in classes:
+        i1, i2 = (1 - s1) // 2, (1 - s2) // 2
+        at = np.concatenate([(lam * 2 + i1) * nc + kc for lam in (0, 1)]
+                            + [4 * nc + (lam * nr + kr) * 2 + i2 for lam in (0, 1)])
+        k_lines[np.ix_(at, at)] = k_inv
+        e_lines[at] = E
 
     def to_modes(x: np.ndarray) -> np.ndarray:
         """Node vector → the same layout with every grid layer replaced by its 2-D DCT."""
@@ -710,19 +721,12 @@ def _direct_solver(model: ThermalModel, c_scale: float, a: float) -> Callable[[n
         Y = modes_solve(b[:4 * cells].reshape(4, nr, nc))  # P⁻¹b
         y_ext = d_ext_inv @ b[4 * cells:]
         y_lines = y_ext[nodes]
-        on_rows = np.matmul(w_rows, Y[2:])  # (2 layers, ±, cols): the line pairs' modes
-        on_cols = np.matmul(Y[2:], w_cols.T)  # (2 layers, rows, ±)
-        w_on_rows = np.zeros((2, 2, nc))
-        w_on_cols = np.zeros((2, nr, 2))
-        node_w = np.zeros(8)
-        for s1, s2, kc, kr, rsl, csl, E, k_inv in classes:
-            i1, i2 = (1 - s1) // 2, (1 - s2) // 2
-            z = np.concatenate([on_rows[0, i1, kc], on_rows[1, i1, kc], on_cols[0, kr, i2], on_cols[1, kr, i2]])
-            w = k_inv @ (z - E @ y_lines)
-            node_w += E.T @ w
-            for lam in (0, 1):
-                w_on_rows[lam, i1, kc] = w[rsl[lam]]
-                w_on_cols[lam, kr, i2] = w[csl[lam]]
+        on_lines = np.concatenate([np.matmul(w_rows, Y[2:]).ravel(),  # (2 layers, ±, cols): line pairs' modes
+                                   np.matmul(Y[2:], w_cols.T).ravel()])  # (2 layers, rows, ±)
+        w = k_lines @ (on_lines - e_lines @ y_lines)
+        node_w = e_lines.T @ w
+        w_on_rows = w[:4 * nc].reshape(2, 2, nc)
+        w_on_cols = w[4 * nc:].reshape(2, nr, 2)
         # minus P⁻¹·V·w: w spread back along the lines (mode space), one more mode solve
         S = np.matmul(w_rows.T, w_on_rows) + np.matmul(w_on_cols, w_cols)
         out = np.empty(len(b))
