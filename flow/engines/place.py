@@ -15,9 +15,7 @@ fence and no other cell in an exclusive fence.
 
 from __future__ import annotations
 
-import bisect
 import math
-import operator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -256,9 +254,9 @@ def row_segments(prob: PlaceProblem) -> list[list[tuple[float, float, int]]]:
 def legalize(prob: PlaceProblem, cx: np.ndarray, cy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Tetris legalisation with free-gap reuse; returns lower-left corners on sites (m).
 
-    Cells go in order of x, each to the free site interval (of its region's row segments) that
-    displaces it least. Segments keep their free intervals rather than a fill pointer, so the gap
-    a cell leaves to its left stays usable — what lets fenced islands with pre-placed level
+    Cells go in order of x, each to the free run of sites (of its region's row segments) that
+    displaces it least. The search is over free sites rather than a fill pointer, so the gap a
+    cell leaves to its left stays usable — what lets fenced islands with pre-placed level
     shifters and taps legalise near their target density. When a nearly full fence ends up with
     its free sites in gaps narrower than a cell, the pass is redone with the widest cells first
     (they claim whole gaps before small cells split them)."""
@@ -270,73 +268,28 @@ def legalize(prob: PlaceProblem, cx: np.ndarray, cy: np.ndarray) -> tuple[np.nda
 
 
 def _tetris(prob: PlaceProblem, cx: np.ndarray, cy: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One legalisation pass with cells in `order` (see `legalize`)."""
-    x0, y0, _, _ = prob.core
-    segs = row_segments(prob)
-    nrows = len(segs)
+    """One legalisation pass with cells in `order` (see `legalize`), compiled
+    (`place_kernels.tetris`) on the site grid of the row segments."""
+    from flow.engines import place_kernels as pk
+
+    x0, y0 = prob.core[0], prob.core[1]
+    seg_start, seg_end, seg_owner, row_seg_ptr, ncols = _segment_arrays(prob)
+    nrows = row_seg_ptr.size - 1
     if nrows == 0:
         raise StageError("cannot legalise: the core has no placement row")
     sw, rh = prob.site_width, prob.row_height
-    # segment: first site, last site (exclusive), owner; free: sorted disjoint [start, end) intervals
-    seg_rows = [[(int(math.ceil((a - x0) / sw - 1e-9)), int(math.floor((b - x0) / sw + 1e-9)), own) for a, b, own in row]
-                for row in segs]
-    free = [[[(s0, s1)] if s1 > s0 else [] for s0, s1, _ in row] for row in seg_rows]
-    wsites = np.ceil(prob.w / sw - 1e-9).astype(int)
-    lx = cx - prob.w / 2
-    ly = cy - prob.h / 2
-    out_x = np.empty(prob.n)
-    out_y = np.empty(prob.n)
-    first = operator.itemgetter(0)
-    for i in order.tolist():
-        want_site = (lx[i] - x0) / sw
-        want_row = (ly[i] - y0) / rh
-        w = int(wsites[i])
-        reg = prob.region[i]
-        r0 = int(min(max(round(want_row), 0), nrows - 1))
-        best = None
-        best_cost = math.inf
-        for dist in range(nrows):
-            if dist * rh >= best_cost:
-                break
-            for r in {r0 - dist, r0 + dist}:
-                if r < 0 or r >= nrows:
-                    continue
-                dy = abs(r - want_row) * rh
-                for k, (s0, s1, own) in enumerate(seg_rows[r]):
-                    if own != reg or (max(s0 - want_site, want_site - s1, 0.0)) * sw + dy >= best_cost:
-                        continue
-                    ivs = free[r][k]
-                    j = bisect.bisect_right(ivs, want_site, key=first) - 1
-                    # outward from the interval at the wanted site: left ones end further left
-                    for q in range(j, -1, -1):
-                        a, b = ivs[q]
-                        if (want_site - b) * sw + dy >= best_cost:
-                            break
-                        if b - a >= w:
-                            site = min(max(int(round(want_site)), a), b - w)
-                            cost = abs(site - want_site) * sw + dy
-                            if cost < best_cost:
-                                best_cost, best = cost, (r, k, q, site)
-                    for q in range(j + 1, len(ivs)):
-                        a, b = ivs[q]
-                        if (a - want_site) * sw + dy >= best_cost:
-                            break
-                        if b - a >= w:
-                            site = a
-                            cost = abs(site - want_site) * sw + dy
-                            if cost < best_cost:
-                                best_cost, best = cost, (r, k, q, site)
-        if best is None:
-            raise StageError(
-                f"cannot legalise cell {i}: no free row space in its region (core or fence too small "
-                "for the cell area; lower CORE_UTILIZATION)"
-            )
-        r, k, q, site = best
-        a, b = free[r][k][q]
-        free[r][k][q:q + 1] = [iv for iv in ((a, site), (site + w, b)) if iv[1] > iv[0]]
-        out_x[i] = x0 + site * sw
-        out_y[i] = y0 + r * rh
-    return out_x, out_y
+    site = np.zeros(prob.n, dtype=np.int64)
+    row = np.zeros(prob.n, dtype=np.int64)
+    occ = np.full((nrows, ncols), -1, dtype=np.int64)
+    failed = pk.tetris(np.asarray(order, dtype=np.int64), (cx - prob.w / 2 - x0) / sw, (cy - prob.h / 2 - y0) / rh,
+                       np.ceil(prob.w / sw - 1e-9).astype(np.int64), np.asarray(prob.region, dtype=np.int64), occ,
+                       seg_start, seg_end, seg_owner, row_seg_ptr, float(sw), float(rh), site, row)
+    if failed >= 0:
+        raise StageError(
+            f"cannot legalise cell {failed}: no free row space in its region (core or fence too small "
+            "for the cell area; lower CORE_UTILIZATION)"
+        )
+    return x0 + site * sw, y0 + row * rh
 
 
 def check_legal(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray) -> dict[str, int]:
@@ -430,17 +383,13 @@ class SiteGrid:
     occ: np.ndarray
 
 
-def site_grid(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray) -> SiteGrid:
-    """`SiteGrid` of a legal placement (lower-left corners `lx`, `ly`)."""
-    from flow.engines import place_kernels as pk
-
-    x0, y0, x1, _ = prob.core
-    sw, rh = prob.site_width, prob.row_height
-    segs = row_segments(prob)
-    nrows = len(segs)
+def _segment_arrays(prob: PlaceProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Row segments in whole sites: start, end (exclusive), owner, row pointer; and sites per row."""
+    x0, _, x1, _ = prob.core
+    sw = prob.site_width
     ncols = max(int(math.floor((x1 - x0) / sw + 1e-9)), 0)
     starts, ends, owners, ptr = [], [], [], [0]
-    for row in segs:
+    for row in row_segments(prob):
         for a, b, own in row:
             s0, s1 = int(math.ceil((a - x0) / sw - 1e-9)), min(int(math.floor((b - x0) / sw + 1e-9)), ncols)
             if s1 > s0:
@@ -448,10 +397,18 @@ def site_grid(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray) -> SiteGrid:
                 ends.append(s1)
                 owners.append(own)
         ptr.append(len(starts))
-    seg_start = np.array(starts, dtype=np.int64)
-    seg_end = np.array(ends, dtype=np.int64)
-    seg_owner = np.array(owners, dtype=np.int64)
-    row_seg_ptr = np.array(ptr, dtype=np.int64)
+    return (np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64), np.array(owners, dtype=np.int64),
+            np.array(ptr, dtype=np.int64), ncols)
+
+
+def site_grid(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray) -> SiteGrid:
+    """`SiteGrid` of a legal placement (lower-left corners `lx`, `ly`)."""
+    from flow.engines import place_kernels as pk
+
+    x0, y0 = prob.core[0], prob.core[1]
+    sw, rh = prob.site_width, prob.row_height
+    seg_start, seg_end, seg_owner, row_seg_ptr, ncols = _segment_arrays(prob)
+    nrows = row_seg_ptr.size - 1
     site = np.round((lx - x0) / sw).astype(np.int64)
     row = np.round((ly - y0) / rh).astype(np.int64)
     wsites = np.ceil(prob.w / sw - 1e-9).astype(np.int64)

@@ -315,3 +315,71 @@ def cic_gather(e, gx, gy):  # pragma: no cover - compiled
         out[i] = (e[i0, j0] * (1 - tx) * (1 - ty) + e[i0 + 1, j0] * tx * (1 - ty)
                   + e[i0, j0 + 1] * (1 - tx) * ty + e[i0 + 1, j0 + 1] * tx * ty)
     return out
+
+
+@njit(cache=True, nogil=True)
+def tetris(order, want_site, want_row, wsites, region, occ, seg_start, seg_end, seg_owner, row_seg_ptr,
+           sw, rh, site, row):  # pragma: no cover - compiled
+    """Tetris legalisation (Hill 2002) on the site grid: cells in `order`, each to the free run of
+    sites, in a segment its fence owns, nearest its wanted (fractional) site and row, the
+    search bounded by the best displacement found so far. Writes site/row; returns -1, or the
+    first cell that found no room (the caller retries in another order)."""
+    nrows = row_seg_ptr.size - 1
+    for i in order:
+        w = wsites[i]
+        ws = want_site[i]
+        r0 = min(max(int(math.floor(want_row[i] + 0.5)), 0), nrows - 1)
+        best = np.inf
+        best_r = -1
+        best_s = -1
+        for dist in range(nrows):
+            if dist * rh >= best:
+                break
+            for side in range(2):
+                if side == 1 and dist == 0:
+                    break
+                r = r0 - dist if side == 0 else r0 + dist
+                if r < 0 or r >= nrows:
+                    continue
+                dy = abs(r - want_row[i]) * rh
+                if dy >= best:
+                    continue
+                for g in range(row_seg_ptr[r], row_seg_ptr[r + 1]):
+                    s0, s1 = seg_start[g], seg_end[g]
+                    if seg_owner[g] != region[i] or s1 - s0 < w:
+                        continue
+                    if max(s0 - ws, ws - s1, 0.0) * sw + dy >= best:
+                        continue
+                    t = min(max(int(math.floor(ws + 0.5)), s0), s1 - w)
+                    run = 0
+                    for p in range(t + w - 1, s0 - 1, -1):  # leftwards: window [p, p + w)
+                        if (ws - p) * sw + dy >= best:
+                            break
+                        if occ[r, p] < 0:
+                            run += 1
+                            if run >= w:
+                                c = abs(p - ws) * sw + dy
+                                if c < best:
+                                    best, best_r, best_s = c, r, p
+                                break
+                        else:
+                            run = 0
+                    run = 0
+                    for p in range(t + 1, s1):  # rightwards: window [p - w + 1, p]
+                        if (p - w + 1 - ws) * sw + dy >= best:
+                            break
+                        if occ[r, p] < 0:
+                            run += 1
+                            if run >= w:
+                                c = abs(p - w + 1 - ws) * sw + dy
+                                if c < best:
+                                    best, best_r, best_s = c, r, p - w + 1
+                                break
+                        else:
+                            run = 0
+        if best_r < 0:
+            return i
+        for s in range(best_s, best_s + w):
+            occ[best_r, s] = i
+        site[i], row[i] = best_s, best_r
+    return -1
