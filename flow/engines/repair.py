@@ -837,7 +837,9 @@ class Repairer:
         improves WNS without worsening TNS (or TNS without worsening WNS) is kept; a rejected
         split is undone and its driver not tried again. Returns the new timing, or None."""
         nl = self.nl
-        for _gain, drv, moved, buf in self._rebuffer_moves(res, n_paths, margin, tabu)[:max_trials]:
+        candidates = self._rebuffer_moves(res, n_paths, margin, tabu)[:max_trials]
+        drv0 = self._drv_total(res) if candidates else 0
+        for _gain, drv, moved, buf in candidates:
             for kind in kinds:
                 if kind == "clone" and not self._clonable(drv):
                     continue
@@ -854,7 +856,7 @@ class Repairer:
                     nl.add_cell(buf, {ci.inputs[0]: net, ci.outputs[0]: out}, bx, by, w, h, "rebuffer")
                 else:
                     inst = nl.pin_inst[drv]
-                    cell = nl.inst_cell[inst]
+                    cell = self._clone_cell(nl.inst_cell[inst], nl.pin_name[drv], moved, bx, by)
                     pins = {nl.pin_name[q]: nl.pin_net[q] for q in nl.inst_pins[inst]
                             if nl.pin_name[q] in self.lv.cells[cell].inputs and nl.pin_net[q] >= 0}
                     pins[nl.pin_name[drv]] = out
@@ -863,7 +865,8 @@ class Repairer:
                     nl.add_cell(cell, pins, (dx + bx) / 2, (dy + by) / 2, w, h, "clone")
                 new = self.timer.run(nl, max_paths=200)
                 nws, ntns = self._worst(new, "setup")
-                if nws >= ws - 1e-13 and ntns >= tns - 1e-13 and (nws > ws + 1e-13 or ntns > tns + 1e-13):
+                better = nws >= ws - 1e-13 and ntns >= tns - 1e-13 and (nws > ws + 1e-13 or ntns > tns + 1e-13)
+                if better and self._drv_total(new) <= drv0:  # never at the price of a slew / cap violation
                     if kind == "buffer":
                         self.stats.setup_buffers += 1
                     else:
@@ -874,6 +877,23 @@ class Repairer:
                     nl.set_net(q, net)
             tabu.add(drv)
         return None
+
+    def _drv_total(self, res: Mapping[str, sta.TimingResult]) -> int:
+        """Max slew / cap / fanout violations (margin-tightened limits), worst corner."""
+        return max(check_design_rules(self.nl, self.lv, r, self.rules, margins=True)[0].total() for r in res.values())
+
+    def _clone_cell(self, cell: str, out_pin: str, moved: list[int], x: float, y: float) -> str:
+        """The smallest member of the driver's family that drives the moved loads (their pins and
+        a Steiner estimate of their wire from (x, y)) within its limits, else the driver's cell."""
+        nl = self.nl
+        xs = np.array([nl.centre(nl.pin_inst[q])[0] for q in moved] + [x])
+        ys = np.array([nl.centre(nl.pin_inst[q])[1] for q in moved] + [y])
+        load = sum(self._pin_cap(q) for q in moved) + self.timer.c_per_m * steiner_length(xs, ys)
+        for cand in self.lv.family(cell):
+            slew = self._slew_target(cand, out_pin)
+            if self.lv.max_load(cand, out_pin, (slew or 1e-10) / 2, slew, self._cap_target(cand, out_pin)) >= load:
+                return cand
+        return cell
 
     def _clonable(self, drv: int) -> bool:
         """A driver that can be copied: its other outputs (a flop's QN, ...) drive nothing, so
