@@ -708,9 +708,9 @@ class Repairer:
     def repair_setup(self, margin: float = 0.0, tns_end_percent: float = 100.0, max_rounds: int = 30,
                      moves: tuple[str, ...] = SETUP_MOVES) -> tuple[float, float]:
         """Repair setup on violating paths until WNS >= margin or no move improves: per round a
-        batch of upsizings (`"sizeup"`), and when sizing cannot improve, critical-sink isolation
-        behind a buffer (`"buffer"`, `rebuffer`); returns (WNS before, WNS after) in s over the
-        timer's corners."""
+        batch of upsizings (`"sizeup"`), and when sizing cannot improve, the off-path loads of a
+        critical driver split off behind a buffer (`"buffer"`) or onto its clone (`"clone"`, see
+        `rebuffer`); returns (WNS before, WNS after) in s over the timer's corners."""
         nl = self.nl
         unknown = [m for m in moves if m not in SETUP_MOVES]
         if unknown:
