@@ -299,12 +299,10 @@ def check_legal(prob: PlaceProblem, lx: np.ndarray, ly: np.ndarray) -> dict[str,
     off_site = np.abs((lx - x0) / sw - np.round((lx - x0) / sw)) > 1e-6
     off_row = np.abs((ly - y0) / rh - np.round((ly - y0) / rh)) > 1e-6
     outside = (lx < x0 - 1e-12) | (lx + prob.w > x1 + 1e-12) | (ly < y0 - 1e-12) | (ly + prob.h > y1 + 1e-12)
-    overlaps = 0
     rows = np.round((ly - y0) / rh).astype(int)
-    for r in np.unique(rows):
-        idx = np.nonzero(rows == r)[0]
-        o = idx[np.argsort(lx[idx])]
-        overlaps += int(np.sum(lx[o][1:] < lx[o][:-1] + prob.w[o][:-1] - 1e-12))
+    o = np.lexsort((lx, rows))  # by row, then x: each cell against its right neighbour in the row
+    same_row = rows[o][1:] == rows[o][:-1]
+    overlaps = int(np.sum(same_row & (lx[o][1:] < lx[o][:-1] + prob.w[o][:-1] - 1e-12)))
     for bx0, by0, bx1, by1 in prob.blockages:
         overlaps += int(np.sum((lx < bx1 - 1e-12) & (lx + prob.w > bx0 + 1e-12) & (ly < by1 - 1e-12) & (ly + prob.h > by0 + 1e-12)))
     fence = 0
