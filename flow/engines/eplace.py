@@ -17,8 +17,10 @@ region's own fillers) is clipped into the nearest rectangle of its region after 
 Iterations stop when the overflow (real-cell charge above the target x free bin area, over the
 movable area, on a grid of about four cells a bin) falls below the target, or when it has not
 improved by 1 % in 40 iterations (more penalty would only shuffle cells).
-Not yet here: timing-driven net weights from STA (`net_weight` takes them) and
-congestion-driven cell inflation.
+Timing-driven placement weights the nets of the worst setup paths (`criticality_weights`, fed
+by the place stage's STA); routability-driven placement inflates cells in RUDY-congested bins
+(`Routability`). The wirelength gradient and the charge spreading are compiled
+(`place_kernels`).
 """
 
 from __future__ import annotations
