@@ -513,6 +513,8 @@ class _Probe:
         self.clk, self.clk_dens, self.clk_duty = clk, clk_dens, clk_duty
         self._nodes: dict[str, np.ndarray] = {}
         self._trees: dict[str, Any] = {}
+        self._duty: dict[str, np.ndarray] = {}
+        self._weights: dict[tuple[str, ...], np.ndarray] = {}  # state probabilities per input set
 
     def nodes(self, pin: str) -> np.ndarray:
         if pin not in self._nodes:
@@ -530,26 +532,40 @@ class _Probe:
         return np.where(v >= 0, np.where(self.clk[vv], self.clk_dens[vv], self.a.density[vv]), 0.0)
 
     def duty(self, pin: str) -> np.ndarray:
+        got = self._duty.get(pin)
+        if got is not None:
+            return got
         if pin in self.a.seq_duty:
-            return self.a.seq_duty[pin][self.insts]
-        v = self.nodes(pin)
-        vv = np.maximum(v, 0)
-        return np.where(v >= 0, np.where(self.clk[vv], self.clk_duty[vv], self.a.duty[vv]), 0.0)
+            got = self.a.seq_duty[pin][self.insts]
+        else:
+            v = self.nodes(pin)
+            vv = np.maximum(v, 0)
+            got = np.where(v >= 0, np.where(self.clk[vv], self.clk_duty[vv], self.a.duty[vv]), 0.0)
+        self._duty[pin] = got
+        return got
+
+    def weights(self, names: list[str]) -> np.ndarray:
+        """P(each input state) of `names` per instance (leakage states and `when`s of one cell
+        share input sets: computed once)."""
+        key = tuple(names)
+        got = self._weights.get(key)
+        if got is None:
+            pp = np.stack([self.duty(nm) for nm in names], axis=1) if names else np.zeros((self.insts.size, 0))
+            got = self._weights[key] = act.state_weights(pp)
+        return got
 
     def prob(self, text: str) -> np.ndarray:
         """P(expression = 1) per instance."""
         e = self.tree(text)
         names = act.ports(e)
-        pp = np.stack([self.duty(nm) for nm in names], axis=1) if names else np.zeros((self.insts.size, 0))
-        return act.state_weights(pp) @ act.truth_table(e, names).astype(float)
+        return self.weights(names) @ act.truth_table(e, names).astype(float)
 
     def diff_prob(self, text: str, port: str) -> np.ndarray:
         """P(∂f/∂port) per instance: the probability that `port` is sensitised to the output."""
         e = self.tree(text)
         names = act.ports(e)
-        pp = np.stack([self.duty(nm) for nm in names], axis=1)
         diff = act.boolean_difference(act.truth_table(e, names), names.index(port))
-        return act.state_weights(pp) @ diff.astype(float)
+        return self.weights(names) @ diff.astype(float)
 
 
 def _power_slews(timing: TimingResult) -> np.ndarray:

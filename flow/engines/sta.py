@@ -309,6 +309,7 @@ class _Graph:
     inst_cell_idx: np.ndarray
     warnings: list[str]
     pin_keys: tuple = ()  # (name_ids, n_names, sorted keys, order) for (instance, pin) look-ups
+    pin_table: np.ndarray | None = None  # node of (instance * n_names + pin name id), -1: none
     pin_dir: np.ndarray | None = None  # per node: 0 unknown, 1 input, 2 output, 3 inout
     limits: np.ndarray | None = None  # per node: max_transition, max_capacitance, max_fanout, fanout_load
     # RC nets for the DMP delay calculator: (rc index per node, pi models [rc, tr, (c2, rpi, c1)],
@@ -323,8 +324,13 @@ class _Graph:
         if j is None or skeys.size == 0:
             return np.full(insts.size, -1, dtype=np.int64)
         q = insts * n_names + j
+        if self.pin_table is not None:
+            return self.pin_table[q].astype(np.int64)
         pos = np.clip(np.searchsorted(skeys, q), 0, skeys.size - 1)
         return np.where(skeys[pos] == q, korder[pos], -1)
+
+
+_MAX_PIN_TABLE = 1 << 26  # (instances x distinct pin names) up to which pins are found by a direct table
 
 
 def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarray, bank: TableBank,
@@ -341,18 +347,26 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
     cells: list[CellModel] = []
     inst_cell_idx = np.empty(len(design.inst_names), dtype=np.int64)
     missing: set[str] = set()
-    for i, cname in enumerate(design.inst_cell):
-        key = (int(inst_corner[i]), cname)
-        m = models.get(key)
+
+    def model_of(key: tuple[int, str]) -> CellModel:
+        m = cell_model(libs[key[0]], key[1])
         if m is None:
-            m = cell_model(libs[key[0]], cname)
-            if m is None:
-                missing.add(cname)
-                m = CellModel(cname, {}, [], is_sequential=False)
-            models[key] = m
-            m.index = len(cells)
-            cells.append(m)
-        inst_cell_idx[i] = m.index
+            missing.add(key[1])
+            m = CellModel(key[1], {}, [], is_sequential=False)
+        models[key] = m
+        m.index = len(cells)
+        cells.append(m)
+        return m
+
+    if len(libs) == 1 or not inst_corner.any():  # one corner: a C-speed map over the cell names
+        idx = {c: model_of((0, c)).index for c in dict.fromkeys(design.inst_cell)}  # first-use order
+        inst_cell_idx[:] = np.fromiter(map(idx.__getitem__, design.inst_cell), dtype=np.int64,
+                                       count=len(design.inst_cell))
+    else:
+        for i, cname in enumerate(design.inst_cell):
+            key = (int(inst_corner[i]), cname)
+            m = models.get(key)
+            inst_cell_idx[i] = (m if m is not None else model_of(key)).index
     if missing:
         warnings.append(f"{len(missing)} cell type(s) not in the library, untimed: {', '.join(sorted(missing)[:10])}")
     pin_dir = np.zeros(n, dtype=np.int8)  # 0 unknown, 1 input, 2 output, 3 inout
@@ -527,6 +541,10 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
     keys = design.pin_inst * n_names + pid
     korder = np.argsort(keys, kind="stable")
     skeys = keys[korder]
+    pin_table = None
+    if len(design.inst_names) * n_names <= _MAX_PIN_TABLE:  # direct look-up, the first pin of a name wins
+        pin_table = np.full(len(design.inst_names) * n_names, -1, dtype=np.int32 if n < 2**31 else np.int64)
+        pin_table[keys[::-1]] = np.arange(n_pins)[::-1]
 
     def nodes_of(insts: np.ndarray, pin: str) -> np.ndarray:
         """Node of `pin` on each instance, -1 where the instance has no such pin."""
@@ -534,6 +552,8 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
         if j is None or skeys.size == 0:
             return np.full(insts.size, -1, dtype=np.int64)
         q = insts * n_names + j
+        if pin_table is not None:
+            return pin_table[q].astype(np.int64)
         pos = np.clip(np.searchsorted(skeys, q), 0, skeys.size - 1)
         return np.where(skeys[pos] == q, korder[pos], -1)
 
@@ -602,7 +622,7 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
               wire_ids[o].astype(np.int64), np.asarray(rc_port, dtype=bool), elmore, extra)
     return _Graph(n, names, node_inst, node_net, g_src, cat(srctr), g_dst, cat(dsttr), cat(is_cell),
                   cat(dtab), cat(stab), cat(einst), cat(wire), cat(launch), checks, load, level, cells,
-                  inst_cell_idx, warnings, (name_ids, n_names, skeys, korder), pin_dir, limits, rc)
+                  inst_cell_idx, warnings, (name_ids, n_names, skeys, korder), pin_table, pin_dir, limits, rc)
 
 
 def _thresholds(libs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
