@@ -623,11 +623,12 @@ class Repairer:
             np_ = net_pins(self.nl, self.lv)
             clock = r.node_clock
             changed = 0
+            n_pins = len(self.nl.pin_name)  # as timed: buffers added below append pins, not nodes
             for net in sorted(bad_all):
                 drv = np_.driver[net]
                 if drv is None:
                     continue
-                dnode = node_of(drv) if drv >= 0 else len(self.nl.pin_name) + (-drv - 1)
+                dnode = node_of(drv) if drv >= 0 else n_pins + (-drv - 1)
                 if clock is not None and clock[dnode] >= 0:
                     continue  # clock nets: CTS builds their tree
                 loads = np_.loads[net]
