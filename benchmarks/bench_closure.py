@@ -121,12 +121,12 @@ def main() -> None:
                      cell("finish__timing__hold__tns"),
                      f"{by['finish__design__instance__area']['actual']:.1f} <= {by['finish__design__instance__area']['value']:.1f}"
                      f"{'' if by['finish__design__instance__area']['passed'] else ' FAIL'}",
-                     str(m.get("cts__design__instance__count__setup_buffer", 0)),
-                     str(m.get("repair_timing__resized", 0)), str(m.get("repair_timing__hold_buffers", 0)),
+                     str(m.get("cts__design__instance__count__setup_buffer", 0)), str(m.get("repair_timing__clones", 0)),
+                     str(m.get("repair_timing__resized", 0)), str(m.get("cts__design__instance__count__hold_buffer", 0)),
                      "pass" if code == 0 else "FAIL", f"{wall:.1f}", f"{cpu:.1f}"])
         print(f"{design}/{platform}: {' '.join(rows[-1][3:])}", file=sys.stderr, flush=True)
     head = ["design", "platform", "corner", "setup WS ns", "setup TNS ns", "hold WS ns", "hold TNS ns",
-            "area µm² (rule)", "setup bufs", "resized", "hold bufs", "rules", "wall s", "CPU s"]
+            "area µm² (rule)", "setup bufs", "clones", "resized", "hold bufs", "rules", "wall s", "CPU s"]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)] if rows else [len(h) for h in head]
     print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
