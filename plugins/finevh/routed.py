@@ -203,7 +203,9 @@ class RoutedModes:
     """The routed re-check: the policy model rebuilt from routed points, and what was verified."""
 
     system: Any  # policy.SystemModel
-    fast_wns: float  # s at FINE-VH's clock (islands on their rails, IR-drop derate, SPEF)
+    fast_wns: float  # s at the fast mode's clock (islands on their rails, IR-drop derate, SPEF)
+    fast_period: float  # s: FINE-VH's clock, or the fast mode's fastest verified clock when it misses it
+    fast_wns_at_nominal: float  # s at FINE-VH's clock
     slow_wns: float  # s at the slow mode's clock
     slow_period: float  # s
     nominal_wns: float  # s, the whole chip on VDDH at FINE-VH's clock
@@ -285,12 +287,17 @@ def routed_model(design: FlatDesign, libs: Mapping[str, Any], tc: sta.TimingCons
         b = size_switch(p_i, v_h, ir_drop, platform.power_switch)
         sw_leak += b.leakage_w
         hop_e += 0.5 * float(cap_inst[m].sum()) * (v_h * v_h - v_l * v_l) + gate_cap * b.width_um * v_h * v_h
-    fast_wns = float(t_fast.setup_wns) if math.isfinite(t_fast.setup_wns) else math.inf
+    fast_wns_nom = float(t_fast.setup_wns) if math.isfinite(t_fast.setup_wns) else math.inf
+    fast_per, fast_wns = period, fast_wns_nom
+    if fast_wns_nom < 0:  # as before routing: the fast mode runs at its own verified clock (the
+        # workload's deadlines then decide; a failing point is never used)
+        fast_per, fast_wns = fastest(design, sm.libs, sm.tc, coi_fast, par=par, derate=der_fast,
+                                     start=period - fast_wns_nom, volts=volts)
     system = SystemModel(
         f_nom=1.0 / period,
         nominal=Mode(vh, 1.0 / period, at_nom[top].e_dyn_cycle, at_nom[top].leakage, v_h, nominal_wns),
         levels=levels,
-        fast=Mode("fast", 1.0 / period, fast_pt.e_dyn_cycle, fast_pt.leakage + sw_leak, 0.0, fast_wns),
+        fast=Mode("fast", 1.0 / fast_per, fast_pt.e_dyn_cycle, fast_pt.leakage + sw_leak, 0.0, fast_wns),
         slow=Mode("slow", 1.0 / slow_per, slow_pt.e_dyn_cycle, slow_pt.leakage + sw_leak, v_l, slow_wns),
         chip_delay=Curve(volts, periods, "delay"),
         chip_energy=Curve(volts, [p.e_dyn_cycle for p in at_nom], "energy"),
@@ -300,5 +307,5 @@ def routed_model(design: FlatDesign, libs: Mapping[str, Any], tc: sta.TimingCons
         regulator_energy=model.regulator_energy, decap_f=model.decap_f,
     )
     added = sum(1 for nm in names if nm not in doc["instances"])
-    return RoutedModes(system, fast_wns, slow_wns, slow_per, nominal_wns, level_wns, hold[0], hold[1], added, n_clock,
+    return RoutedModes(system, fast_wns, fast_per, fast_wns_nom, slow_wns, slow_per, nominal_wns, level_wns, hold[0], hold[1], added, n_clock,
                        assign)

@@ -274,7 +274,15 @@ def test_flow_inserts_real_level_shifters_on_sky130(tmp_path, sky130hd, capsys):
 
     part = json.loads(next(run.glob("*_finevh_partition/islands.json")).read_text())
     assert part["policy_model"] == doc["policy_model"] and part["level_shifters_planned"] == len(ls_insts)
+    # the routed run itself answers with finevh_signoff's routed model (and its routed checks)
     policy_cmd(run, None, True)
+    routed = json.loads(capsys.readouterr().out)
+    assert routed["islands_file"].endswith("_finevh_signoff/islands.json")
+    assert routed["post_route_fast_mode_slack_s"] is not None
+    isl_only = tmp_path / "islands_only"
+    (isl_only / "03_finevh_islands").mkdir(parents=True)
+    (isl_only / "03_finevh_islands/islands.json").write_text(json.dumps(doc))
+    policy_cmd(isl_only, None, True)
     full = json.loads(capsys.readouterr().out)
     only = tmp_path / "partition_only"
     (only / "02_finevh_partition").mkdir(parents=True)
