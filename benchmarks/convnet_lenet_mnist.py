@@ -325,7 +325,7 @@ def pm(values: list[float], fmt: str = ".1f") -> str:
 def markdown_table(recs: list[dict]) -> str:
     """The README's ConvNet table: every seed's figures and the mean ± half-range."""
     head = ("| seed | fp32 test | P&Q smallest within 1 pt of fp32 (val): flash, ×, test (loss) | EAST vs magnitude "
-            "at equal size (test) | EAST size at equal accuracy vs magnitude | Adaptive saving within 3 pt (val): "
+            "at equal size (test) | EAST vs magnitude size at equal accuracy (EAST smaller by) | Adaptive saving within 3 pt (val): "
             "test loss |\n|---|---|---|---|---|---|")
     rows, cols = [head], {"fp": [], "ratio": [], "loss": [], "sav": [], "tl": []}
     de: dict[int, list[float]] = {}   # by budget row: EAST - magnitude test accuracy (pt)
