@@ -82,11 +82,11 @@ def test_distillation_follows_the_teacher_not_the_labels():
     def student(distill: float) -> float:
         torch.manual_seed(1)
         s = nn.Linear(8, 4)
-        train(s, (x.numpy(), y_noise.numpy()), 30, 5e-2, 0, batch_size=100, teacher=teacher, distill=distill)
+        train(s, (x.numpy(), y_noise.numpy()), 10, 5e-2, 0, batch_size=100, teacher=teacher, distill=distill)
         return evaluate(s, x.numpy(), y_teacher.numpy())
 
     labels_only, distilled = student(0.0), student(1.0)
-    assert distilled > 0.9 and labels_only < 0.6
+    assert distilled > 0.85 and labels_only < 0.5
 
 
 def test_half_pruning_steps_are_offered_and_remove_a_sixteenth():
