@@ -129,8 +129,13 @@ class RepairStage(Stage):
         ws0, ws1 = rep.repair_setup(setup_m, 100.0, max_rounds=60)
         # hold at the mixed rails too (no-op when met), over-fixed by a tenth of the setup margin
         # (the engine plans each delay cell at the delay of the analysis' corner: one "mixed" run,
-        # planned at VDDH's delay — what an I/O hold path into a VDDH-clocked flop sees)
-        h0, h1 = rep.repair_hold({"mixed": lvs[vh]}, 0.1 * setup_m, 0.0, max_rounds=16)
+        # planned at VDDH's delay; an endpoint takes one only with setup room for the same cell on
+        # VDDL — ~4 ns at 1.28 V — so a hold fix never breaks setup on a low-rail island)
+        hold_libs = {"mixed": lvs[vh]}
+        hcell = rep._hold_cell(hold_libs)
+        hin, hout = lvs[vl].cells[hcell].inputs[0], lvs[vl].cells[hcell].outputs[0]
+        d_low = lvs[vl].arc_delay_slew(hcell, hout, 5e-11, lvs[vl].cells[hcell].pin_cap[hin] * 2)[0]
+        h0, h1 = rep.repair_hold(hold_libs, 0.1 * setup_m, setup_m + d_low, max_rounds=16, hold_cell=hcell)
         n_added = len(nl.added)
         legalize_added(nl, fp)
         views = save_placed(ctx, nl, fp, "finevh_repair")
