@@ -167,16 +167,24 @@ def _newton(s, tb, dtab, stab, x, order):  # pragma: no cover - compiled
             x[0] += p0
             x[1] += p1
         else:
-            det = np.linalg.det(jac)
+            # 3x3 by cofactors (Cramer's rule): no LAPACK call and no temporaries per step
+            a00, a01, a02 = jac[0, 0], jac[0, 1], jac[0, 2]
+            a10, a11, a12 = jac[1, 0], jac[1, 1], jac[1, 2]
+            a20, a21, a22 = jac[2, 0], jac[2, 1], jac[2, 2]
+            m0 = a11 * a22 - a12 * a21
+            m1 = a10 * a22 - a12 * a20
+            m2 = a10 * a21 - a11 * a20
+            det = a00 * m0 - a01 * m1 + a02 * m2
             if abs(det) < 1e-12:
                 return False
-            p = np.linalg.solve(jac, -f)
-            ok = True
-            for k in range(3):
-                if abs(p[k]) > abs(x[k]) * 0.01:
-                    ok = False
-            for k in range(3):
-                x[k] += p[k]
+            b0, b1, b2 = -f[0], -f[1], -f[2]
+            q0 = (b0 * m0 - a01 * (b1 * a22 - a12 * b2) + a02 * (b1 * a21 - a11 * b2)) / det
+            q1 = (a00 * (b1 * a22 - a12 * b2) - b0 * m1 + a02 * (a10 * b2 - b1 * a20)) / det
+            q2 = (a00 * (a11 * b2 - b1 * a21) - a01 * (a10 * b2 - b1 * a20) + b0 * m2) / det
+            ok = not (abs(q0) > abs(x[0]) * 0.01 or abs(q1) > abs(x[1]) * 0.01 or abs(q2) > abs(x[2]) * 0.01)
+            x[0] += q0
+            x[1] += q1
+            x[2] += q2
         if ok:
             return True
     return False

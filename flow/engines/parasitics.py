@@ -26,6 +26,7 @@ import numpy as np
 from flow.engines.model import FlatDesign
 from flow.errors import ConfigError
 from flow.formats.spef import Spef
+from flow.util import gc_paused
 
 
 @dataclass
@@ -87,6 +88,7 @@ class Parasitics:
         return cls(np.asarray(caps, dtype=float))
 
     @classmethod
+    @gc_paused  # millions of small acyclic tuples and strings: no collector passes over them
     def from_spef(cls, spef: Spef, design: FlatDesign) -> Parasitics:
         """Match SPEF nets to design nets by name (the reader has removed the SPEF escapes; a
         bit of an escaped bus, `\\u0.rcnt [2]` in Verilog, matches `u0.rcnt[2]`); unknown nets
@@ -99,6 +101,15 @@ class Parasitics:
         trees: dict[int, tuple[dict[str, float], list[tuple[str, str, float]]]] = {}
         unknown: list[str] = []
         d = spef.delimiter
+        normed: dict[str, str] = {}  # a node is named in *CAP and in *RES: convert it once
+
+        def norm(node: str) -> str:  # `inst:pin` -> the timing node name `inst/pin`
+            out = normed.get(node)
+            if out is None:
+                obj, sep, tail = node.rpartition(d)
+                out = normed[node] = f"{obj}/{tail}" if sep else node
+            return out
+
         for name, net in spef.nets.items():
             k = index.get(name)
             if k is None:
@@ -106,10 +117,6 @@ class Parasitics:
                 continue
             caps[k] = sum(net.caps.values()) if net.caps else net.total_cap
             if net.res:
-                def norm(node: str) -> str:  # `inst:pin` -> the timing node name `inst/pin`
-                    obj, sep, tail = node.rpartition(d)
-                    return f"{obj}/{tail}" if sep else node
-
                 trees[k] = ({norm(a): c for a, c in net.caps.items()},
                             [(norm(a), norm(b), r) for a, b, r in net.res])
         warnings = []
@@ -199,3 +206,34 @@ class Parasitics:
             delay[v] = delay[p] + r * down[v]  # type: ignore[index]
         return c2, rpi, c1, delay
 
+
+    def rc_arrays(self, node_index: dict[str, int]) -> tuple[np.ndarray, ...]:
+        """The RC trees as flat arrays for `sta_kernels.pi_elmore_all` (no per-driver Python
+        work): (net per slot, node_start, node_gid, node_cap, res_start, res_a, res_b, res_r);
+        slot q's nodes are node_start[q]:node_start[q+1] (local ids in first-seen order over
+        the resistors, then the capacitances), node_gid the timing node from `node_index`
+        (-1: an internal node), resistor ends local ids."""
+        nets = np.fromiter(self.trees.keys(), dtype=np.int64, count=len(self.trees))
+        node_start, res_start = [0], [0]
+        gid: list[int] = []
+        ncap: list[float] = []
+        ra: list[int] = []
+        rb: list[int] = []
+        rr: list[float] = []
+        for node_cap, res in self.trees.values():
+            local: dict[str, int] = {}
+            for a, b, r in res:
+                ia = local.setdefault(a, len(local))
+                ib = local.setdefault(b, len(local))
+                ra.append(ia)
+                rb.append(ib)
+                rr.append(r)
+            for a in node_cap:
+                local.setdefault(a, len(local))
+            gid.extend(node_index.get(nm, -1) for nm in local)
+            ncap.extend(node_cap.get(nm, 0.0) for nm in local)
+            node_start.append(len(gid))
+            res_start.append(len(ra))
+        return (nets, np.array(node_start, dtype=np.int64), np.array(gid, dtype=np.int64),
+                np.array(ncap, dtype=float), np.array(res_start, dtype=np.int64),
+                np.array(ra, dtype=np.int64), np.array(rb, dtype=np.int64), np.array(rr, dtype=float))

@@ -452,29 +452,41 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
     rc_port: list[bool] = []
     e_elm = np.zeros((e_src_a.size, 2))
     if par is not None and par.trees:
-        tree_nets = np.fromiter(par.trees.keys(), dtype=np.int64)
-        sel = np.flatnonzero(np.isin(node_net[e_src_a], tree_nets))
-        by_drv: dict[int, list] = {}
-        ld_sorted = ld_nodes[np.argsort(node_net[ld_nodes], kind="stable")]
-        lstart = np.searchsorted(node_net[ld_sorted], np.arange(n_nets + 1))
-        for k in sel:
-            d = int(e_src_a[k])
-            if d not in by_drv:
-                net = int(node_net[d])
-                members = list(ld_sorted[lstart[net]:lstart[net + 1]]) + [d]
-                got = [par.pi_elmore(net, names[d], {names[m]: float(cap[m, tr]) for m in members}) for tr in (0, 1)]
-                by_drv[d] = got
-                if got[0] is not None:
-                    rc_of_node[d] = len(rc_pi_l)
-                    rc_pi_l.append([g_[:3] for g_ in got])  # type: ignore[index]
-                    rc_port.append(bool(d >= n_pins and d - n_pins < len(design.port_names)
-                                        and design.port_names[d - n_pins] not in tc.driving_cells))
-            got = by_drv[d]
-            if got[0] is None:
-                continue
-            nm = names[int(e_dst_a[k])]
-            e_elm[k] = (got[0][3].get(nm, 0.0), got[1][3].get(nm, 0.0))  # type: ignore[index]
-            e_wire_a[k] = e_elm[k].max()
+        # all drivers at once in a compiled kernel over the trees as flat arrays; RC ids in
+        # the order the drivers first appear among the edges
+        slot_net, node_start, node_gid, node_cap, res_start, res_a, res_b, res_r = par.rc_arrays(
+            {nm: k for k, nm in enumerate(names)})
+        slot_of_net = np.full(n_nets, -1, dtype=np.int64)
+        slot_of_net[slot_net] = np.arange(slot_net.size)
+        sel = np.flatnonzero(slot_of_net[node_net[e_src_a]] >= 0)
+        _, first = np.unique(e_src_a[sel], return_index=True)
+        drivers = e_src_a[sel][np.sort(first)]
+        drv_slot = slot_of_net[node_net[drivers]]
+        sizes = node_start[drv_slot + 1] - node_start[drv_slot]
+        dly_start = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        pis = np.zeros((drivers.size, 2, 3))
+        has_tree = np.zeros(drivers.size, dtype=bool)
+        dly = np.zeros((int(dly_start[-1]), 2))
+        kern.pi_elmore_all(drivers, drv_slot, node_start, node_gid, node_cap, res_start, res_a, res_b, res_r,
+                           np.ascontiguousarray(cap), is_ld, np.asarray(node_net, dtype=np.int64), slot_net,
+                           dly_start, pis, has_tree, dly)
+        # local id of each timing node in its own net's tree (-1: not in it)
+        node_slot = np.repeat(np.arange(slot_net.size), np.diff(node_start))
+        own = (node_gid >= 0) & (node_net[np.maximum(node_gid, 0)] == slot_net[node_slot])
+        local_of = np.full(n, -1, dtype=np.int64)
+        local_of[node_gid[own]] = (np.arange(node_gid.size) - node_start[node_slot])[own]
+        kd = np.full(n, -1, dtype=np.int64)
+        kd[drivers] = np.arange(drivers.size)
+        rc_drivers = drivers[has_tree]
+        rc_of_node[rc_drivers] = np.arange(rc_drivers.size)
+        rc_pi_l = pis[has_tree].tolist()
+        rc_port = [bool(d >= n_pins and d - n_pins < len(design.port_names)
+                        and design.port_names[d - n_pins] not in tc.driving_cells) for d in rc_drivers.tolist()]
+        es = sel[has_tree[kd[e_src_a[sel]]]]
+        loc = local_of[e_dst_a[es]]
+        hit = loc >= 0
+        e_elm[es[hit]] = dly[dly_start[kd[e_src_a[es[hit]]]] + loc[hit]]
+        e_wire_a[es] = e_elm[es].max(axis=1)
     if wl is not None and e_src_a.size:
         # wire-load estimate as OpenSTA's estimatePiElmore: a pi model per driver and transition
         # (balanced tree: each load behind R/fanout with C/fanout of wire, O'Brien-Savarino

@@ -262,6 +262,119 @@ def arrival_pass(order, src, srctr, dst, dsttr, dmax, dmin, amax, amin, pmax, pm
             pmin[d, dt] = e
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def pi_elmore_all(drivers, drv_net, node_start, node_gid, node_cap, res_start, res_a, res_b, res_r, cap,
+                  is_member, node_net, slot_net, dly_start, pi, has_tree, delay):  # pragma: no cover - compiled
+    """`Parasitics.pi_elmore` for every RC driver at once, both transitions: per driver k of
+    net slot drv_net[k] (nodes node_start[slot]:node_start[slot+1], local ids; node_gid the
+    timing node or -1 for an internal node; resistors res_start[slot]:..., local ends), a
+    breadth-first tree from the driver in the order the resistors are listed (a resistor
+    closing a loop is ignored), the O'Brien-Savarino pi model in pi[k, tr] = (C2, Rpi, C1) and
+    the Elmore delay of each node in delay[dly_start[k] + local, tr] (0 if unreached).
+    Pin capacitances cap[gid, tr] count on the net's own pins (node_net[gid] == slot_net[slot])
+    where is_member[gid] (a load) or gid is the driver."""
+    nmax = 1
+    for q in range(node_start.size - 1):
+        nmax = max(nmax, node_start[q + 1] - node_start[q])
+    deg = np.zeros(nmax + 1, dtype=np.int64)
+    adj = np.empty(2 * (res_a.size + 1), dtype=np.int64)
+    adj_r = np.empty(2 * (res_a.size + 1))
+    fill = np.zeros(nmax, dtype=np.int64)
+    parent = np.empty(nmax, dtype=np.int64)
+    par_r = np.empty(nmax)
+    order = np.empty(nmax, dtype=np.int64)
+    y1 = np.empty((nmax, 2))
+    y2 = np.empty((nmax, 2))
+    y3 = np.empty((nmax, 2))
+    down = np.empty((nmax, 2))
+    for k in range(drivers.size):
+        g = drv_net[k]
+        n0, n1 = node_start[g], node_start[g + 1]
+        nn = n1 - n0
+        r0, r1 = res_start[g], res_start[g + 1]
+        o = dly_start[k]
+        drv_local = -1
+        for v in range(nn):
+            if node_gid[n0 + v] == drivers[k]:
+                drv_local = v
+                break
+        # adjacency (CSR, resistor order), self-loops dropped
+        deg[: nn + 1] = 0
+        for i in range(r0, r1):
+            a, b = res_a[i], res_b[i]
+            if a != b:
+                deg[a + 1] += 1
+                deg[b + 1] += 1
+        for v in range(nn):
+            deg[v + 1] += deg[v]
+        for v in range(nn):
+            fill[v] = deg[v]
+        for i in range(r0, r1):
+            a, b = res_a[i], res_b[i]
+            if a != b:
+                adj[fill[a]] = b
+                adj_r[fill[a]] = res_r[i]
+                fill[a] += 1
+                adj[fill[b]] = a
+                adj_r[fill[b]] = res_r[i]
+                fill[b] += 1
+        if drv_local < 0 or deg[drv_local + 1] == deg[drv_local]:
+            has_tree[k] = False
+            continue
+        has_tree[k] = True
+        for v in range(nn):
+            parent[v] = -2
+        parent[drv_local] = -1
+        par_r[drv_local] = 0.0
+        order[0] = drv_local
+        head, tail = 0, 1
+        while head < tail:
+            v = order[head]
+            head += 1
+            for q in range(deg[v], deg[v + 1]):
+                w = adj[q]
+                if parent[w] == -2:
+                    parent[w] = v
+                    par_r[w] = adj_r[q]
+                    order[tail] = w
+                    tail += 1
+        for q in range(tail):
+            v = order[q]
+            gid = node_gid[n0 + v]
+            for tr in range(2):
+                c = node_cap[n0 + v]
+                if gid >= 0 and node_net[gid] == slot_net[g] and (is_member[gid] or gid == drivers[k]):
+                    c = c + cap[gid, tr]
+                y1[v, tr] = c
+                y2[v, tr] = 0.0
+                y3[v, tr] = 0.0
+                down[v, tr] = c
+        for q in range(tail - 1, 0, -1):
+            v = order[q]
+            p = parent[v]
+            r = par_r[v]
+            for tr in range(2):
+                a1, a2, a3 = y1[v, tr], y2[v, tr], y3[v, tr]
+                y1[p, tr] += a1
+                y2[p, tr] += a2 - r * a1 * a1
+                y3[p, tr] += a3 - 2 * r * a1 * a2 + r * r * a1 * a1 * a1
+                down[p, tr] += down[v, tr]
+        for tr in range(2):
+            t1, t2, t3 = y1[drv_local, tr], y2[drv_local, tr], y3[drv_local, tr]
+            if t2 == 0.0 and t3 == 0.0:
+                c1, c2, rpi = t1, 0.0, 0.0
+            else:
+                c1 = t2 * t2 / t3
+                c2 = t1 - c1
+                rpi = -t3 * t3 / (t2 * t2 * t2)
+            pi[k, tr, 0], pi[k, tr, 1], pi[k, tr, 2] = c2, rpi, c1
+            for v in range(nn):
+                delay[o + v, tr] = 0.0
+            for q in range(1, tail):
+                v = order[q]
+                delay[o + v, tr] = delay[o + parent[v], tr] + par_r[v] * down[v, tr]
+
+
 def warm_up() -> None:
     """Load the compiled kernels (numba's on-disk cache; compiled once per install) by calling
     each on a two-node graph with the argument types `sta.analyze` uses, so a caller can do it
