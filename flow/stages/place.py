@@ -60,15 +60,15 @@ class PlaceStage(Stage):
         Variable("PLACE_SEED", int, "Seed of the initial placement jitter.", 0, source="place"),
         Variable("DETAILED_PLACE_PASSES", int, "Passes of detailed placement: moves of single cells into free "
                  "sites of their optimal region, then adjacent swaps.", 2, source="place"),
-        Variable("GPL_TIMING_DRIVEN", bool, "As ORFS (whose default is on): after a first global placement, "
-                 "time it (sign-off corner, wire capacitance from the placement) and place again with the nets "
-                 "of the GPL_TIMING_DRIVEN_PATHS worst setup paths weighted up to 1.9 by criticality "
-                 "(nesterov placer).", False, source="place"),
+        Variable("GPL_TIMING_DRIVEN", bool | None, "As ORFS: after a first global placement, time it (first "
+                 "repair/sign-off corner, wire capacitance from the placement) and place again with the nets of "
+                 "the GPL_TIMING_DRIVEN_PATHS worst setup paths weighted up to 1.9 by criticality (nesterov "
+                 "placer); default off (ORFS: on).", None, source="place"),
         Variable("GPL_TIMING_DRIVEN_PATHS", int, "Worst setup paths (one per endpoint) whose nets timing-driven "
                  "placement weights.", 100, source="place"),
-        Variable("GPL_ROUTABILITY_DRIVEN", bool, "As ORFS (whose default is on): inflate cells in bins whose "
-                 "RUDY wire demand exceeds the routing layers' supply, so congested regions spread (nesterov "
-                 "placer).", False, source="place"),
+        Variable("GPL_ROUTABILITY_DRIVEN", bool | None, "As ORFS: inflate cells in bins whose RUDY wire demand "
+                 "exceeds the routing layers' supply, so congested regions spread (nesterov placer); default off "
+                 "(ORFS: on).", None, source="place"),
         Variable("PLACE_PINS", bool, "After a first global placement, move each I/O pin to the free boundary slot "
                  "nearest its logic (exact assignment) and place again, as ORFS's io placement step does.", True,
                  source="place"),
