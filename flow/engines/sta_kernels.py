@@ -181,13 +181,19 @@ def slew_pass_rc(order, src, srctr, dst, dsttr, is_cell, dtab, stab, einst, der,
                 if rc >= 0 and ts >= 0:
                     lib = inst_lib[einst[e]]
                     vth, vl, vh, dr = thr[lib, dt, 0], thr[lib, dt, 1], thr[lib, dt, 2], thr_der[lib]
-                    for side in range(2):
+                    # one DMP solve serves both passes when the late and early input slews
+                    # are equal (same inputs, same result)
+                    same = smx == smn
+                    for side in range(1 if same else 2):
                         sl_in = smx if side == 0 else smn
                         gd, gs = dmp.gate(st_, tb, t, ts, sl_in, rc_pi[rc, dt, 0], rc_pi[rc, dt, 1],
                                           rc_pi[rc, dt, 2], vth, vl, vh, dr)
                         if side == 0:
                             dmax[e] = gd * f
                             omx = gs
+                            if same:
+                                dmin[e] = gd * f
+                                omn = gs
                         else:
                             dmin[e] = gd * f
                             omn = gs
@@ -202,7 +208,7 @@ def slew_pass_rc(order, src, srctr, dst, dsttr, is_cell, dtab, stab, einst, der,
                                     dmax[w] = wd
                                 if np.isnan(wsl_max[w]) or ws > wsl_max[w]:
                                     wsl_max[w] = ws
-                            else:
+                            if side == 1 or same:
                                 if np.isnan(dmin[w]) or wd < dmin[w]:
                                     dmin[w] = wd
                                 if np.isnan(wsl_min[w]) or ws < wsl_min[w]:

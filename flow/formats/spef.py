@@ -121,11 +121,32 @@ def read_spef(path: str | Path) -> Spef:
         return tok
 
     for lineno, line in enumerate(lines, 1):
-        s = line.split("//", 1)[0].strip()
+        s = (line.split("//", 1)[0] if "//" in line else line).strip()
         if not s:
             continue
         # escaped names: split on unescaped blanks only, then drop the escapes
         toks = [unescape(t) for t in _TOKEN.findall(s)] if "\\" in s else s.split()
+        # fast path for the bulk of a file, the numbered *CAP / *RES entries of a net (the
+        # same parse as their branches below, without the keyword tests before them)
+        if cur is not None and toks[0][0] != "*" and section == "*RES" and len(toks) == 4:
+            try:
+                r = float(toks[3]) * ru
+            except ValueError:
+                raise FormatError(path, lineno, f"bad resistance {toks[3]!r}") from None
+            if not math.isfinite(r) or r < 0:
+                raise FormatError(path, lineno, f"resistance {toks[3]} must be finite and >= 0")
+            cur.res.append((m(toks[1]), m(toks[2]), r))
+            continue
+        if cur is not None and toks[0][0] != "*" and section == "*CAP" and len(toks) == 3:
+            node = m(toks[1])
+            try:
+                c = float(toks[2]) * cu
+            except ValueError:
+                c = math.nan
+            if not math.isfinite(c) or c < 0:  # a ground capacitance cannot be negative
+                raise FormatError(path, lineno, f"bad *CAP entry {s!r}")
+            cur.caps[node] = cur.caps.get(node, 0.0) + c
+            continue
         k = toks[0].upper()
         if k == "*SPEF":
             seen_header = True
