@@ -233,12 +233,17 @@ def compare(sta_bin: str, lib: Path, net: Path, top: str, sdc: Path, d: Path, la
 
 def main() -> None:
     args = sys.argv[1:]
+    if {"-h", "--help"} & set(args):
+        print(__doc__)
+        return
     repeat = 3
     if "--repeat" in args:
         k = args.index("--repeat")
         repeat = int(args[k + 1])
         del args[k:k + 2]
     args = args or ["replicated", "100000", "mac_array", "8x8"]
+    if len(args) % 2:
+        sys.exit(f"benchmarks come in pairs (name and size), got {' '.join(args)!r}; see --help")
     from flow.platform import load_platform
     from flow.reference_tools import reference_tool
 
