@@ -120,6 +120,16 @@ def read_spef(path: str | Path) -> Spef:
                 raise FormatError(path, lineno, f"name map index {head} is not defined")
         return tok
 
+    def add_res(net: SpefNet, toks: list[str]) -> None:
+        """One `*RES` entry `index node node ohms` of `net` (line `lineno`)."""
+        try:
+            r = float(toks[3]) * ru
+        except ValueError:
+            raise FormatError(path, lineno, f"bad resistance {toks[3]!r}") from None
+        if not math.isfinite(r) or r < 0:
+            raise FormatError(path, lineno, f"resistance {toks[3]} must be finite and >= 0")
+        net.res.append((m(toks[1]), m(toks[2]), r))
+
     for lineno, line in enumerate(lines, 1):
         s = (line.split("//", 1)[0] if "//" in line else line).strip()
         if not s:
@@ -129,13 +139,7 @@ def read_spef(path: str | Path) -> Spef:
         # fast path for the bulk of a file, the numbered *CAP / *RES entries of a net (the
         # same parse as their branches below, without the keyword tests before them)
         if cur is not None and toks[0][0] != "*" and section == "*RES" and len(toks) == 4:
-            try:
-                r = float(toks[3]) * ru
-            except ValueError:
-                raise FormatError(path, lineno, f"bad resistance {toks[3]!r}") from None
-            if not math.isfinite(r) or r < 0:
-                raise FormatError(path, lineno, f"resistance {toks[3]} must be finite and >= 0")
-            cur.res.append((m(toks[1]), m(toks[2]), r))
+            add_res(cur, toks)
             continue
         if cur is not None and toks[0][0] != "*" and section == "*CAP" and len(toks) == 3:
             node = m(toks[1])
@@ -221,13 +225,7 @@ def read_spef(path: str | Path) -> Spef:
         elif section == "*RES" and cur is not None:
             if len(toks) != 4:
                 raise FormatError(path, lineno, f"bad *RES entry {s!r}")
-            try:
-                r = float(toks[3]) * ru
-            except ValueError:
-                raise FormatError(path, lineno, f"bad resistance {toks[3]!r}") from None
-            if not math.isfinite(r) or r < 0:
-                raise FormatError(path, lineno, f"resistance {toks[3]} must be finite and >= 0")
-            cur.res.append((m(toks[1]), m(toks[2]), r))
+            add_res(cur, toks)
         elif section in ("*PORTS", "*POWER_NETS", "*GROUND_NETS", "*L_UNIT", "*DESIGN_FLOW") or section == "" and cur is None and not k.startswith("*"):
             continue
         else:
