@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +61,22 @@ def scaled_constraints(tc: sta.TimingConstraints, factor: float) -> sta.TimingCo
 
     return dataclasses.replace(tc, clocks=clocks, input_delays=[io(d) for d in tc.input_delays],
                                output_delays=[io(d) for d in tc.output_delays])
+
+
+def shortest_meeting_period(wns: Callable[[float], float], start: float) -> tuple[float, float]:
+    """(shortest clock period s that the STA says meets, its WNS s): a few secant steps on
+    WNS(T) from `start`, then stepped up until it meets — never a period that misses."""
+    per = start
+    w = wns(per)
+    for _ in range(6):
+        if not math.isfinite(w) or -1e-13 <= w <= 1e-12:
+            break
+        per = max(per - w * (1.0 if w < 0 else 0.98), 1e-12)
+        w = wns(per)
+    while math.isfinite(w) and w < 0:
+        per += -w * 1.01 + 1e-13
+        w = wns(per)
+    return per, (w if math.isfinite(w) else math.inf)
 
 
 class SignoffModel:

@@ -177,7 +177,7 @@ def fastest(design: FlatDesign, libs: list, tc: sta.TimingConstraints, coi: np.n
             derate: np.ndarray | None, start: float, volts: np.ndarray) -> tuple[float, float]:
     """(shortest verified clock period s, its WNS s) of an assignment: secant on WNS(T), then
     stepped up until the STA says it meets — never a period that misses."""
-    from plugins.finevh.operating import scaled_constraints
+    from plugins.finevh.operating import scaled_constraints, shortest_meeting_period
 
     base = float(tc.clocks[0].period)
 
@@ -185,17 +185,7 @@ def fastest(design: FlatDesign, libs: list, tc: sta.TimingConstraints, coi: np.n
         return sta.analyze(design, libs, scaled_constraints(tc, per / base), parasitics=par, instance_corner=coi,
                            derate=derate, voltages=volts).setup_wns
 
-    per = start
-    w = wns(per)
-    for _ in range(6):
-        if not math.isfinite(w) or -1e-13 <= w <= 1e-12:
-            break
-        per = max(per - w * (1.0 if w < 0 else 0.98), 1e-12)
-        w = wns(per)
-    while math.isfinite(w) and w < 0:
-        per += -w * 1.01 + 1e-13
-        w = wns(per)
-    return per, (w if math.isfinite(w) else math.inf)
+    return shortest_meeting_period(wns, start)
 
 
 @dataclass

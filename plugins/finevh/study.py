@@ -33,7 +33,7 @@ from flow.engines.model import FlatDesign
 from plugins.finevh import level_shifters as lsh
 from plugins.finevh.criticality import cell_through_slack
 from plugins.finevh.islands import size_switch
-from plugins.finevh.operating import Point, SignoffModel, scaled_constraints
+from plugins.finevh.operating import Point, SignoffModel, scaled_constraints, shortest_meeting_period
 from plugins.finevh.partition import cell_graph, slack_binned_islands
 from plugins.finevh.policy import Mode, SystemModel
 from plugins.finevh.voltage import Curve
@@ -264,20 +264,9 @@ def _fastest(sm: SignoffModel, coi: np.ndarray, derate: np.ndarray, start: float
         return sta.analyze(sm.design, sm.libs, tc, parasitics=sm._par, instance_corner=coi, voltages=sm.volts,
                            derate=derate).setup_wns
 
-    per = start
-    for _ in range(6):
-        w = wns(per)
-        if not math.isfinite(w):
-            break
-        if -1e-13 <= w <= 1e-12:
-            break
-        per = max(per - w * (1.0 if w < 0 else 0.98), 1e-12)
-    w = wns(per)
-    while math.isfinite(w) and w < 0:
-        per += -w * 1.01 + 1e-13
-        w = wns(per)
+    per, w = shortest_meeting_period(wns, start)
     pt = sm.point(coi, per)
-    pt.wns = w if math.isfinite(w) else math.inf
+    pt.wns = w
     return pt
 
 
