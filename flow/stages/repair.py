@@ -8,6 +8,7 @@ DEF; added cells are legalised without moving the others (`place.place_new_cells
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,25 @@ def repair_corners(ctx: StageContext) -> list[str]:
                 or [ctx.platform.default_corner])
 
 
+def cell_footprint(ctx: StageContext) -> Callable[[str], tuple[float, float]]:
+    """(width, height) µm of a cell from the platform LEF, for placing the cells repair adds."""
+    lef = platform_lef(ctx)
+
+    def sizes(cell: str) -> tuple[float, float]:
+        m = lef.macros.get(cell)
+        if m is None:
+            raise ConfigError(f"cell {cell} has no LEF macro: cannot place it")
+        return m.width, m.height
+
+    return sizes
+
+
+def design_rules(cfg: Any) -> DesignRules:
+    """Max fanout and the slew/capacitance margins (% of the Liberty limits) repair works to."""
+    margin = {k: 20.0 if cfg.get(k) is None else float(cfg[k]) for k in ("SLEW_MARGIN", "CAP_MARGIN")}
+    return DesignRules(cfg.get("MAX_FANOUT"), margin["SLEW_MARGIN"] / 100.0, margin["CAP_MARGIN"] / 100.0)
+
+
 def repair_setup(ctx: StageContext, state: State, propagated: bool | None = None):
     """Netlist, placement, per-corner library views, timer and repairer of a repair stage."""
     plat = ctx.platform
@@ -45,21 +65,12 @@ def repair_setup(ctx: StageContext, state: State, propagated: bool | None = None
     tc = sta.load_constraints(state["sdc"], nl.design(), next(iter(libs.values())))
     timer = Timer(libs, tc, plat.signal_layer, propagated,
                   "steiner" if len(nl.inst_names) <= ctx.config.get("REPAIR_STEINER_MAX_INSTANCES", 20000) else "lumped")
-    lef = platform_lef(ctx)
-
-    def sizes(cell: str) -> tuple[float, float]:
-        m = lef.macros.get(cell)
-        if m is None:
-            raise ConfigError(f"cell {cell} has no LEF macro: cannot place it")
-        return m.width, m.height
-
+    sizes = cell_footprint(ctx)
     # build decisions on the slowest corner: its delays and slews are the ones that break limits
     probe = lvs[corners[0]].buffers[0] if lvs[corners[0]].buffers else None
     slow = max(corners, key=lambda c: lvs[c].arc_delay_slew(probe, lvs[c].cells[probe].outputs[0], 5e-11, 5e-15)[0]
                if probe else 0.0)
-    margin = {k: 20.0 if ctx.config.get(k) is None else float(ctx.config[k]) for k in ("SLEW_MARGIN", "CAP_MARGIN")}
-    rules = DesignRules(ctx.config.get("MAX_FANOUT"), margin["SLEW_MARGIN"] / 100.0, margin["CAP_MARGIN"] / 100.0)
-    rep = Repairer(nl, lvs[slow], timer, sizes, rules, ctx.config.get("REPAIR_BUFFER_CELL"))
+    rep = Repairer(nl, lvs[slow], timer, sizes, design_rules(ctx.config), ctx.config.get("REPAIR_BUFFER_CELL"))
     return nl, fp, lvs, rep
 
 

@@ -73,10 +73,9 @@ class RepairStage(Stage):
         import numpy as np
 
         from flow.engines import sta
-        from flow.engines.repair import DesignRules, LibView, Repairer
-        from flow.errors import ConfigError
-        from flow.stages.floorplan import platform_lef
+        from flow.engines.repair import LibView, Repairer
         from flow.stages.place import legalize_added, placed_netlist, save_placed
+        from flow.stages.repair import cell_footprint, design_rules
         from plugins.finevh.operating import scaled_constraints
         from plugins.finevh.policy import SystemModel
         from plugins.finevh.routed import MixedTimer, complete_assignment, corners_of, island_derate
@@ -112,18 +111,8 @@ class RepairStage(Stage):
         raw = {c: ctx.cached(("liberty", c), lambda c=c: plat.liberty(c)) for c in order}
         lvs = {c: LibView(raw[c], lambda name: plat.is_dont_use(name, extra)) for c in order}
         timer = MixedTimer(raw, tc, plat.signal_layer, None, "steiner", corner_of=corner_of, derate_of=derate_of)
-        lef = platform_lef(ctx)
-
-        def sizes(cell: str) -> tuple[float, float]:
-            m = lef.macros.get(cell)
-            if m is None:
-                raise ConfigError(f"cell {cell} has no LEF macro: cannot place it")
-            return m.width, m.height
-
-        margin = {k: 20.0 if cfg.get(k) is None else float(cfg[k]) for k in ("SLEW_MARGIN", "CAP_MARGIN")}
-        rules = DesignRules(cfg.get("MAX_FANOUT"), margin["SLEW_MARGIN"] / 100.0, margin["CAP_MARGIN"] / 100.0)
         # sizing decisions on VDDL's library: its cells are the ones wires slow down most
-        rep = Repairer(nl, lvs[vl], timer, sizes, rules, cfg.get("REPAIR_BUFFER_CELL"))
+        rep = Repairer(nl, lvs[vl], timer, cell_footprint(ctx), design_rules(cfg), cfg.get("REPAIR_BUFFER_CELL"))
         drv0, drv1 = rep.repair_design()
         setup_m = float(cfg["FINEVH_SETUP_MARGIN"]) * 1e-9
         ws0, ws1 = rep.repair_setup(setup_m, 100.0, max_rounds=60)
