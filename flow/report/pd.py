@@ -52,7 +52,7 @@ def layout_figure(def_path: Path, platform: Any, islands: dict[str, str] | None 
 
 def layout_axes(def_path: Path, platform: Any, islands: dict[str, str] | None = None) -> tuple[Any, str] | None:
     """The layout figure (open) and its caption; None for a DEF without a die area."""
-    from matplotlib.collections import PatchCollection
+    from matplotlib.collections import PolyCollection
     from matplotlib.patches import Polygon, Rectangle
 
     from flow.formats.deflib import read_def
@@ -65,14 +65,14 @@ def layout_axes(def_path: Path, platform: Any, islands: dict[str, str] | None = 
     fig, ax = figures.plt.subplots(figsize=(7.0, 7.0 * (y1 - y0) / max(x1 - x0, 1e-9) + 0.6))
     island_keys = sorted(set(islands.values())) if islands else []
     cmap = figures.plt.get_cmap("tab20")
-    rects, colors = [], []
+    boxes_um, colors = [], []
     tap = str(platform.cells.get("tapcell", ""))
     kinds = {"cell": 0, "tap": 0, "buffer": 0}
     for c in d.components:
         if c.x is None or c.y is None:
             continue
         w, h = sizes.get(c.macro, (0.0, 0.0))
-        rects.append(Rectangle((c.x * 1e6, c.y * 1e6), w * 1e6, h * 1e6))
+        boxes_um.append((c.x * 1e6, c.y * 1e6, w * 1e6, h * 1e6))
         if c.macro == tap:
             colors.append((0.35, 0.35, 0.35, 1.0))
             kinds["tap"] += 1
@@ -85,7 +85,12 @@ def layout_axes(def_path: Path, platform: Any, islands: dict[str, str] | None = 
         else:
             colors.append((0.45, 0.6, 0.8, 1.0))
             kinds["cell"] += 1
-    ax.add_collection(PatchCollection(rects, facecolors=colors, edgecolors=(1, 1, 1, 0.6), linewidths=0.2))
+    # one polygon collection from a vertex array: a Rectangle artist per cell cost ~1 min at 100k cells
+    b = np.asarray(boxes_um, dtype=float).reshape(-1, 4)
+    verts = np.stack([np.c_[b[:, 0], b[:, 1]], np.c_[b[:, 0] + b[:, 2], b[:, 1]],
+                      np.c_[b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]], np.c_[b[:, 0], b[:, 1] + b[:, 3]]], axis=1)
+    ax.add_collection(PolyCollection(verts, facecolors=colors or "none", edgecolors=(1, 1, 1, 0.6),
+                                     linewidths=0.2 if len(b) <= 20000 else 0.0))  # edges vanish at that scale
     for name, boxes, _ in d.regions:
         for bx in boxes:
             ax.add_patch(Rectangle((bx[0] * 1e6, bx[1] * 1e6), (bx[2] - bx[0]) * 1e6, (bx[3] - bx[1]) * 1e6,
