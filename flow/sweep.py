@@ -8,8 +8,8 @@ collect:
     samples = 8                             # random: how many points
     seed = 1                                # random: seed
     to_stage = "place"                      # optional: stop each run early
-    metrics = ["detailedplace__hpwl", "power__total"]
-    pareto = ["detailedplace__hpwl", "max:timing__setup__ws"]   # minimise, or max: to maximise
+    metrics = ["detailedplace__hpwl", "finish__power__total"]
+    pareto = ["detailedplace__hpwl", "max:finish__timing__setup__ws"]   # minimise, or max: to maximise
     [parameters]
     CORE_UTILIZATION = [30, 40, 50]         # grid/list: values; random: [min, max] (uniform)
     PLACE_DENSITY = [0.6, 0.7]
