@@ -32,10 +32,10 @@ AREA_GROWTH = 1.25
 CASES = [
     ("gcd", "nangate45", DESIGNS / "gcd/config.toml", []),
     ("gcd", "sky130hd", DESIGNS / "gcd/config.sky130hd.toml", []),
-    # dp_ctrl ships a sky130hd config (repaired at ss_n40C_1v76); on nangate45 the same RTL and SDC
-    # (9 ns clock), repaired at the sign-off corner
+    # dp_ctrl ships a sky130hd config (repaired at ss_n40C_1v76, sky130 clkbuf_4 clock tree); on
+    # nangate45 the same RTL and SDC, repaired at the sign-off corner, the platform's clock buffer
     ("dp_ctrl", "nangate45", DESIGNS / "dp_ctrl/config.toml",
-     ["PLATFORM=nangate45", 'REPAIR_CORNERS=["typical"]', "SKIP_HOLD_REPAIR=false"]),
+     ["PLATFORM=nangate45", 'REPAIR_CORNERS=["typical"]', "SKIP_HOLD_REPAIR=false", "CTS_BUF_CELL=BUF_X4"]),
     # its config leaves hold to FINE-VH's islands and repairs at their ss corner: without islands,
     # repaired as ORFS does, at the sign-off corner, hold included (the config says to set
     # SKIP_HOLD_REPAIR false)
