@@ -27,21 +27,33 @@ def mark_occupancy(site, row, wsites, hrows, occ):  # pragma: no cover - compile
                 occ[r, s] = i
 
 
+#: a cell index no pin has (fixed pins are negative from -1 down): `_net_box` leaves nothing out
+NO_CELL = -(1 << 62)
+
+
 @njit(cache=True, inline="always")
-def _net_length(k, net_ptr, pin_cell, fixed_x, fixed_y, cx, cy):  # pragma: no cover - compiled
-    a, b = net_ptr[k], net_ptr[k + 1]
-    if b - a < 2:
-        return 0.0
+def _net_box(k, skip, net_ptr, pin_cell, fixed_x, fixed_y, cx, cy):  # pragma: no cover - compiled
+    """(xmin, xmax, ymin, ymax) of net k's pins other than cell `skip`; empty when xmax < xmin."""
     xmin = ymin = np.inf
     xmax = ymax = -np.inf
-    for t in range(a, b):
+    for t in range(net_ptr[k], net_ptr[k + 1]):
         p = pin_cell[t]
+        if p == skip:
+            continue
         if p >= 0:
             x, y = cx[p], cy[p]
         else:
             x, y = fixed_x[-p - 1], fixed_y[-p - 1]
         xmin, xmax = min(xmin, x), max(xmax, x)
         ymin, ymax = min(ymin, y), max(ymax, y)
+    return xmin, xmax, ymin, ymax
+
+
+@njit(cache=True, inline="always")
+def _net_length(k, net_ptr, pin_cell, fixed_x, fixed_y, cx, cy):  # pragma: no cover - compiled
+    if net_ptr[k + 1] - net_ptr[k] < 2:
+        return 0.0
+    xmin, xmax, ymin, ymax = _net_box(k, NO_CELL, net_ptr, pin_cell, fixed_x, fixed_y, cx, cy)
     return xmax - xmin + ymax - ymin
 
 
@@ -103,19 +115,7 @@ def move_cells(site, row, wsites, movable, region, occ, seg_start, seg_end, seg_
                 continue
             m = 0
             for t in range(cnet_ptr[i], cnet_ptr[i + 1]):
-                k = cnets[t]
-                xmin = ymin = np.inf
-                xmax = ymax = -np.inf
-                for q in range(net_ptr[k], net_ptr[k + 1]):
-                    p = pin_cell[q]
-                    if p == i:
-                        continue
-                    if p >= 0:
-                        x, y = cx[p], cy[p]
-                    else:
-                        x, y = fixed_x[-p - 1], fixed_y[-p - 1]
-                    xmin, xmax = min(xmin, x), max(xmax, x)
-                    ymin, ymax = min(ymin, y), max(ymax, y)
+                xmin, xmax, ymin, ymax = _net_box(cnets[t], i, net_ptr, pin_cell, fixed_x, fixed_y, cx, cy)
                 if xmax >= xmin:
                     boxes[m, 0], boxes[m, 1], boxes[m, 2], boxes[m, 3] = xmin, xmax, ymin, ymax
                     ex[2 * m], ex[2 * m + 1], ey[2 * m], ey[2 * m + 1] = xmin, xmax, ymin, ymax
