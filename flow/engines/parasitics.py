@@ -156,57 +156,6 @@ class Parasitics:
             delay[v] = delay[p] + r * down[v]  # type: ignore[index]
         return delay
 
-    def pi_elmore(self, net: int, driver: str, pin_caps: dict[str, float]
-                  ) -> tuple[float, float, float, dict[str, float]] | None:
-        """Pi model (C2 at the driver, Rpi, C1; O'Brien-Savarino moments as OpenSTA's
-        ReduceToPi) and the Elmore delay to every node, for the RC tree of `net` driven from
-        `driver` with `pin_caps` (per node, one transition); None without a tree."""
-        tree = self.trees.get(net)
-        if tree is None:
-            return None
-        node_cap, res = tree
-        adj: dict[str, list[tuple[str, float]]] = {}
-        for a, b, r in res:
-            if a != b:
-                adj.setdefault(a, []).append((b, r))
-                adj.setdefault(b, []).append((a, r))
-        if driver not in adj:
-            return None
-        parent: dict[str, tuple[str | None, float]] = {driver: (None, 0.0)}
-        order = [driver]
-        q = deque([driver])
-        while q:
-            v = q.popleft()
-            for w, r in adj[v]:
-                if w not in parent:  # a resistor closing a loop is ignored, as OpenSTA does
-                    parent[w] = (v, r)
-                    order.append(w)
-                    q.append(w)
-        y1 = {v: node_cap.get(v, 0.0) + pin_caps.get(v, 0.0) for v in order}
-        y2 = dict.fromkeys(order, 0.0)
-        y3 = dict.fromkeys(order, 0.0)
-        down = dict(y1)
-        for v in reversed(order[1:]):
-            p, r = parent[v]
-            a1, a2, a3 = y1[v], y2[v], y3[v]
-            y1[p] += a1  # type: ignore[index]
-            y2[p] += a2 - r * a1 * a1  # type: ignore[index]
-            y3[p] += a3 - 2 * r * a1 * a2 + r * r * a1 * a1 * a1  # type: ignore[index]
-            down[p] += down[v]  # type: ignore[index]
-        t1, t2, t3 = y1[driver], y2[driver], y3[driver]
-        if t2 == 0.0 and t3 == 0.0:
-            c1, c2, rpi = t1, 0.0, 0.0
-        else:
-            c1 = t2 * t2 / t3
-            c2 = t1 - c1
-            rpi = -t3 * t3 / (t2 * t2 * t2)
-        delay = {driver: 0.0}
-        for v in order[1:]:
-            p, r = parent[v]
-            delay[v] = delay[p] + r * down[v]  # type: ignore[index]
-        return c2, rpi, c1, delay
-
-
     def rc_arrays(self, node_index: dict[str, int]) -> tuple[np.ndarray, ...]:
         """The RC trees as flat arrays for `sta_kernels.pi_elmore_all` (no per-driver Python
         work): (net per slot, node_start, node_gid, node_cap, res_start, res_a, res_b, res_r);

@@ -271,7 +271,7 @@ def arrival_pass(order, src, srctr, dst, dsttr, dmax, dmin, amax, amin, pmax, pm
 @njit(cache=True, nogil=True, error_model="numpy")
 def pi_elmore_all(drivers, drv_net, node_start, node_gid, node_cap, res_start, res_a, res_b, res_r, cap,
                   is_member, node_net, slot_net, dly_start, pi, has_tree, delay):  # pragma: no cover - compiled
-    """`Parasitics.pi_elmore` for every RC driver at once, both transitions: per driver k of
+    """Pi model (as OpenSTA's ReduceToPi) and Elmore delays for every RC driver at once, both transitions: per driver k of
     net slot drv_net[k] (nodes node_start[slot]:node_start[slot+1], local ids; node_gid the
     timing node or -1 for an internal node; resistors res_start[slot]:..., local ends), a
     breadth-first tree from the driver in the order the resistors are listed (a resistor
