@@ -3,7 +3,7 @@
 
 The net seen from the driver is reduced to a pi model (C2 at the driver, Rpi, C1 beyond it; from
 the first three admittance moments, O'Brien-Savarino) and each load gets its Elmore delay
-(`sta_kernels.pi_elmore_all`). The driver is a saturated ramp (start t0, ramp time dt) behind a
+(`rc_kernels.pi_elmore_all`). The driver is a saturated ramp (start t0, ramp time dt) behind a
 resistance Rd (from the delay table's slope in load); t0, dt and Ceff solve three equations by
 Newton-Raphson: the ramp into Ceff crosses the table's delay and lower-slew points, and the
 charge into Ceff equals the charge into the pi model over the ramp. The gate delay is the table
@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import njit
 
-from flow.engines import sta_kernels  # (circular: sta_kernels imports dmp; resolved when compiled)
+from flow.engines import sta_kernels
 
 # state indices
 ALG, RD, C2, RPI, C1, VTH, VL, VH, DER, INSLEW = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9

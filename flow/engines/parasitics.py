@@ -157,7 +157,7 @@ class Parasitics:
         return delay
 
     def rc_arrays(self, node_index: dict[str, int]) -> tuple[np.ndarray, ...]:
-        """The RC trees as flat arrays for `sta_kernels.pi_elmore_all` (no per-driver Python
+        """The RC trees as flat arrays for `rc_kernels.pi_elmore_all` (no per-driver Python
         work): (net per slot, node_start, node_gid, node_cap, res_start, res_a, res_b, res_r);
         slot q's nodes are node_start[q]:node_start[q+1] (local ids in first-seen order over
         the resistors, then the capacitances), node_gid the timing node from `node_index`

@@ -72,6 +72,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from flow.engines import rc_kernels as rck
 from flow.engines import sta_kernels as kern
 from flow.engines.model import _VAR_CODE, CellModel, FlatDesign, NodeIndex, TableBank, cell_model
 from flow.engines.parasitics import Parasitics
@@ -467,9 +468,9 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
         pis = np.zeros((drivers.size, 2, 3))
         has_tree = np.zeros(drivers.size, dtype=bool)
         dly = np.zeros((int(dly_start[-1]), 2))
-        kern.pi_elmore_all(drivers, drv_slot, node_start, node_gid, node_cap, res_start, res_a, res_b, res_r,
-                           np.ascontiguousarray(cap), is_ld, np.asarray(node_net, dtype=np.int64), slot_net,
-                           dly_start, pis, has_tree, dly)
+        rck.pi_elmore_all(drivers, drv_slot, node_start, node_gid, node_cap, res_start, res_a, res_b, res_r,
+                          np.ascontiguousarray(cap), is_ld, np.asarray(node_net, dtype=np.int64), slot_net,
+                          dly_start, pis, has_tree, dly)
         # local id of each timing node in its own net's tree (-1: not in it)
         node_slot = np.repeat(np.arange(slot_net.size), np.diff(node_start))
         own = (node_gid >= 0) & (node_net[np.maximum(node_gid, 0)] == slot_net[node_slot])
@@ -844,10 +845,10 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
         wsl_max = np.full(g.src.size, np.nan)
         wsl_min = np.full(g.src.size, np.nan)
         thr, thr_der = _thresholds(lib_list)
-        kern.slew_pass_rc(order, g.src, g.srctr, g.dst, g.dsttr, g.is_cell, g.dtab, g.stab, g.inst, der, g.load,
-                          slew_max, slew_min, dmax, dmin, ideal_src, ideal_slew_node, bank.ax1, bank.ax2,
-                          bank.vals, bank.n1, bank.n2, bank.c1, bank.c2, rc_of_node, rc_pi, rc_wstart, rc_wedges,
-                          rc_dspf, elmore, extra, wsl_max, wsl_min, ic, thr, thr_der)
+        rck.slew_pass_rc(order, g.src, g.srctr, g.dst, g.dsttr, g.is_cell, g.dtab, g.stab, g.inst, der, g.load,
+                         slew_max, slew_min, dmax, dmin, ideal_src, ideal_slew_node, bank.ax1, bank.ax2,
+                         bank.vals, bank.n1, bank.n2, bank.c1, bank.c2, rc_of_node, rc_pi, rc_wstart, rc_wedges,
+                         rc_dspf, elmore, extra, wsl_max, wsl_min, ic, thr, thr_der)
         unset = np.isnan(dmax)  # wire edges never reached (untimed drivers): the Elmore delay
         dmax[unset] = (elmore + extra)[unset]
         dmin[np.isnan(dmin)] = (elmore + extra)[np.isnan(dmin)]
