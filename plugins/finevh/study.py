@@ -10,7 +10,9 @@ Steps (each number from the STA/power engines through `operating.SignoffModel`):
    nominal clock with `margin` to spare; islands = slack-binned METIS (`partition.py`);
 4. level shifters (the platform's cell, from its Liberty) on nets from a lower-class island
    into a higher-class one — the only pairs that ever see a low-to-high step, since islands of a
-   class share their rail in both modes; high-to-low crossings need none;
+   class share their rail in both modes; high-to-low crossings need none. With several operating
+   modes on one netlist (precision case analyses, `build_modes`) the shifters and switches are
+   the union of every mode's needs, and each mode is timed and powered with all of them;
 5. header switches on the islands that hop (class > 0), sized for the IR-drop budget; their
    drop derates those islands' delays (the voltage curve at V − ΔV, extrapolated along the
    lowest segment below the lowest corner — a model, labelled);
@@ -116,11 +118,15 @@ def _derate(curve: Curve, v: float, drop: float) -> float:
 def build(sm: SignoffModel, sweep: CornerSweep, rails: list[int], k: int, *, platform: Any,
           ls_cell: tuple[str, str, str, float, float] | None, margin: float = 0.03, min_size: int = 8,
           ir_drop: float = 0.01, net_weight: np.ndarray | None = None, seed: int = 0,
-          max_promotions: int = 12, island: np.ndarray | None = None) -> FineVH:
+          max_promotions: int = 12, island: np.ndarray | None = None,
+          hardware: tuple[np.ndarray, ...] = ()) -> FineVH:
     """FINE-VH on `rails` (corner indices of `sm`, lowest supply first; the last is VDDH) with
     about `k` islands. `sm` and `sweep` at the nominal clock. With `island` (per cell, from an
     earlier build) the islands are kept — the hardware of another operating mode — and only
-    their rails follow this `sweep` (e.g. a precision mode's case-analysis timing)."""
+    their rails follow this `sweep` (e.g. a precision mode's case-analysis timing).
+    `hardware`: the rail classes (per island) of the other modes the same netlist serves — one
+    netlist works in every mode, so it carries the union of their shifters and switches, and
+    this mode is timed and powered with all of them (`build_modes`)."""
     design = sm.design
     n = sm.n_inst
     period = sm.period
@@ -148,21 +154,24 @@ def build(sm: SignoffModel, sweep: CornerSweep, rails: list[int], k: int, *, pla
     promotions = 0
     while True:
         k_isl = rail_class.size
-        hopping = rail_class > 0
+        classes = (rail_class, *(np.asarray(h, dtype=np.int64) for h in hardware))
+        hopping = np.any([c > 0 for c in classes], axis=0)  # behind switches in some mode
+
+        def needs(a: int, b: int, cs: tuple[np.ndarray, ...] = classes) -> bool:
+            return any(c[a] < c[b] for c in cs)  # a low-to-high step in some mode
+
         ins = None
         d_ls = design
         if ls_cell is not None:
-            ins = lsh.insert_level_shifters(design, island, drv, ls_cell[0], ls_cell[1], ls_cell[2],
-                                            needs=lambda a, b, rc=rail_class: rc[a] < rc[b])
+            ins = lsh.insert_level_shifters(design, island, drv, ls_cell[0], ls_cell[1], ls_cell[2], needs=needs)
             d_ls = ins.design
-        n_ls = len(ins.names) if ins else sum(len(r) for _, _, r in lsh.crossings(
-            design, island, drv, needs=lambda a, b, rc=rail_class: rc[a] < rc[b]))
+        n_ls = len(ins.names) if ins else sum(len(r) for _, _, r in lsh.crossings(design, island, drv, needs=needs))
         isl_all = np.concatenate([island, np.asarray(ins.island, dtype=np.int64)]) if ins is not None and n_ls else island
         coi_fast = np.asarray(rails)[rail_class[isl_all]]
         sm_ls = SignoffModel(d_ls, dict(zip(sm.corners, sm.libs, strict=True)), sm.tc,
                              input_activity=sm.input_activity, annotated=sm.annotated, wire_load=sm._par is not None)
         der_fast = np.ones(len(d_ls.inst_names))
-        for r in range(1, len(rails)):
+        for r in range(len(rails)):  # a switched island drops across its switch on whichever rail
             der_fast[hopping[isl_all] & (rail_class[isl_all] == r)] = _derate(chip_delay, volts[rails[r]], ir_drop)
         t = sta.analyze(d_ls, sm_ls.libs, sm_ls.tc, parasitics=sm_ls._par, instance_corner=coi_fast,
                         voltages=sm_ls.volts, derate=der_fast, level_shifter_delay=ls_model_delay)
@@ -270,6 +279,33 @@ def _fastest(sm: SignoffModel, coi: np.ndarray, derate: np.ndarray, start: float
     return pt
 
 
+def build_modes(sm: SignoffModel, sweep: CornerSweep, rails: list[int], k: int,
+                modes: dict[str, tuple[SignoffModel, CornerSweep]], *, max_rounds: int = 6,
+                **kw: Any) -> tuple[FineVH, dict[str, FineVH]]:
+    """One islanded netlist for every operating mode (`sm` on all paths, `modes`: e.g. precision
+    case analyses): the islands of the all-paths build, each mode on its own rails, and the level
+    shifters and switches of the union of every mode's needs in all of them — the hardware is one
+    netlist. Repeated until no mode's rails change (a union shifter's delay can promote an island);
+    `FineVH.notes` says so when that does not settle, and the modes then differ in shifters."""
+    fv = build(sm, sweep, rails, k, **kw)
+    island = fv.island
+    per = {p: build(sm_p, sw_p, rails, k, island=island, **kw) for p, (sm_p, sw_p) in modes.items()}
+    for _ in range(max_rounds if modes else 0):
+        cls = {"": fv.rail_class, **{p: f.rail_class for p, f in per.items()}}
+
+        def others(name: str, cls: dict[str, np.ndarray] = cls) -> tuple[np.ndarray, ...]:
+            return tuple(c for q, c in cls.items() if q != name)
+
+        fv = build(sm, sweep, rails, k, island=island, hardware=others(""), **kw)
+        per = {p: build(sm_p, sw_p, rails, k, island=island, hardware=others(p), **kw)
+               for p, (sm_p, sw_p) in modes.items()}
+        if all(np.array_equal(c, cls[q]) for q, c in {"": fv.rail_class, **{p: f.rail_class for p, f in per.items()}}.items()):
+            break
+    if len({f.level_shifters for f in (fv, *per.values())}) > 1:
+        fv.notes.append("the modes' level-shifter union did not settle: the modes differ in shifters")
+    return fv, per
+
+
 def level_shifter_cell(platform: Any, lib: dict, lef: Any = None) -> tuple[str, str, str, float, float] | None:
     """(cell, data input, output, width m, height m) of the platform's level shifter when its
     Liberty and LEF have it; None where the platform has none (the report then says so)."""
@@ -355,10 +391,8 @@ def study_design(name: str, design: FlatDesign, constraints: sta.TimingConstrain
             if k > sm.n_inst // 4:
                 continue
             t1 = time.perf_counter()
-            fv = build(sm, sweep, idx, k, platform=platform, ls_cell=ls)
+            fv, per_mode = build_modes(sm, sweep, idx, k, mode_sm, platform=platform, ls_cell=ls)
             m = fv.system
-            per_mode = {p: build(sm_p, sw_p, idx, k, platform=platform, ls_cell=ls, island=fv.island)
-                        for p, (sm_p, sw_p) in mode_sm.items()}
             runs = [(w, tr, None) for w, tr in workloads(m.f_nom, convnet).items()]
             if per_mode and convnet is not None:
                 runs.append(("convnet/per-mode", workloads(m.f_nom, convnet)["convnet"],
@@ -387,9 +421,10 @@ def study_design(name: str, design: FlatDesign, constraints: sta.TimingConstrain
                                      "verified": bool(f.fast.meets and f.slow.meets)}
                                  for p, f in per_mode.items()} if mm else {},
                 })
-                if mm:  # every mode's points must be verified for the per-mode row to count
-                    rows[-1]["verified"] = rows[-1]["verified"] and all(f.fast.meets and f.slow.meets
-                                                                        for f in per_mode.values())
+                if mm:  # every mode's points must be verified, on one netlist, for the per-mode row to count
+                    rows[-1]["verified"] = rows[-1]["verified"] and all(
+                        f.fast.meets and f.slow.meets and f.level_shifters == fv.level_shifters
+                        for f in per_mode.values())
             r0 = rows[-1]
             log(f"  rails {r0['rails_v']} k={k}: {r0['islands']} islands ({r0['hopping']} hopping), "
                 f"{fv.level_shifters} LS, area +{fv.area_overhead_pct:.1f} %, fast WNS {fv.fast.wns * 1e9:.3f} ns, "

@@ -105,3 +105,41 @@ def test_modes_are_retimed_by_signoff_and_wrong_rails_rejected(gcd_sky130, sky13
     # until the fast mode meets timing: the failing assignment never becomes a mode
     forced = build(sm, sw, [3, 4], 3, platform=sky130hd, ls_cell=ls, margin=-10.0)
     assert forced.promotions >= 1 and forced.fast.meets
+
+
+def test_one_netlist_carries_the_union_of_every_modes_shifters(gcd_sky130, sky130hd):
+    """Two operating modes of one islanded netlist with different rail classes: each mode is built
+    with the level shifters of the union of both modes' low-to-high crossings (counted here by
+    enumerating nets), the same count in both, more than either mode needs alone, every shifter
+    cell in the netlist each mode is timed with, and each mode still re-timed to meet its clock."""
+    from plugins.finevh import level_shifters as lsh
+    from plugins.finevh.operating import SignoffModel
+    from plugins.finevh.study import build, level_shifter_cell, nominal_clock, retime, sweep_corners
+
+    out, _, _, design, libs = gcd_sky130
+    sm = SignoffModel(design, libs, sta.load_constraints(out / "gcd.sdc", design, libs["ss_n40C_1v76"]))
+    sm = retime(sm, nominal_clock(sm, 4))
+    sw = sweep_corners(sm)
+    ls = level_shifter_cell(sky130hd, libs["ss_n40C_1v76"])
+    a = build(sm, sw, [3, 4], 4, platform=sky130hd, ls_cell=ls)
+    k = a.rail_class.size
+    assert 0 < int(np.sum(a.rail_class == 0)) < k  # some islands on VDDL, some hopping
+    # a second mode in which the rails of the islands are the other way round (every island may
+    # be up in one mode and down in the other: the worst case for the union)
+    other = 1 - a.rail_class
+    drv = lsh.driver_mask(design, libs["ss_n40C_1v76"])
+
+    def count(*classes: np.ndarray) -> int:
+        return sum(len(r) for _, _, r in lsh.crossings(design, a.island, drv,
+                                                       needs=lambda x, y: any(c[x] < c[y] for c in classes)))
+
+    own, union = count(a.rail_class), count(a.rail_class, other)
+    assert own == a.level_shifters and union > own and union > count(other)
+    b = build(sm, sw, [3, 4], 4, platform=sky130hd, ls_cell=ls, island=a.island, hardware=(other,))
+    assert np.array_equal(b.rail_class, a.rail_class) or b.promotions > 0
+    assert b.level_shifters == count(b.rail_class, other)
+    assert int(np.sum(np.array(b.design_ls.inst_cell) == ls[0])) == b.level_shifters
+    assert bool(np.all(b.hopping)) and b.switch_area_um2 > a.switch_area_um2  # switched in some mode
+    assert b.fast.meets and b.slow.meets
+    # the union's extra shifters cost energy in the mode that does not need them
+    assert b.fast.e_dyn_cycle > a.fast.e_dyn_cycle and b.slow.leakage > a.slow.leakage
