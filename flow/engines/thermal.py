@@ -331,15 +331,15 @@ class Network:
         return T
 
 
-def graded_steps(dt: float, h0: float, growth: float, first: int = 0) -> list[float]:
+def graded_steps(dt: float, h0: float, growth: float, first: int = 0, h_max: float = math.inf) -> list[float]:
     """Step sizes covering dt: h0·g^first, …, h0, h0·g, h0·g², … (the last one trimmed to end at
     dt; `first` ≤ 0 starts lower on the same ladder, so the sizes, and the solvers built for them,
     are shared with the other rows). After each power change the fast die modes decay first, so
-    steps can grow as only slower modes remain."""
+    steps can grow as only slower modes remain; `h_max` caps that growth."""
     steps: list[float] = []
     t, j = 0.0, min(first, 0)
     while t < dt * (1 - 1e-12):
-        h_now = min(h0 * growth ** j, dt - t)
+        h_now = min(h0 * growth ** j, h_max, dt - t)
         if dt - t - h_now < 0.25 * h_now:  # avoid a sliver at the end
             h_now = dt - t
         steps.append(h_now)
@@ -427,20 +427,39 @@ class ThermalModel(Network):
 
     def integrate_rows(self, T: np.ndarray, die_powers: Iterable[np.ndarray], steps: list[float],
                        first_steps: list[float] | None = None,
-                       on_row: Callable[[int, np.ndarray], None] | None = None) -> np.ndarray:
+                       on_row: Callable[[int, np.ndarray], None] | None = None,
+                       control: tuple[Callable[[int, int], list[float]], float, int] | None = None) -> np.ndarray:
         """A power trace: die power maps (rows, grid_rows, grid_cols) W, each held over `steps`
         (`first_steps` for row 0), from node temperatures T; `on_row(i, die_map_k)` after each
         row; returns the final T. The state stays in mode space from row to row: per row only
-        the die layer's power goes in and its temperatures come out (one 2-D DCT each way)."""
+        the die layer's power goes in and its temperatures come out (one 2-D DCT each way).
+
+        `control` = (steps_of(row, level), tol_k, max_level): step-size control by comparing
+        each row integrated at `level` and `level + 1` (finer), raising the level until the
+        die maps agree within tol_k, keeping the finer result; the level found is where the
+        next row starts (one lower), so a smoothing state goes back to the cheap steps."""
         cells = self.cells
         with _OneBlasThread():
             ref = self.solver(0.0, 1.0)
             Tm, g_t = ref.to_modes(T), ref.to_modes(ref.matvec(T))  # type: ignore[attr-defined]
             q_amb = ref.to_modes(self.g_amb * self.ambient)  # type: ignore[attr-defined]
+            level = 0
             for i, pmap in enumerate(die_powers):
                 qm = q_amb.copy()
                 qm[:cells] += ref.die_to_modes(self.node_power(pmap)[:cells])  # type: ignore[attr-defined]
-                Tm, g_t = self._steps_in_modes(Tm, g_t, qm, first_steps if i == 0 and first_steps else steps)
+                if control is None:
+                    Tm, g_t = self._steps_in_modes(Tm, g_t, qm, first_steps if i == 0 and first_steps else steps)
+                else:
+                    steps_of, tol_k, max_level = control
+                    level = max(level - 1, 0)
+                    coarse = self._steps_in_modes(Tm, g_t, qm, steps_of(i, level))
+                    while True:
+                        fine = self._steps_in_modes(Tm, g_t, qm, steps_of(i, level + 1))
+                        diff = np.abs(ref.die_from_modes(fine[0][:cells] - coarse[0][:cells])).max()  # type: ignore[attr-defined]
+                        if diff <= tol_k or level + 1 >= max_level:
+                            break
+                        coarse, level = fine, level + 1
+                    Tm, g_t = fine
                 if on_row is not None:
                     on_row(i, ref.die_from_modes(Tm[:cells]))  # type: ignore[attr-defined]
             return ref.from_modes(Tm)  # type: ignore[attr-defined]

@@ -7,6 +7,12 @@ has `-<name> <value>` lines (the first occurrence of a name wins, as in HotSpot)
 the `.init` file HotSpot reads back) is `<prefix><unit>\t<T K>` for every layer — no prefix for the
 die, then `iface_`, `hsp_`, `hsink_` — followed by `inode_0` … `inode_11`. `#` starts a comment.
 
+Where HotSpot's own readers differ from a plain reading, we follow HotSpot, since the point is
+its numbers for the same files: unit names match case-insensitively (`get_blk_index` uses
+`strcasecmp`); a `.flp` line `<unit> <unit> <number>` is wire-density information and skipped;
+and the last line of a `.ptrace` or `.config` that does not end in a newline is ignored (HotSpot's
+`fgets`/`feof` loops drop it), with a warning that names the file and line.
+
 Every reader turns bad input (non-UTF-8 bytes, NaN or negative sizes, truncated rows, overlapping
 units, unknown names) into one `FormatError(path, line, message)`, never another exception.
 """
@@ -28,6 +34,7 @@ log = logging.getLogger("vhflow.hotspot")
 LAYER_PREFIXES = ("", "iface_", "hsp_", "hsink_")
 N_INODES = 12
 GAP_WARN_FRACTION = 1e-3  # uncovered share of the bounding box worth a warning
+OVERLAP_REL_TOL = 1e-6  # overlap width, relative to the floorplan's size, below which it is rounding
 
 
 @dataclass(frozen=True)
@@ -68,13 +75,21 @@ class Floorplan:
         return r - np.array([r[:, 0].min(), r[:, 1].min(), r[:, 0].min(), r[:, 1].min()])
 
 
-def _lines(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(line number, tokens) of the non-empty, non-comment lines; bytes must be UTF-8 text."""
+def _lines(path: Path, hotspot_last_line: bool = False) -> Iterator[tuple[int, list[str]]]:
+    """(line number, tokens) of the non-empty, non-comment lines; bytes must be UTF-8 text.
+
+    `hotspot_last_line`: drop a last line without a newline, as HotSpot's readers do (`fgets`
+    returns it, `feof` is then true, the loop breaks before using it), and warn."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise FormatError(path, None, f"cannot read: {exc.strerror or exc}") from None
-    for no, raw in enumerate(data.split(b"\n"), start=1):  # lines as editors (and fgets) count them
+    raws = data.split(b"\n")
+    if hotspot_last_line and raws[-1].strip() and not raws[-1].lstrip().startswith(b"#"):
+        log.warning("%s:%d: the last line does not end with a newline: ignored, as HotSpot 6 ignores it "
+                    "(end the file with a newline to use it)", path, len(raws))
+        raws[-1] = b""
+    for no, raw in enumerate(raws, start=1):  # lines as editors (and fgets) count them
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -84,6 +99,14 @@ def _lines(path: Path) -> Iterator[tuple[int, list[str]]]:
         line = text.split("#", 1)[0].strip()
         if line:
             yield no, line.split()
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
 
 
 def _number(path: Path, no: int, token: str, what: str) -> float:
@@ -103,6 +126,8 @@ def read_flp(path: Path | str) -> Floorplan:
     units: list[Unit] = []
     line_of: dict[str, int] = {}
     for no, tok in _lines(path):
+        if len(tok) == 3 and _is_number(tok[2]) and not _is_number(tok[1]):
+            continue  # `<unit> <unit> <wire density>`: connectivity, which HotSpot skips too
         if len(tok) not in (5, 7):
             raise FormatError(path, no, f"expected '<name> <width> <height> <left-x> <bottom-y> [<c> <rho>]', "
                                         f"got {len(tok)} fields")
@@ -110,17 +135,21 @@ def read_flp(path: Path | str) -> Floorplan:
         vals = [_number(path, no, t, f"unit {name}") for t in tok[1:]]
         if vals[0] <= 0 or vals[1] <= 0:
             raise FormatError(path, no, f"unit {name}: width and height must be positive")
-        if len(vals) == 6 and (vals[4] <= 0 or vals[5] <= 0):
-            raise FormatError(path, no, f"unit {name}: specific heat and resistivity must be positive")
-        if name in line_of:
-            raise FormatError(path, no, f"unit {name} defined twice (first on line {line_of[name]})")
-        line_of[name] = no
+        if len(vals) == 6 and (vals[4] < 0 or vals[5] < 0):  # used by HotSpot only with a 3-D .lcf
+            raise FormatError(path, no, f"unit {name}: specific heat and resistivity must not be negative")
+        if name.lower() in line_of:
+            first = line_of[name.lower()]
+            raise FormatError(path, no, f"unit {name} defined twice (first on line {first}; HotSpot matches "
+                                        "names case-insensitively)")
+        line_of[name.lower()] = no
         units.append(Unit(name, *vals[:4], *(vals[4:6] if len(vals) == 6 else (None, None))))
     if not units:
         raise FormatError(path, None, "floorplan has no units")
     r = np.array([u.rect for u in units])
     size = max(float(r[:, 2].max() - r[:, 0].min()), float(r[:, 3].max() - r[:, 1].min()))
-    tol = 1e-9 * size
+    # overlaps thinner than this are the rounding of coordinates printed to 6-7 digits (a
+    # neighbour's left-x against this unit's left-x + width), not two units on one spot
+    tol = OVERLAP_REL_TOL * size
     for i in range(len(units)):
         ox = np.minimum(r[i, 2], r[i + 1:, 2]) - np.maximum(r[i, 0], r[i + 1:, 0])
         oy = np.minimum(r[i, 3], r[i + 1:, 3]) - np.maximum(r[i, 1], r[i + 1:, 1])
@@ -128,7 +157,7 @@ def read_flp(path: Path | str) -> Floorplan:
         if len(hit):
             j = i + 1 + int(hit[0])
             a, b = units[i], units[j]
-            raise FormatError(path, line_of[b.name], f"units {a.name} and {b.name} overlap "
+            raise FormatError(path, line_of[b.name.lower()], f"units {a.name} and {b.name} overlap "
                                                      f"({ox[hit[0]] * oy[hit[0]]:.3e} m²)")
     area = float(np.sum((r[:, 2] - r[:, 0]) * (r[:, 3] - r[:, 1])))
     bb = float((r[:, 2].max() - r[:, 0].min()) * (r[:, 3].max() - r[:, 1].min()))
@@ -150,24 +179,27 @@ def write_flp(fp: Floorplan, path: Path | str) -> None:
 
 
 def read_ptrace(path: Path | str, floorplan: Floorplan | None = None) -> tuple[list[str], np.ndarray]:
-    """(unit names, powers (steps, units) W); columns are checked against the floorplan."""
+    """(unit names, powers (steps, units) W); columns are checked against the floorplan, whose
+    spelling of each name is returned (HotSpot matches them case-insensitively)."""
     path = Path(path)
-    rows = list(_lines(path))
+    rows = list(_lines(path, hotspot_last_line=True))
     if not rows:
         raise FormatError(path, None, "power trace is empty")
     header_no, names = rows[0]
-    if len(set(names)) != len(names):
-        dup = next(n for n in names if names.count(n) > 1)
-        raise FormatError(path, header_no, f"unit {dup} appears twice in the header")
+    lower = [n.lower() for n in names]
+    if len(set(lower)) != len(names):
+        dup = next(n for n, lo in zip(names, lower, strict=True) if lower.count(lo) > 1)
+        raise FormatError(path, header_no, f"unit {dup} appears twice in the header (names are case-insensitive)")
     if floorplan is not None:
-        known = set(floorplan.names)
-        missing = [n for n in names if n not in known]
-        absent = [n for n in floorplan.names if n not in set(names)]
+        known = {n.lower(): n for n in floorplan.names}
+        missing = [n for n in names if n.lower() not in known]
+        absent = [n for n in floorplan.names if n.lower() not in set(lower)]
         if missing or absent:
             raise FormatError(path, header_no, "columns do not match the floorplan: "
                               + (f"unknown {', '.join(missing)}" if missing else "")
                               + ("; " if missing and absent else "")
                               + (f"missing {', '.join(absent)}" if absent else ""))
+        names = [known[n.lower()] for n in names]
     data = np.empty((len(rows) - 1, len(names)))
     for k, (no, tok) in enumerate(rows[1:]):
         if len(tok) != len(names):
@@ -192,7 +224,7 @@ def read_config(path: Path | str) -> dict[str, float | str]:
     `read_str_pairs`); numeric values become floats, the rest (file names, modes) stay strings."""
     path = Path(path)
     out: dict[str, float | str] = {}
-    for no, tok in _lines(path):
+    for no, tok in _lines(path, hotspot_last_line=True):
         if len(tok) < 2 or not tok[0].startswith("-") or len(tok[0]) < 2:
             raise FormatError(path, no, "expected '-<name> <value>'")
         name = tok[0][1:]
@@ -229,30 +261,31 @@ def read_temperature_file(path: Path | str, names: list[str]) -> tuple[np.ndarra
     Every layer of every unit and every inode must be there exactly once (HotSpot refuses a
     file with missing lines too)."""
     path = Path(path)
-    index = {f"{pre}{n}": (li, ui) for li, pre in enumerate(LAYER_PREFIXES) for ui, n in enumerate(names)}
-    index.update({f"inode_{i}": (4, i) for i in range(N_INODES)})
+    index = {f"{pre}{n}".lower(): (li, ui) for li, pre in enumerate(LAYER_PREFIXES) for ui, n in enumerate(names)}
+    index.update({f"inode_{i}": (4, i) for i in range(N_INODES)})  # names case-insensitive, as HotSpot's
     layers = np.full((4, len(names)), np.nan)
     inodes = np.full(N_INODES, np.nan)
     seen: dict[str, int] = {}
     for no, tok in _lines(path):
         if len(tok) != 2:
             raise FormatError(path, no, f"expected '<name> <temperature K>', got {len(tok)} fields")
-        name = tok[0]
+        name = tok[0].lower()
         if name not in index:
-            raise FormatError(path, no, f"{name!r} is not a unit of the floorplan (with a layer prefix "
+            raise FormatError(path, no, f"{tok[0]!r} is not a unit of the floorplan (with a layer prefix "
                                         "iface_/hsp_/hsink_) nor inode_0..11")
         if name in seen:
-            raise FormatError(path, no, f"{name} given twice (first on line {seen[name]})")
+            raise FormatError(path, no, f"{tok[0]} given twice (first on line {seen[name]})")
         seen[name] = no
-        v = _number(path, no, tok[1], name)
+        v = _number(path, no, tok[1], tok[0])
         if v <= 0:
-            raise FormatError(path, no, f"{name}: {tok[1]} K is not a temperature")
+            raise FormatError(path, no, f"{tok[0]}: {tok[1]} K is not a temperature")
         li, ui = index[name]
         if li == 4:
             inodes[ui] = v
         else:
             layers[li, ui] = v
-    missing = [n for n in index if n not in seen]
+    spelled = [f"{pre}{n}" for pre in LAYER_PREFIXES for n in names] + [f"inode_{i}" for i in range(N_INODES)]
+    missing = [n for n in spelled if n.lower() not in seen]
     if missing:
         raise FormatError(path, None, f"truncated: {len(missing)} of {len(index)} temperatures missing "
                                       f"(first: {missing[0]})")
