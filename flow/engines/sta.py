@@ -74,6 +74,7 @@ import numpy as np
 
 from flow.engines import rc_kernels as rck
 from flow.engines import sta_kernels as kern
+from flow.engines.cycle_accounting import separations
 from flow.engines.model import _VAR_CODE, CellModel, FlatDesign, NodeIndex, TableBank, cell_model
 from flow.engines.parasitics import Parasitics
 from flow.errors import ConfigError
@@ -968,12 +969,11 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     maxd = {nm: md["value"] for md in constraints.max_delays for nm in md.get("to", [])}
 
     def capture_edges(lclk: ClockDef, ledge: int, cclk: ClockDef, cedge: int) -> tuple[float, float]:
-        """(setup capture edge, hold capture edge) of the capture clock for a launch edge."""
+        """(setup capture edge, hold capture edge) of the capture clock for a launch edge: the
+        closest edges over the clocks' common period, as OpenSTA's cycle accounting."""
         tl = lclk.waveform[ledge]
-        tc0 = cclk.waveform[cedge]
-        k = math.floor((tl - tc0) / cclk.period + 1e-9) + 1
-        setup = tc0 + k * cclk.period
-        return setup, setup - cclk.period
+        s_sep, h_sep = separations(lclk.period, tl, cclk.period, cclk.waveform[cedge])
+        return tl + s_sep, tl - h_sep
 
     # register checks
     # constraint values of every check, both data transitions, in one vectorised look-up
