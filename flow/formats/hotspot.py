@@ -214,6 +214,13 @@ def read_ptrace(path: Path | str, floorplan: Floorplan | None = None) -> tuple[l
     return names, data
 
 
+def read_ptrace_header(path: Path | str) -> list[str]:
+    """The unit names of a `.ptrace` as spelled there (HotSpot's `-o` trace repeats them)."""
+    for _, tok in _lines(Path(path)):
+        return tok
+    raise FormatError(Path(path), None, "power trace is empty")
+
+
 def write_ptrace(names: list[str], powers: np.ndarray, path: Path | str) -> None:
     lines = ["\t".join(names)] + ["\t".join(f"{v:.6g}" for v in row) for row in np.atleast_2d(powers)]
     Path(path).write_text("\n".join(lines) + "\n")

@@ -57,9 +57,11 @@ def config_from(grid: str | None = None, overrides: dict[str, Any] | None = None
     return ThermalConfig().with_overrides(**kw).validated()
 
 
-# .config options that change HotSpot's answer: refused unless off
-UNSUPPORTED_ON = ("leakage_used", "package_model_used", "dtm_used", "use_microfluidic_cooling",
-                  "use_microchannels", "grid_layer_file", "detailed_3D")
+# .config options that change HotSpot's answer: refused unless off. (-detailed_3D,
+# -use_microchannels and -materials_file are HotSpot's command-line-only options: in a .config,
+# e.g. one `hotspot -d` dumped, HotSpot ignores them, and so do we.)
+UNSUPPORTED_ON = ("leakage_used", "package_model_used", "dtm_used", "grid_layer_file", "material_chip",
+                  "material_sink", "material_spreader", "material_interface")
 
 
 @dataclass

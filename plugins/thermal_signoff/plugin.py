@@ -215,6 +215,7 @@ def thermal(flp: Path, ptrace: Path, config: Path | None = None, model: str | No
         read_config,
         read_flp,
         read_ptrace,
+        read_ptrace_header,
         read_temperature_file,
         write_temperature_file,
         write_ttrace,
@@ -245,7 +246,7 @@ def thermal(flp: Path, ptrace: Path, config: Path | None = None, model: str | No
         write_temperature_file(res.names, res.steady_layers_k, res.steady_inodes_k, steady_file)
     if ttrace is not None and res.trace_k is not None:
         order = [res.names.index(n) for n in names]  # HotSpot writes the trace in ptrace column order
-        write_ttrace(names, res.trace_k[:, order], ttrace)
+        write_ttrace(read_ptrace_header(ptrace), res.trace_k[:, order], ttrace)  # and spelling
     unit, off = ("K", 0.0) if kelvin else ("°C", KELVIN)
     steady = res.block_k - off
     if as_json:
