@@ -12,7 +12,8 @@ weights. NSGA-II (`pymoo`) then searches the assignments for the (energy, valida
 front, energy from `energy.py` (calibrated from the array's gate-level trace when given); a
 controller switches between front points as an external trigger (battery level or energy budget
 per inference) changes, and logs the switches. The headline saving is the largest one among
-front points within 3 points of all-8-bit on *validation*; test accuracy is reported only.
+front points within 3 points of all-8-bit on *validation* (optionally with a margin of k standard
+errors of the paired difference, `selection.py`); test accuracy is reported only.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from torch import nn
 
 from convnet_opt.energy import EnergyModel, LayerWork, layer_work, network_energy
 from convnet_opt.memory import weight_layers
+from convnet_opt.selection import Candidate, cheapest_within, correct, paired_loss
 from convnet_opt.train import Data, attach_quant, evaluate, quantizers, train
 
 CHOICES = (8, 4, 2)
@@ -106,6 +108,8 @@ class OperatingPoint:
     test_acc: float = float("nan")
     saving: float = 0.0        # vs all-8-bit energy
     acc_loss: float = 0.0      # vs all-8-bit test accuracy (points of accuracy, fraction)
+    val_loss: float = 0.0      # vs all-8-bit on the validation images (fraction)
+    val_loss_se: float = 0.0   # standard error of that paired difference (`selection.paired_loss`)
 
 
 def non_dominated(points: list[tuple[float, float]]) -> list[int]:
@@ -238,8 +242,10 @@ def run_adaptive(model: nn.Module, data: Data, em: EnergyModel | None = None, pr
                  epochs: float = 5, lr: float = 1e-3, seed: int = 0, pop_size: int = 16, n_gen: int = 10,
                  eval_samples: int = 1000, trace: Sequence[float] | None = None, trace_mode: str = "battery",
                  out: Path | None = None, progress: bool = False, all8_prob: float = 0.25,
-                 weight_storage: str = "int8") -> AdaptiveResult:
-    """Train once with random precision switching, search the front, run the controller."""
+                 weight_storage: str = "int8", select_k: float = 0.0) -> AdaptiveResult:
+    """Train once with random precision switching, search the front, run the controller.
+    `best_under_3pt` is the largest saving whose validation loss plus `select_k` standard errors
+    of the paired difference stays under 3 pt (`selection.py`; 0: the plain loss)."""
     em = em or EnergyModel.load("mac_array")
     em.check_storage(weight_storage)
     if pretrain_epochs:
@@ -266,16 +272,20 @@ def run_adaptive(model: nn.Module, data: Data, em: EnergyModel | None = None, pr
     front, n_evals = nsga2_front(acc, energy, n, pop_size, n_gen, seed)
     e8 = energy([8] * n)
     a8 = OperatingPoint([8] * n, e8, acc(tuple([8] * n)), evaluate(model, data.x_test, data.y_test))
+    sw.set([8] * n)
+    ref = correct(model, xv, yv)
     points = []
     for bits, e, err in front:
         sw.set(bits)
         te = evaluate(model, data.x_test, data.y_test)
-        points.append(OperatingPoint(list(bits), e, 1 - err, te, 1 - e / e8, a8.test_acc - te))
+        vl, se = paired_loss(ref, correct(model, xv, yv)) if len(yv) > 1 else (a8.val_acc - (1 - err), 0.0)
+        points.append(OperatingPoint(list(bits), e, 1 - err, te, 1 - e / e8, a8.test_acc - te, vl, se))
     sw.set([8] * n)
     res = AdaptiveResult(sw.layers, [asdict(w) for w in work], a8, points, n_evals, trace_mode,
                          weight_storage=weight_storage, energy_source=em.source)
-    ok = [p for p in points if a8.val_acc - p.val_acc < 0.03]
-    res.best_under_3pt = max(ok, key=lambda p: p.saving) if ok else None
+    best = cheapest_within([Candidate(str(i), -p.saving, p.val_loss, p.val_loss_se) for i, p in enumerate(points)],
+                           0.03, select_k, strict=True)
+    res.best_under_3pt = None if best is None else points[int(best.label)]
     if trace is None:
         trace = battery_trace(seed=seed)
     ctl = Controller(points)

@@ -125,6 +125,11 @@ def test_nsga2_front_on_shared_weights(digits, trained_lenet, tmp_path):
     assert best in pts and res.all8.val_acc - best.val_acc < 0.03
     assert best.saving == max(p.saving for p in pts if res.all8.val_acc - p.val_acc < 0.03)
     assert best.saving > 0.2
+    # every point's validation loss is paired with all-8-bit on the same 300 images
+    for p in pts:
+        assert p.val_loss == pytest.approx(res.all8.val_acc - p.val_acc, abs=1e-12)
+        assert p.val_loss_se >= 0 and (p.val_loss_se > 0 or p.val_loss == 0)
+        assert p.val_loss_se <= (1 + 1e-9) / (300 - 1) ** 0.5  # |d| <= 1 per image
     trace = json.loads((tmp_path / "switch_trace.json").read_text())
     assert len(trace) == 60 and any(s["switched"] for s in trace)
     assert res.trace_energy_pj < res.trace_energy_all8_pj
