@@ -22,7 +22,7 @@ Dont-use cells are never chosen. Clock nets are left to CTS.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -260,6 +260,11 @@ class LibView:
         return lo
 
 
+def _tighter(a: float | None, b: float | None) -> float | None:
+    """The smaller of two optional limits."""
+    return b if a is None else a if b is None else min(a, b)
+
+
 def _lookup(t: TableData, slew: float, load: float) -> float:
     return sta._table_at(t, slew, load)
 
@@ -417,10 +422,12 @@ class DrvCount:
 
 
 def check_design_rules(nl: Netlist, lv: LibView, res: sta.TimingResult, rules: DesignRules,
-                       margins: bool = False) -> tuple[DrvCount, set[int]]:
+                       margins: bool = False, limits: Sequence[LibView] | None = None) -> tuple[DrvCount, set[int]]:
     """Violations as OpenSTA's `report_check_types -max_slew -max_capacitance -max_fanout`
     counts them (pins over their slew limit, drivers over their capacitance / fanout limit),
-    and the nets that hold them. With `margins`, the limits are tightened by the rules' margins."""
+    and the nets that hold them. With `margins`, the limits are tightened by the rules' margins.
+    `limits` (per instance): the library whose limits apply to its pins — in a mixed-rail
+    analysis each instance's own rail (a 1.28 V Liberty allows 5 ns, the 1.76 V one 1.5 ns)."""
     d = nl.design()
     node_of = _node_index(res, nl)
     np_ = net_pins(nl, lv)
@@ -434,7 +441,7 @@ def check_design_rules(nl: Netlist, lv: LibView, res: sta.TimingResult, rules: D
             continue
         v = node_of(p)
         cell = nl.inst_cell[nl.pin_inst[p]]
-        lim = lv.pin_max_slew(cell, nl.pin_name[p])
+        lim = (limits[nl.pin_inst[p]] if limits is not None else lv).pin_max_slew(cell, nl.pin_name[p])
         if lim is not None and float(res.node_slew[v].max()) > lim * ks + 1e-15:
             cnt.max_slew += 1
             bad.add(net)
@@ -448,7 +455,7 @@ def check_design_rules(nl: Netlist, lv: LibView, res: sta.TimingResult, rules: D
             continue
         v = node_of(drv)
         cell = nl.inst_cell[nl.pin_inst[drv]]
-        cap = lv.pin_max_cap(cell, nl.pin_name[drv])
+        cap = (limits[nl.pin_inst[drv]] if limits is not None else lv).pin_max_cap(cell, nl.pin_name[drv])
         if cap is not None and float(res.node_load[v].max()) > cap * kc + 1e-18:
             cnt.max_cap += 1
             bad.add(net)
@@ -501,8 +508,12 @@ class Repairer:
     """Holds the netlist, library view and timer of one repair run."""
 
     def __init__(self, nl: Netlist, lv: LibView, timer: Timer, sizes: Callable[[str], tuple[float, float]],
-                 rules: DesignRules, buffer_cell: str | None = None) -> None:
+                 rules: DesignRules, buffer_cell: str | None = None,
+                 limits: Callable[[Netlist], Sequence[LibView]] | None = None) -> None:
+        """`limits(nl)`: per instance, the library whose design-rule limits apply to it (mixed
+        rails: its rail's); default `lv` for every instance."""
         self.nl, self.lv, self.timer, self.sizes, self.rules = nl, lv, timer, sizes, rules
+        self.limits = limits
         if not lv.buffers:
             raise ValueError("the library has no usable buffer cell (all dont_use?)")
         self.buffer = buffer_cell or self._efficient_buffer()
@@ -531,9 +542,9 @@ class Repairer:
                 best, score = b, s
         return best
 
-    def _buffer_capacity(self, cell: str) -> float:
+    def _buffer_capacity(self, cell: str, slew_limit: float | None = None) -> float:
         out = self.lv.cells[cell].outputs[0]
-        slew = self._slew_target(cell, out)
+        slew = _tighter(self._slew_target(cell, out), slew_limit)
         return self.lv.max_load(cell, out, (slew or 1e-10), slew, self._cap_target(cell, out))
 
     def _group_load(self, items: list[_Item]) -> float:
@@ -546,18 +557,21 @@ class Repairer:
         info = self.lv.cells.get(self.nl.inst_cell[self.nl.pin_inst[p]])
         return info.pin_cap.get(self.nl.pin_name[p], 0.0) if info else 0.0
 
-    def buffer_net(self, net: int, driver: int | None, loads: list[int], in_slew: float) -> int:
-        """Buffer tree for `net`: returns the number of buffers inserted."""
+    def buffer_net(self, net: int, driver: int | None, loads: list[int], in_slew: float,
+                   slew_limit: float | None = None) -> int:
+        """Buffer tree for `net` (`slew_limit`: a sink's limit tighter than the driver's own, s):
+        returns the number of buffers inserted."""
         nl, lv = self.nl, self.lv
         items = []
         for p in loads:
             cx, cy = nl.centre(nl.pin_inst[p])
             items.append(_Item(p, cx, cy, self._pin_cap(p)))
-        cap_buf = self._buffer_capacity(self.buffer)
+        cap_buf = self._buffer_capacity(self.buffer, slew_limit)
         fan = self.rules.max_fanout or 10 ** 9
         if driver is not None and driver >= 0:
             dcell, dpin = nl.inst_cell[nl.pin_inst[driver]], nl.pin_name[driver]
-            drive_cap = lv.max_load(dcell, dpin, in_slew, self._slew_target(dcell, dpin), self._cap_target(dcell, dpin))
+            drive_cap = lv.max_load(dcell, dpin, in_slew, _tighter(self._slew_target(dcell, dpin), slew_limit),
+                                    self._cap_target(dcell, dpin))
         else:
             drive_cap = cap_buf  # an input port: assume it drives like one buffer (buffer_ports)
         w, h = self.sizes(self.buffer)
@@ -579,18 +593,33 @@ class Repairer:
                 added += 1
                 new_items.append(_Item(nl.pin_of(k, self.buf_in), cx, cy, lv.cells[self.buffer].pin_cap[self.buf_in]))
             items = new_items
+        if not added and slew_limit is not None and driver is not None and driver >= 0:
+            # the loads fit, the wire from the driver to them does not (a sink on a stricter rail
+            # far away, e.g. a level shifter at its island's edge): a repeater halfway
+            dx, dy = nl.centre(nl.pin_inst[driver])
+            if self._group_load([*items, _Item(-1, dx, dy, 0.0)]) > drive_cap:
+                cx = float(np.mean([it.x for it in items]))
+                cy = float(np.mean([it.y for it in items]))
+                out = nl.new_net("repair_net")
+                for it in items:
+                    nl.set_net(it.pin, out)
+                nl.add_cell(self.buffer, {self.buf_in: net, self.buf_out: out}, (dx + cx) / 2, (dy + cy) / 2, w, h,
+                            "repair_buf")
+                added = 1
         self.stats.buffers += added
         return added
 
-    def upsize_driver(self, driver: int, load: float, in_slew: float) -> bool:
-        """Smallest family member of the driver that drives `load` within its limits."""
+    def upsize_driver(self, driver: int, load: float, in_slew: float, slew_limit: float | None = None) -> bool:
+        """Smallest family member of the driver that drives `load` within its limits (and
+        `slew_limit`, a sink's tighter one)."""
         nl, lv = self.nl, self.lv
         inst = nl.pin_inst[driver]
         cell, pin = nl.inst_cell[inst], nl.pin_name[driver]
         for cand in lv.family(cell):
             if lv.cells[cand].area <= lv.cells[cell].area:
                 continue
-            cap = lv.max_load(cand, pin, in_slew, self._slew_target(cand, pin), self._cap_target(cand, pin))
+            cap = lv.max_load(cand, pin, in_slew, _tighter(self._slew_target(cand, pin), slew_limit),
+                              self._cap_target(cand, pin))
             if cap >= load:
                 nl.set_cell(inst, cand, self.sizes(cand)[0])
                 self.stats.resized += 1
@@ -603,14 +632,15 @@ class Repairer:
         before = after = None
         for _ in range(max_passes):
             res = self.timer.run(self.nl)
+            lims = self.limits(self.nl) if self.limits is not None else None
             worst = DrvCount()
             bad_all: set[int] = set()
             for r in res.values():
-                cnt, bad = check_design_rules(self.nl, self.lv, r, self.rules, margins=True)
+                cnt, bad = check_design_rules(self.nl, self.lv, r, self.rules, margins=True, limits=lims)
                 bad_all |= bad
                 if cnt.total() >= worst.total():
                     worst = cnt
-            plain = max((check_design_rules(self.nl, self.lv, r, self.rules)[0] for r in res.values()),
+            plain = max((check_design_rules(self.nl, self.lv, r, self.rules, limits=lims)[0] for r in res.values()),
                         key=lambda c: c.total())
             if before is None:
                 before = plain
@@ -634,6 +664,13 @@ class Repairer:
                 loads = np_.loads[net]
                 if not loads:
                     continue
+                # a sink on a stricter library than the driver's (another rail): its limit binds
+                sink_lim = None
+                if lims is not None:
+                    for q in loads:
+                        lim_q = lims[self.nl.pin_inst[q]].pin_max_slew(self.nl.inst_cell[self.nl.pin_inst[q]],
+                                                                       self.nl.pin_name[q])
+                        sink_lim = _tighter(sink_lim, None if lim_q is None else lim_q * (1.0 - self.rules.slew_margin))
                 in_slew = 0.0
                 if drv >= 0:
                     ins = [q for q in self.nl.inst_pins[self.nl.pin_inst[drv]]
@@ -642,10 +679,10 @@ class Repairer:
                     fan = len(loads) + len(np_.port_loads[net])
                     load = float(max(t.node_load[dnode].max() for t in res.values()))
                     if (self.rules.max_fanout is None or fan <= self.rules.max_fanout) and \
-                            self.upsize_driver(drv, load, in_slew):
+                            self.upsize_driver(drv, load, in_slew, sink_lim):
                         changed += 1
                         continue
-                changed += self.buffer_net(net, drv, loads, in_slew)
+                changed += self.buffer_net(net, drv, loads, in_slew, sink_lim)
             self.stats.iterations += 1
             if not changed:
                 break

@@ -299,3 +299,47 @@ def routed_model(design: FlatDesign, libs: Mapping[str, Any], tc: sta.TimingCons
     added = sum(1 for nm in names if nm not in doc["instances"])
     return RoutedModes(system, fast_wns, fast_per, fast_wns_nom, slow_wns, slow_per, nominal_wns, level_wns, hold[0], hold[1], added, n_clock,
                        assign)
+
+
+def _inside(x: float, y: float, w: float, h: float, rect: tuple[float, float, float, float]) -> bool:
+    return x >= rect[0] - 1e-12 and y >= rect[1] - 1e-12 and x + w <= rect[2] + 1e-12 and y + h <= rect[3] + 1e-12
+
+
+def keep_in_fences(nl: Any, fp: Mapping[str, Any], island_of: Mapping[str, str],
+                   fences: Mapping[str, Any], movable: list[int]) -> int:
+    """Re-place each instance of `movable` (back-end cells) whose box is not inside its island's
+    fence at the free sites of that fence nearest its spot; returns how many moved. Why: a buffer
+    of a VDDL island legalised into a VDDH fence would sit on the wrong rail (its cell rows are
+    powered by the fence it lands in). Cells of no fenced island (the clock tree) stay."""
+    from flow.engines.place import place_new_cells
+
+    stray: dict[str, list[int]] = {}
+    for k in movable:
+        isl = island_of.get(nl.inst_names[k])
+        rect = fences.get(isl) if isl is not None else None
+        if rect is not None and not _inside(nl.x[k], nl.y[k], nl.w[k], nl.h[k], tuple(rect)):
+            stray.setdefault(isl, []).append(k)
+    if not stray:
+        return 0
+    moving = {k for ks in stray.values() for k in ks}
+    keep = np.array([k not in moving for k in range(len(nl.inst_names))])
+    blocked = [np.column_stack([np.asarray(nl.x)[keep], np.asarray(nl.y)[keep], np.asarray(nl.w)[keep],
+                                np.asarray(nl.h)[keep]])]
+    if "tap_x" in fp and len(fp["tap_x"]):
+        blocked.append(np.column_stack([fp["tap_x"], fp["tap_y"], fp["tap_w"], fp["tap_h"]]))
+    rh, sw = float(fp["row_height"]), float(fp["site_width"])
+    for isl, ks in stray.items():
+        r = [float(v) for v in fences[isl]]
+        tx = np.clip([nl.x[k] + nl.w[k] / 2 for k in ks], r[0], r[2])
+        ty = np.clip([nl.y[k] + nl.h[k] / 2 for k in ks], r[1], r[3])
+        try:
+            x, y = place_new_cells(tuple(r), rh, sw, np.vstack(blocked), np.array([nl.w[k] for k in ks]), tx, ty)
+        except ValueError as e:
+            from flow.errors import ConfigError
+
+            raise ConfigError(f"FINE-VH: island {isl}'s fence has no room for its {len(ks)} back-end cells "
+                              f"(repair/hold buffers): lower CORE_UTILIZATION ({e})") from e
+        for j, k in enumerate(ks):
+            nl.x[k], nl.y[k] = float(x[j]), float(y[j])
+        blocked.append(np.column_stack([x, y, [nl.w[k] for k in ks], [nl.h[k] for k in ks]]))
+    return len(moving)

@@ -119,3 +119,76 @@ def test_intervals_use_their_modes_model():
     frames = pol.convnet_frames({"layers": [{"cycles": 10, "bits": 8}, {"cycles": 10, "bits": 4}]}, 1e8, idle=0.0,
                                 frames=1)
     assert [iv.mode for iv in frames] == ["8", "4"]
+
+
+def _line(design, far: float):
+    """The small netlist in a row, 5 µm apart, with the capture flop f2 `far` m away."""
+    from flow.engines.repair import Netlist
+
+    n = len(design.inst_names)
+    x = np.arange(n) * 5e-6
+    x[design.inst_names.index("f2")] = far
+    return Netlist(design, x, np.zeros(n), np.full(n, 2e-6), np.full(n, 2.72e-6), np.zeros(n, dtype=bool),
+                   np.zeros(3), np.zeros(3))
+
+
+def test_design_rules_at_each_cells_rail(small):
+    """A VDDL driver (hb, 1.28 V) into a flop on VDDH 300 µm away: 2.46 ns at f2/D is legal for the
+    1.28 V Liberty (5 ns) but not for the 1.76 V one (1.5 ns) that f2 is timed with. Checked with
+    one library the violation is invisible; with each instance's rail it is found, and the repair
+    (rail-aware limits) removes it."""
+    from flow.engines import sta
+    from flow.engines.repair import DesignRules, LibView, Repairer, check_design_rules
+    from plugins.finevh.routed import MixedTimer
+
+    design, plat = small
+    vl, vh = "ss_n40C_1v28", "ss_n40C_1v76"
+    libs = {vl: plat.liberty(vl), vh: plat.liberty(vh)}
+    lvs = [LibView(libs[c], lambda _n: False) for c in (vl, vh)]
+    low = {"f1", "u1", "rb", "hb"}
+
+    def coi(netl) -> np.ndarray:  # new cells: the VDDL island of their driver
+        return np.array([0 if nm in low or nm.startswith("repair") else 1 for nm in netl.inst_names])
+
+    def limits(netl) -> list:
+        return [lvs[j] for j in coi(netl)]
+
+    tc = sta.TimingConstraints(clocks=[sta.ClockDef("clk", 50e-9, (0.0, 25e-9), ["clk"])])
+    nl = _line(design, 300e-6)
+    timer = MixedTimer(libs, tc, plat.signal_layer, corner_of=coi)
+    res = timer.run(nl)["mixed"]
+    node = {nm: i for i, nm in enumerate(res.node_names)}
+    slew = float(res.node_slew[node["f2/D"]].max())
+    assert 1.5e-9 < slew < 5e-9
+    plain = DesignRules(None, 0.0, 0.0)
+    assert check_design_rules(nl, lvs[0], res, plain)[0].max_slew == 0
+    assert check_design_rules(nl, lvs[0], res, plain, limits=limits(nl))[0].max_slew == 1
+    rep = Repairer(nl, lvs[0], timer, lambda c: (2e-6, 2.72e-6), DesignRules(None, 0.2, 0.2), limits=limits)
+    before, after = rep.repair_design()
+    assert (before.max_slew, after.max_slew) == (1, 0)
+    res = timer.run(nl)["mixed"]
+    assert float(res.node_slew[{nm: i for i, nm in enumerate(res.node_names)}["f2/D"]].max()) <= 1.5e-9
+
+
+def test_back_end_cells_kept_in_their_fence(small):
+    """A repair buffer legalised into the neighbouring island's fence is moved back into its own
+    island's fence (on a row and site of it), nearest its spot; a cell of no fence (the clock
+    tree) and the cells not listed stay where they are."""
+    from plugins.finevh.routed import CLOCK_ISLAND, keep_in_fences
+
+    design, _ = small
+    nl = _line(design, 40e-6)
+    names = design.inst_names
+    rb, cb = names.index("rb"), names.index("cb")
+    fences = {"isl0": (0.0, 0.0, 30e-6, 2.72e-6 * 4), "isl1": (30e-6, 0.0, 60e-6, 2.72e-6 * 4)}
+    nl.x[rb], nl.y[rb] = 44e-6, 2.72e-6  # inside isl1's fence
+    nl.x[cb] = 50e-6
+    fp = {"row_height": 2.72e-6, "site_width": 0.46e-6}
+    island_of = {"rb": "isl0", "cb": CLOCK_ISLAND, "hb": "isl0", "f2": "isl1"}
+    before = (list(nl.x), list(nl.y))
+    assert keep_in_fences(nl, fp, island_of, fences, [rb, cb, names.index("hb")]) == 1
+    assert nl.x[rb] >= 0.0 and nl.x[rb] + nl.w[rb] <= 30e-6 + 1e-12
+    assert nl.x[rb] > 20e-6  # the free sites nearest its spot, at the fence's edge facing it
+    assert abs(nl.x[rb] / 0.46e-6 - round(nl.x[rb] / 0.46e-6)) < 1e-6 and nl.y[rb] in (0.0, 2.72e-6, 5.44e-6, 8.16e-6)
+    moved = {rb}
+    assert all((nl.x[k], nl.y[k]) == (before[0][k], before[1][k]) for k in range(len(names)) if k not in moved)
