@@ -744,11 +744,12 @@ class Repairer:
         return moves
 
     def repair_setup(self, margin: float = 0.0, tns_end_percent: float = 100.0, max_rounds: int = 30,
-                     moves: tuple[str, ...] = SETUP_MOVES) -> tuple[float, float]:
+                     moves: tuple[str, ...] = SETUP_MOVES, repeat: bool = False) -> tuple[float, float]:
         """Repair setup on violating paths until WNS >= margin or no move improves: per round a
         batch of upsizings (`"sizeup"`), and when sizing cannot improve, the off-path loads of a
         critical driver split off behind a buffer (`"buffer"`) or onto its clone (`"clone"`, see
-        `rebuffer`); returns (WNS before, WNS after) in s over the timer's corners."""
+        `rebuffer`), and with `repeat` a repeater on a long critical wire (`repeat_wires`) when
+        neither improves; returns (WNS before, WNS after) in s over the timer's corners."""
         nl = self.nl
         unknown = [m for m in moves if m not in SETUP_MOVES]
         if unknown:
@@ -758,6 +759,7 @@ class Repairer:
         ws = ws0
         tabu: set[tuple[int, str]] = set()  # moves that made timing worse: not tried again
         buf_tabu: set[int] = set()  # drivers whose split made timing worse
+        rep_tabu: set[int] = set()  # sink pins whose repeater made timing worse
         for _ in range(max_rounds):
             if ws >= margin:
                 break
@@ -768,6 +770,8 @@ class Repairer:
             if got is None and ("buffer" in moves or "clone" in moves):
                 got = self.rebuffer(res, ws, tns, n_paths, margin, buf_tabu,
                                     kinds=tuple(m for m in moves if m in ("buffer", "clone")))
+            if got is None and repeat:
+                got = self.repeat_wires(res, ws, tns, n_paths, margin, rep_tabu)
             if got is None:
                 if not sized:
                     break
@@ -855,6 +859,70 @@ class Repairer:
                 if gain > 1e-12:
                     out[drv] = (gain, drv, moved, buf)
         return sorted(out.values(), key=lambda m: -m[0])
+
+    def repeat_wires(self, res: Mapping[str, sta.TimingResult], ws: float, tns: float, n_paths: int,
+                     margin: float, tabu: set[int], max_trials: int = 4,
+                     ) -> tuple[dict[str, sta.TimingResult], float, float] | None:
+        """A repeater halfway along the longest driver-to-sink wires of the violating paths (the
+        on-path sink moves behind it): why — a weak cell (e.g. on a 1.28 V rail) driving a long
+        wire is slow whatever its size, and sizing and off-path splits leave that wire alone.
+        Tried longest first; kept only when WNS and TNS improve (as `rebuffer`) without a new
+        slew / capacitance violation; a rejected sink is not tried again."""
+        nl, lv = self.nl, self.lv
+        r = res[min(res, key=lambda c: res[c].setup_wns)]
+        pin_of = {f"{nl.inst_names[i]}/{pn}": q for q, (i, pn) in enumerate(zip(nl.pin_inst, nl.pin_name, strict=True))}
+        clock = r.node_clock
+        node_of = _node_index(r, nl)
+        best: dict[int, tuple[float, int, int, float]] = {}
+        for path in r.setup_paths[:n_paths]:
+            if path.slack >= margin:
+                break
+            for s_i, (st, nxt) in enumerate(zip(path.stages[:-1], path.stages[1:], strict=True)):
+                drv, sink = pin_of.get(st.node), pin_of.get(nxt.node)
+                info = lv.cells.get(st.cell) if st.cell else None
+                if drv is None or sink is None or sink in tabu or info is None or nl.pin_name[drv] not in info.outputs:
+                    continue
+                if nl.pin_net[sink] != nl.pin_net[drv] or (clock is not None and clock[node_of(drv)] >= 0):
+                    continue
+                (dx, dy), (sx, sy) = nl.centre(nl.pin_inst[drv]), nl.centre(nl.pin_inst[sink])
+                dist = abs(dx - sx) + abs(dy - sy)
+                if sink not in best or dist > best[sink][0]:
+                    best[sink] = (dist, drv, sink, path.stages[s_i - 1].slew if s_i > 0 else 0.0)
+        drv0 = self._drv_total(res)
+        for dist, drv, sink, in_slew in sorted(best.values(), reverse=True)[:max_trials]:
+            half = self.timer.c_per_m * dist / 2
+            if 2 * half < 4 * self._pin_cap(sink):  # a short wire: nothing to gain
+                break
+            at = nl.mark()
+            net = nl.pin_net[drv]
+            (dx, dy), (sx, sy) = nl.centre(nl.pin_inst[drv]), nl.centre(nl.pin_inst[sink])
+            dcell, dpin = nl.inst_cell[nl.pin_inst[drv]], nl.pin_name[drv]
+            rest = nl.pin_net[drv]  # the driver keeps its other loads: their pins on top of half the wire
+            other = sum(self._pin_cap(q) for q in range(len(nl.pin_name)) if nl.pin_net[q] == rest and q not in (drv, sink))
+
+            def cost(b: str, half: float = half, dcell: str = dcell, dpin: str = dpin, in_slew: float = in_slew,
+                     other: float = other, sink: int = sink) -> float:
+                """Estimated driver + repeater delay with `b` halfway (the buffer that is fastest)."""
+                cb = lv.cells[b]
+                d_up, s_up = lv.arc_delay_slew(dcell, dpin, in_slew, other + half + cb.pin_cap[cb.inputs[0]])
+                return d_up + lv.arc_delay_slew(b, cb.outputs[0], s_up, half + self._pin_cap(sink))[0]
+
+            buf = min(lv.buffers, key=cost)
+            ci = lv.cells[buf]
+            out = nl.new_net("repeat_net")
+            nl.set_net(sink, out)
+            w, h = self.sizes(buf)
+            nl.add_cell(buf, {ci.inputs[0]: net, ci.outputs[0]: out}, (dx + sx) / 2, (dy + sy) / 2, w, h, "repeater")
+            new = self.timer.run(nl, max_paths=200)
+            nws, ntns = self._worst(new, "setup")
+            better = nws >= ws - 1e-13 and ntns >= tns - 1e-13 and (nws > ws + 1e-13 or ntns > tns + 1e-13)
+            if better and self._drv_total(new) <= drv0:
+                self.stats.setup_buffers += 1
+                return new, nws, ntns
+            nl.rollback(at)
+            nl.set_net(sink, net)
+            tabu.add(sink)
+        return None
 
     def _split_buffer(self, load: float) -> str:
         """Smallest buffer that drives `load` within its (margin-tightened) limits, else the

@@ -192,3 +192,30 @@ def test_back_end_cells_kept_in_their_fence(small):
     assert abs(nl.x[rb] / 0.46e-6 - round(nl.x[rb] / 0.46e-6)) < 1e-6 and nl.y[rb] in (0.0, 2.72e-6, 5.44e-6, 8.16e-6)
     moved = {rb}
     assert all((nl.x[k], nl.y[k]) == (before[0][k], before[1][k]) for k in range(len(names)) if k not in moved)
+
+
+def test_repeater_on_a_long_critical_wire(small):
+    """A 1.28 V delay cell (hb) driving a flop 600 µm away, the clock 0.1 ns too short: no sizing
+    or off-path split applies (moves=()), a repeater halfway along the wire recovers slack, and
+    it sits between the driver and the sink."""
+    from flow.engines import sta
+    from flow.engines.repair import DesignRules, LibView, Repairer, Timer
+
+    design, plat = small
+    vl = "ss_n40C_1v28"
+    lib = plat.liberty(vl)
+
+    def tc(period: float) -> sta.TimingConstraints:
+        return sta.TimingConstraints(clocks=[sta.ClockDef("clk", period, (0.0, period / 2), ["clk"])])
+
+    nl = _line(design, 600e-6)
+    ws = Timer({vl: lib}, tc(50e-9), plat.signal_layer).run(nl)[vl].setup_wns
+    period = 50e-9 - ws - 0.1e-9
+    rep = Repairer(nl, LibView(lib, lambda _n: False), Timer({vl: lib}, tc(period), plat.signal_layer),
+                   lambda c: (2e-6, 2.72e-6), DesignRules(None, 0.2, 0.2))
+    n = len(nl.inst_names)
+    ws0, ws1 = rep.repair_setup(0.0, moves=(), repeat=True, max_rounds=3)
+    assert ws0 == pytest.approx(-0.1e-9, abs=1e-12)
+    assert ws1 > ws0 + 0.1e-9 and len(nl.inst_names) > n
+    hb, f2 = nl.centre(nl.inst_names.index("hb"))[0], nl.centre(nl.inst_names.index("f2"))[0]
+    assert hb < nl.centre(n)[0] < f2 and nl.inst_names[n].startswith("repeater")
