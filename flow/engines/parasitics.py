@@ -18,6 +18,7 @@ tree: `R * (wire C + all load pins)`, best-case: none), as OpenSTA's estimate do
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from flow.engines.model import FlatDesign
 from flow.errors import ConfigError
-from flow.formats.spef import Spef
+from flow.formats.spef import Spef, SpefFlat, SpefNet
 from flow.util import gc_paused
 
 
@@ -65,15 +66,54 @@ class WireLoad:
         return np.where(f >= fo[-1], ln[-1] + (f - fo[-1]) * self.slope, out)
 
 
+Tree = tuple[dict[str, float], list[tuple[str, str, float]]]  # node -> F, (node, node, ohm)
+
+
+def _normaliser(delimiter: str) -> Callable[[str], str]:
+    """`inst:pin` -> the timing node name `inst/pin` (a net's internal node `net:1` likewise)."""
+    normed: dict[str, str] = {}  # a node is named in *CAP and in *RES: convert it once
+
+    def norm(node: str) -> str:
+        out = normed.get(node)
+        if out is None:
+            obj, sep, tail = node.rpartition(delimiter)
+            out = normed[node] = f"{obj}/{tail}" if sep else node
+        return out
+
+    return norm
+
+
+class _SpefTrees(Mapping[int, Tree]):
+    """The RC trees of a scanned SPEF (design net -> tree), built per net only when asked; the
+    STA takes the flat arrays (`Parasitics.rc_arrays`) instead."""
+
+    def __init__(self, flat: SpefFlat, net_q: dict[int, int], delimiter: str) -> None:
+        self._flat, self._q, self._norm = flat, net_q, _normaliser(delimiter)
+
+    def __getitem__(self, k: int) -> Tree:
+        return _tree(self._flat.net(self._q[k]), self._norm)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._q)
+
+    def __len__(self) -> int:
+        return len(self._q)
+
+
+def _tree(net: SpefNet, norm: Callable[[str], str]) -> Tree:
+    return ({norm(a): c for a, c in net.caps.items()}, [(norm(a), norm(b), r) for a, b, r in net.res])
+
+
 @dataclass
 class Parasitics:
     """Wire capacitance per design net (F) and optional RC trees per net."""
 
     wire_cap: np.ndarray
-    trees: dict[int, tuple[dict[str, float], list[tuple[str, str, float]]]] = field(default_factory=dict)
+    trees: Mapping[int, Tree] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     wire_load: WireLoad | None = None  # estimate nets from it (the STA knows the fanouts)
     _delays: dict[tuple[int, str], float] = field(default_factory=dict, repr=False)
+    _flat: tuple[SpefFlat, dict[int, int], str] | None = field(default=None, repr=False)
 
     @classmethod
     def zero(cls, design: FlatDesign) -> Parasitics:
@@ -97,19 +137,12 @@ class Parasitics:
         for k, nm in enumerate(design.net_names):
             if " [" in nm:
                 index.setdefault(nm.replace(" [", "["), k)
+        if spef.flat is not None:
+            return cls._from_flat(spef, spef.flat, index, len(design.net_names))
         caps = np.zeros(len(design.net_names))
-        trees: dict[int, tuple[dict[str, float], list[tuple[str, str, float]]]] = {}
+        trees: dict[int, Tree] = {}
         unknown: list[str] = []
-        d = spef.delimiter
-        normed: dict[str, str] = {}  # a node is named in *CAP and in *RES: convert it once
-
-        def norm(node: str) -> str:  # `inst:pin` -> the timing node name `inst/pin`
-            out = normed.get(node)
-            if out is None:
-                obj, sep, tail = node.rpartition(d)
-                out = normed[node] = f"{obj}/{tail}" if sep else node
-            return out
-
+        norm = _normaliser(spef.delimiter)
         for name, net in spef.nets.items():
             k = index.get(name)
             if k is None:
@@ -117,13 +150,32 @@ class Parasitics:
                 continue
             caps[k] = sum(net.caps.values()) if net.caps else net.total_cap
             if net.res:
-                trees[k] = ({norm(a): c for a, c in net.caps.items()},
-                            [(norm(a), norm(b), r) for a, b, r in net.res])
-        warnings = []
-        if unknown:
-            warnings.append(f"SPEF {spef.path}: {len(unknown)} net(s) not in the netlist, ignored "
-                            f"(e.g. {', '.join(unknown[:3])})")
-        return cls(caps, trees, warnings)
+                trees[k] = _tree(net, norm)
+        return cls(caps, trees, _unknown_warning(spef, unknown))
+
+    @classmethod
+    def _from_flat(cls, spef: Spef, flat: SpefFlat, index: dict[str, int], n_nets: int) -> Parasitics:
+        """`from_spef` on the scanner's flat records: the same nets, capacitances and trees
+        (the trees stay arrays until someone asks for one)."""
+        from flow.engines import rc_kernels
+
+        wire = rc_kernels.spef_wire_caps(flat.net_cap0, flat.cap_node, flat.cap_val, flat.net_total,
+                                         len(flat.names)).tolist()
+        nres = np.diff(flat.net_res0).tolist()
+        caps = np.zeros(n_nets)
+        net_q: dict[int, int] = {}
+        unknown: list[str] = []
+        for name, q in flat.net_order().items():
+            k = index.get(name)
+            if k is None:
+                unknown.append(name)
+                continue
+            caps[k] = wire[q]
+            if nres[q]:
+                net_q[k] = q
+        par = cls(caps, _SpefTrees(flat, net_q, spef.delimiter), _unknown_warning(spef, unknown))
+        par._flat = (flat, net_q, spef.delimiter)
+        return par
 
     def load_delays(self, net: int, driver: str, pin_caps: dict[str, float]) -> dict[str, float]:
         """Elmore delay (s) from `driver` to every node of net's RC tree; {} without a tree."""
@@ -162,6 +214,8 @@ class Parasitics:
         slot q's nodes are node_start[q]:node_start[q+1] (local ids in first-seen order over
         the resistors, then the capacitances), node_gid the timing node from `node_index`
         (-1: an internal node), resistor ends local ids."""
+        if self._flat is not None and isinstance(self.trees, _SpefTrees):
+            return self._rc_arrays_flat(node_index)
         nets = np.fromiter(self.trees.keys(), dtype=np.int64, count=len(self.trees))
         node_start, res_start = [0], [0]
         gid: list[int] = []
@@ -186,3 +240,35 @@ class Parasitics:
         return (nets, np.array(node_start, dtype=np.int64), np.array(gid, dtype=np.int64),
                 np.array(ncap, dtype=float), np.array(res_start, dtype=np.int64),
                 np.array(ra, dtype=np.int64), np.array(rb, dtype=np.int64), np.array(rr, dtype=float))
+
+    def _rc_arrays_flat(self, node_index: dict[str, int]) -> tuple[np.ndarray, ...]:
+        """`rc_arrays` from the SPEF scanner's records (compiled; no per-node Python work but
+        one name look-up per distinct node)."""
+        from flow.engines import rc_kernels
+
+        assert self._flat is not None
+        flat, net_q, delimiter = self._flat
+        normed = flat.node_names
+        if normed is None:
+            norm = _normaliser(delimiter)
+            normed = [norm(nm) for nm in flat.names]
+        if len(set(normed)) == len(normed):
+            norm_names, norm_of = normed, np.arange(len(normed), dtype=np.int64)
+        else:  # two names of a net that differ only in their delimiter: one node, as a dict keeps it
+            norm_id: dict[str, int] = {}
+            norm_of = np.array([norm_id.setdefault(nm, len(norm_id)) for nm in normed], dtype=np.int64)
+            norm_names = list(norm_id)
+        nets = np.fromiter(net_q.keys(), dtype=np.int64, count=len(net_q))
+        qs = np.fromiter(net_q.values(), dtype=np.int64, count=len(net_q))
+        node_start, node_norm, node_cap, res_start, ra, rb, rr = rc_kernels.spef_tree_arrays(
+            qs, flat.net_cap0, flat.net_res0, flat.cap_node, flat.cap_val, flat.res_a, flat.res_b, flat.res_val,
+            norm_of, len(flat.names), len(norm_names))
+        get = node_index.get
+        gid_of = np.array([get(nm, -1) for nm in norm_names], dtype=np.int64)
+        return nets, node_start, gid_of[node_norm], node_cap, res_start, ra, rb, rr
+
+
+def _unknown_warning(spef: Spef, unknown: list[str]) -> list[str]:
+    if not unknown:
+        return []
+    return [f"SPEF {spef.path}: {len(unknown)} net(s) not in the netlist, ignored (e.g. {', '.join(unknown[:3])})"]

@@ -250,3 +250,109 @@ def warm_up() -> None:
     pi_elmore_all(i64, i64, i2, np.array([0, 1], dtype=np.int64), np.zeros(2), np.array([0, 1], dtype=np.int64),
                   i64, i64 + 1, np.ones(1), f2, np.ones(2, dtype=bool), np.zeros(2, dtype=np.int64), i64,
                   i64, np.zeros((1, 2, 3)), np.zeros(1, dtype=bool), np.zeros((2, 2)))
+
+
+@njit(cache=True, nogil=True)
+def _raw_caps(q, net_cap0, cap_node, cap_val, mark, acc, order):  # pragma: no cover - compiled
+    """Net q's ground capacitance per node, accumulated in line order as the SPEF reader's dict
+    (first value 0.0 + c); returns how many nodes, listed in order[:count] by first appearance."""
+    cnt = 0
+    for i in range(net_cap0[q], net_cap0[q + 1]):
+        r = cap_node[i]
+        if mark[r] != q:
+            mark[r] = q
+            acc[r] = 0.0 + cap_val[i]
+            order[cnt] = r
+            cnt += 1
+        else:
+            acc[r] = acc[r] + cap_val[i]
+    return cnt
+
+
+@njit(cache=True, nogil=True)
+def spef_wire_caps(net_cap0, cap_node, cap_val, net_total, n_names):  # pragma: no cover - compiled
+    """Wire capacitance of every SPEF net as `Parasitics.from_spef` sums it: the per-node
+    capacitances in the order the nodes first appear (Python's float sum, from 0.0), or the
+    `*D_NET` total when the net has no `*CAP`."""
+    nq = net_total.size
+    mark = np.full(n_names, -1, dtype=np.int64)
+    acc = np.zeros(n_names)
+    order = np.empty(max(cap_node.size, 1), dtype=np.int64)
+    out = np.empty(nq)
+    for q in range(nq):
+        cnt = _raw_caps(q, net_cap0, cap_node, cap_val, mark, acc, order)
+        if cnt == 0:
+            out[q] = net_total[q]
+        else:
+            s = 0.0
+            for j in range(cnt):
+                s += acc[order[j]]
+            out[q] = s
+    return out
+
+
+@njit(cache=True, nogil=True)
+def spef_tree_arrays(qs, net_cap0, net_res0, cap_node, cap_val, res_a, res_b, res_val, norm_of,
+                     n_names, n_norm):  # pragma: no cover - compiled
+    """`Parasitics.rc_arrays` of SPEF nets qs (in slot order) from the reader's flat records:
+    per slot the nodes (normalised-name ids) in first-seen order over the resistors, then the
+    capacitance nodes; the capacitance of a normalised name is that of the last raw name that
+    normalises to it (as the dict the Python path builds). Returns (node_start, node_norm,
+    node_cap, res_start, res_a, res_b, res_r) with resistor ends as local ids."""
+    ns = qs.size
+    mark = np.full(n_names, -1, dtype=np.int64)
+    acc = np.zeros(n_names)
+    order = np.empty(max(cap_node.size, 1), dtype=np.int64)
+    nmark = np.full(n_norm, -1, dtype=np.int64)
+    nval = np.zeros(n_norm)
+    lmark = np.full(n_norm, -1, dtype=np.int64)
+    lid = np.zeros(n_norm, dtype=np.int64)
+    nodes_max = 0
+    res_n = 0
+    for s in range(ns):
+        q = qs[s]
+        nodes_max += 2 * (net_res0[q + 1] - net_res0[q]) + (net_cap0[q + 1] - net_cap0[q])
+        res_n += net_res0[q + 1] - net_res0[q]
+    node_start = np.zeros(ns + 1, dtype=np.int64)
+    node_norm = np.empty(nodes_max, dtype=np.int64)
+    node_cap = np.empty(nodes_max)
+    res_start = np.zeros(ns + 1, dtype=np.int64)
+    ra = np.empty(res_n, dtype=np.int64)
+    rb = np.empty(res_n, dtype=np.int64)
+    rr = np.empty(res_n)
+    nn = 0
+    nr = 0
+    for s in range(ns):
+        q = qs[s]
+        cnt = _raw_caps(q, net_cap0, cap_node, cap_val, mark, acc, order)
+        for j in range(cnt):  # {norm(a): c for a, c in caps.items()}
+            r = order[j]
+            m = norm_of[r]
+            nmark[m] = s
+            nval[m] = acc[r]
+        base = nn
+        for i in range(net_res0[q], net_res0[q + 1]):
+            for end in range(2):
+                m = norm_of[res_a[i] if end == 0 else res_b[i]]
+                if lmark[m] != s:
+                    lmark[m] = s
+                    lid[m] = nn - base
+                    node_norm[nn] = m
+                    nn += 1
+            ra[nr] = lid[norm_of[res_a[i]]]
+            rb[nr] = lid[norm_of[res_b[i]]]
+            rr[nr] = res_val[i]
+            nr += 1
+        for j in range(cnt):
+            m = norm_of[order[j]]
+            if lmark[m] != s:
+                lmark[m] = s
+                lid[m] = nn - base
+                node_norm[nn] = m
+                nn += 1
+        for v in range(base, nn):
+            m = node_norm[v]
+            node_cap[v] = nval[m] if nmark[m] == s else 0.0
+        node_start[s + 1] = nn
+        res_start[s + 1] = nr
+    return node_start, node_norm[:nn], node_cap[:nn], res_start, ra, rb, rr

@@ -18,9 +18,13 @@ base is not a plain identifier (`\\b.x[0] `) and kept otherwise (`a[0]`).
 from __future__ import annotations
 
 import math
+import operator
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from flow.errors import FormatError
 from flow.util import gc_paused, read_bytes_maybe_gzip
@@ -42,15 +46,88 @@ class SpefNet:
 
 
 @dataclass
+class SpefFlat:
+    """The nets of a SPEF as flat records (from `spef_scan`), names as indices into `names`
+    (name-mapped and unescaped). Net q's capacitances are cap_*[net_cap0[q]:net_cap0[q+1]]
+    (cap_node: the node of this net a coupling capacitance is grounded on), resistors and
+    connections likewise; `conn_dir` are byte spans of `data` (decoded only when asked)."""
+
+    names: list[str]
+    net_name: np.ndarray
+    net_total: np.ndarray
+    net_cap0: np.ndarray
+    net_res0: np.ndarray
+    net_conn0: np.ndarray
+    cap_node: np.ndarray
+    cap_val: np.ndarray
+    res_a: np.ndarray
+    res_b: np.ndarray
+    res_val: np.ndarray
+    conn_node: np.ndarray
+    conn_dir: np.ndarray
+    data: bytes
+    node_names: list[str] | None = None  # names with the last delimiter made `/`, when known
+
+    def net(self, q: int) -> SpefNet:
+        """Net q as the Python reader builds it."""
+        nm = self.names
+        c0, c1 = int(self.net_cap0[q]), int(self.net_cap0[q + 1])
+        caps: dict[str, float] = {}
+        for node, c in zip(self.cap_node[c0:c1].tolist(), self.cap_val[c0:c1].tolist(), strict=True):
+            caps[nm[node]] = caps.get(nm[node], 0.0) + c
+        r0, r1 = int(self.net_res0[q]), int(self.net_res0[q + 1])
+        res = [(nm[a], nm[b], r) for a, b, r in zip(self.res_a[r0:r1].tolist(), self.res_b[r0:r1].tolist(),
+                                                     self.res_val[r0:r1].tolist(), strict=True)]
+        k0, k1 = int(self.net_conn0[q]), int(self.net_conn0[q + 1])
+        conns = [(nm[n], unescape(self.data[a:b].decode("ascii")).upper())
+                 for n, (a, b) in zip(self.conn_node[k0:k1].tolist(), self.conn_dir[k0:k1].tolist(), strict=True)]
+        return SpefNet(nm[int(self.net_name[q])], float(self.net_total[q]), conns, caps, res)
+
+    def net_order(self) -> dict[str, int]:
+        """Net name -> the net q that the name finally stands for (a repeated `*D_NET` replaces
+        the earlier one but keeps its place, as in the Python reader's dict)."""
+        out: dict[str, int] = {}
+        nm = self.names
+        for q, k in enumerate(self.net_name.tolist()):
+            out[nm[k]] = q
+        return out
+
+
+class _LazyNets(Mapping[str, SpefNet]):
+    """`Spef.nets` of a scanned file: SpefNet objects are built on first use only (the STA
+    reads the flat records)."""
+
+    def __init__(self, flat: SpefFlat) -> None:
+        self._flat = flat
+        self._nets: dict[str, SpefNet] | None = None
+
+    def _all(self) -> dict[str, SpefNet]:
+        if self._nets is None:
+            self._nets = {name: self._flat.net(q) for name, q in self._flat.net_order().items()}
+        return self._nets
+
+    def __getitem__(self, name: str) -> SpefNet:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+@dataclass
 class Spef:
     path: Path | None
     design: str
     divider: str
     delimiter: str
-    nets: dict[str, SpefNet]
+    nets: Mapping[str, SpefNet]
+    flat: SpefFlat | None = None  # set when the compiled scanner read the nets
 
 
 _ESCAPED = re.compile(r"\\(.)")
+_GROUP1 = operator.itemgetter(1)  # a match -> its escaped character (cheaper than a template)
 _TOKEN = re.compile(r"(?:\\.|[^\s\\])+")  # whitespace-separated, a backslash escapes the next char
 _BUS_BIT = re.compile(r"^(.*?) ?\[(\d+)\]$")
 _PLAIN_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -59,7 +136,7 @@ _NEEDS_ESCAPE = re.compile(r"[^A-Za-z0-9_]")
 
 def unescape(name: str) -> str:
     """SPEF name -> netlist name (`dpath\\.x\\[3\\]` -> `dpath.x[3]`)."""
-    return _ESCAPED.sub(r"\1", name) if "\\" in name else name
+    return _ESCAPED.sub(_GROUP1, name) if "\\" in name else name
 
 
 def _esc(text: str) -> str:
@@ -84,10 +161,6 @@ def spef_node(node: str, delimiter: str = ":") -> str:
     return f"{spef_name(obj)}{delimiter}{pin}"
 
 
-def _open_text(path: Path) -> list[str]:
-    return read_bytes_maybe_gzip(path, "SPEF").decode("utf-8", errors="replace").splitlines()
-
-
 def _unit(path: Path, lineno: int, toks: list[str], table: dict[str, float]) -> float:
     if len(toks) < 3:
         raise FormatError(path, lineno, f"{toks[0]} needs a value and a unit")
@@ -97,11 +170,41 @@ def _unit(path: Path, lineno: int, toks: list[str], table: dict[str, float]) -> 
         raise FormatError(path, lineno, f"bad unit {' '.join(toks[1:3])!r}") from None
 
 
+@dataclass
+class _Header:
+    """What the lines before the first `*D_NET` set: units, names, the name map."""
+
+    cu: float
+    ru: float
+    design: str
+    divider: str
+    delimiter: str
+    names: dict[str, str]
+    seen_header: bool
+    stopped: bool  # a *D_NET was met among the lines
+
+
+_DNET_LINE = re.compile(rb"(?m)^[ \t]*\*[Dd]_[Nn][Ee][Tt][ \t]")
+
+
 @gc_paused
-def read_spef(path: str | Path) -> Spef:
-    """Parse a SPEF file (plain or gzip) into SI-valued nets keyed by (name-mapped) net name."""
+def read_spef(path: str | Path, fast: bool = True) -> Spef:
+    """Parse a SPEF file (plain or gzip) into SI-valued nets keyed by (name-mapped) net name.
+    The nets are read by the compiled scanner (`spef_scan`) when it accepts the file, else (and
+    with `fast=False`) line by line in Python; both give the same result."""
     path = Path(path)
-    lines = _open_text(path)
+    data = read_bytes_maybe_gzip(path, "SPEF")
+    if fast:
+        spef = _read_fast(path, data)
+        if spef is not None:
+            return spef
+    out = _read_python(path, data.decode("utf-8", errors="replace").splitlines())
+    assert isinstance(out, Spef)
+    return out
+
+
+def _read_python(path: Path, lines: list[str], header_only: bool = False) -> Spef | _Header:
+    """The line-by-line reader; with `header_only`, stop at the first `*D_NET`."""
     cu, ru = 1e-12, 1.0
     design, divider, delimiter = "", "/", ":"
     names: dict[str, str] = {}
@@ -170,6 +273,8 @@ def read_spef(path: str | Path) -> Spef:
                    "*BUS_DELIMITER", "*PORTS", "*POWER_NETS", "*GROUND_NETS") or k == "*NAME_MAP":
             section = k
         elif k == "*D_NET":
+            if header_only:  # the compiled scanner takes over from here
+                return _Header(cu, ru, design, divider, delimiter, names, seen_header, stopped=True)
             if len(toks) < 3:
                 raise FormatError(path, lineno, "*D_NET needs a net name and a total capacitance")
             try:
@@ -230,11 +335,84 @@ def read_spef(path: str | Path) -> Spef:
             continue
         else:
             raise FormatError(path, lineno, f"unexpected SPEF statement {toks[0]!r}")
+    if header_only:
+        return _Header(cu, ru, design, divider, delimiter, names, seen_header, stopped=False)
     if not seen_header:
         raise FormatError(path, 1, "not a SPEF file (no *SPEF header)")
     if cur is not None:
         raise FormatError(path, lineno, f"file ends inside *D_NET {cur.name} (truncated: no *END)")
     return Spef(path, design, divider, delimiter, nets)
+
+
+def _read_fast(path: Path, data: bytes) -> Spef | None:
+    """The nets read by the compiled scanner, the header by the Python reader; None when the
+    scanner does not accept the file (see `spef_scan`): the caller reads it in Python then."""
+    from flow.formats import spef_scan
+
+    m0 = _DNET_LINE.search(data)
+    if m0 is None:
+        return None
+    off = m0.start()
+    head = _read_python(path, data[:off].decode("utf-8", errors="replace").splitlines(), header_only=True)
+    assert isinstance(head, _Header)
+    if head.stopped or not head.seen_header:
+        return None
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ok, _counts, nets, caps, res, conns, names_b, special, slow = spef_scan.scan(buf, off, head.cu, head.ru,
+                                                                                 spef_scan.POW10)
+    if not ok:
+        return None
+    toks = names_b.tobytes().decode("ascii").split("\n")[:-1]
+    names, delim = head.names, head.delimiter
+
+    def mapped(tok: str) -> str | None:
+        t = unescape(tok)
+        if t.startswith("*"):
+            h, sep, tail = t.partition(delim)
+            if h in names:
+                return names[h] + sep + tail
+            if h[1:].isdigit():
+                return None  # an undefined index: the Python reader names the line
+        return t
+
+    raw = toks[:]
+    for i in np.flatnonzero(special).tolist():
+        r = mapped(toks[i])
+        if r is None:
+            return None
+        raw[i] = r
+    node_names = None
+    if len(set(raw)) == len(raw):  # distinct tokens, distinct names: a name's id is its token's
+        names_out, tok_rid = raw, np.arange(len(raw), dtype=np.int64)
+        if len(delim) == 1:  # timing node names (`inst/pin`) of all at once, compiled
+            node_names = spef_scan.last_to_slash(names_b, ord(delim)).tobytes().decode("ascii").split("\n")[:-1]
+            for i in np.flatnonzero(special).tolist():
+                obj, sep, tail = raw[i].rpartition(delim)
+                node_names[i] = f"{obj}/{tail}" if sep else raw[i]
+    else:
+        rid_of: dict[str, int] = {}
+        tok_rid = np.array([rid_of.setdefault(r, len(rid_of)) for r in raw], dtype=np.int64)
+        names_out = list(rid_of)
+    net_tok, net_tot, net_cap0, net_res0, net_conn0 = nets
+    cap_a, cap_b, cap_v = caps
+    res_a, res_b, res_v = res
+    for kind, rec, a, b in slow.tolist():  # numbers the scanner leaves to float()
+        v = float(data[a:b]) * (head.ru if kind == spef_scan.SLOW_RES else head.cu)
+        if not math.isfinite(v) or (v < 0 and not (kind == spef_scan.SLOW_CAP and cap_b[rec] >= 0)):
+            return None
+        (net_tot if kind == spef_scan.SLOW_TOTAL else res_v if kind == spef_scan.SLOW_RES else cap_v)[rec] = v
+    cap_node = tok_rid[cap_a]
+    coupled = np.flatnonzero(cap_b >= 0)
+    if coupled.size:  # ground a coupling capacitance on the node of this net (Python reader's rule)
+        owner = np.searchsorted(net_cap0, coupled, side="right") - 1
+        for i, q in zip(coupled.tolist(), owner.tolist(), strict=True):
+            net_name, a_name = raw[int(net_tok[q])], raw[int(cap_a[i])]
+            if not (a_name.startswith(net_name + delim) or a_name == net_name):
+                cap_node[i] = tok_rid[cap_b[i]]
+    flat = SpefFlat(names_out, tok_rid[net_tok], net_tot, net_cap0, net_res0, net_conn0, cap_node, cap_v,
+                    tok_rid[res_a], tok_rid[res_b], res_v, tok_rid[conns[0]], np.stack([conns[1], conns[2]], axis=1),
+                    data, node_names)
+    return Spef(path, head.design, head.divider, delim, _LazyNets(flat), flat)
 
 
 def write_spef(path: str | Path, design: str, nets: list[SpefNet], delimiter: str = ":") -> None:
