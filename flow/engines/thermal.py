@@ -613,6 +613,43 @@ def _stencil_matvec(model: ThermalModel, c_scale: float, a: float) -> Callable[[
     return matvec
 
 
+def _inv_diag_block_first(K: np.ndarray, n: int) -> np.ndarray:
+    """Inverse of a symmetric K whose leading 2n × 2n block is 2 × 2 blocks of *diagonal* n × n
+    matrices (a Woodbury capacitance matrix's row-line part: one 2 × 2 system per mode), by the
+    Schur complement of that block: only the rest is inverted densely — at 64×64 a 66² inverse
+    instead of 128², the larger part of a solver's build. Each layer's first mode goes with the
+    dense rest: it carries the links' rank-8 periphery term, large and nearly singular in the
+    steady solve, where a closed-form 2 × 2 inverse would lose digits that LU keeps."""
+    if n <= 1:
+        return np.linalg.inv(K)
+    m = n - 1
+    lead = np.r_[1:n, n + 1:2 * n]
+    perm = np.r_[lead, 0, n, 2 * n:K.shape[0]]
+    Kp = K[np.ix_(perm, perm)]
+    k = 2 * m
+    a00, a01 = np.diag(Kp[:m, :m]), np.diag(Kp[:m, m:k])
+    a10, a11 = np.diag(Kp[m:k, :m]), np.diag(Kp[m:k, m:k])
+    det = a00 * a11 - a01 * a10
+    i00, i01, i10, i11 = a11 / det, -a01 / det, -a10 / det, a00 / det
+    B = Kp[:k, k:]
+    X = np.concatenate([i00[:, None] * B[:m] + i01[:, None] * B[m:], i10[:, None] * B[:m] + i11[:, None] * B[m:]])
+    s_inv = np.linalg.inv(Kp[k:, k:] - B.T @ X)
+    xs = X @ s_inv
+    out_p = np.empty_like(K)
+    out_p[:k, :k] = xs @ X.T
+    idx = np.arange(m)
+    out_p[idx, idx] += i00
+    out_p[idx, m + idx] += i01
+    out_p[m + idx, idx] += i10
+    out_p[m + idx, m + idx] += i11
+    out_p[:k, k:] = -xs
+    out_p[k:, :k] = -xs.T
+    out_p[k:, k:] = s_inv
+    out = np.empty_like(K)
+    out[np.ix_(perm, perm)] = out_p
+    return out
+
+
 def _direct_solver(model: ThermalModel, c_scale: float, a: float) -> Callable[[np.ndarray], np.ndarray]:
     """Exact solve of (c_scale·C + a·G)·x = b for the grid model, numpy only.
 
@@ -705,7 +742,7 @@ def _direct_solver(model: ThermalModel, c_scale: float, a: float) -> Callable[[n
                 E[csl[lam].start, 4 * lam + 3] = s2 * math.sqrt(nr / 2)
         K += E @ d_lines @ E.T
         K[np.diag_indices(size)] += 1.0 / (a * np.repeat([g_sp[0], g_sk[0], g_sp[1], g_sk[1]], [n2, n2, n1, n1]))
-        classes.append((s1, s2, kc, kr, rsl, csl, E, np.linalg.inv(K)))
+        classes.append((s1, s2, kc, kr, rsl, csl, E, _inv_diag_block_first(K, n2)))
     m = 4 * (nr + nc)
 
     w_rows = np.stack([wr[1], wr[-1]])  # (2, rows): the + and − pair of row lines
