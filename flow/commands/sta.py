@@ -4,15 +4,19 @@ report_checks / report_power) for one command line."""
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from flow.engines.model import FlatDesign
 
 
@@ -81,6 +85,26 @@ def _check_cells(libs: dict, design: FlatDesign, netlist: list[Path]) -> None:
     raise FormatError(path, line, f"cell {missing[0]!r} is in no Liberty library given{more}")
 
 
+def _collector_paused(work: Callable[[], None]) -> None:
+    """Run a command's work with the cyclic collector paused, and freeze the heap at its end
+    when this is the `vhflow` process (about to exit). Why: the readers and engines pause the
+    collector already, but the first allocations after each pause then walked every object
+    made during it (the unpickled netlist, the graph), the imports and the growing heap made it
+    walk everything ~50 times, and the interpreter's final collections walk the whole heap
+    again: ~0.5 s CPU in all at 100k instances (benchmarks/bench_sta.py). Frozen objects are
+    never collected, so only the console process freezes (an in-process caller, e.g. a test,
+    gets its collector back as it was)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        work()
+    finally:
+        if Path(sys.argv[0]).name == "vhflow":
+            gc.freeze()
+        if was_enabled:
+            gc.enable()
+
+
 def register(app: typer.Typer) -> None:
     """Add the `sta` and `power` sub-commands."""
 
@@ -108,32 +132,36 @@ def register(app: typer.Typer) -> None:
         duty: float = typer.Option(0.5, "--duty", help="With --power and --global-activity: the duty."),
     ) -> None:
         """Setup/hold analysis like `report_checks`, `report_wns`, `report_tns` (+ power)."""
-        from flow.stages.signoff import run_signoff
 
-        libs, design = _read_inputs(lib, netlist, top, corner)
-        res = run_signoff(netlist, top, libs, sdc, spef=spef,
-                          propagated=True if propagated_clock else None, do_power=with_power, design=design,
-                          wire_load=wire_load,
-                          global_activity=(global_activity, duty) if global_activity is not None else None)
-        for c, t in res.timing.items():
-            if as_json:
-                typer.echo(json.dumps({"corner": c, **t.to_json(paths)}, indent=2))
-                continue
-            if report_checks_n:
-                from flow.engines.sta_report import report_checks
+        def work() -> None:
+            from flow.stages.signoff import run_signoff
 
-                typer.echo(report_checks(t, report_checks_n))
-            else:
-                typer.echo(t.report_checks("max", paths))
-                typer.echo(t.report_checks("min", paths))
-            if check_types:
-                typer.echo(t.design_rules().report())
-            if with_power:
-                typer.echo(res.power[c].report_power())
-            typer.echo(f"wns {min(t.setup_wns, 0.0) * 1e9 if math.isfinite(t.setup_wns) else 0.0:.4f}")
-            typer.echo(f"tns {t.setup_tns * 1e9:.4f}")
-            for w in dict.fromkeys(res.warnings + t.warnings):  # the SDC ones are in both
-                typer.echo(f"Warning: {w}", err=True)
+            libs, design = _read_inputs(lib, netlist, top, corner)
+            res = run_signoff(netlist, top, libs, sdc, spef=spef,
+                              propagated=True if propagated_clock else None, do_power=with_power, design=design,
+                              wire_load=wire_load,
+                              global_activity=(global_activity, duty) if global_activity is not None else None)
+            for c, t in res.timing.items():
+                if as_json:
+                    typer.echo(json.dumps({"corner": c, **t.to_json(paths)}, indent=2))
+                    continue
+                if report_checks_n:
+                    from flow.engines.sta_report import report_checks
+
+                    typer.echo(report_checks(t, report_checks_n))
+                else:
+                    typer.echo(t.report_checks("max", paths))
+                    typer.echo(t.report_checks("min", paths))
+                if check_types:
+                    typer.echo(t.design_rules().report())
+                if with_power:
+                    typer.echo(res.power[c].report_power())
+                typer.echo(f"wns {min(t.setup_wns, 0.0) * 1e9 if math.isfinite(t.setup_wns) else 0.0:.4f}")
+                typer.echo(f"tns {t.setup_tns * 1e9:.4f}")
+                for w in dict.fromkeys(res.warnings + t.warnings):  # the SDC ones are in both
+                    typer.echo(f"Warning: {w}", err=True)
+
+        _collector_paused(work)
 
     @app.command("power")
     def power_cmd(
@@ -154,18 +182,22 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Power like `report_power` (groups × internal/switching/leakage)."""
-        from flow.stages.signoff import run_signoff
 
-        libs, design = _read_inputs(lib, netlist, top, corner)
-        res = run_signoff(netlist, top, libs, sdc, spef=spef, activity_file=vcd or saif,
-                          scope=scope, input_activity=input_activity,
-                          global_activity=(global_activity, duty) if global_activity is not None else None,
-                          design=design, wire_load=wire_load)
-        for c, p in res.power.items():
-            if as_json:
-                typer.echo(json.dumps({"corner": c, **p.to_json()}, indent=2))
-            else:
-                typer.echo(p.report_power())
-                typer.echo(res.activity[c].annotation_report())
-            for w in dict.fromkeys(res.warnings + p.warnings):
-                typer.echo(f"Warning: {w}", err=True)
+        def work() -> None:
+            from flow.stages.signoff import run_signoff
+
+            libs, design = _read_inputs(lib, netlist, top, corner)
+            res = run_signoff(netlist, top, libs, sdc, spef=spef, activity_file=vcd or saif,
+                              scope=scope, input_activity=input_activity,
+                              global_activity=(global_activity, duty) if global_activity is not None else None,
+                              design=design, wire_load=wire_load)
+            for c, p in res.power.items():
+                if as_json:
+                    typer.echo(json.dumps({"corner": c, **p.to_json()}, indent=2))
+                else:
+                    typer.echo(p.report_power())
+                    typer.echo(res.activity[c].annotation_report())
+                for w in dict.fromkeys(res.warnings + p.warnings):
+                    typer.echo(f"Warning: {w}", err=True)
+
+        _collector_paused(work)
