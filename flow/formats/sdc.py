@@ -6,7 +6,9 @@ not run `exec`, `open`, `file`, `source` or `socket`. Each top-level command has
 (`interp limit`), and where `fork` exists the evaluation runs in a child process with a memory
 cap and a watchdog, so neither `while {1} {}` nor a bignum or a 2 GB string in C can hang or
 kill the flow. SDC commands record into `TimingConstraints` (SI units); commands the embedded
-STA does not model, and unknown commands, become warnings naming file:line.
+STA does not model are refused (FormatError naming file:line: a constraint that changes timing
+must not be dropped quietly; `strict=False` turns these into warnings for readers that only want the
+clocks), unknown non-SDC commands become warnings naming file:line.
 """
 
 from __future__ import annotations
@@ -31,24 +33,36 @@ FORBIDDEN_COMMANDS = frozenset({
     "exec", "open", "file", "source", "socket", "load", "unload", "interp", "cd", "pwd", "glob", "exit",
     "fconfigure", "encoding", "close", "gets", "read", "chan", "after", "vwait", "update",
 })
+#: SDC and OpenSTA commands that change timing and the embedded STA does not implement: refused
+#: (strict) rather than read as unknown commands
+TIMING_COMMANDS = frozenset({
+    "create_generated_clock", "set_clock_sense", "set_sense", "set_data_check", "set_clock_gating_check",
+    "set_max_time_borrow", "set_ideal_latency", "set_ideal_transition", "set_resistance", "set_annotated_delay",
+    "set_annotated_check", "set_drive", "set_fanout_load", "set_port_fanout_number", "set_operating_conditions",
+    "set_logic_zero", "set_logic_one", "set_logic_dc", "set_min_pulse_width", "set_assigned_delay",
+    "set_assigned_check", "set_assigned_transition", "set_wire_load_selection_group", "set_clock_exclusivity",
+})
 #: seconds one top-level SDC command may run (Tcl `interp limit ... time`)
 COMMAND_TIME_LIMIT_S = 2.0
 #: an SDC larger than this is not a constraint file (and would not fit the time budget)
 MAX_SDC_BYTES = 64 << 20
 
 
-def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: float = 1e-15):
+def read_sdc(path: Path, design: FlatDesign, time_unit: float = 1e-9, cap_unit: float = 1e-15, *,
+             strict: bool = True):
     """Evaluate an SDC file in a safe Tcl interpreter; SDC commands fill a `TimingConstraints`.
 
     Times in the file are in `time_unit` (the Liberty time unit, ns for our PDKs) and
     capacitances in `cap_unit` (fF), as OpenSTA interprets SDC against the library units.
-    Raises FormatError(path, line, ...) for every problem, never another exception.
+    Raises FormatError(path, line, ...) for every problem, never another exception; with
+    `strict` (the default) also for constraints the embedded STA would time differently from
+    OpenSTA (multicycle paths, derates, generated clocks, -through, ...), else they are warnings.
     """
     import flow.engines.sta  # noqa: F401 - imported before the fork: the child starts at once, the parent unpickles
     from flow.util import read_text_file, run_isolated
 
     text = read_text_file(path, "SDC", max_bytes=MAX_SDC_BYTES)
-    return run_isolated(_evaluate, (Path(path), text, design, time_unit, cap_unit), what=f"SDC {path}",
+    return run_isolated(_evaluate, (Path(path), text, design, time_unit, cap_unit, strict), what=f"SDC {path}",
                         path=Path(path), timeout_s=COMMAND_TIME_LIMIT_S + 3.0)
 
 
@@ -71,7 +85,8 @@ def _commands(text: str, complete) -> list[tuple[int, str]]:
     return out
 
 
-def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_unit: float, progress=None):
+def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_unit: float, strict: bool = True,
+              progress=None):
     """The SDC's commands evaluated one by one in a safe child interpreter of a fresh Tcl."""
     import time
     import tkinter
@@ -119,6 +134,13 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
 
     def err(msg: str) -> FormatError:
         return FormatError(path, line_now(), msg)
+
+    def refuse(msg: str) -> None:
+        """A constraint the embedded STA cannot time as OpenSTA does: an error (strict), else a
+        warning, never dropped without a word."""
+        if strict:
+            raise err(f"{msg} is not supported by the embedded STA")
+        warn(f"{msg} is not modelled by the embedded STA; ignored")
 
     def number(s: str, what: str, *, positive: bool = False, nonnegative: bool = False) -> float:
         """A finite number from the SDC (a period of 0 or a negative load is an error)."""
@@ -218,60 +240,136 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
         wf = [number(x, "create_clock -waveform") * time_unit for x in split(o.get("-waveform", ""))] or [0.0, per / 2]
         if len(wf) < 2:
             raise err("create_clock -waveform needs a rise and a fall edge")
-        tc.clocks.append(ClockDef(name, per, (wf[0], wf[1]), srcs))
+        if len(wf) > 2:
+            refuse("create_clock -waveform with more than one rise and fall edge")
+        if o.get("-add") and any(set(srcs) & set(c.sources) for c in tc.clocks):
+            refuse("create_clock -add (several clocks on one source)")
+        # as OpenSTA: a clock of the same name is redefined in place (its latency, uncertainty,
+        # transition stay), and it takes its sources from clocks defined on them before (a clock
+        # left without sources is removed)
+        kept = []
+        for c in tc.clocks:
+            if c.name != name and c.sources and set(c.sources) & set(srcs):
+                c.sources = [x for x in c.sources if x not in srcs]
+                if not c.sources:
+                    continue
+            kept.append(c)
+        tc.clocks[:] = kept
+        same = [c for c in tc.clocks if c.name == name]
+        if same:
+            same[0].period, same[0].waveform, same[0].sources = per, (wf[0], wf[1]), srcs
+        else:
+            tc.clocks.append(ClockDef(name, per, (wf[0], wf[1]), srcs))
         return name
 
-    def clocks_of(s: str) -> list[ClockDef]:
-        names = set(split(s))
-        return [c for c in tc.clocks if c.name in names]
+    def clocks_of(s: str, what: str = "") -> list[ClockDef]:
+        """The clocks named in `s`; with `what`, other objects (pins, ports) are refused: a
+        latency or transition on a pin would be dropped."""
+        names = split(s)
+        known = {c.name for c in tc.clocks}
+        if what and any(x not in known for x in names):
+            refuse(f"{what} on pins or ports (not clocks: {', '.join(x for x in names if x not in known)[:200]})")
+        return [c for c in tc.clocks if c.name in set(names)]
 
-    io_index: dict[str, dict[tuple[str, str], IODelay]] = {}
+    # kind -> port -> (clock, clock edge) -> IODelay; the lists are built from it at the end
+    io_index: dict[str, dict[str, dict[tuple[str, bool], IODelay]]] = {"set_input_delay": {}, "set_output_delay": {}}
 
     def io_delay(kind: str, args: tuple[str, ...]) -> None:
+        """OpenSTA's semantics: one delay per (port, clock, clock edge); without -add_delay the
+        port's delays on other clocks or edges are removed, with it the values merge (the larger
+        max, the smaller min)."""
         o, pos = opts(args, {"-max", "-min", "-clock_fall", "-add_delay", "-rise", "-fall", "-network_latency_included",
                              "-source_latency_included"}, {"-clock", "-reference_pin"})
         if len(pos) < 2:
             raise err(f"{kind} needs a delay and ports")
         val = number(pos[0], kind) * time_unit
-        lst = tc.input_delays if kind == "set_input_delay" else tc.output_delays
-        index = io_index.setdefault(kind, {})
+        for opt in ("-rise", "-fall", "-reference_pin", "-network_latency_included", "-source_latency_included"):
+            if opt in o:
+                refuse(f"{kind} {opt}")
+                return
+        if "-clock" in o and o["-clock"] not in {c.name for c in tc.clocks}:
+            raise err(f"{kind} -clock {o['-clock']}: no such clock")
+        key = (o.get("-clock", ""), bool(o.get("-clock_fall")))
+        add = bool(o.get("-add_delay"))
+        both = not o.get("-max") and not o.get("-min")
+        per_port = io_index[kind]
         for p in (x for s in pos[1:] for x in split(s)):
-            prev = index.get((p, o.get("-clock", "")))
+            delays = per_port.setdefault(p, {})
+            prev = delays.get(key)
+            if not add:
+                delays.clear()
             if prev is None:
-                prev = IODelay(p, o.get("-clock", ""), bool(o.get("-clock_fall")), val, val)
-                lst.append(prev)
-                index[(p, prev.clock)] = prev
-            if o.get("-max") or not o.get("-min"):
-                prev.max = val
-            if o.get("-min") or not o.get("-max"):
-                prev.min = val
+                prev = IODelay(p, key[0], key[1], val, val)
+            elif add:
+                if o.get("-max") or both:
+                    prev.max = max(prev.max, val)
+                if o.get("-min") or both:
+                    prev.min = min(prev.min, val)
+            else:
+                if o.get("-max") or both:
+                    prev.max = val
+                if o.get("-min") or both:
+                    prev.min = val
+            delays[key] = prev
 
     def set_clock_uncertainty(*args: str) -> None:
-        o, pos = opts(args, {"-setup", "-hold"}, {"-from", "-to", "-rise_from", "-fall_from"})
+        o, pos = opts(args, {"-setup", "-hold"}, {"-from", "-to", "-rise_from", "-fall_from", "-rise_to", "-fall_to"})
         if not pos:
             raise err("set_clock_uncertainty needs a value")
         val = number(pos[0], "set_clock_uncertainty", nonnegative=True) * time_unit
-        for c in clocks_of(" ".join(pos[1:])) if len(pos) > 1 else tc.clocks:
+        if any(k in o for k in ("-from", "-to", "-rise_from", "-fall_from", "-rise_to", "-fall_to")):
+            refuse("set_clock_uncertainty between clocks (-from/-to)")
+            return
+        if len(pos) < 2:
+            raise err("set_clock_uncertainty needs clocks (OpenSTA: 'missing objects')")
+        for c in clocks_of(" ".join(pos[1:]), "set_clock_uncertainty"):
             if o.get("-setup") or not o.get("-hold"):
                 c.uncertainty_setup = val
             if o.get("-hold") or not o.get("-setup"):
                 c.uncertainty_hold = val
+
+    # (command, object) -> {(rise|fall, max|min): value}: one value per transition and min/max,
+    # as OpenSTA keeps them; the embedded STA has one, so values that end up different are refused
+    split_vals: dict[tuple[str, str], dict[tuple[str, str], Any]] = {}
+    split_line: dict[tuple[str, str], int | None] = {}
+
+    def one_value(what: str, obj: str, o: dict[str, Any], value: Any, default: Any, apply) -> None:
+        """Record `value` for the transitions / min-max the options select and apply it; the
+        object is remembered when its values differ (refused at the end unless made equal)."""
+        rfs = [r for r in ("rise", "fall") if o.get(f"-{r}")] or ["rise", "fall"]
+        mms = ([m for m, flags in (("max", ("-max", "-late")), ("min", ("-min", "-early"))) if any(o.get(f) for f in flags)]
+               or ["max", "min"])
+        vals = split_vals.setdefault((what, obj), {(r, m): default for r in ("rise", "fall") for m in ("max", "min")})
+        for r in rfs:
+            for m in mms:
+                vals[(r, m)] = value
+        apply(value)
+        if len(set(vals.values())) > 1:
+            split_line[(what, obj)] = line_now()
+        else:
+            split_line.pop((what, obj), None)
 
     def set_load(*args: str) -> None:
         o, pos = opts(args, {"-pin_load", "-wire_load", "-max", "-min", "-subtract_pin_load"}, set())
         if not pos:
             raise err("set_load needs a value")
         value = number(pos[0], "set_load", nonnegative=True) * cap_unit
+        if o.get("-subtract_pin_load"):
+            refuse("set_load -subtract_pin_load")
+            return
         for p in (x for s in pos[1:] for x in split(s)):
-            tc.port_load[p] = value
+            one_value("set_load", p, o, value, 0.0, lambda v, p=p: tc.port_load.__setitem__(p, v))
 
     def set_input_transition(*args: str) -> None:
         o, pos = opts(args, {"-max", "-min", "-rise", "-fall"}, {"-clock"})
         if not pos:
             raise err("set_input_transition needs a value")
         value = number(pos[0], "set_input_transition", nonnegative=True) * time_unit
+        if "-clock" in o:
+            refuse("set_input_transition -clock")
+            return
         for p in (x for s in pos[1:] for x in split(s)):
-            tc.input_transition[p] = value
+            one_value("set_input_transition", p, o, value, 0.0, lambda v, p=p: tc.input_transition.__setitem__(p, v))
 
     def set_propagated_clock(*args: str) -> None:
         for c in clocks_of(" ".join(args)) or tc.clocks:
@@ -279,19 +377,32 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
 
     def set_clock_transition(*args: str) -> None:
         o, pos = opts(args, {"-rise", "-fall", "-max", "-min"}, set())
-        for c in clocks_of(" ".join(pos[1:])):
-            c.transition = number(pos[0], "set_clock_transition", nonnegative=True) * time_unit
+        if len(pos) < 2:
+            raise err("set_clock_transition needs a value and clocks")
+        value = number(pos[0], "set_clock_transition", nonnegative=True) * time_unit
+        for c in clocks_of(" ".join(pos[1:]), "set_clock_transition"):
+            one_value("set_clock_transition", c.name, o, value, None, lambda v, c=c: setattr(c, "transition", v))
 
     def set_clock_latency(*args: str) -> None:
         o, pos = opts(args, {"-source", "-rise", "-fall", "-max", "-min", "-early", "-late"}, {"-clock"})
-        for c in clocks_of(" ".join(pos[1:])):
-            if o.get("-source"):
-                c.source_latency = number(pos[0], "set_clock_latency") * time_unit
-            else:
-                c.latency = number(pos[0], "set_clock_latency") * time_unit
+        if len(pos) < 2:
+            raise err("set_clock_latency needs a value and clocks")
+        if "-clock" in o:
+            refuse("set_clock_latency -clock (latency of one clock at a pin)")
+            return
+        if not o.get("-source") and (o.get("-early") or o.get("-late")):
+            raise err("set_clock_latency -early/-late need -source")
+        value = number(pos[0], "set_clock_latency") * time_unit
+        attr = "source_latency" if o.get("-source") else "latency"
+        for c in clocks_of(" ".join(pos[1:]), "set_clock_latency"):
+            one_value(f"set_clock_latency {attr}", c.name, o, value, 0.0, lambda v, c=c: setattr(c, attr, v))
 
     def set_false_path(*args: str) -> None:
         o, _ = opts(args, {"-setup", "-hold", "-rise", "-fall"}, {"-from", "-to", "-through"})
+        for opt in ("-through", "-setup", "-hold", "-rise", "-fall"):
+            if opt in o:
+                refuse(f"set_false_path {opt}")
+                return
         fp: dict[str, Any] = {}
         for key in ("-from", "-to"):
             if key in o:
@@ -299,8 +410,8 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
                 clk = [c.name for c in tc.clocks if c.name in items]
                 fp[key[1:] + "_clocks"] = clk
                 fp[key[1:]] = [x for x in items if x not in clk]
-        if "-through" in o:
-            warn("set_false_path -through is not supported; ignored")
+        if (fp.get("from_clocks") and fp.get("to")) or (fp.get("from") and fp.get("to_clocks")):
+            refuse("set_false_path between a clock and pins")
             return
         tc.false_paths.append(fp)
 
@@ -317,8 +428,12 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
 
     def set_max_delay(*args: str) -> None:
         o, pos = opts(args, {"-ignore_clock_latency", "-rise", "-fall"}, {"-from", "-to", "-through"})
+        for opt in ("-from", "-through", "-rise", "-fall", "-ignore_clock_latency"):
+            if opt in o:
+                refuse(f"set_max_delay {opt}")
+                return
         if "-to" not in o:
-            warn("set_max_delay without -to is not supported; ignored")
+            refuse("set_max_delay without -to")
             return
         if not pos:
             raise err("set_max_delay needs a value")
@@ -338,6 +453,8 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
                 groups.append(split(args[k + 1]))
                 k += 1
             k += 1
+        if len(groups) == 1:  # as OpenSTA: one group is asynchronous to every other clock
+            groups.append([c.name for c in tc.clocks if c.name not in groups[0]])
         for a in range(len(groups)):
             for b in range(a + 1, len(groups)):
                 tc.async_groups += [(x, y) for x in groups[a] for y in groups[b]]
@@ -349,10 +466,16 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
         cell = o.get("-lib_cell") or o.get("-cell")
         if not cell or not pos:
             raise FormatError(path, line_now(), "set_driving_cell needs -lib_cell CELL and ports")
-        if "-rise" in o or "-fall" in o or "-multiply_by" in o:
-            warn("set_driving_cell -rise/-fall/-multiply_by: the same driver is used for both transitions")
-        slew = number(o.get("-input_transition_rise", o.get("-input_transition_fall", 0.0)), "set_driving_cell",
-                      nonnegative=True) * time_unit
+        for opt in ("-rise", "-fall", "-min", "-max", "-multiply_by"):
+            if opt in o:
+                refuse(f"set_driving_cell {opt}")
+                return
+        slews = {number(o.get(k, 0.0), f"set_driving_cell {k}", nonnegative=True) * time_unit
+                 for k in ("-input_transition_rise", "-input_transition_fall")}
+        if len(slews) > 1:
+            refuse("set_driving_cell with different -input_transition_rise and -input_transition_fall")
+            return
+        slew = slews.pop()
         for port in split(pos[0]):
             tc.driving_cells[port] = (cell, o.get("-pin"), o.get("-from_pin"), slew)
 
@@ -379,8 +502,17 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
             return ""
         return f
 
+    def refused(name: str):
+        def f(*args: str) -> str:
+            refuse(name)
+            return ""
+        return f
+
     def unknown(name: str = "", *args: str) -> str:
-        warn(f"unknown SDC command {name!r}; ignored")
+        if name in TIMING_COMMANDS:
+            refuse(name)
+        else:
+            warn(f"unknown SDC command {name!r}; ignored")
         return ""
 
     cmds = {
@@ -399,10 +531,10 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
         "set_max_transition": drv_limit("transition", time_unit),
         "set_max_capacitance": drv_limit("capacitance", cap_unit), "set_wire_load_model": set_wire_load_model,
         "set_wire_load_mode": ignore,  # a flat netlist: top, enclosed and segmented are the same
-        "set_driving_cell": set_driving_cell, "set_min_delay": warn_ignore("set_min_delay"),
-        "set_multicycle_path": warn_ignore("set_multicycle_path"),
-        "set_timing_derate": warn_ignore("set_timing_derate"), "set_case_analysis": set_case_analysis,
-        "set_disable_timing": warn_ignore("set_disable_timing"),
+        "set_driving_cell": set_driving_cell, "set_min_delay": refused("set_min_delay"),
+        "set_multicycle_path": refused("set_multicycle_path"),
+        "set_timing_derate": refused("set_timing_derate"), "set_case_analysis": set_case_analysis,
+        "set_disable_timing": refused("set_disable_timing"),
         "group_path": ignore, "set_dont_touch": ignore, "set_ideal_network": ignore,
     }
     cmds["unknown"] = unknown
@@ -467,4 +599,11 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
                 line = start
             msg = " ".join(str(tcl.call("interp", "eval", "sdc", ["set", "__vh_msg"])).split())
             raise FormatError(path, line, f"SDC error: {msg}")
+    tc.input_delays = [x for delays in io_index["set_input_delay"].values() for x in delays.values()]
+    tc.output_delays = [x for delays in io_index["set_output_delay"].values() for x in delays.values()]
+    for (what, obj), line in split_line.items():
+        msg = f"{what} of {obj}: different rise/fall or min/max values"
+        if strict:
+            raise FormatError(path, line, f"{msg} are not supported by the embedded STA")
+        tc.warnings.append(f"{path}:{line}: {msg}; the last one is used")
     return tc
