@@ -11,6 +11,12 @@ machines, would recompile every changed source on every run). `vhflow --version`
 the CLI's own start-up, part of every `vhflow thermal` figure.
 
     .venv/bin/python benchmarks/bench_thermal.py [-n 3] [--only steady|transient]
+
+`--parity N [--seed S] [--kind K]` instead runs N generated stranger cases
+(tests/thermal/hotspot_cases.py: floorplan kinds, sizes 1..20 mm, grids 16..256, package and
+run options, file styles) through both tools and prints each one's largest differences; exit
+status 1 when a steady block is 0.05 K or more off, or a transient step 0.1 K or more (the
+contract is 0.5 K).
 """
 
 from __future__ import annotations
@@ -64,16 +70,43 @@ def ttrace(path: Path) -> np.ndarray:
     return np.array([ln.split() for ln in path.read_text().splitlines()[1:] if ln.strip()], dtype=float)
 
 
+def parity(hotspot: str, n: int, seed: int, kind: str | None) -> int:
+    """The stranger-case hunt: n generated cases from `seed` on, both tools, largest differences."""
+    from tests.thermal.hotspot_cases import compare, random_case
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_thermal_parity_"))
+    worst_steady, worst_step, bad = 0.0, 0.0, 0
+    for s in range(seed, seed + n):
+        case = random_case(s, kind=kind)
+        out = compare(case, tmp / f"case{s}", hotspot)
+        step = float(out.step_k.max()) if out.step_k is not None else 0.0
+        worst_steady, worst_step = max(worst_steady, out.steady_all_k), max(worst_step, step)
+        flag = out.steady_all_k >= 0.05 or step >= 0.1
+        bad += flag
+        print(f"{'OFF' if flag else 'ok '} {case.describe()}: steady {out.steady_all_k:.3f} K"
+              + (f", transient steps {step:.3f} K" if out.step_k is not None else "")
+              + f" (HotSpot {out.hs_cpu_s:.2f} s CPU, rise {out.hotspot_rise_k:.1f} K)", flush=True)
+    print(f"{n} cases: worst steady {worst_steady:.3f} K (any layer or inode), worst transient step {worst_step:.3f} K, "
+          f"{bad} at or above 0.05 K steady / 0.1 K transient")
+    return 1 if bad else 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", type=int, default=3, help="runs per tool and case (best kept); HotSpot runs "
                                                     "longer than 10 s once")
     ap.add_argument("--only", choices=("steady", "transient"))
+    ap.add_argument("--parity", type=int, metavar="N", help="run N generated stranger cases instead")
+    ap.add_argument("--seed", type=int, default=0, help="first seed of --parity")
+    ap.add_argument("--kind", help="floorplan kind of every --parity case (default: cycle ev6, slices, many, "
+                                   "strips, dead; also scattered)")
     args = ap.parse_args()
     hotspot = reference_tool("hotspot")
     if hotspot is None:
         print("HotSpot 6 not built (make reference-tools): nothing to compare with")
         return 1
+    if args.parity:
+        return parity(str(hotspot), args.parity, args.seed, args.kind)
     tmp = Path(tempfile.mkdtemp(prefix="bench_thermal_"))
     fp = ev6_like()
     write_flp(fp, tmp / "ev6.flp")

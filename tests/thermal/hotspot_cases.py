@@ -77,7 +77,29 @@ def _strips(rng: np.random.Generator, w: float, h: float) -> list[tuple]:
     return rects
 
 
-KINDS = ("ev6", "slices", "many", "strips", "dead")
+def _scattered(rng: np.random.Generator, w: float, h: float) -> list[tuple]:
+    """Units dropped on a jittered k × l lattice, none touching: a non-slicing floorplan, mostly
+    dead space, unit edges anywhere on the grid (partly covered cells)."""
+    k, l_ = int(rng.integers(2, 7)), int(rng.integers(2, 7))
+    rects = []
+    for i in range(k):
+        for j in range(l_):
+            if rng.random() < 0.2 and (i, j) not in ((0, 0), (k - 1, l_ - 1)):
+                continue
+            cw, ch = w / k, h / l_
+            uw, uh = cw * rng.uniform(0.3, 0.9), ch * rng.uniform(0.3, 0.9)
+            x0 = i * cw + (0.0 if i == 0 else rng.uniform(0.02, 0.98) * (cw - uw))
+            y0 = j * ch + (0.0 if j == 0 else rng.uniform(0.02, 0.98) * (ch - uh))
+            if i == k - 1:
+                x0 = (i + 1) * cw - uw
+            if j == l_ - 1:
+                y0 = (j + 1) * ch - uh
+            rects.append((x0, y0, x0 + uw, y0 + uh))
+    return rects
+
+
+KINDS = ("ev6", "slices", "many", "strips", "dead")  # random_case's default cycle (seed % 5)
+MORE_KINDS = ("scattered",)  # by name only, so that the seeds of KINDS keep their cases
 
 
 def random_floorplan(rng: np.random.Generator, kind: str, w: float, h: float) -> Floorplan:
@@ -89,6 +111,8 @@ def random_floorplan(rng: np.random.Generator, kind: str, w: float, h: float) ->
         rects = _slicing(rng, int(rng.integers(30, 70)), w, h, 0.12, 0.88)
     elif kind == "strips":
         rects = _strips(rng, w, h)
+    elif kind == "scattered":
+        rects = _scattered(rng, w, h)
     else:  # dead space: a slicing with some interior and edge blocks left out
         rects = _slicing(rng, int(rng.integers(6, 20)), w, h, 0.25, 0.75)
         keep = rng.random(len(rects)) > 0.3
@@ -134,11 +158,11 @@ class Case:
                 f"{model}, {density:.3g} W/cm2, {run}")
 
 
-def random_case(seed: int, max_grid: int = 256, transient_max_grid: int = 64) -> Case:
+def random_case(seed: int, max_grid: int = 256, transient_max_grid: int = 64, kind: str | None = None) -> Case:
     """One random case; grids up to `max_grid` (steady) and `transient_max_grid` (transient, where
-    HotSpot's explicit RK4 is slow)."""
+    HotSpot's explicit RK4 is slow); `kind` (KINDS, MORE_KINDS) else KINDS[seed % 5]."""
     rng = np.random.default_rng(seed)
-    kind = KINDS[seed % len(KINDS)]
+    kind = kind or KINDS[seed % len(KINDS)]
     side = float(np.exp(rng.uniform(np.log(1 * MM), np.log(20 * MM))))
     aspect = float(np.exp(rng.uniform(np.log(0.4), np.log(2.5))))
     w, h = side * np.sqrt(aspect), side / np.sqrt(aspect)
