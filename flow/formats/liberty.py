@@ -131,12 +131,26 @@ def _scaled(v: Any, unit: float) -> float | None:
 
 
 @gc_paused
-def read_liberty(path: str | Path) -> dict:
+def read_liberty(path: str | Path, *, cache: bool = True) -> dict:
     """Liberty -> dict library in SI (time s, cap F, power W, energy J, area m^2).
 
     A value that is not a finite number (`6-nan`, `1e309`, stray bytes) is a FormatError naming
-    the file and the line where the offending text first appears, never a bare ValueError."""
+    the file and the line where the offending text first appears, never a bare ValueError.
+    With `cache`, a file parsed before (same bytes, same reader) is loaded from the user cache
+    (flow.formats.parsed_cache): ~0.05 s instead of ~0.5 s for a 7 MB library."""
     path = Path(path)
+    if not cache:
+        return _parse(path)
+    from flow.formats import parsed_cache
+
+    version = parsed_cache.source_version([__name__, "flow.util"])
+    result = parsed_cache.cached_parse(path, "liberty", version, _parse)
+    result["path"] = str(path)  # the same bytes may have been parsed under another name
+    return result
+
+
+def _parse(path: Path) -> dict:
+    """The library dict of one Liberty file (no cache)."""
     lib = _liberty_groups(path)
     try:
         result = _library(path, lib)
