@@ -429,3 +429,22 @@ def test_runaway_and_limit_reach_the_violation_verdict():
     assert m["thermal__above_limit"] == 0 and not signoff_violations(m)
     m.update(limit_metrics(m, m["thermal__max_c"] - 1.0))
     assert m["thermal__above_limit"] == 1 and "above thermal__limit_c" in signoff_violations(m)[0]
+
+
+def test_rough_state_step_control_converges():
+    """A floorplan with dead space starts its uncovered cells at 0 K (HotSpot's init mapping):
+    the step control refines each row until it agrees with a 256-step-per-row reference
+    (TR-BDF2 converged), where one step per row (what the ladder gives there) is far off
+    (seed 39 of the hunt)."""
+    from tests.thermal.hotspot_cases import random_case
+
+    case = random_case(39, max_grid=128, transient_max_grid=48)
+    cfg = ThermalConfig().with_overrides(**{k: v for k, v in case.config.items() if k != "leakage_used"}).validated()
+    names, p = case.names, case.powers
+    res = solve_floorplan(case.fp, names, p, cfg, transient=True)
+    n = 256
+    ref = solve_floorplan(case.fp, names, p, cfg, transient=True, steps=[cfg.sampling_intvl / n] * n)
+    assert np.abs(res.trace_k - ref.trace_k).max() < 0.02
+    fixed = solve_floorplan(case.fp, names, p, cfg, transient=True, steps=[cfg.sampling_intvl])
+    assert np.abs(fixed.trace_k - ref.trace_k).max() > 0.3  # the case needs the control
+    assert np.abs(res.steady_layers_k - ref.steady_layers_k).max() == 0.0
