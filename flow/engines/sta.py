@@ -457,7 +457,7 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
         # all drivers at once in a compiled kernel over the trees as flat arrays; RC ids in
         # the order the drivers first appear among the edges
         slot_net, node_start, node_gid, node_cap, res_start, res_a, res_b, res_r = par.rc_arrays(
-            {nm: k for k, nm in enumerate(names)})
+            dict(zip(names, range(len(names)), strict=True)))
         slot_of_net = np.full(n_nets, -1, dtype=np.int64)
         slot_of_net[slot_net] = np.arange(slot_net.size)
         sel = np.flatnonzero(slot_of_net[node_net[e_src_a]] >= 0)
