@@ -67,3 +67,45 @@ def separations(src_period: float, src_edge: float, tgt_period: float, tgt_edge:
             src_cycle += 1
         tgt_cycle += 1
     return setup, hold
+
+
+def _matches(mcp: dict, launch: str, capture: str) -> bool:
+    return ((mcp.get("from_clocks") is None or launch in mcp["from_clocks"])
+            and (mcp.get("to_clocks") is None or capture in mcp["to_clocks"]))
+
+
+def _pick(mcps: list[dict], launch: str, capture: str, role: str) -> dict | None:
+    """The multicycle exception OpenSTA applies to a setup ("max") or hold ("min") check: the
+    most specific (-from and -to over one of them over none), a plain one (no -setup/-hold)
+    before a -setup/-hold one of the same specificity, the later among equals."""
+    best, best_key = None, None
+    for k, m in enumerate(mcps):
+        if m["minmax"] not in ("all", role) or not _matches(m, launch, capture):
+            continue
+        key = ((m.get("from_clocks") is not None) + (m.get("to_clocks") is not None), m["minmax"] == "all", k)
+        if best_key is None or key > best_key:
+            best, best_key = m, key
+    return best
+
+
+def multicycle_adjustments(mcps: list[dict], launch: str, launch_period: float, capture: str,
+                           capture_period: float) -> tuple[float, float]:
+    """(setup, hold) shifts of the capture edge by `set_multicycle_path`, as OpenSTA's
+    `checkMcpAdjustment`: setup (N-1)·P; hold (Ns-1)·Ps - Mh·Ph, where a plain (no -setup/-hold)
+    exception has hold multiplier 0, so hold moves with setup. P is the capture clock's period
+    (-end, the -setup default) or the launch clock's (-start, the -hold default)."""
+    if not mcps:
+        return 0.0, 0.0
+
+    def period(m: dict) -> float:
+        return capture_period if m["end"] else launch_period
+
+    s = _pick(mcps, launch, capture, "max")
+    h = _pick(mcps, launch, capture, "min")
+    setup = (s["mult"] - 1) * period(s) if s is not None else 0.0
+    if h is None:
+        hold = setup
+    else:
+        h_mult = 0 if h["minmax"] == "all" else h["mult"]
+        hold = (s["mult"] - 1) * period(s) - h_mult * period(h) if s is not None else -h_mult * period(h)
+    return setup, hold
