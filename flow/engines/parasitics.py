@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -263,8 +264,7 @@ class Parasitics:
         node_start, node_norm, node_cap, res_start, ra, rb, rr = rc_kernels.spef_tree_arrays(
             qs, flat.net_cap0, flat.net_res0, flat.cap_node, flat.cap_val, flat.res_a, flat.res_b, flat.res_val,
             norm_of, len(flat.names), len(norm_names))
-        get = node_index.get
-        gid_of = np.array([get(nm, -1) for nm in norm_names], dtype=np.int64)
+        gid_of = np.fromiter(map(node_index.get, norm_names, repeat(-1)), dtype=np.int64, count=len(norm_names))
         return nets, node_start, gid_of[node_norm], node_cap, res_start, ra, rb, rr
 
 
