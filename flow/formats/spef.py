@@ -7,6 +7,12 @@ to SI (F, ohm) at this edge. Names are returned in the netlist's namespace: name
 substituted and IEEE 1481 escapes (`\\.`, `\\[`, `\\/` ...) removed, so node names read
 `net:index`, `inst:pin` or a port name with the header's pin delimiter (default `:`).
 
+Two readers give the same result: the header always goes through the line-by-line Python reader,
+the `*D_NET` part through a compiled scanner (`spef_scan`) into flat records (`SpefFlat`, which
+`Parasitics` turns into the STA's arrays without per-net objects; `nets` builds SpefNet objects
+only when asked). Anything the scanner does not accept — and every error, so that it names its
+line — is read by the Python reader (tests/signoff/test_spef_fastpath.py holds them equal).
+
 The writer escapes as IEEE 1481 and OpenSTA's reader require: every character of a name other
 than letters, digits and `_` gets a backslash, except the bus brackets of a trailing bus bit
 `name[k]`. Our flat netlist does not record whether `a[3]` was the bus bit `a[3]` or the escaped
