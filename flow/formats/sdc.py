@@ -135,11 +135,11 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
     def err(msg: str) -> FormatError:
         return FormatError(path, line_now(), msg)
 
-    def refuse(msg: str) -> None:
+    def refuse(msg: str, detail: str = "") -> None:
         """A constraint the embedded STA cannot time as OpenSTA does: an error (strict), else a
         warning, never dropped without a word."""
         if strict:
-            raise err(f"{msg} is not supported by the embedded STA")
+            raise err(f"{msg} is not supported by the embedded STA" + (f" ({detail})" if detail else ""))
         warn(f"{msg} is not modelled by the embedded STA; ignored")
 
     def number(s: str, what: str, *, positive: bool = False, nonnegative: bool = False) -> float:
@@ -415,6 +415,42 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
             return
         tc.false_paths.append(fp)
 
+    def set_multicycle_path(*args: str) -> None:
+        """`set_multicycle_path N [-setup|-hold] [-start|-end] [-from clocks] [-to clocks]`: the
+        clock-to-clock and design-wide forms (flow.engines.cycle_accounting applies them); pins,
+        ports, instances and -through are refused."""
+        o, pos = opts(args, {"-setup", "-hold", "-start", "-end", "-rise", "-fall", "-reset_path"},
+                      {"-from", "-to", "-through", "-rise_from", "-fall_from", "-rise_to", "-fall_to", "-comment"})
+        for opt in ("-through", "-rise", "-fall", "-reset_path", "-rise_from", "-fall_from", "-rise_to", "-fall_to"):
+            if opt in o:
+                refuse(f"set_multicycle_path {opt}")
+                return
+        if len(pos) != 1:
+            raise err("set_multicycle_path needs one path multiplier")
+        mult = number(pos[0], "set_multicycle_path multiplier")
+        if mult != int(mult) or mult < 0:
+            raise err(f"set_multicycle_path multiplier must be a non-negative integer, got {pos[0]}")
+        if o.get("-start") and o.get("-end"):
+            raise err("set_multicycle_path: -start and -end are exclusive")
+        if "-from" not in o and "-to" not in o:  # OpenSTA keeps it but no path lookup finds it
+            warn("set_multicycle_path without -from/-to applies to no path (as in OpenSTA 3.1); ignored")
+            return
+        mcp: dict[str, Any] = {"mult": int(mult)}
+        setup, hold = bool(o.get("-setup")), bool(o.get("-hold"))
+        mcp["minmax"] = "max" if setup and not hold else "min" if hold and not setup else "all"
+        mcp["end"] = bool(o.get("-end")) or (not o.get("-start") and mcp["minmax"] != "min")
+        known = {c.name for c in tc.clocks}
+        for key in ("-from", "-to"):
+            if key in o:
+                items = split(o[key])
+                if not items or any(x not in known for x in items):
+                    refuse("set_multicycle_path", f"{key} names pins, ports or instances; only clocks are")
+                    return
+                mcp[key[1:] + "_clocks"] = items
+            else:
+                mcp[key[1:] + "_clocks"] = None
+        tc.multicycle_paths.append(mcp)
+
     def set_case_analysis(*args: str) -> None:
         """`set_case_analysis 0|1|rising|falling objects` (flow.engines.case_analysis times it)."""
         _, pos = opts(args, set(), set())
@@ -532,7 +568,7 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
         "set_max_capacitance": drv_limit("capacitance", cap_unit), "set_wire_load_model": set_wire_load_model,
         "set_wire_load_mode": ignore,  # a flat netlist: top, enclosed and segmented are the same
         "set_driving_cell": set_driving_cell, "set_min_delay": refused("set_min_delay"),
-        "set_multicycle_path": refused("set_multicycle_path"),
+        "set_multicycle_path": set_multicycle_path,
         "set_timing_derate": refused("set_timing_derate"), "set_case_analysis": set_case_analysis,
         "set_disable_timing": refused("set_disable_timing"),
         "group_path": ignore, "set_dont_touch": ignore, "set_ideal_network": ignore,

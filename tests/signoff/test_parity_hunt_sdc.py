@@ -33,6 +33,20 @@ CASES = {
     "redefine_by_name": "create_clock [get_ports clk1] -name core_clock -period 0.95\n",
     # another clock on the same port without -add replaces it
     "replace_on_port": "create_clock [get_ports clk1] -name fast -period 0.85\nset_clock_latency 0.05 [get_clocks fast]\n",
+    # multicycle paths between clocks (were refused, before that ignored with a warning): setup
+    # alone (hold moves with it), setup + hold, a plain one (-to only), -start/-end periods, the
+    # more specific exception over a general one, and a form without -from/-to that OpenSTA
+    # applies to no path
+    "mcp_setup": "set_multicycle_path 2 -setup -from [get_clocks clk2] -to [get_clocks core_clock]\n",
+    "mcp_setup_hold": "set_multicycle_path 3 -setup -from clk2 -to core_clock\n"
+                      "set_multicycle_path 1 -hold -from clk2 -to core_clock\n",
+    "mcp_plain": "set_multicycle_path 3 -to [get_clocks clk2]\n",
+    "mcp_start_end": "set_multicycle_path 2 -setup -start -from [get_clocks core_clock] -to [get_clocks clk2]\n"
+                     "set_multicycle_path 1 -hold -end -from [get_clocks core_clock] -to [get_clocks clk2]\n",
+    "mcp_specific": "set_multicycle_path 4 -setup -to [get_clocks vclk]\n"
+                    "set_multicycle_path 2 -setup -from [get_clocks clk2] -to [get_clocks vclk]\n"
+                    "set_multicycle_path 1 -hold -from [get_clocks vclk]\n",
+    "mcp_no_from_to": "set_multicycle_path 2 -setup\nset_multicycle_path 1 -hold\n",
 }
 
 
@@ -57,7 +71,8 @@ def test_sdc_semantics_match_opensta(plat, case, request, tmp_path):
 
 
 REFUSED = [  # (extra SDC line, words of the error): each changes OpenSTA's numbers on this design
-    ("set_multicycle_path 2 -setup -from [get_clocks core_clock] -to [get_clocks core_clock]", "set_multicycle_path"),
+    ("set_multicycle_path 2 -setup -to [get_pins r2/D]", "set_multicycle_path"),
+    ("set_multicycle_path 2 -through [get_pins u1/ZN] -to [get_clocks clk2]", "set_multicycle_path -through"),
     ("set_timing_derate -late 1.05", "set_timing_derate"),
     ("set_min_delay 0.1 -to [get_ports y]", "set_min_delay"),
     ("set_disable_timing [get_cells u1]", "set_disable_timing"),
