@@ -803,8 +803,9 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     volts = np.asarray(voltages if voltages is not None else [float(getattr(lb, "nom_voltage", 0.0) or 0.0) for lb in lib_list])
     bank = TableBank()
     g = _build_graph(design, lib_list, ic, bank, constraints, parasitics, level_shifter_delay, volts)
-    if constraints.case_analysis:  # constants disable arcs (flow.engines.case_analysis)
-        from flow.engines import case_analysis
+    from flow.engines import case_analysis
+    consts = bool(constraints.case_analysis) or case_analysis.has_ties(g)
+    if consts:  # constants (set_case_analysis, tie cells) disable arcs (flow.engines.case_analysis)
         g = case_analysis.apply(g, design, constraints.case_analysis)
     warnings = list(constraints.warnings) + g.warnings
     bank.finalize()
@@ -889,7 +890,7 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     zero = ideal_node[g.dst] & ideal_node[g.src]
     dmax[zero] = 0.0
     dmin[zero] = 0.0
-    if constraints.case_analysis:  # arcs made unate by constants: delays kept, arrivals dropped
+    if consts:  # arcs made unate by constants: delays kept, arrivals dropped
         case_analysis.no_arrival(g, dmax, dmin)
     # ---- pass 2: arrivals per launch group (clock, source edge) and for unclocked inputs
     groups: list[tuple[int, int]] = [(c, e) for c in range(len(clocks)) for e in (RISE, FALL)]
