@@ -16,7 +16,10 @@ What OpenSTA does and we follow (`Sim` + `SearchPred`):
   that the constants make unate (an xor with a constant input) keeps only that sense's
   transitions, as OpenSTA's search does with the simulated timing sense;
 * `rising` / `falling` are unknown for the logic; only that transition leaves (and reaches) the
-  pin.
+  pin;
+* tie cells (an output whose Liberty function is the constant `0` or `1`: Nangate45 LOGIC0/1,
+  sky130 conb) are constants without any `set_case_analysis`, as OpenSTA's `Sim` seeds them: an
+  AND fed by a tie-low cell is not timed (sta 3.1 reports no path to it).
 
 `apply(graph, design, case)` is what the STA calls (`flow.engines.sta.analyze`) after building
 its graph: it returns the graph with those edges removed, so slews, arrivals, checks and reports
@@ -97,6 +100,38 @@ class _Functions:
         return got
 
 
+def tie_outputs(design: FlatDesign, cells: list, inst_cell_idx: np.ndarray) -> dict[int, int]:
+    """Pin node -> ZERO/ONE for the outputs of tie cells (a Liberty function that is a constant)."""
+    const_of: dict[int, dict[str, int]] = {}
+    for k, cm in enumerate(cells):
+        outs = {pin: ZERO if text.strip() in ("0", "1'b0") else ONE
+                for pin, text in (getattr(cm, "functions", None) or {}).items()
+                if text and text.strip() in ("0", "1", "1'b0", "1'b1") and not cm.is_sequential}
+        if outs:
+            const_of[k] = outs
+    if not const_of:
+        return {}
+    idx = np.asarray(inst_cell_idx)
+    insts = np.flatnonzero(np.isin(idx, list(const_of)))
+    if not insts.size:
+        return {}
+    start = np.asarray(design.inst_pin_start)
+    out: dict[int, int] = {}
+    for inst in insts.tolist():
+        outs = const_of[int(idx[inst])]
+        for p in range(int(start[inst]), int(start[inst + 1])):
+            v = outs.get(design.pin_name[p])
+            if v is not None:
+                out[p] = v
+    return out
+
+
+def has_ties(g: Any) -> bool:
+    """Whether the graph's netlist uses a tie cell (then `apply` runs without any case analysis)."""
+    return any(any(t and t.strip() in ("0", "1", "1'b0", "1'b1") for t in (getattr(cm, "functions", None) or {}).values())
+               and not cm.is_sequential and np.any(np.asarray(g.inst_cell_idx) == k) for k, cm in enumerate(g.cells))
+
+
 def node_values(design: FlatDesign, cells: list, inst_cell_idx: np.ndarray, pin_dir: np.ndarray,
                 case: Mapping[str, str], warnings: list[str] | None = None) -> np.ndarray:
     """Per timing node (instance pins, then ports): UNKNOWN, ZERO, ONE, RISING or FALLING after
@@ -115,6 +150,10 @@ def node_values(design: FlatDesign, cells: list, inst_cell_idx: np.ndarray, pin_
             continue
         values[k] = v
         fixed[k] = True
+    for k, v in tie_outputs(design, cells, inst_cell_idx).items():
+        if not fixed[k]:
+            values[k] = v
+            fixed[k] = True
     node_net = np.concatenate([design.pin_net, design.port_net])
     loads = np.flatnonzero((pin_dir == 1) | (pin_dir == 3))
     order = np.argsort(node_net[loads], kind="stable")
