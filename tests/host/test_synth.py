@@ -220,3 +220,5 @@ def test_synth_metrics_name_the_yosys(tmp_path):
     from flow.synth import find_yosys
 
     assert m["synth__tool__yosys"] == find_yosys().label
+    synth = json.loads((tmp_path / "gcd/nangate45/t/run.json").read_text())["stages"][0]
+    assert synth["id"] == "synth" and synth["cpu_seconds"] > 0.05  # Yosys' CPU (a child) is counted
