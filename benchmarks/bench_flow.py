@@ -33,7 +33,8 @@ RESULTS = [
     "synth__design__instance__area__stdcell", "synth__design__instance__count__stdcell", "synth__tool__yosys",
     "detailedplace__hpwl", "globalroute__route__wirelength__estimate",
     "finish__timing__setup__ws", "finish__timing__setup__tns", "finish__timing__hold__ws",
-    "finish__timing__hold__tns", "finish__design__instance__area", "finish__design__instance__count",
+    "finish__timing__hold__tns", "finish__design__instance__area", "placeopt__design__instance__count__stdcell",
+    "cts__design__instance__count__hold_buffer",
     "finish__power__total", "thermal__max_c",
 ]
 
