@@ -194,7 +194,9 @@ def _pd_sections(run_dir: Path, run_info: dict[str, Any], config: dict[str, Any]
     figs: list[str] = []
     notes: list[str] = []
     if "def" in views and platform is not None and platform.tech_lef is not None:
-        figs.append(pd.layout_figure(Path(state["def"]), platform, islands))
+        same_stage = "placement" in views and Path(state["placement"]).parent == Path(state["def"]).parent
+        figs.append(pd.layout_figure(Path(state["def"]), platform, islands,
+                                     Path(state["placement"]) if same_stage else None))
         notes.append(f"Layout from <code>{html.escape(pd.relative_link(Path(state['def']), run_dir))}</code>.")
     cong = dirs.get("route", run_dir / "-") / "congestion.npy"
     if cong.is_file() and "placement" in views:

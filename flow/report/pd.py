@@ -10,6 +10,7 @@ import html
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,25 +41,70 @@ def _lef_sizes(paths: tuple[Path, ...]) -> dict[str, tuple[float, float]]:
     return {name: (m.width, m.height) for name, m in lef.macros.items()}
 
 
-def layout_figure(def_path: Path, platform: Any, islands: dict[str, str] | None = None) -> str:
+def layout_figure(def_path: Path, platform: Any, islands: dict[str, str] | None = None,
+                  placement: Path | None = None) -> str:
     """Cells (coloured by FINE-VH island, taps and clock/repair buffers apart), island fences and
     I/O pins from a DEF, in µm. Pin names are drawn only where they do not overlap."""
-    drawn = layout_axes(def_path, platform, islands)
+    drawn = layout_axes(def_path, platform, islands, placement)
     if drawn is None:
         return ""
     fig, caption = drawn
     return _captioned(figures.to_img(fig, "layout"), caption)
 
 
-def layout_axes(def_path: Path, platform: Any, islands: dict[str, str] | None = None) -> tuple[Any, str] | None:
-    """The layout figure (open) and its caption; None for a DEF without a die area."""
-    from matplotlib.collections import PolyCollection
-    from matplotlib.patches import Polygon, Rectangle
+_INSERTED = re.compile(r"(cts|clkbuf|rsz|repair|hold)", re.I)  # names of clock/repair buffers
 
+
+@dataclass
+class _Placed:
+    """What the layout draws, from a DEF or from the placement view written with it."""
+
+    die: tuple[float, float, float, float] | None
+    cells: list[tuple[str, str, float, float, float, float]]  # name, macro, x, y, w, h (m)
+    pins: list[tuple[str, float, float]]
+    regions: list[tuple[str, list, list]]
+
+
+def _placed_from_npz(placement: Path) -> _Placed | None:
+    """The placement view's cells, taps and pins: the same positions as the stage's DEF without
+    parsing it (~5 s at 100k cells); None when it has fence regions (their boxes are in the DEF)."""
+    with np.load(placement) as fp:
+        if "region" in fp.files and np.any(np.asarray(fp["region"]) >= 0):
+            return None
+        f = {k: fp[k] for k in ("inst_names", "cell", "x", "y", "w", "h", "die", "pin_names", "pin_x", "pin_y")}
+        taps = [fp[k] for k in ("tap_cell", "tap_x", "tap_y", "tap_w", "tap_h")] if "tap_cell" in fp.files else []
+    fixed = [(str(n), str(c), float(x), float(y), float(w), float(h)) for n, c, x, y, w, h in
+             zip(f["inst_names"].tolist(), f["cell"].tolist(), f["x"].tolist(), f["y"].tolist(), f["w"].tolist(),
+                 f["h"].tolist(), strict=True)]
+    if taps:
+        fixed += [(f"TAP_{k}", str(c), float(x), float(y), float(w), float(h))
+                  for k, (c, x, y, w, h) in enumerate(zip(*(t.tolist() for t in taps), strict=True))]
+    pins = [(str(n), float(x), float(y)) for n, x, y in zip(f["pin_names"].tolist(), f["pin_x"].tolist(),
+                                                            f["pin_y"].tolist(), strict=True)]
+    return _Placed(tuple(float(v) for v in f["die"]), fixed, pins, [])
+
+
+def _placed_from_def(def_path: Path, platform: Any) -> _Placed:
     from flow.formats.deflib import read_def
 
     d = read_def(def_path)
     sizes = _macro_sizes(platform)
+    cells = [(c.name, c.macro, c.x, c.y, *sizes.get(c.macro, (0.0, 0.0))) for c in d.components
+             if c.x is not None and c.y is not None]
+    pins = [(p.name, p.x, p.y) for p in d.pins if p.x is not None and p.y is not None]
+    return _Placed(d.die, cells, pins, list(d.regions))
+
+
+def layout_axes(def_path: Path, platform: Any, islands: dict[str, str] | None = None,
+                placement: Path | None = None) -> tuple[Any, str] | None:
+    """The layout figure (open) and its caption; None for a DEF without a die area. `placement`:
+    the placement view the same stage wrote with the DEF, read instead of it when it can be."""
+    from matplotlib.collections import PolyCollection
+    from matplotlib.patches import Rectangle
+
+    d = _placed_from_npz(placement) if placement is not None else None
+    if d is None:
+        d = _placed_from_def(def_path, platform)
     if d.die is None:
         return None
     x0, y0, x1, y1 = (v * 1e6 for v in d.die)
@@ -68,29 +114,24 @@ def layout_axes(def_path: Path, platform: Any, islands: dict[str, str] | None = 
     boxes_um, colors = [], []
     tap = str(platform.cells.get("tapcell", ""))
     kinds = {"cell": 0, "tap": 0, "buffer": 0}
-    for c in d.components:
-        if c.x is None or c.y is None:
-            continue
-        w, h = sizes.get(c.macro, (0.0, 0.0))
-        boxes_um.append((c.x * 1e6, c.y * 1e6, w * 1e6, h * 1e6))
-        if c.macro == tap:
+    for name, macro, cx, cy, w, h in d.cells:
+        boxes_um.append((cx * 1e6, cy * 1e6, w * 1e6, h * 1e6))
+        if macro == tap:
             colors.append((0.35, 0.35, 0.35, 1.0))
             kinds["tap"] += 1
-        elif islands and c.name in islands:
-            colors.append(cmap(island_keys.index(islands[c.name]) % 20))
+        elif islands and name in islands:
+            colors.append(cmap(island_keys.index(islands[name]) % 20))
             kinds["cell"] += 1
-        elif re.search(r"(cts|clkbuf|rsz|repair|hold)", c.name, re.I):
+        elif _INSERTED.search(name):
             colors.append((0.85, 0.33, 0.1, 1.0))
             kinds["buffer"] += 1
         else:
             colors.append((0.45, 0.6, 0.8, 1.0))
             kinds["cell"] += 1
-    # one polygon collection from a vertex array: a Rectangle artist per cell cost ~1 min at 100k cells
-    b = np.asarray(boxes_um, dtype=float).reshape(-1, 4)
-    verts = np.stack([np.c_[b[:, 0], b[:, 1]], np.c_[b[:, 0] + b[:, 2], b[:, 1]],
-                      np.c_[b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]], np.c_[b[:, 0], b[:, 1] + b[:, 3]]], axis=1)
-    ax.add_collection(PolyCollection(verts, facecolors=colors or "none", edgecolors=(1, 1, 1, 0.6),
-                                     linewidths=0.2 if len(b) <= 20000 else 0.0))  # edges vanish at that scale
+    # one polygon collection (a Rectangle artist per cell cost ~1 min at 100k cells), an image above
+    # figures.RASTER_CELLS; cell edges only where they can be seen
+    figures.draw_cells(ax, np.asarray(boxes_um, dtype=float).reshape(-1, 4), np.asarray(colors, dtype=float).reshape(-1, 4),
+                       (x0, y0, x1, y1), edges=True)
     for name, boxes, _ in d.regions:
         for bx in boxes:
             ax.add_patch(Rectangle((bx[0] * 1e6, bx[1] * 1e6), (bx[2] - bx[0]) * 1e6, (bx[3] - bx[1]) * 1e6,
@@ -101,21 +142,21 @@ def layout_axes(def_path: Path, platform: Any, islands: dict[str, str] | None = 
     # I/O pins: triangles pointing into the die, labels only where they fit
     s = _PIN_SIZE_FRAC * max(x1 - x0, y1 - y0)
     placed: list[tuple[float, float]] = []
+    triangles: list[list[tuple[float, float]]] = []
     min_gap = 0.035 * max(x1 - x0, y1 - y0)
-    for p in d.pins:
-        if p.x is None or p.y is None:
-            continue
-        px, py = p.x * 1e6, p.y * 1e6
+    for pin_name, pin_x, pin_y in d.pins:
+        px, py = pin_x * 1e6, pin_y * 1e6
         side = min((abs(px - x0), "W"), (abs(x1 - px), "E"), (abs(py - y0), "S"), (abs(y1 - py), "N"))[1]
         tri = {"W": [(px, py - s / 2), (px, py + s / 2), (px + s, py)], "E": [(px, py - s / 2), (px, py + s / 2), (px - s, py)],
                "S": [(px - s / 2, py), (px + s / 2, py), (px, py + s)], "N": [(px - s / 2, py), (px + s / 2, py), (px, py - s)]}[side]
-        ax.add_patch(Polygon(tri, closed=True, fc="#6a1b9a", ec="none"))
+        triangles.append(tri)
         if all(abs(px - qx) + abs(py - qy) > min_gap for qx, qy in placed):
             placed.append((px, py))
             kw = {"W": dict(ha="right", va="center"), "E": dict(ha="left", va="center"),
                   "S": dict(ha="center", va="top", rotation=90), "N": dict(ha="center", va="bottom", rotation=90)}[side]
             off = {"W": (-s * 0.4, 0), "E": (s * 0.4, 0), "S": (0, -s * 0.4), "N": (0, s * 0.4)}[side]
-            ax.text(px + off[0], py + off[1], p.name, fontsize=5.5, color="#4a148c", clip_on=True, **kw)
+            ax.text(px + off[0], py + off[1], pin_name, fontsize=5.5, color="#4a148c", clip_on=True, **kw)
+    ax.add_collection(PolyCollection(triangles, facecolors="#6a1b9a", edgecolors="none"))  # one artist
     margin = 0.16 * max(x1 - x0, y1 - y0)  # room for the pin names outside the die
     ax.set_xlim(x0 - margin, x1 + margin)
     ax.set_ylim(y0 - margin, y1 + margin)
@@ -208,22 +249,34 @@ def clock_tree(nets: dict[str, list[tuple[str, str]]], macro: dict[str, str], li
     def pin_info(inst: str, pin: str) -> dict[str, Any]:
         return cells.get(macro.get(inst, ""), {}).get("pins", {}).get(pin, {})
 
+    sink_pins: dict[tuple[str, str], bool] = {}  # per (cell, pin): asked for every pin of every net
+
     def is_sink(inst: str, pin: str) -> bool:
-        cell = cells.get(macro.get(inst, ""), {})
-        ff = cell.get("ff") or {}
-        clocked = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", str(ff.get("clocked_on") or ""))
-        return pin in clocked or bool(pin_info(inst, pin).get("is_clock"))
+        key = (macro.get(inst, ""), pin)
+        if key not in sink_pins:
+            ff = cells.get(key[0], {}).get("ff") or {}
+            clocked = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", str(ff.get("clocked_on") or ""))
+            sink_pins[key] = pin in clocked or bool(pin_info(inst, pin).get("is_clock"))
+        return sink_pins[key]
+
+    directions: dict[tuple[str, str], str | None] = {}
+
+    def direction(inst: str, pin: str) -> str | None:
+        key = (macro.get(inst, ""), pin)
+        if key not in directions:
+            directions[key] = pin_info(inst, pin).get("direction")
+        return directions[key]
 
     driver_of: dict[str, tuple[str, str]] = {}
     for name, conns in nets.items():
         for inst, pin in conns:
-            if (inst == "PIN" and len(conns) > 1) or pin_info(inst, pin).get("direction") == "output":
+            if (inst == "PIN" and len(conns) > 1) or direction(inst, pin) == "output":
                 driver_of[name] = (inst, pin)
                 break
     by_inst_inputs: dict[str, list[str]] = {}
     for name, conns in nets.items():
         for inst, pin in conns:
-            if inst != "PIN" and pin_info(inst, pin).get("direction") == "input":
+            if inst != "PIN" and direction(inst, pin) == "input":
                 by_inst_inputs.setdefault(inst, []).append(name)
     clock_nets = {n for n, conns in nets.items() if any(i != "PIN" and is_sink(i, p) for i, p in conns)}
     frontier = list(clock_nets)
@@ -260,6 +313,7 @@ def clock_tree(nets: dict[str, list[tuple[str, str]]], macro: dict[str, str], li
 
 def clock_tree_figure(tree: dict[str, Any], pos: dict[str, Any]) -> str:
     """Driver-to-load lines of every clock net (straight lines, not routed wires), by level."""
+    from matplotlib.collections import LineCollection
     from matplotlib.patches import Rectangle
 
     def at(inst: str, pin: str) -> tuple[float, float] | None:
@@ -271,6 +325,8 @@ def clock_tree_figure(tree: dict[str, Any], pos: dict[str, Any]) -> str:
     depth = max(tree["level"].values(), default=0)
     drivers = {tree["driver"][n] for n in tree["nets"] if n in tree["driver"]}
     driver_insts = {i for i, _ in drivers if i != "PIN"}
+    # one LineCollection and one marker line per kind: an artist per wire cost minutes at 2,500 sinks
+    segments, colors, sinks = [], [], []
     for net, conns in tree["nets"].items():
         drv = tree["driver"].get(net)
         a = at(*drv) if drv else None
@@ -280,13 +336,16 @@ def clock_tree_figure(tree: dict[str, Any], pos: dict[str, Any]) -> str:
         for inst, pin in conns:
             b = at(inst, pin) if (inst, pin) != drv else None
             if b is not None:
-                ax.plot([a[0], b[0]], [a[1], b[1]], color=color, lw=0.7, alpha=0.85)
+                segments.append([a, b])
+                colors.append(color)
                 if inst not in driver_insts:
-                    ax.plot(*b, "o", ms=2.2, color="#37474f")
-    for inst in driver_insts:
-        c = at(inst, "")
-        if c is not None:
-            ax.plot(*c, "s", ms=5, color="#d84315")
+                    sinks.append(b)
+    ax.add_collection(LineCollection(segments, colors=colors, linewidths=0.7, alpha=0.85))
+    if sinks:
+        ax.plot(*np.asarray(sinks, dtype=float).T, "o", ls="none", ms=2.2, color="#37474f")
+    buffers = [c for c in (at(inst, "") for inst in driver_insts) if c is not None]
+    if buffers:
+        ax.plot(*np.asarray(buffers, dtype=float).T, "s", ls="none", ms=5, color="#d84315")
     for inst, pin in drivers:
         if inst == "PIN" and at(inst, pin) is not None:
             ax.plot(*at(inst, pin), "^", ms=7, color="#6a1b9a")
