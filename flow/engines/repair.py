@@ -770,8 +770,9 @@ class Repairer:
             if got is None and ("buffer" in moves or "clone" in moves):
                 got = self.rebuffer(res, ws, tns, n_paths, margin, buf_tabu,
                                     kinds=tuple(m for m in moves if m in ("buffer", "clone")))
-            if got is None and repeat:
-                got = self.repeat_wires(res, ws, tns, n_paths, margin, rep_tabu)
+            if repeat and (got is None or got[1] <= ws + 1e-13):  # WNS stuck: its path may hang on a wire
+                base = got if got is not None else (res, ws, tns)
+                got = self.repeat_wires(base[0], base[1], base[2], n_paths, margin, rep_tabu) or got
             if got is None:
                 if not sized:
                     break
@@ -861,11 +862,12 @@ class Repairer:
         return sorted(out.values(), key=lambda m: -m[0])
 
     def repeat_wires(self, res: Mapping[str, sta.TimingResult], ws: float, tns: float, n_paths: int,
-                     margin: float, tabu: set[int], max_trials: int = 4,
+                     margin: float, tabu: set[int], max_trials: int = 6,
                      ) -> tuple[dict[str, sta.TimingResult], float, float] | None:
-        """A repeater halfway along the longest driver-to-sink wires of the violating paths (the
-        on-path sink moves behind it): why — a weak cell (e.g. on a 1.28 V rail) driving a long
-        wire is slow whatever its size, and sizing and off-path splits leave that wire alone.
+        """A repeater halfway along the longest driver-to-sink wires of the violating paths' drivers
+        (that sink, on the path or off it, moves behind it): why — a weak cell (e.g. on a 1.28 V
+        rail) driving a long wire is slow whatever its size, and sizing leaves the wire alone
+        while the off-path split needs two loads to move.
         Tried longest first; kept only when WNS and TNS improve (as `rebuffer`) without a new
         slew / capacitance violation; a rejected sink is not tried again."""
         nl, lv = self.nl, self.lv
@@ -874,25 +876,32 @@ class Repairer:
         clock = r.node_clock
         node_of = _node_index(r, nl)
         best: dict[int, tuple[float, int, int, float]] = {}
+        np_ = net_pins(nl, lv)
         for path in r.setup_paths[:n_paths]:
             if path.slack >= margin:
                 break
-            for s_i, (st, nxt) in enumerate(zip(path.stages[:-1], path.stages[1:], strict=True)):
-                drv, sink = pin_of.get(st.node), pin_of.get(nxt.node)
+            for s_i, st in enumerate(path.stages[:-1]):
+                drv = pin_of.get(st.node)
                 info = lv.cells.get(st.cell) if st.cell else None
-                if drv is None or sink is None or sink in tabu or info is None or nl.pin_name[drv] not in info.outputs:
+                if drv is None or info is None or nl.pin_name[drv] not in info.outputs:
                     continue
-                if nl.pin_net[sink] != nl.pin_net[drv] or (clock is not None and clock[node_of(drv)] >= 0):
+                if clock is not None and clock[node_of(drv)] >= 0:
                     continue
-                (dx, dy), (sx, sy) = nl.centre(nl.pin_inst[drv]), nl.centre(nl.pin_inst[sink])
-                dist = abs(dx - sx) + abs(dy - sy)
-                if sink not in best or dist > best[sink][0]:
-                    best[sink] = (dist, drv, sink, path.stages[s_i - 1].slew if s_i > 0 else 0.0)
+                # the on-path sink, or an off-path one whose wire loads the path's driver
+                for sink in np_.loads[nl.pin_net[drv]]:
+                    if sink in tabu:
+                        continue
+                    (dx, dy), (sx, sy) = nl.centre(nl.pin_inst[drv]), nl.centre(nl.pin_inst[sink])
+                    dist = abs(dx - sx) + abs(dy - sy)
+                    if sink not in best or dist > best[sink][0]:
+                        best[sink] = (dist, drv, sink, path.stages[s_i - 1].slew if s_i > 0 else 0.0)
         drv0 = self._drv_total(res)
         for dist, drv, sink, in_slew in sorted(best.values(), reverse=True)[:max_trials]:
             half = self.timer.c_per_m * dist / 2
-            if 2 * half < 4 * self._pin_cap(sink):  # a short wire: nothing to gain
-                break
+            if 2 * half < 4 * self._pin_cap(sink):  # a short wire for this sink: nothing to gain
+                continue
+            if nl.pin_net[sink] != nl.pin_net[drv]:  # an earlier trial moved it (rolled back since)
+                continue
             at = nl.mark()
             net = nl.pin_net[drv]
             (dx, dy), (sx, sy) = nl.centre(nl.pin_inst[drv]), nl.centre(nl.pin_inst[sink])

@@ -147,6 +147,9 @@ class MixedTimer(Timer):
 
     corner_of: Callable[[Any], np.ndarray] | None = None
     derate_of: Callable[[Any], np.ndarray] | None = None
+    # more analyses at the same clock, each with every instance on one library (name -> index into
+    # `libs`): the all-VDDH nominal must meet FINE-VH's clock too, and repair then sees both
+    uniform: Mapping[str, int] = field(default_factory=dict)
     _memo: dict = field(default_factory=dict, repr=False)
 
     def run(self, nl: Any, max_paths: int = 10) -> dict[str, sta.TimingResult]:
@@ -157,9 +160,13 @@ class MixedTimer(Timer):
             Parasitics.lumped(d, net_wire_caps(nl, self.c_per_m))
         self.runs += 1
         der = self.derate_of(nl) if self.derate_of is not None else None
-        return {"mixed": sta.analyze(d, list(self.libs.values()), self.constraints, parasitics=par,
-                                     propagated_clock=self.propagated, max_paths=max_paths,
-                                     instance_corner=self.corner_of(nl), derate=der)}
+        libs = list(self.libs.values())
+        out = {"mixed": sta.analyze(d, libs, self.constraints, parasitics=par, propagated_clock=self.propagated,
+                                    max_paths=max_paths, instance_corner=self.corner_of(nl), derate=der)}
+        for name, j in self.uniform.items():
+            out[name] = sta.analyze(d, libs, self.constraints, parasitics=par, propagated_clock=self.propagated,
+                                    max_paths=max_paths, instance_corner=np.full(len(d.inst_names), j, dtype=np.int64))
+        return out
 
 
 def island_derate(design: FlatDesign, assignment: Mapping[str, str], doc: dict, curve: Any, volts: float,

@@ -1,5 +1,7 @@
 """FINE-VH stages of the back end: `finevh_repair` (after `repair_timing`, before routing: every
-cell on its island's rail, electrical and setup repair at the mixed rails) and `finevh_signoff`
+cell on its island's rail, electrical and setup repair at the mixed rails — design rules at each
+cell's own rail's limits, repeaters on long critical wires, back-end cells kept in their island's
+fence, and the legalised netlist re-timed and repaired again until it meets) and `finevh_signoff`
 (after `signoff`: both modes and the chip-wide DVFS levels re-timed and re-powered with the
 route's SPEF; the policy model those points give is stored as `policy_model_routed`). See
 `plugins/finevh/routed.py` for why the flow's own chip-wide repair cannot close FINE-VH timing.
@@ -20,6 +22,8 @@ VARIABLES = (
              "(the flow's repair times one chip-wide corner).", True, source="finevh"),
     Variable("FINEVH_SETUP_MARGIN", float, "Setup slack the mixed-rail repair aims for, over FINE-VH's clock "
              "(placement estimates miss some routed wire delay).", 0.3, unit="ns", source="finevh"),
+    Variable("FINEVH_REPAIR_ROUNDS", int, "Rounds of re-timing the legalised netlist (buffers in their island's "
+             "fence) and repairing what legalisation broke (setup, hold, slew/cap).", 4, source="finevh"),
 )
 
 
@@ -73,12 +77,18 @@ class RepairStage(Stage):
         import numpy as np
 
         from flow.engines import sta
-        from flow.engines.repair import LibView, Repairer
+        from flow.engines.repair import LibView, Repairer, check_design_rules
         from flow.stages.place import legalize_added, placed_netlist, save_placed
         from flow.stages.repair import cell_footprint, design_rules
         from plugins.finevh.operating import scaled_constraints
         from plugins.finevh.policy import SystemModel
-        from plugins.finevh.routed import MixedTimer, complete_assignment, corners_of, island_derate
+        from plugins.finevh.routed import (
+            MixedTimer,
+            complete_assignment,
+            corners_of,
+            island_derate,
+            keep_in_fences,
+        )
 
         cfg, plat = ctx.config, ctx.platform
         doc = _doc(state)
@@ -110,12 +120,30 @@ class RepairStage(Stage):
         extra = list(cfg.get("DONT_USE_CELLS") or [])
         raw = {c: ctx.cached(("liberty", c), lambda c=c: plat.liberty(c)) for c in order}
         lvs = {c: LibView(raw[c], lambda name: plat.is_dont_use(name, extra)) for c in order}
-        timer = MixedTimer(raw, tc, plat.signal_layer, None, "steiner", corner_of=corner_of, derate_of=derate_of)
+        timer = MixedTimer(raw, tc, plat.signal_layer, None, "steiner", corner_of=corner_of, derate_of=derate_of,
+                           uniform={"nominal": order.index(vh)})
+        # design rules at each cell's own rail: the 1.28 V Liberty allows 5 ns slews, a level
+        # shifter's input on a VDDH island 1.5 ns
+        view_of = [lvs[c] for c in order]
+
+        def limits(netlist) -> list[LibView]:
+            return [view_of[j] for j in corner_of(netlist).tolist()]
+
         # sizing decisions on VDDL's library: its cells are the ones wires slow down most
-        rep = Repairer(nl, lvs[vl], timer, cell_footprint(ctx), design_rules(cfg), cfg.get("REPAIR_BUFFER_CELL"))
+        rep = Repairer(nl, lvs[vl], timer, cell_footprint(ctx), design_rules(cfg), cfg.get("REPAIR_BUFFER_CELL"),
+                       limits=limits)
+        base = set(doc["instances"])  # the islands stage's cells (synthesis + level shifters)
+        fences = {str(k): v for k, v in (doc.get("fences") or {}).items()}
+
+        def fence_back_end() -> int:
+            """Back-end cells (flow repair, this stage) into their island's fence (not the clock tree)."""
+            return keep_in_fences(nl, fp, assignment(nl), fences,
+                                  [k for k, nm in enumerate(nl.inst_names) if nm not in base])
+
+        moved = fence_back_end()
         drv0, drv1 = rep.repair_design()
         setup_m = float(cfg["FINEVH_SETUP_MARGIN"]) * 1e-9
-        ws0, ws1 = rep.repair_setup(setup_m, 100.0, max_rounds=60)
+        ws0, ws1 = rep.repair_setup(setup_m, 100.0, max_rounds=60, repeat=True)
         # hold at the mixed rails too (no-op when met), over-fixed by a tenth of the setup margin
         # (the engine plans each delay cell at the delay of the analysis' corner: one "mixed" run,
         # planned at VDDH's delay; an endpoint takes one only with setup room for the same cell on
@@ -127,23 +155,55 @@ class RepairStage(Stage):
         h0, h1 = rep.repair_hold(hold_libs, 0.1 * setup_m, setup_m + d_low, max_rounds=16, hold_cell=hcell)
         n_added = len(nl.added)
         legalize_added(nl, fp)
+        moved += fence_back_end()
+        # the legal placement timed as sign-off will time it (the route's Steiner RC on these
+        # positions, each cell at its rail): what legalisation broke is repaired and legalised again
+        rules = design_rules(cfg)
+        legal = []
+        for _ in range(int(cfg["FINEVH_REPAIR_ROUNDS"]) + 1):
+            both = timer.run(nl, max_paths=10)
+            cnt = check_design_rules(nl, lvs[vl], both["mixed"], rules, limits=limits(nl))[0]
+            ws_now = min(float(t.setup_wns) for t in both.values())
+            hs_now = min(float(t.hold_wns) for t in both.values())
+            legal.append((ws_now, hs_now, cnt))
+            ctx.log.info("finevh_repair: legal placement, mixed rails: setup WNS %.3f ns (all-VDDH %.3f), hold WNS "
+                         "%.3f ns, slew/cap violations %d/%d", both["mixed"].setup_wns * 1e9,
+                         both["nominal"].setup_wns * 1e9, hs_now * 1e9, cnt.max_slew, cnt.max_cap)
+            if len(legal) > int(cfg["FINEVH_REPAIR_ROUNDS"]) or (
+                    ws_now >= 0.1 * setup_m and hs_now >= 0 and cnt.max_slew + cnt.max_cap == 0):
+                break
+            if len(legal) > 1 and legal[-1][0] < legal[-2][0] + 1e-12 and legal[-1][2] == legal[-2][2]:
+                break  # the last round gained nothing
+            rep.repair_design()
+            rep.repair_setup(setup_m, 100.0, max_rounds=30, repeat=True)
+            rep.repair_hold(hold_libs, 0.1 * setup_m, setup_m + d_low, max_rounds=8, hold_cell=hcell)
+            n_added += len(nl.added)
+            legalize_added(nl, fp)
+            moved += fence_back_end()
         views = save_placed(ctx, nl, fp, "finevh_repair")
         final = nl.design()
         doc = dict(doc)
-        doc["instances"] = complete_assignment(final, libs[vh], doc, clock_ports)
+        # the islands the repair timed and fenced each new cell in (re-deriving them from the final
+        # drivers could put a buffer of a re-parented tree on another island than its fence's)
+        got = assignment(nl)
+        doc["instances"] = {nm: got[nm] for nm in final.inst_names}
         doc["rails"] = {**doc["rails"], "clk_tree": vh}
         doc["clock_tree_rail"] = {"fast": vh, "slow": vh}  # always on (plugins/finevh/routed.py)
         out = ctx.path("islands.json")
         out.write_text(json.dumps(doc, indent=1))
+        ws_l, hs_l, cnt_l = legal[-1]
         ctx.log.info("finevh_repair: mixed-rail setup WNS %.3f -> %.3f ns at FINE-VH's clock (placement estimate), "
-                     "%d buffers, %d resized; slew/cap violations %d/%d -> %d/%d", ws0 * 1e9, ws1 * 1e9, n_added,
-                     rep.stats.resized, drv0.max_slew, drv0.max_cap, drv1.max_slew, drv1.max_cap)
+                     "%d buffers, %d resized, %d back-end cells moved into their fence; slew/cap violations %d/%d -> "
+                     "%d/%d; legal placement after %d rounds: setup %.3f ns, hold %.3f ns, slew/cap %d/%d", ws0 * 1e9,
+                     ws1 * 1e9, n_added, rep.stats.resized, moved, drv0.max_slew, drv0.max_cap, drv1.max_slew,
+                     drv1.max_cap, len(legal) - 1, ws_l * 1e9, hs_l * 1e9, cnt_l.max_slew, cnt_l.max_cap)
         return StageResult(views={**views, "islands": out}, metrics={
             "finevh_repair__before__setup__ws__estimate": round(ws0 * 1e9, 6),
-            "finevh_repair__setup__ws__estimate": round(ws1 * 1e9, 6),
-            "finevh_repair__hold__ws__estimate": round(h1 * 1e9, 6),
+            "finevh_repair__setup__ws__estimate": round(ws_l * 1e9, 6),
+            "finevh_repair__hold__ws__estimate": round(hs_l * 1e9, 6),
             "finevh_repair__buffers": n_added, "finevh_repair__resized": rep.stats.resized,
-            "finevh_repair__timing__drv__max_slew": drv1.max_slew, "finevh_repair__timing__drv__max_cap": drv1.max_cap,
+            "finevh_repair__fence_moves": moved, "finevh_repair__rounds": len(legal) - 1,
+            "finevh_repair__timing__drv__max_slew": cnt_l.max_slew, "finevh_repair__timing__drv__max_cap": cnt_l.max_cap,
         })
 
 
