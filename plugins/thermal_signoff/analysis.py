@@ -138,7 +138,9 @@ def solve_floorplan(fp: Floorplan, names: list[str], powers: np.ndarray, cfg: Th
     at `cfg.init_temp`; in the grid model the first step maps those block temperatures onto the
     grid cells by occupancy (HotSpot's `xlate_vector_b2g`), later steps carry the full grid.
     Integration: the block model's exact propagator per row, the grid model's TR-BDF2 over
-    `row_steps`; `steps` / `substeps` impose TR-BDF2 steps on both (for comparisons)."""
+    `row_steps` (under step-size control from a rough start: an init file, or dead space,
+    whose cells HotSpot starts at 0 K; see ROUGH_TOL_K); `steps` / `substeps` impose TR-BDF2
+    steps on both (for comparisons)."""
     order = [names.index(u.name) for u in fp.units]
     p = np.atleast_2d(powers)[:, order]
     rects = fp.rects_at_origin()
