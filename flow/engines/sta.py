@@ -811,29 +811,26 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     bank.finalize()
     name_to_node = NodeIndex(g.names)
     clocks = constraints.clocks
-    # clock network: BFS from clock sources through non-launch edges
+    # clock network: BFS from clock sources through non-launch edges (compiled walk; the
+    # warnings in the order the walk meets them)
     clk_of_node = np.full(g.n, -1, dtype=np.int64)
-    nonlaunch = ~g.launch
-    adj_order = np.argsort(g.src, kind="stable")
-    adj_src = g.src[adj_order]
-    adj_starts = np.searchsorted(adj_src, np.arange(g.n + 1))
-    for ci_, clk in enumerate(clocks):
-        for s in clk.sources:
-            if s not in name_to_node:
-                warnings.append(f"clock {clk.name}: source {s!r} not found")
-                continue
-            stack = [name_to_node[s]]
-            while stack:
-                v = stack.pop()
-                if clk_of_node[v] == ci_:
-                    continue
-                if clk_of_node[v] >= 0:
-                    warnings.append(f"node {g.names[v]} reached by several clocks; keeping {clocks[clk_of_node[v]].name}")
-                    continue
-                clk_of_node[v] = ci_
-                for e in adj_order[adj_starts[v]:adj_starts[v + 1]]:
-                    if nonlaunch[e]:
-                        stack.append(int(g.dst[e]))
+    pairs = [(ci_, clk, s) for ci_, clk in enumerate(clocks) for s in clk.sources]
+    found = [name_to_node.get(s) for _, _, s in pairs]
+    pair_node = np.array([-1 if v is None else v for v in found], dtype=np.int64)
+    room = g.src.size + len(pairs) + 1
+    conf_pair, conf_node, conf_clk = (np.empty(room, dtype=np.int64) for _ in range(3))
+    n_conf = kern.clock_network(g.n, np.ascontiguousarray(g.src, dtype=np.int64),
+                                np.ascontiguousarray(g.dst, dtype=np.int64), ~g.launch,
+                                np.array([p[0] for p in pairs], dtype=np.int64), pair_node, clk_of_node,
+                                conf_pair, conf_node, conf_clk)
+    conf_at = np.searchsorted(conf_pair[:n_conf], np.arange(len(pairs) + 1))
+    for k, (_ci, clk, s) in enumerate(pairs):
+        if pair_node[k] < 0:
+            warnings.append(f"clock {clk.name}: source {s!r} not found")
+            continue
+        for q in range(conf_at[k], conf_at[k + 1]):
+            warnings.append(f"node {g.names[int(conf_node[q])]} reached by several clocks; keeping "
+                            f"{clocks[int(conf_clk[q])].name}")
     # a virtual clock (no source) cannot be propagated: its latency stays (OpenSTA warning 450)
     prop = np.array([bool(c.sources) and (propagated_clock if propagated_clock is not None else c.propagated)
                      for c in clocks] or [False])

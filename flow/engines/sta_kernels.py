@@ -157,6 +157,52 @@ def arrival_pass(order, src, srctr, dst, dsttr, dmax, dmin, amax, amin, pmax, pm
             pmin[d, dt] = e
 
 
+@njit(cache=True, nogil=True)
+def clock_network(n, src, dst, nonlaunch, pair_clk, pair_node, clk_of_node, conf_pair, conf_node,
+                  conf_clk):  # pragma: no cover - compiled
+    """Clock of every node reached from the clock sources through non-launch edges: a depth-first
+    walk per (clock, source) pair in order (pair_node -1: source not found, skipped), out-edges
+    pushed in edge order. A node already owned by another clock is not entered; each such meeting
+    is recorded (pair, node, owning clock) in order. Returns how many were recorded."""
+    m = src.size
+    start = np.zeros(n + 1, dtype=np.int64)
+    for e in range(m):
+        start[src[e] + 1] += 1
+    for v in range(n):
+        start[v + 1] += start[v]
+    fill = start[:-1].copy()
+    adj = np.empty(m, dtype=np.int64)
+    for e in range(m):
+        adj[fill[src[e]]] = e
+        fill[src[e]] += 1
+    stack = np.empty(m + 1, dtype=np.int64)
+    nconf = 0
+    for p in range(pair_clk.size):
+        if pair_node[p] < 0:
+            continue
+        ci = pair_clk[p]
+        stack[0] = pair_node[p]
+        top = 1
+        while top > 0:
+            top -= 1
+            v = stack[top]
+            if clk_of_node[v] == ci:
+                continue
+            if clk_of_node[v] >= 0:
+                conf_pair[nconf] = p
+                conf_node[nconf] = v
+                conf_clk[nconf] = clk_of_node[v]
+                nconf += 1
+                continue
+            clk_of_node[v] = ci
+            for k in range(start[v], start[v + 1]):
+                e = adj[k]
+                if nonlaunch[e]:
+                    stack[top] = dst[e]
+                    top += 1
+    return nconf
+
+
 def warm_up() -> None:
     """Load the compiled kernels (numba's on-disk cache; compiled once per install) by calling
     each on a two-node graph with the argument types `sta.analyze` uses, so a caller can do it
@@ -173,3 +219,5 @@ def warm_up() -> None:
     lookup_many(i64, f1, f1, f1, ax, ax.copy(), np.zeros((1, 2, 2)), i64 + 2, i64 + 2, i64, i64 + 1)
     pm = np.full((2, 2), -1, dtype=np.int64)
     arrival_pass(i64, i64, i64, i64 + 1, i64, f1, f1, np.full((2, 2), -np.inf), np.full((2, 2), np.inf), pm, pm.copy())
+    clock_network(2, i64, i64 + 1, np.ones(1, dtype=bool), i64, i64, np.full(2, -1, dtype=np.int64), i64.copy(),
+                  i64.copy(), i64.copy())
