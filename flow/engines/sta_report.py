@@ -36,6 +36,15 @@ def _clock(res: TimingResult, name: str | None) -> Any:
     return next((c for c in tc.clocks if c.name == name), None) if tc is not None and name else None
 
 
+def _edge(clk: Any, time: float) -> str:
+    """"rise" or "fall": which waveform edge of the clock a launch/capture time is (a falling
+    launch, `-clock_fall` I/O delays, a falling capture print "(fall edge)" in OpenSTA)."""
+    if clk is None or not clk.period:
+        return "rise"
+    k = (time - clk.waveform[1]) / clk.period
+    return "fall" if abs(k - round(k)) < 1e-6 and clk.waveform[1] != clk.waveform[0] else "rise"
+
+
 def format_path(res: TimingResult, p: TimingPath, digits: int = 2) -> str:
     tu, cu = _units(res)
     w = digits + 5
@@ -74,7 +83,8 @@ def format_path(res: TimingResult, p: TimingPath, digits: int = 2) -> str:
     ideal = "propagated" if (lc is not None and lc.propagated) else "ideal"
     first = p.stages[0] if p.stages else None
     if p.launch_clock:
-        lines.append(row(0.0, p.launch_edge, f"  clock {p.launch_clock} (rise edge)", slew=0.0))
+        lines.append(row(p.launch_edge, p.launch_edge, f"  clock {p.launch_clock} ({_edge(lc, p.launch_edge)} edge)",
+                         slew=0.0))
     prev = p.launch_edge
     if first is not None and "/" not in first.node and p.launch_clock:  # input port: external delay
         lat = (lc.source_latency + (0.0 if lc.propagated else lc.latency)) if lc is not None else 0.0
@@ -105,7 +115,8 @@ def format_path(res: TimingResult, p: TimingPath, digits: int = 2) -> str:
     lines.append("")
     sign = -1.0 if p.kind == "max" else 1.0
     if p.capture_clock:
-        lines.append(row(p.capture_edge, p.capture_edge, f"  clock {p.capture_clock} (rise edge)", slew=0.0))
+        lines.append(row(p.capture_edge, p.capture_edge, f"  clock {p.capture_clock} ({_edge(cc, p.capture_edge)} edge)",
+                         slew=0.0))
         cideal = "propagated" if (cc is not None and cc.propagated) else "ideal"
         lines.append(row(p.clock_arrival - p.capture_edge, p.clock_arrival, f"  clock network delay ({cideal})"))
         t_ = p.clock_arrival

@@ -88,3 +88,27 @@ def test_separations_are_the_closest_edges():
     assert separations(1e-9, 0.5e-9, 1e-9, 0.0) == pytest.approx((0.5e-9, 0.5e-9))
     s, h = separations(1.2e-9, 0.0, 1.7e-9, 0.2e-9)
     assert s == pytest.approx(0.1e-9) and h == pytest.approx(0.0, abs=1e-18)
+
+
+def test_report_clock_edge_lines_match_opensta(nangate45, tmp_path):
+    """report_checks' clock lines of paths launched and captured on falling edges (`-clock_fall`
+    I/O delays): "clock vclk (fall edge)" with the edge time as delay and time, as sta 3.1."""
+    from flow.engines.sta_report import format_path
+
+    lib = _lib(nangate45, "typical", tmp_path)
+    (tmp_path / "top.v").write_text(_netlist("nangate45"))
+    (tmp_path / "top.sdc").write_text(_sdc(1.2, 1.2, (0.0, 0.6), 1.2, "BUF_X1")
+                                      + "set_output_delay 0.2 -clock vclk -clock_fall [get_ports y]\n"
+                                      "set_input_delay 0.5 -clock vclk -clock_fall [get_ports a]\n")
+    library = sta.load_liberty(lib)
+    design = sta.load_design([tmp_path / "top.v"], "top")
+    t = sta.analyze(design, library, sta.load_constraints(tmp_path / "top.sdc", design, library))
+    head = f"read_liberty {lib}\nread_verilog {tmp_path / 'top.v'}\nlink_design top\nread_sdc {tmp_path / 'top.sdc'}\n"
+    # (hold paths are left out: sta 3.1 prints them in the launch cycle its cycle accounting met
+    # first, e.g. launch 1.2 / capture 0.6 where we print 0.0 / -0.6; same slack)
+    for endpoint, kind in (("y", "max"), ("r1/D", "max")):
+        ref = run_sta(head + f"report_checks -path_delay {kind} -to {endpoint} -fields {{slew cap fanout}}\n", tmp_path)
+        path = next(p for p in (t.setup_paths if kind == "max" else t.hold_paths) if p.endpoint == endpoint)
+        ours = [ln for ln in format_path(t, path).splitlines() if "edge)" in ln]
+        theirs = [ln for ln in ref.stdout.splitlines() if "edge)" in ln]
+        assert ours == theirs and any("fall edge" in ln for ln in theirs), (endpoint, kind, ours, theirs)
