@@ -40,11 +40,11 @@ system-tools:
 # synthesised mac_array (SAIF + per-layer cycles); then FINE-VH where it pays off (see
 # benchmarks/finevh_study.py): dp_ctrl on sky130hd ss_n40C (a slack-rich datapath next to a deep
 # controller), 16 timing-driven islands on 1.28/1.76 V, through placement, mixed-rail repair
-# (finevh_repair) and routing; finevh_signoff re-times and re-powers both modes and every DVFS
-# level with the route's SPEF, and `finevh policy` compares the policies on a bursty workload
-# only where none misses a deadline. --allow-violations: the flow's own sign-off times the
-# islanded chip at the SDC clock (9.5 ns), which the routed fast mode misses by ~0.2 ns (it runs
-# at its own verified clock, 9.73 ns), and 26 routed max-slew violations are not repaired yet.
+# (finevh_repair: each cell at its rail's Liberty and limits, repeaters on long wires, back-end
+# cells in their island's fence, re-timed after legalisation) and routing; the flow's sign-off
+# is clean (fast mode and all-VDDH at the SDC clock, 9.5 ns; no slew/cap violations), and
+# finevh_signoff re-times and re-powers both modes and every DVFS level with the route's SPEF;
+# `finevh policy` compares the policies on a bursty workload only where none misses a deadline.
 # (The mac_array ConvNet trace is not replayed on dp_ctrl: its frame deadlines are the
 # accelerator's, and every policy, nominal included, would miss them there.)
 DEMO_TRACE := $(CURDIR)/runs/mac_array/demo-trace
@@ -56,7 +56,7 @@ demo: venv
 	$(BIN)/vhflow convnet trace runs/mac_array/nangate45/demo-synth --out $(DEMO_TRACE) --weights $(DEMO_PQ)/models/fp32.pt \
 	  --bits 8 --bits 4 --checkpoint $(DEMO_PQ)/models/budget_8KiB.pt --checkpoint $(DEMO_PQ)/models/budget_4KiB.pt \
 	  --images 1 --max-tiles 24
-	$(BIN)/vhflow run designs/dp_ctrl/config.toml --tag demo-finevh --set FINEVH_ISLANDS=16 --allow-violations \
+	$(BIN)/vhflow run designs/dp_ctrl/config.toml --tag demo-finevh --set FINEVH_ISLANDS=16 \
 	  --set FINEVH_VDDL_CORNER=ss_n40C_1v28 --set FINEVH_CLOCK=sdc --set FINEVH_RAIL_MARGIN=20 \
 	  --set FINEVH_TRACE=$(CURDIR)/designs/dp_ctrl/burst_trace.json
 	$(BIN)/vhflow finevh policy $(DEMO_FINEVH)
