@@ -339,8 +339,12 @@ def keep_in_fences(nl: Any, fp: Mapping[str, Any], island_of: Mapping[str, str],
         r = [float(v) for v in fences[isl]]
         tx = np.clip([nl.x[k] + nl.w[k] / 2 for k in ks], r[0], r[2])
         ty = np.clip([nl.y[k] + nl.h[k] / 2 for k in ks], r[1], r[3])
+        # only what overlaps the fence: the legaliser takes its rectangle as the whole core, and a
+        # blockage beyond its right edge would open free sites past it
+        b = np.vstack(blocked)
+        b = b[(b[:, 0] < r[2]) & (b[:, 0] + b[:, 2] > r[0]) & (b[:, 1] < r[3]) & (b[:, 1] + b[:, 3] > r[1])]
         try:
-            x, y = place_new_cells(tuple(r), rh, sw, np.vstack(blocked), np.array([nl.w[k] for k in ks]), tx, ty)
+            x, y = place_new_cells(tuple(r), rh, sw, b, np.array([nl.w[k] for k in ks]), tx, ty)
         except ValueError as e:
             from flow.errors import ConfigError
 

@@ -181,8 +181,8 @@ def test_back_end_cells_kept_in_their_fence(small):
     names = design.inst_names
     rb, cb = names.index("rb"), names.index("cb")
     fences = {"isl0": (0.0, 0.0, 30e-6, 2.72e-6 * 4), "isl1": (30e-6, 0.0, 60e-6, 2.72e-6 * 4)}
-    nl.x[rb], nl.y[rb] = 44e-6, 2.72e-6  # inside isl1's fence
-    nl.x[cb] = 50e-6
+    nl.x[rb], nl.y[rb] = 44e-6, 0.0  # inside isl1's fence
+    nl.x[cb] = 50e-6  # a blockage in the same row beyond isl0's right edge: no free site there
     fp = {"row_height": 2.72e-6, "site_width": 0.46e-6}
     island_of = {"rb": "isl0", "cb": CLOCK_ISLAND, "hb": "isl0", "f2": "isl1"}
     before = (list(nl.x), list(nl.y))
