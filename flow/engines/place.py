@@ -536,8 +536,11 @@ def place_new_cells(core: Rect, row_height: float, site_width: float, blocked: n
         c1 = int(math.ceil((bx + bw - x0) / site_width - 1e-6))
         r0 = int(math.floor((by - y0) / row_height + 1e-6))
         r1 = int(math.ceil((by + bh - y0) / row_height - 1e-6))
+        a, b = max(c0, 0), min(c1, ncols)  # a blockage beyond the rectangle blocks nothing in it
+        if a >= b:
+            continue
         for r in range(max(r0, 0), min(r1, nrows)):
-            occupied[r].append((max(c0, 0), min(c1, ncols)))
+            occupied[r].append((a, b))
     free: list[list[tuple[int, int]]] = []
     for r in range(nrows):
         gaps, at = [], 0

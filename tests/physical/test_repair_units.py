@@ -29,6 +29,19 @@ def test_new_cells_land_on_free_sites_nearest_their_target():
             assert min(a[2], b[2]) - max(a[0], b[0]) <= 1e-12 or min(a[3], b[3]) - max(a[1], b[1]) <= 1e-12
 
 
+def test_new_cells_stay_inside_a_fence_with_blockages_beyond_it():
+    # a fence 0..5 um (sites 0.5 um, one 1 um row) and a blockage at x = 8 um, outside it: before
+    # the fix the blockage's left edge opened a free gap from the fence's right edge to 8 um, so a
+    # cell aimed at the right edge landed past it
+    fence = (0.0, 0.0, 5e-6, 1e-6)
+    blocked = np.array([[8e-6, 0.0, 1e-6, 1e-6], [-3e-6, 0.0, 1e-6, 1e-6]])
+    w = np.array([1.5e-6, 1.5e-6])
+    tx = np.array([4.9e-6, 0.1e-6])  # centres at the fence's right and left edges
+    x, y = place_new_cells(fence, 1e-6, 0.5e-6, blocked, w, tx, np.array([0.5e-6, 0.5e-6]))
+    assert x[0] == 3.5e-6 and x[0] + w[0] <= fence[2]  # flush with the right edge, not beyond
+    assert x[1] == 0.0 and (y == 0.0).all()
+
+
 def _tiny_lib() -> dict:
     """A buffer whose output slew is 10 ps + 1 ps/fF, and a flop: enough for the tree builder."""
     def table(v0: float, per_f: float) -> dict:
