@@ -64,11 +64,17 @@ set_load 2.0 [all_outputs]
     (2.0, 1.3, (0.4, 0.9), 0.7),
 ])
 def test_unrelated_periods_match_opensta(plat, clocks, request, tmp_path):
+    assert_matches_opensta(plat, lambda buf: _sdc(*clocks, buf), request, tmp_path)
+
+
+def assert_matches_opensta(plat: str, sdc, request, tmp_path) -> None:
+    """Setup/hold WNS within TOL and TNS within 1 % of `sta` 3.1 on the two-clock hunt netlist,
+    constrained by `sdc(driving_cell)`."""
     platform = request.getfixturevalue(plat)
     corner, *_, (buf, _, _) = CELLS[plat]
     lib = _lib(platform, corner or platform.default_corner, tmp_path)
     (tmp_path / "top.v").write_text(_netlist(plat))
-    (tmp_path / "top.sdc").write_text(_sdc(*clocks, buf))
+    (tmp_path / "top.sdc").write_text(sdc(buf))
     library = sta.load_liberty(lib)
     design = sta.load_design([tmp_path / "top.v"], "top")
     t = sta.analyze(design, library, sta.load_constraints(tmp_path / "top.sdc", design, library))

@@ -11,11 +11,7 @@ import pytest
 
 from flow.engines import sta
 from flow.errors import FormatError
-from tests.signoff.opensta import run_sta
-from tests.signoff.test_parity_hunt_clocks import CELLS, _netlist, _sdc
-from tests.signoff.test_sta_opensta3 import _lib
-
-TOL = 5e-12
+from tests.signoff.test_parity_hunt_clocks import _netlist, _sdc, assert_matches_opensta
 
 CASES = {
     # a later set_input_delay on another clock replaces the (violating) vclk one (was: both kept)
@@ -53,21 +49,7 @@ CASES = {
 @pytest.mark.parametrize("plat", ["nangate45", "sky130hd"])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_sdc_semantics_match_opensta(plat, case, request, tmp_path):
-    platform = request.getfixturevalue(plat)
-    corner, *_, (buf, _, _) = CELLS[plat]
-    lib = _lib(platform, corner or platform.default_corner, tmp_path)
-    (tmp_path / "top.v").write_text(_netlist(plat))
-    (tmp_path / "top.sdc").write_text(_sdc(1.2, 1.7, (0.2, 1.0), 1.2, buf) + CASES[case])
-    library = sta.load_liberty(lib)
-    design = sta.load_design([tmp_path / "top.v"], "top")
-    t = sta.analyze(design, library, sta.load_constraints(tmp_path / "top.sdc", design, library))
-    ref = run_sta(f"read_liberty {lib}\nread_verilog {tmp_path / 'top.v'}\nlink_design top\n"
-                  f"read_sdc {tmp_path / 'top.sdc'}\nreport_worst_slack -max -digits 6\n"
-                  "report_worst_slack -min -digits 6\nreport_tns -digits 6\nreport_tns -min -digits 6\n", tmp_path)
-    assert abs(t.setup_wns - ref.value("worst slack max") * 1e-9) < TOL, (t.setup_wns, ref.value("worst slack max"))
-    assert abs(t.hold_wns - ref.value("worst slack min") * 1e-9) < TOL, (t.hold_wns, ref.value("worst slack min"))
-    for ours, theirs in ((t.setup_tns, ref.value("tns max")), (t.hold_tns, ref.value("tns min"))):
-        assert abs(ours - theirs * 1e-9) <= max(0.01 * abs(theirs) * 1e-9, 1e-15), (ours, theirs)
+    assert_matches_opensta(plat, lambda buf: _sdc(1.2, 1.7, (0.2, 1.0), 1.2, buf) + CASES[case], request, tmp_path)
 
 
 REFUSED = [  # (extra SDC line, words of the error): each changes OpenSTA's numbers on this design

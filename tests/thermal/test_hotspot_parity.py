@@ -22,6 +22,7 @@ from flow.formats.hotspot import (
 )
 from plugins.thermal_signoff.analysis import config_from, solve_floorplan
 from tests.conftest import require_reference
+from tests.thermal.hotspot_cases import _slicing
 
 TOL_K = 0.5  # the contract (issue 15)
 # what we measure, asserted so that a drift shows (HotSpot prints 0.01 K): steady ≤ 0.010 K on every
@@ -50,18 +51,7 @@ def ev6_like() -> Floorplan:
 
 def guillotine(n_units: int, w: float, h: float, seed: int) -> Floorplan:
     """Random slicing floorplan: split the largest rectangle at 30–70 % until n_units remain."""
-    rng = np.random.default_rng(seed)
-    rects = [(0.0, 0.0, w, h)]
-    while len(rects) < n_units:
-        k = max(range(len(rects)), key=lambda i: (rects[i][2] - rects[i][0]) * (rects[i][3] - rects[i][1]))
-        x0, y0, x1, y1 = rects.pop(k)
-        f = rng.uniform(0.3, 0.7)
-        if (x1 - x0) >= (y1 - y0):
-            xm = x0 + f * (x1 - x0)
-            rects += [(x0, y0, xm, y1), (xm, y0, x1, y1)]
-        else:
-            ym = y0 + f * (y1 - y0)
-            rects += [(x0, y0, x1, ym), (x0, ym, x1, y1)]
+    rects = _slicing(np.random.default_rng(seed), n_units, w, h, 0.3, 0.7)
     return Floorplan([Unit(f"u{i}", x1 - x0, y1 - y0, x0, y0) for i, (x0, y0, x1, y1) in enumerate(rects)])
 
 
