@@ -71,6 +71,7 @@ METRIC_TABLE: tuple[Metric, ...] = (
     _m("synth__design__instance__area__sequential", "µm²", "Area of flip-flops and latches after synthesis."),
     _m("synth__design__instance__count__stdcell", "", "Standard cells after synthesis."),
     _m("synth__clock__period_ns", "ns", "Clock period synthesis targeted (ABC delay target)."),
+    _m("synth__tool__yosys", "", "The Yosys that ran synthesis (VHFLOW_YOSYS, a native yosys >= 0.70 on PATH, or the yowasp wheel) and its version."),
     _m("constraints__clocks__count", "", "Clocks the SDC defines (create_clock / create_generated_clock)."),
     _m("constraints__clocks__details", "ns", "'<clock>: <period>' per SDC clock, period in ns (as ORFS; a list)."),
     # floorplan
