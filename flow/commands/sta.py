@@ -4,7 +4,7 @@ report_checks / report_power) for one command line."""
 
 from __future__ import annotations
 
-import gc
+import contextlib
 import json
 import math
 import re
@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from flow.util import collector_paused
 
+if TYPE_CHECKING:
     from flow.engines.model import FlatDesign
 
 
@@ -85,24 +85,15 @@ def _check_cells(libs: dict, design: FlatDesign, netlist: list[Path]) -> None:
     raise FormatError(path, line, f"cell {missing[0]!r} is in no Liberty library given{more}")
 
 
-def _collector_paused(work: Callable[[], None]) -> None:
-    """Run a command's work with the cyclic collector paused, and freeze the heap at its end
-    when this is the `vhflow` process (about to exit). Why: the readers and engines pause the
-    collector already, but the first allocations after each pause then walked every object
-    made during it (the unpickled netlist, the graph), the imports and the growing heap made it
-    walk everything ~50 times, and the interpreter's final collections walk the whole heap
-    again: ~0.5 s CPU in all at 100k instances (benchmarks/bench_sta.py). Frozen objects are
-    never collected, so only the console process freezes (an in-process caller, e.g. a test,
-    gets its collector back as it was)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        work()
-    finally:
-        if Path(sys.argv[0]).name == "vhflow":
-            gc.freeze()
-        if was_enabled:
-            gc.enable()
+def _collector_paused() -> contextlib.AbstractContextManager[None]:
+    """The cyclic collector paused for a whole command, and the heap frozen at its end when this
+    is the `vhflow` process (about to exit). Why: the readers and engines pause the collector
+    already, but the first allocations after each pause then walked every object made during it
+    (the unpickled netlist, the graph), the imports and the growing heap made it walk everything
+    ~50 times, and the interpreter's final collections walk the whole heap again: ~0.5 s CPU in
+    all at 100k instances (benchmarks/bench_sta.py). Only the console process freezes (an
+    in-process caller, e.g. a test, gets its collector back as it was)."""
+    return collector_paused(freeze=Path(sys.argv[0]).name == "vhflow")
 
 
 def register(app: typer.Typer) -> None:
@@ -133,7 +124,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Setup/hold analysis like `report_checks`, `report_wns`, `report_tns` (+ power)."""
 
-        def work() -> None:
+        with _collector_paused():
             from flow.stages.signoff import run_signoff
 
             libs, design = _read_inputs(lib, netlist, top, corner)
@@ -161,8 +152,6 @@ def register(app: typer.Typer) -> None:
                 for w in dict.fromkeys(res.warnings + t.warnings):  # the SDC ones are in both
                     typer.echo(f"Warning: {w}", err=True)
 
-        _collector_paused(work)
-
     @app.command("power")
     def power_cmd(
         lib: list[Path] = typer.Option(..., "--lib", help="Liberty file(s)."),
@@ -183,7 +172,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Power like `report_power` (groups × internal/switching/leakage)."""
 
-        def work() -> None:
+        with _collector_paused():
             from flow.stages.signoff import run_signoff
 
             libs, design = _read_inputs(lib, netlist, top, corner)
@@ -199,5 +188,3 @@ def register(app: typer.Typer) -> None:
                     typer.echo(res.activity[c].annotation_report())
                 for w in dict.fromkeys(res.warnings + p.warnings):
                     typer.echo(f"Warning: {w}", err=True)
-
-        _collector_paused(work)
