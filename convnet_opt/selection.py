@@ -21,21 +21,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
-import torch
-from torch import nn
 
-from convnet_opt.train import _tensors
-
-
-@torch.no_grad()
-def correct(model: nn.Module, x, y, batch_size: int = 1024) -> np.ndarray:
-    """Per-image top-1 correctness (bool array), the raw material of a paired comparison."""
-    xt, yt = _tensors(x, y)
-    model.eval()
-    out = [model(xt[i:i + batch_size]).argmax(1) == yt[i:i + batch_size] for i in range(0, len(xt), batch_size)]
-    return torch.cat(out).numpy() if out else np.zeros(0, dtype=bool)
+from convnet_opt.train import correct  # noqa: F401  (re-exported: the raw material of a paired comparison)
 
 
 def paired_loss(ref: np.ndarray, point: np.ndarray) -> tuple[float, float]:
@@ -51,16 +41,8 @@ def paired_loss(ref: np.ndarray, point: np.ndarray) -> tuple[float, float]:
 def k_for(alpha: float, n_val: int, n_test: int) -> float:
     """The margin (in validation SEs) whose one-sided test miss probability is `alpha` (module
     docstring): z_(1-alpha) · sqrt(1 + n_val / n_test)."""
-    z = math.sqrt(2) * _erfinv(1 - 2 * alpha)
+    z = NormalDist().inv_cdf(1 - alpha)
     return z * math.sqrt(1 + n_val / n_test)
-
-
-def _erfinv(y: float) -> float:
-    """Inverse error function by Newton steps on math.erf (no SciPy at run time)."""
-    x = 0.0
-    for _ in range(60):
-        x -= (math.erf(x) - y) / (2 / math.sqrt(math.pi) * math.exp(-x * x))
-    return x
 
 
 @dataclass

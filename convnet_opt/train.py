@@ -167,12 +167,18 @@ def fit(model: nn.Module, data: Data, max_epochs: float = 30, lr: float = 2e-3, 
 @torch.no_grad()
 def evaluate(model: nn.Module, x, y, batch_size: int = 1024) -> float:
     """Top-1 accuracy in [0, 1] (eval mode; the model is left in eval mode)."""
+    hits = correct(model, x, y, batch_size)
+    return int(hits.sum()) / max(1, len(hits))
+
+
+@torch.no_grad()
+def correct(model: nn.Module, x, y, batch_size: int = 1024) -> np.ndarray:
+    """Per-image top-1 correctness (bool array), the raw material of a paired comparison
+    (`selection.paired_loss`); eval mode, left in eval mode."""
     xt, yt = _tensors(x, y)
     model.eval()
-    correct = 0
-    for i in range(0, len(xt), batch_size):
-        correct += int((model(xt[i:i + batch_size]).argmax(1) == yt[i:i + batch_size]).sum())
-    return correct / max(1, len(xt))
+    out = [model(xt[i:i + batch_size]).argmax(1) == yt[i:i + batch_size] for i in range(0, len(xt), batch_size)]
+    return torch.cat(out).numpy() if out else np.zeros(0, dtype=bool)
 
 
 # ---------------------------------------------------------------- quantisation-aware training
