@@ -339,8 +339,8 @@ def keep_in_fences(nl: Any, fp: Mapping[str, Any], island_of: Mapping[str, str],
         r = [float(v) for v in fences[isl]]
         tx = np.clip([nl.x[k] + nl.w[k] / 2 for k in ks], r[0], r[2])
         ty = np.clip([nl.y[k] + nl.h[k] / 2 for k in ks], r[1], r[3])
-        # only what overlaps the fence: the legaliser takes its rectangle as the whole core, and a
-        # blockage beyond its right edge would open free sites past it
+        # only what overlaps the fence: place_new_cells ignores the rest (it blocks nothing in the
+        # rectangle) but walks every blockage it is given in Python
         b = np.vstack(blocked)
         b = b[(b[:, 0] < r[2]) & (b[:, 0] + b[:, 2] > r[0]) & (b[:, 1] < r[3]) & (b[:, 1] + b[:, 3] > r[1])]
         try:
