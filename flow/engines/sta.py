@@ -10,8 +10,9 @@ Model (what OpenSTA does by default, minus what is listed under *Approximations*
 * NLDM: `cell_rise/cell_fall` and `rise_transition/fall_transition` tables, bilinear look-up with
   linear extrapolation outside the index range (as OpenSTA). Slew at a node is the max (late) or
   min (early) over its incoming edges, independent of which edge gives the worst arrival.
-* Load of a driver: the Liberty rise/fall capacitance of every load pin (from the library of the
-  *load* instance's corner) + `set_load` on output ports + the net's wire capacitance.
+* Load of a driver: the Liberty rise/fall capacitance of every pin on its net (from the library
+  of that pin's instance's corner; drivers count too, as OpenSTA: a tristate output's own
+  capacitance) + `set_load` on ports + the net's wire capacitance.
 * Wires (`Parasitics`): zero wire load, lumped wire capacitance, an RC tree from SPEF `*RES`, or
   the Liberty wire-load estimate (`set_wire_load_model`). RC nets and wire-load estimates use
   OpenSTA's default delay calculator (`dmp_ceff_elmore`, flow.engines.dmp): a pi model of the net
@@ -27,6 +28,11 @@ Model (what OpenSTA does by default, minus what is listed under *Approximations*
   of the capture clock after the launch edge (setup), that edge minus one period (hold). Clock
   uncertainty is subtracted (setup) / added (hold). `set_false_path` (-from/-to clocks, -from
   startpoints, -to endpoints), `set_clock_groups` (pairs skipped), `set_max_delay -to`.
+* Latches (a data pin with a setup check against the enable, a D->Q arc and an enable->Q launch
+  arc), as OpenSTA 3.1's `Latches`: data arriving before the opening edge is checked against it,
+  data arriving while the latch is transparent borrows (slack 0) up to the pulse width minus the
+  setup time (then violates) and continues from D through D->Q in the enable's launch group;
+  the hold check is at the closing edge (tests/signoff/test_latch_borrowing.py).
 * Slack per endpoint is the worst over transitions and launch groups; WNS = worst slack (may be
   positive, like OpenSTA `worst_slack`), TNS = sum of negative endpoint slacks.
 
@@ -52,7 +58,7 @@ text, `to_json()`; `timing_json({corner: result})` is the `timing` view.
 Approximations (documented, checked against OpenSTA 3.1 in tests/signoff): a port with
 `set_driving_cell` on an RC net is driven by the cell's arc into the lumped load (OpenSTA runs
 DMP there too), exponentials and float precision as OpenSTA's only to ~1e-6, no CRPR, no
-latches, no clock gating checks, no SI, `set_false_path -through` not supported (warned). With
+clock gating checks, no `set_max_time_borrow` (latches borrow up to the pulse width - setup), no SI, `set_false_path -through` not supported (warned). With
 zero wire load, capacitance-only SPEF and ideal or propagated clocks the numbers equal OpenSTA's
 to the femtosecond (tests/signoff/test_sta_hand.py, test_sta_opensta.py); ORFS-style SDCs with
 virtual clocks and latencies and resistive SPEF are within 5 ps / 1 % TNS (test_sta_opensta3.py);
@@ -417,9 +423,11 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
     if (n_drv > 1).any():
         warnings.append(f"{int((n_drv > 1).sum())} net(s) with several drivers")
     ld_nodes = np.flatnonzero(is_ld)
+    # a net's pin capacitance is that of every pin on it, drivers included (OpenSTA's netCaps
+    # visits all connected pins: a tristate output's own `capacitance` loads its driver)
     net_cap = np.zeros((n_nets, 2))
     for tr in (0, 1):
-        net_cap[:, tr] = np.bincount(node_net[ld_nodes], weights=cap[ld_nodes, tr], minlength=n_nets)
+        net_cap[:, tr] = np.bincount(node_net, weights=cap[:, tr], minlength=n_nets)
     if par is not None:
         net_cap += np.asarray(par.wire_cap, dtype=float)[:, None]
     fanout = np.bincount(node_net[ld_nodes], minlength=n_nets)  # input pins and output ports (as OpenSTA)
@@ -432,7 +440,7 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
     if undriven:
         warnings.append(f"{undriven} net(s) with loads but no driver")
     load = np.zeros((n, 2))
-    load[drv_nodes] = net_cap[node_net[drv_nodes]] - np.where(pin_dir[drv_nodes] == 3, 1.0, 0.0)[:, None] * cap[drv_nodes]
+    load[drv_nodes] = net_cap[node_net[drv_nodes]]
     # edges: every driver of a net to every load of it (CSR over nets)
     drv_sorted = drv_nodes[np.argsort(node_net[drv_nodes], kind="stable")]
     dstart = np.searchsorted(node_net[drv_sorted], np.arange(n_nets + 1))
@@ -702,8 +710,13 @@ def _arc_template(m: CellModel, bank: TableBank) -> tuple[list, list]:
         if is_launch:
             itr = RISE if tt == "rising_edge" else FALL
             pairs = [(itr, RISE), (itr, FALL)]
-        elif tt in ("combinational", "combinational_rise", "combinational_fall", "",
-                    "three_state_enable", "three_state_disable"):
+        elif tt in ("three_state_enable", "three_state_disable"):
+            # OpenSTA's tristate arcs: the sense picks the one input edge that enables (or
+            # disables) the output, which then goes to either level (0Z/Z1: rise, 1Z/Z0: fall)
+            sense = arc.timing_sense
+            ins = [RISE] if sense == "positive_unate" else [FALL] if sense == "negative_unate" else [RISE, FALL]
+            pairs = [(i, o) for o in (RISE, FALL) for i in ins]
+        elif tt in ("combinational", "combinational_rise", "combinational_fall", ""):
             sense = arc.timing_sense
             if sense == "positive_unate":
                 pairs = [(RISE, RISE), (FALL, FALL)]
@@ -918,10 +931,18 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
         mask = g.launch & (np.isin(g.src, ck_pins) | np.isin(g.inst, insts))
         return nodes, mask
 
-    def arrivals(from_names: Sequence[str]) -> list[tuple[np.ndarray, ...]]:
+    latches = _find_latches(g)
+    latch_dq = np.zeros(g.src.size, dtype=bool)
+    for lt in latches:
+        latch_dq[lt.dq] = True
+
+    def arrivals(from_names: Sequence[str], seeds: Mapping[int, Mapping[tuple[int, int], tuple[float, float]]]
+                 ) -> list[tuple[np.ndarray, ...]]:
         """Latest/earliest arrivals and predecessors per launch group, with the paths that start
-        at `from_names` removed."""
+        at `from_names` removed. Latch D->Q arcs carry no arrival (OpenSTA's latchOutArrival):
+        data passing a transparent latch is `seeds` (group -> (Q node, tr) -> (late, early))."""
         drop_nodes, drop_edges = startpoints(from_names)
+        drop_edges = drop_edges | latch_dq if latches else drop_edges
         dmx, dmn = dmax, dmin
         if drop_edges.any():
             dmx, dmn = dmax.copy(), dmin.copy()
@@ -948,6 +969,9 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                 np.minimum.at(amin, vs, (c0 + io_min[sel])[:, None] + drive_delay[vs])
             amax[drop_nodes] = -np.inf
             amin[drop_nodes] = np.inf
+            for (v, tr), (s_mx, s_mn) in seeds.get(len(out), {}).items():
+                amax[v, tr] = max(amax[v, tr], s_mx)
+                amin[v, tr] = min(amin[v, tr], s_mn)
             pmax = np.full((n, 2), -1, dtype=np.int64)
             pmin = np.full((n, 2), -1, dtype=np.int64)
             out.append((amax, amin, pmax, pmin))
@@ -989,9 +1013,15 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     for t_, froms in p2p.items():
         key = tuple(sorted(set(froms)))
         ep_set[t_] = set_of_key.setdefault(key, len(set_of_key) + 1)
-    arr = arrivals(fp_from_all)
-    for key in set_of_key:  # in order of their set numbers
-        arr += arrivals(fp_from_all + list(key))
+    def all_arrivals(seeds: Mapping[int, Mapping[tuple[int, int], tuple[float, float]]]) -> list[tuple[np.ndarray, ...]]:
+        """Arrival sets of every false-path set (in order of their set numbers)."""
+        out = arrivals(fp_from_all, seeds)
+        for key in set_of_key:
+            out += arrivals(fp_from_all + list(key), seeds)
+        return out
+
+    latch_seeds: dict[int, dict[tuple[int, int], tuple[float, float]]] = {}
+    arr = all_arrivals(latch_seeds)
     n_groups = len(groups)
 
     def set_of(node: int) -> int:
@@ -1042,6 +1072,21 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     def consider(kind: str, slack: float, info: dict, bucket: list) -> None:
         bucket.append((slack, info))
 
+    # latches: time borrowing at D, data through D->Q from the enable's group, iterated until
+    # the arrivals through latches in series settle
+    latch_checks: list[tuple[int, float, dict]] = []
+    for _round in range(len(latches) + 2):
+        if not latches:
+            break
+        new_seeds, latch_checks = _latch_borrow(g, latches, arr, groups, clocks, clk_of_node, chk_val, dmax, dmin,
+                                                async_pairs | fp_clk, {lt.d for lt in latches if g.names[lt.d] in fp_to})
+        if new_seeds == latch_seeds:
+            break
+        latch_seeds = new_seeds
+        arr = all_arrivals(latch_seeds)
+    else:
+        warnings.append("latch time borrowing did not settle (a loop through latches?)")
+
     # register checks, vectorised over all checks per (launch group, capture group, data edge)
     if g.checks:
         d_of, ck_of, cktr_of, tab_r, tab_f = (ca[:, k] for k in range(5))
@@ -1059,6 +1104,12 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
         chk_set = np.array([set_of(x) for x in d_of.tolist()]) if ep_set else np.zeros(d_of.size, dtype=np.int64)
         other_sets = [(k, np.flatnonzero(chk_set == k)) for k in range(1, len(set_of_key) + 1)]
         cands: dict[str, list[tuple]] = {"setup": [], "hold": []}
+        reg_setup = is_setup.copy()  # latch setup checks are the latches' (time borrowing)
+        for lt in latches:
+            reg_setup[lt.checks] = False
+        for li, sl_, info_ in latch_checks:
+            ws_arr[ep_index[latches[li].d]] = min(ws_arr[ep_index[latches[li].d]], sl_)
+            consider("setup", sl_, info_, cand_setup)
         for gi, (lc, ledge) in enumerate(groups):
             lclk = clocks[lc]
             d_amax, d_amin = arr[gi][0][d_of], arr[gi][1][d_of]  # data arrival at each check's pin
@@ -1077,7 +1128,7 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                 for dtr in (RISE, FALL):
                     m = base_m & ((tab_r if dtr == RISE else tab_f) >= 0)
                     a_mx, c_mn = d_amax[:, dtr], cmin[ck_of, cktr_of]
-                    idx = np.flatnonzero(m & is_setup & np.isfinite(a_mx) & np.isfinite(c_mn))
+                    idx = np.flatnonzero(m & reg_setup & np.isfinite(a_mx) & np.isfinite(c_mn))
                     if idx.size:
                         val = chk_val[idx, dtr]
                         carr = c_mn[idx] + (se - cclk.waveform[cedge])
@@ -1197,6 +1248,114 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                         constraints=constraints, library=lib_list[0],
                         node_arrival=functools.reduce(np.maximum, [arr[gi][0] for gi in range(n_groups)])
                         if n_groups else None)
+
+
+
+@dataclass
+class _Latch:
+    """A level-sensitive latch as OpenSTA finds one: data pin `d` with a setup check against
+    the enable `g` (closing edge `close_tr` at g), a combinational D->Q arc (`dq`: its expanded
+    edges) and a g->Q launch arc from the opening edge `open_tr`."""
+
+    d: int
+    g: int
+    open_tr: int
+    close_tr: int
+    checks: list[int]  # indices of its setup checks in _Graph.checks
+    dq: list[int]
+
+
+def _find_latches(g: _Graph) -> list[_Latch]:
+    """The latches of the graph (cheap when there are none: only data pins with a setup check
+    and a combinational arc out of them are looked at)."""
+    if not g.checks:
+        return []
+    setup = np.array([c[2] == "setup" for c in g.checks])
+    d_of = np.array([c[0] for c in g.checks], dtype=np.int64)
+    mark = np.zeros(g.n, dtype=bool)
+    mark[d_of[setup]] = True
+    comb = np.flatnonzero(g.is_cell & ~g.launch & mark[g.src])
+    if comb.size == 0:
+        return []
+    qmark = np.zeros(g.n, dtype=bool)
+    qmark[g.dst[comb]] = True
+    opens: dict[int, list[tuple[int, int]]] = {}  # Q node -> (enable node, opening transition)
+    for e in np.flatnonzero(g.launch & qmark[g.dst]).tolist():
+        opens.setdefault(int(g.dst[e]), []).append((int(g.src[e]), int(g.srctr[e])))
+    found: dict[tuple[int, int], _Latch] = {}
+    for e in comb.tolist():
+        d, q = int(g.src[e]), int(g.dst[e])
+        for en, otr in dict.fromkeys(opens.get(q, [])):
+            ks = [k for k in np.flatnonzero(setup & (d_of == d)).tolist() if g.checks[k][1] == en]
+            if not ks:
+                continue
+            lt = found.setdefault((d, en), _Latch(d, en, otr, g.checks[ks[0]][3], ks, []))
+            lt.dq.append(e)
+    return list(found.values())
+
+
+def _latch_borrow(g: _Graph, latches: list[_Latch], arr: list, groups: list[tuple[int, int]], clocks: list[ClockDef],
+                  clk_of_node: np.ndarray, chk_val: np.ndarray, dmax: np.ndarray, dmin: np.ndarray,
+                  skip_pairs: set[tuple[str, str]], skip_d: set[int]
+                  ) -> tuple[dict[int, dict[tuple[int, int], tuple[float, float]]], list[tuple[int, float, dict]]]:
+    """OpenSTA 3.1's latch setup (`Latches::latchRequired`) for every latch and data launch group:
+    the enable arrival is the opening edge (cycle accounting: the enable before the closing edge
+    nearest after the launch) plus its clock latency minus the setup uncertainty; data before it
+    has that as required time, data after it borrows up to the pulse width minus the latency
+    difference of the edges minus the setup time (slack 0), beyond that the slack is negative.
+    Borrowing data leaves Q at its required time (shifted into the enable's cycle) plus the D->Q
+    delay, in the enable's launch group (`latchOutArrival`), late and early alike.
+    Returns (seeds for the arrival passes, [(latch index, slack, path info)] of the setup checks)."""
+    seeds: dict[int, dict[tuple[int, int], tuple[float, float]]] = {}
+    out: list[tuple[int, float, dict]] = []
+    for li, lt in enumerate(latches):
+        c = int(clk_of_node[lt.g])
+        en = [gi for gi, (ci_, _e) in enumerate(groups) if ci_ == c and np.isfinite(arr[gi][1][lt.g, lt.open_tr])]
+        dis = [gi for gi, (ci_, _e) in enumerate(groups) if ci_ == c and np.isfinite(arr[gi][1][lt.g, lt.close_tr])]
+        if c < 0 or not en or not dis or lt.d in skip_d:
+            continue  # enable not clocked: no check, nothing passes (as OpenSTA without an enable path)
+        eclk = clocks[c]
+        t_open, t_close = eclk.waveform[groups[en[0]][1]], eclk.waveform[groups[dis[0]][1]]
+        width = (t_close - t_open) % eclk.period
+        # clock latency at G of the opening and closing edges: early for late data, late for early
+        lat = [(arr[en[0]][k][lt.g, lt.open_tr] - t_open, arr[dis[0]][k][lt.g, lt.close_tr] - t_close) for k in (1, 0)]
+        for gi, (lc, ledge) in enumerate(groups):
+            lclk = clocks[lc]
+            if (lclk.name, eclk.name) in skip_pairs:
+                continue
+            sep = separations(lclk.period, lclk.waveform[ledge], eclk.period, t_close)[0]
+            if not math.isfinite(sep):
+                continue
+            t_en = lclk.waveform[ledge] + sep - width  # opening edge in the data's frame
+            shift = t_open - t_en  # into the enable clock's cycle 0
+            for dtr in (RISE, FALL):
+                ks = [k for k in lt.checks if g.checks[k][4 if dtr == RISE else 5] >= 0]
+                margin = max((float(chk_val[k, dtr]) for k in ks), default=0.0)
+                for k_mm, (a_, dq_delay) in enumerate(((arr[gi][0], dmax), (arr[gi][1], dmin))):
+                    a = float(a_[lt.d, dtr])
+                    if not math.isfinite(a):
+                        continue
+                    open_lat, close_lat = lat[k_mm]
+                    enable = t_en + open_lat - eclk.uncertainty_setup
+                    max_borrow = width - (open_lat - close_lat) - margin
+                    borrow = a - enable
+                    req = enable if borrow <= 0 else (a if borrow <= max_borrow else enable + max_borrow)
+                    if k_mm == 0:
+                        out.append((li, req - a, dict(g=gi, a=gi, node=lt.d, tr=dtr, req=req, carr=t_en + open_lat,
+                                                      edge=t_en, chk=t_en + open_lat - eclk.uncertainty_setup - req,
+                                                      unc=eclk.uncertainty_setup, lc=lclk.name, cc=eclk.name,
+                                                      ledge=lclk.waveform[ledge])))
+                    if borrow <= 0:
+                        continue
+                    grp = seeds.setdefault(en[0], {})
+                    for e in lt.dq:
+                        if int(g.srctr[e]) != dtr:
+                            continue
+                        key = (int(g.dst[e]), int(g.dsttr[e]))
+                        q = req + shift + float(dq_delay[e])
+                        mx, mn = grp.get(key, (-math.inf, math.inf))
+                        grp[key] = (max(mx, q), mn) if k_mm == 0 else (mx, min(mn, q))
+    return seeds, out
 
 
 def _trace(g: _Graph, arr: list, info: dict, kind: str, slack: float, slew: np.ndarray,

@@ -1,15 +1,16 @@
-"""Mismatches against `sta` 3.1 found by the parity hunt and not fixed yet, kept as strict xfails
+"""Mismatches against `sta` 3.1 found by the parity hunt, kept as strict xfails while not fixed
 so they stay visible and the fix is noticed (an XPASS fails: drop the mark then). Nangate45 hand
 netlist with a latch, an integrated clock gate and a tristate buffer; `sta` 3.1 on the same
-files. Causes (issue #15):
+files. Causes (issue #15; the tristate and latch ones are fixed, their tests now plain):
 
 * gated clock activity: the clock gate's GCK gets the full clock activity (2e9/s, duty 0.5) where
   OpenSTA propagates it through the cell's function (GCK = CK & IQ: 1.05e9/s, duty 0.25), so the
   Clock group and the gated flops' internal power are too high (flow.engines.power / activity);
-* a tristate output pin (`three_state`) is also a load of its own net in OpenSTA (its pin
-  capacitance adds to the driver's load: 3.054 fF vs our 2.0 fF on TBUF_X1, 3.3 ps);
+* a tristate output pin (`three_state`) is also a load of its own net in OpenSTA (every pin's
+  capacitance counts: 3.054 fF on TBUF_X1's net) and its enable/disable arcs start at the one
+  enabling edge of EN (to both output levels), 3.3 ps on y_tri (fixed);
 * latches: OpenSTA borrows time at a transparent latch (slack 0 at l1/D, paths continue from
-  the latch's D); we check the latch D against the closing edge (no time borrowing).
+  the latch's D) (fixed, flow.engines.sta `_latch_borrow`).
 """
 
 from __future__ import annotations
@@ -73,7 +74,6 @@ def test_clock_gate_power_matches_opensta(files):
         assert g[name]["internal"] == pytest.approx(ref[name][0], rel=0.02), name
 
 
-@pytest.mark.xfail(strict=True, reason="a tristate driver's own pin capacitance is not in its load")
 def test_tristate_load_matches_opensta(files):
     d, lib, head = files
     _, t = _ours(d, lib)
@@ -82,7 +82,6 @@ def test_tristate_load_matches_opensta(files):
     assert abs(ours - ref.slacks()[0] * 1e-9) < 1e-13, (ours, ref.slacks()[0])
 
 
-@pytest.mark.xfail(strict=True, reason="no latch time borrowing")
 def test_latch_time_borrowing_matches_opensta(files):
     d, lib, head = files
     _, t = _ours(d, lib)

@@ -1,0 +1,80 @@
+"""Latch time borrowing against `sta` 3.1 on sky130hd `dlxtp` latches between flops (issue #15).
+
+One netlist: r1 -> 6 buffers -> l1 (enabled by the inverted clock: opens at P/2, closes at P)
+-> buffer -> r2; the same data into l2 (enabled by the clock: opens at 0) -> l3 (inverted clock)
+-> r3, and l2 -> r4. The clock period picks the regime: at 4 ns l1's data arrives before it
+opens (slack to the opening edge) and l2 borrows (slack 0); at 1.6 ns l2's data comes past its
+borrow limit (pulse width - setup: violated) and l3 borrows from a borrowing latch; at 1 ns the
+data borrowed through l1 (into the falling-edge cycle of the enable) makes r2 fail. Every
+endpoint's setup and hold slack is compared with `report_checks -format end`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from flow.engines import sta
+from tests.signoff.opensta import run_sta
+from tests.signoff.test_sta_opensta3 import _lib
+
+_P = "sky130_fd_sc_hd__"
+N_BUF = 6
+
+
+def _netlist() -> str:
+    chain = [f"  {_P}buf_1 b0 (.A(q1), .X(c1));"]
+    chain += [f"  {_P}buf_1 b{i} (.A(c{i}), .X(c{i + 1}));" for i in range(1, N_BUF)]
+    wires = ", ".join(["q1", "clkn", "ql1", "d2", "ql2", "ql3"] + [f"c{i}" for i in range(1, N_BUF + 1)])
+    return "\n".join([
+        "module top(clk, a, y1, y2, y3);", "  input clk, a;", "  output y1, y2, y3;", f"  wire {wires};",
+        f"  {_P}dfxtp_1 r1 (.CLK(clk), .D(a), .Q(q1));", *chain,
+        f"  {_P}clkinv_1 ci (.A(clk), .Y(clkn));",
+        f"  {_P}dlxtp_1 l1 (.D(c{N_BUF}), .GATE(clkn), .Q(ql1));",
+        f"  {_P}buf_1 u1 (.A(ql1), .X(d2));",
+        f"  {_P}dfxtp_1 r2 (.CLK(clk), .D(d2), .Q(y1));",
+        f"  {_P}dlxtp_1 l2 (.D(c{N_BUF}), .GATE(clk), .Q(ql2));",
+        f"  {_P}dlxtp_1 l3 (.D(ql2), .GATE(clkn), .Q(ql3));",
+        f"  {_P}dfxtp_1 r3 (.CLK(clk), .D(ql3), .Q(y2));",
+        f"  {_P}dfxtp_1 r4 (.CLK(clk), .D(ql2), .Q(y3));",
+        "endmodule", ""])
+
+
+def _end_table(text: str, kind: str) -> dict[str, float]:
+    """Endpoint -> slack (ns) of one `report_checks -path_delay {kind} -format end` report."""
+    part = text.split(f"{'max_delay/setup' if kind == 'max' else 'min_delay/hold'} group")[1]
+    part = re.split(r"\n(?:max_delay/setup|min_delay/hold) group|\nworst slack", part)[0]
+    return {m.group(1): float(m.group(2)) for m in
+            re.finditer(r"^(\S+) \(\S+\)\s+\S+\s+\S+\s+(\S+) \((?:MET|VIOLATED)\)", part, re.M)}
+
+
+# per period: endpoint -> sign of its setup slack (+1 met with margin, 0 borrowing, -1 violated)
+REGIMES = {4.0: {"l1/D": 1, "l2/D": 0}, 1.6: {"l2/D": -1, "l3/D": 0}, 1.0: {"l1/D": 0, "r2/D": -1}}
+
+
+@pytest.mark.parametrize("period", sorted(REGIMES))
+def test_latch_slacks_match_opensta(tmp_path, sky130hd, period):
+    lib = _lib(sky130hd, "tt_025C_1v80", tmp_path)
+    (tmp_path / "top.v").write_text(_netlist())
+    (tmp_path / "top.sdc").write_text(f"create_clock [get_ports clk] -name clk -period {period}\n"
+                                      "set_clock_uncertainty 0.05 [all_clocks]\n"
+                                      "set_input_delay 0.1 -clock clk [get_ports a]\n")
+    library = sta.load_liberty(lib)
+    design = sta.load_design([tmp_path / "top.v"], "top")
+    t = sta.analyze(design, library, sta.load_constraints(tmp_path / "top.sdc", design, library))
+    ref = run_sta(f"read_liberty {lib}\nread_verilog {tmp_path / 'top.v'}\nlink_design top\n"
+                  f"read_sdc {tmp_path / 'top.sdc'}\n"
+                  "report_checks -path_delay max -group_path_count 20 -format end -digits 6\n"
+                  "report_checks -path_delay min -group_path_count 20 -format end -digits 6\n"
+                  "report_worst_slack -max -digits 6\n", tmp_path)
+    ours = {"max": dict(zip(t.endpoint_names, t.setup_slack.tolist(), strict=True)),
+            "min": dict(zip(t.endpoint_names, t.hold_slack.tolist(), strict=True))}
+    for kind in ("max", "min"):
+        theirs = _end_table(ref.stdout, kind)
+        assert set(theirs) == {f"{x}/D" for x in ("r1", "r2", "r3", "r4", "l1", "l2", "l3")}, theirs
+        for ep, slack in theirs.items():
+            assert ours[kind][ep] == pytest.approx(slack * 1e-9, abs=1e-12), (kind, ep, ours[kind][ep], slack)
+    assert abs(t.setup_wns - ref.value("worst slack max") * 1e-9) < 5e-12
+    for ep, sign in REGIMES[period].items():  # the regimes the periods are chosen for
+        assert (ours["max"][ep] > 1e-12) - (ours["max"][ep] < -1e-12) == sign, (ep, ours["max"][ep])
