@@ -175,6 +175,7 @@ class TimingPath:
     clock_arrival: float
     check: float  # setup/hold time or output delay
     uncertainty: float
+    latch: str | None = None  # "positive"/"negative": a latch setup check, `check` is minus the time borrowed
 
     def to_json(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k != "stages"}
@@ -288,6 +289,8 @@ def format_path(p: TimingPath, digits: int = 3) -> str:
     if p.uncertainty:
         lines.append(f"{blank} {blank} {f(sign * p.uncertainty)} {f(p.clock_arrival + sign * p.uncertainty)}   clock uncertainty")
     what = "library setup time" if p.kind == "max" else "library hold time"
+    if p.latch:
+        what = "time borrowed from endpoint"
     lines.append(f"{blank} {blank} {f(sign * p.check)} {f(p.required)}   {what}")
     lines.append(f"{blank} {blank} {blank} {f(p.required)}   data required time")
     lines.append("-" * (4 * w + 30))
@@ -931,7 +934,10 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
         mask = g.launch & (np.isin(g.src, ck_pins) | np.isin(g.inst, insts))
         return nodes, mask
 
-    latches = _find_latches(g)
+    # every check as (data pin, clock pin, clock tr, rise table, fall table), and which are setup
+    ca = np.array([(c[0], c[1], c[3], c[4], c[5]) for c in g.checks], dtype=np.int64).reshape(-1, 5)
+    is_setup = np.array([c[2] == "setup" for c in g.checks], dtype=bool)
+    latches = _find_latches(g, ca[:, 0], is_setup)
     latch_dq = np.zeros(g.src.size, dtype=bool)
     for lt in latches:
         latch_dq[lt.dq] = True
@@ -1056,8 +1062,6 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     # register checks
     # constraint values of every check, both data transitions, in one vectorised look-up
     if g.checks:
-        ca = np.array([(c[0], c[1], c[3], c[4], c[5]) for c in g.checks], dtype=np.int64)
-        is_setup = np.array([c[2] == "setup" for c in g.checks])
         chk_val = np.zeros((len(g.checks), 2))
         for dtr, col in ((RISE, 3), (FALL, 4)):
             tabs = ca[:, col]
@@ -1265,13 +1269,12 @@ class _Latch:
     dq: list[int]
 
 
-def _find_latches(g: _Graph) -> list[_Latch]:
+def _find_latches(g: _Graph, d_of: np.ndarray, setup: np.ndarray) -> list[_Latch]:
     """The latches of the graph (cheap when there are none: only data pins with a setup check
-    and a combinational arc out of them are looked at)."""
+    and a combinational arc out of them are looked at); `d_of`/`setup`: data pin and kind of
+    every check."""
     if not g.checks:
         return []
-    setup = np.array([c[2] == "setup" for c in g.checks])
-    d_of = np.array([c[0] for c in g.checks], dtype=np.int64)
     mark = np.zeros(g.n, dtype=bool)
     mark[d_of[setup]] = True
     comb = np.flatnonzero(g.is_cell & ~g.launch & mark[g.src])
@@ -1344,7 +1347,8 @@ def _latch_borrow(g: _Graph, latches: list[_Latch], arr: list, groups: list[tupl
                         out.append((li, req - a, dict(g=gi, a=gi, node=lt.d, tr=dtr, req=req, carr=t_en + open_lat,
                                                       edge=t_en, chk=t_en + open_lat - eclk.uncertainty_setup - req,
                                                       unc=eclk.uncertainty_setup, lc=lclk.name, cc=eclk.name,
-                                                      ledge=lclk.waveform[ledge])))
+                                                      ledge=lclk.waveform[ledge],
+                                                      latch="positive" if lt.open_tr == RISE else "negative")))
                     if borrow <= 0:
                         continue
                     grp = seeds.setdefault(en[0], {})
@@ -1389,7 +1393,8 @@ def _trace(g: _Graph, arr: list, info: dict, kind: str, slack: float, slew: np.n
         prev = arrival
     return TimingPath(kind, stages[0].node, g.names[info["node"]], info["lc"], info["cc"], stages,
                       float(a[info["node"], info["tr"]]), float(info["req"]), float(slack), float(info["ledge"]),
-                      float(info["edge"]), float(info["carr"]), float(info["chk"]), float(info["unc"]))
+                      float(info["edge"]), float(info["carr"]), float(info["chk"]), float(info["unc"]),
+                      info.get("latch"))
 
 
 def analyze_corners(design: FlatDesign, libs: Mapping[str, Any], constraints: TimingConstraints,

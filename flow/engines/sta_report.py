@@ -63,6 +63,8 @@ def format_path(res: TimingResult, p: TimingPath, digits: int = 2) -> str:
         if "/" not in node_name:
             return f"{node_name} (output port clocked by {clk})"
         inst = node_name.rsplit("/", 1)[0]
+        if p.latch:
+            return f"{inst} ({p.latch} level-sensitive latch clocked by {clk})"
         return f"{inst} (rising edge-triggered flip-flop clocked by {clk})"
 
     lc, cc = _clock(res, p.launch_clock), _clock(res, p.capture_clock)
@@ -129,6 +131,8 @@ def format_path(res: TimingResult, p: TimingPath, digits: int = 2) -> str:
             if ck is not None:
                 lines.append(row(None, t_, f"^ {ck[0]} ({ck[1]})"))
             what = "library setup time" if p.kind == "max" else "library hold time"
+            if p.latch:
+                what = "time borrowed from endpoint"
         else:
             what = "output external delay"
         lines.append(row(p.required - t_, p.required, f"  {what}"))
