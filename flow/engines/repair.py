@@ -373,19 +373,43 @@ class NetPins:
     port_loads: list[list[int]]
 
 
+def _pin_is_output(nl: Netlist, lv: LibView) -> np.ndarray:
+    """Per pin (creation order): whether it is an output of its cell in `lv` (a pin of a cell `lv`
+    does not know is a load). One look-up per (cell, pin) kind, not per pin."""
+    kinds: dict[tuple[str, str], bool] = {}
+    cells = nl.inst_cell
+    out = np.zeros(len(nl.pin_name), dtype=bool)
+    for p, (i, name) in enumerate(zip(nl.pin_inst, nl.pin_name, strict=True)):
+        key = (cells[i], name)
+        v = kinds.get(key)
+        if v is None:
+            info = lv.cells.get(key[0])
+            v = kinds[key] = info is not None and name in info.outputs
+        out[p] = v
+    return out
+
+
+def _group_by_net(items: np.ndarray, nets: np.ndarray, n_nets: int) -> list[list[int]]:
+    """Per net, the `items` on it, in `items` order (a stable sort by net)."""
+    order = np.argsort(nets, kind="stable")
+    bounds = np.searchsorted(nets[order], np.arange(n_nets + 1))
+    sorted_items = items[order].tolist()
+    return [sorted_items[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)]
+
+
 def net_pins(nl: Netlist, lv: LibView) -> NetPins:
     n = len(nl.net_names)
-    driver: list[int | None] = [None] * n
-    loads: list[list[int]] = [[] for _ in range(n)]
+    pin_net = np.asarray(nl.pin_net, dtype=np.int64)
+    is_out = _pin_is_output(nl, lv)
+    pins = np.arange(len(pin_net), dtype=np.int64)
+    drv = np.full(n, -1, dtype=np.int64)
+    dmask = is_out & (pin_net >= 0)
+    drv[pin_net[dmask]] = pins[dmask]  # a net with two drivers keeps the last, as a loop would
+    has = drv >= 0
+    driver: list[int | None] = [int(v) if h else None for v, h in zip(drv.tolist(), has.tolist(), strict=True)]
+    lmask = ~is_out & (pin_net >= 0)
+    loads = _group_by_net(pins[lmask], pin_net[lmask], n)
     port_loads: list[list[int]] = [[] for _ in range(n)]
-    for p, net in enumerate(nl.pin_net):
-        if net < 0:
-            continue
-        info = lv.cells.get(nl.inst_cell[nl.pin_inst[p]])
-        if info is not None and nl.pin_name[p] in info.outputs:
-            driver[net] = p
-        else:
-            loads[net].append(p)
     for k, (net, d) in enumerate(zip(nl.port_net, nl.port_dir, strict=True)):
         if net < 0:
             continue
@@ -428,42 +452,71 @@ def check_design_rules(nl: Netlist, lv: LibView, res: sta.TimingResult, rules: D
     and the nets that hold them. With `margins`, the limits are tightened by the rules' margins.
     `limits` (per instance): the library whose limits apply to its pins — in a mixed-rail
     analysis each instance's own rail (a 1.28 V Liberty allows 5 ns, the 1.76 V one 1.5 ns)."""
-    d = nl.design()
-    node_of = _node_index(res, nl)
-    np_ = net_pins(nl, lv)
+    nl.design()  # freezes the pin order the result's nodes follow
+    inv = np.empty(len(nl._pin_order), dtype=np.int64)
+    inv[nl._pin_order] = np.arange(len(nl._pin_order))
+    n_pins, n_nets = len(nl.pin_name), len(nl.net_names)
     ks = 1.0 - (rules.slew_margin if margins else 0.0)
     kc = 1.0 - (rules.cap_margin if margins else 0.0)
-    cnt = DrvCount()
-    bad: set[int] = set()
-    clock = res.node_clock if res.node_clock is not None else np.full(len(res.node_names), -1)
-    for p, net in enumerate(nl.pin_net):
-        if net < 0:
-            continue
-        v = node_of(p)
-        cell = nl.inst_cell[nl.pin_inst[p]]
-        lim = (limits[nl.pin_inst[p]] if limits is not None else lv).pin_max_slew(cell, nl.pin_name[p])
-        if lim is not None and float(res.node_slew[v].max()) > lim * ks + 1e-15:
-            cnt.max_slew += 1
-            bad.add(net)
-    for net, drv in enumerate(np_.driver):
-        if drv is None or drv < 0:
-            fan = len(np_.loads[net]) + len(np_.port_loads[net])
-            if drv is not None and rules.max_fanout is not None and fan > rules.max_fanout and clock[
-                    len(d.pin_name) + (-drv - 1)] < 0:
-                cnt.max_fanout += 1
-                bad.add(net)
-            continue
-        v = node_of(drv)
-        cell = nl.inst_cell[nl.pin_inst[drv]]
-        cap = (limits[nl.pin_inst[drv]] if limits is not None else lv).pin_max_cap(cell, nl.pin_name[drv])
-        if cap is not None and float(res.node_load[v].max()) > cap * kc + 1e-18:
-            cnt.max_cap += 1
-            bad.add(net)
-        fan = len(np_.loads[net]) + len(np_.port_loads[net])
-        if rules.max_fanout is not None and fan > rules.max_fanout:
-            cnt.max_fanout += 1
-            bad.add(net)
-    return cnt, bad
+    pin_net = np.asarray(nl.pin_net, dtype=np.int64)
+    is_out = _pin_is_output(nl, lv)
+    on_net = pin_net >= 0
+    slew_lim, cap_lim = _pin_limits(nl, lv, limits)
+    # max slew: every pin on a net, at its own (instance's) limit
+    slew = res.node_slew[inv].max(axis=1)
+    over = on_net & (slew > slew_lim * ks + 1e-15)  # NaN (no limit) compares false
+    cnt = DrvCount(max_slew=int(over.sum()))
+    bad_mask = np.zeros(n_nets, dtype=bool)
+    bad_mask[pin_net[over]] = True
+    # drivers: the net's output pin (the last one, as net_pins), else an input port
+    pins = np.arange(n_pins, dtype=np.int64)
+    drv = np.full(n_nets, -1, dtype=np.int64)
+    dmask = is_out & on_net
+    drv[pin_net[dmask]] = pins[dmask]
+    port_net = np.asarray(nl.port_net, dtype=np.int64)
+    port_in = np.asarray([d == "input" for d in nl.port_dir], dtype=bool)
+    port_drv = np.full(n_nets, -1, dtype=np.int64)
+    pin_ports = port_in & (port_net >= 0)
+    port_drv[port_net[pin_ports]] = np.flatnonzero(pin_ports)
+    fan = np.bincount(pin_net[~is_out & on_net], minlength=n_nets)[:n_nets]
+    out_ports = ~port_in & (port_net >= 0)
+    fan = fan + np.bincount(port_net[out_ports], minlength=n_nets)[:n_nets]
+    by_pin = (drv >= 0) & (port_drv < 0)
+    by_port = port_drv >= 0
+    if rules.max_fanout is not None:
+        clock = res.node_clock if res.node_clock is not None else np.full(len(res.node_names), -1)
+        port_clock = clock[n_pins + port_drv[by_port]] >= 0
+        fo_port = np.flatnonzero(by_port)[(fan[by_port] > rules.max_fanout) & ~port_clock]
+        fo_pin = np.flatnonzero(by_pin & (fan > rules.max_fanout))
+        cnt.max_fanout = len(fo_port) + len(fo_pin)
+        bad_mask[fo_port] = True
+        bad_mask[fo_pin] = True
+    dn = np.flatnonzero(by_pin)
+    dp = drv[dn]
+    load = res.node_load[inv[dp]].max(axis=1) if len(dp) else np.zeros(0)
+    cap_over = load > cap_lim[dp] * kc + 1e-18
+    cnt.max_cap = int(cap_over.sum())
+    bad_mask[dn[cap_over]] = True
+    return cnt, set(np.flatnonzero(bad_mask).tolist())
+
+
+def _pin_limits(nl: Netlist, lv: LibView, limits: Sequence[LibView] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per pin (creation order): its max slew and max capacitance (NaN: no limit) from its
+    instance's library (`limits`) or `lv`; one look-up per (library, cell, pin)."""
+    kinds: dict[tuple[int, str, str], tuple[float, float]] = {}
+    nan = math.nan
+    slew = np.empty(len(nl.pin_name))
+    cap = np.empty(len(nl.pin_name))
+    cells = nl.inst_cell
+    for p, (i, name) in enumerate(zip(nl.pin_inst, nl.pin_name, strict=True)):
+        view = lv if limits is None else limits[i]
+        key = (id(view), cells[i], name)
+        v = kinds.get(key)
+        if v is None:
+            s_, c_ = view.pin_max_slew(key[1], name), view.pin_max_cap(key[1], name)
+            v = kinds[key] = (nan if s_ is None else float(s_), nan if c_ is None else float(c_))
+        slew[p], cap[p] = v
+    return slew, cap
 
 
 @dataclass
