@@ -6,10 +6,11 @@ numpy version spent its time in per-level call overhead (3 s CPU on an 81k-insta
 34 s wall under load). Here each pass walks the pending levels once, pin by pin, with the same
 rules: loads take their driver's activity, function outputs the exact duty and Boolean-difference
 density of their truth table (inputs independent, as OpenSTA's BDD evaluation), register
-outputs their register state; a pin whose activity changed by more than the tolerance (or whose
-origin changed) queues its fanout; registers whose input pins changed get their state from the
-next-state function after the pass (`seedRegOutputActivities`), and their outputs re-seed the
-next pass. `power.sta_activity` builds the flat tables this kernel reads.
+outputs their register state, clock gate outputs CK & EN (OpenSTA's gated clock); clock pins
+keep their clock's activity until the propagation reaches them; a pin whose activity changed
+by more than the tolerance (or whose origin changed) queues its fanout; registers whose input
+pins changed get their state from the next-state function after the pass
+(`seedRegOutputActivities`), and their outputs re-seed the next pass. `power.sta_activity` builds the flat tables this kernel reads.
 """
 
 from __future__ import annotations
@@ -27,17 +28,20 @@ def _pct(new, old):  # pragma: no cover - compiled
 
 
 @njit(cache=True, inline="always")
-def _cur_d(v, clk, clk_dens, dens):  # pragma: no cover - compiled
-    return clk_dens[v] if clk[v] else dens[v]
+def _cur_d(v, clk, clk_dens, dens, origin, none_code):  # pragma: no cover - compiled
+    """OpenSTA findActivity: a clock pin has its clock's activity until the propagation sets it
+    (a gated clock, a clock gate's side input)."""
+    return clk_dens[v] if clk[v] and origin[v] == none_code else dens[v]
 
 
 @njit(cache=True, inline="always")
-def _cur_p(v, clk, clk_duty, dut):  # pragma: no cover - compiled
-    return clk_duty[v] if clk[v] else dut[v]
+def _cur_p(v, clk, clk_duty, dut, origin, none_code):  # pragma: no cover - compiled
+    return clk_duty[v] if clk[v] and origin[v] == none_code else dut[v]
 
 
 @njit(cache=True)
-def _eval_table(k, tab, t_off, dif, d_off, ins, i_off, clk, clk_dens, clk_duty, dens, dut, w):  # pragma: no cover
+def _eval_table(k, tab, t_off, dif, d_off, ins, i_off, clk, clk_dens, clk_duty, dens, dut, origin, none_code,
+                w):  # pragma: no cover
     """(duty, density) of a truth table with k independent inputs `ins[i_off:i_off+k]` (-1: pin
     absent, activity 0): P = Σ_s w_s f_s, D = Σ_i D_i Σ_s w_s ∂f/∂x_i(s), state bit i = input i."""
     ns = 1 << k
@@ -45,7 +49,7 @@ def _eval_table(k, tab, t_off, dif, d_off, ins, i_off, clk, clk_dens, clk_duty, 
         w[s] = 1.0
     for i in range(k):  # the product in `activity.state_weights` order
         v = ins[i_off + i]
-        p = _cur_p(v, clk, clk_duty, dut) if v >= 0 else 0.0
+        p = _cur_p(v, clk, clk_duty, dut, origin, none_code) if v >= 0 else 0.0
         for s in range(ns):
             w[s] = w[s] * (p if (s >> i) & 1 else 1.0 - p)
     prob = 0.0
@@ -54,7 +58,7 @@ def _eval_table(k, tab, t_off, dif, d_off, ins, i_off, clk, clk_dens, clk_duty, 
     dsum = 0.0
     for i in range(k):
         v = ins[i_off + i]
-        d = _cur_d(v, clk, clk_dens, dens) if v >= 0 else 0.0
+        d = _cur_d(v, clk, clk_dens, dens, origin, none_code) if v >= 0 else 0.0
         acc = 0.0
         base = d_off + i * ns
         for s in range(ns):
@@ -92,13 +96,18 @@ def propagate(level, drv_of, clk, clk_dens, clk_duty, user, u_dens, u_duty, ann_
               kind, fgrp, fin_off, fin_flat, g_k, g_tab_off, g_dif_off, tab_flat, dif_flat, rs_state, rs_inst,
               estart, e_dst, max_dens, load_pin, node_inst, is_seq_inst, sc_of_inst, sd_k, sd_tab_off,
               sd_dif_off, sd_nm_off, sd_nm_flat, rin_off, rin_flat, rck, ro_start, ro_nodes,
-              seq_dens, seq_duty, seq_known, dens, dut, origin, queued, n_lev, prop_code, none_code,
-              max_passes, tolerance, w):  # pragma: no cover - compiled
+              cg_en, cg_ck, cg_out, seq_dens, seq_duty, seq_known, dens, dut, origin, queued, n_lev,
+              prop_code, none_code, max_passes, tolerance, w):  # pragma: no cover - compiled
     """Run the passes in place on dens/dut/origin/seq_*; returns the number of passes.
     kind per node: 1 function output (group fgrp, inputs at fin_off), 2 register state output
-    (rs_state, rs_inst), 0 otherwise; loads are the nodes with drv_of >= 0. `queued`: the pins
-    queued at the start. `w`: scratch of 2^(largest arity) floats. Each level keeps a work list
-    of its queued pins, so a pass costs what it re-evaluates, not the size of the design."""
+    (rs_state, rs_inst), 3 clock gate output (enable cg_en, clock cg_ck: GCK = CK & EN with
+    independent inputs, as OpenSTA), 0 otherwise; loads are the nodes with drv_of >= 0.
+    cg_out per instance: its clock gate output node (-1: not a clock gate), queued when one of
+    the instance's input pins changes (the gate latches its enable: no EN->GCK arc). `queued`:
+    the pins queued at the start. `w`: scratch of 2^(largest arity) floats. Each level keeps a
+    work list of its queued pins, so a pass costs what it re-evaluates, not the size of the
+    design; a pin queued on a level the pass has left waits for the next pass. Clock pins are
+    evaluated like any other pin once queued (they keep their clock's activity until then)."""
     n = dens.size
     n_inst = is_seq_inst.size
     head = np.full(n_lev, -1, dtype=np.int64)
@@ -132,14 +141,16 @@ def propagate(level, drv_of, clk, clk_dens, clk_duty, user, u_dens, u_duty, ann_
             # loads: their driver's activity
             for k in range(m):
                 v = buf[k]
-                if drv_of[v] < 0 or not queued[v] or clk[v]:
+                if drv_of[v] < 0 or not queued[v]:
                     continue
                 queued[v] = False
                 if user[v]:
                     d, p, o = u_dens[v], u_duty[v], ann_origin[v]
                 else:
                     dv = drv_of[v]
-                    d, p, o = _cur_d(dv, clk, clk_dens, dens), _cur_p(dv, clk, clk_duty, dut), prop_code
+                    d = _cur_d(dv, clk, clk_dens, dens, origin, none_code)
+                    p = _cur_p(dv, clk, clk_duty, dut, origin, none_code)
+                    o = prop_code
                 if _store(v, d, p, o, dens, dut, origin, max_dens, tolerance):
                     changed[nch] = v
                     nch += 1
@@ -148,14 +159,21 @@ def propagate(level, drv_of, clk, clk_dens, clk_duty, user, u_dens, u_duty, ann_
             for k in range(m):
                 v = buf[k]
                 kv = kind[v]
-                if kv == 0 or not queued[v] or clk[v]:
+                if kv == 0 or not queued[v]:
                     continue
                 queued[v] = False
                 if kv == 1:
                     gi = fgrp[v]
                     p, d = _eval_table(g_k[gi], tab_flat, g_tab_off[gi], dif_flat, g_dif_off[gi], fin_flat,
-                                       fin_off[v], clk, clk_dens, clk_duty, dens, dut, w)
+                                       fin_off[v], clk, clk_dens, clk_duty, dens, dut, origin, none_code, w)
                     o = prop_code
+                elif kv == 3:
+                    ck, en = cg_ck[v], cg_en[v]
+                    p1 = _cur_p(ck, clk, clk_duty, dut, origin, none_code)
+                    p2 = _cur_p(en, clk, clk_duty, dut, origin, none_code)
+                    d = _cur_d(ck, clk, clk_dens, dens, origin, none_code) * p2 \
+                        + _cur_d(en, clk, clk_dens, dens, origin, none_code) * p1
+                    p, o = p1 * p2, prop_code
                 else:
                     st, i = rs_state[v], rs_inst[v]
                     if seq_known[st, i]:
@@ -173,11 +191,10 @@ def propagate(level, drv_of, clk, clk_dens, clk_duty, user, u_dens, u_duty, ann_
                 if ch:
                     changed[nch] = v
                     nch += 1
-            # other queued pins of this level (annotated pins without a driver or function);
-            # clock pins stay queued and are never evaluated
+            # other queued pins of this level (annotated pins without a driver or function)
             for k in range(m):
                 v = buf[k]
-                if not queued[v] or clk[v]:
+                if not queued[v]:
                     continue
                 queued[v] = False
                 if user[v] and _store(v, u_dens[v], u_duty[v], ann_origin[v], dens, dut, origin, max_dens,
@@ -193,6 +210,9 @@ def propagate(level, drv_of, clk, clk_dens, clk_duty, user, u_dens, u_duty, ann_
                     if is_seq_inst[i]:
                         reg_changed[i] = True
                         any_reg = True
+                    if cg_out[i] >= 0:
+                        _push(cg_out[i], queued, level, head, nxt)
+                        any_reg = True  # its level may be behind this one: another pass
         if not any_reg or pss == max_passes:
             break
         # register states from their next-state functions (OpenSTA seedRegOutputActivities)
@@ -204,9 +224,9 @@ def propagate(level, drv_of, clk, clk_dens, clk_duty, user, u_dens, u_duty, ann_
             if sd < 0:
                 continue
             p_in, d_in = _eval_table(sd_k[sd], tab_flat, sd_tab_off[sd], dif_flat, sd_dif_off[sd], rin_flat,
-                                     rin_off[i], clk, clk_dens, clk_duty, dens, dut, w)
+                                     rin_off[i], clk, clk_dens, clk_duty, dens, dut, origin, none_code, w)
             ck = rck[i]
-            ck_d = _cur_d(ck, clk, clk_dens, dens) if ck >= 0 else 0.0
+            ck_d = _cur_d(ck, clk, clk_dens, dens, origin, none_code) if ck >= 0 else 0.0
             d_out = 2.0 * p_in * (1.0 - p_in) * ck_d if d_in > ck_d / 2 else d_in
             for j in range(sd_nm_off[sd], sd_nm_off[sd + 1]):
                 st = sd_nm_flat[j]

@@ -13,7 +13,9 @@ Per instance, with the slews and loads of the timing run (`TimingResult`):
   related pin, else P(when), else ½; energy = mean over the output's rise and fall of the table
   at (slew of the related pin for the matching edge by the arc's unateness, C_load); power =
   Σ weight · energy · D(out). The weights sum to 1, so an output transition costs one averaged
-  energy — not rise + fall, which OpenSTA 2019 (and our first engine) summed: that was the 2×;
+  energy — not rise + fall, which OpenSTA 2019 (and our first engine) summed: that was the 2×.
+  An output the netlist leaves open counts too (OpenSTA has a pin per port): at no load, with
+  its function's activity (a flop's open QN toggles with IQN) — its duty also weighs the `when`s;
 * leakage: Σ P(when_i) · P_i over `leakage_power` groups with a `when`, plus
   `cell_leakage_power` × (1 − Σ P(when_i) of the non-zero groups); else the unconditional group,
   else `cell_leakage_power`.
@@ -29,8 +31,12 @@ pin and register state takes the global density/duty; otherwise roots of the tim
 their annotation (VCD/SAIF/user pin) or the input default (0.1 per minimum clock period,
 duty ½), loads copy their driver, cell outputs evaluate their function, register states follow
 their next-state function (density capped at 2·d·(1-d)·D(clk) when the input toggles faster than
-half the clock), and annotated pins keep their annotation; propagation repeats until no pin
-changes by more than 1 % (at most 50 passes). Pins the propagation never reaches stay at 0.
+half the clock), integrated clock gates' outputs (Liberty `clock_gate_out_pin`) get
+GCK = CK & EN of their `clock_gate_clock_pin` and `clock_gate_enable_pin` (densities
+D(CK)·P(EN) + D(EN)·P(CK), duty P(CK)·P(EN); OpenSTA ignores the test pin and the latch), and
+annotated pins keep their annotation; propagation repeats until no pin changes by more than
+1 % (at most 50 passes). Clock pins the propagation reaches (a gated clock and what it drives)
+take the propagated activity, the others their clock's. Pins never reached stay at 0.
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ class PinActivity:
     raw: np.ndarray  # transitions per minimum clock period (OpenSTA's "activity")
     annotated: np.ndarray | None = None  # per node: ORIGINS index of a vcd/saif/user annotation, 0 if none
     seq_duty: dict[str, np.ndarray] = field(default_factory=dict)  # register state (IQ...) -> duty per instance
+    seq_density: dict[str, np.ndarray] = field(default_factory=dict)  # register state -> density (1/s)
 
     def annotation_counts(self) -> dict[str, int]:
         """`report_activity_annotation`: annotated pins by source, and the rest (every node is
@@ -201,6 +208,15 @@ def _clock_pin(cm: Any) -> str | None:
     return next((p for p, pm in cm.pins.items() if pm.is_clock), None)
 
 
+def _clock_gate_pins(cm: Any) -> tuple[str, str, str] | None:
+    """(enable, clock, gated clock) pin names of an integrated clock gate, from the Liberty pin
+    roles `clock_gate_enable_pin` / `clock_gate_clock_pin` / `clock_gate_out_pin` (OpenSTA
+    `clockGatePins`); None when the cell lacks one of them."""
+    role = {getattr(pm, "clock_gate", None): name for name, pm in cm.pins.items()}
+    pins = role.get("enable"), role.get("clock"), role.get("out")
+    return pins if all(pins) else None  # type: ignore[return-value]
+
+
 @dataclass
 class _FuncGroup:
     """Driver pins of one (cell, output pin) at one level, with their function's input nodes."""
@@ -250,15 +266,17 @@ def sta_activity(design: FlatDesign, timing: TimingResult, *,
             seq_duty.setdefault(nm, np.zeros(n_inst))
             seq_dens.setdefault(nm, np.zeros(n_inst))
 
-    def finish() -> PinActivity:
-        dens[clk], dut[clk], origin[clk] = clk_dens[clk], clk_duty[clk], ORIGINS.index("clock")
-        return PinActivity(dens, dut, origin, dens * (mp or 1.0), ann_origin, seq_duty)
+    def finish(propagated: bool = True) -> PinActivity:
+        """Clock activity on the clock pins, except those the propagation set."""
+        fixed = clk & (origin == ORIGINS.index("none")) if propagated else clk
+        dens[fixed], dut[fixed], origin[fixed] = clk_dens[fixed], clk_duty[fixed], ORIGINS.index("clock")
+        return PinActivity(dens, dut, origin, dens * (mp or 1.0), ann_origin, seq_duty, seq_dens)
 
     if global_activity is not None:
         dens[:], dut[:], origin[:] = global_activity[0], global_activity[1], ORIGINS.index("global")
         for nm in seq_duty:
-            seq_duty[nm][:] = global_activity[1]
-        return finish()
+            seq_dens[nm][:], seq_duty[nm][:] = global_activity
+        return finish(propagated=False)
     if input_activity is None:
         input_activity = (0.1 / (mp if mp else 1e-9), 0.5)
     src, dst = _in_edges(g)
@@ -394,6 +412,19 @@ def sta_activity(design: FlatDesign, timing: TimingResult, *,
         rin_len += ins.size
         if ckpin:
             rck[insts] = g.nodes_of(insts, ckpin)
+    # integrated clock gates: GCK from CK and EN, re-evaluated when an input pin of the gate changes
+    cg_en = np.full(n, -1, dtype=np.int64)
+    cg_ck = np.full(n, -1, dtype=np.int64)
+    cg_out = np.full(n_inst, -1, dtype=np.int64)
+    for cm in cells:
+        roles = _clock_gate_pins(cm)
+        insts = by_cell[cstarts[cm.index]:cstarts[cm.index + 1]]
+        if roles is None or insts.size == 0:
+            continue
+        en, ck, out = (g.nodes_of(insts, nm) for nm in roles)
+        ok = (en >= 0) & (ck >= 0) & (out >= 0)
+        kind[out[ok]] = 3
+        cg_en[out[ok]], cg_ck[out[ok]], cg_out[insts[ok]] = en[ok], ck[ok], out[ok]
     ro_i = np.concatenate(ro_inst) if ro_inst else np.zeros(0, dtype=np.int64)
     ro_n = np.concatenate(ro_node) if ro_node else np.zeros(0, dtype=np.int64)
     ro_order = np.argsort(ro_i, kind="stable")
@@ -421,7 +452,8 @@ def sta_activity(design: FlatDesign, timing: TimingResult, *,
         ann_origin, kind, fgrp, fin_off, i64(fins), i64([g_k]), i64([g_tab]), i64([g_dif]), f64(tabs), f64(difs),
         rs_state, rs_inst, estart, e_dst, max_dens, load_pin, np.asarray(g.node_inst, dtype=np.int64), is_seq_inst,
         sc_of_inst, i64([sd_k]), i64([sd_tab]), i64([sd_dif]), i64([sd_nm_off]), i64([sd_nm]), rin_off, i64(rins),
-        rck, ro_start, np.ascontiguousarray(ro_n[ro_order], dtype=np.int64), seq_dens2, seq_duty2, seq_known,
+        rck, ro_start, np.ascontiguousarray(ro_n[ro_order], dtype=np.int64), cg_en, cg_ck, cg_out,
+        seq_dens2, seq_duty2, seq_known,
         dens, dut, origin, queued, n_lev, ORIGINS.index("propagated"), ORIGINS.index("none"), max_passes,
         float(tolerance), np.empty(1 << max_k))
     for nm, k in state_id.items():
@@ -507,10 +539,9 @@ class _Probe:
     """Duties and densities of one cell type's instances, and exact probabilities of Liberty
     expressions over them (cached per expression)."""
 
-    def __init__(self, g: Any, insts: np.ndarray, activity: PinActivity, clk: np.ndarray,
-                 clk_dens: np.ndarray, clk_duty: np.ndarray) -> None:
-        self.g, self.insts, self.a = g, insts, activity
-        self.clk, self.clk_dens, self.clk_duty = clk, clk_dens, clk_duty
+    def __init__(self, g: Any, cm: Any, insts: np.ndarray, activity: PinActivity) -> None:
+        self.g, self.cm, self.insts, self.a = g, cm, insts, activity
+        self._missing: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._nodes: dict[str, np.ndarray] = {}
         self._trees: dict[str, Any] = {}
         self._duty: dict[str, np.ndarray] = {}
@@ -526,21 +557,47 @@ class _Probe:
             self._trees[text] = act.parse_function(text)
         return self._trees[text]
 
+    def missing(self, pin: str) -> tuple[np.ndarray, np.ndarray]:
+        """(density, duty) of `pin` where the netlist has no such pin: a register state (IQ, IQN)
+        has its state's; an output left unconnected the value of its function, as OpenSTA, whose
+        instances have a pin per port, propagates it (a flop's unused QN still toggles and
+        costs internal power); anything else 0."""
+        got = self._missing.get(pin)
+        if got is not None:
+            return got
+        zero = np.zeros(self.insts.size)
+        got = zero, zero
+        self._missing[pin] = got  # also guards a function that names its own pin
+        pm = self.cm.pins.get(pin)
+        func = self.cm.functions.get(pin)
+        if pin in self.a.seq_duty:
+            dens = self.a.seq_density.get(pin)
+            got = (dens[self.insts] if dens is not None else zero), self.a.seq_duty[pin][self.insts]
+        elif pm is not None and pm.direction in ("output", "inout") and func:
+            e = self.tree(func)
+            names = act.ports(e)
+            dd = np.stack([self.density(nm) for nm in names], axis=1) if names else np.zeros((self.insts.size, 0))
+            pp = np.stack([self.duty(nm) for nm in names], axis=1) if names else np.zeros((self.insts.size, 0))
+            p, d = act.table_duty_density(act.truth_table(e, names), pp, dd)
+            got = d, p
+        self._missing[pin] = got
+        return got
+
     def density(self, pin: str) -> np.ndarray:
         v = self.nodes(pin)
         vv = np.maximum(v, 0)
-        return np.where(v >= 0, np.where(self.clk[vv], self.clk_dens[vv], self.a.density[vv]), 0.0)
+        return self.a.density[vv] if (v >= 0).all() else np.where(v >= 0, self.a.density[vv], self.missing(pin)[0])
 
     def duty(self, pin: str) -> np.ndarray:
         got = self._duty.get(pin)
         if got is not None:
             return got
         if pin in self.a.seq_duty:
-            got = self.a.seq_duty[pin][self.insts]
+            got = self.missing(pin)[1]
         else:
             v = self.nodes(pin)
             vv = np.maximum(v, 0)
-            got = np.where(v >= 0, np.where(self.clk[vv], self.clk_duty[vv], self.a.duty[vv]), 0.0)
+            got = self.a.duty[vv] if (v >= 0).all() else np.where(v >= 0, self.a.duty[vv], self.missing(pin)[1])
         self._duty[pin] = got
         return got
 
@@ -614,10 +671,10 @@ def analyze_power(design: FlatDesign, timing: TimingResult, activity: PinActivit
     names_sup = list(supply_names) if supply_names is not None else None
     bank = TableBank()
     leakage = np.zeros(n_inst)
-    clk, clk_dens, clk_duty = _clock_activity(timing, g.n)
+    clk = _clock_activity(timing, g.n)[0]  # groups; the activity already holds the clock pins' activity
     load = np.maximum(g.load[:, 0], g.load[:, 1])
     slew = _power_slews(timing)
-    dens_node = np.where(clk, clk_dens, activity.density)
+    dens_node = activity.density
     no_power: set[str] = set()
     # switching, vectorised over output pins
     n_pins = len(design.pin_name)
@@ -654,7 +711,7 @@ def analyze_power(design: FlatDesign, timing: TimingResult, activity: PinActivit
             continue
         if not cm.internal_power and cm.cell_leakage is None and not cm.leakage_states and cm.pins:
             no_power.add(cm.name)
-        pr = _Probe(g, insts, activity, clk, clk_dens, clk_duty)
+        pr = _Probe(g, cm, insts, activity)
         by_pin: dict[str, list[Any]] = {}
         for ip in cm.internal_power:
             by_pin.setdefault(ip.pin, []).append(ip)
@@ -664,11 +721,9 @@ def analyze_power(design: FlatDesign, timing: TimingResult, activity: PinActivit
                 continue
             to = pr.nodes(pin)
             ok = to >= 0
-            if not ok.any():
-                continue
             tv = np.maximum(to, 0)
             d_to = np.where(ok, dens_node[tv], 0.0)
-            if pm.direction in ("input", "inout"):
+            if pm.direction in ("input", "inout") and ok.any():
                 for ip in ips:
                     duty = np.ones(insts.size)
                     if ip.when:
@@ -683,6 +738,11 @@ def analyze_power(design: FlatDesign, timing: TimingResult, activity: PinActivit
                     for rf, tab in ((0, ip.rise), (1, ip.fall)):
                         query(tab, slew[tv, rf][ok], np.zeros(int(ok.sum())), sc[ok], insts[ok])
             if pm.direction in ("output", "inout"):
+                d_to = pr.density(pin)  # an unconnected output: its function's activity, no load
+                live = ok | (d_to != 0)
+                if not live.any():
+                    continue
+                ld = np.where(ok, load[tv], 0.0)
                 func = cm.functions.get(pin)
                 fports = act.ports(pr.tree(func)) if func else []
                 arcs = []
@@ -704,12 +764,12 @@ def analyze_power(design: FlatDesign, timing: TimingResult, activity: PinActivit
                 for ip, fr, w in arcs:
                     weight = np.where(total != 0, w / np.where(total != 0, total, 1.0), 0.0)
                     pos = _positive_unate(cm, ip.related_pin, pin)
-                    sel = ok & (fr >= 0)
+                    sel = live & (fr >= 0)
                     fv = np.maximum(fr, 0)
                     sc = 0.5 * weight * d_to
                     for rf, tab in ((0, ip.rise), (1, ip.fall)):
                         frf = rf if pos else 1 - rf
-                        query(tab, slew[fv, frf][sel], load[tv][sel], sc[sel], insts[sel])
+                        query(tab, slew[fv, frf][sel], ld[sel], sc[sel], insts[sel])
         # leakage (one summary: these libraries give no related_pg_pin)
         conds = [(wh, v) for wh, v in cm.leakage_states if wh]
         if conds:
