@@ -1258,8 +1258,8 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
 @dataclass
 class _Latch:
     """A level-sensitive latch as OpenSTA finds one: data pin `d` with a setup check against
-    the enable `g` (closing edge `close_tr` at g), a combinational D->Q arc (`dq`: its expanded
-    edges) and a g->Q launch arc from the opening edge `open_tr`."""
+    the enable `g` (closing edge `close_tr` at g, opening edge `open_tr`) and a combinational
+    D->Q arc (`dq`: its expanded edges) of the same instance."""
 
     d: int
     g: int
@@ -1280,21 +1280,26 @@ def _find_latches(g: _Graph, d_of: np.ndarray, setup: np.ndarray) -> list[_Latch
     comb = np.flatnonzero(g.is_cell & ~g.launch & mark[g.src])
     if comb.size == 0:
         return []
-    qmark = np.zeros(g.n, dtype=bool)
-    qmark[g.dst[comb]] = True
-    opens: dict[int, list[tuple[int, int]]] = {}  # Q node -> (enable node, opening transition)
-    for e in np.flatnonzero(g.launch & qmark[g.dst]).tolist():
-        opens.setdefault(int(g.dst[e]), []).append((int(g.src[e]), int(g.srctr[e])))
+    by_d: dict[int, list[int]] = {}  # data pin -> its setup checks
+    for k in np.flatnonzero(setup & np.isin(d_of, g.src[comb])).tolist():
+        by_d.setdefault(int(d_of[k]), []).append(k)
     found: dict[tuple[int, int], _Latch] = {}
     for e in comb.tolist():
-        d, q = int(g.src[e]), int(g.dst[e])
-        for en, otr in dict.fromkeys(opens.get(q, [])):
-            ks = [k for k in np.flatnonzero(setup & (d_of == d)).tolist() if g.checks[k][1] == en]
-            if not ks:
+        d, inst = int(g.src[e]), int(g.inst[e])
+        # the enable: the clock pin of the same instance's setup check on d (closing edge; the
+        # latch opens on the other one), whether or not constants left its enable->Q arc
+        for k in by_d.get(d, []):
+            c = g.checks[k]
+            if c[6] != inst:
                 continue
-            lt = found.setdefault((d, en), _Latch(d, en, otr, g.checks[ks[0]][3], ks, []))
-            lt.dq.append(e)
-    return list(found.values())
+            lt = found.setdefault((d, c[1]), _Latch(d, c[1], 1 - c[3], c[3], [], []))
+            if k not in lt.checks:
+                lt.checks.append(k)
+            if e not in lt.dq:
+                lt.dq.append(e)
+    # an enable held at its opening level by a constant leaves the latch open: D->Q is a plain arc
+    values = getattr(g, "case_values", None)
+    return [lt for lt in found.values() if values is None or int(values[lt.g]) != (1 if lt.open_tr == RISE else 0)]
 
 
 def _latch_borrow(g: _Graph, latches: list[_Latch], arr: list, groups: list[tuple[int, int]], clocks: list[ClockDef],

@@ -11,6 +11,7 @@ endpoint's setup and hold slack is compared with `report_checks -format end`.
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
@@ -78,3 +79,29 @@ def test_latch_slacks_match_opensta(tmp_path, sky130hd, period):
     assert abs(t.setup_wns - ref.value("worst slack max") * 1e-9) < 5e-12
     for ep, sign in REGIMES[period].items():  # the regimes the periods are chosen for
         assert (ours["max"][ep] > 1e-12) - (ours["max"][ep] < -1e-12) == sign, (ep, ours["max"][ep])
+
+
+def test_latch_closed_by_constant_passes_nothing(tmp_path, sky130hd):
+    """An enable held closed by `set_case_analysis` stops data at the latch: `sta` 3.1 has no path
+    to the flop behind it (and none to the latch D, whose enable carries no clock)."""
+    lib = _lib(sky130hd, "tt_025C_1v80", tmp_path)
+    (tmp_path / "top.v").write_text("\n".join([
+        "module top(clk, a, en, y);", "  input clk, a, en;", "  output y;", "  wire q1, c1, ql;",
+        f"  {_P}dfxtp_1 r1 (.CLK(clk), .D(a), .Q(q1));", f"  {_P}buf_1 b0 (.A(q1), .X(c1));",
+        f"  {_P}dlxtp_1 l1 (.D(c1), .GATE(en), .Q(ql));", f"  {_P}dfxtp_1 r2 (.CLK(clk), .D(ql), .Q(y));",
+        "endmodule", ""]))
+    (tmp_path / "top.sdc").write_text("create_clock [get_ports clk] -name clk -period 1.0\n"
+                                      "set_input_delay 0.1 -clock clk [get_ports a]\n"
+                                      "set_case_analysis 0 [get_ports en]\n")
+    library = sta.load_liberty(lib)
+    design = sta.load_design([tmp_path / "top.v"], "top")
+    t = sta.analyze(design, library, sta.load_constraints(tmp_path / "top.sdc", design, library))
+    ref = run_sta(f"read_liberty {lib}\nread_verilog {tmp_path / 'top.v'}\nlink_design top\n"
+                  f"read_sdc {tmp_path / 'top.sdc'}\n"
+                  "report_checks -path_delay max -group_path_count 20 -format end -digits 6\n"
+                  "report_checks -path_delay min -group_path_count 20 -format end -digits 6\n", tmp_path)
+    ours = dict(zip(t.endpoint_names, t.setup_slack.tolist(), strict=True))
+    for kind in ("max", "min"):
+        assert set(_end_table(ref.stdout, kind)) == {"r1/D"}
+    assert ours["r1/D"] == pytest.approx(_end_table(ref.stdout, "max")["r1/D"] * 1e-9, abs=1e-12)
+    assert ours["r2/D"] == math.inf and ours["l1/D"] == math.inf
