@@ -485,7 +485,7 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
         has_tree = np.zeros(drivers.size, dtype=bool)
         dly = np.zeros((int(dly_start[-1]), 2))
         rck.pi_elmore_all(drivers, drv_slot, node_start, node_gid, node_cap, res_start, res_a, res_b, res_r,
-                          np.ascontiguousarray(cap), is_ld, np.asarray(node_net, dtype=np.int64), slot_net,
+                          np.ascontiguousarray(cap), is_ld | is_drv, np.asarray(node_net, dtype=np.int64), slot_net,
                           dly_start, pis, has_tree, dly)
         # local id of each timing node in its own net's tree (-1: not in it)
         node_slot = np.repeat(np.arange(slot_net.size), np.diff(node_start))
