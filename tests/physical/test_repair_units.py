@@ -103,3 +103,49 @@ def test_clock_tree_is_balanced_and_keeps_every_sink():
     # leaves drive at most cluster_size sinks
     loads = np.bincount([int(out.pin_net[p]) for p in range(len(out.pin_name)) if out.pin_name[p] == "CK"])
     assert loads.max() <= 8
+
+
+def _edited_netlist():
+    """A 3-cell netlist with a bus port, then a buffer inserted on a net (repair's edit)."""
+    from flow.engines.model import FlatDesign
+    from flow.engines.repair import Netlist
+
+    # u0: INV a[1] -> n1; u1: NAND2 (n1, a[0]) -> n2; u2: BUF n2 -> y
+    d = FlatDesign(["u0", "u1", "u2"], ["INV_X1", "NAND2_X1", "BUF_X1"], np.array([0, 2, 5, 7]),
+                   np.array([0, 0, 1, 1, 1, 2, 2]), ["A", "ZN", "A1", "A2", "ZN", "A", "Z"],
+                   np.array([1, 3, 3, 0, 4, 4, 2]), ["a[0]", "a[1]", "y", "n1", "n2"],
+                   ["a[1]", "a[0]", "y"], ["input", "input", "output"], np.array([1, 0, 2]))
+    nl = Netlist(d, np.zeros(3), np.zeros(3), np.full(3, 1e-6), np.full(3, 1e-6), np.zeros(3, bool),
+                 np.zeros(3), np.zeros(3))
+    out = nl.new_net("repair_net")
+    nl.add_cell("BUF_X1", {"A": 3, "Z": out}, 1e-6, 1e-6, 1e-6, 1e-6, "repair_buf")
+    nl.set_net(2, out)  # u1.A1 now behind the buffer: the new net is used before n1's other pins
+    return nl
+
+
+def test_saved_netlist_is_cached_as_read_back(tmp_path):
+    # save_placed hands the next stage the design as read_verilog would read the file it wrote
+    from dataclasses import fields
+
+    from flow.formats.verilog import read_verilog, write_verilog
+    from flow.stages.place import as_read_back
+
+    d = _edited_netlist().design()
+    path = write_verilog(d, tmp_path / "t.v", "t")
+    got, ref = as_read_back(d), read_verilog([path], "t")
+    assert got is not None and ref.net_names != d.net_names  # the reader renumbers the nets
+    for f in fields(ref):
+        a, b = getattr(got, f.name), getattr(ref, f.name)
+        assert (list(a) == list(b)) if isinstance(b, list) else np.array_equal(a, b), f.name
+
+
+def test_no_cached_read_back_where_the_file_reads_otherwise():
+    from dataclasses import replace
+
+    from flow.stages.place import as_read_back
+
+    d = _edited_netlist().design()
+    assert as_read_back(replace(d, port_net=np.array([1, 0, 1]))) is None  # a net on two ports: an assign
+    assert as_read_back(replace(d, port_names=["a[0]", "a[1]", "y"], net_names=["a[1]", "a[0]", *d.net_names[2:]])) \
+        is None  # the declaration `input [1:0] a` lists a[1] first
+    assert as_read_back(replace(d, net_names=[*d.net_names, "dangling"])) is None  # a net nothing uses
