@@ -144,6 +144,7 @@ class PinModel:
     max_capacitance: float | None = None  # F
     max_fanout: float | None = None
     fanout_load: float | None = None
+    clock_gate: str | None = None  # integrated clock gate role: "clock" | "enable" | "test" | "out"
 
 
 @dataclass
@@ -330,7 +331,8 @@ def cell_model(lib: Any, name: str) -> CellModel | None:
         pins[pname] = PinModel(dirn, float(cr) if cr is not None else c, float(cf) if cf is not None else c,
                                bool(_get(pin, "is_clock", "clock", default=False)),
                                limit(pin, "max_transition", dirn), limit(pin, "max_capacitance", dirn),
-                               limit(pin, "max_fanout", dirn), limit(pin, "fanout_load", dirn))
+                               limit(pin, "max_fanout", dirn), limit(pin, "fanout_load", dirn),
+                               _get(pin, "clock_gate", default=None) or None)
         f = _get(pin, "function", default=None)
         if f:
             functions[pname] = str(f)

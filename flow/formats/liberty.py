@@ -259,6 +259,9 @@ def _library(path: Path, lib: dict) -> dict:
                            "rise_capacitance": float(_a(pg, "rise_capacitance", c / cu)) * cu,
                            "fall_capacitance": float(_a(pg, "fall_capacitance", c / cu)) * cu,
                            "function": _a(pg, "function"), "is_clock": _a(pg, "clock", "false") == "true",
+                           # integrated clock gate role (clock_gate_{clock,enable,test,out}_pin), None if none
+                           "clock_gate": next((r for r in ("clock", "enable", "test", "out")
+                                               if _a(pg, f"clock_gate_{r}_pin", "false") == "true"), None),
                            # design-rule limits (repair_design): None when the pin sets none
                            "max_transition": _scaled(_a(pg, "max_transition"), tu),
                            "max_capacitance": _scaled(_a(pg, "max_capacitance"), cu),

@@ -7,7 +7,6 @@ input activity and at `set_power_activity -input -duty 0.8`; Nangate45 flops wit
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
@@ -15,15 +14,9 @@ import pytest
 
 from flow.engines import power as pw
 from flow.engines import sta
-from flow.engines.model import PinModel
 from flow.stages.signoff import run_signoff
 from tests.signoff.opensta import run_sta
 from tests.signoff.test_power_opensta3 import _lib
-
-# the Liberty clock-gate pin roles reach the engines through PinModel.clock_gate
-# (flow.formats.liberty / flow.engines.model); without them no cell is a clock gate
-needs_roles = pytest.mark.xfail("clock_gate" not in {f.name for f in dataclasses.fields(PinModel)}, strict=True,
-                                reason="the cell models carry no Liberty clock_gate_*_pin roles")
 
 SKY130 = """module top(clk, en, te, a, b, q1, q2);
   input clk, en, te, a, b;
@@ -83,7 +76,6 @@ def _check(design, a: pw.PinActivity, p: pw.PowerResult, act: dict, groups: dict
         assert g[name]["internal"] == pytest.approx(groups[name][0], rel=0.02), name
 
 
-@needs_roles
 def test_sky130_clock_gates_match_opensta(tmp_path, sky130hd):
     lib, sdc, head = _setup(tmp_path, sky130hd, SKY130, SDC)
     res = run_signoff([tmp_path / "top.v"], "top", {"c": sta.load_liberty(lib)}, sdc)
@@ -94,7 +86,6 @@ def test_sky130_clock_gates_match_opensta(tmp_path, sky130hd):
     _check(res.design, res.activity["c"], res.power["c"], act, groups)
 
 
-@needs_roles
 def test_sky130_clock_gate_enable_duty_matches_opensta(tmp_path, sky130hd):
     """`set_power_activity -input -activity 0.3 -duty 0.8`: the enables' duty sets the gated
     clock's (0.5 · 0.8), and the flops after the gate see a slower clock."""

@@ -1,17 +1,14 @@
-"""Mismatches against `sta` 3.1 found by the parity hunt, kept as strict xfails while not fixed
-so they stay visible and the fix is noticed (an XPASS fails: drop the mark then). Nangate45 hand
-netlist with a latch, an integrated clock gate and a tristate buffer; `sta` 3.1 on the same
-files. Causes (issue #15; the tristate and latch ones are fixed, their tests now plain):
+"""Mismatches against `sta` 3.1 the parity hunt found, each now matched (issue #15). Nangate45
+hand netlist with a latch, an integrated clock gate and a tristate buffer; `sta` 3.1 on the
+same files:
 
-* gated clock activity: OpenSTA gives a clock gate's GCK = CK & E (1.05e9/s, duty 0.25 here);
-  flow.engines.power does too, from the Liberty `clock_gate_*_pin` roles, which the cell models
-  (flow.formats.liberty / flow.engines.model `PinModel.clock_gate`) do not carry yet: until then
-  GCK keeps the full clock activity (2e9/s, duty 0.5) and the Clock group is too high;
-* a tristate output pin (`three_state`) is also a load of its own net in OpenSTA (every pin's
-  capacitance counts: 3.054 fF on TBUF_X1's net) and its enable/disable arcs start at the one
-  enabling edge of EN (to both output levels), 3.3 ps on y_tri (fixed);
+* gated clock activity: OpenSTA gives a clock gate's GCK = CK & E (1.05e9/s, duty 0.25 here,
+  from the Liberty `clock_gate_*_pin` roles), not the full clock (2e9/s, duty 0.5);
+* a tristate output pin (`three_state`) is also a load of its own net (every pin's capacitance
+  counts: 3.054 fF on TBUF_X1's net) and its enable/disable arcs start at the one enabling edge
+  of EN (to both output levels), 3.3 ps on y_tri;
 * latches: OpenSTA borrows time at a transparent latch (slack 0 at l1/D, paths continue from
-  the latch's D) (fixed, flow.engines.sta `_latch_borrow`).
+  the latch's D; flow.engines.sta `_latch_borrow`).
 """
 
 from __future__ import annotations
@@ -21,7 +18,6 @@ import pytest
 from flow.engines import sta
 from flow.stages.signoff import run_signoff
 from tests.signoff.opensta import run_sta
-from tests.signoff.test_clock_gate_activity import needs_roles
 from tests.signoff.test_sta_opensta3 import _lib
 
 NETLIST = """module top(clk, en, a, b, te, oe, q_lat, y_tri, q_g);
@@ -66,7 +62,6 @@ def _ours(d, lib):
     return design, sta.analyze(design, library, sta.load_constraints(d / "top.sdc", design, library))
 
 
-@needs_roles
 def test_clock_gate_power_matches_opensta(files):
     d, lib, head = files
     res = run_signoff([d / "top.v"], "top", {"c": sta.load_liberty(lib)}, d / "top.sdc")
