@@ -217,6 +217,9 @@ METRIC_TABLE: tuple[Metric, ...] = (
     _m("finevh__level_shifters", "", "Level shifters on nets crossing islands."),
     _m("finevh__switch_area_um2", "µm²", "Area of the island header switches."),
     _m("finevh__area_overhead_pct", "%", "Switch + level-shifter area over cell area."),
+    _m("finevh__utilization_pct", "%", "What the island fences hold (cells, switches, level shifters) over the core area."),
+    _m("finevh__utilization_pct__max_island", "%", "The fullest island fence: its cells, switches and level shifters over "
+       "its rectangle."),
     _m("finevh__timing__setup__ws__mixed", "ns", "Worst setup slack of the mixed-rail design (multi-voltage STA).",
        "finevh__timing__setup__ws_mixed", "s"),
     _m("finevh__saving__finevh_vs_dvfs_pct", "%",

@@ -3,7 +3,9 @@
 Floorplan: islands are ordered by the Fiedler vector of their connectivity graph (spectral
 ordering keeps strongly connected islands next to each other), then laid out boustrophedon in
 horizontal bands of whole rows; each island gets a row-aligned, site-aligned rectangle whose
-area is (cell area + switch area) / PLACE_DENSITY, scaled so that the islands tile the core.
+area is proportional to what it must hold (its cells, both switch banks, its level shifters),
+at least two shifters plus a tap cell wide and a double-height row pair high, so 1,000+ islands
+fit at the design's own utilisation.
 
 Switches: each island is fed from VDDH and VDDL through header PMOS switches, one bank per rail
 (one on at a time). A bank is sized so that the island's peak current I = k_peak · P / V drops
@@ -12,7 +14,7 @@ at most FINEVH_IR_DROP_MV across it: W = r_on·I/ΔV (r_on in Ω·µm, from the 
 
 Level shifters: islands hop between rails at run time, so any net crossing islands can see a
 rail difference; one shifter per (net, receiving island) pair, with the platform's real cell
-(Sky130 `lpflow_lsbuf_lh_isowell_4`) or documented model for delay, area, leakage and energy.
+(Sky130 `lpflow_lsbuf_lh_hl_isowell_tap_1`) or documented model for delay, area, leakage and energy.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+
+from flow.errors import ConfigError
 
 Rect = tuple[float, float, float, float]
 
@@ -54,28 +58,139 @@ def spectral_order(k: int, adjacency: sp.spmatrix) -> list[int]:
     return [int(i) for i in np.argsort(vecs[:, 1], kind="stable")]
 
 
-def island_rects(areas: np.ndarray, order: list[int], core: Rect, row_h: float, site_w: float) -> list[Rect]:
-    """Row- and site-aligned rectangles tiling the core, in `order`, areas proportional."""
+def apportion(weights: np.ndarray, total: int, minimum: int) -> np.ndarray:
+    """Integer shares of `total` in proportion to `weights`, each at least `minimum`: parts whose
+    share falls below the minimum are held there and the rest is shared again in proportion
+    (so every free part gets the same share per weight), then largest remainder. The site
+    columns or rows each island or band gets."""
+    n = len(weights)
+    if n * minimum > total:
+        raise ValueError(f"{n} parts of at least {minimum} do not fit in {total}")
+    w = np.maximum(np.asarray(weights, dtype=float), 0.0)
+    if w.sum() <= 0:
+        w = np.ones(n)
+    held = np.zeros(n, dtype=bool)
+    while True:
+        free = total - minimum * int(held.sum())
+        target = np.where(held, float(minimum), w * free / max(w[~held].sum(), 1e-300))
+        low = ~held & (target < minimum)
+        if not low.any():
+            break
+        held |= low
+    alloc = np.maximum(np.floor(target + 1e-9).astype(np.int64), minimum)
+    short = total - int(alloc.sum())
+    if short > 0:
+        alloc[np.argsort(-(target - alloc), kind="stable")[:short]] += 1
+    return alloc
+
+
+def island_rects(areas: np.ndarray, order: list[int], core: Rect, row_h: float, site_w: float,
+                 min_width: float = 0.0, row_unit: int = 1) -> list[Rect]:
+    """Row- and site-aligned rectangles tiling the core, in `order` (boustrophedon bands of rows),
+    areas proportional. Every island is at least `min_width` wide (room for a level shifter beside
+    a tap column) and bands are whole multiples of `row_unit` rows from the core's bottom (so a
+    double-height shifter has a row pair of the right parity in every island).
+
+    Bands have equal heights (near-square islands in a core of any aspect); islands fill them in
+    order, next-fit, at the largest common scale of their areas that fits, so an island held at
+    the minimum width takes its room from where the band has it and every island's share of its
+    rectangle (its fill) stays within a few per cent of the others'."""
     x0, y0, x1, y1 = core
     k = len(areas)
     nrows = int(round((y1 - y0) / row_h))
-    bands = max(1, min(nrows, int(round(math.sqrt(k)))))
-    per_band = [list(b) for b in np.array_split(np.array(order), bands)]
-    total = float(areas.sum())
+    units = nrows // row_unit
+    ncols = int(round((x1 - x0) / site_w))
+    min_cols = max(1, int(math.ceil(min_width / site_w - 1e-9)))
+    per_row = ncols // min_cols
+    square = int(round(math.sqrt(k * (y1 - y0) / (x1 - x0))))
+    bands = max(1, square, int(math.ceil(k / max(1, per_row))))
+    if per_row < 1 or bands > units:
+        raise ConfigError(f"FINE-VH: {k} islands at least {min_width * 1e6:.2f} µm wide and {row_unit} rows high do "
+                          f"not fit the core ({(x1 - x0) * 1e6:.1f} × {(y1 - y0) * 1e6:.1f} µm): lower FINEVH_ISLANDS "
+                          "or CORE_UTILIZATION")
+    seq = np.asarray(order)
+    share = np.asarray(areas, dtype=float)[seq] / float(np.sum(areas)) * ncols * units  # in site-columns × units
+    while _next_fit(share * 1e-9, apportion(np.ones(bands), units, 1), ncols, min_cols) is None:
+        bands += 1  # the minimum widths alone overflow: more, lower bands
+        if bands > units:
+            raise ConfigError(f"FINE-VH: {k} islands at least {min_width * 1e6:.2f} µm wide do not fit the core: "
+                              "lower FINEVH_ISLANDS or CORE_UTILIZATION")
+    rows = apportion(np.ones(bands), units, 1)
+    lo, hi = 0.0, 1.0  # the areas add up to the core: a scale above 1 never fits
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        if _next_fit(share * mid, rows, ncols, min_cols) is not None:
+            lo = mid
+        else:
+            hi = mid
+    band_of = _next_fit(share * lo, rows, ncols, min_cols)
+    assert band_of is not None
+    heights = rows * row_unit
+    heights[-1] += nrows - units * row_unit
     rects: list[Rect | None] = [None] * k
-    row = 0
-    for b, members in enumerate(per_band):
-        share = float(areas[members].sum()) / total
-        rows_here = max(1, int(round(share * nrows))) if b < bands - 1 else nrows - row
-        rows_here = min(rows_here, nrows - row - (bands - 1 - b))
-        ylo, yhi = y0 + row * row_h, y0 + (row + rows_here) * row_h
-        row += rows_here
-        seq = members if b % 2 == 0 else members[::-1]
-        band_area = float(areas[seq].sum())
-        ncols = int(round((x1 - x0) / site_w))
-        col = 0
-        for j, isl in enumerate(seq):
-            cols = ncols - col if j == len(seq) - 1 else max(1, int(round(areas[isl] / band_area * ncols)))
-            rects[isl] = (x0 + col * site_w, ylo, x0 + (col + cols) * site_w, yhi)
-            col += cols
+    ylo = y0
+    for b in range(bands):
+        yhi = ylo + heights[b] * row_h
+        members = np.flatnonzero(band_of == b)
+        if members.size:
+            if b % 2:
+                members = members[::-1]
+            col = 0
+            for m, cols in zip(members.tolist(), apportion(share[members], ncols, min_cols).tolist(), strict=True):
+                rects[int(seq[m])] = (x0 + col * site_w, ylo, x0 + (col + cols) * site_w, yhi)
+                col += cols
+        ylo = yhi
     return [r for r in rects if r is not None]
+
+
+def _next_fit(area: np.ndarray, rows: np.ndarray, ncols: int, min_cols: int) -> np.ndarray | None:
+    """Band of each island when islands fill bands in order, each max(area / rows, min_cols)
+    columns wide; None when they need more bands than there are."""
+    out = np.empty(len(area), dtype=np.int64)
+    b, used = 0, 0.0
+    for i, a in enumerate(area.tolist()):
+        while True:
+            w = max(a / rows[b], min_cols)
+            if used + w <= ncols + 1e-9:
+                used += w
+                out[i] = b
+                break
+            b, used = b + 1, 0.0
+            if b == len(rows):
+                return None
+    return out
+
+
+
+def free_runs(rect: Rect, blockages: np.ndarray, row_h: float, site_w: float) -> list[int]:
+    """Lengths (sites) of the free stretches of every row of `rect` between `blockages`
+    (an (n, 4) array of x0, y0, x1, y1 already clipped to the rect's neighbourhood)."""
+    x0, y0, x1, y1 = rect
+    ncols = int(round((x1 - x0) / site_w))
+    out = []
+    for r in range(int(round((y1 - y0) / row_h))):
+        ylo = y0 + r * row_h
+        hit = blockages[(blockages[:, 1] < ylo + row_h - 1e-12) & (blockages[:, 3] > ylo + 1e-12)] \
+            if len(blockages) else blockages
+        spans = sorted((math.floor((b[0] - x0) / site_w + 1e-9), math.ceil((b[2] - x0) / site_w - 1e-9)) for b in hit)
+        col = 0
+        for a, b in spans + [(ncols, ncols)]:
+            if a > col:
+                out.append(min(a, ncols) - col)
+            col = max(col, b)
+    return out
+
+
+def packs(widths: list[int], runs: list[int]) -> bool:
+    """Do cells of these widths (sites) fit the free runs, first-fit decreasing? The test an
+    island's rectangle must pass before placement: wide cells (flip-flops) need runs between tap
+    columns and level shifters, not just area."""
+    room = sorted(runs, reverse=True)
+    for w in sorted(widths, reverse=True):
+        for i, r in enumerate(room):
+            if r >= w:
+                room[i] = r - w
+                break
+        else:
+            return False
+    return True

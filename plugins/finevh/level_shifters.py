@@ -129,36 +129,41 @@ def insert_level_shifters(design: FlatDesign, island: np.ndarray, is_driver: np.
 
 def edge_slots(rect: Rect, facing_left: bool, w: float, h: float, row_h: float, site_w: float, row0: float,
                blockages: list[Rect], count: int) -> list[tuple[float, float]]:
-    """`count` lower-left positions for w×h cells in `rect`, in columns from the edge it faces
-    inward; heights of several rows start on rows of the same parity from `row0` (so the power
-    rails of a double-height cell line up); none overlaps a blockage."""
+    """`count` lower-left positions for w×h cells in `rect`, nearest first to the edge it faces
+    (left when `facing_left`); heights of several rows start on rows of the same parity from
+    `row0` (so the power rails of a double-height cell line up); none overlaps a blockage or
+    another slot. Each row (pair) is packed from that edge, jumping past blockages (tap cells), so a
+    narrow island whose tap columns fall mid-row still takes shifters beside them."""
     x0, y0, x1, y1 = rect
     rows_per = max(1, int(round(h / row_h)))
     first = math.ceil((y0 - row0) / row_h - 1e-9)
     if rows_per > 1 and first % rows_per:
         first += rows_per - first % rows_per
-    ys = []
-    r = first
-    while row0 + (r + rows_per) * row_h <= y1 + 1e-12:
-        ys.append(row0 + r * row_h)
-        r += rows_per
     wsites = max(1, int(math.ceil(w / site_w - 1e-9)))
     ncols = int(math.floor((x1 - x0) / site_w + 1e-9))
-    out: list[tuple[float, float]] = []
-    col = 0
-    while len(out) < count and col + wsites <= ncols:
-        x = x0 + col * site_w if facing_left else x0 + (ncols - col - wsites) * site_w
-        placed_any = False
-        for y in ys:
-            if len(out) >= count:
-                break
-            if any(x < bx1 - 1e-12 and bx0 < x + w - 1e-12 and y < by1 - 1e-12 and by0 < y + h - 1e-12
-                   for bx0, by0, bx1, by1 in blockages):
-                continue
-            out.append((x, y))
-            placed_any = True
-        col += wsites if placed_any else 1
-    if len(out) < count:
-        raise ConfigError(f"FINE-VH: no room for {count} level shifters in island rect "
-                          f"({x0 * 1e6:.1f}, {y0 * 1e6:.1f}, {x1 * 1e6:.1f}, {y1 * 1e6:.1f}) µm: lower CORE_UTILIZATION")
-    return out
+    slots: list[tuple[int, float, float]] = []  # (sites from the edge, x, y)
+    r = first
+    while row0 + (r + rows_per) * row_h <= y1 + 1e-12:
+        y = row0 + r * row_h
+        r += rows_per
+        # blocked site spans in this row band, in sites from the facing edge
+        spans = []
+        for bx0, by0, bx1, by1 in blockages:
+            if y < by1 - 1e-12 and by0 < y + h - 1e-12 and bx0 < x1 - 1e-12 and x0 < bx1 - 1e-12:
+                a = math.floor((bx0 - x0) / site_w + 1e-9)
+                b = math.ceil((bx1 - x0) / site_w - 1e-9)
+                spans.append((a, b) if facing_left else (ncols - b, ncols - a))
+        spans.sort()
+        col = 0
+        for a, b in spans + [(ncols, ncols)]:
+            while col + wsites <= min(a, ncols):
+                left = col if facing_left else ncols - col - wsites
+                slots.append((col, x0 + left * site_w, y))
+                col += wsites
+            col = max(col, b)
+    slots.sort(key=lambda s: (s[0], s[2]))
+    if len(slots) < count:
+        raise ConfigError(f"FINE-VH: room for {len(slots)} of {count} level shifters in island rect "
+                          f"({x0 * 1e6:.1f}, {y0 * 1e6:.1f}, {x1 * 1e6:.1f}, {y1 * 1e6:.1f}) µm: lower CORE_UTILIZATION "
+                          "or FINEVH_ISLANDS")
+    return [(x, y) for _, x, y in slots[:count]]

@@ -272,10 +272,18 @@ class IslandsStage(Stage):
         if need.sum() > 0.95 * core_area:
             raise ConfigError(f"FINE-VH islands need {need.sum() * 1e12:.0f} µm² (cells, switches, level shifters), "
                               f"the core has {core_area * 1e12:.0f} µm²: lower CORE_UTILIZATION")
-        rects = islands.island_rects(need, islands.spectral_order(k, adj), core, float(fp["row_height"]), float(fp["site_width"]))
+        rh = float(fp["row_height"])
+        min_w, unit = 0.0, 1
+        if ls_cell is not None and n_cross(doc):  # a shifter fits beside a tap column in every island
+            tap_w = float(np.max(fp["tap_w"])) if len(fp.get("tap_w", [])) else 0.0
+            min_w, unit = 2 * ls_cell[3] + tap_w, max(1, int(round(ls_cell[4] / rh)))
+        rects, slots, redone = _fit_islands(need, islands.spectral_order(k, adj), core, fp, doc, names,
+                                            ls_cell if n_cross(doc) else None, min_w, unit)
+        ctx.log.info("FINE-VH: %d island rectangles, every island's cells pack beside its taps and shifters "
+                     "(%d re-floorplans)", k, redone)
         views: dict[str, Path] = {}
         if ls_cell is not None and n_cross(doc):
-            views = self._insert_shifters(state, ctx, doc, names, rects, ls_cell, fp)
+            views = self._insert_shifters(state, ctx, doc, names, slots, ls_cell, fp)
         planned = doc.get("level_shifters_planned")
         if planned is not None and planned != int(ls_per_island.sum()):
             raise ConfigError(f"FINE-VH: {int(ls_per_island.sum())} level shifters placed, the signed-off policy model "
@@ -316,13 +324,18 @@ class IslandsStage(Stage):
             # what the fences hold (cells + switches + shifters) over the core: the utilisation with
             # FINE-VH's own area counted
             "finevh__utilization_pct": round(100 * float(need.sum()) / core_area, 3),
+            # the fullest fence: what the legaliser must fit in one island
+            "finevh__utilization_pct__max_island": round(100 * max(
+                float(need[j]) / ((r[2] - r[0]) * (r[3] - r[1])) for j, r in enumerate(rects)), 3),
         })
 
 
-    def _insert_shifters(self, state: State, ctx: StageContext, doc: dict, names: list[str], rects: list,
-                         ls_cell: tuple[str, str, str, float, float], fp) -> dict[str, Path]:
-        """Level-shifter instances on every island-to-island net (`level_shifters.py`), fixed at
-        the receiving island's edge facing the driver; new netlist and placement views."""
+    def _insert_shifters(self, state: State, ctx: StageContext, doc: dict, names: list[str],
+                         slots: dict[int, list[tuple[float, float]]], ls_cell: tuple[str, str, str, float, float],
+                         fp) -> dict[str, Path]:
+        """Level-shifter instances on every island-to-island net (`level_shifters.py`), fixed in
+        the `slots` `_fit_islands` found at the receiving island's edge facing the driver; new
+        netlist and placement views."""
         from flow.formats.verilog import write_verilog
         from flow.stages.floorplan import load_netlist
         from flow.stages.signoff import corner_library
@@ -336,20 +349,13 @@ class IslandsStage(Stage):
         cls = [int(i.get("rail_class", 1)) for i in doc["islands"]]
         ins = lsh.insert_level_shifters(design, island, lsh.driver_mask(design, lib), cell, in_pin, out_pin,
                                         needs=lambda a, b: cls[a] < cls[b])
-        rh, sw = float(fp["row_height"]), float(fp["site_width"])
-        core = [float(v) for v in fp["core"]]
-        taps = [(float(x), float(y), float(x) + float(tw), float(y) + float(th))
-                for x, y, tw, th in zip(fp.get("tap_x", []), fp.get("tap_y", []), fp.get("tap_w", []),
-                                        fp.get("tap_h", []), strict=True)]
-        centre = [((r[0] + r[2]) / 2) for r in rects]
         pos: dict[str, tuple[float, float]] = {}
         for j in range(len(names)):
             mine = [q for q, r in enumerate(ins.island) if r == j]
-            if not mine:
-                continue
-            drivers_x = float(np.mean([centre[ins.driver_island[q]] for q in mine]))
-            slots = lsh.edge_slots(tuple(rects[j]), drivers_x < centre[j], w, h, rh, sw, core[1], taps, len(mine))
-            for q, xy in zip(mine, slots, strict=True):
+            if len(mine) != len(slots.get(j, [])):
+                raise ConfigError(f"FINE-VH: island {names[j]} has {len(mine)} level shifters, its floorplan "
+                                  f"{len(slots.get(j, []))}: the islands view is inconsistent")
+            for q, xy in zip(mine, slots.get(j, []), strict=True):
                 pos[ins.names[q]] = xy
         new = ins.design
         vpath = ctx.path(f"{cfg['DESIGN_NAME']}.finevh.v")
@@ -377,6 +383,52 @@ class IslandsStage(Stage):
         doc["level_shifter_cell"] = cell
         ctx.log.info("FINE-VH: %d level shifters (%s) inserted at island edges", k, cell)
         return {"verilog": vpath, "placement": ppath}
+
+
+def _fit_islands(need: np.ndarray, order: list[int], core: tuple, fp, doc: dict, names: list[str],
+                 ls_cell: tuple[str, str, str, float, float] | None, min_w: float, unit: int,
+                 rounds: int = 8) -> tuple[list, dict[int, list[tuple[float, float]]], int]:
+    """Island rectangles and their level-shifter slots, checked before placement: every island's
+    cells must pack (first-fit decreasing) into the row stretches its taps and shifters leave.
+    An island that does not pack gets a larger share and the floorplan is redone — area alone
+    misleads where 16-site flip-flops meet 30-site tap pitches and 14-site shifters."""
+    rh, sw = float(fp["row_height"]), float(fp["site_width"])
+    taps = np.column_stack([np.asarray(fp.get(k, []), dtype=float) for k in ("tap_x", "tap_y", "tap_w", "tap_h")]) \
+        if len(fp.get("tap_x", [])) else np.zeros((0, 4))
+    if len(taps):
+        taps[:, 2] += taps[:, 0]
+        taps[:, 3] += taps[:, 1]
+    col = {n: j for j, n in enumerate(names)}
+    island_of = np.array([col[doc["instances"][str(nm)]] for nm in fp["inst_names"]], dtype=np.int64)
+    widths = [np.ceil(fp["w"][island_of == j] / sw - 1e-9).astype(int).tolist() for j in range(len(names))]
+    drivers: dict[int, list[int]] = {}
+    for _, drv, recv in doc["crossings"]:
+        for r in recv:
+            if r != drv:
+                drivers.setdefault(r, []).append(drv)
+    weight = need.astype(float).copy()
+    for n in range(rounds):
+        rects = islands.island_rects(weight, order, core, rh, sw, min_w, unit)
+        centre = [(r[0] + r[2]) / 2 for r in rects]
+        slots: dict[int, list[tuple[float, float]]] = {}
+        bad = []
+        for j, rect in enumerate(rects):
+            near = taps[(taps[:, 0] < rect[2]) & (taps[:, 2] > rect[0]) & (taps[:, 1] < rect[3]) & (taps[:, 3] > rect[1])]
+            blocked = near
+            if ls_cell is not None and drivers.get(j):
+                w, h = ls_cell[3], ls_cell[4]
+                facing_left = float(np.mean([centre[d] for d in drivers[j]])) < centre[j]
+                slots[j] = lsh.edge_slots(rect, facing_left, w, h, rh, sw, core[1],
+                                          [tuple(t) for t in near.tolist()], len(drivers[j]))
+                blocked = np.vstack([near, np.array([(x, y, x + w, y + h) for x, y in slots[j]])])
+            if not islands.packs(widths[j], islands.free_runs(rect, blocked, rh, sw)):
+                bad.append(j)
+        if not bad:
+            return rects, slots, n
+        weight[bad] *= 1.25
+    raise ConfigError(f"FINE-VH: the cells of islands {', '.join(names[j] for j in bad[:5])}"
+                      f"{' …' if len(bad) > 5 else ''} do not pack into their rows beside taps and level shifters "
+                      f"after {rounds} re-floorplans: lower CORE_UTILIZATION or FINEVH_ISLANDS")
 
 
 def n_cross(doc: dict) -> int:

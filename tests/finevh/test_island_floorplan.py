@@ -1,0 +1,111 @@
+"""Island rectangles and level-shifter slots: the geometry that lets 1,000+ islands fit a core at
+the design's own utilisation (issue #16, item 2). Sky130-like numbers: 0.46 µm sites, 2.72 µm
+rows, a 6.44 × 5.44 µm double-height shifter, one-site taps checkerboarded every 14 µm."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from flow.errors import ConfigError
+from plugins.finevh import islands
+from plugins.finevh import level_shifters as lsh
+
+UM = 1e-6
+SITE, ROW = 0.46 * UM, 2.72 * UM
+LS_W, LS_H, TAP_W = 6.44 * UM, 5.44 * UM, 0.46 * UM
+
+
+def _taps(core, step=30):
+    """Tap cells as the floorplan stage puts them (`tap_positions`, like `tapcell -distance 14`):
+    one site wide every 30 sites in each row, odd rows shifted by 15."""
+    x0, y0, x1, y1 = core
+    ncols = int(round((x1 - x0) / SITE))
+    return [(x0 + s * SITE, y0 + r * ROW, x0 + (s + 1) * SITE, y0 + (r + 1) * ROW)
+            for r in range(int(round((y1 - y0) / ROW))) for s in range(15 * (r % 2), ncols, step)]
+
+
+def _overlap(a, b):
+    return a[0] < b[2] - 1e-12 and b[0] < a[2] - 1e-12 and a[1] < b[3] - 1e-12 and b[1] < a[3] - 1e-12
+
+
+def test_apportion_keeps_the_minimum_and_the_total():
+    got = islands.apportion(np.array([1.0, 1.0, 100.0, 0.0]), 40, 5)
+    assert got.sum() == 40 and got.min() >= 5
+    assert got.tolist() == [5, 5, 25, 5]
+    assert islands.apportion(np.array([1.0, 3.0]), 8, 1).tolist() == [2, 6]
+    with pytest.raises(ValueError):
+        islands.apportion(np.ones(5), 9, 2)
+
+
+def test_1024_islands_tile_a_core_with_room_for_shifters():
+    core = (0.0, 0.0, 600 * SITE * 2, 206 * ROW)  # ~552 × 560 µm, the mac_array 4×4 core at 45 %
+    rng = np.random.default_rng(1)
+    need = rng.uniform(50, 600, 1024)
+    min_w = 2 * LS_W + TAP_W
+    rects = islands.island_rects(need, list(range(1024)), core, ROW, SITE, min_w, 2)
+    assert len(rects) == 1024
+    area = np.array([(r[2] - r[0]) * (r[3] - r[1]) for r in rects])
+    assert area.sum() == pytest.approx((core[2] - core[0]) * (core[3] - core[1]), rel=1e-9)  # a tiling
+    # no two overlap (sweep within each band: rects sharing a y range)
+    by_band: dict[float, list] = {}
+    for r in rects:
+        by_band.setdefault(r[1], []).append(r)
+    for band in by_band.values():
+        band.sort()
+        assert all(a[2] <= b[0] + 1e-12 for a, b in zip(band, band[1:], strict=False))
+    for r in rects:
+        assert r[2] - r[0] >= min_w - 1e-12
+        assert round((r[1] - core[1]) / ROW) % 2 == 0 and round((r[3] - r[1]) / ROW) >= 2
+        assert abs((r[0] - core[0]) / SITE - round((r[0] - core[0]) / SITE)) < 1e-6
+    # area follows need: no island fuller than the typical one by more than whole-site rounding and
+    # next-fit slack (those held at the minimum width are emptier)
+    fill = need / area
+    assert fill.max() / np.median(fill) < 1.1
+    # every island, however its tap columns fall, has room for a shifter
+    taps = _taps(core)
+    for r in rects:
+        assert lsh.edge_slots(r, True, LS_W, LS_H, ROW, SITE, core[1], taps, 1)
+
+
+def test_too_many_islands_is_a_clear_error():
+    core = (0.0, 0.0, 100 * UM, 20 * ROW)
+    with pytest.raises(ConfigError, match="FINEVH_ISLANDS"):
+        islands.island_rects(np.ones(200), list(range(200)), core, ROW, SITE, 2 * LS_W + TAP_W, 2)
+
+
+def test_edge_slots_pack_beside_taps_nearest_the_facing_edge():
+    # 11.04 µm wide (24 sites), a tap mid-row in every row: the old column scan found no slot
+    rect = (0.0, 0.0, 24 * SITE, 4 * ROW)
+    taps = [(10 * SITE, r * ROW, 11 * SITE, (r + 1) * ROW) for r in range(4)]
+    with pytest.raises(ConfigError, match="room for 0 of 1"):
+        lsh.edge_slots(rect, True, LS_W, LS_H, ROW, SITE, 0.0, taps, 1)
+    wide = (0.0, 0.0, 40 * SITE, 4 * ROW)  # 14-site shifters from the left: 11-24 and 25-38 (the tap at 10)
+    taps = [(10 * SITE, r * ROW, 11 * SITE, (r + 1) * ROW) for r in range(4)]
+    left = lsh.edge_slots(wide, True, LS_W, LS_H, ROW, SITE, 0.0, taps, 4)
+    assert [(round(x / SITE), round(y / ROW)) for x, y in left] == [(11, 0), (11, 2), (25, 0), (25, 2)]
+    right = lsh.edge_slots(wide, False, LS_W, LS_H, ROW, SITE, 0.0, taps, 2)
+    assert [(round(x / SITE), round(y / ROW)) for x, y in right] == [(26, 0), (26, 2)]
+    slots = lsh.edge_slots(wide, False, LS_W, LS_H, ROW, SITE, 0.0, taps, 4)
+    boxes = [(x, y, x + LS_W, y + LS_H) for x, y in slots]
+    assert not any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert not any(_overlap(a, t) for a in boxes for t in taps)
+    with pytest.raises(ConfigError, match="room for 4 of 5"):
+        lsh.edge_slots(wide, True, LS_W, LS_H, ROW, SITE, 0.0, taps, 5)
+
+
+def test_free_runs_and_packing_see_what_area_hides():
+    # 58 sites × 8 rows, taps every 30 sites (odd rows +15): twelve 16-site flip-flops fit; five
+    # shifters at the left edge take 140 sites (30 % of the rows) but five of those flop places
+    rect = (0.0, 0.0, 58 * SITE, 8 * ROW)
+    taps = np.array(_taps(rect))
+    runs = islands.free_runs(rect, taps, ROW, SITE)
+    assert len(taps) == 16 and sum(runs) == 8 * 58 - 16
+    assert sorted(runs, reverse=True)[:9] == [29] * 8 + [27]
+    assert islands.packs([16] * 12, runs) and not islands.packs([16] * 13, runs)
+    slots = lsh.edge_slots(rect, True, LS_W, LS_H, ROW, SITE, 0.0, [tuple(t) for t in taps], 5)
+    assert [(round(x / SITE), round(y / ROW)) for x, y in slots] == [(1, 0), (1, 2), (1, 4), (1, 6), (16, 0)]
+    boxes = np.vstack([taps, [(x, y, x + LS_W, y + LS_H) for x, y in slots]])
+    runs_ls = islands.free_runs(rect, boxes, ROW, SITE)
+    assert sum(runs_ls) == sum(runs) - 5 * 2 * 14
+    assert islands.packs([16] * 7 + [3] * 20, runs_ls) and not islands.packs([16] * 8, runs_ls)
