@@ -5,8 +5,9 @@ Model (what OpenSTA does by default, minus what is listed under *Approximations*
 * Timing graph: one node per instance pin and per top port; edges are net edges (driver pin ->
   each load pin) and Liberty timing arcs (`related_pin` -> `pin`), expanded per transition by
   `timing_sense` (positive/negative/non-unate) and `timing_type` (`combinational*`,
-  `rising_edge`/`falling_edge` launch arcs). Nodes are levelised once (Kahn); slews and delays are
-  computed level by level, vectorised with numpy over every edge of a level.
+  `rising_edge`/`falling_edge` launch arcs; `three_state_enable/disable` from the one EN edge
+  their sense names to both output levels, as OpenSTA). Nodes are levelised once (Kahn); slews
+  and delays are computed level by level, vectorised with numpy over every edge of a level.
 * NLDM: `cell_rise/cell_fall` and `rise_transition/fall_transition` tables, bilinear look-up with
   linear extrapolation outside the index range (as OpenSTA). Slew at a node is the max (late) or
   min (early) over its incoming edges, independent of which edge gives the worst arrival.
