@@ -373,20 +373,36 @@ class NetPins:
     port_loads: list[list[int]]
 
 
+def _pin_kinds(nl: Netlist, views: Sequence[LibView] | None = None) -> tuple[np.ndarray, list[tuple[int, str, str]]]:
+    """Per pin (creation order), the index of its kind (library view, cell, pin name) in the
+    returned list of kinds, so per-pin facts are looked up once per kind (a few hundred) with
+    the pins mapped at array speed; `views` gives each instance's library (default: one)."""
+    cell_id: dict[str, int] = {}
+    name_id: dict[str, int] = {}
+    view_id: dict[int, int] = {}
+    inst_cell = np.fromiter((cell_id.setdefault(c, len(cell_id)) for c in nl.inst_cell), dtype=np.int64,
+                            count=len(nl.inst_cell))
+    inst_view = (np.zeros(len(nl.inst_cell), dtype=np.int64) if views is None else
+                 np.fromiter((view_id.setdefault(id(v), len(view_id)) for v in views), dtype=np.int64,
+                             count=len(nl.inst_cell)))
+    pin_inst = np.asarray(nl.pin_inst, dtype=np.int64)
+    pin_name = np.fromiter((name_id.setdefault(n, len(name_id)) for n in nl.pin_name), dtype=np.int64,
+                           count=len(nl.pin_name))
+    n_cells, n_names = max(len(cell_id), 1), max(len(name_id), 1)
+    code = (inst_view[pin_inst] * n_cells + inst_cell[pin_inst]) * n_names + pin_name
+    uniq, inverse = np.unique(code, return_inverse=True)
+    cells, names = list(cell_id), list(name_id)
+    kinds = [(int(c // (n_cells * n_names)), cells[int(c // n_names % n_cells)], names[int(c % n_names)])
+             for c in uniq.tolist()]
+    return inverse.reshape(-1), kinds
+
+
 def _pin_is_output(nl: Netlist, lv: LibView) -> np.ndarray:
     """Per pin (creation order): whether it is an output of its cell in `lv` (a pin of a cell `lv`
-    does not know is a load). One look-up per (cell, pin) kind, not per pin."""
-    kinds: dict[tuple[str, str], bool] = {}
-    cells = nl.inst_cell
-    out = np.zeros(len(nl.pin_name), dtype=bool)
-    for p, (i, name) in enumerate(zip(nl.pin_inst, nl.pin_name, strict=True)):
-        key = (cells[i], name)
-        v = kinds.get(key)
-        if v is None:
-            info = lv.cells.get(key[0])
-            v = kinds[key] = info is not None and name in info.outputs
-        out[p] = v
-    return out
+    does not know is a load)."""
+    inverse, kinds = _pin_kinds(nl)
+    outs = [(info := lv.cells.get(cell)) is not None and name in info.outputs for _, cell, name in kinds]
+    return np.asarray(outs, dtype=bool)[inverse] if kinds else np.zeros(0, dtype=bool)
 
 
 def _group_by_net(items: np.ndarray, nets: np.ndarray, n_nets: int) -> list[list[int]]:
@@ -502,21 +518,25 @@ def check_design_rules(nl: Netlist, lv: LibView, res: sta.TimingResult, rules: D
 
 def _pin_limits(nl: Netlist, lv: LibView, limits: Sequence[LibView] | None) -> tuple[np.ndarray, np.ndarray]:
     """Per pin (creation order): its max slew and max capacitance (NaN: no limit) from its
-    instance's library (`limits`) or `lv`; one look-up per (library, cell, pin)."""
-    kinds: dict[tuple[int, str, str], tuple[float, float]] = {}
-    nan = math.nan
-    slew = np.empty(len(nl.pin_name))
-    cap = np.empty(len(nl.pin_name))
-    cells = nl.inst_cell
-    for p, (i, name) in enumerate(zip(nl.pin_inst, nl.pin_name, strict=True)):
-        view = lv if limits is None else limits[i]
-        key = (id(view), cells[i], name)
-        v = kinds.get(key)
-        if v is None:
-            s_, c_ = view.pin_max_slew(key[1], name), view.pin_max_cap(key[1], name)
-            v = kinds[key] = (nan if s_ is None else float(s_), nan if c_ is None else float(c_))
-        slew[p], cap[p] = v
-    return slew, cap
+    instance's library (`limits`) or `lv`."""
+    inverse, kinds = _pin_kinds(nl, limits)
+    if not kinds:
+        return np.zeros(0), np.zeros(0)
+    first = {}
+    if limits is not None:  # view index (order of first instance) -> view
+        seen: dict[int, LibView] = {}
+        for v in limits:
+            seen.setdefault(id(v), v)
+        first = dict(enumerate(seen.values()))
+    vals = np.full((len(kinds), 2), math.nan)
+    for k, (vi, cell, name) in enumerate(kinds):
+        view = first[vi] if limits is not None else lv
+        s_, c_ = view.pin_max_slew(cell, name), view.pin_max_cap(cell, name)
+        if s_ is not None:
+            vals[k, 0] = s_
+        if c_ is not None:
+            vals[k, 1] = c_
+    return vals[inverse, 0], vals[inverse, 1]
 
 
 @dataclass
