@@ -49,13 +49,62 @@ def size_switch(power_w: float, voltage: float, ir_drop_v: float, model: dict) -
                       width * float(model.get("leakage_nw_per_um", 0.8)) * 1e-9, r_on_um / width)
 
 
-def spectral_order(k: int, adjacency: sp.spmatrix) -> list[int]:
+def spectral_embedding(k: int, adjacency: sp.spmatrix) -> np.ndarray:
+    """(k, 2) coordinates of the islands from the 2nd and 3rd eigenvectors of their connectivity
+    graph's normalised Laplacian: strongly connected islands land near each other in both
+    directions, which a 1-D order folded into bands loses across the bands."""
     if k <= 2:
-        return list(range(k))
+        return np.column_stack([np.zeros(k), np.arange(k, dtype=float)])
     a = sp.csr_matrix(adjacency, dtype=float).toarray()
-    lap = np.diag(a.sum(axis=1)) - a
+    deg = a.sum(axis=1)
+    d = np.where(deg > 0, 1.0 / np.sqrt(np.maximum(deg, 1e-300)), 0.0)
+    lap = np.eye(k) - d[:, None] * a * d[None, :]
     _, vecs = np.linalg.eigh(lap)
-    return [int(i) for i in np.argsort(vecs[:, 1], kind="stable")]
+    emb = np.column_stack([vecs[:, 2] * d, vecs[:, 1] * d])  # x, y
+    # the two eigenvectors may be any rotation of each other (equal eigenvalues on regular
+    # structures): keep the rotation whose banded layout keeps connected islands closest
+    coo = sp.triu(sp.csr_matrix(adjacency, dtype=float), k=1).tocoo()
+    bands = max(1, int(round(math.sqrt(k))))
+    best = None
+    for deg in range(0, 180, 10):
+        t = math.radians(deg)
+        rot = emb @ np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
+        xy = _grid_positions(rot, bands)
+        cost = float(np.sum(coo.data * np.hypot(*(xy[coo.row] - xy[coo.col]).T)))
+        if best is None or cost < best[0]:
+            best = (cost, rot)
+    return best[1]
+
+
+def _grid_positions(embedding: np.ndarray, bands: int) -> np.ndarray:
+    """Where `grid_order` puts each island, in island pitches (band; rank across its band)."""
+    k = len(embedding)
+    out = np.zeros((k, 2))
+    per = math.sqrt(k)
+    for b, chunk in enumerate(np.array_split(np.argsort(embedding[:, 1], kind="stable"), bands)):
+        row = chunk[np.argsort(embedding[chunk, 0], kind="stable")]
+        out[row, 0] = (np.arange(row.size) + 0.5) / max(row.size, 1) * per
+        out[row, 1] = b * per / bands
+    return out
+
+
+def grid_order(embedding: np.ndarray, bands: int, areas: np.ndarray | None = None,
+               capacity: np.ndarray | None = None) -> np.ndarray:
+    """Islands sorted into `bands` rows by y (each row taking the islands whose `areas` fill its
+    share of the `capacity`, equal rows by default), each by x, odd rows reversed: the
+    boustrophedon order `island_rects` lays out, so its bands follow the embedding's rows."""
+    by_y = np.argsort(embedding[:, 1], kind="stable")
+    if areas is None or capacity is None:
+        chunks = np.array_split(by_y, bands)
+    else:
+        a = np.asarray(areas, dtype=float)[by_y] / float(np.sum(areas))
+        mid = np.cumsum(a) - a / 2  # each island's centre in the cumulative share
+        chunks = np.split(by_y, np.searchsorted(mid, np.cumsum(capacity)[:-1] / float(np.sum(capacity))))
+    out = []
+    for b, chunk in enumerate(chunks):
+        row = chunk[np.argsort(embedding[chunk, 0], kind="stable")]
+        out.append(row[::-1] if b % 2 else row)
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
 def apportion(weights: np.ndarray, total: int, minimum: int) -> np.ndarray:
@@ -84,10 +133,10 @@ def apportion(weights: np.ndarray, total: int, minimum: int) -> np.ndarray:
     return alloc
 
 
-def island_rects(areas: np.ndarray, order: list[int], core: Rect, row_h: float, site_w: float,
+def island_rects(areas: np.ndarray, order: list[int] | np.ndarray, core: Rect, row_h: float, site_w: float,
                  min_width: float = 0.0, row_unit: int = 1) -> list[Rect]:
-    """Row- and site-aligned rectangles tiling the core, in `order` (boustrophedon bands of rows),
-    areas proportional. Every island is at least `min_width` wide (room for a level shifter beside
+    """Row- and site-aligned rectangles tiling the core, in `order` (boustrophedon bands of rows;
+    a (k, 2) array is an embedding, laid out by `grid_order`), areas proportional. Every island is at least `min_width` wide (room for a level shifter beside
     a tap column) and bands are whole multiples of `row_unit` rows from the core's bottom (so a
     double-height shifter has a row pair of the right parity in every island).
 
@@ -109,6 +158,8 @@ def island_rects(areas: np.ndarray, order: list[int], core: Rect, row_h: float, 
                           f"not fit the core ({(x1 - x0) * 1e6:.1f} × {(y1 - y0) * 1e6:.1f} µm): lower FINEVH_ISLANDS "
                           "or CORE_UTILIZATION")
     seq = np.asarray(order)
+    if seq.ndim == 2:
+        seq = grid_order(seq, bands, areas, apportion(np.ones(bands), units, 1))
     share = np.asarray(areas, dtype=float)[seq] / float(np.sum(areas)) * ncols * units  # in site-columns × units
     while _next_fit(share * 1e-9, apportion(np.ones(bands), units, 1), ncols, min_cols) is None:
         bands += 1  # the minimum widths alone overflow: more, lower bands

@@ -38,6 +38,7 @@ from flow.util import lazy_import
 
 # engines load on first use, not when `vhflow` starts (numpy, scipy and numba behind them)
 np = lazy_import("numpy")
+sp = lazy_import("scipy.sparse")
 lsh = lazy_import("plugins.finevh.level_shifters")
 pol = lazy_import("plugins.finevh.policy")
 islands = lazy_import("plugins.finevh.islands")
@@ -252,13 +253,10 @@ class IslandsStage(Stage):
         banks = [islands.size_switch(i["dynamic_w"] + i["leakage_w"], vh_v, drop, plat.power_switch) if i.get("hopping", True)
                  else islands.SwitchBank(0.0, 0.0, 0.0, math.inf) for i in isl]
         ls_per_island = np.zeros(k, dtype=int)
-        adj = np.zeros((k, k))
         for _, drv, recv in doc["crossings"]:
             for r in recv:
                 if r != drv:
                     ls_per_island[r] += 1
-                    adj[drv, r] += 1
-                    adj[r, drv] += 1
         ls = dict(plat.level_shifter)
         ls_cell = _level_shifter_cell(ctx, doc["vddh"])
         if ls_cell is not None:  # the real cell's footprint, not the model's
@@ -277,7 +275,8 @@ class IslandsStage(Stage):
         if ls_cell is not None and n_cross(doc):  # a shifter fits beside a tap column in every island
             tap_w = float(np.max(fp["tap_w"])) if len(fp.get("tap_w", [])) else 0.0
             min_w, unit = 2 * ls_cell[3] + tap_w, max(1, int(round(ls_cell[4] / rh)))
-        rects, slots, redone = _fit_islands(need, islands.spectral_order(k, adj), core, fp, doc, names,
+        rects, slots, redone = _fit_islands(need, islands.spectral_embedding(k, _island_adjacency(ctx, state, doc, names)),
+                                            core, fp, doc, names,
                                             ls_cell if n_cross(doc) else None, min_w, unit)
         ctx.log.info("FINE-VH: %d island rectangles, every island's cells pack beside its taps and shifters "
                      "(%d re-floorplans)", k, redone)
@@ -383,6 +382,33 @@ class IslandsStage(Stage):
         doc["level_shifter_cell"] = cell
         ctx.log.info("FINE-VH: %d level shifters (%s) inserted at island edges", k, cell)
         return {"verilog": vpath, "placement": ppath}
+
+
+def _island_adjacency(ctx: StageContext, state: State, doc: dict, names: list[str], most: int = 16) -> Any:
+    """Island-to-island connectivity over every net (clique model, weight 1/(islands - 1)), not
+    only the nets that need shifters: the floorplan keeps islands that talk next to each other.
+    Nets touching more than `most` islands (clock, resets, broadcast operands) pull everywhere
+    and are left out."""
+    from flow.stages.floorplan import load_netlist
+
+    design = load_netlist(ctx, state)
+    col = {n: j for j, n in enumerate(names)}
+    island = np.array([col[doc["instances"][nm]] for nm in design.inst_names], dtype=np.int64)
+    ok = design.pin_net >= 0
+    pairs = np.unique(np.column_stack([design.pin_net[ok], island[design.pin_inst[ok]]]), axis=0)
+    rows, cols, vals = [], [], []
+    for group in np.split(pairs[:, 1], np.flatnonzero(np.diff(pairs[:, 0])) + 1):
+        n = group.size
+        if 2 <= n <= most:
+            a, b = np.meshgrid(group, group)
+            keep = a != b
+            rows.append(a[keep])
+            cols.append(b[keep])
+            vals.append(np.full(int(keep.sum()), 1.0 / (n - 1)))
+    k = len(names)
+    if not rows:
+        return sp.csr_matrix((k, k))
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(k, k))
 
 
 def _fit_islands(need: np.ndarray, order: list[int], core: tuple, fp, doc: dict, names: list[str],

@@ -109,3 +109,24 @@ def test_free_runs_and_packing_see_what_area_hides():
     runs_ls = islands.free_runs(rect, boxes, ROW, SITE)
     assert sum(runs_ls) == sum(runs) - 5 * 2 * 14
     assert islands.packs([16] * 7 + [3] * 20, runs_ls) and not islands.packs([16] * 8, runs_ls)
+
+
+def test_connected_islands_land_next_to_each_other():
+    # 64 islands talking as an 8 × 8 lattice, labels shuffled: the 2-D spectral layout puts
+    # lattice neighbours about one island apart (a random layout: ~5)
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(3)
+    label = rng.permutation(64)
+    edges = [(label[r * 8 + c], label[r * 8 + c + 1]) for r in range(8) for c in range(7)]
+    edges += [(label[r * 8 + c], label[(r + 1) * 8 + c]) for r in range(7) for c in range(8)]
+    a, b = np.array(edges).T
+    adj = sp.csr_matrix((np.ones(2 * len(a)), (np.r_[a, b], np.r_[b, a])), shape=(64, 64))
+    core = (0.0, 0.0, 320 * SITE, 56 * ROW)  # ~150 µm square, 8 bands of 7 rows
+    rects = islands.island_rects(np.ones(64), islands.spectral_embedding(64, adj), core, ROW, SITE)
+    centre = np.array([((r[0] + r[2]) / 2, (r[1] + r[3]) / 2) for r in rects])
+    pitch = (core[2] - core[0]) / 8
+    dist = np.hypot(*(centre[a] - centre[b]).T) / pitch
+    assert np.mean(dist) < 1.2, np.mean(dist)
+    rand = np.hypot(*(centre[rng.permutation(64)[a]] - centre[b]).T) / pitch
+    assert np.mean(rand) > 2 * np.mean(dist)
