@@ -52,6 +52,18 @@ def _end_table(text: str, kind: str) -> dict[str, float]:
 
 
 # per period: endpoint -> sign of its setup slack (+1 met with margin, 0 borrowing, -1 violated)
+def _both(d, lib, extra: str = ""):
+    """top.v / top.sdc in `d` timed by us and by `sta` 3.1 (every endpoint's max and min slack as
+    `-format end` tables, then `extra`): (TimingResult, StaRun)."""
+    library = sta.load_liberty(lib)
+    design = sta.load_design([d / "top.v"], "top")
+    t = sta.analyze(design, library, sta.load_constraints(d / "top.sdc", design, library))
+    ref = run_sta(f"read_liberty {lib}\nread_verilog {d / 'top.v'}\nlink_design top\nread_sdc {d / 'top.sdc'}\n"
+                  "report_checks -path_delay max -group_path_count 20 -format end -digits 6\n"
+                  f"report_checks -path_delay min -group_path_count 20 -format end -digits 6\n{extra}", d)
+    return t, ref
+
+
 REGIMES = {4.0: {"l1/D": 1, "l2/D": 0}, 1.6: {"l2/D": -1, "l3/D": 0}, 1.0: {"l1/D": 0, "r2/D": -1}}
 
 
@@ -64,14 +76,7 @@ def test_latch_slacks_match_opensta(tmp_path, sky130hd, period, propagated):
                                       "set_clock_uncertainty 0.05 [all_clocks]\n"
                                       "set_input_delay 0.1 -clock clk [get_ports a]\n"
                                       + ("set_propagated_clock [all_clocks]\n" if propagated else ""))
-    library = sta.load_liberty(lib)
-    design = sta.load_design([tmp_path / "top.v"], "top")
-    t = sta.analyze(design, library, sta.load_constraints(tmp_path / "top.sdc", design, library))
-    ref = run_sta(f"read_liberty {lib}\nread_verilog {tmp_path / 'top.v'}\nlink_design top\n"
-                  f"read_sdc {tmp_path / 'top.sdc'}\n"
-                  "report_checks -path_delay max -group_path_count 20 -format end -digits 6\n"
-                  "report_checks -path_delay min -group_path_count 20 -format end -digits 6\n"
-                  "report_worst_slack -max -digits 6\n", tmp_path)
+    t, ref = _both(tmp_path, lib, "report_worst_slack -max -digits 6\n")
     ours = {"max": dict(zip(t.endpoint_names, t.setup_slack.tolist(), strict=True)),
             "min": dict(zip(t.endpoint_names, t.hold_slack.tolist(), strict=True))}
     for kind in ("max", "min"):
@@ -96,13 +101,7 @@ def test_latch_closed_by_constant_passes_nothing(tmp_path, sky130hd):
     (tmp_path / "top.sdc").write_text("create_clock [get_ports clk] -name clk -period 1.0\n"
                                       "set_input_delay 0.1 -clock clk [get_ports a]\n"
                                       "set_case_analysis 0 [get_ports en]\n")
-    library = sta.load_liberty(lib)
-    design = sta.load_design([tmp_path / "top.v"], "top")
-    t = sta.analyze(design, library, sta.load_constraints(tmp_path / "top.sdc", design, library))
-    ref = run_sta(f"read_liberty {lib}\nread_verilog {tmp_path / 'top.v'}\nlink_design top\n"
-                  f"read_sdc {tmp_path / 'top.sdc'}\n"
-                  "report_checks -path_delay max -group_path_count 20 -format end -digits 6\n"
-                  "report_checks -path_delay min -group_path_count 20 -format end -digits 6\n", tmp_path)
+    t, ref = _both(tmp_path, lib)
     ours = dict(zip(t.endpoint_names, t.setup_slack.tolist(), strict=True))
     for kind in ("max", "min"):
         assert set(_end_table(ref.stdout, kind)) == {"r1/D"}
