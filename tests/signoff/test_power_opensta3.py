@@ -167,6 +167,24 @@ def test_clock_tree_sky130_verilator_vcd(tmp_path, sky130hd):
     assert ck == pytest.approx(0.4)  # duty from the -waveform, as OpenSTA
 
 
+def test_clock_tree_sky130_default_activity(tmp_path, sky130hd):
+    """The same clock tree without a VCD: the clock buffers, the inverted branch and the flops'
+    CLK pins take the clock's activity through the tree (propagation reaches clock pins), as
+    OpenSTA 3.1 gives them, not the default input activity."""
+    lib = _lib(tmp_path, sky130hd)
+    net = tmp_path / "top.v"
+    net.write_text(CLOCKED_SKY130)
+    sdc = tmp_path / "top.sdc"
+    sdc.write_text("create_clock -name clk -period 2.0 [get_ports clk]\n"
+                   "set_input_delay 0.3 -clock clk [get_ports {rst a b}]\n"
+                   "set_output_delay 0.3 -clock clk [get_ports {y z}]\nset_propagated_clock [get_clocks clk]\n")
+    p, a, _ = compare(tmp_path, lib, net, "top", sdc, ours_kw={"propagated": True})
+    nodes = sta.load_design([net], "top").node_names()
+    for pin in ("r1/CLK", "r3/CLK", "cb2/X"):
+        assert a.density[nodes.index_of(pin)] == pytest.approx(1e9), pin  # 2 transitions per 2 ns
+    assert p.groups()["Clock"]["internal"] > 0
+
+
 def test_activity_defaults_nangate45(tmp_path, nangate45):
     """Without a VCD: OpenSTA's default input activity (0.1 per minimum period, duty ½), then
     `-input` and `-global`, propagated through gcd's logic and registers (one sta run)."""
