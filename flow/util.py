@@ -248,7 +248,9 @@ def lazy_import(name: str) -> Any:
 
     Why: plugins are imported at every `vhflow` start (entry points), but most commands never
     touch their engines; deferring numpy/scipy/numba keeps `vhflow --help` fast. Uses the
-    standard library's `importlib.util.LazyLoader`; a module already imported is returned as is."""
+    standard library's `importlib.util.LazyLoader`; a module already imported is returned as is.
+    A dotted name (`scipy.sparse`) imports its parent packages at once (`find_spec` must), so
+    defer those with an import inside the function instead."""
     import importlib.util
     import sys
 

@@ -38,7 +38,6 @@ from flow.util import lazy_import
 
 # engines load on first use, not when `vhflow` starts (numpy, scipy and numba behind them)
 np = lazy_import("numpy")
-sp = lazy_import("scipy.sparse")
 lsh = lazy_import("plugins.finevh.level_shifters")
 pol = lazy_import("plugins.finevh.policy")
 islands = lazy_import("plugins.finevh.islands")
@@ -389,6 +388,8 @@ def _island_adjacency(ctx: StageContext, state: State, doc: dict, names: list[st
     only the nets that need shifters: the floorplan keeps islands that talk next to each other.
     Nets touching more than `most` islands (clock, resets, broadcast operands) pull everywhere
     and are left out."""
+    import scipy.sparse as sp  # here, not at module level: find_spec of a submodule imports scipy
+
     from flow.stages.floorplan import load_netlist
 
     design = load_netlist(ctx, state)
