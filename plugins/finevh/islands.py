@@ -66,8 +66,8 @@ def spectral_embedding(k: int, adjacency: sp.spmatrix) -> np.ndarray:
     coo = sp.triu(sp.csr_matrix(adjacency, dtype=float), k=1).tocoo()
     bands = max(1, int(round(math.sqrt(k))))
     best = None
-    for deg in range(0, 180, 10):
-        t = math.radians(deg)
+    for angle in range(0, 180, 10):
+        t = math.radians(angle)
         rot = emb @ np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
         xy = _grid_positions(rot, bands)
         cost = float(np.sum(coo.data * np.hypot(*(xy[coo.row] - xy[coo.col]).T)))
