@@ -59,7 +59,8 @@ text, `to_json()`; `timing_json({corner: result})` is the `timing` view.
 Approximations (documented, checked against OpenSTA 3.1 in tests/signoff): a port with
 `set_driving_cell` on an RC net is driven by the cell's arc into the lumped load (OpenSTA runs
 DMP there too), exponentials and float precision as OpenSTA's only to ~1e-6, no CRPR, no
-clock gating checks, no `set_max_time_borrow` (latches borrow up to the pulse width - setup), no SI, `set_false_path -through` not supported (warned). With
+clock gating checks, no SI; `set_max_time_borrow` (latches borrow up to the pulse width - setup)
+and `-through` exceptions are refused by the SDC reader (file:line), not ignored. With
 zero wire load, capacitance-only SPEF and ideal or propagated clocks the numbers equal OpenSTA's
 to the femtosecond (tests/signoff/test_sta_hand.py, test_sta_opensta.py); ORFS-style SDCs with
 virtual clocks and latencies and resistive SPEF are within 5 ps / 1 % TNS (test_sta_opensta3.py);

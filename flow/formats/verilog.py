@@ -402,3 +402,44 @@ def write_verilog(design: FlatDesign, path: str | Path, top: str) -> Path:
     lines.append("endmodule")
     atomic_write_text(Path(path), "\n".join(lines) + "\n")
     return Path(path)
+
+
+def _written_port_order(port_names: list[str]) -> list[str]:
+    """Port bits in the order `read_verilog` lists them from `write_verilog`'s declarations: per
+    port (first seen), its bits from the highest index down."""
+    bases: dict[str, list[int]] = {}
+    for name in port_names:
+        m = _BIT.match(name)
+        if m:
+            bases.setdefault(m.group(1), []).append(int(m.group(2)))
+        else:
+            bases.setdefault(name, [])
+    return [name for base, idx in bases.items()
+            for name in ([f"{base}[{k}]" for k in range(max(idx), min(idx) - 1, -1)] if idx else [base])]
+
+
+def as_read_back(design: FlatDesign) -> FlatDesign | None:
+    """What `read_verilog` returns for `write_verilog(design)`, without writing and parsing it:
+    the same instances, pins and ports, nets renumbered in the reader's order (first use by a
+    pin, then by a port). None where the file would read back otherwise: an unconnected pin, a
+    net on no pin nor port, a net on two ports (joined by `assign`) or named unlike its port,
+    port bits that the declarations would reorder or fill in."""
+    pin_net = np.asarray(design.pin_net, dtype=np.int64)
+    port_net = np.asarray(design.port_net, dtype=np.int64)
+    n = len(design.net_names)
+    if (pin_net < 0).any() or (port_net < 0).any() or len(np.unique(port_net)) != port_net.size:
+        return None
+    if any(design.net_names[k] != name for k, name in zip(port_net.tolist(), design.port_names, strict=True)):
+        return None
+    if _written_port_order(list(design.port_names)) != list(design.port_names):
+        return None
+    used, first = np.unique(np.concatenate([pin_net, port_net]), return_index=True)
+    if used.size != n:
+        return None
+    order = used[np.argsort(first, kind="stable")]  # old net ids in order of first use
+    new_id = np.empty(n, dtype=np.int64)
+    new_id[order] = np.arange(n, dtype=np.int64)
+    return FlatDesign(list(design.inst_names), list(design.inst_cell), np.asarray(design.inst_pin_start).copy(),
+                      np.asarray(design.pin_inst, dtype=np.int64).copy(), list(design.pin_name), new_id[pin_net],
+                      [design.net_names[k] for k in order.tolist()], list(design.port_names),
+                      list(design.port_dir), new_id[port_net])

@@ -10,7 +10,6 @@ import numpy as np
 
 from flow.engines.eplace import Routability, criticality_weights
 from flow.engines.eplace import global_place as gpl
-from flow.engines.model import FlatDesign
 from flow.engines.physical import Geometry, build_problem, io_positions
 from flow.engines.place import (
     assign_io,
@@ -23,6 +22,7 @@ from flow.engines.place import (
 )
 from flow.errors import ConfigError, FormatError
 from flow.formats.deflib import write_def
+from flow.formats.verilog import as_read_back
 from flow.stage import Stage, StageContext, StageResult, Variable
 from flow.stages.floorplan import load_netlist
 from flow.state import State
@@ -303,46 +303,3 @@ def save_placed(ctx: StageContext, nl, fp: dict, stem: str) -> dict[str, Path]:
     npz = ctx.path("placement.npz")
     np.savez_compressed(npz, **fp)
     return {"verilog": verilog, "placement": npz, "def": write_placement_def(ctx, design, fp, stem=stem)}
-
-
-def _written_port_order(port_names: list[str]) -> list[str]:
-    """Port bits in the order `read_verilog` lists them from `write_verilog`'s declarations: per
-    port (first seen), its bits from the highest index down."""
-    from flow.formats.verilog import _BIT
-
-    bases: dict[str, list[int]] = {}
-    for name in port_names:
-        m = _BIT.match(name)
-        if m:
-            bases.setdefault(m.group(1), []).append(int(m.group(2)))
-        else:
-            bases.setdefault(name, [])
-    return [name for base, idx in bases.items()
-            for name in ([f"{base}[{k}]" for k in range(max(idx), min(idx) - 1, -1)] if idx else [base])]
-
-
-def as_read_back(design: FlatDesign) -> FlatDesign | None:
-    """What `read_verilog` returns for `write_verilog(design)`, without writing and parsing it:
-    the same instances, pins and ports, nets renumbered in the reader's order (first use by a
-    pin, then by a port). None where the file would read back otherwise: an unconnected pin, a
-    net on no pin nor port, a net on two ports (joined by `assign`) or named unlike its port,
-    port bits that the declarations would reorder or fill in."""
-    pin_net = np.asarray(design.pin_net, dtype=np.int64)
-    port_net = np.asarray(design.port_net, dtype=np.int64)
-    n = len(design.net_names)
-    if (pin_net < 0).any() or (port_net < 0).any() or len(np.unique(port_net)) != port_net.size:
-        return None
-    if any(design.net_names[k] != name for k, name in zip(port_net.tolist(), design.port_names, strict=True)):
-        return None
-    if _written_port_order(list(design.port_names)) != list(design.port_names):
-        return None
-    used, first = np.unique(np.concatenate([pin_net, port_net]), return_index=True)
-    if used.size != n:
-        return None
-    order = used[np.argsort(first, kind="stable")]  # old net ids in order of first use
-    new_id = np.empty(n, dtype=np.int64)
-    new_id[order] = np.arange(n, dtype=np.int64)
-    return FlatDesign(list(design.inst_names), list(design.inst_cell), np.asarray(design.inst_pin_start).copy(),
-                      np.asarray(design.pin_inst, dtype=np.int64).copy(), list(design.pin_name), new_id[pin_net],
-                      [design.net_names[k] for k in order.tolist()], list(design.port_names),
-                      list(design.port_dir), new_id[port_net])

@@ -81,18 +81,16 @@ def _grid_positions(embedding: np.ndarray, bands: int) -> np.ndarray:
     k = len(embedding)
     out = np.zeros((k, 2))
     per = math.sqrt(k)
-    for b, chunk in enumerate(np.array_split(np.argsort(embedding[:, 1], kind="stable"), bands)):
-        row = chunk[np.argsort(embedding[chunk, 0], kind="stable")]
+    for b, row in enumerate(_rows(embedding, bands)):
         out[row, 0] = (np.arange(row.size) + 0.5) / max(row.size, 1) * per
         out[row, 1] = b * per / bands
     return out
 
 
-def grid_order(embedding: np.ndarray, bands: int, areas: np.ndarray | None = None,
-               capacity: np.ndarray | None = None) -> np.ndarray:
-    """Islands sorted into `bands` rows by y (each row taking the islands whose `areas` fill its
-    share of the `capacity`, equal rows by default), each by x, odd rows reversed: the
-    boustrophedon order `island_rects` lays out, so its bands follow the embedding's rows."""
+def _rows(embedding: np.ndarray, bands: int, areas: np.ndarray | None = None,
+          capacity: np.ndarray | None = None) -> list[np.ndarray]:
+    """The islands of each band, by y (each band taking the islands whose `areas` fill its share
+    of the `capacity`; equal counts by default), each sorted by x."""
     by_y = np.argsort(embedding[:, 1], kind="stable")
     if areas is None or capacity is None:
         chunks = np.array_split(by_y, bands)
@@ -100,10 +98,14 @@ def grid_order(embedding: np.ndarray, bands: int, areas: np.ndarray | None = Non
         a = np.asarray(areas, dtype=float)[by_y] / float(np.sum(areas))
         mid = np.cumsum(a) - a / 2  # each island's centre in the cumulative share
         chunks = np.split(by_y, np.searchsorted(mid, np.cumsum(capacity)[:-1] / float(np.sum(capacity))))
-    out = []
-    for b, chunk in enumerate(chunks):
-        row = chunk[np.argsort(embedding[chunk, 0], kind="stable")]
-        out.append(row[::-1] if b % 2 else row)
+    return [c[np.argsort(embedding[c, 0], kind="stable")] for c in chunks]
+
+
+def grid_order(embedding: np.ndarray, bands: int, areas: np.ndarray | None = None,
+               capacity: np.ndarray | None = None) -> np.ndarray:
+    """The bands of `_rows`, odd ones reversed: the boustrophedon order `island_rects` lays out,
+    so its bands follow the embedding's rows."""
+    out = [row[::-1] if b % 2 else row for b, row in enumerate(_rows(embedding, bands, areas, capacity))]
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 

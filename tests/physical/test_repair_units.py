@@ -127,8 +127,7 @@ def test_saved_netlist_is_cached_as_read_back(tmp_path):
     # save_placed hands the next stage the design as read_verilog would read the file it wrote
     from dataclasses import fields
 
-    from flow.formats.verilog import read_verilog, write_verilog
-    from flow.stages.place import as_read_back
+    from flow.formats.verilog import as_read_back, read_verilog, write_verilog
 
     d = _edited_netlist().design()
     path = write_verilog(d, tmp_path / "t.v", "t")
@@ -142,7 +141,7 @@ def test_saved_netlist_is_cached_as_read_back(tmp_path):
 def test_no_cached_read_back_where_the_file_reads_otherwise():
     from dataclasses import replace
 
-    from flow.stages.place import as_read_back
+    from flow.formats.verilog import as_read_back
 
     d = _edited_netlist().design()
     assert as_read_back(replace(d, port_net=np.array([1, 0, 1]))) is None  # a net on two ports: an assign
