@@ -32,7 +32,7 @@ Model (what OpenSTA does by default, minus what is listed under *Approximations*
 * Latches (a data pin with a setup check against the enable, a D->Q arc and an enable->Q launch
   arc), as OpenSTA 3.1's `Latches`: data arriving before the opening edge is checked against it,
   data arriving while the latch is transparent borrows (slack 0) up to the pulse width minus the
-  setup time (then violates) and continues from D through D->Q in the enable's launch group;
+  setup time, or the `set_max_time_borrow` limit instead (then violates), and continues from D through D->Q in the enable's launch group;
   the hold check is at the closing edge (tests/signoff/test_latch_borrowing.py).
 * Slack per endpoint is the worst over transitions and launch groups; WNS = worst slack (may be
   positive, like OpenSTA `worst_slack`), TNS = sum of negative endpoint slacks.
@@ -59,8 +59,7 @@ text, `to_json()`; `timing_json({corner: result})` is the `timing` view.
 Approximations (documented, checked against OpenSTA 3.1 in tests/signoff): a port with
 `set_driving_cell` on an RC net is driven by the cell's arc into the lumped load (OpenSTA runs
 DMP there too), exponentials and float precision as OpenSTA's only to ~1e-6, no CRPR, no
-clock gating checks, no SI; `set_max_time_borrow` (latches borrow up to the pulse width - setup)
-and `-through` exceptions are refused by the SDC reader (file:line), not ignored. With
+clock gating checks, no SI; `-through` exceptions are refused by the SDC reader (file:line), not ignored. With
 zero wire load, capacitance-only SPEF and ideal or propagated clocks the numbers equal OpenSTA's
 to the femtosecond (tests/signoff/test_sta_hand.py, test_sta_opensta.py); ORFS-style SDCs with
 virtual clocks and latencies and resistive SPEF are within 5 ps / 1 % TNS (test_sta_opensta3.py);
@@ -146,6 +145,9 @@ class TimingConstraints:
     case_analysis: dict[str, str] = field(default_factory=dict)  # set_case_analysis: pin/port -> 0|1|rising|falling
     # set_multicycle_path between clocks: {"mult", "minmax" all|max|min, "end", "from_clocks", "to_clocks"}
     multicycle_paths: list[dict[str, Any]] = field(default_factory=list)
+    # set_max_time_borrow (s): "pin" / "inst" / "clock" -> name -> limit; a latch takes its D pin's,
+    # else its enable pin's, its instance's, its enable clock's (OpenSTA's Sdc::latchBorrowLimit)
+    max_time_borrow: dict[str, dict[str, float]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -944,11 +946,12 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     for lt in latches:
         latch_dq[lt.dq] = True
 
-    def arrivals(from_names: Sequence[str], seeds: Mapping[int, Mapping[tuple[int, int], tuple[float, float]]]
+    def arrivals(from_names: Sequence[str], seeds: Mapping[int, Mapping[tuple[int, int], float]]
                  ) -> list[tuple[np.ndarray, ...]]:
         """Latest/earliest arrivals and predecessors per launch group, with the paths that start
         at `from_names` removed. Latch D->Q arcs carry no arrival (OpenSTA's latchOutArrival):
-        data passing a transparent latch is `seeds` (group -> (Q node, tr) -> (late, early))."""
+        data passing a transparent latch is `seeds` (group -> (Q node, tr) -> late arrival; as
+        OpenSTA, D->Q passes no early arrival: Q's early one is the enable's)."""
         drop_nodes, drop_edges = startpoints(from_names)
         drop_edges = drop_edges | latch_dq if latches else drop_edges
         dmx, dmn = dmax, dmin
@@ -977,9 +980,8 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                 np.minimum.at(amin, vs, (c0 + io_min[sel])[:, None] + drive_delay[vs])
             amax[drop_nodes] = -np.inf
             amin[drop_nodes] = np.inf
-            for (v, tr), (s_mx, s_mn) in seeds.get(len(out), {}).items():
+            for (v, tr), s_mx in seeds.get(len(out), {}).items():
                 amax[v, tr] = max(amax[v, tr], s_mx)
-                amin[v, tr] = min(amin[v, tr], s_mn)
             pmax = np.full((n, 2), -1, dtype=np.int64)
             pmin = np.full((n, 2), -1, dtype=np.int64)
             out.append((amax, amin, pmax, pmin))
@@ -1021,14 +1023,14 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     for t_, froms in p2p.items():
         key = tuple(sorted(set(froms)))
         ep_set[t_] = set_of_key.setdefault(key, len(set_of_key) + 1)
-    def all_arrivals(seeds: Mapping[int, Mapping[tuple[int, int], tuple[float, float]]]) -> list[tuple[np.ndarray, ...]]:
+    def all_arrivals(seeds: Mapping[int, Mapping[tuple[int, int], float]]) -> list[tuple[np.ndarray, ...]]:
         """Arrival sets of every false-path set (in order of their set numbers)."""
         out = arrivals(fp_from_all, seeds)
         for key in set_of_key:
             out += arrivals(fp_from_all + list(key), seeds)
         return out
 
-    latch_seeds: dict[int, dict[tuple[int, int], tuple[float, float]]] = {}
+    latch_seeds: dict[int, dict[tuple[int, int], float]] = {}
     arr = all_arrivals(latch_seeds)
     n_groups = len(groups)
 
@@ -1084,8 +1086,10 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     for _round in range(len(latches) + 2):
         if not latches:
             break
-        new_seeds, latch_checks = _latch_borrow(g, latches, arr, groups, clocks, clk_of_node, chk_val, dmax, dmin,
-                                                async_pairs | fp_clk, {lt.d for lt in latches if g.names[lt.d] in fp_to})
+        new_seeds, latch_checks = _latch_borrow(g, latches, arr, groups, clocks, clk_of_node, chk_val, dmax,
+                                                async_pairs | fp_clk, {lt.d for lt in latches if g.names[lt.d] in fp_to},
+                                                _borrow_limits(g, latches, clocks, clk_of_node, design,
+                                                               constraints.max_time_borrow))
         if new_seeds == latch_seeds:
             break
         latch_seeds = new_seeds
@@ -1304,19 +1308,39 @@ def _find_latches(g: _Graph, d_of: np.ndarray, setup: np.ndarray) -> list[_Latch
     return [lt for lt in found.values() if values is None or int(values[lt.g]) != (1 if lt.open_tr == RISE else 0)]
 
 
+def _borrow_limits(g: _Graph, latches: list[_Latch], clocks: list[ClockDef], clk_of_node: np.ndarray,
+                   design: FlatDesign, limits: Mapping[str, Mapping[str, float]]) -> list[float | None]:
+    """`set_max_time_borrow` of each latch (None: none), looked up as OpenSTA's
+    `Sdc::latchBorrowLimit`: the D pin, the enable pin, the instance, the enable clock."""
+    if not limits:
+        return [None] * len(latches)
+    pins, insts, clks = (limits.get(k, {}) for k in ("pin", "inst", "clock"))
+    out: list[float | None] = []
+    for lt in latches:
+        c = int(clk_of_node[lt.g])
+        for lim in (pins.get(g.names[lt.d]), pins.get(g.names[lt.g]),
+                    insts.get(design.inst_names[int(g.node_inst[lt.d])]), clks.get(clocks[c].name) if c >= 0 else None):
+            if lim is not None:
+                break
+        out.append(lim)
+    return out
+
+
 def _latch_borrow(g: _Graph, latches: list[_Latch], arr: list, groups: list[tuple[int, int]], clocks: list[ClockDef],
-                  clk_of_node: np.ndarray, chk_val: np.ndarray, dmax: np.ndarray, dmin: np.ndarray,
-                  skip_pairs: set[tuple[str, str]], skip_d: set[int]
-                  ) -> tuple[dict[int, dict[tuple[int, int], tuple[float, float]]], list[tuple[int, float, dict]]]:
+                  clk_of_node: np.ndarray, chk_val: np.ndarray, dmax: np.ndarray,
+                  skip_pairs: set[tuple[str, str]], skip_d: set[int], user_limit: Sequence[float | None] = ()
+                  ) -> tuple[dict[int, dict[tuple[int, int], float]], list[tuple[int, float, dict]]]:
     """OpenSTA 3.1's latch setup (`Latches::latchRequired`) for every latch and data launch group:
     the enable arrival is the opening edge (cycle accounting: the enable before the closing edge
     nearest after the launch) plus its clock latency minus the setup uncertainty; data before it
     has that as required time, data after it borrows up to the pulse width minus the latency
     difference of the edges minus the setup time (slack 0), beyond that the slack is negative.
     Borrowing data leaves Q at its required time (shifted into the enable's cycle) plus the D->Q
-    delay, in the enable's launch group (`latchOutArrival`), late and early alike.
+    delay, in the enable's launch group (`latchOutArrival`); late data only, as OpenSTA's search
+    propagates D->Q for max paths alone (early data at Q is the enable's launch). A
+    `set_max_time_borrow` limit (`user_limit`, per latch) replaces the pulse-width bound.
     Returns (seeds for the arrival passes, [(latch index, slack, path info)] of the setup checks)."""
-    seeds: dict[int, dict[tuple[int, int], tuple[float, float]]] = {}
+    seeds: dict[int, dict[tuple[int, int], float]] = {}
     out: list[tuple[int, float, dict]] = []
     for li, lt in enumerate(latches):
         c = int(clk_of_node[lt.g])
@@ -1325,10 +1349,11 @@ def _latch_borrow(g: _Graph, latches: list[_Latch], arr: list, groups: list[tupl
         if c < 0 or not en or not dis or lt.d in skip_d:
             continue  # enable not clocked: no check, nothing passes (as OpenSTA without an enable path)
         eclk = clocks[c]
+        lim = user_limit[li] if user_limit else None
         t_open, t_close = eclk.waveform[groups[en[0]][1]], eclk.waveform[groups[dis[0]][1]]
         width = (t_close - t_open) % eclk.period
-        # clock latency at G of the opening and closing edges: early for late data, late for early
-        lat = [(arr[en[0]][k][lt.g, lt.open_tr] - t_open, arr[dis[0]][k][lt.g, lt.close_tr] - t_close) for k in (1, 0)]
+        # early clock latency at G of the opening and closing edges (for the late data)
+        lat = (arr[en[0]][1][lt.g, lt.open_tr] - t_open, arr[dis[0]][1][lt.g, lt.close_tr] - t_close)
         for gi, (lc, ledge) in enumerate(groups):
             lclk = clocks[lc]
             if (lclk.name, eclk.name) in skip_pairs:
@@ -1341,31 +1366,26 @@ def _latch_borrow(g: _Graph, latches: list[_Latch], arr: list, groups: list[tupl
             for dtr in (RISE, FALL):
                 ks = [k for k in lt.checks if g.checks[k][4 if dtr == RISE else 5] >= 0]
                 margin = max((float(chk_val[k, dtr]) for k in ks), default=0.0)
-                for k_mm, (a_, dq_delay) in enumerate(((arr[gi][0], dmax), (arr[gi][1], dmin))):
-                    a = float(a_[lt.d, dtr])
-                    if not math.isfinite(a):
-                        continue
-                    open_lat, close_lat = lat[k_mm]
-                    enable = t_en + open_lat - eclk.uncertainty_setup
-                    max_borrow = width - (open_lat - close_lat) - margin
-                    borrow = a - enable
-                    req = enable if borrow <= 0 else (a if borrow <= max_borrow else enable + max_borrow)
-                    if k_mm == 0:
-                        out.append((li, req - a, dict(g=gi, a=gi, node=lt.d, tr=dtr, req=req, carr=t_en + open_lat,
-                                                      edge=t_en, chk=t_en + open_lat - eclk.uncertainty_setup - req,
-                                                      unc=eclk.uncertainty_setup, lc=lclk.name, cc=eclk.name,
-                                                      ledge=lclk.waveform[ledge],
-                                                      latch="positive" if lt.open_tr == RISE else "negative")))
-                    if borrow <= 0:
-                        continue
-                    grp = seeds.setdefault(en[0], {})
-                    for e in lt.dq:
-                        if int(g.srctr[e]) != dtr:
-                            continue
+                a = float(arr[gi][0][lt.d, dtr])  # late data only: D->Q passes no early arrival
+                if not math.isfinite(a):
+                    continue
+                open_lat, close_lat = lat
+                enable = t_en + open_lat - eclk.uncertainty_setup
+                max_borrow = width - (open_lat - close_lat) - margin if lim is None else lim
+                borrow = a - enable
+                req = enable if borrow <= 0 else (a if borrow <= max_borrow else enable + max_borrow)
+                out.append((li, req - a, dict(g=gi, a=gi, node=lt.d, tr=dtr, req=req, carr=t_en + open_lat,
+                                              edge=t_en, chk=t_en + open_lat - eclk.uncertainty_setup - req,
+                                              unc=eclk.uncertainty_setup, lc=lclk.name, cc=eclk.name,
+                                              ledge=lclk.waveform[ledge],
+                                              latch="positive" if lt.open_tr == RISE else "negative")))
+                if borrow <= 0:
+                    continue
+                grp = seeds.setdefault(en[0], {})
+                for e in lt.dq:
+                    if int(g.srctr[e]) == dtr:
                         key = (int(g.dst[e]), int(g.dsttr[e]))
-                        q = req + shift + float(dq_delay[e])
-                        mx, mn = grp.get(key, (-math.inf, math.inf))
-                        grp[key] = (max(mx, q), mn) if k_mm == 0 else (mx, min(mn, q))
+                        grp[key] = max(grp.get(key, -math.inf), req + shift + float(dmax[e]))
     return seeds, out
 
 

@@ -37,7 +37,7 @@ FORBIDDEN_COMMANDS = frozenset({
 #: (strict) rather than read as unknown commands
 TIMING_COMMANDS = frozenset({
     "create_generated_clock", "set_clock_sense", "set_sense", "set_data_check", "set_clock_gating_check",
-    "set_max_time_borrow", "set_ideal_latency", "set_ideal_transition", "set_resistance", "set_annotated_delay",
+    "set_ideal_latency", "set_ideal_transition", "set_resistance", "set_annotated_delay",
     "set_annotated_check", "set_drive", "set_fanout_load", "set_port_fanout_number", "set_operating_conditions",
     "set_logic_zero", "set_logic_one", "set_logic_dc", "set_min_pulse_width", "set_assigned_delay",
     "set_assigned_check", "set_assigned_transition", "set_wire_load_selection_group", "set_clock_exclusivity",
@@ -475,6 +475,31 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
             raise err("set_max_delay needs a value")
         tc.max_delays.append({"to": split(o["-to"]), "value": number(pos[0], "set_max_delay") * time_unit})
 
+    def set_max_time_borrow(*args: str) -> None:
+        """`set_max_time_borrow limit objects`: objects are clocks, instances or pins, a bare name
+        looked up in that order (OpenSTA's parse_clk_inst_pin_arg); the limit replaces the
+        latch's pulse width - setup, it is not capped by it (Latches::latchBorrowInfo)."""
+        _, pos = opts(args, set(), set())
+        if len(pos) != 2:
+            raise err("set_max_time_borrow needs a limit and objects")
+        limit = number(pos[0], "set_max_time_borrow limit", nonnegative=True) * time_unit
+        clocks = {c.name for c in tc.clocks}
+        insts: set[str] = set()
+        for obj in split(pos[1]):
+            if obj in clocks:
+                kind = "clock"
+            else:
+                if not insts:
+                    insts.update(design.inst_names)
+                if obj in insts:
+                    kind = "inst"
+                elif get_pins(obj):
+                    kind = "pin"
+                else:
+                    warn(f"set_max_time_borrow {obj}: no clock, instance or pin of that name; ignored")
+                    continue
+            tc.max_time_borrow.setdefault(kind, {})[obj] = limit
+
     def set_wire_load_model(*args: str) -> None:
         o, _ = opts(args, {"-min", "-max"}, {"-name", "-library"})
         if "-name" not in o:
@@ -568,7 +593,7 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
         "set_max_capacitance": drv_limit("capacitance", cap_unit), "set_wire_load_model": set_wire_load_model,
         "set_wire_load_mode": ignore,  # a flat netlist: top, enclosed and segmented are the same
         "set_driving_cell": set_driving_cell, "set_min_delay": refused("set_min_delay"),
-        "set_multicycle_path": set_multicycle_path,
+        "set_multicycle_path": set_multicycle_path, "set_max_time_borrow": set_max_time_borrow,
         "set_timing_derate": refused("set_timing_derate"), "set_case_analysis": set_case_analysis,
         "set_disable_timing": refused("set_disable_timing"),
         "group_path": ignore, "set_dont_touch": ignore, "set_ideal_network": ignore,

@@ -107,3 +107,56 @@ def test_latch_closed_by_constant_passes_nothing(tmp_path, sky130hd):
         assert set(_end_table(ref.stdout, kind)) == {"r1/D"}
     assert ours["r1/D"] == pytest.approx(_end_table(ref.stdout, "max")["r1/D"] * 1e-9, abs=1e-12)
     assert ours["r2/D"] == math.inf and ours["l1/D"] == math.inf
+
+
+# (period, set_max_time_borrow lines, endpoint -> sign of its setup slack under the limit)
+LIMITS = {
+    "clock-below": (4.0, "set_max_time_borrow 0.1 [get_clocks clk]", {"l2/D": -1}),
+    "pin-above-width": (1.6, "set_max_time_borrow 5.0 [get_pins l2/D]", {"l2/D": 0, "l3/D": 0}),
+    "instance": (1.6, "set_max_time_borrow 0.05 [get_cells l3]", {"l2/D": -1, "l3/D": -1}),
+    "enable-pin": (1.0, "set_max_time_borrow 0.02 [get_pins l1/GATE]", {"l1/D": -1}),
+    "pin-over-clock": (1.0, "set_max_time_borrow 0.3 [get_clocks clk]\nset_max_time_borrow 0.01 l1/D",
+                       {"l1/D": -1, "l3/D": 0}),
+}
+
+
+@pytest.mark.parametrize("propagated", [False, True])
+@pytest.mark.parametrize("case", sorted(LIMITS))
+def test_max_time_borrow_matches_opensta(tmp_path, sky130hd, case, propagated):
+    """`set_max_time_borrow` on a clock, a D pin, an enable pin, an instance (a pin's limit wins
+    over the clock's): the limit replaces pulse width - setup, above it too (sta 3.1's
+    latchBorrowInfo), so l2 at 1.6 ns borrows 5 ns' worth instead of violating."""
+    period, lines, signs = LIMITS[case]
+    lib = _lib(sky130hd, "tt_025C_1v80", tmp_path)
+    (tmp_path / "top.v").write_text(_netlist())
+    (tmp_path / "top.sdc").write_text(f"create_clock [get_ports clk] -name clk -period {period}\n"
+                                      "set_clock_uncertainty 0.05 [all_clocks]\n"
+                                      "set_input_delay 0.1 -clock clk [get_ports a]\n"
+                                      + ("set_propagated_clock [all_clocks]\n" if propagated else "") + lines + "\n")
+    t, ref = _both(tmp_path, lib)
+    ours = {"max": dict(zip(t.endpoint_names, t.setup_slack.tolist(), strict=True)),
+            "min": dict(zip(t.endpoint_names, t.hold_slack.tolist(), strict=True))}
+    for kind in ("max", "min"):
+        theirs = _end_table(ref.stdout, kind)
+        assert len(theirs) == 7
+        for ep, slack in theirs.items():
+            assert ours[kind][ep] == pytest.approx(slack * 1e-9, abs=1e-12), (kind, ep, ours[kind][ep], slack)
+    for ep, sign in signs.items():  # the limit changes the regime it is chosen for
+        assert (ours["max"][ep] > 1e-12) - (ours["max"][ep] < -1e-12) == sign, (ep, ours["max"][ep])
+
+
+def test_max_time_borrow_objects(tmp_path):
+    """The SDC reader sorts a limit's objects as OpenSTA (clock, then instance, then pin) and
+    refuses a negative limit."""
+    from flow.errors import FormatError
+
+    (tmp_path / "top.v").write_text(_netlist())
+    design = sta.load_design([tmp_path / "top.v"], "top")
+    (tmp_path / "a.sdc").write_text("create_clock [get_ports clk] -name clk -period 2\n"
+                                    "set_max_time_borrow 0.25 {clk l1 l2/D}\nset_max_time_borrow 0.5 [get_cells l3]\n")
+    tc = sta.load_constraints(tmp_path / "a.sdc", design)
+    assert tc.max_time_borrow == {"clock": {"clk": 0.25e-9}, "inst": {"l1": 0.25e-9, "l3": 0.5e-9},
+                                  "pin": {"l2/D": 0.25e-9}}
+    (tmp_path / "b.sdc").write_text("create_clock [get_ports clk] -name clk -period 2\nset_max_time_borrow -1 clk\n")
+    with pytest.raises(FormatError, match="set_max_time_borrow"):
+        sta.load_constraints(tmp_path / "b.sdc", design)
