@@ -33,7 +33,8 @@ Model (what OpenSTA does by default, minus what is listed under *Approximations*
   arc), as OpenSTA 3.1's `Latches`: data arriving before the opening edge is checked against it,
   data arriving while the latch is transparent borrows (slack 0) up to the pulse width minus the
   setup time, or the `set_max_time_borrow` limit instead (then violates), and continues from D through D->Q in the enable's launch group;
-  the hold check is at the closing edge (tests/signoff/test_latch_borrowing.py).
+  the hold check is at the closing edge; a path through a borrowing latch starts at its D, as
+  OpenSTA reports it (tests/signoff/test_latch_borrowing.py).
 * Slack per endpoint is the worst over transitions and launch groups; WNS = worst slack (may be
   positive, like OpenSTA `worst_slack`), TNS = sum of negative endpoint slacks.
 
@@ -179,7 +180,14 @@ class TimingPath:
     clock_arrival: float
     check: float  # setup/hold time or output delay
     uncertainty: float
-    latch: str | None = None  # "positive"/"negative": a latch setup check, `check` is minus the time borrowed
+    latch: str | None = None  # "positive"/"negative": a latch endpoint (setup: `check` is minus the time borrowed)
+    # (clock edge at the source, transition at the register's clock/enable pin), 0 rise 1 fall:
+    # OpenSTA names the clock `clk'` when they differ and prints the pin's edge
+    launch_sense: tuple[int, int] | None = None
+    capture_sense: tuple[int, int] | None = None
+    start_latch: str | None = None  # "positive"/"negative": the path starts at a latch (enable or D)
+    time_given: float | None = None  # path through a borrowing latch from its D: time given to the startpoint
+    borrow: dict[str, Any] | None = None  # latch setup: OpenSTA's "Time Borrowing Information"
 
     def to_json(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k != "stages"}
@@ -280,6 +288,8 @@ def format_path(p: TimingPath, digits: int = 3) -> str:
     blank = " " * w
     if p.launch_clock:
         lines.append(f"{blank} {blank} {f(0.0)} {f(p.launch_edge)}   clock {p.launch_clock} (rise edge)")
+    if p.time_given is not None and p.stages:  # through a borrowing latch, from its D
+        lines.append(f"{blank} {blank} {f(p.time_given)} {f(p.stages[0].arrival)}   time given to startpoint")
     for s in p.stages:
         cap = f"{s.load * 1e15:{w}.{digits}f}" if s.load is not None else blank
         cell = f" ({s.cell})" if s.cell else (" (in)" if "/" not in s.node else " (out)")
@@ -293,7 +303,7 @@ def format_path(p: TimingPath, digits: int = 3) -> str:
     if p.uncertainty:
         lines.append(f"{blank} {blank} {f(sign * p.uncertainty)} {f(p.clock_arrival + sign * p.uncertainty)}   clock uncertainty")
     what = "library setup time" if p.kind == "max" else "library hold time"
-    if p.latch:
+    if p.latch and p.kind == "max":
         what = "time borrowed from endpoint"
     lines.append(f"{blank} {blank} {f(sign * p.check)} {f(p.required)}   {what}")
     lines.append(f"{blank} {blank} {blank} {f(p.required)}   data required time")
@@ -945,6 +955,8 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     latch_dq = np.zeros(g.src.size, dtype=bool)
     for lt in latches:
         latch_dq[lt.dq] = True
+    latch_at = {lt.d: lt for lt in latches}
+    latch_at.update((lt.g, lt) for lt in latches)  # D and enable pins (report descriptions)
 
     def arrivals(from_names: Sequence[str], seeds: Mapping[int, Mapping[tuple[int, int], float]]
                  ) -> list[tuple[np.ndarray, ...]]:
@@ -1083,10 +1095,11 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     # latches: time borrowing at D, data through D->Q from the enable's group, iterated until
     # the arrivals through latches in series settle
     latch_checks: list[tuple[int, float, dict]] = []
+    latch_src: dict = {}
     for _round in range(len(latches) + 2):
         if not latches:
             break
-        new_seeds, latch_checks = _latch_borrow(g, latches, arr, groups, clocks, clk_of_node, chk_val, dmax,
+        new_seeds, latch_checks, latch_src = _latch_borrow(g, latches, arr, groups, clocks, clk_of_node, chk_val, dmax,
                                                 async_pairs | fp_clk, {lt.d for lt in latches if g.names[lt.d] in fp_to},
                                                 _borrow_limits(g, latches, clocks, clk_of_node, design,
                                                                constraints.max_time_borrow))
@@ -1176,10 +1189,14 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                 seen_d.add(node)
                 per_group[cclk_i] = per_group.get(cclk_i, 0) + 1
                 lc, ledge = groups[gi]
+                lt_ = latch_at.get(node)
                 bucket.append((float(sl[q]), dict(g=gi, a=int(chk_set[idx[q]]) * n_groups + gi, node=node, tr=dtr,
                                                   req=float(req[q]), carr=float(carr[q]),
                                                   edge=edge, chk=float(val[q]), unc=unc, lc=clocks[lc].name,
-                                                  cc=clocks[groups[cg][0]].name, ledge=clocks[lc].waveform[ledge])))
+                                                  cc=clocks[groups[cg][0]].name, ledge=clocks[lc].waveform[ledge],
+                                                  csense=(groups[cg][1], int(cktr_of[idx[q]])),
+                                                  latch=None if lt_ is None else
+                                                  "positive" if lt_.open_tr == RISE else "negative")))
                 if len(per_group) == len(clocks) and min(per_group.values()) >= max_paths:
                     break
         endpoints += [g.names[x] for x in ud.tolist()]
@@ -1211,14 +1228,14 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                     ws = min(ws, sl)
                     consider("setup", sl, dict(g=gi, a=a_set, node=v, tr=dtr, req=req, carr=se + out_lat, edge=se, chk=io.max,
                                                unc=cclk.uncertainty_setup, lc=lclk.name, cc=cclk.name,
-                                               ledge=lclk.waveform[ledge]), cand_setup)
+                                               ledge=lclk.waveform[ledge], csense=(cedge, cedge)), cand_setup)
                 if np.isfinite(amin[v, dtr]):
                     req = he + out_lat - io.min + cclk.uncertainty_hold
                     sl = amin[v, dtr] - req
                     wh = min(wh, sl)
                     consider("hold", sl, dict(g=gi, a=a_set, node=v, tr=dtr, req=req, carr=he + out_lat, edge=he, chk=-io.min,
                                               unc=cclk.uncertainty_hold, lc=lclk.name, cc=cclk.name,
-                                              ledge=lclk.waveform[ledge]), cand_hold)
+                                              ledge=lclk.waveform[ledge], csense=(cedge, cedge)), cand_hold)
         if ep_pos is None:
             ep_pos = {nm: k for k, nm in enumerate(endpoints)}
         if io.port in ep_pos:
@@ -1237,7 +1254,8 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
             path_slew[k_] = path_slew[k_].copy()
             path_slew[k_][ideal_node] = ideal_slew_node[ideal_node][:, None]
     for bucket, out, kind in ((cand_setup, setup_paths, "max"), (cand_hold, hold_paths, "min")):
-        bucket.sort(key=lambda t: t[0])
+        # latch checks at zero slack: the larger borrow first (OpenSTA's PathEnd::cmpSlack)
+        bucket.sort(key=lambda t: (t[0], -t[1]["borrow"]["borrow"] if t[0] == 0.0 and "borrow" in t[1] else 0.0))
         seen: set[int] = set()
         kept: dict[str, int] = {}
         for sl, info in bucket:  # worst first: the max_paths worst overall and of each path group
@@ -1245,7 +1263,7 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                 continue
             seen.add(info["node"])
             kept[info["cc"]] = kept.get(info["cc"], 0) + 1
-            out.append(_trace(g, arr, info, kind, sl, path_slew[kind], design))
+            out.append(_trace(g, arr, info, kind, sl, path_slew[kind], design, groups, latch_at, latch_src))
             if len(kept) == len(clocks) and min(kept.values()) >= max_paths:
                 break
     data_clk = np.full(n, -1, dtype=np.int64)
@@ -1329,7 +1347,7 @@ def _borrow_limits(g: _Graph, latches: list[_Latch], clocks: list[ClockDef], clk
 def _latch_borrow(g: _Graph, latches: list[_Latch], arr: list, groups: list[tuple[int, int]], clocks: list[ClockDef],
                   clk_of_node: np.ndarray, chk_val: np.ndarray, dmax: np.ndarray,
                   skip_pairs: set[tuple[str, str]], skip_d: set[int], user_limit: Sequence[float | None] = ()
-                  ) -> tuple[dict[int, dict[tuple[int, int], float]], list[tuple[int, float, dict]]]:
+                  ) -> tuple[dict[int, dict[tuple[int, int], float]], list[tuple[int, float, dict]], dict]:
     """OpenSTA 3.1's latch setup (`Latches::latchRequired`) for every latch and data launch group:
     the enable arrival is the opening edge (cycle accounting: the enable before the closing edge
     nearest after the launch) plus its clock latency minus the setup uncertainty; data before it
@@ -1339,8 +1357,10 @@ def _latch_borrow(g: _Graph, latches: list[_Latch], arr: list, groups: list[tupl
     delay, in the enable's launch group (`latchOutArrival`); late data only, as OpenSTA's search
     propagates D->Q for max paths alone (early data at Q is the enable's launch). A
     `set_max_time_borrow` limit (`user_limit`, per latch) replaces the pulse-width bound.
-    Returns (seeds for the arrival passes, [(latch index, slack, path info)] of the setup checks)."""
+    Returns (seeds for the arrival passes, [(latch index, slack, path info)] of the setup checks,
+    seed sources: (group, Q node, tr) -> (D node, D tr, D time, time given to startpoint))."""
     seeds: dict[int, dict[tuple[int, int], float]] = {}
+    src: dict[tuple[int, int, int], tuple[int, int, float, float]] = {}
     out: list[tuple[int, float, dict]] = []
     for li, lt in enumerate(latches):
         c = int(clk_of_node[lt.g])
@@ -1374,29 +1394,42 @@ def _latch_borrow(g: _Graph, latches: list[_Latch], arr: list, groups: list[tupl
                 max_borrow = width - (open_lat - close_lat) - margin if lim is None else lim
                 borrow = a - enable
                 req = enable if borrow <= 0 else (a if borrow <= max_borrow else enable + max_borrow)
+                given = max(req - enable, 0.0) - eclk.uncertainty_setup if borrow > 0 else 0.0
+                info = dict(borrow=max(req - enable, 0.0), max_borrow=max_borrow, user=lim is not None,
+                            width=width, latency_diff=open_lat - close_lat, margin=margin,
+                            open_uncertainty=-eclk.uncertainty_setup, time_given=given, propagated=eclk.propagated,
+                            clock_width=width - (open_lat - close_lat))
                 out.append((li, req - a, dict(g=gi, a=gi, node=lt.d, tr=dtr, req=req, carr=t_en + open_lat,
                                               edge=t_en, chk=t_en + open_lat - eclk.uncertainty_setup - req,
                                               unc=eclk.uncertainty_setup, lc=lclk.name, cc=eclk.name,
-                                              ledge=lclk.waveform[ledge],
-                                              latch="positive" if lt.open_tr == RISE else "negative")))
+                                              ledge=lclk.waveform[ledge], csense=(groups[en[0]][1], lt.open_tr),
+                                              latch="positive" if lt.open_tr == RISE else "negative", borrow=info)))
                 if borrow <= 0:
                     continue
                 grp = seeds.setdefault(en[0], {})
                 for e in lt.dq:
                     if int(g.srctr[e]) == dtr:
                         key = (int(g.dst[e]), int(g.dsttr[e]))
-                        grp[key] = max(grp.get(key, -math.inf), req + shift + float(dmax[e]))
-    return seeds, out
+                        q = req + shift + float(dmax[e])
+                        if q > grp.get(key, -math.inf):
+                            grp[key] = q
+                            src[(en[0], *key)] = (lt.d, dtr, req + shift, given)
+    return seeds, out, src
 
 
 def _trace(g: _Graph, arr: list, info: dict, kind: str, slack: float, slew: np.ndarray,
-           design: FlatDesign) -> TimingPath:
+           design: FlatDesign, groups: Sequence[tuple[int, int]] = (), latch_at: Mapping[int, _Latch] | None = None,
+           latch_src: Mapping[tuple[int, int, int], tuple[int, int, float, float]] | None = None) -> TimingPath:
+    """The path to `info`'s endpoint back to its startpoint: a register clock pin, an input, or
+    (max paths through a borrowing latch, as OpenSTA's PathExpanded) the latch's D pin, reached
+    at the enable's clock arrival plus the time given to the startpoint (`latch_src`)."""
     amax, amin, pmax, pmin = arr[info["a"]]
     a = amax if kind == "max" else amin
     pred = pmax if kind == "max" else pmin
     node, tr = info["node"], info["tr"]
     chain: list[tuple[int, int]] = []
     guard = 0
+    launched = False
     while True:
         chain.append((node, tr))
         e = pred[node, tr]
@@ -1406,22 +1439,31 @@ def _trace(g: _Graph, arr: list, info: dict, kind: str, slack: float, slew: np.n
         guard += 1
         if g.launch[e]:  # the path starts at the register clock pin, like report_checks
             chain.append((node, tr))
+            launched = True
             break
     chain.reverse()
+    gi = info["a"] % len(groups) if groups else 0
+    d_start = latch_src.get((gi, *chain[0])) if kind == "max" and not launched and latch_src else None
+    times = [float(a[nd, t]) for nd, t in chain]
+    if d_start is not None:
+        chain.insert(0, (d_start[0], d_start[1]))
+        times.insert(0, d_start[2])
     stages: list[PathStage] = []
-    prev = None
-    for nd, t in chain:
+    for k, ((nd, t), arrival) in enumerate(zip(chain, times, strict=True)):
         inst = g.node_inst[nd]
         cellname = design.inst_cell[inst] if inst >= 0 else None
-        arrival = float(a[nd, t])
         is_drv = g.load[nd].any()
-        stages.append(PathStage(g.names[nd], _TR[t], arrival - (prev if prev is not None else arrival),
+        stages.append(PathStage(g.names[nd], _TR[t], arrival - times[k - 1] if k else 0.0,
                                 arrival, float(slew[nd, t]), float(g.load[nd, t]) if is_drv else None, cellname))
-        prev = arrival
+    edge = groups[gi][1] if groups else RISE
+    lt = (latch_at or {}).get(chain[0][0])
+    start_latch = None if lt is None else "positive" if lt.open_tr == RISE else "negative"
+    pin_tr = lt.open_tr if d_start is not None else chain[0][1] if launched else edge
     return TimingPath(kind, stages[0].node, g.names[info["node"]], info["lc"], info["cc"], stages,
                       float(a[info["node"], info["tr"]]), float(info["req"]), float(slack), float(info["ledge"]),
                       float(info["edge"]), float(info["carr"]), float(info["chk"]), float(info["unc"]),
-                      info.get("latch"))
+                      info.get("latch"), (edge, pin_tr), info.get("csense"), start_latch,
+                      d_start[3] if d_start is not None else None, info.get("borrow"))
 
 
 def analyze_corners(design: FlatDesign, libs: Mapping[str, Any], constraints: TimingConstraints,

@@ -45,27 +45,44 @@ def _edge(clk: Any, time: float) -> str:
     return "fall" if abs(k - round(k)) < 1e-6 and clk.waveform[1] != clk.waveform[0] else "rise"
 
 
+def _sensed(clk_name: str | None, sense: tuple[int, int] | None) -> str | None:
+    """OpenSTA's clock name at a register pin: `clk'` when the pin sees the clock inverted."""
+    return f"{clk_name}'" if clk_name and sense is not None and sense[0] != sense[1] else clk_name
+
+
+def _reg_desc(latch: str | None, sense: tuple[int, int] | None) -> str:
+    if latch:
+        return f"{latch} level-sensitive latch"
+    return "falling edge-triggered flip-flop" if sense is not None and sense[1] == 1 else \
+        "rising edge-triggered flip-flop"
+
+
 def format_path(res: TimingResult, p: TimingPath, digits: int = 2) -> str:
     tu, cu = _units(res)
     w = digits + 5
     blank = " " * w
 
     def t(x: float) -> str:
-        return f"{x / tu:{w}.{digits}f}"
+        txt = f"{x / tu:.{digits}f}"
+        return f"{txt.lstrip('-') if float(txt) == 0.0 else txt:>{w}}"  # "-0.00" printed "0.00", as OpenSTA
 
     def start_desc(node_name: str, clk: str | None) -> str:
         if "/" not in node_name:
             return f"{node_name} (input port clocked by {clk})" if clk else f"{node_name} (input port)"
         inst = node_name.rsplit("/", 1)[0]
-        return f"{inst} (rising edge-triggered flip-flop clocked by {clk})"
+        return f"{inst} ({_reg_desc(p.start_latch, p.launch_sense)} clocked by {_sensed(clk, p.launch_sense)})"
 
     def end_desc(node_name: str, clk: str | None) -> str:
         if "/" not in node_name:
             return f"{node_name} (output port clocked by {clk})"
         inst = node_name.rsplit("/", 1)[0]
-        if p.latch:
-            return f"{inst} ({p.latch} level-sensitive latch clocked by {clk})"
-        return f"{inst} (rising edge-triggered flip-flop clocked by {clk})"
+        return f"{inst} ({_reg_desc(p.latch, p.capture_sense)} clocked by {_sensed(clk, p.capture_sense)})"
+
+    def clock_line(clk: Any, name: str | None, sense: tuple[int, int] | None, time: float) -> str:
+        """`clock clk' (rise edge)`: the pin's edge; an ideal clock shows its slew."""
+        edge = ("rise", "fall")[sense[1]] if sense is not None else _edge(clk, time)
+        slew = None if clk is not None and clk.propagated else ((clk.transition or 0.0) if clk is not None else 0.0)
+        return row(time, time, f"  clock {_sensed(name, sense)} ({edge} edge)", slew=slew)
 
     lc, cc = _clock(res, p.launch_clock), _clock(res, p.capture_clock)
     head = f"{'Fanout':>6} {'Cap':>{w}} {'Slew':>{w}} {'Delay':>{w}} {'Time':>{w}}   Description"
@@ -85,8 +102,7 @@ def format_path(res: TimingResult, p: TimingPath, digits: int = 2) -> str:
     ideal = "propagated" if (lc is not None and lc.propagated) else "ideal"
     first = p.stages[0] if p.stages else None
     if p.launch_clock:
-        lines.append(row(p.launch_edge, p.launch_edge, f"  clock {p.launch_clock} ({_edge(lc, p.launch_edge)} edge)",
-                         slew=0.0))
+        lines.append(clock_line(lc, p.launch_clock, p.launch_sense, p.launch_edge))
     prev = p.launch_edge
     if first is not None and "/" not in first.node and p.launch_clock:  # input port: external delay
         lat = (lc.source_latency + (0.0 if lc.propagated else lc.latency)) if lc is not None else 0.0
@@ -96,6 +112,12 @@ def format_path(res: TimingResult, p: TimingPath, digits: int = 2) -> str:
         ext = (io.max if p.kind == "max" else io.min) if io is not None else first.arrival - p.launch_edge - lat
         prev = p.launch_edge + lat + ext
         lines.append(row(ext, prev, f"{first.transition} input external delay"))
+    elif first is not None and p.time_given is not None:  # from a borrowing latch's D
+        enable = first.arrival - p.time_given
+        lines.append(row(enable - p.launch_edge, enable, f"  clock network delay ({ideal})"))
+        given = "time given to startpoint" if p.time_given >= 0 else "time borrowed from startpoint"
+        lines.append(row(p.time_given, first.arrival, f"  {given}"))
+        prev = first.arrival
     elif first is not None:
         lines.append(row(first.arrival - p.launch_edge, first.arrival, f"  clock network delay ({ideal})"))
         prev = first.arrival
@@ -117,8 +139,7 @@ def format_path(res: TimingResult, p: TimingPath, digits: int = 2) -> str:
     lines.append("")
     sign = -1.0 if p.kind == "max" else 1.0
     if p.capture_clock:
-        lines.append(row(p.capture_edge, p.capture_edge, f"  clock {p.capture_clock} ({_edge(cc, p.capture_edge)} edge)",
-                         slew=0.0))
+        lines.append(clock_line(cc, p.capture_clock, p.capture_sense, p.capture_edge))
         cideal = "propagated" if (cc is not None and cc.propagated) else "ideal"
         lines.append(row(p.clock_arrival - p.capture_edge, p.clock_arrival, f"  clock network delay ({cideal})"))
         t_ = p.clock_arrival
@@ -129,10 +150,11 @@ def format_path(res: TimingResult, p: TimingPath, digits: int = 2) -> str:
         if "/" in p.endpoint:
             ck = _clock_pin(res, p.endpoint)
             if ck is not None:
-                lines.append(row(None, t_, f"^ {ck[0]} ({ck[1]})"))
+                pin_tr = "v" if p.capture_sense is not None and p.capture_sense[1] == 1 else "^"
+                lines.append(row(None, t_, f"{pin_tr} {ck[0]} ({ck[1]})"))
             what = "library setup time" if p.kind == "max" else "library hold time"
-            if p.latch:
-                what = "time borrowed from endpoint"
+            if p.latch and p.kind == "max":
+                what = "time borrowed from endpoint" if p.required - t_ >= 0 else "time given to endpoint"
         else:
             what = "output external delay"
         lines.append(row(p.required - t_, p.required, f"  {what}"))
@@ -142,9 +164,43 @@ def format_path(res: TimingResult, p: TimingPath, digits: int = 2) -> str:
     lines.append(row(None, -p.arrival, "  data arrival time"))
     lines.append(dash)
     lines.append(row(None, p.slack, f"  slack ({'MET' if p.slack >= 0 else 'VIOLATED'})"))
+    if p.borrow is not None and p.kind == "max":
+        lines += ["", *_borrowing(p, t, w)]
     lines.append("")
     lines.append("")
     return "\n".join(lines)
+
+
+def _borrowing(p: TimingPath, t: Any, w: int) -> list[str]:
+    """OpenSTA's "Time Borrowing Information" of a latch setup path (ReportPath::reportBorrowing)."""
+    b = p.borrow or {}
+    dash = "-" * (36 + 1 + w)
+
+    def total(what: str, x: float, minus: bool = False) -> str:
+        txt = t(-x) if minus else t(x)
+        if minus and float(txt) == 0.0:
+            txt = f"{'-' + txt.strip():>{w}}"  # a leading minus always, as OpenSTA
+        return f"{what:<36} {txt}"
+
+    out = ["Time Borrowing Information", dash]
+    name = _sensed(p.capture_clock, p.capture_sense)
+    if b.get("user"):
+        out.append(total("user max time borrow", b["max_borrow"]))
+    else:
+        if b.get("propagated"):
+            out.append(total(f"{name} nominal pulse width", b["width"]))
+            if b["latency_diff"] != 0.0:
+                out.append(total("clock latency difference", b["latency_diff"], minus=True))
+        else:
+            out.append(total(f"{name} pulse width", b["clock_width"]))
+        out += [total("library setup time", b["margin"], minus=True), dash, total("max time borrow", b["max_borrow"])]
+    if b["borrow"] > 0 and b["open_uncertainty"] != 0.0:
+        out += [dash, total("actual time borrow", b["borrow"]), total("open edge uncertainty", b["open_uncertainty"]),
+                dash, total("time given to startpoint", b["time_given"])]
+    else:
+        out.append(total("actual time borrow", b["borrow"]))
+    out.append(dash)
+    return out
 
 
 def _clock_pin(res: TimingResult, endpoint: str) -> tuple[str, str] | None:

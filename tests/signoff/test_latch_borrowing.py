@@ -160,3 +160,42 @@ def test_max_time_borrow_objects(tmp_path):
     (tmp_path / "b.sdc").write_text("create_clock [get_ports clk] -name clk -period 2\nset_max_time_borrow -1 clk\n")
     with pytest.raises(FormatError, match="set_max_time_borrow"):
         sta.load_constraints(tmp_path / "b.sdc", design)
+
+
+REPORTS = {"borrow-1.0": (1.0, ""), "violate-1.6": (1.6, ""), "open-4.0": (4.0, ""),
+           "user-limit": (1.0, "set_max_time_borrow 0.02 [get_pins l1/D]\nset_max_time_borrow 0.15 [get_clocks clk]")}
+
+
+@pytest.mark.parametrize("propagated", [False, True])
+@pytest.mark.parametrize("case", sorted(REPORTS))
+def test_latch_path_reports_match_opensta(tmp_path, sky130hd, case, propagated):
+    """`report_checks -fields {slew cap fanout}` text of every endpoint's worst setup path and of
+    the hold paths launched by the latches, line for line as sta 3.1: paths through a borrowing
+    latch start at its D ("time given to startpoint"), latch ends print the time borrowed and
+    the Time Borrowing Information, the inverted enable is `clk'`."""
+    from flow.engines.sta_report import format_path
+
+    period, lines = REPORTS[case]
+    lib = _lib(sky130hd, "tt_025C_1v80", tmp_path)
+    (tmp_path / "top.v").write_text(_netlist())
+    (tmp_path / "top.sdc").write_text(f"create_clock [get_ports clk] -name clk -period {period}\n"
+                                      "set_clock_uncertainty 0.05 [all_clocks]\n"
+                                      "set_input_delay 0.1 -clock clk [get_ports a]\n"
+                                      + ("set_propagated_clock [all_clocks]\n" if propagated else "") + lines + "\n")
+    library = sta.load_liberty(lib)
+    design = sta.load_design([tmp_path / "top.v"], "top")
+    t = sta.analyze(design, library, sta.load_constraints(tmp_path / "top.sdc", design, library), max_paths=20)
+    wanted = [("max", f"{x}/D") for x in ("r2", "r3", "r4", "l1", "l2", "l3")] + [("min", "r2/D"), ("min", "r4/D")]
+    ref = run_sta(f"read_liberty {lib}\nread_verilog {tmp_path / 'top.v'}\nlink_design top\n"
+                  f"read_sdc {tmp_path / 'top.sdc'}\n"
+                  + "".join(f"report_checks -path_delay {k} -to {ep} -fields {{slew cap fanout}}\n" for k, ep in wanted),
+                  tmp_path)
+    theirs = ["Startpoint: " + b.rstrip("\n") for b in ref.stdout.split("Startpoint: ")[1:]]
+    assert len(theirs) == len(wanted)
+    through_d = 0
+    for (kind, ep), text in zip(wanted, theirs, strict=True):
+        path = next(p for p in (t.setup_paths if kind == "max" else t.hold_paths) if p.endpoint == ep)
+        assert format_path(t, path).rstrip("\n").splitlines() == text.splitlines(), (kind, ep)
+        through_d += "time given to startpoint" in text.split("data arrival time")[0]
+    assert through_d >= 2 and sum("Time Borrowing Information" in x for x in theirs) == 3
+    assert any("user max time borrow" in x for x in theirs) == bool(lines)
