@@ -292,8 +292,9 @@ def _verilog_expr(e: tuple) -> str:
 
 def verilog_cell_models(lib: Mapping, cell_names: list[str]) -> str:
     """Zero-delay Verilog models of Liberty cells (functions as `assign`, edge-triggered flops as
-    `always @(posedge)` starting at 0), so iverilog can simulate a netlist of a PDK that ships
-    no simulation models — the cross-check of `GateSim`."""
+    `always @(posedge)` starting at 0, a `three_state` output `z` while its expression holds, so
+    tristate drivers share a bus), so iverilog can simulate a netlist of a PDK that ships no
+    simulation models — the cross-check of `GateSim`."""
     out = ["// zero-delay models written by vhflow from Liberty functions", "`timescale 1ns/1ps"]
     for name in sorted(set(cell_names)):
         cell = lib["cells"][name]
@@ -311,6 +312,10 @@ def verilog_cell_models(lib: Mapping, cell_names: list[str]) -> str:
         for p, d in pins:
             fn = cell["pins"][p].get("function")
             if d == "output" and fn:
-                out.append(f"  assign {p} = {_verilog_expr(parse_function(fn.strip().strip(chr(34))))};")
+                expr = _verilog_expr(parse_function(fn.strip().strip(chr(34))))
+                tri = cell["pins"][p].get("three_state")
+                if tri:
+                    expr = f"({_verilog_expr(parse_function(tri.strip().strip(chr(34))))}) ? 1'bz : ({expr})"
+                out.append(f"  assign {p} = {expr};")
         out.append("endmodule")
     return "\n".join(out) + "\n"

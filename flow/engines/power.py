@@ -15,7 +15,8 @@ Per instance, with the slews and loads of the timing run (`TimingResult`):
   Σ weight · energy · D(out). The weights sum to 1, so an output transition costs one averaged
   energy — not rise + fall, which OpenSTA 2019 (and our first engine) summed: that was the 2×.
   An output the netlist leaves open counts too (OpenSTA has a pin per port): at no load, with
-  its function's activity (a flop's open QN toggles with IQN) — its duty also weighs the `when`s;
+  its function's activity (a flop's open QN toggles with IQN), or the VCD/SAIF annotation of
+  `inst/port` when the dump has one — its duty also weighs the `when`s;
 * leakage: Σ P(when_i) · P_i over `leakage_power` groups with a `when`, plus
   `cell_leakage_power` × (1 − Σ P(when_i) of the non-zero groups); else the unconditional group,
   else `cell_leakage_power`.
@@ -67,15 +68,22 @@ class PinActivity:
     annotated: np.ndarray | None = None  # per node: ORIGINS index of a vcd/saif/user annotation, 0 if none
     seq_duty: dict[str, np.ndarray] = field(default_factory=dict)  # register state (IQ...) -> duty per instance
     seq_density: dict[str, np.ndarray] = field(default_factory=dict)  # register state -> density (1/s)
+    # ports of leaf instances the netlist leaves unconnected (OpenSTA has a pin per port, and
+    # read_vcd/read_saif annotate them): (instance, port) -> (density, duty, origin), and how
+    # many such ports there are (annotated or not)
+    open_ports: dict[tuple[int, str], tuple[float, float, str]] = field(default_factory=dict)
+    n_open_ports: int = 0
 
     def annotation_counts(self) -> dict[str, int]:
         """`report_activity_annotation`: annotated pins by source, and the rest (every node is
         a leaf-instance pin or a top port, as OpenSTA counts)."""
         ann = self.annotated if self.annotated is not None else np.zeros(self.origin.size, dtype=np.int64)
         c = np.bincount(ann, minlength=len(ORIGINS))
+        for _d, _p, o in self.open_ports.values():
+            c[ORIGINS.index(o)] += 1
         out = {nm: int(c[ORIGINS.index(key)]) for nm, key in (("vcd", "vcd"), ("saif", "saif"), ("input", "user"))
                if c[ORIGINS.index(key)]}
-        out["unannotated"] = int(ann.size - sum(out.values()))
+        out["unannotated"] = int(ann.size + self.n_open_ports - sum(out.values()))
         return out
 
     def annotation_report(self) -> str:
@@ -531,7 +539,37 @@ def propagate_activity(design: FlatDesign, timing: TimingResult, libs: Sequence[
     already holds each instance's cell model."""
     mp = min_clock_period(timing) or 1e-9
     ann = annotate_by_name(design, annotated or {}, origin)
-    return sta_activity(design, timing, input_activity=(input_activity / mp, input_duty), annotated=ann)
+    a = sta_activity(design, timing, input_activity=(input_activity / mp, input_duty), annotated=ann)
+    a.open_ports, a.n_open_ports = _open_ports(design, timing.graph, annotated or {}, origin)
+    return a
+
+
+def _open_ports(design: FlatDesign, g: Any, activity: Mapping[str, tuple[float, float]], origin: str
+                ) -> tuple[dict[tuple[int, str], tuple[float, float, str]], int]:
+    """Annotations (`inst/port` names) of leaf-instance ports the netlist leaves unconnected,
+    and the number of such ports: OpenSTA's instances have a pin per Liberty port, so a VCD
+    of the cells' own scopes annotates, say, a flop's open QN (its internal power uses it)."""
+    n_inst = len(design.inst_names)
+    if n_inst == 0:
+        return {}, 0
+    n_ports = np.array([sum(pm.direction in ("input", "output", "inout") for pm in cm.pins.values())
+                        for cm in g.cells], dtype=np.int64)
+    connected = np.bincount(design.pin_inst, minlength=n_inst)
+    n_open = int(np.maximum(n_ports[g.inst_cell_idx] - connected, 0).sum())
+    if n_open == 0 or not activity:
+        return {}, n_open
+    inst_index = {nm: k for k, nm in enumerate(design.inst_names)}
+    names = design.node_names()
+    out: dict[tuple[int, str], tuple[float, float, str]] = {}
+    for nm, (d, p) in activity.items():
+        inst, _, port = nm.rpartition("/")
+        k = inst_index.get(inst)
+        if k is None or names.index_of(nm) is not None:
+            continue
+        pm = g.cells[int(g.inst_cell_idx[k])].pins.get(port)
+        if pm is not None and pm.direction in ("input", "output", "inout"):
+            out[(k, port)] = (float(d), float(p), origin)
+    return out, n_open
 
 
 # ---- power ----------------------------------------------------------------------------------
@@ -580,6 +618,14 @@ class _Probe:
             pp = np.stack([self.duty(nm) for nm in names], axis=1) if names else np.zeros((self.insts.size, 0))
             p, d = act.table_duty_density(act.truth_table(e, names), pp, dd)
             got = d, p
+        if self.a.open_ports and pm is not None:  # an open port a VCD/SAIF annotated
+            hit = [(j, self.a.open_ports.get((int(i), pin))) for j, i in enumerate(self.insts.tolist())]
+            hit = [(j, v) for j, v in hit if v is not None]
+            if hit:
+                d, p = got[0].copy(), got[1].copy()
+                for j, (dj, pj, _o) in hit:
+                    d[j], p[j] = dj, pj
+                got = d, p
         self._missing[pin] = got
         return got
 

@@ -259,6 +259,7 @@ def _library(path: Path, lib: dict) -> dict:
                            "rise_capacitance": float(_a(pg, "rise_capacitance", c / cu)) * cu,
                            "fall_capacitance": float(_a(pg, "fall_capacitance", c / cu)) * cu,
                            "function": _a(pg, "function"), "is_clock": _a(pg, "clock", "false") == "true",
+                           "three_state": _a(pg, "three_state"),  # high impedance while true (tristate output)
                            # integrated clock gate role (clock_gate_{clock,enable,test,out}_pin), None if none
                            "clock_gate": next((r for r in ("clock", "enable", "test", "out")
                                                if _a(pg, f"clock_gate_{r}_pin", "false") == "true"), None),
