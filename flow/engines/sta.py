@@ -32,9 +32,10 @@ Model (what OpenSTA does by default, minus what is listed under *Approximations*
 * Latches (a data pin with a setup check against the enable, a D->Q arc and an enable->Q launch
   arc), as OpenSTA 3.1's `Latches`: data arriving before the opening edge is checked against it,
   data arriving while the latch is transparent borrows (slack 0) up to the pulse width minus the
-  setup time, or the `set_max_time_borrow` limit instead (then violates), and continues from D through D->Q in the enable's launch group;
-  the hold check is at the closing edge; a path through a borrowing latch starts at its D, as
-  OpenSTA reports it (tests/signoff/test_latch_borrowing.py).
+  setup time, or the `set_max_time_borrow` limit instead (then violates), and continues from D
+  through D->Q in the enable's launch group (late arrivals only); the hold check is at the
+  closing edge; a path through a borrowing latch starts at its D, as OpenSTA reports it
+  (tests/signoff/test_latch_borrowing.py).
 * Slack per endpoint is the worst over transitions and launch groups; WNS = worst slack (may be
   positive, like OpenSTA `worst_slack`), TNS = sum of negative endpoint slacks.
 
@@ -60,10 +61,11 @@ text, `to_json()`; `timing_json({corner: result})` is the `timing` view.
 Approximations (documented, checked against OpenSTA 3.1 in tests/signoff): a port with
 `set_driving_cell` on an RC net is driven by the cell's arc into the lumped load (OpenSTA runs
 DMP there too), exponentials and float precision as OpenSTA's only to ~1e-6, no CRPR, no
-clock gating checks, no SI; `-through` exceptions are refused by the SDC reader (file:line), not ignored. With
-zero wire load, capacitance-only SPEF and ideal or propagated clocks the numbers equal OpenSTA's
-to the femtosecond (tests/signoff/test_sta_hand.py, test_sta_opensta.py); ORFS-style SDCs with
-virtual clocks and latencies and resistive SPEF are within 5 ps / 1 % TNS (test_sta_opensta3.py);
+clock gating checks, no SI; `-through` exceptions are refused by the SDC reader (file:line),
+not ignored. With zero wire load, capacitance-only SPEF and ideal or propagated clocks the
+numbers equal OpenSTA's to the femtosecond (tests/signoff/test_sta_hand.py,
+test_sta_opensta.py); ORFS-style SDCs with virtual clocks and latencies and resistive SPEF are
+within 5 ps / 1 % TNS (test_sta_opensta3.py);
 wire-load models as OpenSTA 3.1 applies them (test_wireload.py); DRV checks as
 `report_check_types` (test_drv_opensta.py, flow.engines.drv).
 
@@ -1189,7 +1191,7 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
                 seen_d.add(node)
                 per_group[cclk_i] = per_group.get(cclk_i, 0) + 1
                 lc, ledge = groups[gi]
-                lt_ = latch_at.get(node)
+                lt_ = latch_at.get(node) if node in latch_at and latch_at[node].d == node else None
                 bucket.append((float(sl[q]), dict(g=gi, a=int(chk_set[idx[q]]) * n_groups + gi, node=node, tr=dtr,
                                                   req=float(req[q]), carr=float(carr[q]),
                                                   edge=edge, chk=float(val[q]), unc=unc, lc=clocks[lc].name,
