@@ -33,7 +33,8 @@ Model (what OpenSTA does by default, minus what is listed under *Approximations*
   arc), as OpenSTA 3.1's `Latches`: data arriving before the opening edge is checked against it,
   data arriving while the latch is transparent borrows (slack 0) up to the pulse width minus the
   setup time, or the `set_max_time_borrow` limit instead (then violates), and continues from D
-  through D->Q in the enable's launch group (late arrivals only); the hold check is at the
+  through D->Q in the enable's launch group (late arrivals only; D->Q sets no slew at Q, as
+  OpenSTA's delay calculation); the hold check is at the
   closing edge; a path through a borrowing latch starts at its D, as OpenSTA reports it
   (tests/signoff/test_latch_borrowing.py).
 * Slack per endpoint is the worst over transitions and launch groups; WNS = worst slack (may be
@@ -871,6 +872,13 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     # an ideal clock has zero network delay but, as in OpenSTA, slews propagate through its
     # buffers and wires unless `set_clock_transition` fixes them
     ideal_slew = np.array([c.transition or 0.0 for c in clocks] or [0.0])
+    # every check as (data pin, clock pin, clock tr, rise table, fall table), and which are setup
+    ca = np.array([(c[0], c[1], c[3], c[4], c[5]) for c in g.checks], dtype=np.int64).reshape(-1, 5)
+    is_setup = np.array([c[2] == "setup" for c in g.checks], dtype=bool)
+    latches = _find_latches(g, ca[:, 0], is_setup)
+    latch_dq = np.zeros(g.src.size, dtype=bool)
+    for lt in latches:
+        latch_dq[lt.dq] = True
     # ---- pass 1: slews and edge delays, level by level
     n, _E = g.n, g.src.size
     slew_max = np.zeros((n, 2))
@@ -897,10 +905,19 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
     der = np.ones(max(n_inst, 1)) if derate is None else np.asarray(derate, dtype=float)
     ideal_slew_node = np.where(ideal_node, ideal_slew[np.maximum(clk_of_node, 0)], 0.0)
     ideal_src = np.ascontiguousarray(g.launch & ideal_node[g.src])
+    # latch D->Q arcs get a delay but set no slew at Q (nor wire delays after it), as OpenSTA's
+    # GraphDelayCalc: they are timed in a pass of their own on copies of the slews
+    dq_sel = latch_dq[order] if latches else None
+    dq_order = np.ascontiguousarray(order[dq_sel]) if dq_sel is not None else None
+    slew_order = np.ascontiguousarray(order[~dq_sel]) if dq_sel is not None else order
     if g.rc is None:
-        kern.slew_pass(order, g.src, g.srctr, g.dst, g.dsttr, g.is_cell, g.dtab, g.stab, g.inst, der, g.load,
+        kern.slew_pass(slew_order, g.src, g.srctr, g.dst, g.dsttr, g.is_cell, g.dtab, g.stab, g.inst, der, g.load,
                        slew_max, slew_min, dmax, dmin, ideal_src, ideal_slew_node, bank.ax1, bank.ax2, bank.vals,
                        bank.n1, bank.n2, bank.c1, bank.c2)
+        if dq_order is not None and dq_order.size:
+            kern.slew_pass(dq_order, g.src, g.srctr, g.dst, g.dsttr, g.is_cell, g.dtab, g.stab, g.inst, der, g.load,
+                           slew_max.copy(), slew_min.copy(), dmax, dmin, ideal_src, ideal_slew_node, bank.ax1,
+                           bank.ax2, bank.vals, bank.n1, bank.n2, bank.c1, bank.c2)
     else:  # RC nets: OpenSTA's DMP effective capacitance and per-load wire delays and slews
         rc_of_node, rc_pi, rc_wstart, rc_wedges, rc_dspf, elmore, extra = g.rc
         dmax[rc_wedges] = np.nan
@@ -908,10 +925,18 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
         wsl_max = np.full(g.src.size, np.nan)
         wsl_min = np.full(g.src.size, np.nan)
         thr, thr_der = _thresholds(lib_list)
-        rck.slew_pass_rc(order, g.src, g.srctr, g.dst, g.dsttr, g.is_cell, g.dtab, g.stab, g.inst, der, g.load,
+        rck.slew_pass_rc(slew_order, g.src, g.srctr, g.dst, g.dsttr, g.is_cell, g.dtab, g.stab, g.inst, der, g.load,
                          slew_max, slew_min, dmax, dmin, ideal_src, ideal_slew_node, bank.ax1, bank.ax2,
                          bank.vals, bank.n1, bank.n2, bank.c1, bank.c2, rc_of_node, rc_pi, rc_wstart, rc_wedges,
                          rc_dspf, elmore, extra, wsl_max, wsl_min, ic, thr, thr_der)
+        if dq_order is not None and dq_order.size:
+            dmx_, dmn_ = dmax.copy(), dmin.copy()
+            rck.slew_pass_rc(dq_order, g.src, g.srctr, g.dst, g.dsttr, g.is_cell, g.dtab, g.stab, g.inst, der,
+                             g.load, slew_max.copy(), slew_min.copy(), dmx_, dmn_, ideal_src, ideal_slew_node,
+                             bank.ax1, bank.ax2, bank.vals, bank.n1, bank.n2, bank.c1, bank.c2, rc_of_node, rc_pi,
+                             rc_wstart, rc_wedges, rc_dspf, elmore, extra, wsl_max.copy(), wsl_min.copy(), ic, thr,
+                             thr_der)
+            dmax[dq_order], dmin[dq_order] = dmx_[dq_order], dmn_[dq_order]
         unset = np.isnan(dmax)  # wire edges never reached (untimed drivers): the Elmore delay
         dmax[unset] = (elmore + extra)[unset]
         dmin[np.isnan(dmin)] = (elmore + extra)[np.isnan(dmin)]
@@ -950,13 +975,6 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
         mask = g.launch & (np.isin(g.src, ck_pins) | np.isin(g.inst, insts))
         return nodes, mask
 
-    # every check as (data pin, clock pin, clock tr, rise table, fall table), and which are setup
-    ca = np.array([(c[0], c[1], c[3], c[4], c[5]) for c in g.checks], dtype=np.int64).reshape(-1, 5)
-    is_setup = np.array([c[2] == "setup" for c in g.checks], dtype=bool)
-    latches = _find_latches(g, ca[:, 0], is_setup)
-    latch_dq = np.zeros(g.src.size, dtype=bool)
-    for lt in latches:
-        latch_dq[lt.dq] = True
     latch_at = {lt.d: lt for lt in latches}
     latch_at.update((lt.g, lt) for lt in latches)  # D and enable pins (report descriptions)
 

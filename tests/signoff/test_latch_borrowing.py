@@ -199,3 +199,46 @@ def test_latch_path_reports_match_opensta(tmp_path, sky130hd, case, propagated):
         through_d += "time given to startpoint" in text.split("data arrival time")[0]
     assert through_d >= 2 and sum("Time Borrowing Information" in x for x in theirs) == 3
     assert any("user max time borrow" in x for x in theirs) == bool(lines)
+
+
+def _negative_chain() -> str:
+    """r1 -> 3 buffers -> negative latch l1 (dlxtn, open while clk is low) -> l2 (same) -> r3,
+    and l1 -> buffer -> r2: l2's D is l1's Q."""
+    return "\n".join([
+        "module top(clk, a, y1, y2);", "  input clk, a;", "  output y1, y2;", "  wire q1, c1, c2, c3, ql1, ql2, d2;",
+        f"  {_P}dfxtp_1 r1 (.CLK(clk), .D(a), .Q(q1));", f"  {_P}buf_1 b0 (.A(q1), .X(c1));",
+        f"  {_P}buf_1 b1 (.A(c1), .X(c2));", f"  {_P}buf_1 b2 (.A(c2), .X(c3));",
+        f"  {_P}dlxtn_1 l1 (.D(c3), .GATE_N(clk), .Q(ql1));", f"  {_P}buf_1 u1 (.A(ql1), .X(d2));",
+        f"  {_P}dfxtp_1 r2 (.CLK(clk), .D(d2), .Q(y1));", f"  {_P}dlxtn_1 l2 (.D(ql1), .GATE_N(clk), .Q(ql2));",
+        f"  {_P}dfxtp_1 r3 (.CLK(clk), .D(ql2), .Q(y2));", "endmodule", ""])
+
+
+@pytest.mark.parametrize("propagated", [False, True])
+def test_negative_latch_chain_matches_opensta(tmp_path, sky130hd, propagated):
+    """Negative-level latches in series: the slew at a latch's Q is its enable arc's alone (sta
+    3.1's GraphDelayCalc sets none from D->Q, which only gets a delay); with the D->Q slew merged
+    the hold check at l2/D, looked up at l1/Q's early slew, was 10 ps off. Every endpoint's
+    slacks and the report text of the paths through the latches."""
+    from flow.engines.sta_report import format_path
+
+    lib = _lib(sky130hd, "tt_025C_1v80", tmp_path)
+    (tmp_path / "top.v").write_text(_negative_chain())
+    (tmp_path / "top.sdc").write_text("create_clock [get_ports clk] -name clk -period 1.0\n"
+                                      "set_clock_uncertainty 0.05 [all_clocks]\n"
+                                      "set_input_delay 0.1 -clock clk [get_ports a]\n"
+                                      + ("set_propagated_clock [all_clocks]\n" if propagated else ""))
+    wanted = [("max", "l2/D"), ("max", "r2/D"), ("max", "r3/D"), ("min", "l2/D"), ("min", "r3/D")]
+    t, ref = _both(tmp_path, lib, "".join(f"report_checks -path_delay {k} -to {ep} -fields {{slew cap fanout}}\n"
+                                          for k, ep in wanted))
+    ours = {"max": dict(zip(t.endpoint_names, t.setup_slack.tolist(), strict=True)),
+            "min": dict(zip(t.endpoint_names, t.hold_slack.tolist(), strict=True))}
+    for kind in ("max", "min"):
+        theirs = _end_table(ref.stdout, kind)
+        assert set(theirs) == {"r1/D", "r2/D", "r3/D", "l1/D", "l2/D"}
+        for ep, slack in theirs.items():
+            assert ours[kind][ep] == pytest.approx(slack * 1e-9, abs=1e-12), (kind, ep, ours[kind][ep], slack)
+    texts = ["Startpoint: " + b.rstrip("\n") for b in ref.stdout.split("Startpoint: ")[1:]]
+    assert len(texts) == len(wanted) and "negative level-sensitive latch" in texts[0]
+    for (kind, ep), text in zip(wanted, texts, strict=True):
+        path = next(p for p in (t.setup_paths if kind == "max" else t.hold_paths) if p.endpoint == ep)
+        assert format_path(t, path).rstrip("\n").splitlines() == text.splitlines(), (kind, ep)
