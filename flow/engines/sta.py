@@ -34,9 +34,8 @@ Model (what OpenSTA does by default, minus what is listed under *Approximations*
   data arriving while the latch is transparent borrows (slack 0) up to the pulse width minus the
   setup time, or the `set_max_time_borrow` limit instead (then violates), and continues from D
   through D->Q in the enable's launch group (late arrivals only; D->Q sets no slew at Q, as
-  OpenSTA's delay calculation); the hold check is at the
-  closing edge; a path through a borrowing latch starts at its D, as OpenSTA reports it
-  (tests/signoff/test_latch_borrowing.py).
+  OpenSTA's delay calculation); the hold check is at the closing edge; a path through a
+  borrowing latch starts at its D, as OpenSTA reports it (tests/signoff/test_latch_borrowing.py).
 * Slack per endpoint is the worst over transitions and launch groups; WNS = worst slack (may be
   positive, like OpenSTA `worst_slack`), TNS = sum of negative endpoint slacks.
 

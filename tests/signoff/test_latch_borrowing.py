@@ -242,3 +242,36 @@ def test_negative_latch_chain_matches_opensta(tmp_path, sky130hd, propagated):
     for (kind, ep), text in zip(wanted, texts, strict=True):
         path = next(p for p in (t.setup_paths if kind == "max" else t.hold_paths) if p.endpoint == ep)
         assert format_path(t, path).rstrip("\n").splitlines() == text.splitlines(), (kind, ep)
+
+
+@pytest.mark.parametrize("period", [1.0, 1.6])
+def test_latch_slacks_on_rc_nets_match_opensta(tmp_path, sky130hd, period):
+    """The latch netlist with a resistive SPEF on every net (DMP delays): the separate pass that
+    times latch D->Q arcs on Q's RC net must leave Q's slew and wire delays to the enable arc
+    (sta 3.1)."""
+    from flow.engines.parasitics import Parasitics
+    from flow.formats.spef import read_spef
+    from tests.signoff.test_sta_opensta import make_spef
+
+    lib = _lib(sky130hd, "tt_025C_1v80", tmp_path)
+    (tmp_path / "top.v").write_text(_netlist())
+    (tmp_path / "top.sdc").write_text(f"create_clock [get_ports clk] -name clk -period {period}\n"
+                                      "set_clock_uncertainty 0.05 [all_clocks]\n"
+                                      "set_input_delay 0.1 -clock clk [get_ports a]\nset_propagated_clock [all_clocks]\n")
+    design = sta.load_design([tmp_path / "top.v"], "top")
+    make_spef(design, tmp_path / "top.spef", r_scale=10.0)
+    library = sta.load_liberty(lib)
+    t = sta.analyze(design, library, sta.load_constraints(tmp_path / "top.sdc", design, library),
+                    parasitics=Parasitics.from_spef(read_spef(tmp_path / "top.spef"), design))
+    ref = run_sta(f"read_liberty {lib}\nread_verilog {tmp_path / 'top.v'}\nlink_design top\n"
+                  f"read_sdc {tmp_path / 'top.sdc'}\nread_spef {tmp_path / 'top.spef'}\n"
+                  "report_checks -path_delay max -group_path_count 20 -format end -digits 6\n"
+                  "report_checks -path_delay min -group_path_count 20 -format end -digits 6\n", tmp_path)
+    ours = {"max": dict(zip(t.endpoint_names, t.setup_slack.tolist(), strict=True)),
+            "min": dict(zip(t.endpoint_names, t.hold_slack.tolist(), strict=True))}
+    for kind in ("max", "min"):
+        theirs = _end_table(ref.stdout, kind)
+        assert len(theirs) == 7
+        for ep, slack in theirs.items():
+            assert ours[kind][ep] == pytest.approx(slack * 1e-9, abs=1e-12), (kind, ep, ours[kind][ep], slack)
+    assert min(ours["max"][f"{x}/D"] for x in ("l1", "l2", "l3")) <= 1e-12  # a latch borrows or violates
