@@ -163,7 +163,9 @@ def test_max_time_borrow_objects(tmp_path):
 
 
 REPORTS = {"borrow-1.0": (1.0, ""), "violate-1.6": (1.6, ""), "open-4.0": (4.0, ""),
-           "user-limit": (1.0, "set_max_time_borrow 0.02 [get_pins l1/D]\nset_max_time_borrow 0.15 [get_clocks clk]")}
+           "user-limit": (1.0, "set_max_time_borrow 0.02 [get_pins l1/D]\nset_max_time_borrow 0.15 [get_clocks clk]"),
+           # borrow 0.04 < the 0.05 uncertainty: the D path is reported "time borrowed from startpoint"
+           "given-negative": (1.0, "set_max_time_borrow 0.04 [get_pins l1/D]")}
 
 
 @pytest.mark.parametrize("propagated", [False, True])
@@ -197,8 +199,10 @@ def test_latch_path_reports_match_opensta(tmp_path, sky130hd, case, propagated):
         path = next(p for p in (t.setup_paths if kind == "max" else t.hold_paths) if p.endpoint == ep)
         assert format_path(t, path).rstrip("\n").splitlines() == text.splitlines(), (kind, ep)
         through_d += "time given to startpoint" in text.split("data arrival time")[0]
+        through_d += "time borrowed from startpoint" in text.split("data arrival time")[0]
     assert through_d >= 2 and sum("Time Borrowing Information" in x for x in theirs) == 3
     assert any("user max time borrow" in x for x in theirs) == bool(lines)
+    assert any("time borrowed from startpoint" in x for x in theirs) == (case == "given-negative")
 
 
 def _negative_chain() -> str:
