@@ -1,7 +1,10 @@
 """`report_checks` text in OpenSTA 3.1's layout (`-fields {slew cap fanout}`, `-digits N`): the
 paths of a `TimingResult` with OpenSTA's start/end descriptions, driver pins only (as OpenSTA
-prints them without `-fields input_pins`), clock lines, external delays, library check and slack.
-Times in the library's time unit (ns), capacitance in its capacitance unit."""
+prints them without `-fields input_pins`), clock lines (`clk'` where a register or latch pin
+sees the clock inverted), external delays, library check and slack; a path through a
+borrowing latch from its D after the time given to the startpoint, and a latch setup path with
+its Time Borrowing Information (tests/signoff/test_latch_borrowing.py). Times in the library's
+time unit (ns), capacitance in its capacitance unit."""
 
 from __future__ import annotations
 
