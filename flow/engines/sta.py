@@ -894,10 +894,24 @@ def analyze(design: FlatDesign, libs: Any, constraints: TimingConstraints, *,
         wsl_max = np.full(g.src.size, np.nan)
         wsl_min = np.full(g.src.size, np.nan)
         thr, thr_der = _thresholds(lib_list)
-        rck.slew_pass_rc(order, g.src, g.srctr, g.dst, g.dsttr, g.is_cell, g.dtab, g.stab, g.inst, der, g.load,
-                         slew_max, slew_min, dmax, dmin, ideal_src, ideal_slew_node, bank.ax1, bank.ax2,
-                         bank.vals, bank.n1, bank.n2, bank.c1, bank.c2, rc_of_node, rc_pi, rc_wstart, rc_wedges,
-                         rc_dspf, elmore, extra, wsl_max, wsl_min, ic, thr, thr_der)
+        # the pass runs on the edges renumbered in the order it visits them (the untimed
+        # level-0 edges after them): each per-edge array is then read front to back, not at
+        # random (~20 % of the pass at 970k edges); the results are mapped back, unchanged
+        perm = np.concatenate([order, eorder[:first_timed]])  # new edge -> old edge
+        new_of = np.empty(perm.size, dtype=np.int64)
+        new_of[perm] = np.arange(perm.size, dtype=np.int64)
+
+        def pe(x: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(x[perm])
+
+        dmax_p, dmin_p, wsl_max, wsl_min = pe(dmax), pe(dmin), pe(wsl_max), pe(wsl_min)
+        rck.slew_pass_rc(np.arange(order.size, dtype=np.int64), pe(g.src), pe(g.srctr), pe(g.dst), pe(g.dsttr),
+                         pe(g.is_cell), pe(g.dtab), pe(g.stab), pe(g.inst), der, g.load,
+                         slew_max, slew_min, dmax_p, dmin_p, pe(ideal_src), ideal_slew_node, bank.ax1, bank.ax2,
+                         bank.vals, bank.n1, bank.n2, bank.c1, bank.c2, rc_of_node, rc_pi, rc_wstart,
+                         np.ascontiguousarray(new_of[rc_wedges]), rc_dspf, pe(elmore), pe(extra), wsl_max, wsl_min,
+                         ic, thr, thr_der)
+        dmax[perm], dmin[perm] = dmax_p, dmin_p
         unset = np.isnan(dmax)  # wire edges never reached (untimed drivers): the Elmore delay
         dmax[unset] = (elmore + extra)[unset]
         dmin[np.isnan(dmin)] = (elmore + extra)[np.isnan(dmin)]
