@@ -473,8 +473,7 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
     if par is not None and par.trees:
         # all drivers at once in a compiled kernel over the trees as flat arrays; RC ids in
         # the order the drivers first appear among the edges
-        slot_net, node_start, node_gid, node_cap, res_start, res_a, res_b, res_r = par.rc_arrays(
-            dict(zip(names, range(len(names)), strict=True)))
+        slot_net, node_start, node_gid, node_cap, res_start, res_a, res_b, res_r = _rc_arrays(par, design, names)
         slot_of_net = np.full(n_nets, -1, dtype=np.int64)
         slot_of_net[slot_net] = np.arange(slot_net.size)
         sel = np.flatnonzero(slot_of_net[node_net[e_src_a]] >= 0)
@@ -654,6 +653,18 @@ def _build_graph(design: FlatDesign, libs: Sequence[Any], inst_corner: np.ndarra
     return _Graph(n, names, node_inst, node_net, g_src, cat(srctr), g_dst, cat(dsttr), cat(is_cell),
                   cat(dtab), cat(stab), cat(einst), cat(wire), cat(launch), checks, load, level, cells,
                   inst_cell_idx, warnings, (name_ids, n_names, skeys, korder), pin_table, pin_dir, limits, rc)
+
+
+def _rc_arrays(par: Parasitics, design: FlatDesign, names: Sequence[str]) -> tuple[np.ndarray, ...]:
+    """`par.rc_arrays` over the design's node names, kept on `par` for the design: they depend
+    on the netlist and the trees only, so the other corners of a sign-off reuse them (the name
+    index and the flat trees cost ~1 s per corner at 100k instances). Read-only downstream."""
+    memo = par.__dict__.setdefault("_rc_arrays_memo", {})
+    size = (len(design.pin_name), len(design.port_names), len(par.trees))  # guards an edited netlist
+    got = memo.get(id(design))
+    if got is None or got[0] is not design or got[1] != size:
+        got = memo[id(design)] = (design, size, par.rc_arrays(dict(zip(names, range(len(names)), strict=True))))
+    return got[2]
 
 
 def _unique_small(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
