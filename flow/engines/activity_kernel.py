@@ -11,6 +11,11 @@ keep their clock's activity until the propagation reaches them; a pin whose acti
 by more than the tolerance (or whose origin changed) queues its fanout; registers whose input
 pins changed get their state from the next-state function after the pass
 (`seedRegOutputActivities`), and their outputs re-seed the next pass. `power.sta_activity` builds the flat tables this kernel reads.
+
+Nodes come numbered in level order (level 0 first, pins on combinational loops, level -1,
+last): a pass then reads each level's pins as one contiguous range of every per-node array.
+With the netlist's own numbering each pin visited was a cache miss in each of those arrays,
+and the 51 passes over a 106k-instance mac_array (324k pins) took 13 s; level-ordered, 2.3 s.
 """
 
 from __future__ import annotations
@@ -80,15 +85,14 @@ def _store(v, d, p, o, dens, dut, origin, max_dens, tolerance):  # pragma: no co
 
 
 @njit(cache=True, inline="always")
-def _push(v, queued, level, head, nxt):  # pragma: no cover - compiled
-    """Queue pin v on its level's work list (a pin already queued stays where it is)."""
+def _push(v, queued, level, qn):  # pragma: no cover - compiled
+    """Queue pin v for its level (a pin already queued stays queued); qn counts per level."""
     if queued[v]:
         return
     queued[v] = True
     lv = level[v]
     if lv >= 0:  # pins on combinational loops (level -1) are never evaluated
-        nxt[v] = head[lv]
-        head[lv] = v
+        qn[lv] += 1
 
 
 @njit(cache=True, nogil=True)
@@ -104,18 +108,26 @@ def propagate(level, drv_of, clk, clk_dens, clk_duty, user, u_dens, u_duty, ann_
     independent inputs, as OpenSTA), 0 otherwise; loads are the nodes with drv_of >= 0.
     cg_out per instance: its clock gate output node (-1: not a clock gate), queued when one of
     the instance's input pins changes (the gate latches its enable: no EN->GCK arc). `queued`:
-    the pins queued at the start. `w`: scratch of 2^(largest arity) floats. Each level keeps a
-    work list of its queued pins, so a pass costs what it re-evaluates, not the size of the
-    design; a pin queued on a level the pass has left waits for the next pass. Clock pins are
-    evaluated like any other pin once queued (they keep their clock's activity until then)."""
+    the pins queued at the start. `w`: scratch of 2^(largest arity) floats. `level` must be
+    sorted (levels >= 0 ascending, then -1): a level is a range of nodes, and a pass visits the
+    queued pins of each level with any (a count per level), in node order; a pin queued on a
+    level the pass has left waits for the next pass. The order of the pins within a level does
+    not change any value: a pin reads only pins of lower levels (loads first, then the cell
+    outputs from values read before any of them is stored). Clock pins are evaluated like any
+    other pin once queued (they keep their clock's activity until then)."""
     n = dens.size
     n_inst = is_seq_inst.size
-    head = np.full(n_lev, -1, dtype=np.int64)
-    nxt = np.full(n, -1, dtype=np.int64)
+    # nodes are numbered in level order: level L is the range lstart[L]:lstart[L + 1]
+    lstart = np.zeros(n_lev + 1, dtype=np.int64)
+    qn = np.zeros(n_lev, dtype=np.int64)
     for v in range(n):
-        if queued[v] and level[v] >= 0:
-            nxt[v] = head[level[v]]
-            head[level[v]] = v
+        lv = level[v]
+        if lv >= 0:
+            lstart[lv + 1] += 1
+            if queued[v]:
+                qn[lv] += 1
+    for L in range(n_lev):
+        lstart[L + 1] += lstart[L]
     reg_changed = np.zeros(n_inst, dtype=np.bool_)
     buf = np.empty(n, dtype=np.int64)
     changed = np.empty(n, dtype=np.int64)
@@ -128,15 +140,14 @@ def propagate(level, drv_of, clk, clk_dens, clk_duty, user, u_dens, u_duty, ann_
         passes += 1
         any_reg = False
         for L in range(n_lev):
-            if head[L] < 0:
+            if qn[L] == 0:
                 continue
+            qn[L] = 0
             m = 0
-            v = head[L]
-            head[L] = -1
-            while v >= 0:
-                buf[m] = v
-                m += 1
-                v = nxt[v]
+            for v in range(lstart[L], lstart[L + 1]):
+                if queued[v]:
+                    buf[m] = v
+                    m += 1
             nch = 0
             # loads: their driver's activity
             for k in range(m):
@@ -204,14 +215,14 @@ def propagate(level, drv_of, clk, clk_dens, clk_duty, user, u_dens, u_duty, ann_
             for c in range(nch):
                 v = changed[c]
                 for e in range(estart[v], estart[v + 1]):
-                    _push(e_dst[e], queued, level, head, nxt)
+                    _push(e_dst[e], queued, level, qn)
                 if load_pin[v]:
                     i = node_inst[v]
                     if is_seq_inst[i]:
                         reg_changed[i] = True
                         any_reg = True
                     if cg_out[i] >= 0:
-                        _push(cg_out[i], queued, level, head, nxt)
+                        _push(cg_out[i], queued, level, qn)
                         any_reg = True  # its level may be behind this one: another pass
         if not any_reg or pss == max_passes:
             break
@@ -234,5 +245,5 @@ def propagate(level, drv_of, clk, clk_dens, clk_duty, user, u_dens, u_duty, ann_
                 seq_duty[st, i] = p_in if j == sd_nm_off[sd] else 1.0 - p_in
                 seq_known[st, i] = True
             for j in range(ro_start[i], ro_start[i + 1]):
-                _push(ro_nodes[j], queued, level, head, nxt)
+                _push(ro_nodes[j], queued, level, qn)
     return passes

@@ -455,15 +455,46 @@ def sta_activity(design: FlatDesign, timing: TimingResult, *,
 
     queued = np.zeros(n, dtype=bool)
     queued[e_dst[_fanout(estart, e_dst, np.flatnonzero(roots))]] = True
+    # The kernel runs on nodes renumbered in level order (pins of one level adjacent, loop pins
+    # last; see activity_kernel): each pass walks the design level by level, and with the
+    # netlist's numbering every pin it touched was a cache miss in each of the two dozen
+    # per-node arrays. Values do not depend on the numbering: a pin reads only pins of lower
+    # levels, and the order of the pins of one level is not observable.
+    node_inst = np.asarray(g.node_inst, dtype=np.int64)
+    perm = np.argsort(np.where(level >= 0, level, n_lev), kind="stable")  # new -> old
+    new_of = np.empty(n, dtype=np.int64)
+    new_of[perm] = np.arange(n, dtype=np.int64)
+
+    def ren(x: np.ndarray) -> np.ndarray:
+        """Node-valued array (-1: none) in the new numbering."""
+        x = np.asarray(x, dtype=np.int64)
+        return np.ascontiguousarray(np.where(x >= 0, new_of[np.maximum(x, 0)], x))
+
+    def by_new(x: np.ndarray) -> np.ndarray:
+        """Node-indexed array in the new order."""
+        return np.ascontiguousarray(x[perm])
+
+    pos_e = _fanout(estart, e_dst, perm)  # edges of the new nodes, in new node order
+    estart_new = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum((estart[1:] - estart[:-1])[perm], out=estart_new[1:])
+    # function inputs laid out in the new node order too (fin_off: where each node's k inputs start)
+    fin_all = i64(fins)
+    k_new = np.where(by_new(kind) == 1, np.asarray(g_k, dtype=np.int64)[by_new(fgrp)] if g_k else 0, 0)
+    fin_off_new = np.cumsum(k_new) - k_new
+    fin_pos = np.repeat(fin_off[perm], k_new) + (np.arange(int(k_new.sum())) - np.repeat(fin_off_new, k_new))
+    dens_p, dut_p, origin_p = by_new(dens), by_new(dut), by_new(origin)
     activity_kernel.propagate(
-        level, drv_of, np.ascontiguousarray(clk), clk_dens, clk_duty, user, u_dens, u_duty,
-        ann_origin, kind, fgrp, fin_off, i64(fins), i64([g_k]), i64([g_tab]), i64([g_dif]), f64(tabs), f64(difs),
-        rs_state, rs_inst, estart, e_dst, max_dens, load_pin, np.asarray(g.node_inst, dtype=np.int64), is_seq_inst,
-        sc_of_inst, i64([sd_k]), i64([sd_tab]), i64([sd_dif]), i64([sd_nm_off]), i64([sd_nm]), rin_off, i64(rins),
-        rck, ro_start, np.ascontiguousarray(ro_n[ro_order], dtype=np.int64), cg_en, cg_ck, cg_out,
+        by_new(level), ren(by_new(drv_of)), by_new(np.asarray(clk)), by_new(clk_dens), by_new(clk_duty),
+        by_new(user), by_new(u_dens), by_new(u_duty), by_new(ann_origin), by_new(kind), by_new(fgrp),
+        np.ascontiguousarray(fin_off_new), ren(fin_all[fin_pos]), i64([g_k]), i64([g_tab]), i64([g_dif]), f64(tabs), f64(difs),
+        by_new(rs_state), by_new(rs_inst), estart_new, ren(e_dst[pos_e]), by_new(max_dens), by_new(load_pin),
+        by_new(node_inst), is_seq_inst,
+        sc_of_inst, i64([sd_k]), i64([sd_tab]), i64([sd_dif]), i64([sd_nm_off]), i64([sd_nm]), rin_off, ren(i64(rins)),
+        ren(rck), ro_start, ren(ro_n[ro_order]), ren(by_new(cg_en)), ren(by_new(cg_ck)), ren(cg_out),
         seq_dens2, seq_duty2, seq_known,
-        dens, dut, origin, queued, n_lev, ORIGINS.index("propagated"), ORIGINS.index("none"), max_passes,
-        float(tolerance), np.empty(1 << max_k))
+        dens_p, dut_p, origin_p, by_new(queued), n_lev, ORIGINS.index("propagated"), ORIGINS.index("none"),
+        max_passes, float(tolerance), np.empty(1 << max_k))
+    dens[perm], dut[perm], origin[perm] = dens_p, dut_p, origin_p
     for nm, k in state_id.items():
         seq_dens[nm][:] = seq_dens2[k]
         seq_duty[nm][:] = seq_duty2[k]

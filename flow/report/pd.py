@@ -111,27 +111,28 @@ def layout_axes(def_path: Path, platform: Any, islands: dict[str, str] | None = 
     fig, ax = figures.plt.subplots(figsize=(7.0, 7.0 * (y1 - y0) / max(x1 - x0, 1e-9) + 0.6))
     island_keys = sorted(set(islands.values())) if islands else []
     cmap = figures.plt.get_cmap("tab20")
-    boxes_um, colors = [], []
     tap = str(platform.cells.get("tapcell", ""))
-    kinds = {"cell": 0, "tap": 0, "buffer": 0}
-    for name, macro, cx, cy, w, h in d.cells:
-        boxes_um.append((cx * 1e6, cy * 1e6, w * 1e6, h * 1e6))
-        if macro == tap:
-            colors.append((0.35, 0.35, 0.35, 1.0))
-            kinds["tap"] += 1
-        elif islands and name in islands:
-            colors.append(cmap(island_keys.index(islands[name]) % 20))
-            kinds["cell"] += 1
-        elif _INSERTED.search(name):
-            colors.append((0.85, 0.33, 0.1, 1.0))
-            kinds["buffer"] += 1
-        else:
-            colors.append((0.45, 0.6, 0.8, 1.0))
-            kinds["cell"] += 1
+    # colours per cell, a whole class at a time: taps, then island members, then inserted
+    # buffers (by name), then the rest
+    names = [c[0] for c in d.cells]
+    boxes_um = np.array([c[2:6] for c in d.cells], dtype=float).reshape(-1, 4) * 1e6
+    is_tap = np.array([c[1] == tap for c in d.cells], dtype=bool)
+    colors = np.tile(np.array([0.45, 0.6, 0.8, 1.0]), (len(names), 1))
+    in_island = np.zeros(len(names), dtype=bool)
+    if islands:
+        slot = {k: cmap(j % 20) for j, k in enumerate(island_keys)}
+        for i, name in enumerate(names):
+            if not is_tap[i] and name in islands:
+                in_island[i] = True
+                colors[i] = slot[islands[name]]
+    rest = ~is_tap & ~in_island
+    buffer = rest & np.array([bool(_INSERTED.search(nm)) for nm in names], dtype=bool)
+    colors[is_tap] = (0.35, 0.35, 0.35, 1.0)
+    colors[buffer] = (0.85, 0.33, 0.1, 1.0)
+    kinds = {"cell": int(np.sum(~is_tap & ~buffer)), "tap": int(np.sum(is_tap)), "buffer": int(np.sum(buffer))}
     # one polygon collection (a Rectangle artist per cell cost ~1 min at 100k cells), an image above
     # figures.RASTER_CELLS; cell edges only where they can be seen
-    figures.draw_cells(ax, np.asarray(boxes_um, dtype=float).reshape(-1, 4), np.asarray(colors, dtype=float).reshape(-1, 4),
-                       (x0, y0, x1, y1), edges=True)
+    figures.draw_cells(ax, boxes_um, colors, (x0, y0, x1, y1), edges=True)
     for name, boxes, _ in d.regions:
         for bx in boxes:
             ax.add_patch(Rectangle((bx[0] * 1e6, bx[1] * 1e6), (bx[2] - bx[0]) * 1e6, (bx[3] - bx[1]) * 1e6,
@@ -228,44 +229,40 @@ def connectivity_from_netlist(verilog: Path, placement: Path) -> tuple[dict, dic
     for k, port in enumerate(d.port_names):
         nets.setdefault(d.net_names[d.port_net[k]], []).append(("PIN", port))
     macro = dict(zip(d.inst_names, d.inst_cell, strict=True))
-    pos: dict[str, tuple[float, float]] = {}
-    with np.load(placement) as fp:
-        x, y, w, h = (np.asarray(fp[k], dtype=float) * 1e6 for k in ("x", "y", "w", "h"))
-        for i, n in enumerate(fp["inst_names"].tolist()):
-            pos[str(n)] = (x[i] + w[i] / 2, y[i] + h[i] / 2)
-        if "pin_names" in fp.files:
-            for k, port in enumerate(fp["pin_names"].tolist()):
-                pos["PIN:" + str(port)] = (float(fp["pin_x"][k]) * 1e6, float(fp["pin_y"][k]) * 1e6)
-        die = tuple(float(v) * 1e6 for v in fp["die"])
-    pos["__die__"] = die  # type: ignore[assignment]
-    return nets, macro, pos
+    return nets, macro, _positions(placement)
+
+
+def _pin_roles(cells: dict[str, Any]) -> tuple[Any, Any]:
+    """(is_sink, direction) of a (cell, pin): a register clock pin (Liberty `clocked_on` or
+    `clock: true`), and the pin's Liberty direction (None when unknown)."""
+    def pin_info(cell: str, pin: str) -> dict[str, Any]:
+        return cells.get(cell, {}).get("pins", {}).get(pin, {})
+
+    @functools.cache
+    def is_sink(cell: str, pin: str) -> bool:
+        ff = cells.get(cell, {}).get("ff") or {}
+        clocked = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", str(ff.get("clocked_on") or ""))
+        return pin in clocked or bool(pin_info(cell, pin).get("is_clock"))
+
+    @functools.cache
+    def direction(cell: str, pin: str) -> str | None:
+        return pin_info(cell, pin).get("direction")
+
+    return is_sink, direction
 
 
 def clock_tree(nets: dict[str, list[tuple[str, str]]], macro: dict[str, str], liberty: dict[str, Any]) -> dict[str, Any] | None:
     """The clock nets: those reaching a register clock pin, and upstream through the buffers
-    and inverters that drive them; each net's driver and level (0 at the root)."""
+    and inverters that drive them; each net's driver and level (0 at the root).
+    (`clock_tree_of_netlist` finds the same tree from a netlist file without these dicts.)"""
     cells = liberty.get("cells", {})
-
-    def pin_info(inst: str, pin: str) -> dict[str, Any]:
-        return cells.get(macro.get(inst, ""), {}).get("pins", {}).get(pin, {})
-
-    sink_pins: dict[tuple[str, str], bool] = {}  # per (cell, pin): asked for every pin of every net
+    sink_of, direction_of = _pin_roles(cells)
 
     def is_sink(inst: str, pin: str) -> bool:
-        key = (macro.get(inst, ""), pin)
-        if key not in sink_pins:
-            ff = cells.get(key[0], {}).get("ff") or {}
-            clocked = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", str(ff.get("clocked_on") or ""))
-            sink_pins[key] = pin in clocked or bool(pin_info(inst, pin).get("is_clock"))
-        return sink_pins[key]
-
-    directions: dict[tuple[str, str], str | None] = {}
+        return sink_of(macro.get(inst, ""), pin)
 
     def direction(inst: str, pin: str) -> str | None:
-        key = (macro.get(inst, ""), pin)
-        if key not in directions:
-            directions[key] = pin_info(inst, pin).get("direction")
-        return directions[key]
+        return direction_of(macro.get(inst, ""), pin)
 
     driver_of: dict[str, tuple[str, str]] = {}
     for name, conns in nets.items():
@@ -279,12 +276,22 @@ def clock_tree(nets: dict[str, list[tuple[str, str]]], macro: dict[str, str], li
             if inst != "PIN" and direction(inst, pin) == "input":
                 by_inst_inputs.setdefault(inst, []).append(name)
     clock_nets = {n for n, conns in nets.items() if any(i != "PIN" and is_sink(i, p) for i, p in conns)}
+    return _clock_closure(clock_nets, nets.__getitem__, driver_of.get, lambda i: by_inst_inputs.get(i, []),
+                          lambda i: bool(cells.get(macro.get(i, ""), {}).get("ff")), is_sink)
+
+
+def _clock_closure(clock_nets: set[str], conns_of: Any, driver: Any, inputs: Any, is_ff: Any,
+                   is_sink: Any) -> dict[str, Any] | None:
+    """The clock tree from the nets with a register clock pin (`clock_nets`, extended in
+    place): upstream through the drivers with at most two inputs (buffers, inverters, clock
+    gates), then the driver and level of each net. conns_of(net) -> [(inst | "PIN", pin)],
+    driver(net) -> (inst, pin) | None, inputs(inst) -> nets of its input pins, is_ff(inst)."""
     frontier = list(clock_nets)
     while frontier:
-        inst = driver_of.get(frontier.pop(), ("", ""))[0]
-        if inst in ("", "PIN") or cells.get(macro.get(inst, ""), {}).get("ff"):
+        inst = (driver(frontier.pop()) or ("", ""))[0]
+        if inst in ("", "PIN") or is_ff(inst):
             continue
-        ins = by_inst_inputs.get(inst, [])
+        ins = inputs(inst)
         if len(ins) <= 2:  # buffers, inverters, clock gates
             for n in ins:
                 if n not in clock_nets:
@@ -292,6 +299,8 @@ def clock_tree(nets: dict[str, list[tuple[str, str]]], macro: dict[str, str], li
                     frontier.append(n)
     if not clock_nets:
         return None
+    nets = {n: conns_of(n) for n in clock_nets}
+    driver_of = {n: d for n in clock_nets if (d := driver(n)) is not None}
     drives = {}  # instance -> the clock nets it drives
     for n in clock_nets:
         drives.setdefault(driver_of.get(n, ("", ""))[0], []).append(n)
@@ -308,7 +317,100 @@ def clock_tree(nets: dict[str, list[tuple[str, str]]], macro: dict[str, str], li
             if inst != driver_of.get(net, ("", ""))[0]:
                 queue.extend((m, lv + 1) for m in drives.get(inst, []) if m not in level)
     sinks = sum(1 for n in clock_nets for i, p in nets[n] if i != "PIN" and is_sink(i, p))
-    return {"nets": {n: nets[n] for n in clock_nets}, "driver": driver_of, "level": level, "sinks": sinks}
+    return {"nets": nets, "driver": driver_of, "level": level, "sinks": sinks}
+
+
+def clock_tree_of_netlist(verilog: Path, placement: Path, liberty: dict[str, Any]) -> tuple[dict[str, Any] | None, dict]:
+    """`clock_tree(*connectivity_from_netlist(verilog, placement)[:2], liberty)` and the centres
+    (µm) of the tree's instances and I/O pins (and "__die__"), from the netlist's arrays: the
+    pin roles per distinct (cell, pin), the drivers and clock pins per net by numpy, and Python
+    only on the clock nets, where the dict version walked every pin of a 100k-cell netlist
+    (3 s). `tree["driver"]` holds the clock nets' drivers only."""
+    from flow.formats.verilog import read_verilog
+
+    d = read_verilog([verilog])
+    inst_names, net_names = list(d.inst_names), list(d.net_names)
+    if "PIN" in inst_names or len(set(inst_names)) != len(inst_names) or len(set(net_names)) != len(net_names):
+        nets, macro, pos = connectivity_from_netlist(verilog, placement)  # names the dicts conflate
+        return clock_tree(nets, macro, liberty), pos
+    cells = liberty.get("cells", {})
+    sink_of, direction_of = _pin_roles(cells)
+    n_pins = len(d.pin_name)
+    pin_inst = np.asarray(d.pin_inst, dtype=np.int64)
+    pin_net = np.asarray(d.pin_net, dtype=np.int64)
+    port_net = np.asarray(d.port_net, dtype=np.int64)
+    cell_names, cell_of_inst = np.unique(np.asarray(d.inst_cell, dtype=str), return_inverse=True)
+    pin_names, pin_of = np.unique(np.asarray(d.pin_name, dtype=str), return_inverse=True)
+    n_pn = max(len(pin_names), 1)
+    pair, pair_of = np.unique(cell_of_inst[pin_inst] * n_pn + pin_of, return_inverse=True)
+    keys = [(str(cell_names[q // n_pn]), str(pin_names[q % n_pn])) for q in pair.tolist()]
+    sink = np.array([sink_of(*k) for k in keys], dtype=bool)[pair_of] if keys else np.zeros(0, dtype=bool)
+    pdir = np.array([str(direction_of(*k)) for k in keys], dtype=object)[pair_of] if keys else np.zeros(0, dtype=object)
+    is_in = pdir == "input"
+    # nodes: pins, then ports; a net's connections are its nodes in node order
+    node_net = np.concatenate([pin_net, port_net])
+    n_nets = len(net_names)
+    size = np.bincount(node_net, minlength=n_nets)
+    cn = np.flatnonzero(np.concatenate([pdir == "output", size[port_net] > 1]))  # driver candidates
+    first_net, first_at = np.unique(node_net[cn], return_index=True)
+    drv_node = np.full(n_nets, -1, dtype=np.int64)
+    drv_node[first_net] = cn[first_at]  # the first candidate of each net, in node order
+    order = np.argsort(node_net, kind="stable")
+    starts = np.searchsorted(node_net[order], np.arange(n_nets + 1))
+    pin_name_list, port_names, inst_cell = list(d.pin_name), list(d.port_names), list(d.inst_cell)
+    net_index = {nm: k for k, nm in enumerate(net_names)}
+    inst_index = {nm: k for k, nm in enumerate(inst_names)}
+    ipstart = np.asarray(d.inst_pin_start, dtype=np.int64)
+
+    def conn(v: int) -> tuple[str, str]:
+        return (inst_names[pin_inst[v]], pin_name_list[v]) if v < n_pins else ("PIN", port_names[v - n_pins])
+
+    def conns_of(name: str) -> list[tuple[str, str]]:
+        k = net_index[name]
+        return [conn(v) for v in order[starts[k]:starts[k + 1]].tolist()]
+
+    def driver(name: str) -> tuple[str, str] | None:
+        v = int(drv_node[net_index[name]])
+        return conn(v) if v >= 0 else None
+
+    def inputs(inst: str) -> list[str]:
+        i = inst_index[inst]
+        return [net_names[k] for k, inp in zip(pin_net[ipstart[i]:ipstart[i + 1]].tolist(),
+                                                is_in[ipstart[i]:ipstart[i + 1]].tolist(), strict=True) if inp]
+
+    def is_ff(inst: str) -> bool:
+        return bool(cells.get(inst_cell[inst_index[inst]], {}).get("ff"))
+
+    def is_sink(inst: str, pin: str) -> bool:
+        return sink_of(inst_cell[inst_index[inst]], pin)
+
+    seed = {net_names[k] for k in np.unique(pin_net[sink]).tolist()}
+    tree = _clock_closure(seed, conns_of, driver, inputs, is_ff, is_sink)
+    used = {i for conns in (tree or {}).get("nets", {}).values() for i, _ in conns} - {"PIN"}
+    return tree, _positions(placement, used)
+
+
+def _positions(placement: Path, insts: set[str] | None = None) -> dict[str, Any]:
+    """Centre (µm) of each instance (of `insts`, default all) and I/O pin ("PIN:<name>") of a
+    placement view, and its die ("__die__")."""
+    pos: dict[str, Any] = {}
+    with np.load(placement) as fp:
+        x, y, w, h = (np.asarray(fp[k], dtype=float) * 1e6 for k in ("x", "y", "w", "h"))
+        names = fp["inst_names"].tolist()
+        if insts is None:
+            for i, n in enumerate(names):
+                pos[str(n)] = (x[i] + w[i] / 2, y[i] + h[i] / 2)
+        else:
+            last = {str(n): i for i, n in enumerate(names)}  # the last of a name, as the loop above
+            for n in sorted(insts & last.keys(), key=last.__getitem__):
+                i = last[n]
+                pos[n] = (x[i] + w[i] / 2, y[i] + h[i] / 2)
+        if "pin_names" in fp.files:
+            for k, port in enumerate(fp["pin_names"].tolist()):
+                pos["PIN:" + str(port)] = (float(fp["pin_x"][k]) * 1e6, float(fp["pin_y"][k]) * 1e6)
+        die = tuple(float(v) * 1e6 for v in fp["die"])
+    pos["__die__"] = die
+    return pos
 
 
 def clock_tree_figure(tree: dict[str, Any], pos: dict[str, Any]) -> str:

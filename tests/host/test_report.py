@@ -88,9 +88,14 @@ def test_pd_figures_and_tables_match_the_run(gcd_run, nangate45):
     assert f"Routing congestion (estimate): max {format_number(cong)}, " \
            f"{m['globalroute__route__congestion__overflow_bins__estimate']} bins over 1" in text
     cts = json.loads((dirs["cts"] / "state_out.json").read_text())["views"]
-    nets, macro, _ = pd.connectivity_from_netlist(run / cts["verilog"], run / cts["placement"])
+    nets, macro, pos = pd.connectivity_from_netlist(run / cts["verilog"], run / cts["placement"])
     tree = pd.clock_tree(nets, macro, load_platform("nangate45").liberty())
     assert tree["sinks"] == m["cts__clock__sinks"] > 0
+    # the report's array version finds the same tree (nets, drivers, levels) and positions
+    fast, fast_pos = pd.clock_tree_of_netlist(run / cts["verilog"], run / cts["placement"],
+                                              load_platform("nangate45").liberty())
+    assert fast == tree
+    assert fast_pos == {k: pos[k] for k in fast_pos} and len(fast_pos) > len(fast["nets"])
     assert len({tree["driver"][n][0] for n in tree["nets"]} - {"PIN"}) == m["cts__clock__buffers"]
     assert f"Clock tree: {m['cts__clock__sinks']} sinks, {m['cts__clock__buffers']} buffers" in text
     # worst-path table: the 5 worst setup paths, then the 5 worst hold paths; the first of each is
