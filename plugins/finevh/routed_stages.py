@@ -134,11 +134,13 @@ class RepairStage(Stage):
                        limits=limits)
         base = set(doc["instances"])  # the islands stage's cells (synthesis + level shifters)
         fences = {str(k): v for k, v in (doc.get("fences") or {}).items()}
+        # islands whose nets need no level shifter between them: a full fence spills into these
+        like = {i["name"]: (doc["rails"][i["name"]], bool(i.get("hopping", True))) for i in doc["islands"]}
 
         def fence_back_end() -> int:
             """Back-end cells (flow repair, this stage) into their island's fence (not the clock tree)."""
             return keep_in_fences(nl, fp, assignment(nl), fences,
-                                  [k for k, nm in enumerate(nl.inst_names) if nm not in base])
+                                  [k for k, nm in enumerate(nl.inst_names) if nm not in base], equivalent=like)
 
         moved = fence_back_end()
         drv0, drv1 = rep.repair_design()
