@@ -69,6 +69,9 @@ VARIABLES = (
     Variable("FINEVH_RAIL_MARGIN", float, "A cell goes on a lower rail only when its worst path through keeps this "
              "share of the clock as slack there at netlist level (room for its routed wires).", 3.0, unit="%",
              source="finevh"),
+    Variable("FINEVH_FENCE_HEADROOM", float, "Room kept free in every island fence for the cells the back end "
+             "adds (repair and hold buffers), as a share of the island's cell area.", 15.0, unit="%",
+             source="finevh"),
     Variable("FINEVH_PARTITION", Literal["auto", "netlist", "placement"], "How each slack bin is cut into islands: "
              "'netlist' (METIS min-cut on connectivity), 'placement' (recursive bisection of an unfenced global "
              "placement spread over the core: compact islands whose fences sit where their cells want to be) or "
@@ -296,8 +299,13 @@ class IslandsStage(Stage):
             ls["area_um2"] = ls_cell[3] * ls_cell[4] * 1e12
         # room per island: its cells, both switch banks and its level shifters; the islands tile
         # the core in proportion (the switch and shifter area is reserved inside each fence)
-        need = np.array([(i["area_um2"] + 2 * b.area_um2 + ls_per_island[j] * float(ls.get("area_um2", 3.0))) * 1e-12
-                         for j, (i, b) in enumerate(zip(isl, banks, strict=True))])
+        # plus FINEVH_FENCE_HEADROOM of its cell area for what the back end adds (repair and hold
+        # buffers must land in their own island's fence, on its rail)
+        room = float(cfg.get("FINEVH_FENCE_HEADROOM", 15.0)) / 100
+        if not 0 <= room < 1:
+            raise ConfigError("FINEVH_FENCE_HEADROOM must be in [0, 100) %")
+        need = np.array([(i["area_um2"] * (1 + room) + 2 * b.area_um2 + ls_per_island[j] * float(ls.get("area_um2", 3.0)))
+                         * 1e-12 for j, (i, b) in enumerate(zip(isl, banks, strict=True))])
         core = tuple(float(v) for v in fp["core"])
         core_area = (core[2] - core[0]) * (core[3] - core[1])
         if need.sum() > 0.95 * core_area:
@@ -453,7 +461,8 @@ def _fit_islands(need: np.ndarray, order: list[int], core: tuple, fp, doc: dict,
                  rounds: int = 8) -> tuple[list, dict[int, list[tuple[float, float]]], int]:
     """Island rectangles and their level-shifter slots, checked before placement: every island's
     cells must pack (first-fit decreasing) into the row stretches its taps and shifters leave.
-    An island that does not pack gets a larger share and the floorplan is redone — area alone
+    An island that does not pack, or whose fence is below its need (a slicing cut rounds to row
+    pairs), gets a larger share and the floorplan is redone — area alone
     misleads where 16-site flip-flops meet 30-site tap pitches and 14-site shifters."""
     rh, sw = float(fp["row_height"]), float(fp["site_width"])
     taps = np.column_stack([np.asarray(fp.get(k, []), dtype=float) for k in ("tap_x", "tap_y", "tap_w", "tap_h")]) \
@@ -485,7 +494,9 @@ def _fit_islands(need: np.ndarray, order: list[int], core: tuple, fp, doc: dict,
                 slots[j] = lsh.edge_slots(rect, facing_left, w, h, rh, sw, core[1],
                                           [tuple(t) for t in near.tolist()], len(drivers[j]))
                 blocked = np.vstack([near, np.array([(x, y, x + w, y + h) for x, y in slots[j]])])
-            if not islands.packs(widths[j], islands.free_runs(rect, blocked, rh, sw)):
+            # a slicing cut rounds to row pairs: a fence below its need (headroom included) grows too
+            small = (rect[2] - rect[0]) * (rect[3] - rect[1]) < need[j] * (1 - 1e-9)
+            if small or not islands.packs(widths[j], islands.free_runs(rect, blocked, rh, sw)):
                 bad.append(j)
         if not bad:
             return rects, slots, n
