@@ -18,6 +18,7 @@ that start from such a partition.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -150,6 +151,9 @@ def assign_rails(k: int, island: np.ndarray, inst_names: list[str], vddh: str, v
     return RailAssignment([vddh if r == 0 else vddl for r in rail], float(wns), len(history), history)
 
 
+SPREAD_LIMIT = 3.0  # a low-rail island spanning more than this × a compact patch of its area is dissolved
+
+
 def slack_binned_islands(graph: sp.csr_matrix | None, cell_class: np.ndarray, k: int, area: np.ndarray, *,
                          min_size: int = 1, seed: int = 0,
                          xy: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -158,8 +162,61 @@ def slack_binned_islands(graph: sp.csr_matrix | None, cell_class: np.ndarray, k:
     share of the k islands proportional to its cells (at least one, none smaller than
     `min_size`). A bin too small for one island joins the next faster bin (never a slower one:
     that could break timing). With `xy` (cell centres of an unfenced placement) bins are cut by
-    `geometric_partition` and `graph` is not needed. Returns (island per cell, rail class per
-    island)."""
+    `geometric_partition` and `graph` is not needed; a lower-rail island whose cells are
+    scattered (its span over SPREAD_LIMIT × that of a compact patch of its area) is dissolved
+    into the next faster bin and the bins are cut again: fencing scattered cells together would
+    stretch their wires across the core on the slow rail (mac_array, 1,024 islands: the 17
+    VDDL islands spanned 206 µm against 32 µm, and the mixed-rail WNS was -12 ns after
+    placement). Returns (island per cell, rail class per island)."""
+    n = len(cell_class)
+    cls = np.asarray(cell_class, dtype=np.int64).copy()
+    if xy is not None and n:
+        cls = _promote_sparse(np.asarray(xy, dtype=float), cls, k, max(min_size, 1))
+    for _ in range(16):
+        island, isl_class = _cut_bins(graph, cls, k, area, min_size, seed, xy)
+        if xy is None:
+            return island, isl_class
+        pts = np.asarray(xy, dtype=float)
+        bbox = float(np.ptp(pts[:, 0]) * np.ptp(pts[:, 1])) if n else 0.0
+        total = float(np.sum(area)) or 1.0
+        top = int(isl_class.max()) if isl_class.size else 0
+        loose = []
+        for j in np.flatnonzero(isl_class < top).tolist():
+            m = island == j
+            span = float(np.ptp(pts[m, 0]) + np.ptp(pts[m, 1]))
+            compact = 2.0 * math.sqrt(bbox * float(np.sum(area[m])) / total)
+            if span > SPREAD_LIMIT * compact:
+                loose.append(j)
+        if not loose:
+            return island, isl_class
+        for j in loose:  # one rail up, never down
+            m = island == j
+            cls[m] = min(c for c in set(cls.tolist()) | {top} if c > isl_class[j])
+    return island, isl_class
+
+
+def _promote_sparse(xy: np.ndarray, cls: np.ndarray, k: int, min_size: int) -> np.ndarray:
+    """Cells of a lower bin with fewer than `min_size` cells of their bin (or a lower one) within
+    the side of one island's patch of the placement go up one bin: alone among faster cells
+    they cannot form a compact island of their own."""
+    from scipy.spatial import cKDTree
+
+    side = math.sqrt(float(np.ptp(xy[:, 0]) * np.ptp(xy[:, 1])) / max(k, 1))
+    out = cls.copy()
+    classes = sorted(set(cls.tolist()))
+    for c, up in zip(classes[:-1], classes[1:], strict=True):
+        low = np.flatnonzero(out <= c)
+        if not low.size:
+            continue
+        counts = np.asarray(cKDTree(xy[low]).query_ball_point(xy[low], side, return_length=True))
+        sparse = low[(counts < min_size) & (out[low] == c)]
+        out[sparse] = up
+    return out
+
+
+def _cut_bins(graph: sp.csr_matrix | None, cell_class: np.ndarray, k: int, area: np.ndarray, min_size: int,
+              seed: int, xy: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """One cut of the bins (`slack_binned_islands` without the scatter check)."""
     n = len(cell_class)
     cls = np.asarray(cell_class, dtype=np.int64).copy()
     classes = sorted(set(cls.tolist()))

@@ -182,3 +182,29 @@ def test_slicing_rects_tile_the_core_over_their_islands():
     assert all(inside)
     with pytest.raises(ConfigError, match="do not fit"):
         islands.slicing_rects(np.ones(2000), rng.uniform(0, 1e-4, (2000, 2)), core, ROW, SITE, 2 * LS_W + TAP_W, 2)
+
+
+def test_scattered_low_rail_cells_join_the_fast_rail():
+    """Placement-driven islands: 64 VDDL-able cells packed in one corner of a 64 × 32 placement
+    keep their VDDL island; 40 more VDDL-able cells scattered across the placement would make
+    islands spanning the core (fenced together, their wires would cross it on the slow rail), so
+    they go to the VDDH bin — all but a few that lie near the corner; no VDDH-class cell
+    ever goes down."""
+    from plugins.finevh.partition import slack_binned_islands
+
+    gx, gy = np.meshgrid(np.arange(64.0), np.arange(32.0))
+    xy = np.column_stack([gx.ravel(), gy.ravel()])
+    cls = np.ones(len(xy), dtype=np.int64)
+    corner = np.flatnonzero((xy[:, 0] < 8) & (xy[:, 1] < 8))
+    cls[corner] = 0
+    rng = np.random.default_rng(1)
+    scattered = rng.choice(np.setdiff1d(np.arange(len(xy)), corner), 40, replace=False)
+    cls[scattered] = 0
+    island, rail = slack_binned_islands(None, cls, 32, np.ones(len(xy)), min_size=8, xy=xy)
+    low = rail[island] == 0
+    assert set(corner.tolist()) <= set(np.flatnonzero(low).tolist())
+    assert int(low[scattered].sum()) <= 8
+    for j in np.flatnonzero(rail == 0):  # no low island spans more than 3 compact patches of its area
+        m = island == j
+        assert np.ptp(xy[m, 0]) + np.ptp(xy[m, 1]) <= 3 * 2 * np.sqrt(63 * 31 * m.sum() / len(xy))
+    assert not low[cls == 1].any()
