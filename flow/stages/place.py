@@ -185,6 +185,21 @@ class PlaceStage(Stage):
         )
 
 
+def spread_positions(design, fp: dict, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Instance centres (m) from an unfenced global placement of the floorplan's view, spread
+    evenly over the whole core (target density = the utilisation): where each cell would go
+    with no fences, for a stage that must form regions before placement (FINE-VH islands tile
+    the core, so their cells are spread like this, not packed at PLACE_DENSITY)."""
+    core = tuple(float(v) for v in fp["core"])
+    util = float(np.sum(fp["w"] * fp["h"])) / ((core[2] - core[0]) * (core[3] - core[1]))
+    prob = build_problem(Geometry(design, fp["w"], fp["h"]), fp["pin_x"], fp["pin_y"], core,
+                         float(fp["row_height"]), float(fp["site_width"]))
+    prob.blockages = [(float(x), float(y), float(x + w), float(y + h)) for x, y, w, h in
+                      zip(fp.get("tap_x", []), fp.get("tap_y", []), fp.get("tap_w", []), fp.get("tap_h", []),
+                          strict=True)]
+    return gpl(prob, min(1.0, util * 1.02 + 0.005), 40, seed)
+
+
 def net_hpwl(prob, cx: np.ndarray, cy: np.ndarray, nets: np.ndarray) -> float:
     """Total HPWL (m) of the given nets of a placement problem (cell centres cx, cy)."""
     idx, sx, sy = net_spans(prob, cx, cy)

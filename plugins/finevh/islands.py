@@ -196,6 +196,71 @@ def island_rects(areas: np.ndarray, order: list[int] | np.ndarray, core: Rect, r
     return [r for r in rects if r is not None]
 
 
+def slicing_rects(areas: np.ndarray, xy: np.ndarray, core: Rect, row_h: float, site_w: float,
+                  min_width: float = 0.0, row_unit: int = 1, tolerance: float = 0.05) -> list[Rect]:
+    """Row- and site-aligned rectangles tiling the core as a slicing floorplan of the islands'
+    positions `xy` (where their cells sit in an unfenced placement): the islands are split in
+    two by their position across the longer side of the rectangle (half the islands each side)
+    and the rectangle is cut at their share of the area, recursively. Each fence thus lies over
+    the cells it holds, which a banded order cannot keep (its next-fit spill moves islands a
+    band at a time). A cut across rows falls on `row_unit` boundaries; where that rounding
+    would miss the area share by more than `tolerance`, the other side is cut instead. Every
+    island is at least `min_width` wide and `row_unit` rows high."""
+    x0, y0, x1, y1 = core
+    k = len(areas)
+    a = np.asarray(areas, dtype=float)
+    pos = np.asarray(xy, dtype=float)
+    units = int(round((y1 - y0) / row_h)) // row_unit
+    ncols = int(round((x1 - x0) / site_w))
+    min_cols = max(1, int(math.ceil(min_width / site_w - 1e-9)))
+    if (ncols // min_cols) * units < k:
+        raise ConfigError(f"FINE-VH: {k} islands at least {min_width * 1e6:.2f} µm wide and {row_unit} rows high do "
+                          f"not fit the core ({(x1 - x0) * 1e6:.1f} × {(y1 - y0) * 1e6:.1f} µm): lower FINEVH_ISLANDS "
+                          "or CORE_UTILIZATION")
+    out: list[Rect | None] = [None] * k
+    # (islands, column span, unit span); the top unit span takes the rows left over by row_unit
+    stack = [(np.arange(k), 0, ncols, 0, units)]
+    while stack:
+        ids, c0, c1, u0, u1 = stack.pop()
+        if ids.size == 1:
+            top = y1 if u1 == units else y0 + u1 * row_unit * row_h
+            out[int(ids[0])] = (x0 + c0 * site_w, y0 + u0 * row_unit * row_h, x0 + c1 * site_w, top)
+            continue
+        k1 = ids.size // 2
+        cuts = []
+        for axis in (0, 1):  # 0: a vertical cut (columns), 1: a horizontal one (row units)
+            lo, hi = (c0, c1) if axis == 0 else (u0, u1)
+            order = ids[np.argsort(pos[ids, axis], kind="stable")]
+            share = float(a[order[:k1]].sum() / max(a[order].sum(), 1e-300))
+            ideal = lo + share * (hi - lo)
+            other = (u1 - u0) if axis == 0 else (c1 - c0) // min_cols
+            per = min_cols if axis == 0 else 1
+
+            def fits(n: int, span: int, per: int = per, other: int = other) -> bool:
+                return span >= per and (span // per) * other >= n
+
+            best = None
+            for cut in sorted({int(math.floor(ideal)), int(math.ceil(ideal))} | set(range(lo + 1, hi))
+                               if hi - lo <= 64 else {int(math.floor(ideal)), int(math.ceil(ideal))}):
+                if lo < cut < hi and fits(k1, cut - lo) and fits(ids.size - k1, hi - cut):
+                    err = abs(cut - ideal) / max(ideal - lo, 1e-9)
+                    if best is None or err < best[0]:
+                        best = (err, cut)
+            if best is not None:
+                length = (c1 - c0) * site_w if axis == 0 else (u1 - u0) * row_unit * row_h
+                cuts.append((best[0] > tolerance, -length, best[0], axis, best[1], order))
+        if not cuts:
+            raise ConfigError(f"FINE-VH: {ids.size} islands do not fit a {(c1 - c0) * site_w * 1e6:.1f} × "
+                              f"{(u1 - u0) * row_unit * row_h * 1e6:.1f} µm part of the core: lower FINEVH_ISLANDS "
+                              "or CORE_UTILIZATION")
+        _, _, _, axis, cut, order = min(cuts, key=lambda t: t[:3])
+        if axis == 0:
+            stack += [(order[:k1], c0, cut, u0, u1), (order[k1:], cut, c1, u0, u1)]
+        else:
+            stack += [(order[:k1], c0, c1, u0, cut), (order[k1:], c0, c1, cut, u1)]
+    return [r for r in out if r is not None]
+
+
 def _next_fit(area: np.ndarray, rows: np.ndarray, ncols: int, min_cols: int) -> np.ndarray | None:
     """Band of each island when islands fill bands in order, each max(area / rows, min_cols)
     columns wide; None when they need more bands than there are."""

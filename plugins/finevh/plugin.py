@@ -1,5 +1,5 @@
-"""FINE-VH plugin: stages `finevh_partition` (after synthesis) and `finevh_islands` (before
-placement), the `islands`/`fences`/`upf` views, metrics, report section and `vhflow finevh`.
+"""FINE-VH plugin: stages `finevh_partition` (after the floorplan, or synthesis in a flow
+without one) and `finevh_islands` (before placement), the `islands`/`fences`/`upf` views, metrics, report section and `vhflow finevh`.
 
 Opt-in per design: the stages run when `FINEVH_ISLANDS > 0` or `FINEVH_ISLAND_SIZE > 0`
 (`vhflow run CONFIG --set FINEVH_ISLANDS=8` works on any design).
@@ -24,7 +24,7 @@ import html
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -69,7 +69,19 @@ VARIABLES = (
     Variable("FINEVH_RAIL_MARGIN", float, "A cell goes on a lower rail only when its worst path through keeps this "
              "share of the clock as slack there at netlist level (room for its routed wires).", 3.0, unit="%",
              source="finevh"),
+    Variable("FINEVH_FENCE_HEADROOM", float, "Room kept free in every island fence for the cells the back end "
+             "adds (repair and hold buffers), as a share of the island's cell area.", 15.0, unit="%",
+             source="finevh"),
+    Variable("FINEVH_PARTITION", Literal["auto", "netlist", "placement"], "How each slack bin is cut into islands: "
+             "'netlist' (METIS min-cut on connectivity), 'placement' (recursive bisection of an unfenced global "
+             "placement spread over the core: compact islands whose fences sit where their cells want to be) or "
+             "'auto' (placement above PLACEMENT_DRIVEN_ISLANDS islands when the flow has a floorplan).", "auto",
+             source="finevh"),
 )
+
+# above this many islands min-cut clusters (tens of cells) are physically scattered and their
+# fences stretch wires across the core; below it they are large and coherent (see partition.py)
+PLACEMENT_DRIVEN_ISLANDS = 64
 
 
 def _enabled(config) -> bool:
@@ -93,7 +105,7 @@ def _rails(ctx: StageContext) -> tuple[str, str]:
 class PartitionStage(Stage):
     id = "finevh_partition"
     name = "FINE-VH: timing-driven islands, rails and signed-off modes"
-    inputs = ("verilog", "sdc")
+    inputs = ("verilog", "sdc")  # and the floorplan's placement view when there is one
     outputs = ("islands",)
     config_vars = VARIABLES
 
@@ -139,6 +151,7 @@ class PartitionStage(Stage):
         k = max(1, min(k, n))
         ls_cell = study.level_shifter_cell(plat, libs[vh], platform_lef(ctx))
         weights = _activity_weights(cfg, design)
+        xy = _placement_xy(ctx, state, design, k)
         if cfg["FINEVH_VDDL_CORNER"]:
             candidates = [[corners.index(vl), top]]
         else:  # rails per design and workload: every lower same-process corner as VDDL
@@ -154,7 +167,7 @@ class PartitionStage(Stage):
                 fv = study.build(sm, sweep, rails, kk, platform=plat, ls_cell=ls_cell, net_weight=weights,
                                  margin=float(cfg["FINEVH_RAIL_MARGIN"]) / 100,
                                  seed=cfg["FINEVH_SEED"], ir_drop=cfg["FINEVH_IR_DROP_MV"] * 1e-3,
-                                 min_size=int(cfg.get("FINEVH_MIN_ISLAND") or 1))
+                                 min_size=int(cfg.get("FINEVH_MIN_ISLAND") or 1), xy=xy)
                 if not budget or fv.level_shifters <= budget or kk <= len(rails):
                     break
                 kk = max(len(rails), kk // 2)  # fewer islands cut fewer nets
@@ -175,6 +188,10 @@ class PartitionStage(Stage):
                           [{"rails": [corners[j] for j in t[2]], "energy_uj": t[1] * 1e6, "rejected": t[0]}
                            for t in tried])
         doc["sdc_period_s"] = sdc_period
+        doc["partition"] = "netlist" if xy is None else "placement"
+        if xy is not None:  # where each island's cells sit unfenced: the island floorplan follows it
+            doc["island_xy"] = [[float(np.mean(xy[fv.island == j, 0])), float(np.mean(xy[fv.island == j, 1]))]
+                                for j in range(fv.rail_class.size)]
         out = ctx.path("islands.json")
         out.write_text(json.dumps(doc, indent=1))
         k_isl = fv.rail_class.size
@@ -186,6 +203,26 @@ class PartitionStage(Stage):
             "finevh__partition__cut_nets": len(doc["crossings"]),
             "finevh__timing__setup__ws_mixed": fv.fast.wns if math.isfinite(fv.fast.wns) else 0.0,
         })
+
+
+def _placement_xy(ctx: StageContext, state: State, design, k: int) -> Any:
+    """Cell centres of an unfenced placement spread over the floorplan's core when the islands
+    are to be cut from it (FINEVH_PARTITION), else None."""
+    mode = ctx.config.get("FINEVH_PARTITION", "auto")
+    if mode not in ("auto", "netlist", "placement"):
+        raise ConfigError(f"FINEVH_PARTITION = {mode!r}: must be auto, netlist or placement")
+    if mode == "netlist" or (mode == "auto" and (k <= PLACEMENT_DRIVEN_ISLANDS or "placement" not in state)):
+        return None
+    if "placement" not in state:
+        raise ConfigError("FINEVH_PARTITION = placement needs a floorplan before the partition (run the whole flow)")
+    from flow.stages.place import spread_positions
+
+    fp = dict(np.load(state["placement"]))
+    if list(map(str, fp["inst_names"])) != list(design.inst_names):
+        raise ConfigError("placement view does not match the netlist (rerun floorplan)")
+    cx, cy = spread_positions(design, fp, int(ctx.config.get("PLACE_SEED") or 0))
+    ctx.log.info("FINE-VH: islands cut from an unfenced placement of %d cells (FINEVH_PARTITION)", len(cx))
+    return np.column_stack([cx, cy])
 
 
 def islands_doc(fv, sm, sweep, rails: list[int], corners: list[str], plat, notes: list[str], tried: list) -> dict:
@@ -262,8 +299,13 @@ class IslandsStage(Stage):
             ls["area_um2"] = ls_cell[3] * ls_cell[4] * 1e12
         # room per island: its cells, both switch banks and its level shifters; the islands tile
         # the core in proportion (the switch and shifter area is reserved inside each fence)
-        need = np.array([(i["area_um2"] + 2 * b.area_um2 + ls_per_island[j] * float(ls.get("area_um2", 3.0))) * 1e-12
-                         for j, (i, b) in enumerate(zip(isl, banks, strict=True))])
+        # plus FINEVH_FENCE_HEADROOM of its cell area for what the back end adds (repair and hold
+        # buffers must land in their own island's fence, on its rail)
+        room = float(cfg.get("FINEVH_FENCE_HEADROOM", 15.0)) / 100
+        if not 0 <= room < 1:
+            raise ConfigError("FINEVH_FENCE_HEADROOM must be in [0, 100) %")
+        need = np.array([(i["area_um2"] * (1 + room) + 2 * b.area_um2 + ls_per_island[j] * float(ls.get("area_um2", 3.0)))
+                         * 1e-12 for j, (i, b) in enumerate(zip(isl, banks, strict=True))])
         core = tuple(float(v) for v in fp["core"])
         core_area = (core[2] - core[0]) * (core[3] - core[1])
         if need.sum() > 0.95 * core_area:
@@ -274,7 +316,9 @@ class IslandsStage(Stage):
         if ls_cell is not None and n_cross(doc):  # a shifter fits beside a tap column in every island
             tap_w = float(np.max(fp["tap_w"])) if len(fp.get("tap_w", [])) else 0.0
             min_w, unit = 2 * ls_cell[3] + tap_w, max(1, int(round(ls_cell[4] / rh)))
-        rects, slots, redone = _fit_islands(need, islands.spectral_embedding(k, _island_adjacency(ctx, state, doc, names)),
+        layout = (np.asarray(doc["island_xy"], dtype=float) if doc.get("island_xy") is not None
+                  else islands.spectral_embedding(k, _island_adjacency(ctx, state, doc, names)))
+        rects, slots, redone = _fit_islands(need, layout,
                                             core, fp, doc, names,
                                             ls_cell if n_cross(doc) else None, min_w, unit)
         ctx.log.info("FINE-VH: %d island rectangles, every island's cells pack beside its taps and shifters "
@@ -417,7 +461,8 @@ def _fit_islands(need: np.ndarray, order: list[int], core: tuple, fp, doc: dict,
                  rounds: int = 8) -> tuple[list, dict[int, list[tuple[float, float]]], int]:
     """Island rectangles and their level-shifter slots, checked before placement: every island's
     cells must pack (first-fit decreasing) into the row stretches its taps and shifters leave.
-    An island that does not pack gets a larger share and the floorplan is redone — area alone
+    An island that does not pack, or whose fence is below its need (a slicing cut rounds to row
+    pairs), gets a larger share and the floorplan is redone — area alone
     misleads where 16-site flip-flops meet 30-site tap pitches and 14-site shifters."""
     rh, sw = float(fp["row_height"]), float(fp["site_width"])
     taps = np.column_stack([np.asarray(fp.get(k, []), dtype=float) for k in ("tap_x", "tap_y", "tap_w", "tap_h")]) \
@@ -435,7 +480,8 @@ def _fit_islands(need: np.ndarray, order: list[int], core: tuple, fp, doc: dict,
                 drivers.setdefault(r, []).append(drv)
     weight = need.astype(float).copy()
     for n in range(rounds):
-        rects = islands.island_rects(weight, order, core, rh, sw, min_w, unit)
+        rects = (islands.slicing_rects(weight, order, core, rh, sw, min_w, unit) if doc.get("island_xy") is not None
+                 else islands.island_rects(weight, order, core, rh, sw, min_w, unit))
         centre = [(r[0] + r[2]) / 2 for r in rects]
         slots: dict[int, list[tuple[float, float]]] = {}
         bad = []
@@ -448,7 +494,9 @@ def _fit_islands(need: np.ndarray, order: list[int], core: tuple, fp, doc: dict,
                 slots[j] = lsh.edge_slots(rect, facing_left, w, h, rh, sw, core[1],
                                           [tuple(t) for t in near.tolist()], len(drivers[j]))
                 blocked = np.vstack([near, np.array([(x, y, x + w, y + h) for x, y in slots[j]])])
-            if not islands.packs(widths[j], islands.free_runs(rect, blocked, rh, sw)):
+            # a slicing cut rounds to row pairs: a fence below its need (headroom included) grows too
+            small = (rect[2] - rect[0]) * (rect[3] - rect[1]) < need[j] * (1 - 1e-9)
+            if small or not islands.packs(widths[j], islands.free_runs(rect, blocked, rh, sw)):
                 bad.append(j)
         if not bad:
             return rects, slots, n
@@ -552,7 +600,8 @@ def _islands_doc(state) -> dict | None:
 
 @hookimpl
 def vhflow_add_stages(flow) -> None:
-    flow.insert_after("synth", PartitionStage)
+    # after the floorplan: a placement-driven partition needs the core (FINEVH_PARTITION)
+    flow.insert_after("floorplan" if "floorplan" in flow.ids() else "synth", PartitionStage)
     if "place" in flow.ids():
         flow.insert_before("place", IslandsStage)
     from plugins.finevh.routed_stages import RepairStage, SignoffStage

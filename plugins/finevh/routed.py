@@ -28,7 +28,7 @@ What this module adds:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -312,13 +312,21 @@ def _inside(x: float, y: float, w: float, h: float, rect: tuple[float, float, fl
     return x >= rect[0] - 1e-12 and y >= rect[1] - 1e-12 and x + w <= rect[2] + 1e-12 and y + h <= rect[3] + 1e-12
 
 
-def keep_in_fences(nl: Any, fp: Mapping[str, Any], island_of: Mapping[str, str],
-                   fences: Mapping[str, Any], movable: list[int]) -> int:
+def keep_in_fences(nl: Any, fp: Mapping[str, Any], island_of: MutableMapping[str, str],
+                   fences: Mapping[str, Any], movable: list[int],
+                   equivalent: Mapping[str, Any] | None = None, nearest: int = 32) -> int:
     """Re-place each instance of `movable` (back-end cells) whose box is not inside its island's
     fence at the free sites of that fence nearest its spot; returns how many moved. Why: a buffer
     of a VDDL island legalised into a VDDH fence would sit on the wrong rail (its cell rows are
-    powered by the fence it lands in). Cells of no fenced island (the clock tree) stay."""
+    powered by the fence it lands in). Cells of no fenced island (the clock tree) stay.
+
+    A full fence spills: a cell that finds no site there goes to the nearest (of the `nearest`
+    closest) fence of an island with the same `equivalent` key (its rail and whether it hops:
+    islands between which no net needs a level shifter) that has room, and `island_of` records
+    its new island — at 1,000+ islands of ~30 cells a fence has room for a few repair buffers,
+    not for every hold buffer a path needs."""
     from flow.engines.place import place_new_cells
+    from flow.errors import ConfigError
 
     stray: dict[str, list[int]] = {}
     for k in movable:
@@ -335,7 +343,10 @@ def keep_in_fences(nl: Any, fp: Mapping[str, Any], island_of: Mapping[str, str],
     if "tap_x" in fp and len(fp["tap_x"]):
         blocked.append(np.column_stack([fp["tap_x"], fp["tap_y"], fp["tap_w"], fp["tap_h"]]))
     rh, sw = float(fp["row_height"]), float(fp["site_width"])
-    for isl, ks in stray.items():
+    names = list(fences)
+    centre = np.array([[(float(r[0]) + float(r[2])) / 2, (float(r[1]) + float(r[3])) / 2] for r in fences.values()])
+
+    def place(isl: str, ks: list[int]) -> bool:
         r = [float(v) for v in fences[isl]]
         tx = np.clip([nl.x[k] + nl.w[k] / 2 for k in ks], r[0], r[2])
         ty = np.clip([nl.y[k] + nl.h[k] / 2 for k in ks], r[1], r[3])
@@ -345,12 +356,27 @@ def keep_in_fences(nl: Any, fp: Mapping[str, Any], island_of: Mapping[str, str],
         b = b[(b[:, 0] < r[2]) & (b[:, 0] + b[:, 2] > r[0]) & (b[:, 1] < r[3]) & (b[:, 1] + b[:, 3] > r[1])]
         try:
             x, y = place_new_cells(tuple(r), rh, sw, b, np.array([nl.w[k] for k in ks]), tx, ty)
-        except ValueError as e:
-            from flow.errors import ConfigError
-
-            raise ConfigError(f"FINE-VH: island {isl}'s fence has no room for its {len(ks)} back-end cells "
-                              f"(repair/hold buffers): lower CORE_UTILIZATION ({e})") from e
+        except ValueError:
+            return False
         for j, k in enumerate(ks):
             nl.x[k], nl.y[k] = float(x[j]), float(y[j])
         blocked.append(np.column_stack([x, y, [nl.w[k] for k in ks], [nl.h[k] for k in ks]]))
+        return True
+
+    for isl, ks in stray.items():
+        if place(isl, ks):
+            continue
+        for k in ks:  # one at a time: as many as fit at home, the rest to the nearest like fence
+            if place(isl, [k]):
+                continue
+            spot = np.array([nl.x[k] + nl.w[k] / 2, nl.y[k] + nl.h[k] / 2])
+            like = [j for j in np.argsort(np.hypot(*(centre - spot).T), kind="stable")[:nearest + 1].tolist()
+                    if names[j] != isl and equivalent is not None
+                    and equivalent.get(names[j]) == equivalent.get(isl)]
+            home = next((names[j] for j in like if place(names[j], [k])), None)
+            if home is None:
+                raise ConfigError(f"FINE-VH: island {isl}'s fence and the {nearest} nearest fences on its rail have "
+                                  f"no room for back-end cell {nl.inst_names[k]} (repair/hold buffer): lower "
+                                  "CORE_UTILIZATION")
+            island_of[nl.inst_names[k]] = home
     return len(moving)

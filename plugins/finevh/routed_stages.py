@@ -134,16 +134,21 @@ class RepairStage(Stage):
                        limits=limits)
         base = set(doc["instances"])  # the islands stage's cells (synthesis + level shifters)
         fences = {str(k): v for k, v in (doc.get("fences") or {}).items()}
+        # islands whose nets need no level shifter between them: a full fence spills into these
+        like = {i["name"]: (doc["rails"][i["name"]], bool(i.get("hopping", True))) for i in doc["islands"]}
 
         def fence_back_end() -> int:
             """Back-end cells (flow repair, this stage) into their island's fence (not the clock tree)."""
             return keep_in_fences(nl, fp, assignment(nl), fences,
-                                  [k for k, nm in enumerate(nl.inst_names) if nm not in base])
+                                  [k for k, nm in enumerate(nl.inst_names) if nm not in base], equivalent=like)
 
         moved = fence_back_end()
         drv0, drv1 = rep.repair_design()
         setup_m = float(cfg["FINEVH_SETUP_MARGIN"]) * 1e-9
         ws0, ws1 = rep.repair_setup(setup_m, 100.0, max_rounds=60, repeat=True)
+        ctx.log.info("finevh_repair: mixed rails, placement estimate: %d moved into their fence, slew/cap violations "
+                     "%d/%d -> %d/%d, setup WNS %.3f -> %.3f ns", moved, drv0.max_slew, drv0.max_cap, drv1.max_slew,
+                     drv1.max_cap, ws0 * 1e9, ws1 * 1e9)
         # hold at the mixed rails too (no-op when met), over-fixed by a tenth of the setup margin
         # (the engine plans each delay cell at the delay of the analysis' corner: one "mixed" run,
         # planned at VDDH's delay; an endpoint takes one only with setup room for the same cell on
@@ -153,6 +158,7 @@ class RepairStage(Stage):
         hin, hout = lvs[vl].cells[hcell].inputs[0], lvs[vl].cells[hcell].outputs[0]
         d_low = lvs[vl].arc_delay_slew(hcell, hout, 5e-11, lvs[vl].cells[hcell].pin_cap[hin] * 2)[0]
         h0, h1 = rep.repair_hold(hold_libs, 0.1 * setup_m, setup_m + d_low, max_rounds=16, hold_cell=hcell)
+        ctx.log.info("finevh_repair: hold WNS %.3f -> %.3f ns, %d cells added", h0 * 1e9, h1 * 1e9, len(nl.added))
         n_added = len(nl.added)
         legalize_added(nl, fp)
         moved += fence_back_end()

@@ -119,14 +119,16 @@ def build(sm: SignoffModel, sweep: CornerSweep, rails: list[int], k: int, *, pla
           ls_cell: tuple[str, str, str, float, float] | None, margin: float = 0.03, min_size: int = 8,
           ir_drop: float = 0.01, net_weight: np.ndarray | None = None, seed: int = 0,
           max_promotions: int = 12, island: np.ndarray | None = None,
-          hardware: tuple[np.ndarray, ...] = ()) -> FineVH:
+          hardware: tuple[np.ndarray, ...] = (), xy: np.ndarray | None = None) -> FineVH:
     """FINE-VH on `rails` (corner indices of `sm`, lowest supply first; the last is VDDH) with
     about `k` islands. `sm` and `sweep` at the nominal clock. With `island` (per cell, from an
     earlier build) the islands are kept — the hardware of another operating mode — and only
     their rails follow this `sweep` (e.g. a precision mode's case-analysis timing).
     `hardware`: the rail classes (per island) of the other modes the same netlist serves — one
     netlist works in every mode, so it carries the union of their shifters and switches, and
-    this mode is timed and powered with all of them (`build_modes`)."""
+    this mode is timed and powered with all of them (`build_modes`). `xy`: cell centres of an
+    unfenced placement — islands are then compact patches of it within each slack bin
+    (`partition.geometric_partition`) rather than min-cut clusters of the netlist."""
     design = sm.design
     n = sm.n_inst
     period = sm.period
@@ -140,8 +142,8 @@ def build(sm: SignoffModel, sweep: CornerSweep, rails: list[int], k: int, *, pla
         ok = sweep.through_slack[rails[r]] >= margin * period
         cls[ok] = r
     if island is None:
-        graph = cell_graph(design, net_weight=net_weight)
-        island, rail_class = slack_binned_islands(graph, cls, k, area, min_size=min_size, seed=seed)
+        graph = None if xy is not None else cell_graph(design, net_weight=net_weight)
+        island, rail_class = slack_binned_islands(graph, cls, k, area, min_size=min_size, seed=seed, xy=xy)
     else:  # the same islands: each on the lowest rail all its cells allow in this mode
         island = np.asarray(island, dtype=np.int64)
         rail_class = np.zeros(int(island.max()) + 1, dtype=np.int64)

@@ -130,3 +130,81 @@ def test_connected_islands_land_next_to_each_other():
     assert np.mean(dist) < 1.2, np.mean(dist)
     rand = np.hypot(*(centre[rng.permutation(64)[a]] - centre[b]).T) / pitch
     assert np.mean(rand) > 2 * np.mean(dist)
+
+
+def test_geometric_partition_cuts_compact_equal_area_islands():
+    """Recursive bisection of a placed 64 × 32 grid of unit cells into 32 islands: each holds
+    1/32 of the area (64 cells) in a patch no larger than 8 × 8 pitches, the islands' boxes are
+    disjoint, and a cell's island is the one whose patch it lies in."""
+    from plugins.finevh.partition import geometric_partition
+
+    gx, gy = np.meshgrid(np.arange(64.0), np.arange(32.0))
+    xy = np.column_stack([gx.ravel(), gy.ravel()])
+    isl = geometric_partition(xy, np.ones(len(xy)), 32)
+    assert np.bincount(isl).tolist() == [64] * 32
+    boxes = []
+    for j in range(32):
+        p = xy[isl == j]
+        assert np.ptp(p[:, 0]) <= 7 and np.ptp(p[:, 1]) <= 7
+        boxes.append((p[:, 0].min(), p[:, 1].min(), p[:, 0].max() + 1, p[:, 1].max() + 1))
+    assert not any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_slicing_rects_tile_the_core_over_their_islands():
+    """Fences from an unfenced placement (5,000 cells spread over the core, cut into 60 islands
+    by `geometric_partition`): they tile the core (no overlap, every site covered), sit on rows
+    and sites, are at least the minimum width and a row pair high, hold each island's area share
+    within 25 %, and each island's fence contains the centre of its cells — the fence lies over
+    the cells it holds."""
+    from plugins.finevh.partition import geometric_partition
+
+    rng = np.random.default_rng(3)
+    core = (0.0, 0.0, 920 * SITE, 96 * ROW)
+    k = 60
+    cells = np.column_stack([rng.uniform(core[0], core[2], 5000), rng.uniform(core[1], core[3], 5000)])
+    cell_area = rng.uniform(0.5, 1.5, 5000)
+    isl = geometric_partition(cells, cell_area, k)
+    area = np.bincount(isl, weights=cell_area)
+    xy = np.column_stack([np.bincount(isl, weights=cells[:, d]) / np.bincount(isl) for d in (0, 1)])
+    rects = islands.slicing_rects(area, xy, core, ROW, SITE, 2 * LS_W + TAP_W, 2)
+    assert len(rects) == k
+    sizes = np.array([(r[2] - r[0]) * (r[3] - r[1]) for r in rects])
+    assert sizes.sum() == pytest.approx((core[2] - core[0]) * (core[3] - core[1]), rel=1e-9)
+    assert not any(_overlap(a, b) for i, a in enumerate(rects) for b in rects[i + 1:])
+    for r in rects:
+        assert r[2] - r[0] >= 2 * LS_W + TAP_W - 1e-12 and r[3] - r[1] >= 2 * ROW - 1e-12
+        for v in (r[0] / SITE, r[2] / SITE, r[1] / ROW, r[3] / ROW):
+            assert abs(v - round(v)) < 1e-6
+        assert round(r[1] / ROW) % 2 == 0  # row pairs from the core's bottom
+    share = sizes / sizes.sum() / (area / area.sum())
+    assert 0.75 < share.min() and share.max() < 1.25
+    inside = [r[0] <= x <= r[2] and r[1] <= y <= r[3] for r, (x, y) in zip(rects, xy, strict=True)]
+    assert all(inside)
+    with pytest.raises(ConfigError, match="do not fit"):
+        islands.slicing_rects(np.ones(2000), rng.uniform(0, 1e-4, (2000, 2)), core, ROW, SITE, 2 * LS_W + TAP_W, 2)
+
+
+def test_scattered_low_rail_cells_join_the_fast_rail():
+    """Placement-driven islands: 64 VDDL-able cells packed in one corner of a 64 × 32 placement
+    keep their VDDL island; 40 more VDDL-able cells scattered across the placement would make
+    islands spanning the core (fenced together, their wires would cross it on the slow rail), so
+    they go to the VDDH bin — all but a few that lie near the corner; no VDDH-class cell
+    ever goes down."""
+    from plugins.finevh.partition import slack_binned_islands
+
+    gx, gy = np.meshgrid(np.arange(64.0), np.arange(32.0))
+    xy = np.column_stack([gx.ravel(), gy.ravel()])
+    cls = np.ones(len(xy), dtype=np.int64)
+    corner = np.flatnonzero((xy[:, 0] < 8) & (xy[:, 1] < 8))
+    cls[corner] = 0
+    rng = np.random.default_rng(1)
+    scattered = rng.choice(np.setdiff1d(np.arange(len(xy)), corner), 40, replace=False)
+    cls[scattered] = 0
+    island, rail = slack_binned_islands(None, cls, 32, np.ones(len(xy)), min_size=8, xy=xy)
+    low = rail[island] == 0
+    assert set(corner.tolist()) <= set(np.flatnonzero(low).tolist())
+    assert int(low[scattered].sum()) <= 8
+    for j in np.flatnonzero(rail == 0):  # no low island spans more than 3 compact patches of its area
+        m = island == j
+        assert np.ptp(xy[m, 0]) + np.ptp(xy[m, 1]) <= 3 * 2 * np.sqrt(63 * 31 * m.sum() / len(xy))
+    assert not low[cls == 1].any()

@@ -219,3 +219,39 @@ def test_repeater_on_a_long_critical_wire(small):
     assert ws1 > ws0 + 0.1e-9 and len(nl.inst_names) > n
     hb, f2 = nl.centre(nl.inst_names.index("hb"))[0], nl.centre(nl.inst_names.index("f2"))[0]
     assert hb < nl.centre(n)[0] < f2 and nl.inst_names[n].startswith("repeater")
+
+
+def test_full_fence_spills_to_the_nearest_fence_on_the_same_rail(small):
+    """A back-end cell whose fence has no free site goes to the nearest fence of an island on the
+    same rail (and recorded there), never to a nearer one on another rail; with no like fence
+    that has room it is an error that names the cell."""
+    from flow.errors import ConfigError
+    from plugins.finevh.routed import keep_in_fences
+
+    design, _ = small
+    names = design.inst_names
+    rb = names.index("rb")
+    rh = 2.72e-6
+    fp = {"row_height": rh, "site_width": 0.46e-6}
+    # isl0 is one row, filled by a blockage; isl1 (VDDH) is nearer than isl2 (VDDL, like isl0)
+    fences = {"isl0": (0.0, 0.0, 10e-6, rh), "isl1": (10e-6, 0.0, 20e-6, rh), "isl2": (20e-6, 0.0, 60e-6, rh)}
+    like = {"isl0": ("1v28", True), "isl1": ("1v76", True), "isl2": ("1v28", True)}
+    for spill_to, expect in ((like, "isl2"), ({**like, "isl2": ("1v76", True)}, None)):
+        nl = _line(design, 40e-6)
+        nl.x[rb], nl.y[rb] = 12e-6, 0.0  # legalised into isl1's fence
+        others = [k for k in range(len(names)) if k != rb]
+        for j, k in enumerate(others):  # everything else out of the way, above the fences
+            nl.x[k], nl.y[k] = j * 5e-6, 4 * rh
+        keep = np.array([k != rb for k in range(len(names))])
+        blocker = names.index("f2")
+        nl.x[blocker], nl.y[blocker], nl.w[blocker] = 0.0, 0.0, 10e-6  # fills isl0
+        island_of = {"rb": "isl0"}
+        if expect is None:
+            with pytest.raises(ConfigError, match="rb"):
+                keep_in_fences(nl, fp, island_of, fences, [rb], equivalent=spill_to)
+            continue
+        assert keep_in_fences(nl, fp, island_of, fences, [rb], equivalent=spill_to) == 1
+        assert island_of["rb"] == expect
+        assert 20e-6 - 1e-12 <= nl.x[rb] and nl.x[rb] + nl.w[rb] <= 60e-6 + 1e-12 and nl.y[rb] == 0.0
+        assert nl.x[rb] < 25e-6  # the free sites nearest its spot in that fence
+        assert keep.sum() == len(names) - 1
