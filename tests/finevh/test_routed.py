@@ -252,6 +252,6 @@ def test_full_fence_spills_to_the_nearest_fence_on_the_same_rail(small):
             continue
         assert keep_in_fences(nl, fp, island_of, fences, [rb], equivalent=spill_to) == 1
         assert island_of["rb"] == expect
-        assert 20e-6 - 1e-12 <= nl.x[rb] and nl.x[rb] + nl.w[rb] <= 60e-6 + 1e-12 and nl.y[rb] == 0.0
+        assert nl.x[rb] >= 20e-6 - 1e-12 and nl.x[rb] + nl.w[rb] <= 60e-6 + 1e-12 and nl.y[rb] == 0.0
         assert nl.x[rb] < 25e-6  # the free sites nearest its spot in that fence
         assert keep.sum() == len(names) - 1

@@ -51,6 +51,28 @@ def _end_table(text: str, kind: str) -> dict[str, float]:
             re.finditer(r"^(\S+) \(\S+\)\s+\S+\s+\S+\s+(\S+) \((?:MET|VIOLATED)\)", part, re.M)}
 
 
+def _write_sdc(d, period: float, propagated: bool, lines: str = "") -> None:
+    """top.sdc of the latch cases: the clock, 50 ps uncertainty, a 0.1 ns input delay on a."""
+    (d / "top.sdc").write_text(f"create_clock [get_ports clk] -name clk -period {period}\n"
+                               "set_clock_uncertainty 0.05 [all_clocks]\n"
+                               "set_input_delay 0.1 -clock clk [get_ports a]\n"
+                               + ("set_propagated_clock [all_clocks]\n" if propagated else "")
+                               + (lines + "\n" if lines else ""))
+
+
+def _match_endpoints(t, stdout: str, expected) -> dict[str, dict[str, float]]:
+    """Our setup/hold slack per endpoint equals `sta` 3.1's `-format end` tables within 1 fs;
+    `expected`: their endpoints (a set) or how many there are. Returns ours, kind -> ep -> s."""
+    ours = {"max": dict(zip(t.endpoint_names, t.setup_slack.tolist(), strict=True)),
+            "min": dict(zip(t.endpoint_names, t.hold_slack.tolist(), strict=True))}
+    for kind in ("max", "min"):
+        theirs = _end_table(stdout, kind)
+        assert (set(theirs) == expected) if isinstance(expected, set) else (len(theirs) == expected), theirs
+        for ep, slack in theirs.items():
+            assert ours[kind][ep] == pytest.approx(slack * 1e-9, abs=1e-12), (kind, ep, ours[kind][ep], slack)
+    return ours
+
+
 # per period: endpoint -> sign of its setup slack (+1 met with margin, 0 borrowing, -1 violated)
 def _both(d, lib, extra: str = ""):
     """top.v / top.sdc in `d` timed by us and by `sta` 3.1 (every endpoint's max and min slack as
@@ -72,18 +94,9 @@ REGIMES = {4.0: {"l1/D": 1, "l2/D": 0}, 1.6: {"l2/D": -1, "l3/D": 0}, 1.0: {"l1/
 def test_latch_slacks_match_opensta(tmp_path, sky130hd, period, propagated):
     lib = _lib(sky130hd, "tt_025C_1v80", tmp_path)
     (tmp_path / "top.v").write_text(_netlist())
-    (tmp_path / "top.sdc").write_text(f"create_clock [get_ports clk] -name clk -period {period}\n"
-                                      "set_clock_uncertainty 0.05 [all_clocks]\n"
-                                      "set_input_delay 0.1 -clock clk [get_ports a]\n"
-                                      + ("set_propagated_clock [all_clocks]\n" if propagated else ""))
+    _write_sdc(tmp_path, period, propagated)
     t, ref = _both(tmp_path, lib, "report_worst_slack -max -digits 6\n")
-    ours = {"max": dict(zip(t.endpoint_names, t.setup_slack.tolist(), strict=True)),
-            "min": dict(zip(t.endpoint_names, t.hold_slack.tolist(), strict=True))}
-    for kind in ("max", "min"):
-        theirs = _end_table(ref.stdout, kind)
-        assert set(theirs) == {f"{x}/D" for x in ("r1", "r2", "r3", "r4", "l1", "l2", "l3")}, theirs
-        for ep, slack in theirs.items():
-            assert ours[kind][ep] == pytest.approx(slack * 1e-9, abs=1e-12), (kind, ep, ours[kind][ep], slack)
+    ours = _match_endpoints(t, ref.stdout, {f"{x}/D" for x in ("r1", "r2", "r3", "r4", "l1", "l2", "l3")})
     assert abs(t.setup_wns - ref.value("worst slack max") * 1e-9) < 5e-12
     for ep, sign in REGIMES[period].items():  # the regimes the periods are chosen for
         assert (ours["max"][ep] > 1e-12) - (ours["max"][ep] < -1e-12) == sign, (ep, ours["max"][ep])
@@ -129,18 +142,9 @@ def test_max_time_borrow_matches_opensta(tmp_path, sky130hd, case, propagated):
     period, lines, signs = LIMITS[case]
     lib = _lib(sky130hd, "tt_025C_1v80", tmp_path)
     (tmp_path / "top.v").write_text(_netlist())
-    (tmp_path / "top.sdc").write_text(f"create_clock [get_ports clk] -name clk -period {period}\n"
-                                      "set_clock_uncertainty 0.05 [all_clocks]\n"
-                                      "set_input_delay 0.1 -clock clk [get_ports a]\n"
-                                      + ("set_propagated_clock [all_clocks]\n" if propagated else "") + lines + "\n")
+    _write_sdc(tmp_path, period, propagated, lines)
     t, ref = _both(tmp_path, lib)
-    ours = {"max": dict(zip(t.endpoint_names, t.setup_slack.tolist(), strict=True)),
-            "min": dict(zip(t.endpoint_names, t.hold_slack.tolist(), strict=True))}
-    for kind in ("max", "min"):
-        theirs = _end_table(ref.stdout, kind)
-        assert len(theirs) == 7
-        for ep, slack in theirs.items():
-            assert ours[kind][ep] == pytest.approx(slack * 1e-9, abs=1e-12), (kind, ep, ours[kind][ep], slack)
+    ours = _match_endpoints(t, ref.stdout, 7)
     for ep, sign in signs.items():  # the limit changes the regime it is chosen for
         assert (ours["max"][ep] > 1e-12) - (ours["max"][ep] < -1e-12) == sign, (ep, ours["max"][ep])
 
@@ -180,10 +184,7 @@ def test_latch_path_reports_match_opensta(tmp_path, sky130hd, case, propagated):
     period, lines = REPORTS[case]
     lib = _lib(sky130hd, "tt_025C_1v80", tmp_path)
     (tmp_path / "top.v").write_text(_netlist())
-    (tmp_path / "top.sdc").write_text(f"create_clock [get_ports clk] -name clk -period {period}\n"
-                                      "set_clock_uncertainty 0.05 [all_clocks]\n"
-                                      "set_input_delay 0.1 -clock clk [get_ports a]\n"
-                                      + ("set_propagated_clock [all_clocks]\n" if propagated else "") + lines + "\n")
+    _write_sdc(tmp_path, period, propagated, lines)
     library = sta.load_liberty(lib)
     design = sta.load_design([tmp_path / "top.v"], "top")
     t = sta.analyze(design, library, sta.load_constraints(tmp_path / "top.sdc", design, library), max_paths=20)
@@ -228,20 +229,11 @@ def test_negative_latch_chain_matches_opensta(tmp_path, sky130hd, propagated):
 
     lib = _lib(sky130hd, "tt_025C_1v80", tmp_path)
     (tmp_path / "top.v").write_text(_negative_chain())
-    (tmp_path / "top.sdc").write_text("create_clock [get_ports clk] -name clk -period 1.0\n"
-                                      "set_clock_uncertainty 0.05 [all_clocks]\n"
-                                      "set_input_delay 0.1 -clock clk [get_ports a]\n"
-                                      + ("set_propagated_clock [all_clocks]\n" if propagated else ""))
+    _write_sdc(tmp_path, 1.0, propagated)
     wanted = [("max", "l2/D"), ("max", "r2/D"), ("max", "r3/D"), ("min", "l2/D"), ("min", "r3/D")]
     t, ref = _both(tmp_path, lib, "".join(f"report_checks -path_delay {k} -to {ep} -fields {{slew cap fanout}}\n"
                                           for k, ep in wanted))
-    ours = {"max": dict(zip(t.endpoint_names, t.setup_slack.tolist(), strict=True)),
-            "min": dict(zip(t.endpoint_names, t.hold_slack.tolist(), strict=True))}
-    for kind in ("max", "min"):
-        theirs = _end_table(ref.stdout, kind)
-        assert set(theirs) == {"r1/D", "r2/D", "r3/D", "l1/D", "l2/D"}
-        for ep, slack in theirs.items():
-            assert ours[kind][ep] == pytest.approx(slack * 1e-9, abs=1e-12), (kind, ep, ours[kind][ep], slack)
+    _match_endpoints(t, ref.stdout, {"r1/D", "r2/D", "r3/D", "l1/D", "l2/D"})
     texts = ["Startpoint: " + b.rstrip("\n") for b in ref.stdout.split("Startpoint: ")[1:]]
     assert len(texts) == len(wanted) and "negative level-sensitive latch" in texts[0]
     for (kind, ep), text in zip(wanted, texts, strict=True):
@@ -260,9 +252,7 @@ def test_latch_slacks_on_rc_nets_match_opensta(tmp_path, sky130hd, period):
 
     lib = _lib(sky130hd, "tt_025C_1v80", tmp_path)
     (tmp_path / "top.v").write_text(_netlist())
-    (tmp_path / "top.sdc").write_text(f"create_clock [get_ports clk] -name clk -period {period}\n"
-                                      "set_clock_uncertainty 0.05 [all_clocks]\n"
-                                      "set_input_delay 0.1 -clock clk [get_ports a]\nset_propagated_clock [all_clocks]\n")
+    _write_sdc(tmp_path, period, True)
     design = sta.load_design([tmp_path / "top.v"], "top")
     make_spef(design, tmp_path / "top.spef", r_scale=10.0)
     library = sta.load_liberty(lib)
@@ -272,11 +262,5 @@ def test_latch_slacks_on_rc_nets_match_opensta(tmp_path, sky130hd, period):
                   f"read_sdc {tmp_path / 'top.sdc'}\nread_spef {tmp_path / 'top.spef'}\n"
                   "report_checks -path_delay max -group_path_count 20 -format end -digits 6\n"
                   "report_checks -path_delay min -group_path_count 20 -format end -digits 6\n", tmp_path)
-    ours = {"max": dict(zip(t.endpoint_names, t.setup_slack.tolist(), strict=True)),
-            "min": dict(zip(t.endpoint_names, t.hold_slack.tolist(), strict=True))}
-    for kind in ("max", "min"):
-        theirs = _end_table(ref.stdout, kind)
-        assert len(theirs) == 7
-        for ep, slack in theirs.items():
-            assert ours[kind][ep] == pytest.approx(slack * 1e-9, abs=1e-12), (kind, ep, ours[kind][ep], slack)
+    ours = _match_endpoints(t, ref.stdout, 7)
     assert min(ours["max"][f"{x}/D"] for x in ("l1", "l2", "l3")) <= 1e-12  # a latch borrows or violates
