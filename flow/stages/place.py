@@ -106,10 +106,7 @@ class PlaceStage(Stage):
         fixed_y = np.asarray(fp["fixed_y"], dtype=float) if "fixed_y" in fp else np.zeros(len(names))
         prob = build_problem(geo, fp["pin_x"], fp["pin_y"], core, float(fp["row_height"]), float(fp["site_width"]),
                              region, rects, fixed=fixed, fixed_x=fixed_x, fixed_y=fixed_y)
-        taps = [(str(c), float(x), float(y), float(w), float(h)) for c, x, y, w, h in
-                zip(fp.get("tap_cell", []), fp.get("tap_x", []), fp.get("tap_y", []), fp.get("tap_w", []),
-                    fp.get("tap_h", []), strict=True)]
-        prob.blockages = [(x, y, x + w, y + h) for _, x, y, w, h in taps] + [
+        prob.blockages = tap_blockages(fp) + [
             (fixed_x[i], fixed_y[i], fixed_x[i] + fp["w"][i], fixed_y[i] + fp["h"][i]) for i in np.flatnonzero(fixed)]
         if (cfg["GPL_TIMING_DRIVEN"] or cfg["GPL_ROUTABILITY_DRIVEN"]) and cfg["GPL_ALGORITHM"] != "nesterov":
             raise ConfigError("GPL_TIMING_DRIVEN / GPL_ROUTABILITY_DRIVEN need GPL_ALGORITHM = nesterov")
@@ -185,6 +182,12 @@ class PlaceStage(Stage):
         )
 
 
+def tap_blockages(fp: dict) -> list[tuple[float, float, float, float]]:
+    """The floorplan's tap cells as (x0, y0, x1, y1) placement blockages."""
+    return [(float(x), float(y), float(x + w), float(y + h)) for x, y, w, h in
+            zip(fp.get("tap_x", []), fp.get("tap_y", []), fp.get("tap_w", []), fp.get("tap_h", []), strict=True)]
+
+
 def spread_positions(design, fp: dict, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Instance centres (m) from an unfenced global placement of the floorplan's view, spread
     evenly over the whole core (target density = the utilisation): where each cell would go
@@ -194,9 +197,7 @@ def spread_positions(design, fp: dict, seed: int = 0) -> tuple[np.ndarray, np.nd
     util = float(np.sum(fp["w"] * fp["h"])) / ((core[2] - core[0]) * (core[3] - core[1]))
     prob = build_problem(Geometry(design, fp["w"], fp["h"]), fp["pin_x"], fp["pin_y"], core,
                          float(fp["row_height"]), float(fp["site_width"]))
-    prob.blockages = [(float(x), float(y), float(x + w), float(y + h)) for x, y, w, h in
-                      zip(fp.get("tap_x", []), fp.get("tap_y", []), fp.get("tap_w", []), fp.get("tap_h", []),
-                          strict=True)]
+    prob.blockages = tap_blockages(fp)
     return gpl(prob, min(1.0, util * 1.02 + 0.005), 40, seed)
 
 

@@ -170,15 +170,15 @@ def slack_binned_islands(graph: sp.csr_matrix | None, cell_class: np.ndarray, k:
     placement). Returns (island per cell, rail class per island)."""
     n = len(cell_class)
     cls = np.asarray(cell_class, dtype=np.int64).copy()
-    if xy is not None and n:
+    if xy is not None and n:  # before the cuts: scattered slow-rail cells go up a rail
         cls = _promote_sparse(np.asarray(xy, dtype=float), cls, k, max(min_size, 1))
+    if xy is None:
+        return _cut_bins(graph, cls, k, area, min_size, seed, None)
+    pts = np.asarray(xy, dtype=float)
+    bbox = float(np.ptp(pts[:, 0]) * np.ptp(pts[:, 1])) if n else 0.0
+    total = float(np.sum(area)) or 1.0
     for _ in range(16):
-        island, isl_class = _cut_bins(graph, cls, k, area, min_size, seed, xy)
-        if xy is None:
-            return island, isl_class
-        pts = np.asarray(xy, dtype=float)
-        bbox = float(np.ptp(pts[:, 0]) * np.ptp(pts[:, 1])) if n else 0.0
-        total = float(np.sum(area)) or 1.0
+        island, isl_class = _cut_bins(graph, cls, k, area, min_size, seed, pts)
         top = int(isl_class.max()) if isl_class.size else 0
         loose = []
         for j in np.flatnonzero(isl_class < top).tolist():
