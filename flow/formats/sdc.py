@@ -132,6 +132,16 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
     def split(s: str) -> list[str]:
         return list(tcl.splitlist(s)) if s else []
 
+    # Tcl passes the result of `[get_cells l3]` on as a plain list of names, where OpenSTA passes
+    # an object of a type; the kind of each get_* command's latest result is kept here, so that a
+    # command taking several kinds (set_max_time_borrow) reads `[get_cells clk]` as the instance
+    # even when a clock has that name. A bare name falls back to OpenSTA's lookup order.
+    kinds: dict[tuple[str, ...], str] = {}
+
+    def typed(names: tuple[str, ...], kind: str) -> tuple[str, ...]:
+        kinds[names] = kind
+        return names
+
     def err(msg: str) -> FormatError:
         return FormatError(path, line_now(), msg)
 
@@ -195,7 +205,7 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
                 if not hit:
                     warn(f"get_cells {pat}: no match")
                 out += hit
-        return tuple(out)
+        return typed(tuple(out), "inst")
 
     def all_inputs(*args: str) -> str:
         if "-no_clocks" in args:  # inputs that are not clock sources
@@ -208,7 +218,7 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
         for s in (a for a in args if not a.startswith("-")):
             for pat in split(s) or [s]:
                 out += match(pat, [c.name for c in tc.clocks])
-        return tuple(out)
+        return typed(tuple(out), "clock")
 
     def opts(args: tuple[str, ...], flags: set[str], valued: set[str]) -> tuple[dict[str, Any], list[str]]:
         o: dict[str, Any] = {}
@@ -485,8 +495,12 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
         limit = number(pos[0], "set_max_time_borrow limit", nonnegative=True) * time_unit
         clocks = {c.name for c in tc.clocks}
         insts: set[str] = set()
-        for obj in split(pos[1]):
-            if obj in clocks:
+        objs = split(pos[1])
+        given = kinds.get(tuple(objs))  # the objects of a get_clocks/get_cells/get_pins
+        for obj in objs:
+            if given:
+                kind = given
+            elif obj in clocks:
                 kind = "clock"
             else:
                 if not insts:
@@ -577,10 +591,10 @@ def _evaluate(path: Path, text: str, design: FlatDesign, time_unit: float, cap_u
         return ""
 
     cmds = {
-        "get_ports": get_ports, "get_pins": get_pins, "get_clocks": get_clocks, "get_nets": get_pins,
-        "get_cells": get_cells, "all_inputs": all_inputs,
+        "get_ports": get_ports, "get_pins": lambda *a: typed(get_pins(*a), "pin"), "get_clocks": get_clocks,
+        "get_nets": get_pins, "get_cells": get_cells, "all_inputs": all_inputs,
         "all_outputs": lambda *a: tuple(ports_out),
-        "all_clocks": lambda *a: tuple([c.name for c in tc.clocks]),
+        "all_clocks": lambda *a: typed(tuple([c.name for c in tc.clocks]), "clock"),
         "create_clock": create_clock,
         "set_input_delay": lambda *a: io_delay("set_input_delay", a),
         "set_output_delay": lambda *a: io_delay("set_output_delay", a),

@@ -149,6 +149,29 @@ def test_max_time_borrow_matches_opensta(tmp_path, sky130hd, case, propagated):
         assert (ours["max"][ep] > 1e-12) - (ours["max"][ep] < -1e-12) == sign, (ep, ours["max"][ep])
 
 
+@pytest.mark.parametrize("getter", ["get_cells", "get_clocks"])
+def test_max_time_borrow_object_type_beats_name(tmp_path, sky130hd, getter):
+    """A clock named like a latch instance (l3): `[get_cells l3]` limits that latch alone and
+    `[get_clocks l3]` every latch the clock enables, as in sta 3.1, where the object's type, not
+    its name, decides; a bare `l3` would be the clock (OpenSTA's lookup order)."""
+    lib = _lib(sky130hd, "tt_025C_1v80", tmp_path)
+    (tmp_path / "top.v").write_text(_netlist())
+    (tmp_path / "top.sdc").write_text("create_clock [get_ports clk] -name l3 -period 1.6\n"
+                                      "set_clock_uncertainty 0.05 [all_clocks]\n"
+                                      "set_input_delay 0.1 -clock l3 [get_ports a]\n"
+                                      f"set_max_time_borrow 0.05 [{getter} l3]\n")
+    design = sta.load_design([tmp_path / "top.v"], "top")
+    tc = sta.load_constraints(tmp_path / "top.sdc", design)
+    assert tc.max_time_borrow == {"inst" if getter == "get_cells" else "clock": {"l3": pytest.approx(0.05e-9)}}
+    t, ref = _both(tmp_path, lib)
+    ours = _match_endpoints(t, ref.stdout, 7)
+    # the instance limit makes l3 violate; the clock-wide one cuts l2's borrowing instead (l2
+    # violates by > 0.5 ns, and l3, fed earlier, meets)
+    slack = ours["max"]
+    assert (slack["l3/D"] < -0.1e-9, slack["l2/D"] < -0.5e-9) == ((True, False) if getter == "get_cells"
+                                                                  else (False, True)), slack
+
+
 def test_max_time_borrow_objects(tmp_path):
     """The SDC reader sorts a limit's objects as OpenSTA (clock, then instance, then pin) and
     refuses a negative limit."""
