@@ -112,3 +112,27 @@ def test_unconnected_flop_outputs_cost_internal_power(tmp_path, nangate45):
     for k, nm in enumerate(p.inst_names):
         if nm in rows:
             assert p.internal[k] == pytest.approx(rows[nm], rel=1e-3), nm
+
+
+def test_pin_activity_on_unconnected_flop_output(tmp_path, nangate45):
+    """`set_power_activity -pins` on a flop's open QN (no net): OpenSTA annotates the pin, and
+    r1's internal power follows it; ours, given the same pin activity, equals sta 3.1 per
+    instance, and differs from the unannotated figure (the annotation is not dropped)."""
+    lib, sdc, head = _setup(tmp_path, nangate45, NANGATE, SDC)
+    library = sta.load_liberty(lib)
+    design = sta.load_design([tmp_path / "top.v"], "top")
+    t = sta.analyze(design, library, sta.load_constraints(sdc, design, library))
+    ref = run_sta(head + "set_power_activity -pins [get_pins r1/QN] -activity 0.9 -duty 0.5\n"
+                  "report_power -instances [get_cells r*] -digits 8\n", tmp_path)
+    rows = {m.group(2): float(m.group(1)) for m in
+            re.finditer(r"^\s*([-+]?\d\.\d+e[-+]\d+)\s+\S+\s+\S+\s+\S+\s+(r\d)\s*$", ref.stdout, re.M)}
+    period = 2.0e-9
+    plain = pw.analyze_power(design, t, pw.propagate_activity(design, t))
+    a = pw.propagate_activity(design, t, annotated={"r1/QN": (0.9 / period, 0.5)}, origin="user")
+    assert a.n_open_ports > 0 and len(a.open_ports) == 1
+    p = pw.analyze_power(design, t, a)
+    assert set(rows) == {"r1", "r2", "r3"}
+    for k, nm in enumerate(p.inst_names):
+        assert p.internal[k] == pytest.approx(rows[nm], rel=1e-3), nm
+    r1 = p.inst_names.index("r1")
+    assert abs(p.internal[r1] - plain.internal[r1]) > 0.05 * plain.internal[r1]
