@@ -638,6 +638,8 @@ def post_route_check(state, doc: dict) -> float | None:
     runs at the SDC clock, so a FINE-VH clock shorter than the SDC's costs the difference."""
     if "routed" in doc:  # finevh_signoff timed both modes and the all-VDDH nominal at their clocks
         r = doc["routed"]
+        if r.get("unshifted_crossings"):  # a low swing into a higher-rail island: no timing claim holds
+            return -math.inf
         return min(float(r[k]) for k in ("fast_wns_s", "slow_wns_s", "nominal_wns_s", "fast_hold_wns_s",
                                           "slow_hold_wns_s") if k in r)
     if "timing" not in set(state):
@@ -707,7 +709,10 @@ def vhflow_report_sections(state, run_dir, config) -> list[ReportSection]:
                      f"(FINE-VH's clock {doc['clock_period_s'] * 1e9:.3f} ns), slow mode WNS "
                      f"{r['slow_wns_s'] * 1e9:.3f} ns at {r['slow_period_s'] * 1e9:.3f} ns, the whole chip on VDDH "
                      f"{r['nominal_wns_s'] * 1e9:.3f} ns; {r['added_instances']} back-end cells assigned to islands "
-                     f"({r['clock_tree_instances']} clock-tree cells on the chip's rail). Every energy below (nominal, "
+                     f"({r['clock_tree_instances']} clock-tree cells on the chip's rail)"
+                     + (f"; <b>{r['unshifted_crossings']} rail crossings without a level shifter</b>"
+                        if r.get("unshifted_crossings") else "")
+                     + ". Every energy below (nominal, "
                      "DVFS levels, ideal DVFS curve, both FINE-VH modes, switches, shifters, hops) is re-powered on "
                      "the routed netlist; ideal per-island DVFS keeps the netlist-level curves (a model bound).</p>")
 
@@ -811,7 +816,10 @@ def policy_cmd(
                    f"{r.get('fast_period_s', doc['clock_period_s']) * 1e9:.3f} ns (FINE-VH's clock "
                    f"{doc['clock_period_s'] * 1e9:.3f} ns), slow mode WNS {r['slow_wns_s'] * 1e9:.3f} ns (hold "
                    f"{r.get('slow_hold_wns_s', math.nan) * 1e9:.3f}) at {r['slow_period_s'] * 1e9:.3f} ns, all-VDDH nominal "
-                   f"{r['nominal_wns_s'] * 1e9:.3f} ns — " + ("met" if post >= 0 else
+                   f"{r['nominal_wns_s'] * 1e9:.3f} ns"
+                   + (f", {r['unshifted_crossings']} rail crossings without a level shifter"
+                      if r.get("unshifted_crossings") else "")
+                   + " — " + ("met" if post >= 0 else
                                                              "MISSED: FINE-VH is rejected for this run, no saving claimed"))
     else:
         typer.echo(f"final sign-off of the fast mode (routed): slack {post * 1e9:.3f} ns at FINE-VH's clock — "

@@ -132,6 +132,35 @@ def complete_assignment(design: FlatDesign, lib: Mapping[str, Any], doc: dict,
     return out
 
 
+def unshifted_crossings(design: FlatDesign, lib: Mapping[str, Any], assignment: Mapping[str, str],
+                        doc: dict) -> list[tuple[str, str]]:
+    """(net, sink pin) of every load that a cell of a lower-rail island drives in a higher-rail
+    island other than through a level shifter. Why check the final netlist: shifters go in
+    before placement, and repair then buffers, resizes and rewires the crossing nets; a cell it
+    adds takes its driver's island, so a buffer in front of a shifter stays legal, but any sink
+    left on a crossing net without a shifter would see a low swing at run time. The rule is the
+    insertion's: a crossing needs a shifter when the driver island's rail class is below the
+    receiver's; clock-tree cells sit on the always-on VDDH rail (top class)."""
+    cls = {i["name"]: int(i.get("rail_class", 1 if i["rail"] == doc["vddh"] else 0)) for i in doc["islands"]}
+    top = max(cls.values(), default=0)
+    inst_cls = np.array([cls.get(assignment.get(nm, ""), top) for nm in design.inst_names], dtype=np.int64)
+    ls_cell = doc.get("level_shifter_cell")
+    is_ls = np.array([c == ls_cell for c in design.inst_cell], dtype=bool)
+    is_out = _directions(design, lib)
+    pin_inst, pin_net = np.asarray(design.pin_inst), np.asarray(design.pin_net)
+    on_cell = (pin_inst >= 0) & (pin_net >= 0)
+    driver = np.full(len(design.net_names), -1, dtype=np.int64)
+    drv_pins = np.flatnonzero(on_cell & is_out)
+    driver[pin_net[drv_pins]] = pin_inst[drv_pins]
+    sinks = np.flatnonzero(on_cell & ~is_out)
+    d = driver[pin_net[sinks]]
+    r = pin_inst[sinks]
+    bad = (d >= 0) & ~is_ls[r]
+    bad[bad] = inst_cls[d[bad]] < inst_cls[r[bad]]
+    return [(design.net_names[int(pin_net[q])], f"{design.inst_names[int(pin_inst[q])]}/{design.pin_name[q]}")
+            for q in sinks[bad].tolist()]
+
+
 def corners_of(design: FlatDesign, assignment: Mapping[str, str], rails: Mapping[str, str],
                order: list[str], *, clock_rail: str) -> np.ndarray:
     """Per instance: index into `order` (corner names) of its island's rail."""

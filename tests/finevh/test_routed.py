@@ -255,3 +255,21 @@ def test_full_fence_spills_to_the_nearest_fence_on_the_same_rail(small):
         assert nl.x[rb] >= 20e-6 - 1e-12 and nl.x[rb] + nl.w[rb] <= 60e-6 + 1e-12 and nl.y[rb] == 0.0
         assert nl.x[rb] < 25e-6  # the free sites nearest its spot in that fence
         assert keep.sum() == len(names) - 1
+
+
+def test_unshifted_crossings_found_on_the_final_netlist(small):
+    """hb (isl0, the low rail) drives f2 (isl1, VDDH) directly: one crossing without a shifter;
+    with hb counted as the platform's shifter cell and placed in isl1 the crossing is legal, and
+    a high-to-low load (isl1 -> isl0) never needs one."""
+    from plugins.finevh.routed import complete_assignment, unshifted_crossings
+
+    design, plat = small
+    vl, vh = "ss_n40C_1v28", "ss_n40C_1v76"
+    lib = plat.liberty(vh)
+    doc = _doc(vl, vh)
+    got = complete_assignment(design, lib, doc, ["clk"])
+    assert unshifted_crossings(design, lib, got, doc) == [("n3", "f2/D")]
+    doc["level_shifter_cell"] = f"{P}dlygate4sd3_1"
+    assert unshifted_crossings(design, lib, {**got, "hb": "isl1"}, doc) == []
+    down = {**got, "f1": "isl1", "u1": "isl1", "rb": "isl1", "hb": "isl1", "f2": "isl0"}
+    assert unshifted_crossings(design, lib, down, _doc(vl, vh)) == []
