@@ -654,6 +654,12 @@ def post_route_check(state, doc: dict) -> float | None:
     return float(ws) - max(0.0, float(doc.get("sdc_period_s", doc["clock_period_s"])) - float(doc["clock_period_s"]))
 
 
+def _unshifted_text(routed: dict) -> str:
+    """The routed check's count of rail crossings without a level shifter, as report text."""
+    n = routed.get("unshifted_crossings")
+    return f"{n} rail crossings without a level shifter" if n else ""
+
+
 @hookimpl
 def vhflow_metrics(state, run_dir) -> dict[str, float]:
     doc = _islands_doc(state)
@@ -710,8 +716,7 @@ def vhflow_report_sections(state, run_dir, config) -> list[ReportSection]:
                      f"{r['slow_wns_s'] * 1e9:.3f} ns at {r['slow_period_s'] * 1e9:.3f} ns, the whole chip on VDDH "
                      f"{r['nominal_wns_s'] * 1e9:.3f} ns; {r['added_instances']} back-end cells assigned to islands "
                      f"({r['clock_tree_instances']} clock-tree cells on the chip's rail)"
-                     + (f"; <b>{r['unshifted_crossings']} rail crossings without a level shifter</b>"
-                        if r.get("unshifted_crossings") else "")
+                     + (f"; <b>{_unshifted_text(r)}</b>" if _unshifted_text(r) else "")
                      + ". Every energy below (nominal, "
                      "DVFS levels, ideal DVFS curve, both FINE-VH modes, switches, shifters, hops) is re-powered on "
                      "the routed netlist; ideal per-island DVFS keeps the netlist-level curves (a model bound).</p>")
@@ -817,8 +822,7 @@ def policy_cmd(
                    f"{doc['clock_period_s'] * 1e9:.3f} ns), slow mode WNS {r['slow_wns_s'] * 1e9:.3f} ns (hold "
                    f"{r.get('slow_hold_wns_s', math.nan) * 1e9:.3f}) at {r['slow_period_s'] * 1e9:.3f} ns, all-VDDH nominal "
                    f"{r['nominal_wns_s'] * 1e9:.3f} ns"
-                   + (f", {r['unshifted_crossings']} rail crossings without a level shifter"
-                      if r.get("unshifted_crossings") else "")
+                   + (f", {_unshifted_text(r)}" if _unshifted_text(r) else "")
                    + " — " + ("met" if post >= 0 else
                                                              "MISSED: FINE-VH is rejected for this run, no saving claimed"))
     else:

@@ -243,6 +243,7 @@ class SignoffStage(Stage):
                           ir_drop=float(cfg["FINEVH_IR_DROP_MV"]) * 1e-3,
                           input_activity=cfg.get("INPUT_ACTIVITY", 0.1), annotated=ann)
         unshifted = unshifted_crossings(design, libs[doc["vddh"]], rm.assignment, doc)
+        meets = rm.meets and not unshifted
         for net, pin in unshifted[:10]:
             ctx.log.error("finevh_signoff: net %s reaches %s from a lower-rail island without a level shifter",
                           net, pin)
@@ -251,7 +252,7 @@ class SignoffStage(Stage):
         doc["routed"] = {"fast_wns_s": rm.fast_wns, "fast_period_s": rm.fast_period,
                          "fast_wns_at_nominal_s": rm.fast_wns_at_nominal, "slow_wns_s": rm.slow_wns, "slow_period_s": rm.slow_period,
                          "nominal_wns_s": rm.nominal_wns, "level_wns_s": rm.level_wns,
-                         "meets": rm.meets and not unshifted, "unshifted_crossings": len(unshifted),
+                         "meets": meets, "unshifted_crossings": len(unshifted),
                          "fast_hold_wns_s": rm.fast_hold_wns, "slow_hold_wns_s": rm.slow_hold_wns,
                          "added_instances": rm.added_instances, "clock_tree_instances": rm.clock_tree_instances,
                          "spef": str(state["spef"])}
@@ -268,7 +269,7 @@ class SignoffStage(Stage):
             "finevh__routed__nominal__ws": round(rm.nominal_wns * 1e9, 6) if math.isfinite(rm.nominal_wns) else None,
             "finevh__routed__fast__hold_ws": round(rm.fast_hold_wns * 1e9, 6) if math.isfinite(rm.fast_hold_wns) else None,
             "finevh__routed__slow__hold_ws": round(rm.slow_hold_wns * 1e9, 6) if math.isfinite(rm.slow_hold_wns) else None,
-            "finevh__routed__meets": int(rm.meets and not unshifted),
+            "finevh__routed__meets": int(meets),
             "finevh__routed__unshifted_crossings": len(unshifted),
         }
         ctx.log.info("finevh_signoff (SPEF): fast mode WNS %.3f ns at FINE-VH's clock, verified at %.3f ns (hold "

@@ -65,6 +65,12 @@ def _sta_activity(tmp: Path, script: str) -> tuple[dict[str, tuple[float, float]
     return act, ref.power()
 
 
+def _instance_internal(stdout: str) -> dict[str, float]:
+    """Flop instance -> internal power (W) of a `report_power -instances` table."""
+    return {m.group(2): float(m.group(1)) for m in
+            re.finditer(r"^\s*([-+]?\d\.\d+e[-+]\d+)\s+\S+\s+\S+\s+\S+\s+(r\d)\s*$", stdout, re.M)}
+
+
 def _check(design, a: pw.PinActivity, p: pw.PowerResult, act: dict, groups: dict) -> None:
     names = design.node_names()
     for pin, (d, duty) in act.items():
@@ -105,8 +111,7 @@ def test_unconnected_flop_outputs_cost_internal_power(tmp_path, nangate45):
     lib, sdc, head = _setup(tmp_path, nangate45, NANGATE, SDC)
     res = run_signoff([tmp_path / "top.v"], "top", {"c": sta.load_liberty(lib)}, sdc)
     ref = run_sta(head + "report_power -instances [get_cells r*] -digits 8\n", tmp_path)
-    rows = {m.group(2): float(m.group(1)) for m in
-            re.finditer(r"^\s*([-+]?\d\.\d+e[-+]\d+)\s+\S+\s+\S+\s+\S+\s+(r\d)\s*$", ref.stdout, re.M)}
+    rows = _instance_internal(ref.stdout)
     p = res.power["c"]
     assert set(rows) == {"r1", "r2", "r3"}
     for k, nm in enumerate(p.inst_names):
@@ -124,8 +129,7 @@ def test_pin_activity_on_unconnected_flop_output(tmp_path, nangate45):
     t = sta.analyze(design, library, sta.load_constraints(sdc, design, library))
     ref = run_sta(head + "set_power_activity -pins [get_pins r1/QN] -activity 0.9 -duty 0.5\n"
                   "report_power -instances [get_cells r*] -digits 8\n", tmp_path)
-    rows = {m.group(2): float(m.group(1)) for m in
-            re.finditer(r"^\s*([-+]?\d\.\d+e[-+]\d+)\s+\S+\s+\S+\s+\S+\s+(r\d)\s*$", ref.stdout, re.M)}
+    rows = _instance_internal(ref.stdout)
     period = 2.0e-9
     plain = pw.analyze_power(design, t, pw.propagate_activity(design, t))
     a = pw.propagate_activity(design, t, annotated={"r1/QN": (0.9 / period, 0.5)}, origin="user")
